@@ -1,0 +1,60 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "appliance",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "appliance", targets: ["Appliance"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+    ],
+    targets: [
+        // Thin C shims: re-export what Swift cannot call directly (variadics, static inlines, macros).
+        .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
+        .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
+        .target(
+            name: "Catalog",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "Engine",
+            dependencies: ["Catalog", "CURing", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "API",
+            dependencies: [
+                "Engine", "CMicroHTTPD",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "Appliance",
+            dependencies: [
+                "API", "Engine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog"], swiftSettings: upcoming),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog"], swiftSettings: upcoming),
+        .testTarget(name: "APITests", dependencies: ["API", "Engine"], swiftSettings: upcoming),
+        .testTarget(name: "EndToEndTests", dependencies: ["Appliance"], swiftSettings: upcoming),
+    ],
+    swiftLanguageModes: [.v6]
+)

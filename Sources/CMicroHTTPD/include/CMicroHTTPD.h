@@ -1,0 +1,24 @@
+// Thin C shim over libmicrohttpd: MHD_start_daemon and MHD_get_daemon_info are C-variadic,
+// which Swift cannot call. Only API/Server/ imports this module.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/// Starts a daemon bound to `host:port` (IPv4 or IPv6 literal; port 0 = ephemeral) with an internal
+/// epoll thread pool of `threads` threads. URL and query unescaping is disabled: the router decodes
+/// percent-escapes itself so that `%2F` in an object key stays distinct from `/`.
+/// Returns NULL when the address is invalid or the daemon cannot start.
+struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port, unsigned int threads,
+                                       size_t connection_memory_limit, unsigned int connection_timeout,
+                                       unsigned int connection_limit,
+                                       MHD_AccessHandlerCallback handler, void *handler_cls,
+                                       MHD_RequestCompletedCallback completed, void *completed_cls);
+
+/// The port the daemon is bound to (useful after binding port 0).
+uint16_t appliance_mhd_bound_port(struct MHD_Daemon *daemon);
+
+/// Number of open connections.
+unsigned int appliance_mhd_connection_count(struct MHD_Daemon *daemon);

@@ -1,0 +1,66 @@
+// String-named migrations with raw column names. Never edit a migration after it has shipped:
+// add a new one.
+import GRDB
+
+extension Catalog {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-pool-devices-volumes-objects-extents") { db in
+            try db.execute(sql: """
+                CREATE TABLE pool (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    uuid TEXT NOT NULL,
+                    createdAt DATETIME NOT NULL
+                );
+                CREATE TABLE devices (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    path TEXT NOT NULL UNIQUE,
+                    label TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('active', 'readonly', 'draining', 'failed')),
+                    capacityBytes INTEGER NOT NULL CHECK (capacityBytes > 0),
+                    logicalBlockSize INTEGER NOT NULL CHECK (logicalBlockSize > 0),
+                    dataOffset INTEGER NOT NULL CHECK (dataOffset >= 0),
+                    createdAt DATETIME NOT NULL
+                );
+                CREATE TABLE volumes (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    capacityBytes INTEGER NOT NULL CHECK (capacityBytes > 0),
+                    replicas INTEGER NOT NULL CHECK (replicas >= 1),
+                    provisioning TEXT NOT NULL CHECK (provisioning IN ('thin', 'thick')),
+                    createdAt DATETIME NOT NULL,
+                    updatedAt DATETIME NOT NULL
+                );
+                CREATE TABLE objects (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    volumeId INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    size INTEGER NOT NULL CHECK (size >= 0),
+                    etag TEXT NOT NULL,
+                    contentType TEXT,
+                    createdAt DATETIME NOT NULL,
+                    modifiedAt DATETIME NOT NULL,
+                    UNIQUE (volumeId, key)
+                );
+                CREATE TABLE extents (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    objectId INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+                    logicalOffset INTEGER NOT NULL CHECK (logicalOffset >= 0),
+                    length INTEGER NOT NULL CHECK (length > 0),
+                    checksumBlock INTEGER NOT NULL CHECK (checksumBlock > 0),
+                    checksums BLOB NOT NULL,
+                    UNIQUE (objectId, logicalOffset)
+                );
+                CREATE TABLE extent_replicas (
+                    extentId INTEGER NOT NULL REFERENCES extents(id) ON DELETE CASCADE,
+                    deviceId TEXT NOT NULL REFERENCES devices(id) ON DELETE RESTRICT,
+                    physicalOffset INTEGER NOT NULL CHECK (physicalOffset >= 0),
+                    length INTEGER NOT NULL CHECK (length > 0),
+                    PRIMARY KEY (extentId, deviceId)
+                );
+                CREATE INDEX extent_replicas_device ON extent_replicas(deviceId, physicalOffset);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,29 @@
+// Extents map object bytes to physical copies: one ExtentRecord per logical range, one
+// ExtentReplicaRecord per copy on a device. Checksums are crc32c per `checksumBlock` bytes.
+package import Foundation
+package import GRDB
+
+package struct ExtentRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    package static let databaseTableName = "extents"
+
+    package var id: Int64?
+    package var objectId: Int64
+    package var logicalOffset: Int64
+    package var length: Int64
+    package var checksumBlock: Int64
+    package var checksums: Data
+
+    package mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+package struct ExtentReplicaRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    package static let databaseTableName = "extent_replicas"
+
+    package var extentId: Int64
+    package var deviceId: String
+    package var physicalOffset: Int64
+    /// Bytes allocated on the device (the extent length rounded up to the device block).
+    package var length: Int64
+}

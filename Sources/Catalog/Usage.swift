@@ -1,0 +1,91 @@
+// Usage figures computed inside a transaction, handed to callers' validation closures so that a
+// check and the change it guards are atomic. Plain values: no GRDB types leak out.
+import GRDB
+
+/// Pool-wide space accounting. `reservedBytes` is what thick volumes hold but have not yet allocated.
+package struct PoolUsage: Sendable, Equatable {
+    package var capacityBytes: Int64
+    package var allocatedBytes: Int64
+    package var reservedBytes: Int64
+    package var deviceCount: Int
+    package var activeDeviceCount: Int
+    package var volumeCount: Int
+    /// The highest replica count among volumes (0 when there are none).
+    package var maxReplicas: Int64
+
+    package var freeBytes: Int64 { max(0, capacityBytes - allocatedBytes - reservedBytes) }
+}
+
+package struct VolumeUsage: Sendable, Equatable {
+    /// Logical bytes of the volume's objects.
+    package var usedBytes: Int64
+    package var objectCount: Int64
+    /// Physical bytes allocated on devices for the volume (all replicas).
+    package var allocatedBytes: Int64
+    /// Pool bytes held for the volume but not yet allocated (thick volumes).
+    package var reservedBytes: Int64
+}
+
+extension Catalog {
+    static func poolUsage(_ db: Database) throws -> PoolUsage {
+        let row = try Row.fetchOne(db, sql: """
+            SELECT
+              (SELECT COALESCE(SUM(capacityBytes), 0) FROM devices) AS capacity,
+              (SELECT COALESCE(SUM(length), 0) FROM extent_replicas) AS allocated,
+              (SELECT COUNT(*) FROM devices) AS devices,
+              (SELECT COUNT(*) FROM devices WHERE state = 'active') AS active,
+              (SELECT COUNT(*) FROM volumes) AS volumes,
+              (SELECT COALESCE(MAX(replicas), 0) FROM volumes) AS maxReplicas
+            """)!
+        let reserved = try Int64.fetchOne(db, sql: """
+            SELECT COALESCE(SUM(MAX(0, v.capacityBytes * v.replicas - COALESCE(a.bytes, 0))), 0)
+            FROM volumes v LEFT JOIN (\(allocatedPerVolumeSQL)) a ON a.volumeId = v.id
+            WHERE v.provisioning = 'thick'
+            """) ?? 0
+        return PoolUsage(
+            capacityBytes: row["capacity"], allocatedBytes: row["allocated"], reservedBytes: reserved,
+            deviceCount: row["devices"], activeDeviceCount: row["active"], volumeCount: row["volumes"],
+            maxReplicas: row["maxReplicas"])
+    }
+
+    static let allocatedPerVolumeSQL = """
+        SELECT o.volumeId AS volumeId, SUM(r.length) AS bytes
+        FROM objects o JOIN extents e ON e.objectId = o.id JOIN extent_replicas r ON r.extentId = e.id
+        GROUP BY o.volumeId
+        """
+
+    /// Usage of every volume, keyed by volume id.
+    static func volumeUsages(_ db: Database, volumeId: Int64? = nil) throws -> [Int64: VolumeUsage] {
+        let filter = volumeId.map { "WHERE v.id = \($0)" } ?? ""
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT v.id AS id, v.capacityBytes AS capacity, v.replicas AS replicas, v.provisioning AS provisioning,
+                   COALESCE(s.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated
+            FROM volumes v
+            LEFT JOIN (SELECT volumeId, SUM(size) AS used, COUNT(*) AS count FROM objects GROUP BY volumeId) s
+              ON s.volumeId = v.id
+            LEFT JOIN (\(allocatedPerVolumeSQL)) a ON a.volumeId = v.id
+            \(filter)
+            """)
+        var result: [Int64: VolumeUsage] = [:]
+        for row in rows {
+            let capacity: Int64 = row["capacity"]
+            let replicas: Int64 = row["replicas"]
+            let allocated: Int64 = row["allocated"]
+            let thick = (row["provisioning"] as String) == "thick"
+            result[row["id"]] = VolumeUsage(
+                usedBytes: row["used"], objectCount: row["count"], allocatedBytes: allocated,
+                reservedBytes: thick ? max(0, capacity * replicas - allocated) : 0)
+        }
+        return result
+    }
+
+    /// Physical bytes allocated per device id.
+    static func deviceUsages(_ db: Database) throws -> [String: Int64] {
+        let rows = try Row.fetchAll(db, sql: "SELECT deviceId, SUM(length) AS bytes FROM extent_replicas GROUP BY deviceId")
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["deviceId"], $0["bytes"]) })
+    }
+
+    package func poolUsage() throws(CatalogError) -> PoolUsage {
+        try read { db in try Self.poolUsage(db) }
+    }
+}

@@ -1,0 +1,171 @@
+// Device membership: add (validate, write the superblock, register), change state, remove
+// (validate, unregister, wipe the superblock), and re-open at start.
+import Catalog
+package import Foundation
+import Logging
+import Glibc
+import Synchronization
+
+extension Engine {
+    package func listDevices() throws(EngineError) -> [DeviceInfo] {
+        try catalogCall { try catalog.devices() }.map(info)
+    }
+
+    package func device(id: String) throws(EngineError) -> DeviceInfo {
+        guard let device = try catalogCall({ try catalog.device(id: id) }) else { throw .deviceNotFound(id: id) }
+        return info(device)
+    }
+
+    /// Adds `path` to the pool. Refuses (changing nothing) a path that is registered, a device that
+    /// is already a member, and a device that holds another pool's superblock or other data unless
+    /// `force`.
+    package func addDevice(path rawPath: String, label: String?, force: Bool, now: Date = Date()) throws(EngineError) -> DeviceInfo {
+        if rawPath.isEmpty { throw .invalidArgument(field: "path", reason: "must not be empty") }
+        if rawPath.utf8.contains(0) { throw .invalidArgument(field: "path", reason: "must not contain NUL") }
+        if !rawPath.hasPrefix("/") { throw .invalidArgument(field: "path", reason: "must be absolute") }
+        let path: String
+        do {
+            path = try Syscalls.realpath(rawPath)
+        } catch {
+            throw .deviceUnusable(path: rawPath, reason: error.errno == ENOENT ? "it does not exist" : Syscalls.describe(errno: error.errno))
+        }
+        return try control.withLock { _ throws(EngineError) in
+            let registered = try catalogCall { try catalog.devices() }
+            if registered.contains(where: { $0.record.path == path }) { throw .devicePathInUse(path: path) }
+            let device = try Device.open(path: path)
+            let original = try device.readHeaderBlock()
+            switch SuperblockFormat.decode(UnsafeRawBufferPointer(original.bytes)) {
+            case .blank:
+                break
+            case .superblock(let sb) where sb.poolUUID == poolUUID
+                && registered.contains(where: { $0.record.id == sb.deviceUUID.uuidString.lowercased() }):
+                throw .deviceAlreadyMember(path: path)
+            case .superblock(let sb) where !force:
+                throw .deviceForeign(path: path, reason: sb.poolUUID == poolUUID
+                    ? "carries a superblock of this pool from a removed device"
+                    : "belongs to another pool (\(sb.poolUUID.uuidString.lowercased()))")
+            case .foreignData where !force:
+                throw .deviceForeign(path: path, reason: "holds data that is not an appliance superblock")
+            case .superblock, .foreignData:
+                logger.warning("overwriting the header of a device (force)", metadata: ["path": "\(path)"])
+            }
+            let id = UUID()
+            let sb = Superblock(
+                poolUUID: poolUUID, deviceUUID: id, createdAt: Int64(now.timeIntervalSince1970),
+                dataOffset: SuperblockFormat.reservedArea, deviceSize: device.size)
+            try device.writeSuperblock(sb)
+            let record = DeviceRecord(
+                id: id.uuidString.lowercased(), path: path, label: label, state: DeviceState.active.rawValue,
+                capacityBytes: device.dataCapacity, logicalBlockSize: device.logicalBlockSize,
+                dataOffset: SuperblockFormat.reservedArea, createdAt: now.truncatedToSeconds)
+            do throws(EngineError) {
+                try catalogCall(duplicate: .devicePathInUse(path: path)) { try catalog.insertDevice(record) }
+            } catch {
+                try? device.writeHeaderBlock(original)  // Leave the device as we found it.
+                throw error
+            }
+            devices.add(id: record.id, device: device)
+            logger.info("device added", metadata: ["id": "\(record.id)", "path": "\(path)", "bytes": "\(record.capacityBytes)"])
+            return info(DeviceWithUsage(record: record, usedBytes: 0))
+        }
+    }
+
+    /// Sets an operator-chosen state (`active` or `readonly`).
+    package func setDeviceState(id: String, to target: DeviceState) throws(EngineError) -> DeviceInfo {
+        guard target == .active || target == .readonly else {
+            throw .invalidArgument(field: "state", reason: "must be active or readonly")
+        }
+        if devices.failureReason(id: id) != nil, try catalogCall({ try catalog.device(id: id) }) != nil {
+            throw .deviceStateChange(id: id, from: DeviceState.failed.rawValue, to: target.rawValue)
+        }
+        let updated = try catalogCall(notFound: .deviceNotFound(id: id)) {
+            try catalog.updateDeviceState(id: id, to: target.rawValue) { record in
+                var lifecycle = DeviceLifecycle(state: DeviceState(rawValue: record.state) ?? .failed)
+                if case .reject(let from, let to) = lifecycle.operatorRequests(target) {
+                    throw EngineError.deviceStateChange(id: id, from: from.rawValue, to: to.rawValue)
+                }
+            }
+        }
+        return info(updated)
+    }
+
+    /// Removes a device that holds no data and is not needed by any volume's replicas or the
+    /// pool's thick reservations; wipes its superblock.
+    package func removeDevice(id: String) throws(EngineError) {
+        try control.withLock { _ throws(EngineError) in
+            let removed = try catalogCall(notFound: .deviceNotFound(id: id)) {
+                try catalog.deleteDevice(id: id) { device, poolWithout in
+                    if device.usedBytes > 0 { throw EngineError.deviceHoldsData(id: id, bytes: device.usedBytes) }
+                    if poolWithout.maxReplicas > Int64(poolWithout.activeDeviceCount) {
+                        throw EngineError.deviceNeededByVolumes(
+                            id: id, replicas: poolWithout.maxReplicas, remaining: poolWithout.activeDeviceCount)
+                    }
+                    if poolWithout.capacityBytes - poolWithout.allocatedBytes - poolWithout.reservedBytes < 0 {
+                        throw EngineError.deviceNeededForReservations(id: id)
+                    }
+                }
+            }
+            if let device = devices.remove(id: id) {
+                do {
+                    try device.wipeSuperblock()
+                } catch {
+                    logger.warning("could not wipe the superblock of a removed device", metadata: ["path": "\(removed.path)", "error": "\(error)"])
+                }
+            }
+            logger.info("device removed", metadata: ["id": "\(id)", "path": "\(removed.path)"])
+        }
+    }
+
+    /// Creates `count` sparse files of `size` bytes under `directory` and adds them, when the pool
+    /// has no device yet. Files left by an earlier, interrupted start are reused.
+    package func bootstrapFileDevices(count: Int, size: Int64, directory: String) throws(EngineError) {
+        guard try catalogCall({ try catalog.devices() }).isEmpty, count > 0 else { return }
+        do {
+            try Syscalls.mkdir(directory, mode: 0o700)
+        } catch {
+            throw .io(call: error.call, path: directory, errno: error.errno)
+        }
+        for index in 0..<count {
+            let path = "\(directory)/device-\(index).img"
+            do {
+                let fd = try Syscalls.open(path, flags: O_RDWR | O_CREAT)
+                defer { Syscalls.close(fd) }
+                if Int64(try Syscalls.fstat(fd).st_size) < size { try Syscalls.ftruncate(fd, size) }
+            } catch {
+                throw .io(call: error.call, path: path, errno: error.errno)
+            }
+            _ = try addDevice(path: path, label: "default-\(index)", force: true)
+        }
+    }
+
+    func openRegisteredDevices() throws(EngineError) {
+        for entry in try catalogCall({ try catalog.devices() }) {
+            let record = entry.record
+            do throws(EngineError) {
+                let device = try Device.open(path: record.path)
+                guard case .superblock(let sb) = try device.readSuperblock(),
+                    sb.poolUUID == poolUUID, sb.deviceUUID.uuidString.lowercased() == record.id
+                else {
+                    throw EngineError.deviceForeign(path: record.path, reason: "no longer carries this device's superblock")
+                }
+                devices.add(id: record.id, device: device)
+            } catch {
+                devices.markFailed(id: record.id, reason: error.description)
+                logger.error("device unavailable; marked failed", metadata: ["id": "\(record.id)", "path": "\(record.path)", "reason": "\(error)"])
+            }
+        }
+    }
+
+    func info(_ entry: DeviceWithUsage) -> DeviceInfo {
+        let record = entry.record
+        let state = devices.failureReason(id: record.id) != nil ? .failed : DeviceState(rawValue: record.state) ?? .failed
+        return DeviceInfo(
+            id: record.id, path: record.path, label: record.label, state: state, capacityBytes: record.capacityBytes,
+            usedBytes: entry.usedBytes, logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt)
+    }
+}
+
+extension Date {
+    /// Timestamps are kept to whole seconds so that what a client saw survives a restart exactly.
+    package var truncatedToSeconds: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
+}

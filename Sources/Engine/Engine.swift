@@ -1,0 +1,76 @@
+// The Engine: the one front door to devices, volumes, the pool and (later) objects. It owns the
+// catalog and the open devices and sequences their start-up and shutdown. No HTTP here.
+import Catalog
+package import Foundation
+package import Logging
+import Glibc
+import Synchronization
+
+package final class Engine: Sendable {
+    let catalog: Catalog
+    package let poolUUID: UUID
+    let devices = DeviceSet()
+    let logger: Logger
+    /// Serializes control-plane changes that touch device headers and the catalog together.
+    let control = Mutex<Void>(())
+
+    package static let catalogFileName = "catalog.sqlite"
+
+    private init(catalog: Catalog, poolUUID: UUID, logger: Logger) {
+        self.catalog = catalog
+        self.poolUUID = poolUUID
+        self.logger = logger
+    }
+
+    /// Opens the catalog in `dataDirectory` (creating the directory and the pool on first start)
+    /// and opens every registered device; devices that fail to open are reported as failed.
+    package static func open(dataDirectory: String, logger: Logger, now: Date = Date()) throws(EngineError) -> Engine {
+        do {
+            try Syscalls.mkdir(dataDirectory, mode: 0o700)
+        } catch {
+            throw .io(call: error.call, path: dataDirectory, errno: error.errno)
+        }
+        let catalog: Catalog
+        let pool: PoolRecord
+        do {
+            catalog = try Catalog(path: dataDirectory + "/" + catalogFileName)
+            pool = try catalog.createPoolIfMissing(uuid: UUID().uuidString.lowercased(), now: now)
+        } catch {
+            throw .catalog(error.description)
+        }
+        guard let uuid = UUID(uuidString: pool.uuid) else { throw .catalog("pool uuid \(pool.uuid) is malformed") }
+        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger)
+        try engine.openRegisteredDevices()
+        return engine
+    }
+
+    /// Closes devices and the catalog. Call once, after the last request.
+    package func shutdown() {
+        devices.removeAll()
+        do {
+            try catalog.close()
+        } catch {
+            logger.error("closing the catalog failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs a catalog call, translating catalog errors; EngineErrors thrown by validation
+    /// closures pass through unchanged.
+    func catalogCall<T>(
+        notFound: EngineError? = nil, duplicate: EngineError? = nil, _ body: () throws -> T
+    ) throws(EngineError) -> T {
+        do {
+            return try body()
+        } catch let error as EngineError {
+            throw error
+        } catch let error as CatalogError {
+            switch error {
+            case .notFound(let what): throw notFound ?? .catalog("not found: \(what)")
+            case .duplicate(let what): throw duplicate ?? .catalog("duplicate: \(what)")
+            case .database(let detail): throw .catalog(detail)
+            }
+        } catch {
+            throw .catalog(String(describing: error))
+        }
+    }
+}

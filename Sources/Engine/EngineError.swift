@@ -1,0 +1,66 @@
+// Engine errors: specific cases inside, each classified into a small closed `Kind` that the API
+// maps to HTTP in exactly one place (bcachefs's errcode-with-parent-class idea). No status codes here.
+package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable { case invalid, notFound, conflict, noSpace, tooLarge, range, io, `internal` }
+    package enum SpaceScope: String, Sendable, Equatable { case pool, volumeQuota = "volume quota" }
+
+    case invalidArgument(field: String, reason: String)
+    case deviceUnusable(path: String, reason: String)
+    case deviceNotFound(id: String)
+    case volumeNotFound(name: String)
+    case devicePathInUse(path: String)
+    case deviceAlreadyMember(path: String)
+    case deviceForeign(path: String, reason: String)
+    case deviceHoldsData(id: String, bytes: Int64)
+    case deviceNeededByVolumes(id: String, replicas: Int64, remaining: Int)
+    case deviceNeededForReservations(id: String)
+    case deviceStateChange(id: String, from: String, to: String)
+    case volumeExists(name: String)
+    case replicasExceedDevices(requested: Int64, active: Int)
+    case volumeShrinkBelowUsed(name: String, used: Int64)
+    case volumeNotEmpty(name: String, objects: Int64)
+    case noSpace(SpaceScope, needed: Int64, available: Int64)
+    case io(call: String, path: String, errno: Int32)
+    case catalog(String)
+
+    package var kind: Kind {
+        switch self {
+        case .invalidArgument, .deviceUnusable: .invalid
+        case .deviceNotFound, .volumeNotFound: .notFound
+        case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceNeededByVolumes,
+            .deviceNeededForReservations, .deviceStateChange, .volumeExists, .replicasExceedDevices,
+            .volumeShrinkBelowUsed, .volumeNotEmpty:
+            .conflict
+        case .noSpace: .noSpace
+        case .io: .io
+        case .catalog: .internal
+        }
+    }
+
+    package var description: String {
+        switch self {
+        case .invalidArgument(let field, let reason): "\(field): \(reason)"
+        case .deviceUnusable(let path, let reason): "device \(path) cannot be used: \(reason)"
+        case .deviceNotFound(let id): "no device with id \(id)"
+        case .volumeNotFound(let name): "no volume named \(name)"
+        case .devicePathInUse(let path): "\(path) is already registered as a device"
+        case .deviceAlreadyMember(let path): "\(path) is already a member of this pool"
+        case .deviceForeign(let path, let reason): "\(path) \(reason); pass force=true to overwrite it"
+        case .deviceHoldsData(let id, let bytes): "device \(id) still holds \(bytes) bytes of data"
+        case .deviceNeededByVolumes(let id, let replicas, let remaining):
+            "removing device \(id) would leave \(remaining) active device(s) for a volume with \(replicas) replicas"
+        case .deviceNeededForReservations(let id):
+            "removing device \(id) would leave the pool unable to hold its thick volumes' reservations"
+        case .deviceStateChange(let id, let from, let to): "device \(id) cannot go from \(from) to \(to)"
+        case .volumeExists(let name): "a volume named \(name) already exists"
+        case .replicasExceedDevices(let requested, let active):
+            "\(requested) replicas requested but the pool has \(active) active device(s)"
+        case .volumeShrinkBelowUsed(let name, let used): "volume \(name) holds \(used) bytes; capacity cannot go below that"
+        case .volumeNotEmpty(let name, let objects): "volume \(name) holds \(objects) object(s); pass force=true to delete it anyway"
+        case .noSpace(let scope, let needed, let available):
+            "not enough space in the \(scope.rawValue): \(needed) bytes needed, \(available) available"
+        case .io(let call, let path, let errno): "\(call) on \(path) failed: \(Syscalls.describe(errno: errno))"
+        case .catalog(let detail): "catalog error: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,17 @@
+// An owned, page-aligned, zero-filled buffer for O_DIRECT IO.
+package final class AlignedBuffer: @unchecked Sendable {
+    // @unchecked: the buffer is owned by one request at a time; it is never shared while in flight.
+    package let count: Int
+    private let base: UnsafeMutableRawPointer
+
+    package init(count: Int, alignment: Int = 4096) {
+        precondition(count > 0 && count % 512 == 0, "aligned buffer size \(count) must be a multiple of 512")
+        self.count = count
+        base = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: alignment)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: count)
+    }
+
+    deinit { base.deallocate() }
+
+    package var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: count) }
+}

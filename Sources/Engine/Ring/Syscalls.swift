@@ -1,0 +1,117 @@
+// Every direct syscall the Engine makes goes through here: one wrapper per call, EINTR retried,
+// errno turned into a typed error, a test-only fault hook. Nothing else in Engine touches libc IO.
+import CURing
+import Glibc
+import Synchronization
+
+package struct SyscallError: Error, Sendable, Equatable {
+    package var call: String
+    package var errno: Int32
+}
+
+package enum Syscalls {
+    /// Test hook (swift-system's mocking idea): the next call named `call` fails with `errno`.
+    private static let faults = Mutex<[String: Int32]>([:])
+
+    package static func injectFault(call: String, errno: Int32) {
+        faults.withLock { $0[call] = errno }
+    }
+
+    private static func takeFault(_ call: String) -> Int32? {
+        faults.withLock { $0.removeValue(forKey: call) }
+    }
+
+    static func describe(errno: Int32) -> String {
+        String(cString: strerror(errno))
+    }
+
+    /// Runs `body` until it does not fail with EINTR; -1 results become `SyscallError`.
+    @inline(__always)
+    private static func retrying<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(SyscallError) -> T {
+        if let errno = takeFault(call) { throw SyscallError(call: call, errno: errno) }
+        while true {
+            let result = body()
+            if result >= 0 { return result }
+            let err = Glibc.errno
+            if err == EINTR { continue }
+            precondition(err != EBADF && err != EFAULT, "\(call): errno \(err) can only be a bug")
+            throw SyscallError(call: call, errno: err)
+        }
+    }
+
+    static let oDirect = c_O_DIRECT
+
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws(SyscallError) -> Int32 {
+        try retrying("open") { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)  // Linux: never retry close on EINTR.
+    }
+
+    static func fileStatus(_ path: String) throws(SyscallError) -> Glibc.stat {
+        var st = Glibc.stat()
+        _ = try retrying("stat") { Glibc.lstat(path, &st) }
+        return st
+    }
+
+    static func fstat(_ fd: Int32) throws(SyscallError) -> stat {
+        var st = Glibc.stat()
+        _ = try retrying("fstat") { Glibc.fstat(fd, &st) }
+        return st
+    }
+
+    static func realpath(_ path: String) throws(SyscallError) -> String {
+        guard let resolved = Glibc.realpath(path, nil) else {
+            throw SyscallError(call: "realpath", errno: Glibc.errno)
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    static func access(_ path: String, _ mode: Int32) throws(SyscallError) {
+        _ = try retrying("access") { Glibc.access(path, mode) }
+    }
+
+    static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, offset: Int64) throws(SyscallError) -> Int {
+        try retrying("pread") { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    static func pwrite(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, offset: Int64) throws(SyscallError) -> Int {
+        try retrying("pwrite") { Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    static func fdatasync(_ fd: Int32) throws(SyscallError) {
+        _ = try retrying("fdatasync") { Glibc.fdatasync(fd) }
+    }
+
+    static func fsync(_ fd: Int32) throws(SyscallError) {
+        _ = try retrying("fsync") { Glibc.fsync(fd) }
+    }
+
+    static func ftruncate(_ fd: Int32, _ length: Int64) throws(SyscallError) {
+        _ = try retrying("ftruncate") { Glibc.ftruncate(fd, off_t(length)) }
+    }
+
+    static func mkdir(_ path: String, mode: mode_t) throws(SyscallError) {
+        do {
+            _ = try retrying("mkdir") { Glibc.mkdir(path, mode) }
+        } catch where error.errno == EEXIST {
+            return
+        }
+    }
+
+    static func blockDeviceSize(_ fd: Int32) throws(SyscallError) -> Int64 {
+        var size: UInt64 = 0
+        let rc = c_blk_getsize64(fd, &size)
+        if rc < 0 { throw SyscallError(call: "ioctl(BLKGETSIZE64)", errno: -rc) }
+        return Int64(size)
+    }
+
+    static func blockDeviceLogicalBlockSize(_ fd: Int32) throws(SyscallError) -> Int64 {
+        var size: Int32 = 0
+        let rc = c_blk_logical_block_size(fd, &size)
+        if rc < 0 { throw SyscallError(call: "ioctl(BLKSSZGET)", errno: -rc) }
+        return Int64(size)
+    }
+}

@@ -1,0 +1,77 @@
+// Volumes: create, resize, delete, list. Each check runs in the same catalog transaction as the
+// change it guards, so two concurrent requests cannot together over-reserve the pool.
+import Logging
+import Catalog
+package import Foundation
+
+extension Engine {
+    package func listVolumes() throws(EngineError) -> [VolumeInfo] {
+        try catalogCall { try catalog.volumes() }.map(Self.info)
+    }
+
+    package func volume(named name: String) throws(EngineError) -> VolumeInfo {
+        guard let volume = try catalogCall({ try catalog.volume(named: name) }) else { throw .volumeNotFound(name: name) }
+        return Self.info(volume)
+    }
+
+    package func createVolume(
+        name: String, capacityBytes: Int64, replicas: Int64, provisioning: Provisioning, now: Date = Date()
+    ) throws(EngineError) -> VolumeInfo {
+        try VolumeRules.validate(name: name)
+        try VolumeRules.validate(capacity: capacityBytes)
+        try VolumeRules.validate(replicas: replicas)
+        let record = VolumeRecord(
+            name: name, capacityBytes: capacityBytes, replicas: replicas, provisioning: provisioning.rawValue,
+            createdAt: now.truncatedToSeconds)
+        let created = try catalogCall(duplicate: .volumeExists(name: name)) {
+            try catalog.createVolume(record) { pool in
+                if replicas > Int64(pool.activeDeviceCount) {
+                    throw EngineError.replicasExceedDevices(requested: replicas, active: pool.activeDeviceCount)
+                }
+                if provisioning == .thick, capacityBytes * replicas > pool.freeBytes {
+                    throw EngineError.noSpace(.pool, needed: capacityBytes * replicas, available: pool.freeBytes)
+                }
+            }
+        }
+        logger.info("volume created", metadata: ["volume": "\(name)", "capacity": "\(capacityBytes)", "replicas": "\(replicas)", "provisioning": "\(provisioning.rawValue)"])
+        return Self.info(created)
+    }
+
+    package func resizeVolume(named name: String, capacityBytes: Int64, now: Date = Date()) throws(EngineError) -> VolumeInfo {
+        try VolumeRules.validate(capacity: capacityBytes)
+        let resized = try catalogCall(notFound: .volumeNotFound(name: name)) {
+            try catalog.resizeVolume(named: name, capacityBytes: capacityBytes, now: now.truncatedToSeconds) { before, poolAfter in
+                if capacityBytes < before.usage.usedBytes {
+                    throw EngineError.volumeShrinkBelowUsed(name: name, used: before.usage.usedBytes)
+                }
+                let growth = (capacityBytes - before.record.capacityBytes) * before.record.replicas
+                let slack = poolAfter.capacityBytes - poolAfter.allocatedBytes - poolAfter.reservedBytes
+                if before.record.provisioning == Provisioning.thick.rawValue, growth > 0, slack < 0 {
+                    throw EngineError.noSpace(.pool, needed: growth, available: max(0, growth + slack))
+                }
+            }
+        }
+        return Self.info(resized)
+    }
+
+    /// Deletes a volume; one holding objects only with `force`.
+    package func deleteVolume(named name: String, force: Bool) throws(EngineError) {
+        _ = try catalogCall(notFound: .volumeNotFound(name: name)) {
+            try catalog.deleteVolume(named: name) { volume in
+                if volume.usage.objectCount > 0, !force {
+                    throw EngineError.volumeNotEmpty(name: name, objects: volume.usage.objectCount)
+                }
+            }
+        }
+        logger.info("volume deleted", metadata: ["volume": "\(name)", "force": "\(force)"])
+    }
+
+    static func info(_ volume: VolumeWithUsage) -> VolumeInfo {
+        let r = volume.record
+        return VolumeInfo(
+            name: r.name, capacityBytes: r.capacityBytes, replicas: r.replicas,
+            provisioning: Provisioning(rawValue: r.provisioning) ?? .thin, usedBytes: volume.usage.usedBytes,
+            reservedBytes: volume.usage.reservedBytes, objectCount: volume.usage.objectCount,
+            createdAt: r.createdAt, updatedAt: r.updatedAt)
+    }
+}
