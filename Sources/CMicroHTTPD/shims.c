@@ -52,3 +52,10 @@ unsigned int appliance_mhd_connection_count(struct MHD_Daemon *daemon) {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
     return info ? info->num_connections : 0;
 }
+
+struct MHD_Response *appliance_mhd_response_copy(size_t size, const void *data) {
+    return MHD_create_response_from_buffer(size, (void *)data, MHD_RESPMEM_MUST_COPY);
+}
+
+const enum MHD_ValueKind appliance_mhd_header_kind = MHD_HEADER_KIND;
+const enum MHD_ValueKind appliance_mhd_query_kind = MHD_GET_ARGUMENT_KIND;

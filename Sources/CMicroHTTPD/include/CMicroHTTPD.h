@@ -22,3 +22,10 @@ uint16_t appliance_mhd_bound_port(struct MHD_Daemon *daemon);
 
 /// Number of open connections.
 unsigned int appliance_mhd_connection_count(struct MHD_Daemon *daemon);
+
+/// A response holding a copy of `size` bytes at `data`.
+struct MHD_Response *appliance_mhd_response_copy(size_t size, const void *data);
+
+/// Value kinds for MHD_get_connection_values (closed C enums import awkwardly into Swift).
+extern const enum MHD_ValueKind appliance_mhd_header_kind;
+extern const enum MHD_ValueKind appliance_mhd_query_kind;

@@ -1,0 +1,49 @@
+// The one place where errors become HTTP statuses and problem+json bodies. Unknown errors are 500,
+// logged once here.
+import Engine
+import Logging
+
+package enum ErrorMapping {
+    static let typeBase = "https://appliance.local/problems/"
+
+    package static func response(for error: any Error, context: RequestContext) -> HTTPResponse {
+        let (status, slug, title, detail, headers) = classify(error)
+        if status >= 500 {
+            context.logger.error("request failed", metadata: ["route": "\(context.route)", "error": "\(detail)"])
+        }
+        let problem = Problem(type: typeBase + slug, title: title, status: status, detail: detail)
+        var response = HTTPResponse.json(problem, status: status, headers: headers)
+        response.headers[0] = ("Content-Type", "application/problem+json")
+        return response
+    }
+
+    static func classify(_ error: any Error) -> (Int, String, String, String, [(name: String, value: String)]) {
+        switch error {
+        case let error as HTTPError:
+            switch error {
+            case .badRequest(let detail): return (400, "bad-request", "Bad Request", detail, [])
+            case .unauthorized(let detail):
+                return (401, "unauthorized", "Unauthorized", detail, [("WWW-Authenticate", "Bearer realm=\"appliance\"")])
+            case .notFound(let detail): return (404, "not-found", "Not Found", detail, [])
+            case .methodNotAllowed(let allowed):
+                return (405, "method-not-allowed", "Method Not Allowed", "allowed: \(allowed.joined(separator: ", "))",
+                        [("Allow", allowed.joined(separator: ", "))])
+            case .payloadTooLarge(let limit):
+                return (413, "payload-too-large", "Payload Too Large", "request bodies are limited to \(limit) bytes", [])
+            }
+        case let error as EngineError:
+            switch error.kind {
+            case .invalid: return (400, "bad-request", "Bad Request", error.description, [])
+            case .notFound: return (404, "not-found", "Not Found", error.description, [])
+            case .conflict: return (409, "conflict", "Conflict", error.description, [])
+            case .noSpace: return (507, "insufficient-storage", "Insufficient Storage", error.description, [])
+            case .tooLarge: return (413, "payload-too-large", "Payload Too Large", error.description, [])
+            case .range: return (416, "range-not-satisfiable", "Range Not Satisfiable", error.description, [])
+            case .io: return (503, "io-error", "Storage IO Error", error.description, [])
+            case .internal: return (500, "internal", "Internal Server Error", error.description, [])
+            }
+        default:
+            return (500, "internal", "Internal Server Error", String(describing: error), [])
+        }
+    }
+}

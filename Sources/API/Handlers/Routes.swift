@@ -1,0 +1,16 @@
+// The whole route table, in one place (a test diffs it against openapi.yaml via `appliance routes`).
+package import Engine
+
+package enum Routes {
+    /// Builds the router with every route and the middleware chain.
+    package static func makeRouter(engine: Engine, token: String, metrics: HTTPMetrics) -> Router {
+        var router = Router()
+        router.use(MetricsMiddleware(metrics: metrics))
+        router.use(AuthMiddleware(token: token))
+        HealthHandlers(engine: engine, metrics: metrics).register(in: &router)
+        PoolHandlers(engine: engine).register(in: &router)
+        DeviceHandlers(engine: engine).register(in: &router)
+        VolumeHandlers(engine: engine).register(in: &router)
+        return router
+    }
+}

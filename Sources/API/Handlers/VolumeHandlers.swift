@@ -1,0 +1,39 @@
+// /v1/volumes: create, list, show, resize, delete.
+import Engine
+
+struct VolumeHandlers {
+    let engine: Engine
+
+    func register(in router: inout Router) {
+        router.add("GET", "/v1/volumes") { [engine] _, _ in
+            .json(VolumeListJSON(volumes: try engine.listVolumes().map(VolumeJSON.init)))
+        }
+        router.add("POST", "/v1/volumes") { [engine] request, _ in
+            let body = try JSONBody.decode(VolumeCreateJSON.self, from: request.body, allowedFields: VolumeCreateJSON.fields)
+            let provisioning: Provisioning
+            switch body.provisioning {
+            case nil: provisioning = .thin
+            case let value?:
+                guard let parsed = Provisioning(rawValue: value) else {
+                    throw HTTPError.badRequest("field 'provisioning' must be thin or thick")
+                }
+                provisioning = parsed
+            }
+            let volume = try engine.createVolume(
+                name: body.name, capacityBytes: body.capacityBytes, replicas: body.replicas ?? 1, provisioning: provisioning)
+            return .json(VolumeJSON(volume), status: 201, headers: [("Location", "/v1/volumes/\(volume.name)")])
+        }
+        router.add("GET", "/v1/volumes/{name}") { [engine] _, context in
+            .json(VolumeJSON(try engine.volume(named: context.parameter("name"))))
+        }
+        router.add("PATCH", "/v1/volumes/{name}") { [engine] request, context in
+            let body = try JSONBody.decode(VolumeUpdateJSON.self, from: request.body, allowedFields: VolumeUpdateJSON.fields)
+            return .json(VolumeJSON(try engine.resizeVolume(named: context.parameter("name"), capacityBytes: body.capacityBytes)))
+        }
+        router.add("DELETE", "/v1/volumes/{name}") { [engine] request, context in
+            let force = try QueryValues.bool("force", in: request, default: false)
+            try engine.deleteVolume(named: context.parameter("name"), force: force)
+            return .noContent()
+        }
+    }
+}

@@ -1,0 +1,37 @@
+// HTTP request metrics, labelled by route template (never by raw path).
+import Prometheus
+
+package final class HTTPMetrics: Sendable {
+    // nonisolated(unsafe): MetricNameDescriptor is an immutable struct of strings that lacks a Sendable annotation.
+    let registry = PrometheusCollectorRegistry()
+    private static let buckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+        .seconds(5), .seconds(10),
+    ]
+
+    nonisolated(unsafe) private static let requests = MetricNameDescriptor(
+        namespace: "appliance", subsystem: "http", metricName: "requests", unitName: "total",
+        helpText: "HTTP requests by route template, method and status")
+    nonisolated(unsafe) private static let latency = MetricNameDescriptor(
+        namespace: "appliance", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+        helpText: "HTTP request latency by route template and method")
+
+    package init() {}
+
+    func record(route: String, method: String, status: Int, duration: Duration) {
+        registry.makeCounter(
+            descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.latency, labels: [("route", route), ("method", method)], buckets: Self.buckets
+        ).recordNanoseconds(duration.nanoseconds)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

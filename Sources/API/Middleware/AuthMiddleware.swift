@@ -1,0 +1,31 @@
+// Bearer-token auth for every /v1 route, compared in constant time. The token is never logged.
+struct AuthMiddleware: Middleware {
+    let token: [UInt8]
+
+    init(token: String) {
+        self.token = Array(token.utf8)
+    }
+
+    func handle(_ request: HTTPRequest, context: RequestContext, next: Handler) throws -> HTTPResponse {
+        guard context.route.hasPrefix("/v1") || request.path.hasPrefix("/v1/") else {
+            return try next(request, context)
+        }
+        guard let header = request.header("authorization"), header.lowercased().hasPrefix("bearer ") else {
+            throw HTTPError.unauthorized("missing bearer token")
+        }
+        let presented = Array(header.utf8.dropFirst("bearer ".utf8.count))
+        guard Self.constantTimeEqual(presented, token) else { throw HTTPError.unauthorized("invalid bearer token") }
+        return try next(request, context)
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of the token matched.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for i in 0..<max(a.count, b.count) {
+            let x = i < a.count ? a[i] : 0
+            let y = i < b.count ? b[i] : 0
+            difference |= x ^ y
+        }
+        return difference == 0 && a.count == b.count
+    }
+}

@@ -1,0 +1,23 @@
+// Outermost middleware: turns errors into responses (via ErrorMapping), counts requests by route
+// template, method and status, observes latency, and logs one line per request.
+import Logging
+import Prometheus
+
+struct MetricsMiddleware: Middleware {
+    let metrics: HTTPMetrics
+
+    func handle(_ request: HTTPRequest, context: RequestContext, next: Handler) throws -> HTTPResponse {
+        let start = ContinuousClock.now
+        let response: HTTPResponse
+        do {
+            response = try next(request, context)
+        } catch {
+            response = ErrorMapping.response(for: error, context: context)
+        }
+        let elapsed = ContinuousClock.now - start
+        metrics.record(route: context.route, method: request.method, status: response.status, duration: elapsed)
+        context.logger.debug(
+            "request", metadata: ["method": "\(request.method)", "route": "\(context.route)", "status": "\(response.status)"])
+        return response
+    }
+}

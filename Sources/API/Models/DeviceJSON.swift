@@ -1,0 +1,66 @@
+// Wire DTOs for devices (openapi.yaml: Device, DeviceCreate, DeviceUpdate, DeviceList).
+import Engine
+import Foundation
+
+struct DeviceJSON: Codable, Sendable, Equatable {
+    var id: String
+    var path: String
+    var label: String?
+    var state: String
+    var capacityBytes: Int64
+    var usedBytes: Int64
+    var logicalBlockSize: Int64
+    var createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, path, label, state
+        case capacityBytes = "capacity_bytes"
+        case usedBytes = "used_bytes"
+        case logicalBlockSize = "logical_block_size"
+        case createdAt = "created_at"
+    }
+
+    init(_ info: DeviceInfo) {
+        id = info.id
+        path = info.path
+        label = info.label
+        state = info.state.rawValue
+        capacityBytes = info.capacityBytes
+        usedBytes = info.usedBytes
+        logicalBlockSize = info.logicalBlockSize
+        createdAt = info.createdAt.wireFormat
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(path, forKey: .path)
+        try c.encode(label, forKey: .label)  // explicit null, as the schema says
+        try c.encode(state, forKey: .state)
+        try c.encode(capacityBytes, forKey: .capacityBytes)
+        try c.encode(usedBytes, forKey: .usedBytes)
+        try c.encode(logicalBlockSize, forKey: .logicalBlockSize)
+        try c.encode(createdAt, forKey: .createdAt)
+    }
+}
+
+struct DeviceListJSON: Codable, Sendable {
+    var devices: [DeviceJSON]
+}
+
+struct DeviceCreateJSON: Decodable, Sendable {
+    static let fields: Set<String> = ["path", "label", "force"]
+    var path: String
+    var label: String?
+    var force: Bool?
+}
+
+struct DeviceUpdateJSON: Decodable, Sendable {
+    static let fields: Set<String> = ["state"]
+    var state: String
+}
+
+extension Date {
+    /// RFC 3339 in UTC, whole seconds.
+    var wireFormat: String { formatted(.iso8601) }
+}

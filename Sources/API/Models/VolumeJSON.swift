@@ -1,0 +1,62 @@
+// Wire DTOs for volumes (openapi.yaml: Volume, VolumeCreate, VolumeUpdate, VolumeList).
+import Engine
+
+struct VolumeJSON: Codable, Sendable, Equatable {
+    var name: String
+    var capacityBytes: Int64
+    var replicas: Int64
+    var provisioning: String
+    var usedBytes: Int64
+    var reservedBytes: Int64
+    var objectCount: Int64
+    var createdAt: String
+    var updatedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, replicas, provisioning
+        case capacityBytes = "capacity_bytes"
+        case usedBytes = "used_bytes"
+        case reservedBytes = "reserved_bytes"
+        case objectCount = "object_count"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    init(_ info: VolumeInfo) {
+        name = info.name
+        capacityBytes = info.capacityBytes
+        replicas = info.replicas
+        provisioning = info.provisioning.rawValue
+        usedBytes = info.usedBytes
+        reservedBytes = info.reservedBytes
+        objectCount = info.objectCount
+        createdAt = info.createdAt.wireFormat
+        updatedAt = info.updatedAt.wireFormat
+    }
+}
+
+struct VolumeListJSON: Codable, Sendable {
+    var volumes: [VolumeJSON]
+}
+
+struct VolumeCreateJSON: Decodable, Sendable {
+    static let fields: Set<String> = ["name", "capacity_bytes", "replicas", "provisioning"]
+    var name: String
+    var capacityBytes: Int64
+    var replicas: Int64?
+    var provisioning: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, replicas, provisioning
+        case capacityBytes = "capacity_bytes"
+    }
+}
+
+struct VolumeUpdateJSON: Decodable, Sendable {
+    static let fields: Set<String> = ["capacity_bytes"]
+    var capacityBytes: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case capacityBytes = "capacity_bytes"
+    }
+}

@@ -1,0 +1,21 @@
+// A request as the router sees it: independent of libmicrohttpd.
+package struct HTTPRequest: Sendable {
+    package var method: String
+    /// The path as sent (still percent-encoded), without the query.
+    package var path: String
+    /// Query arguments in order, raw (percent-encoded); a value is nil for `?flag` without `=`.
+    package var query: [(name: String, value: String?)]
+    /// Header names lowercased.
+    package var headers: [String: String]
+    package var body: [UInt8]
+
+    package init(method: String, path: String, query: [(name: String, value: String?)] = [], headers: [String: String] = [:], body: [UInt8] = []) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in a + "," + b })
+        self.body = body
+    }
+
+    package func header(_ name: String) -> String? { headers[name.lowercased()] }
+}

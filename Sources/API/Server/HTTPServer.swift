@@ -1,0 +1,78 @@
+// The libmicrohttpd daemon: lifecycle and threading model. MHD runs an internal epoll thread pool;
+// each request's handler runs synchronously on the MHD thread that received it. Shutdown stops
+// accepting, waits for in-flight requests, then stops the daemon.
+import CMicroHTTPD
+import Foundation
+import Glibc
+package import Logging
+import Synchronization
+
+package final class HTTPServer: Sendable {
+    package struct Configuration: Sendable {
+        package var host: String
+        package var port: UInt16
+        package var threads: Int
+        /// Largest request body the server buffers (JSON bodies); larger gets 413.
+        package var maxBodyBytes: Int
+
+        package init(host: String, port: UInt16, threads: Int = 8, maxBodyBytes: Int = 1 << 20) {
+            self.host = host
+            self.port = port
+            self.threads = threads
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    let router: Router
+    let logger: Logger
+    let configuration: Configuration
+    /// The MHD_Daemon pointer's bits (OpaquePointer is not Sendable); 0 when not running.
+    private let daemon = Atomic<UInt>(0)
+    let inFlight = Atomic<Int>(0)
+    let requestCounter = Atomic<UInt64>(0)
+    private let boundPort = Atomic<UInt16>(0)
+
+    package init(configuration: Configuration, router: Router, logger: Logger) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+    }
+
+    /// The port actually bound (meaningful after `start`, also when 0 was asked for).
+    package var port: UInt16 { boundPort.load(ordering: .acquiring) }
+
+    package enum StartError: Error, CustomStringConvertible {
+        case cannotStart(host: String, port: UInt16)
+        package var description: String {
+            switch self {
+            case .cannotStart(let host, let port): "cannot listen on \(host):\(port) (address invalid or in use)"
+            }
+        }
+    }
+
+    package func start() throws(StartError) {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let handle = appliance_mhd_start(
+            configuration.host, configuration.port, UInt32(configuration.threads),
+            64 * 1024, 120, 1024, accessHandlerTrampoline, context, requestCompletedTrampoline, context)
+        guard let handle else { throw .cannotStart(host: configuration.host, port: configuration.port) }
+        daemon.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))), ordering: .releasing)
+        boundPort.store(appliance_mhd_bound_port(handle), ordering: .releasing)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to `drainTimeout`), then
+    /// stops the daemon.
+    package func shutdown(drainTimeout: Duration = .seconds(30)) {
+        let bits = daemon.exchange(0, ordering: .acquiringAndReleasing)
+        guard let handle = OpaquePointer(bitPattern: bits) else { return }
+        let listenFD = MHD_quiesce_daemon(handle)
+        let deadline = ContinuousClock.now + drainTimeout
+        while inFlight.load(ordering: .acquiring) > 0, ContinuousClock.now < deadline {
+            usleep(10_000)
+        }
+        let remaining = inFlight.load(ordering: .acquiring)
+        if remaining > 0 { logger.warning("stopping with requests still in flight", metadata: ["count": "\(remaining)"]) }
+        MHD_stop_daemon(handle)
+        if listenFD >= 0 { Glibc.close(listenFD) }
+    }
+}

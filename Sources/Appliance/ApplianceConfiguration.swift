@@ -1,0 +1,48 @@
+// Everything `serve` needs, resolved from flags, then APPLIANCE_* environment variables, then defaults.
+import Foundation
+import Logging
+
+struct ApplianceConfiguration: Sendable {
+    var host: String = "127.0.0.1"
+    var port: UInt16 = 8080
+    var dataDirectory: String = "./data"
+    /// nil: read or generate `<data-dir>/token`.
+    var token: String?
+    var deviceCount: Int = 2
+    var deviceSize: Int64 = 8 << 30
+    var httpThreads: Int = 8
+    var logLevel: Logger.Level = .info
+
+    static let tokenFileName = "token"
+
+    enum Invalid: Error, CustomStringConvertible {
+        case listen(String)
+        case value(name: String, reason: String)
+        var description: String {
+            switch self {
+            case .listen(let value): "--listen \(value): expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080"
+            case .value(let name, let reason): "\(name): \(reason)"
+            }
+        }
+    }
+
+    /// Parses `HOST:PORT` or `[IPv6]:PORT`.
+    static func parseListen(_ value: String) throws(Invalid) -> (String, UInt16) {
+        let host: Substring
+        let port: Substring
+        if value.hasPrefix("["), let close = value.firstIndex(of: "]") {
+            host = value[value.index(after: value.startIndex)..<close]
+            let rest = value[value.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw .listen(value) }
+            port = rest.dropFirst()
+        } else {
+            guard let colon = value.lastIndex(of: ":") else { throw .listen(value) }
+            host = value[..<colon]
+            port = value[value.index(after: colon)...]
+        }
+        guard !host.isEmpty, let number = UInt16(port) else { throw .listen(value) }
+        return (String(host), number)
+    }
+
+    var tokenFile: String { dataDirectory + "/" + Self.tokenFileName }
+}

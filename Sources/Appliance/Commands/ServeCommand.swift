@@ -1,0 +1,94 @@
+// `appliance serve`: flags (each also readable from an APPLIANCE_* variable) → configuration → run.
+import ArgumentParser
+import Foundation
+import Logging
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the appliance's HTTP server (the default command).")
+
+    @Option(help: "Address to listen on, HOST:PORT (env APPLIANCE_LISTEN; default 127.0.0.1:8080; port 0 picks a free port).")
+    var listen: String?
+
+    @Option(help: "Directory for the catalog, the token and default devices (env APPLIANCE_DATA_DIR; default ./data).")
+    var dataDir: String?
+
+    @Option(help: "Bearer token for /v1 (env APPLIANCE_TOKEN; default: generated into <data-dir>/token).")
+    var token: String?
+
+    @Option(help: "File-backed devices to create on first start when none is registered (env APPLIANCE_DEVICE_COUNT; default 2).")
+    var deviceCount: Int?
+
+    @Option(help: "Size in bytes of each default device file, created sparse (env APPLIANCE_DEVICE_SIZE; default 8 GiB).")
+    var deviceSize: Int64?
+
+    @Option(help: "HTTP worker threads (env APPLIANCE_HTTP_THREADS; default 8).")
+    var httpThreads: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ApplianceConfiguration {
+        var config = ApplianceConfiguration()
+        func pick(_ flag: String?, _ env: String) -> String? { flag ?? environment[env].flatMap { $0.isEmpty ? nil : $0 } }
+        if let listen = pick(listen, "APPLIANCE_LISTEN") { (config.host, config.port) = try ApplianceConfiguration.parseListen(listen) }
+        if let dir = pick(dataDir, "APPLIANCE_DATA_DIR") { config.dataDirectory = dir }
+        config.token = pick(token, "APPLIANCE_TOKEN")
+        if let token = config.token, token.count < 16 || token.contains(where: { $0.isWhitespace }) {
+            throw ApplianceConfiguration.Invalid.value(name: "token", reason: "must be at least 16 characters without whitespace")
+        }
+        if let raw = pick(deviceCount.map(String.init), "APPLIANCE_DEVICE_COUNT") {
+            guard let value = Int(raw), (0...64).contains(value) else {
+                throw ApplianceConfiguration.Invalid.value(name: "device-count", reason: "must be 0...64")
+            }
+            config.deviceCount = value
+        }
+        if let raw = pick(deviceSize.map(String.init), "APPLIANCE_DEVICE_SIZE") {
+            guard let value = Int64(raw), value >= 64 << 20 else {
+                throw ApplianceConfiguration.Invalid.value(name: "device-size", reason: "must be at least 67108864 (64 MiB)")
+            }
+            config.deviceSize = value
+        }
+        if let raw = pick(httpThreads.map(String.init), "APPLIANCE_HTTP_THREADS") {
+            guard let value = Int(raw), (1...256).contains(value) else {
+                throw ApplianceConfiguration.Invalid.value(name: "http-threads", reason: "must be 1...256")
+            }
+            config.httpThreads = value
+        }
+        if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
+            guard let level = Logger.Level(rawValue: raw) else {
+                throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")
+            }
+            config.logLevel = level
+        }
+        return config
+    }
+
+    func run() throws {
+        let config: ApplianceConfiguration
+        do {
+            config = try resolve()
+        } catch {
+            throw ValidationError(String(describing: error))
+        }
+        let level = config.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "appliance")
+        SignalHandling.blockTerminationSignals()
+        let app: Application
+        do {
+            app = try buildApplication(config, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+        let signal = SignalHandling.waitForTermination()
+        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        app.shutdown()
+        logger.info("stopped")
+    }
+}
