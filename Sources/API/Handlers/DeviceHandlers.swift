@@ -9,7 +9,7 @@ struct DeviceHandlers {
             .json(DeviceListJSON(devices: try engine.listDevices().map(DeviceJSON.init)))
         }
         router.add("POST", "/v1/devices") { [engine] request, _ in
-            let body = try JSONBody.decode(DeviceCreateJSON.self, from: request.body, allowedFields: DeviceCreateJSON.fields)
+            let body = try JSONBody.decode(DeviceCreateJSON.self, from: request.body, allowedFields: DeviceCreateJSON.fields, nullableFields: ["label"])
             if let label = body.label, label.count > 128 {
                 throw HTTPError.badRequest("field 'label' must be at most 128 characters")
             }

@@ -5,6 +5,8 @@ import Prometheus
 
 struct MetricsMiddleware: Middleware {
     let metrics: HTTPMetrics
+    /// Method labels are bounded: anything else is counted as `other`.
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     func handle(_ request: HTTPRequest, context: RequestContext, next: Handler) throws -> HTTPResponse {
         let start = ContinuousClock.now
@@ -15,7 +17,7 @@ struct MetricsMiddleware: Middleware {
             response = ErrorMapping.response(for: error, context: context)
         }
         let elapsed = ContinuousClock.now - start
-        metrics.record(route: context.route, method: request.method, status: response.status, duration: elapsed)
+        metrics.record(route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status, duration: elapsed)
         context.logger.debug(
             "request", metadata: ["method": "\(request.method)", "route": "\(context.route)", "status": "\(response.status)"])
         return response

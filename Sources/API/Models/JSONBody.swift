@@ -3,7 +3,11 @@
 import Foundation
 
 enum JSONBody {
-    static func decode<T: Decodable>(_: T.Type, from body: [UInt8], allowedFields: Set<String>) throws(HTTPError) -> T {
+    /// Decodes a JSON object body. Fields outside `allowedFields` and `null` for fields outside
+    /// `nullableFields` are 400s.
+    static func decode<T: Decodable>(
+        _: T.Type, from body: [UInt8], allowedFields: Set<String>, nullableFields: Set<String> = []
+    ) throws(HTTPError) -> T {
         guard !body.isEmpty else { throw .badRequest("a JSON object body is required") }
         let object: Any
         do {
@@ -14,6 +18,9 @@ enum JSONBody {
         guard let fields = object as? [String: Any] else { throw .badRequest("the body must be a JSON object") }
         if let unknown = fields.keys.sorted().first(where: { !allowedFields.contains($0) }) {
             throw .badRequest("unknown field '\(unknown)'")
+        }
+        if let null = fields.keys.sorted().first(where: { fields[$0] is NSNull && !nullableFields.contains($0) }) {
+            throw .badRequest("field '\(null)' must not be null")
         }
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))

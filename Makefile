@@ -1,0 +1,39 @@
+# make serve | make test | make bench — each installs what it needs first.
+SHELL := /bin/bash
+APT_PACKAGES := libmicrohttpd-dev libsqlite3-dev liburing-dev
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= ./data
+SWIFT_BUILD_FLAGS ?=
+BIN := .build/debug/appliance
+
+.PHONY: deps system-deps python-deps build serve test test-swift test-contract bench clean
+
+system-deps:
+	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 2>/dev/null; then \
+		echo "installing $(APT_PACKAGES)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) pkg-config; \
+	fi
+
+python-deps:
+	@python3 -c "import schemathesis, prometheus_client, openapi_spec_validator, yaml" 2>/dev/null || \
+		python3 -m pip install -q -r scripts/requirements.txt
+
+deps: system-deps python-deps
+
+build: system-deps
+	swift build $(SWIFT_BUILD_FLAGS)
+
+serve: build
+	$(BIN) serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+test-swift: build
+	swift test $(SWIFT_BUILD_FLAGS)
+
+test-contract: build python-deps
+	python3 scripts/contract_test.py --bin $(BIN)
+
+test: deps test-swift test-contract
+
+clean:
+	rm -rf .build
