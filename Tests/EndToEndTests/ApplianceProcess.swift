@@ -52,8 +52,12 @@ final class ApplianceProcess: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         baseURL = URL(string: try waitForListenURL())!
-        token = try String(contentsOf: self.dataDir.appendingPathComponent("token"), encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        if let flag = extraArguments.firstIndex(of: "--token") {
+            token = extraArguments[flag + 1]
+        } else {
+            token = try String(contentsOf: self.dataDir.appendingPathComponent("token"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 
     private func waitForListenURL() throws -> String {

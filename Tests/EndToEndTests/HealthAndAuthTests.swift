@@ -40,6 +40,7 @@ import Testing
         defer { app.stop() }
         let response = try await app.request("GET", "/v1/pool", auth: false, headers: ["Authorization": "Bearer \(token)"])
         #expect(response.status == 200)
+        #expect(!FileManager.default.fileExists(atPath: app.dataDir.appendingPathComponent("token").path))
     }
 
     @Test func unknownRouteIs404AndWrongMethodIs405WithAllow() async throws {
