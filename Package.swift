@@ -18,11 +18,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         // Thin C shims: re-export what Swift cannot call directly (variadics, static inlines, macros).
         .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
         .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
+        .target(name: "CCRC32C"),
         .target(
             name: "Catalog",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
@@ -30,7 +32,7 @@ let package = Package(
         ),
         .target(
             name: "Engine",
-            dependencies: ["Catalog", "CURing", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Catalog", "CURing", "CCRC32C", .product(name: "Logging", package: "swift-log")],
             swiftSettings: upcoming
         ),
         .target(
@@ -39,6 +41,7 @@ let package = Package(
                 "Engine", "CMicroHTTPD",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: upcoming
         ),

@@ -10,7 +10,7 @@ struct ApplianceConfiguration: Sendable {
     var token: String?
     var deviceCount: Int = 2
     var deviceSize: Int64 = 8 << 30
-    var httpThreads: Int = 8
+    var maxConnections: Int = 512
     var logLevel: Logger.Level = .info
 
     static let tokenFileName = "token"

@@ -8,7 +8,7 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
     return strlen(s);
 }
 
-struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port, unsigned int threads,
+struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
                                        size_t connection_memory_limit, unsigned int connection_timeout,
                                        unsigned int connection_limit,
                                        MHD_AccessHandlerCallback handler, void *handler_cls,
@@ -16,8 +16,10 @@ struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port, unsigned
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
     struct sockaddr *addr;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG
-                       | MHD_ALLOW_SUSPEND_RESUME;
+    /* Thread per connection: handlers block on disk IO, which must stall only their own
+       connection. The listening socket is polled by MHD's internal thread. */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION
+                       | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     memset(&v4, 0, sizeof v4);
     memset(&v6, 0, sizeof v6);
     if (inet_pton(AF_INET, host, &v4.sin_addr) == 1) {
@@ -34,7 +36,6 @@ struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port, unsigned
     }
     return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_SOCK_ADDR, addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, threads,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout,
                             MHD_OPTION_CONNECTION_LIMIT, connection_limit,
@@ -59,3 +60,11 @@ struct MHD_Response *appliance_mhd_response_copy(size_t size, const void *data) 
 
 const enum MHD_ValueKind appliance_mhd_header_kind = MHD_HEADER_KIND;
 const enum MHD_ValueKind appliance_mhd_query_kind = MHD_GET_ARGUMENT_KIND;
+
+struct MHD_Response *appliance_mhd_response_stream(uint64_t size, size_t block_size, MHD_ContentReaderCallback reader,
+                                                  void *cls, MHD_ContentReaderFreeCallback free_cb) {
+    return MHD_create_response_from_callback(size, block_size, reader, cls, free_cb);
+}
+
+const ssize_t appliance_mhd_content_end_of_stream = MHD_CONTENT_READER_END_OF_STREAM;
+const ssize_t appliance_mhd_content_end_with_error = MHD_CONTENT_READER_END_WITH_ERROR;

@@ -89,3 +89,12 @@ extension Catalog {
         try read { db in try Self.poolUsage(db) }
     }
 }
+
+extension Catalog {
+    /// A volume's usage and the pool's, read together.
+    package func usage(volumeID: Int64) throws(CatalogError) -> (volume: VolumeUsage, pool: PoolUsage) {
+        try read { db in
+            (try Self.volumeUsages(db, volumeId: volumeID)[volumeID] ?? .zero, try Self.poolUsage(db))
+        }
+    }
+}

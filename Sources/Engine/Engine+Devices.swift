@@ -65,6 +65,7 @@ extension Engine {
                 throw error
             }
             devices.add(id: record.id, device: device)
+            allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, state: .active, used: [])
             logger.info("device added", metadata: ["id": "\(record.id)", "path": "\(path)", "bytes": "\(record.capacityBytes)"])
             return info(DeviceWithUsage(record: record, usedBytes: 0))
         }
@@ -86,6 +87,7 @@ extension Engine {
                 }
             }
         }
+        allocator.setState(id: id, target)
         return info(updated)
     }
 
@@ -105,6 +107,7 @@ extension Engine {
                     }
                 }
             }
+            allocator.removeDevice(id: id)
             if let device = devices.remove(id: id) {
                 do {
                     try device.wipeSuperblock()
@@ -130,7 +133,7 @@ extension Engine {
             do {
                 let fd = try Syscalls.open(path, flags: O_RDWR | O_CREAT)
                 defer { Syscalls.close(fd) }
-                if Int64(try Syscalls.fstat(fd).st_size) < size { try Syscalls.ftruncate(fd, size) }
+                if try Syscalls.fileSize(fd) < size { try Syscalls.ftruncate(fd, size) }
             } catch {
                 throw .io(call: error.call, path: path, errno: error.errno)
             }
@@ -152,6 +155,21 @@ extension Engine {
             } catch {
                 devices.markFailed(id: record.id, reason: error.description)
                 logger.error("device unavailable; marked failed", metadata: ["id": "\(record.id)", "path": "\(record.path)", "reason": "\(error)"])
+            }
+        }
+    }
+
+    /// Free space per device is the complement of the catalog's extents (nothing else is persisted).
+    func rebuildFreeSpace() throws(EngineError) {
+        let used = Dictionary(grouping: try catalogCall { try catalog.allExtentReplicas() }, by: \.deviceId)
+        for entry in try catalogCall({ try catalog.devices() }) where devices.device(id: entry.record.id) != nil {
+            let record = entry.record
+            let ranges = (used[record.id] ?? []).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) }
+            let conflicts = allocator.addDevice(
+                id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes,
+                state: DeviceState(rawValue: record.state) ?? .failed, used: ranges)
+            if !conflicts.isEmpty {
+                logger.critical("catalog holds overlapping extents", metadata: ["device": "\(record.id)", "ranges": "\(conflicts)"])
             }
         }
     }

@@ -10,6 +10,11 @@ package final class Engine: Sendable {
     let catalog: Catalog
     package let poolUUID: UUID
     let devices = DeviceSet()
+    let allocator = Allocator()
+    let rings = RingPool()
+    let space = SpaceAccounting()
+    let stats = IOStats()
+    let deferredFree: DeferredFree
     let logger: Logger
     /// Serializes control-plane changes that touch device headers and the catalog together.
     let control = Mutex<Void>(())
@@ -20,6 +25,7 @@ package final class Engine: Sendable {
         self.catalog = catalog
         self.poolUUID = poolUUID
         self.logger = logger
+        deferredFree = DeferredFree(allocator: allocator)
     }
 
     /// Opens the catalog in `dataDirectory` (creating the directory and the pool on first start)
@@ -41,6 +47,7 @@ package final class Engine: Sendable {
         guard let uuid = UUID(uuidString: pool.uuid) else { throw .catalog("pool uuid \(pool.uuid) is malformed") }
         let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger)
         try engine.openRegisteredDevices()
+        try engine.rebuildFreeSpace()
         return engine
     }
 

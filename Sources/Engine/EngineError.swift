@@ -20,13 +20,20 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case volumeShrinkBelowUsed(name: String, used: Int64)
     case volumeNotEmpty(name: String, objects: Int64)
     case noSpace(SpaceScope, needed: Int64, available: Int64)
+    case objectNotFound(volume: String, key: String)
+    case uploadIncomplete(expected: Int64, received: Int64)
+    case uploadTooLong(expected: Int64)
+    /// No replica of some data could be read intact.
+    case dataUnavailable(key: String, detail: String)
     case io(call: String, path: String, errno: Int32)
     case catalog(String)
 
     package var kind: Kind {
         switch self {
         case .invalidArgument, .deviceUnusable: .invalid
-        case .deviceNotFound, .volumeNotFound: .notFound
+        case .deviceNotFound, .volumeNotFound, .objectNotFound: .notFound
+        case .uploadIncomplete, .uploadTooLong: .invalid
+        case .dataUnavailable: .io
         case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceNeededByVolumes,
             .deviceNeededForReservations, .deviceStateChange, .volumeExists, .replicasExceedDevices,
             .volumeShrinkBelowUsed, .volumeNotEmpty:
@@ -59,6 +66,10 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .volumeNotEmpty(let name, let objects): "volume \(name) holds \(objects) object(s); pass force=true to delete it anyway"
         case .noSpace(let scope, let needed, let available):
             "not enough space in the \(scope.rawValue): \(needed) bytes needed, \(available) available"
+        case .objectNotFound(let volume, let key): "no object \(key) in volume \(volume)"
+        case .uploadIncomplete(let expected, let received): "the body ended after \(received) of \(expected) bytes"
+        case .uploadTooLong(let expected): "the body is longer than the declared \(expected) bytes"
+        case .dataUnavailable(let key, let detail): "no intact replica of \(key) could be read: \(detail)"
         case .io(let call, let path, let errno): "\(call) on \(path) failed: \(Syscalls.describe(errno: errno))"
         case .catalog(let detail): "catalog error: \(detail)"
         }

@@ -45,3 +45,12 @@ package struct EngineSnapshot: Sendable, Equatable {
     package var devices: [DeviceInfo]
     package var volumes: [VolumeInfo]
 }
+
+package struct ObjectInfo: Sendable, Equatable {
+    package var key: String
+    package var size: Int64
+    package var etag: String
+    package var contentType: String?
+    package var createdAt: Date
+    package var modifiedAt: Date
+}

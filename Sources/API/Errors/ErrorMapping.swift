@@ -30,6 +30,9 @@ package enum ErrorMapping {
                         [("Allow", allowed.joined(separator: ", "))])
             case .payloadTooLarge(let limit):
                 return (413, "payload-too-large", "Payload Too Large", "request bodies are limited to \(limit) bytes", [])
+            case .preconditionFailed(let detail): return (412, "precondition-failed", "Precondition Failed", detail, [])
+            case .rangeNotSatisfiable(let size):
+                return (416, "range-not-satisfiable", "Range Not Satisfiable", "the object holds \(size) bytes", [])
             }
         case let error as EngineError:
             switch error.kind {

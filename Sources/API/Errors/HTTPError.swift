@@ -5,4 +5,6 @@ package enum HTTPError: Error, Sendable, Equatable {
     case notFound(String)
     case methodNotAllowed(allowed: [String])
     case payloadTooLarge(limit: Int)
+    case preconditionFailed(String)
+    case rangeNotSatisfiable(size: Int64)
 }

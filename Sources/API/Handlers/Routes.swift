@@ -11,6 +11,7 @@ package enum Routes {
         PoolHandlers(engine: engine).register(in: &router)
         DeviceHandlers(engine: engine).register(in: &router)
         VolumeHandlers(engine: engine).register(in: &router)
+        ObjectHandlers(engine: engine).register(in: &router)
         return router
     }
 }

@@ -17,9 +17,16 @@ struct MetricsMiddleware: Middleware {
             response = ErrorMapping.response(for: error, context: context)
         }
         let elapsed = ContinuousClock.now - start
+        if response.status == HTTPResponse.streamOpened.status { return response }  // recorded by `completed`
         metrics.record(route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status, duration: elapsed)
         context.logger.debug(
             "request", metadata: ["method": "\(request.method)", "route": "\(context.route)", "status": "\(response.status)"])
         return response
+    }
+
+    func completed(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration) {
+        metrics.record(
+            route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: status,
+            duration: duration)
     }
 }

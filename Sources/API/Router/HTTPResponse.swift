@@ -1,16 +1,22 @@
-// A response: status, headers, a buffered body. (Streaming bodies arrive with objects.)
+// A response: status, headers, and a buffered or streamed body.
 import Foundation
 
 package struct HTTPResponse: Sendable {
     package var status: Int
     package var headers: [(name: String, value: String)]
     package var body: [UInt8]
+    /// When set, the body comes from here instead of `body`.
+    package var stream: (any ResponseBodyStream)?
 
-    package init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    package init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], stream: (any ResponseBodyStream)? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
     }
+
+    /// Sentinel the router uses internally: "the body sink is open, no response yet".
+    static let streamOpened = HTTPResponse(status: 0)
 
     package func header(_ name: String) -> String? {
         headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value

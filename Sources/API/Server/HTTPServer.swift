@@ -1,5 +1,6 @@
-// The libmicrohttpd daemon: lifecycle and threading model. MHD runs an internal epoll thread pool;
-// each request's handler runs synchronously on the MHD thread that received it. Shutdown stops
+// The libmicrohttpd daemon: lifecycle and threading model. One thread per connection: handlers
+// block on disk IO (uploads and downloads stream through the engine on the connection's thread),
+// so a slow transfer stalls only its own connection, never the control plane. Shutdown stops
 // accepting, waits for in-flight requests, then stops the daemon.
 import CMicroHTTPD
 import Foundation
@@ -11,14 +12,15 @@ package final class HTTPServer: Sendable {
     package struct Configuration: Sendable {
         package var host: String
         package var port: UInt16
-        package var threads: Int
+        /// Each connection gets its own thread; this bounds them.
+        package var maxConnections: Int
         /// Largest request body the server buffers (JSON bodies); larger gets 413.
         package var maxBodyBytes: Int
 
-        package init(host: String, port: UInt16, threads: Int = 8, maxBodyBytes: Int = 1 << 20) {
+        package init(host: String, port: UInt16, maxConnections: Int = 512, maxBodyBytes: Int = 1 << 20) {
             self.host = host
             self.port = port
-            self.threads = threads
+            self.maxConnections = maxConnections
             self.maxBodyBytes = maxBodyBytes
         }
     }
@@ -53,8 +55,7 @@ package final class HTTPServer: Sendable {
     package func start() throws(StartError) {
         let context = Unmanaged.passUnretained(self).toOpaque()
         let handle = appliance_mhd_start(
-            configuration.host, configuration.port, UInt32(configuration.threads),
-            64 * 1024, 120, 1024, accessHandlerTrampoline, context, requestCompletedTrampoline, context)
+            configuration.host, configuration.port, 512 * 1024, 300, UInt32(configuration.maxConnections), accessHandlerTrampoline, context, requestCompletedTrampoline, context)
         guard let handle else { throw .cannotStart(host: configuration.host, port: configuration.port) }
         daemon.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))), ordering: .releasing)
         boundPort.store(appliance_mhd_bound_port(handle), ordering: .releasing)

@@ -22,8 +22,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Size in bytes of each default device file, created sparse (env APPLIANCE_DEVICE_SIZE; default 8 GiB).")
     var deviceSize: Int64?
 
-    @Option(help: "HTTP worker threads (env APPLIANCE_HTTP_THREADS; default 8).")
-    var httpThreads: Int?
+    @Option(help: "Most concurrent connections, one thread each (env APPLIANCE_MAX_CONNECTIONS; default 512).")
+    var maxConnections: Int?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
     var logLevel: String?
@@ -49,11 +49,11 @@ struct ServeCommand: ParsableCommand {
             }
             config.deviceSize = value
         }
-        if let raw = pick(httpThreads.map(String.init), "APPLIANCE_HTTP_THREADS") {
-            guard let value = Int(raw), (1...256).contains(value) else {
-                throw ApplianceConfiguration.Invalid.value(name: "http-threads", reason: "must be 1...256")
+        if let raw = pick(maxConnections.map(String.init), "APPLIANCE_MAX_CONNECTIONS") {
+            guard let value = Int(raw), (1...4096).contains(value) else {
+                throw ApplianceConfiguration.Invalid.value(name: "max-connections", reason: "must be 1...4096")
             }
-            config.httpThreads = value
+            config.maxConnections = value
         }
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {

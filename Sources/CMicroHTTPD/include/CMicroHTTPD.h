@@ -7,11 +7,11 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 
-/// Starts a daemon bound to `host:port` (IPv4 or IPv6 literal; port 0 = ephemeral) with an internal
-/// epoll thread pool of `threads` threads. URL and query unescaping is disabled: the router decodes
+/// Starts a daemon bound to `host:port` (IPv4 or IPv6 literal; port 0 = ephemeral), one thread
+/// per connection, at most `connection_limit` connections. URL and query unescaping is disabled: the router decodes
 /// percent-escapes itself so that `%2F` in an object key stays distinct from `/`.
 /// Returns NULL when the address is invalid or the daemon cannot start.
-struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port, unsigned int threads,
+struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
                                        size_t connection_memory_limit, unsigned int connection_timeout,
                                        unsigned int connection_limit,
                                        MHD_AccessHandlerCallback handler, void *handler_cls,
@@ -29,3 +29,9 @@ struct MHD_Response *appliance_mhd_response_copy(size_t size, const void *data);
 /// Value kinds for MHD_get_connection_values (closed C enums import awkwardly into Swift).
 extern const enum MHD_ValueKind appliance_mhd_header_kind;
 extern const enum MHD_ValueKind appliance_mhd_query_kind;
+
+/// A response whose body is produced by `reader` (called on the connection's thread).
+struct MHD_Response *appliance_mhd_response_stream(uint64_t size, size_t block_size, MHD_ContentReaderCallback reader,
+                                                  void *cls, MHD_ContentReaderFreeCallback free_cb);
+extern const ssize_t appliance_mhd_content_end_of_stream;
+extern const ssize_t appliance_mhd_content_end_with_error;

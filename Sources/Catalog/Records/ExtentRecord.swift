@@ -13,6 +13,15 @@ package struct ExtentRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var checksumBlock: Int64
     package var checksums: Data
 
+    package init(id: Int64?, objectId: Int64, logicalOffset: Int64, length: Int64, checksumBlock: Int64, checksums: Data) {
+        self.id = id
+        self.objectId = objectId
+        self.logicalOffset = logicalOffset
+        self.length = length
+        self.checksumBlock = checksumBlock
+        self.checksums = checksums
+    }
+
     package mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
@@ -26,4 +35,11 @@ package struct ExtentReplicaRecord: Codable, Sendable, Equatable, FetchableRecor
     package var physicalOffset: Int64
     /// Bytes allocated on the device (the extent length rounded up to the device block).
     package var length: Int64
+
+    package init(extentId: Int64, deviceId: String, physicalOffset: Int64, length: Int64) {
+        self.extentId = extentId
+        self.deviceId = deviceId
+        self.physicalOffset = physicalOffset
+        self.length = length
+    }
 }

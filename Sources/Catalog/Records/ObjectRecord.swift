@@ -14,6 +14,19 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var createdAt: Date
     package var modifiedAt: Date
 
+    package init(
+        id: Int64?, volumeId: Int64, key: String, size: Int64, etag: String, contentType: String?, createdAt: Date, modifiedAt: Date
+    ) {
+        self.id = id
+        self.volumeId = volumeId
+        self.key = key
+        self.size = size
+        self.etag = etag
+        self.contentType = contentType
+        self.createdAt = createdAt
+        self.modifiedAt = modifiedAt
+    }
+
     package mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }

@@ -17,7 +17,8 @@ package enum Syscalls {
         faults.withLock { $0[call] = errno }
     }
 
-    private static func takeFault(_ call: String) -> Int32? {
+    /// Consumes an injected fault for `call`; also used by Ring for its per-operation calls.
+    static func takeFault(_ call: String) -> Int32? {
         faults.withLock { $0.removeValue(forKey: call) }
     }
 
@@ -59,6 +60,10 @@ package enum Syscalls {
         var st = Glibc.stat()
         _ = try retrying("fstat") { Glibc.fstat(fd, &st) }
         return st
+    }
+
+    static func fileSize(_ fd: Int32) throws(SyscallError) -> Int64 {
+        Int64(try fstat(fd).st_size)
     }
 
     static func realpath(_ path: String) throws(SyscallError) -> String {

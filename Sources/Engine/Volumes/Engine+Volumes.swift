@@ -56,13 +56,15 @@ extension Engine {
 
     /// Deletes a volume; one holding objects only with `force`.
     package func deleteVolume(named name: String, force: Bool) throws(EngineError) {
-        _ = try catalogCall(notFound: .volumeNotFound(name: name)) {
+        let freed = try catalogCall(notFound: .volumeNotFound(name: name)) {
             try catalog.deleteVolume(named: name) { volume in
                 if volume.usage.objectCount > 0, !force {
                     throw EngineError.volumeNotEmpty(name: name, objects: volume.usage.objectCount)
                 }
             }
         }
+        deferredFree.retire(freed.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+        stats.forgetVolume(name)
         logger.info("volume deleted", metadata: ["volume": "\(name)", "force": "\(force)"])
     }
 

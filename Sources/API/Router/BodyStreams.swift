@@ -1,0 +1,22 @@
+// Streaming bodies in both directions, so object transfers never buffer a whole object.
+// An upload's sink is fed chunks as libmicrohttpd receives them; a download's stream is read
+// as libmicrohttpd sends. Both are driven by one connection thread at a time.
+
+/// Receives a request body chunk by chunk, then produces the response.
+package protocol RequestBodySink: AnyObject, Sendable {
+    func consume(_ bytes: UnsafeRawBufferPointer) throws
+    func finish() throws -> HTTPResponse
+    /// The client went away or the request failed: undo everything. Idempotent.
+    func abort()
+}
+
+/// Produces a response body of `length` bytes on demand.
+package protocol ResponseBodyStream: AnyObject, Sendable {
+    var length: Int64 { get }
+    /// Fills `buffer` with the bytes at `offset` (relative to the body); returns how many.
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    /// Called once when the response is done or abandoned.
+    func close()
+}
+
+package typealias StreamOpener = @Sendable (HTTPRequest, RequestContext) throws -> any RequestBodySink

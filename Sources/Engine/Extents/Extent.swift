@@ -1,0 +1,44 @@
+// The in-memory extent: a logical range of an object, its crc32c per 4 KiB block, and one
+// physical copy per replica. Built from catalog records; the on-disk form is ExtentRecord.
+import Catalog
+import Foundation
+
+package struct Extent: Sendable, Equatable, CustomStringConvertible {
+    package static let checksumBlock: Int64 = 4096
+
+    package var logicalOffset: Int64
+    package var length: Int64
+    /// One crc32c per `checksumBlock` bytes of the zero-padded extent.
+    package var checksums: [UInt32]
+    package var replicas: [PhysicalRange]
+
+    package var logicalEnd: Int64 { logicalOffset + length }
+
+    package var description: String { "extent(\(logicalOffset)+\(length) on \(replicas))" }
+
+    init(_ stored: StoredExtent) {
+        logicalOffset = stored.record.logicalOffset
+        length = stored.record.length
+        checksums = Self.decodeChecksums(stored.record.checksums)
+        replicas = stored.replicas.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) }
+    }
+
+    init(logicalOffset: Int64, length: Int64, checksums: [UInt32], replicas: [PhysicalRange]) {
+        self.logicalOffset = logicalOffset
+        self.length = length
+        self.checksums = checksums
+        self.replicas = replicas
+    }
+
+    static func encodeChecksums(_ checksums: [UInt32]) -> Data {
+        var data = Data(capacity: checksums.count * 4)
+        for crc in checksums { withUnsafeBytes(of: crc.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    static func decodeChecksums(_ data: Data) -> [UInt32] {
+        data.withUnsafeBytes { raw in
+            (0..<raw.count / 4).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
+        }
+    }
+}

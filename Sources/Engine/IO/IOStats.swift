@@ -1,0 +1,66 @@
+// IO counters per volume and per device, and the engine IO latency histogram: the figures
+// `/metrics` exposes. Updated once per IO batch, not per byte.
+import Synchronization
+
+package struct IOCounters: Sendable, Equatable {
+    package var bytesRead: Int64 = 0
+    package var bytesWritten: Int64 = 0
+    package var readOps: Int64 = 0
+    package var writeOps: Int64 = 0
+    package var ioErrors: Int64 = 0
+    package var checksumErrors: Int64 = 0
+}
+
+package struct LatencyHistogram: Sendable, Equatable {
+    /// Upper bounds in seconds.
+    package static let bounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+    package var counts = [Int64](repeating: 0, count: bounds.count + 1)
+    package var sum: Double = 0
+    package var count: Int64 = 0
+
+    mutating func observe(_ seconds: Double) {
+        let index = Self.bounds.firstIndex { seconds <= $0 } ?? Self.bounds.count
+        counts[index] += 1
+        sum += seconds
+        count += 1
+    }
+}
+
+package struct IOStatsSnapshot: Sendable, Equatable {
+    package var volumes: [String: IOCounters]
+    package var devices: [String: IOCounters]
+    package var latency: [String: LatencyHistogram]
+}
+
+final class IOStats: Sendable {
+    private struct State {
+        var volumes: [String: IOCounters] = [:]
+        var devices: [String: IOCounters] = [:]
+        /// By operation: read, write, sync.
+        var latency: [String: LatencyHistogram] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func volume(_ name: String, _ update: (inout IOCounters) -> Void) {
+        state.withLock { update(&$0.volumes[name, default: IOCounters()]) }
+    }
+
+    func device(_ id: String, _ update: (inout IOCounters) -> Void) {
+        state.withLock { update(&$0.devices[id, default: IOCounters()]) }
+    }
+
+    func observe(_ operation: String, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        state.withLock { $0.latency[operation, default: LatencyHistogram()].observe(seconds) }
+    }
+
+    func forgetVolume(_ name: String) {
+        state.withLock { $0.volumes[name] = nil }
+    }
+
+    var snapshot: IOStatsSnapshot {
+        state.withLock { IOStatsSnapshot(volumes: $0.volumes, devices: $0.devices, latency: $0.latency) }
+    }
+}

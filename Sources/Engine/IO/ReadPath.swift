@@ -1,0 +1,62 @@
+// The read path below any cache: read whole checksum blocks of an extent from one replica,
+// verify every block, fall back to the next replica on EIO, short reads or a checksum mismatch,
+// count errors against the device. Knows nothing of pages or HTTP.
+import Foundation
+import Glibc
+import Logging
+
+extension Engine {
+    /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the
+    /// padded extent) into the aligned `buffer`, verified.
+    func readExtentBlocks(
+        _ extent: Extent, offsetInExtent: Int64, length: Int, into buffer: UnsafeMutableRawBufferPointer, key: String
+    ) throws(EngineError) {
+        let block = Int(Extent.checksumBlock)
+        precondition(offsetInExtent % Int64(block) == 0 && length % block == 0 && length <= buffer.count)
+        var failures: [String] = []
+        for replica in extent.replicas {
+            guard let device = devices.device(id: replica.deviceID) else {
+                failures.append("\(replica.deviceID): device unavailable")
+                continue
+            }
+            let start = ContinuousClock.now
+            let result = rings.withRing {
+                $0.perform([.read(fd: device.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]), offset: replica.offset + offsetInExtent)])[0]
+            }
+            stats.observe("read", since: start)
+            switch result {
+            case .failure(let error):
+                stats.device(replica.deviceID) { $0.ioErrors += 1 }
+                failures.append("\(device.path): \(Syscalls.describe(errno: error.errno))")
+                continue
+            case .success(let n) where n != length:
+                stats.device(replica.deviceID) { $0.ioErrors += 1 }
+                failures.append("\(device.path): short read (\(n) of \(length))")
+                continue
+            case .success:
+                break
+            }
+            let first = Int(offsetInExtent) / block
+            var intact = true
+            for i in 0..<length / block {
+                let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[i * block..<(i + 1) * block]))
+                if crc != extent.checksums[first + i] {
+                    intact = false
+                    break
+                }
+            }
+            guard intact else {
+                stats.device(replica.deviceID) { $0.checksumErrors += 1 }
+                failures.append("\(device.path): checksum mismatch")
+                logger.error("checksum mismatch; trying another replica", metadata: ["key": "\(key)", "device": "\(device.path)", "offset": "\(replica.offset + offsetInExtent)"])
+                continue
+            }
+            stats.device(replica.deviceID) {
+                $0.bytesRead += Int64(length)
+                $0.readOps += 1
+            }
+            return
+        }
+        throw .dataUnavailable(key: key, detail: failures.joined(separator: "; "))
+    }
+}

@@ -1,0 +1,95 @@
+// The write path below any cache: allocate → write every replica through io_uring → (later)
+// make durable. It works on buffers and extents only; committing to the catalog is the caller's
+// step, after `makeDurable`. Knows nothing of pages or HTTP.
+import Catalog
+import Foundation
+import Glibc
+
+extension Engine {
+    /// Writes the first `length` bytes of `buffer` (zero-padded to the allocation unit in place) as
+    /// one or more extents with `replicas` copies each. Every range it allocates is appended to
+    /// `allocated` before IO, so the caller can free them if anything fails.
+    func writeExtents(
+        _ buffer: AlignedBuffer, length: Int, logicalOffset: Int64, replicas: Int, volume: String,
+        allocated: inout [PhysicalRange]
+    ) throws(EngineError) -> [NewExtent] {
+        let unit = Int(Allocator.unit)
+        let padded = (length + unit - 1) / unit * unit
+        precondition(padded <= buffer.count, "extent of \(length) bytes does not fit its buffer")
+        let bytes = buffer.bytes
+        if padded > length {
+            UnsafeMutableRawBufferPointer(rebasing: bytes[length..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        let block = Int(Extent.checksumBlock)
+        let checksums = (0..<padded / block).map { i in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[i * block..<(i + 1) * block]))
+        }
+        var extents: [NewExtent] = []
+        var done = 0
+        while done < padded {
+            guard let ranges = allocator.allocate(length: Int64(padded - done), replicas: replicas) else {
+                throw .noSpace(.pool, needed: Int64(padded - done) * Int64(replicas), available: 0)
+            }
+            allocated += ranges
+            let piece = Int(ranges[0].length)
+            var operations: [IOOperation] = []
+            var targets: [(Device, PhysicalRange)] = []
+            for range in ranges {
+                guard let device = devices.device(id: range.deviceID) else {
+                    throw .io(call: "write", path: range.deviceID, errno: ENODEV)
+                }
+                targets.append((device, range))
+                operations.append(.write(
+                    fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[done..<done + piece]), offset: range.offset))
+            }
+            let start = ContinuousClock.now
+            let results = rings.withRing { $0.perform(operations) }
+            stats.observe("write", since: start)
+            for ((device, range), result) in zip(targets, results) {
+                switch result {
+                case .success(let n) where n == piece:
+                    stats.device(range.deviceID) {
+                        $0.bytesWritten += Int64(n)
+                        $0.writeOps += 1
+                    }
+                case .success:
+                    stats.device(range.deviceID) { $0.ioErrors += 1 }
+                    throw .io(call: "write (short)", path: device.path, errno: EIO)
+                case .failure(let error):
+                    stats.device(range.deviceID) { $0.ioErrors += 1 }
+                    throw .io(call: error.call, path: device.path, errno: error.errno)
+                }
+            }
+            extents.append(NewExtent(
+                logicalOffset: logicalOffset + Int64(done), length: Int64(min(piece, length - done)),
+                checksumBlock: Extent.checksumBlock, checksums: Extent.encodeChecksums(Array(checksums[done / block..<(done + piece) / block])),
+                replicas: ranges.map { ($0.deviceID, $0.offset, $0.length) }))
+            done += piece
+        }
+        stats.volume(volume) {
+            $0.bytesWritten += Int64(length)
+            $0.writeOps += 1
+        }
+        return extents
+    }
+
+    /// Flushes the given devices (fdatasync for files, fsync for block devices) in one batch.
+    func makeDurable(_ deviceIDs: Set<String>) throws(EngineError) {
+        var operations: [IOOperation] = []
+        var targets: [Device] = []
+        for id in deviceIDs.sorted() {
+            guard let device = devices.device(id: id) else { throw .io(call: "fdatasync", path: id, errno: ENODEV) }
+            targets.append(device)
+            operations.append(device.kind == .file ? .fdatasync(fd: device.fd) : .fsync(fd: device.fd))
+        }
+        guard !operations.isEmpty else { return }
+        let start = ContinuousClock.now
+        let results = rings.withRing { $0.perform(operations) }
+        stats.observe("sync", since: start)
+        for (device, result) in zip(targets, results) {
+            if case .failure(let error) = result {
+                throw .io(call: error.call, path: device.path, errno: error.errno)
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+// The object entry points: upload, open for reading, delete, list. Everything here goes through
+// the direct (uncached) path.
+import Catalog
+package import Foundation
+
+extension Engine {
+    package static let maxKeyBytes = 1024
+
+    /// Keys: 1–1024 bytes of UTF-8 without NUL.
+    static func validate(key: String) throws(EngineError) {
+        let count = key.utf8.count
+        guard (1...maxKeyBytes).contains(count) else {
+            throw .invalidArgument(field: "key", reason: "must be 1 to \(maxKeyBytes) bytes of UTF-8")
+        }
+        guard !key.utf8.contains(0) else { throw .invalidArgument(field: "key", reason: "must not contain NUL") }
+    }
+
+    func volumeRecord(named name: String) throws(EngineError) -> VolumeRecord {
+        guard let volume = try catalogCall({ try catalog.volume(named: name) }) else { throw .volumeNotFound(name: name) }
+        return volume.record
+    }
+
+    func spaceFigures(volumeID: Int64) throws(EngineError) -> (volumeUsed: Int64, poolFree: Int64) {
+        let usage = try catalogCall { try catalog.usage(volumeID: volumeID) }
+        return (usage.volume.usedBytes, usage.pool.freeBytes)
+    }
+
+    /// Starts an upload. With a known `length` the whole quota and pool space is reserved now
+    /// (507 before a byte is stored); without, it is reserved extent by extent as data arrives.
+    package func beginUpload(volume name: String, key: String, contentType: String?, length: Int64?) throws(EngineError) -> ObjectWriter {
+        try Self.validate(key: key)
+        let volume = try volumeRecord(named: name)
+        let replacing = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record.size
+        return try ObjectWriter(engine: self, volume: volume, key: key, contentType: contentType, declaredLength: length, replacing: replacing)
+    }
+
+    /// Opens the current version of an object for reading; close the reader when done.
+    package func openObject(volume name: String, key: String) throws(EngineError) -> ObjectReader {
+        try Self.validate(key: key)
+        let volume = try volumeRecord(named: name)
+        let epoch = deferredFree.pin()
+        do throws(EngineError) {
+            guard let object = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else {
+                throw .objectNotFound(volume: name, key: key)
+            }
+            return ObjectReader(engine: self, volume: name, object: object, epoch: epoch)
+        } catch {
+            deferredFree.unpin(epoch)
+            throw error
+        }
+    }
+
+    package func deleteObject(volume name: String, key: String) throws(EngineError) {
+        try Self.validate(key: key)
+        let volume = try volumeRecord(named: name)
+        let replicas = try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false, replacing: 0)) { () throws(EngineError) in
+            try catalogCall { try catalog.deleteObject(volumeID: volume.id!, key: key) }
+        }
+        guard let replicas else { throw .objectNotFound(volume: name, key: key) }
+        deferredFree.retire(replicas.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+    }
+
+    package func listObjects(volume name: String, prefix: String, startAfter: String?, limit: Int) throws(EngineError) -> [ObjectInfo] {
+        let volume = try volumeRecord(named: name)
+        return try catalogCall { try catalog.listObjects(volumeID: volume.id!, prefix: prefix, startAfter: startAfter, limit: limit) }
+            .map(ObjectInfo.init)
+    }
+}

@@ -1,0 +1,83 @@
+// One open version of an object: its extents as of the moment it was opened (pinned, so a
+// concurrent overwrite cannot free them underneath), read in order through a verified window.
+import Catalog
+
+package final class ObjectReader: @unchecked Sendable {
+    // @unchecked: a download is driven by one connection thread at a time.
+    package static let windowBytes = 1 << 20
+
+    package let info: ObjectInfo
+    private let engine: Engine
+    private let extents: [Extent]
+    private let volume: String
+    private let epoch: UInt64
+    private var closed = false
+    private lazy var window = AlignedBuffer(count: Self.windowBytes)
+    /// What `window` holds: extent index, offset in extent, valid length.
+    private var windowContent: (extent: Int, offset: Int64, length: Int)?
+
+    init(engine: Engine, volume: String, object: StoredObject, epoch: UInt64) {
+        self.engine = engine
+        self.volume = volume
+        self.epoch = epoch
+        info = ObjectInfo(object.record)
+        extents = object.extents.map(Extent.init)
+    }
+
+    deinit { close() }
+
+    /// Fills `into` with the object's bytes at `offset`; returns how many (0 at the end).
+    package func read(at offset: Int64, into destination: UnsafeMutableRawBufferPointer) throws(EngineError) -> Int {
+        let length = Int(min(Int64(destination.count), max(0, info.size - offset)))
+        guard length > 0 else { return 0 }
+        var copied = 0
+        for piece in ExtentWalk(extents: extents, offset: offset, length: Int64(length)) {
+            switch piece {
+            case .hole(let n):
+                UnsafeMutableRawBufferPointer(rebasing: destination[copied..<copied + Int(n)]).initializeMemory(as: UInt8.self, repeating: 0)
+                copied += Int(n)
+            case .mapped(let index, let offsetInExtent, let n):
+                var position = offsetInExtent
+                let end = offsetInExtent + n
+                while position < end {
+                    let (start, valid) = try load(extent: index, covering: position)
+                    let take = Int(min(end, start + Int64(valid)) - position)
+                    let from = Int(position - start)
+                    UnsafeMutableRawBufferPointer(rebasing: destination[copied..<copied + take])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: window.bytes[from..<from + take]))
+                    copied += take
+                    position += Int64(take)
+                }
+            }
+        }
+        engine.stats.volume(volume) {
+            $0.bytesRead += Int64(copied)
+            $0.readOps += 1
+        }
+        return copied
+    }
+
+    /// Makes the window hold the block-aligned stretch of extent `index` containing `offset`.
+    private func load(extent index: Int, covering offset: Int64) throws(EngineError) -> (start: Int64, valid: Int) {
+        if let content = windowContent, content.extent == index, content.offset <= offset, offset < content.offset + Int64(content.length) {
+            return (content.offset, content.length)
+        }
+        let extent = extents[index]
+        let block = Extent.checksumBlock
+        let start = offset / block * block
+        let padded = (extent.length + block - 1) / block * block
+        let length = Int(min(Int64(Self.windowBytes), padded - start))
+        windowContent = nil
+        try engine.readExtentBlocks(extent, offsetInExtent: start, length: length, into: window.bytes, key: info.key)
+        let valid = Int(min(Int64(length), extent.length - start))
+        windowContent = (index, start, valid)
+        return (start, valid)
+    }
+
+    /// Unpins the version (its space may now be freed if it was replaced). Idempotent.
+    package func close() {
+        guard !closed else { return }
+        closed = true
+        engine.deferredFree.unpin(epoch)
+    }
+}

@@ -1,0 +1,136 @@
+// One upload: bytes arrive in order, are gathered into large aligned buffers, written as extents
+// with all replicas, made durable, then committed as a new version in one catalog transaction
+// (copy-on-write). Until `commit` returns nothing is visible; `abort` leaves nothing behind.
+import Catalog
+import Foundation
+
+package final class ObjectWriter: @unchecked Sendable {
+    // @unchecked: an upload is driven by one connection thread at a time.
+    package static let extentBytes = 4 << 20
+
+    private let engine: Engine
+    private let volume: VolumeRecord
+    package let key: String
+    /// Whether this upload replaces an existing version.
+    package let replacesExisting: Bool
+    private let contentType: String?
+    private let declaredLength: Int64?
+    private let buffer: AlignedBuffer
+    private var filled = 0
+    private var flushed: Int64 = 0
+    private var extents: [NewExtent] = []
+    private var allocated: [PhysicalRange] = []
+    private var reservation: SpaceAccounting.Reservation
+    private var finished = false
+
+    init(engine: Engine, volume: VolumeRecord, key: String, contentType: String?, declaredLength: Int64?, replacing: Int64?) throws(EngineError) {
+        self.engine = engine
+        replacesExisting = replacing != nil
+        self.volume = volume
+        self.key = key
+        self.contentType = contentType
+        self.declaredLength = declaredLength
+        buffer = AlignedBuffer(count: Self.extentBytes)
+        reservation = SpaceAccounting.Reservation(
+            volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0)
+        if let declaredLength, declaredLength > 0 { try reserve(declaredLength) }
+    }
+
+    deinit {
+        if !finished { abort() }
+    }
+
+    /// Bytes received so far.
+    package var received: Int64 { flushed + Int64(filled) }
+
+    package func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
+        if let declaredLength, received + Int64(bytes.count) > declaredLength { throw .uploadTooLong(expected: declaredLength) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(bytes.count - offset, buffer.count - filled)
+            UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[filled..<filled + n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + n]))
+            filled += n
+            offset += n
+            if filled == buffer.count { try flush() }
+        }
+    }
+
+    private func reserve(_ logical: Int64) throws(EngineError) {
+        let engine = self.engine
+        let volume = self.volume
+        try engine.space.reserve(&reservation, logical: logical, replicas: volume.replicas, capacity: volume.capacityBytes) { () throws(EngineError) in
+            try engine.spaceFigures(volumeID: volume.id!)
+        }
+    }
+
+    private func flush() throws(EngineError) {
+        guard filled > 0 else { return }
+        if declaredLength == nil { try reserve(Int64(filled)) }
+        extents += try engine.writeExtents(
+            buffer, length: filled, logicalOffset: flushed, replicas: Int(volume.replicas), volume: volume.name,
+            allocated: &allocated)
+        flushed += Int64(filled)
+        filled = 0
+    }
+
+    /// Writes what is buffered, makes every replica durable, and commits the version.
+    package func commit() throws(EngineError) -> ObjectInfo {
+        precondition(!finished, "upload committed twice")
+        do throws(EngineError) {
+            try flush()
+            if let declaredLength, flushed != declaredLength {
+                throw .uploadIncomplete(expected: declaredLength, received: flushed)
+            }
+            try engine.makeDurable(Set(allocated.map(\.deviceID)))
+            let version = ObjectVersion(
+                volumeID: volume.id!, key: key, size: flushed, etag: Self.newETag(), contentType: contentType)
+            let engine = self.engine
+            let extents = self.extents
+            let (object, replaced) = try engine.space.commit(reservation) { () throws(EngineError) in
+                try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
+                    try engine.catalog.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _, _ in }
+                }
+            }
+            finished = true
+            engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+            return ObjectInfo(object.record)
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    /// Frees everything written and releases the reservation. Safe to call more than once.
+    package func abort() {
+        guard !finished else { return }
+        finished = true
+        engine.allocator.free(allocated)
+        allocated = []
+        engine.space.release(reservation)
+    }
+
+    static func newETag() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) + String(generator.next() as UInt64, radix: 16).leftPadded(to: 16)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension ObjectInfo {
+    init(_ record: ObjectRecord) {
+        self.init(
+            key: record.key, size: record.size, etag: record.etag, contentType: record.contentType,
+            createdAt: record.createdAt, modifiedAt: record.modifiedAt)
+    }
+}
+
+extension Date {
+    /// Catalog timestamps keep milliseconds; what a client sees must survive a restart exactly.
+    var truncatedToMilliseconds: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000) }
+}

@@ -1,0 +1,125 @@
+// One io_uring instance: owns the ring fd and its mmaps (liburing's `struct io_uring`), batches
+// submissions and reaps completions. Used by one thread at a time; RingPool hands rings out.
+//
+// Fast path: fill SQEs up to the depth, one io_uring_enter (submit + wait for ≥1), reap every
+// ready CQE without further syscalls, repeat. Slow paths (injected faults, EINTR, EAGAIN/EBUSY
+// from the kernel) are handled inline below and never change results.
+import CURing
+import Glibc
+
+package final class Ring {
+    private let ring: UnsafeMutablePointer<io_uring>
+    /// SQ size the kernel granted (the requested entries rounded up to a power of two).
+    /// The CQ is twice that, so keeping at most `entries` in flight can never overflow it.
+    let entries: Int
+
+    package init(entries: UInt32 = 128) throws(SyscallError) {
+        precondition(entries > 0, "io_uring: a ring needs at least one entry")
+        let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
+        ring.initialize(to: io_uring())
+        // SUBMIT_ALL: keep submitting the batch past an SQE that fails early (5.18).
+        // COOP_TASKRUN: no IPI to run completion work; we always enter the kernel to wait (5.19).
+        // Older kernels reject the flags with EINVAL, so fall back to none.
+        var rc = Self.queueInit(entries, ring, flags: UInt32(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN))
+        if rc == -EINVAL { rc = Self.queueInit(entries, ring, flags: 0) }
+        guard rc == 0 else {
+            ring.deinitialize(count: 1)
+            ring.deallocate()
+            throw SyscallError(call: "io_uring_queue_init", errno: -rc)
+        }
+        self.ring = ring
+        self.entries = Int(ring.pointee.sq.ring_entries)
+    }
+
+    private static func queueInit(_ entries: UInt32, _ ring: UnsafeMutablePointer<io_uring>, flags: UInt32) -> Int32 {
+        while true {
+            let rc = io_uring_queue_init(entries, ring, flags)
+            if rc != -EINTR { return rc }
+        }
+    }
+
+    deinit {
+        io_uring_queue_exit(ring)
+        ring.deinitialize(count: 1)
+        ring.deallocate()
+    }
+
+    /// Submits all operations as one batch (several if more than the SQ holds), waits for all of
+    /// them, results in input order.
+    package func perform(_ operations: [IOOperation]) -> [IOResult] {
+        var results = [IOResult?](repeating: nil, count: operations.count)
+        pipeline(count: operations.count, depth: entries, make: { operations[$0] }, complete: { results[$0] = $1 })
+        return results.map { $0! }
+    }
+
+    /// Keeps up to `depth` operations in flight (at most `entries`) until `count` are done:
+    /// `make(i)` builds operation i (called in order 0, 1, …), `complete(i, result)` is called as
+    /// each completes (any order), once per operation. Returns when all have completed.
+    /// `make` and `complete` must not use this ring.
+    package func pipeline(count: Int, depth: Int, make: (Int) -> IOOperation, complete: (Int, IOResult) -> Void) {
+        precondition(count >= 0 && depth > 0, "io_uring pipeline: count \(count), depth \(depth)")
+        let depth = min(depth, entries)
+        var next = 0
+        var inFlight = 0
+        while next < count || inFlight > 0 {
+            // Fill the SQ up to the depth. inFlight < depth ≤ entries, so an SQE is always free.
+            while next < count && inFlight < depth {
+                let operation = make(next)
+                let kind = operation.kind
+                if let errno = Syscalls.takeFault(kind.call) {
+                    complete(next, .failure(SyscallError(call: kind.call, errno: errno)))
+                    next += 1
+                    continue
+                }
+                guard let sqe = io_uring_get_sqe(ring) else {
+                    preconditionFailure("io_uring: SQ full with \(inFlight) of \(entries) in flight")
+                }
+                operation.prepare(sqe, index: next)
+                next += 1
+                inFlight += 1
+            }
+            if inFlight == 0 { continue }  // Every operation so far was an injected fault.
+
+            submitAndWait(inFlight: inFlight)
+
+            var cqe: UnsafeMutablePointer<io_uring_cqe>?
+            while inFlight > 0, io_uring_peek_cqe(ring, &cqe) == 0, let ready = cqe {
+                let completion = Completion(ready)
+                io_uring_cqe_seen(ring, ready)
+                inFlight -= 1
+                complete(completion.index, completion.result)
+            }
+        }
+    }
+
+    /// Submits queued SQEs and waits until at least one completion is ready.
+    private func submitAndWait(inFlight: Int) {
+        while true {
+            let rc = io_uring_submit_and_wait(ring, 1)
+            if rc >= 0 { return }
+            switch -rc {
+            case EINTR:
+                continue
+            case EAGAIN, EBUSY:
+                // The kernel is short of request memory, or completions are backed up: wait for one
+                // of ours that it already holds, then resubmit the rest on the next round.
+                if inFlight > Int(io_uring_sq_ready(ring)) {
+                    waitForCompletion()
+                    return
+                }
+                sched_yield()
+            default:
+                preconditionFailure("io_uring_enter: errno \(-rc) (\(Syscalls.describe(errno: -rc))) can only be a bug")
+            }
+        }
+    }
+
+    /// Waits until a CQE is ready, leaving it in the CQ for the reaping loop.
+    private func waitForCompletion() {
+        var cqe: UnsafeMutablePointer<io_uring_cqe>?
+        while true {
+            let rc = io_uring_wait_cqe(ring, &cqe)
+            if rc == 0 || rc != -EINTR && rc != -EAGAIN { return }
+        }
+    }
+}
