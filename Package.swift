@@ -57,7 +57,9 @@ let package = Package(
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"], swiftSettings: upcoming),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog"], swiftSettings: upcoming),
         .testTarget(name: "APITests", dependencies: ["API", "Engine"], swiftSettings: upcoming),
-        .testTarget(name: "EndToEndTests", dependencies: ["Appliance"], swiftSettings: upcoming),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["Appliance", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: upcoming),
     ],
     swiftLanguageModes: [.v6]
 )

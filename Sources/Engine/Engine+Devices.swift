@@ -34,7 +34,8 @@ extension Engine {
             if registered.contains(where: { $0.record.path == path }) { throw .devicePathInUse(path: path) }
             let device = try Device.open(path: path)
             let original = try device.readHeaderBlock()
-            switch SuperblockFormat.decode(UnsafeRawBufferPointer(original.bytes)) {
+            let decoded = withExtendedLifetime(original) { SuperblockFormat.decode(UnsafeRawBufferPointer(original.bytes)) }
+            switch decoded {
             case .blank:
                 break
             case .superblock(let sb) where sb.poolUUID == poolUUID

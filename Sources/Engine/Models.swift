@@ -44,6 +44,7 @@ package struct EngineSnapshot: Sendable, Equatable {
     package var pool: PoolInfo
     package var devices: [DeviceInfo]
     package var volumes: [VolumeInfo]
+    package var io: IOStatsSnapshot
 }
 
 package struct ObjectInfo: Sendable, Equatable {

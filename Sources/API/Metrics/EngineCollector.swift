@@ -32,6 +32,46 @@ enum EngineCollector {
             gauge("appliance_volume_reserved_bytes", "Pool bytes reserved for the volume and not yet allocated", volume.reservedBytes, labels)
             gauge("appliance_volume_objects", "Objects in the volume", volume.objectCount, labels)
         }
+        func counter(_ name: String, _ help: String, _ value: Int64, _ labels: [(String, String)]) {
+            registry.makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
+                .increment(by: value)
+        }
+        func counters(_ prefix: String, _ what: String, _ labels: [(String, String)], _ c: IOCounters) {
+            counter("\(prefix)_read_bytes_total", "Bytes read from the \(what)", c.bytesRead, labels)
+            counter("\(prefix)_written_bytes_total", "Bytes written to the \(what)", c.bytesWritten, labels)
+            counter("\(prefix)_read_ops_total", "Read operations on the \(what)", c.readOps, labels)
+            counter("\(prefix)_write_ops_total", "Write operations on the \(what)", c.writeOps, labels)
+        }
+        for volume in snapshot.volumes {
+            counters("appliance_volume", "volume", [("volume", volume.name)], snapshot.io.volumes[volume.name] ?? IOCounters())
+        }
+        for device in snapshot.devices {
+            let c = snapshot.io.devices[device.id] ?? IOCounters()
+            let labels = [("device", device.id)]
+            counters("appliance_device", "device", labels, c)
+            counter("appliance_device_io_errors_total", "IO errors (EIO, short IO) on the device", c.ioErrors, labels)
+            counter("appliance_device_checksum_errors_total", "Blocks read from the device that failed their checksum", c.checksumErrors, labels)
+        }
         registry.emit(into: &buffer)
+        emitLatency(snapshot.io.latency, into: &buffer)
+    }
+
+    /// The engine IO latency histogram. Its buckets are counted in the engine (which knows no
+    /// metrics library), so the family is rendered here in the text format.
+    private static func emitLatency(_ histograms: [String: LatencyHistogram], into buffer: inout [UInt8]) {
+        let name = "appliance_engine_io_duration_seconds"
+        var text = "# HELP \(name) Engine IO latency (io_uring submit to completion) by operation\n# TYPE \(name) histogram\n"
+        for operation in ["read", "write", "sync"] {
+            let histogram = histograms[operation] ?? LatencyHistogram()
+            var cumulative: Int64 = 0
+            for (index, bound) in LatencyHistogram.bounds.enumerated() {
+                cumulative += histogram.counts[index]
+                text += "\(name)_bucket{op=\"\(operation)\",le=\"\(bound)\"} \(cumulative)\n"
+            }
+            text += "\(name)_bucket{op=\"\(operation)\",le=\"+Inf\"} \(histogram.count)\n"
+            text += "\(name)_sum{op=\"\(operation)\"} \(histogram.sum)\n"
+            text += "\(name)_count{op=\"\(operation)\"} \(histogram.count)\n"
+        }
+        buffer += Array(text.utf8)
     }
 }

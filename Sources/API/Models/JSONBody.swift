@@ -25,6 +25,14 @@ enum JSONBody {
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+                let field = fields.keys.sorted().first(where: { key in
+                    guard let number = fields[key] as? NSNumber, !(fields[key] is Bool) else { return false }
+                    return Int64(exactly: number.doubleValue) == nil || number.doubleValue.magnitude >= 9.2e18
+                })
+            {
+                throw .badRequest("field '\(field)' must be an integer that fits in 64 bits")
+            }
             throw .badRequest(describe(error))
         } catch {
             throw .badRequest("the body could not be decoded")

@@ -84,6 +84,7 @@ package final class Device: Sendable, CustomStringConvertible {
     /// Regular files report no logical block size; the smallest O_DIRECT read that works is it.
     private static func probeLogicalBlockSize(_ fd: Int32) throws(SyscallError) -> Int64 {
         let buffer = AlignedBuffer(count: 4096)
+        defer { withExtendedLifetime(buffer) {} }
         for candidate in [512, 4096] {
             do {
                 _ = try Syscalls.pread(fd, UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<candidate]), offset: 0)
@@ -108,7 +109,8 @@ package final class Device: Sendable, CustomStringConvertible {
     }
 
     func readSuperblock() throws(EngineError) -> SuperblockFormat.Decoded {
-        SuperblockFormat.decode(UnsafeRawBufferPointer(try readHeaderBlock().bytes))
+        let block = try readHeaderBlock()
+        return withExtendedLifetime(block) { SuperblockFormat.decode(UnsafeRawBufferPointer(block.bytes)) }
     }
 
     func writeSuperblock(_ superblock: Superblock) throws(EngineError) {

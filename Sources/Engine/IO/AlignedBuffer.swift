@@ -13,5 +13,7 @@ package final class AlignedBuffer: @unchecked Sendable {
 
     deinit { base.deallocate() }
 
+    /// The memory. Valid only while this buffer is alive: keep a reference (a stored property,
+    /// a parameter, or `withExtendedLifetime`) for as long as the pointer is used.
     package var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: count) }
 }

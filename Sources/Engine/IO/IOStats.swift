@@ -9,6 +9,8 @@ package struct IOCounters: Sendable, Equatable {
     package var writeOps: Int64 = 0
     package var ioErrors: Int64 = 0
     package var checksumErrors: Int64 = 0
+
+    package init() {}
 }
 
 package struct LatencyHistogram: Sendable, Equatable {
@@ -17,6 +19,8 @@ package struct LatencyHistogram: Sendable, Equatable {
     package var counts = [Int64](repeating: 0, count: bounds.count + 1)
     package var sum: Double = 0
     package var count: Int64 = 0
+
+    package init() {}
 
     mutating func observe(_ seconds: Double) {
         let index = Self.bounds.firstIndex { seconds <= $0 } ?? Self.bounds.count

@@ -1,0 +1,28 @@
+// Bearer auth: constant-time comparison and which routes it guards.
+@testable import API
+import Logging
+import Testing
+
+@Suite struct AuthMiddlewareTests {
+    @Test func constantTimeEqual() {
+        #expect(AuthMiddleware.constantTimeEqual(Array("secret".utf8), Array("secret".utf8)))
+        #expect(!AuthMiddleware.constantTimeEqual(Array("secret".utf8), Array("secreT".utf8)))
+        #expect(!AuthMiddleware.constantTimeEqual(Array("secret".utf8), Array("secret1".utf8)))
+        #expect(!AuthMiddleware.constantTimeEqual(Array("".utf8), Array("x".utf8)))
+        #expect(AuthMiddleware.constantTimeEqual([], []))
+    }
+
+    @Test func guardsV1RoutesOnly() throws {
+        var router = Router()
+        router.use(AuthMiddleware(token: "0123456789abcdef"))
+        router.add("GET", "/v1/x") { _, _ in HTTPResponse(status: 200) }
+        router.add("GET", "/healthz") { _, _ in HTTPResponse(status: 200) }
+        let context = RequestContext(requestID: "t", logger: Logger(label: "test"))
+        #expect(router.respond(to: HTTPRequest(method: "GET", path: "/healthz"), context: context).status == 200)
+        #expect(router.respond(to: HTTPRequest(method: "GET", path: "/v1/x"), context: context).status == 401)
+        let wrongScheme = HTTPRequest(method: "GET", path: "/v1/x", headers: ["Authorization": "Basic 0123456789abcdef"])
+        #expect(router.respond(to: wrongScheme, context: context).status == 401)
+        let good = HTTPRequest(method: "GET", path: "/v1/x", headers: ["Authorization": "Bearer 0123456789abcdef"])
+        #expect(router.respond(to: good, context: context).status == 200)
+    }
+}

@@ -1,0 +1,55 @@
+// The router in-process: template matching, percent-decoding, 404, 405 + Allow, HEAD.
+@testable import API
+import Foundation
+import Logging
+import Testing
+
+@Suite struct RouterTests {
+    static func context() -> RequestContext { RequestContext(requestID: "t", logger: Logger(label: "test")) }
+
+    static func router() -> Router {
+        var router = Router()
+        router.add("GET", "/v1/things/{name}") { _, context in HTTPResponse(status: 200, body: Array(context.parameter("name").utf8)) }
+        router.add("DELETE", "/v1/things/{name}") { _, _ in .noContent() }
+        router.add("GET", "/v1/things") { _, context in HTTPResponse(status: 200, body: Array(context.route.utf8)) }
+        return router
+    }
+
+    @Test func matchesTemplatesAndDecodesParameters() {
+        let response = Self.router().respond(to: HTTPRequest(method: "GET", path: "/v1/things/a%2Fb%20c"), context: Self.context())
+        #expect(response.status == 200)
+        #expect(String(decoding: response.body, as: UTF8.self) == "a/b c")
+    }
+
+    @Test func headIsServedByTheGetRoute() {
+        #expect(Self.router().respond(to: HTTPRequest(method: "HEAD", path: "/v1/things"), context: Self.context()).status == 200)
+    }
+
+    @Test func unknownPathsAre404Problems() {
+        for path in ["/v1/nothing", "/v1/things/", "/v1/things/x/y", "/"] {
+            let response = Self.router().respond(to: HTTPRequest(method: "GET", path: path), context: Self.context())
+            #expect(response.status == 404, "\(path)")
+            #expect(response.header("Content-Type") == "application/problem+json")
+        }
+    }
+
+    @Test func wrongMethodIs405WithAllow() {
+        let response = Self.router().respond(to: HTTPRequest(method: "PUT", path: "/v1/things/x"), context: Self.context())
+        #expect(response.status == 405)
+        #expect(response.header("Allow") == "GET, DELETE, HEAD")
+    }
+
+    @Test func malformedPercentEncodingIs400() {
+        let response = Self.router().respond(to: HTTPRequest(method: "GET", path: "/v1/things/%zz"), context: Self.context())
+        #expect(response.status == 400)
+    }
+
+    @Test func percentDecoding() {
+        #expect(PercentDecoding.decode("a%20b") == "a b")
+        #expect(PercentDecoding.decode("a+b") == "a+b")
+        #expect(PercentDecoding.decode("a+b", plusIsSpace: true) == "a b")
+        #expect(PercentDecoding.decode("%e2%82%ac") == "€")
+        #expect(PercentDecoding.decode("%ff") == nil)
+        #expect(PercentDecoding.decode("%4") == nil)
+    }
+}

@@ -1,0 +1,56 @@
+@testable import Catalog
+import Foundation
+import GRDB
+import Testing
+
+@Suite struct MigrationsTests {
+    @Test func appliedMigrationsAreTheRegisteredOnes() throws {
+        let catalog = try Catalog.inMemory()
+        #expect(Catalog.migrator.migrations == ["v1-pool-devices-volumes-objects-extents"])
+        #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
+    }
+
+    @Test func migratingAnExistingCatalogAgainChangesNothing() throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "catalog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appending(path: "catalog.sqlite").path
+
+        let first = try Catalog(path: path)
+        try first.insertDevice(Fixture.device("d1"))
+        let applied = try first.appliedMigrations()
+        try first.close()
+
+        let second = try Catalog(path: path)  // Runs the migrator again on a migrated database.
+        defer { try? second.close() }
+        #expect(try second.appliedMigrations() == applied)
+        #expect(try second.devices().map(\.record) == [Fixture.device("d1")])
+    }
+
+    @Test func foreignKeysAreEnforced() throws {
+        let catalog = try Catalog.inMemory()
+        #expect(try catalog.read { db in try Int.fetchOne(db, sql: "PRAGMA foreign_keys") } == 1)
+        try catalog.insertDevice(Fixture.device("d1"))
+        let volume = try catalog.createVolume(Fixture.volume("vol")) { _ in }
+        let replicas = try catalog.storeObject(volumeId: volume.record.id!, key: "k", size: 4096, on: ["d1"])
+
+        let orphan = ExtentReplicaRecord(extentId: replicas[0].extentId, deviceId: "missing", physicalOffset: 0, length: 4096)
+        let error = #expect(throws: CatalogError.self) { try catalog.write { db in try orphan.insert(db) } }
+        guard case .database(let detail)? = error else {
+            Issue.record("expected a database error, got \(String(describing: error))")
+            return
+        }
+        #expect(detail.contains("FOREIGN KEY"))
+        #expect(try catalog.poolUsage().allocatedBytes == 4096)
+    }
+
+    @Test func deletingADeviceThatHoldsReplicasIsRestricted() throws {
+        let catalog = try Catalog.inMemory()
+        try catalog.insertDevice(Fixture.device("d1"))
+        let volume = try catalog.createVolume(Fixture.volume("vol")) { _ in }
+        try catalog.storeObject(volumeId: volume.record.id!, key: "k", size: 4096, on: ["d1"])
+
+        #expect(throws: CatalogError.self) { try catalog.deleteDevice(id: "d1") { _, _ in } }
+        #expect(try catalog.device(id: "d1")?.usedBytes == 4096)
+    }
+}
