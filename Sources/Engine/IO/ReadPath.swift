@@ -6,6 +6,8 @@ import Glibc
 import Logging
 
 extension Engine {
+    static let readChunk = 256 << 10
+
     /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the
     /// padded extent) into the aligned `buffer`, verified.
     func readExtentBlocks(
@@ -19,11 +21,21 @@ extension Engine {
                 failures.append("\(replica.deviceID): device unavailable")
                 continue
             }
-            let start = ContinuousClock.now
-            let result = rings.withRing {
-                $0.perform([.read(fd: device.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]), offset: replica.offset + offsetInExtent)])[0]
+            // Large reads go out as several ops in one batch, so the device sees them in parallel.
+            let operations = stride(from: 0, to: length, by: Self.readChunk).map { chunk in
+                IOOperation.read(
+                    fd: device.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[chunk..<min(length, chunk + Self.readChunk)]),
+                    offset: replica.offset + offsetInExtent + Int64(chunk))
             }
+            let start = ContinuousClock.now
+            let results = rings.withRing { $0.perform(operations) }
             stats.observe("read", since: start)
+            let result: IOResult = results.reduce(.success(0)) { total, next in
+                switch (total, next) {
+                case (.success(let a), .success(let b)): .success(a + b)
+                case (.failure(let error), _), (_, .failure(let error)): .failure(error)
+                }
+            }
             switch result {
             case .failure(let error):
                 stats.device(replica.deviceID) { $0.ioErrors += 1 }

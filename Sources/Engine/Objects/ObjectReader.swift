@@ -4,7 +4,7 @@ import Catalog
 
 package final class ObjectReader: @unchecked Sendable {
     // @unchecked: a download is driven by one connection thread at a time.
-    package static let windowBytes = 1 << 20
+    package static let windowBytes = 2 << 20
 
     package let info: ObjectInfo
     private let engine: Engine
@@ -15,6 +15,9 @@ package final class ObjectReader: @unchecked Sendable {
     private lazy var window = AlignedBuffer(count: Self.windowBytes)
     /// What `window` holds: extent index, offset in extent, valid length.
     private var windowContent: (extent: Int, offset: Int64, length: Int)?
+    /// Where the previous read ended: a read starting there is sequential and gets a full window
+    /// (read-ahead); any other read fetches only the blocks it needs.
+    private var lastEnd: Int64 = 0
 
     init(engine: Engine, volume: String, object: StoredObject, epoch: UInt64) {
         self.engine = engine
@@ -30,6 +33,8 @@ package final class ObjectReader: @unchecked Sendable {
     package func read(at offset: Int64, into destination: UnsafeMutableRawBufferPointer) throws(EngineError) -> Int {
         let length = Int(min(Int64(destination.count), max(0, info.size - offset)))
         guard length > 0 else { return 0 }
+        let sequential = offset == lastEnd
+        lastEnd = offset + Int64(length)
         var copied = 0
         for piece in ExtentWalk(extents: extents, offset: offset, length: Int64(length)) {
             switch piece {
@@ -40,7 +45,7 @@ package final class ObjectReader: @unchecked Sendable {
                 var position = offsetInExtent
                 let end = offsetInExtent + n
                 while position < end {
-                    let (start, valid) = try load(extent: index, covering: position)
+                    let (start, valid) = try load(extent: index, covering: position, wanting: sequential ? Int64(Self.windowBytes) : end - position)
                     let take = Int(min(end, start + Int64(valid)) - position)
                     let from = Int(position - start)
                     UnsafeMutableRawBufferPointer(rebasing: destination[copied..<copied + take])
@@ -57,8 +62,9 @@ package final class ObjectReader: @unchecked Sendable {
         return copied
     }
 
-    /// Makes the window hold the block-aligned stretch of extent `index` containing `offset`.
-    private func load(extent index: Int, covering offset: Int64) throws(EngineError) -> (start: Int64, valid: Int) {
+    /// Makes the window hold the block-aligned stretch of extent `index` from the block containing
+    /// `offset`, at least `wanting` bytes of it (up to the window size).
+    private func load(extent index: Int, covering offset: Int64, wanting: Int64) throws(EngineError) -> (start: Int64, valid: Int) {
         if let content = windowContent, content.extent == index, content.offset <= offset, offset < content.offset + Int64(content.length) {
             return (content.offset, content.length)
         }
@@ -66,7 +72,8 @@ package final class ObjectReader: @unchecked Sendable {
         let block = Extent.checksumBlock
         let start = offset / block * block
         let padded = (extent.length + block - 1) / block * block
-        let length = Int(min(Int64(Self.windowBytes), padded - start))
+        let wanted = (offset - start + wanting + block - 1) / block * block
+        let length = Int(min(Int64(Self.windowBytes), padded - start, wanted))
         windowContent = nil
         try engine.readExtentBlocks(extent, offsetInExtent: start, length: length, into: window.bytes, key: info.key)
         let valid = Int(min(Int64(length), extent.length - start))

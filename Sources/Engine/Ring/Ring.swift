@@ -1,9 +1,13 @@
 // One io_uring instance: owns the ring fd and its mmaps (liburing's `struct io_uring`), batches
 // submissions and reaps completions. Used by one thread at a time; RingPool hands rings out.
 //
-// Fast path: fill SQEs up to the depth, one io_uring_enter (submit + wait for ≥1), reap every
-// ready CQE without further syscalls, repeat. Slow paths (injected faults, EINTR, EAGAIN/EBUSY
-// from the kernel) are handled inline below and never change results.
+// Fast path: fill SQEs up to the depth and submit them with one io_uring_enter that also waits
+// for ≥1 completion. While more operations remain, each reaped completion is replaced and
+// submitted at once (one enter per operation; the enter returns immediately when more CQEs are
+// ready), so the device sees a steady stream. Re-submitting refills in bursts made this VM's
+// virtio disk complete them in convoys: 4 KiB QD32 random reads ran at ~65k IOPS that way against
+// ~80k streamed (fio's default pattern). With nothing left to submit, every ready CQE is reaped
+// per enter. Slow paths (injected faults, EINTR, EAGAIN/EBUSY) are inline and never change results.
 import CURing
 import Glibc
 
@@ -45,7 +49,7 @@ package final class Ring {
     }
 
     /// Submits all operations as one batch (several if more than the SQ holds), waits for all of
-    /// them, results in input order.
+    /// them, results in input order. Beyond `entries` operations, the rest stream in as slots free.
     package func perform(_ operations: [IOOperation]) -> [IOResult] {
         var results = [IOResult?](repeating: nil, count: operations.count)
         pipeline(count: operations.count, depth: entries, make: { operations[$0] }, complete: { results[$0] = $1 })
@@ -82,12 +86,14 @@ package final class Ring {
 
             submitAndWait(inFlight: inFlight)
 
+            // Reap; while operations remain, go back and submit a replacement after each one.
             var cqe: UnsafeMutablePointer<io_uring_cqe>?
             while inFlight > 0, io_uring_peek_cqe(ring, &cqe) == 0, let ready = cqe {
                 let completion = Completion(ready)
                 io_uring_cqe_seen(ring, ready)
                 inFlight -= 1
                 complete(completion.index, completion.result)
+                if next < count { break }
             }
         }
     }
