@@ -22,14 +22,14 @@ import Testing
     func randomSequencesKeepEveryInvariant(seed: UInt64) {
         var rng = SplitMix(state: seed)
         let allocator = Allocator()
-        let devices = (0..<4).map { i in (id: "dev\(i)", start: Int64(1 << 20), capacity: Int64(Int.random(in: 64...256, using: &rng)) * unit) }
+        let devices = (0..<4).map { i in (id: "dev\(i)", start: Int64(1 << 20), capacity: Int64(Int.random(in: 64...256, using: &rng)) * Self.unit) }
         for d in devices { allocator.addDevice(id: d.id, dataOffset: d.start, capacity: d.capacity, state: .active, used: []) }
         allocator.setState(id: "dev3", .readonly)
         var live: [[PhysicalRange]] = []
         for _ in 0..<2000 {
             if live.isEmpty || Bool.random(using: &rng) {
                 let replicas = Int.random(in: 1...3, using: &rng)
-                let length = Int64.random(in: 1...(40 * unit), using: &rng)
+                let length = Int64.random(in: 1...(40 * Self.unit), using: &rng)
                 guard let copies = allocator.allocate(length: length, replicas: replicas) else { continue }
                 #expect(copies.count == replicas)
                 #expect(Set(copies.map(\.deviceID)).count == replicas, "replicas share a device")
