@@ -15,22 +15,32 @@ package final class Engine: Sendable {
     let space = SpaceAccounting()
     let stats = IOStats()
     let deferredFree: DeferredFree
+    let pageCache: PageCache
+    let writeback = WritebackScheduler()
     let logger: Logger
     /// Serializes control-plane changes that touch device headers and the catalog together.
     let control = Mutex<Void>(())
 
     package static let catalogFileName = "catalog.sqlite"
 
-    private init(catalog: Catalog, poolUUID: UUID, logger: Logger) {
+    private init(catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64) {
         self.catalog = catalog
         self.poolUUID = poolUUID
         self.logger = logger
         deferredFree = DeferredFree(allocator: allocator)
+        pageCache = PageCache(capacityBytes: cacheBytes)
+    }
+
+    /// A quarter of RAM, at most 4 GiB: the default page cache size.
+    package static var defaultCacheBytes: Int64 {
+        min(Int64(ProcessInfo.processInfo.physicalMemory) / 4, 4 << 30)
     }
 
     /// Opens the catalog in `dataDirectory` (creating the directory and the pool on first start)
     /// and opens every registered device; devices that fail to open are reported as failed.
-    package static func open(dataDirectory: String, logger: Logger, now: Date = Date()) throws(EngineError) -> Engine {
+    package static func open(
+        dataDirectory: String, logger: Logger, cacheBytes: Int64 = Engine.defaultCacheBytes, now: Date = Date()
+    ) throws(EngineError) -> Engine {
         do {
             try Syscalls.mkdir(dataDirectory, mode: 0o700)
         } catch {
@@ -45,14 +55,17 @@ package final class Engine: Sendable {
             throw .catalog(error.description)
         }
         guard let uuid = UUID(uuidString: pool.uuid) else { throw .catalog("pool uuid \(pool.uuid) is malformed") }
-        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger)
+        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes)
         try engine.openRegisteredDevices()
         try engine.rebuildFreeSpace()
+        engine.writeback.start(engine)
         return engine
     }
 
     /// Closes devices and the catalog. Call once, after the last request.
     package func shutdown() {
+        writeback.stop()
+        flushAll()
         devices.removeAll()
         do {
             try catalog.close()

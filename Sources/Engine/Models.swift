@@ -26,6 +26,8 @@ package struct VolumeInfo: Sendable, Equatable {
     package var objectCount: Int64
     package var createdAt: Date
     package var updatedAt: Date
+    /// Page-cache figures (same per-page state that holds the reservations).
+    package var cache = VolumeCacheStats()
 }
 
 package struct PoolInfo: Sendable, Equatable {

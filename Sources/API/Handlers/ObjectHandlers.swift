@@ -19,30 +19,91 @@ struct ObjectHandlers {
             try Self.get(engine, request, context)
         }
         router.add("DELETE", "/v1/volumes/{name}/objects/{key...}") { [engine] request, context in
-            try Self.checkIOMode(request)
+            _ = try Self.ioMode(request)
             try engine.deleteObject(volume: context.parameter("name"), key: context.parameter("key"))
+            return .noContent()
+        }
+        router.addStreaming("PATCH", "/v1/volumes/{name}/objects/{key...}") { [engine] request, context in
+            try Self.openPatch(engine, request, context)
+        }
+        router.add("POST", "/v1/volumes/{name}/flush") { [engine] _, context in
+            try engine.flushVolume(named: context.parameter("name"))
             return .noContent()
         }
     }
 
-    /// `?io=direct` is accepted (every transfer takes the direct path for now).
-    static func checkIOMode(_ request: HTTPRequest) throws(HTTPError) {
-        guard let entry = request.query.last(where: { $0.name == "io" }) else { return }
-        guard entry.value == "direct" else {
-            throw .badRequest("query parameter 'io' must be direct (buffered IO is not available yet)")
+    enum IOMode: String { case buffered, direct }
+
+    /// `?io=buffered` (the default) goes through the page cache; `?io=direct` bypasses it.
+    static func ioMode(_ request: HTTPRequest) throws(HTTPError) -> IOMode {
+        guard let entry = request.query.last(where: { $0.name == "io" }) else { return .buffered }
+        guard let mode = entry.value.flatMap(IOMode.init(rawValue:)) else {
+            throw .badRequest("query parameter 'io' must be buffered or direct")
+        }
+        return mode
+    }
+
+    /// `sync` (the default) answers once durable; `async` once the data is in the cache with its
+    /// space reserved. From `?durability=` or the `X-Durability` header.
+    static func isSync(_ request: HTTPRequest) throws(HTTPError) -> Bool {
+        let value = request.query.last(where: { $0.name == "durability" })?.value ?? request.header("x-durability")
+        switch value?.lowercased() {
+        case nil, "sync": return true
+        case "async": return false
+        default: throw .badRequest("durability must be sync or async")
         }
     }
 
-    static func openUpload(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> any RequestBodySink {
-        try checkIOMode(request)
-        var length: Int64?
-        if let raw = request.header("content-length") {
-            guard let value = Int64(raw.trimmingCharacters(in: .whitespaces)), value >= 0 else {
-                throw HTTPError.badRequest("Content-Length must be a non-negative integer")
-            }
-            length = value
+    static func declaredLength(_ request: HTTPRequest) throws(HTTPError) -> Int64? {
+        if request.header("transfer-encoding")?.lowercased().contains("chunked") == true { return nil }
+        guard let raw = request.header("content-length") else { return nil }
+        guard let value = Int64(raw.trimmingCharacters(in: .whitespaces)), value >= 0 else {
+            throw .badRequest("Content-Length must be a non-negative integer")
         }
-        if request.header("transfer-encoding")?.lowercased().contains("chunked") == true { length = nil }
+        return value
+    }
+
+    /// `Content-Range: bytes a-b/*` (or `/total`): where a PATCH writes.
+    static func patchRange(_ request: HTTPRequest) throws(HTTPError) -> (offset: Int64, length: Int64) {
+        guard let header = request.header("content-range")?.trimmingCharacters(in: .whitespaces), header.lowercased().hasPrefix("bytes ") else {
+            throw .badRequest("PATCH needs Content-Range: bytes FIRST-LAST/*")
+        }
+        let spec = header.dropFirst("bytes ".count)
+        guard let slash = spec.firstIndex(of: "/"), let dash = spec[..<slash].firstIndex(of: "-"),
+            let first = Int64(spec[..<dash]), let last = Int64(spec[spec.index(after: dash)..<slash]), first >= 0, last >= first,
+            spec[spec.index(after: slash)...] == "*" || Int64(spec[spec.index(after: slash)...]) != nil
+        else {
+            throw .badRequest("Content-Range must be bytes FIRST-LAST/* with FIRST <= LAST")
+        }
+        let length = last - first + 1
+        if let declared = try declaredLength(request), declared != length {
+            throw .badRequest("Content-Range covers \(length) bytes but Content-Length is \(declared)")
+        }
+        return (first, length)
+    }
+
+    static func openPatch(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> any RequestBodySink {
+        let mode = try ioMode(request)
+        let sync = try isSync(request)
+        let (offset, length) = try patchRange(request)
+        if mode == .direct {
+            let alignment = engine.directAlignment
+            guard offset % alignment == 0, length % alignment == 0 else {
+                throw HTTPError.badRequest("direct PATCH offset and length must be multiples of the device block size (\(alignment))")
+            }
+        }
+        let upload = try engine.beginBufferedUpload(
+            volume: context.parameter("name"), key: context.parameter("key"), contentType: nil, length: length,
+            mode: .patch(offset: offset))
+        return UploadSink(
+            target: .buffered(upload, sync: sync || mode == .direct, dropAfter: mode == .direct, engine: engine), volume: context.parameter("name"),
+            expectedMD5: nil, expectedSHA256: nil, created: 200)
+    }
+
+    static func openUpload(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> any RequestBodySink {
+        let mode = try ioMode(request)
+        let sync = try isSync(request)
+        let length = try declaredLength(request)
         let contentType = request.header("content-type") ?? defaultContentType
         guard contentType.utf8.count <= 256 else { throw HTTPError.badRequest("Content-Type is longer than 256 bytes") }
         let md5 = try request.header("content-md5").map { value throws(HTTPError) in
@@ -57,14 +118,24 @@ struct ObjectHandlers {
             if let digest = Data(base64Encoded: trimmed), digest.count == 32 { return digest }
             throw .badRequest("x-checksum-sha256 must be 64 hex digits or the base64 of 32 bytes")
         }
-        let writer = try engine.beginUpload(
-            volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length)
-        return UploadSink(writer: writer, volume: context.parameter("name"), expectedMD5: md5, expectedSHA256: sha256)
+        let target: UploadSink.Target
+        switch mode {
+        case .direct:
+            target = .direct(try engine.beginUpload(
+                volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length))
+        case .buffered:
+            target = .buffered(try engine.beginBufferedUpload(
+                volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length, mode: .replace),
+                sync: sync, dropAfter: false, engine: engine)
+        }
+        return UploadSink(target: target, volume: context.parameter("name"), expectedMD5: md5, expectedSHA256: sha256, created: 201)
     }
 
     static func get(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
-        try checkIOMode(request)
-        let reader = try engine.openObject(volume: context.parameter("name"), key: context.parameter("key"))
+        let reader: any ObjectSource = switch try ioMode(request) {
+        case .direct: try engine.openObject(volume: context.parameter("name"), key: context.parameter("key"))
+        case .buffered: try engine.openBuffered(volume: context.parameter("name"), key: context.parameter("key"))
+        }
         let info = reader.info
         var headers: [(name: String, value: String)] = [
             ("ETag", quotedETag(info)), ("Last-Modified", HTTPDate.format(info.modifiedAt)), ("Accept-Ranges", "bytes"),
@@ -121,18 +192,57 @@ struct ObjectHandlers {
 /// Streams an upload into the engine, checking optional digests before the commit.
 final class UploadSink: RequestBodySink, @unchecked Sendable {
     // @unchecked: one connection thread drives an upload.
-    private let writer: ObjectWriter
+    enum Target {
+        case direct(ObjectWriter)
+        /// `dropAfter`: a direct PATCH, made durable then evicted from the cache.
+        case buffered(BufferedUpload, sync: Bool, dropAfter: Bool, engine: Engine)
+
+        func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
+            switch self {
+            case .direct(let writer): try writer.append(bytes)
+            case .buffered(let upload, _, _, _): try upload.append(bytes)
+            }
+        }
+
+        func commit() throws(EngineError) -> ObjectInfo {
+            switch self {
+            case .direct(let writer): return try writer.commit()
+            case .buffered(let upload, let sync, let dropAfter, let engine):
+                let info = try upload.finish(sync: sync)
+                if dropAfter { try engine.dropCached(volume: upload.volumeName, key: upload.key) }
+                return info
+            }
+        }
+
+        func abort() {
+            switch self {
+            case .direct(let writer): writer.abort()
+            case .buffered(let upload, _, _, _): upload.abort()
+            }
+        }
+
+        var replacesExisting: Bool {
+            switch self {
+            case .direct(let writer): writer.replacesExisting
+            case .buffered(let upload, _, _, _): upload.replacesExisting
+            }
+        }
+    }
+
+    private let writer: Target
     private let volume: String
     private let expectedMD5: Data?
     private let expectedSHA256: Data?
+    private let created: Int
     private var md5 = Insecure.MD5()
     private var sha256 = SHA256()
 
-    init(writer: ObjectWriter, volume: String, expectedMD5: Data?, expectedSHA256: Data?) {
-        self.writer = writer
+    init(target: Target, volume: String, expectedMD5: Data?, expectedSHA256: Data?, created: Int) {
+        writer = target
         self.volume = volume
         self.expectedMD5 = expectedMD5
         self.expectedSHA256 = expectedSHA256
+        self.created = created
     }
 
     func consume(_ bytes: UnsafeRawBufferPointer) throws {
@@ -153,21 +263,31 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
         let info = try writer.commit()
         let key = info.key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? info.key
         return .json(
-            ObjectJSON(info), status: writer.replacesExisting ? 200 : 201,
+            ObjectJSON(info), status: writer.replacesExisting ? 200 : created,
             headers: [("ETag", ObjectHandlers.quotedETag(info)), ("Location", "/v1/volumes/\(volume)/objects/\(key)")])
     }
 
     func abort() { writer.abort() }
 }
 
+/// An opened object version, direct or through the cache.
+protocol ObjectSource: AnyObject {
+    var info: ObjectInfo { get }
+    func read(at offset: Int64, into destination: UnsafeMutableRawBufferPointer) throws(EngineError) -> Int
+    func close()
+}
+
+extension ObjectReader: ObjectSource {}
+extension BufferedReader: ObjectSource {}
+
 /// A GET's body: `length` bytes of the opened version from `start`.
 final class ObjectStream: ResponseBodyStream, @unchecked Sendable {
     // @unchecked: MHD reads a response from one connection thread.
-    private let reader: ObjectReader
+    private let reader: any ObjectSource
     private let start: Int64
     let length: Int64
 
-    init(reader: ObjectReader, start: Int64, length: Int64) {
+    init(reader: any ObjectSource, start: Int64, length: Int64) {
         self.reader = reader
         self.start = start
         self.length = length

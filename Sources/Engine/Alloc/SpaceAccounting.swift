@@ -73,6 +73,42 @@ package final class SpaceAccounting: Sendable {
         if state.inflightLogical[reservation.volumeID] == 0 { state.inflightLogical[reservation.volumeID] = nil }
     }
 
+    /// Reserves raw amounts for the page cache (buffered writes), or throws noSpace.
+    func reserveBuffered(
+        volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, capacity: Int64, replacing: Int64,
+        usage: () throws(EngineError) -> (volumeUsed: Int64, poolFree: Int64)
+    ) throws(EngineError) {
+        var reservation = Reservation(volumeID: volumeID, thick: thick, replacing: replacing)
+        try state.withLock { state throws(EngineError) in
+            let figures = try usage()
+            let inflight = state.inflightLogical[volumeID, default: 0]
+            let quotaLeft = capacity - (figures.volumeUsed - replacing) - inflight
+            if logical > 0, logical > quotaLeft {
+                throw .noSpace(.volumeQuota, needed: logical, available: max(0, quotaLeft))
+            }
+            if !thick, physical > 0 {
+                let poolLeft = figures.poolFree - state.inflightPhysical
+                if physical > poolLeft { throw .noSpace(.pool, needed: physical, available: max(0, poolLeft)) }
+                state.inflightPhysical += physical
+            }
+            state.inflightLogical[volumeID, default: 0] += logical
+        }
+        reservation.logical = logical
+        reservation.physical = physical
+    }
+
+    /// Gives back raw amounts reserved with `reserveBuffered`.
+    func releaseBuffered(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64) {
+        release(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical, replacing: 0))
+    }
+
+    /// Runs `commit` and releases raw amounts in one step.
+    func commitBuffered<T>(
+        volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, _ commit: () throws(EngineError) -> T
+    ) throws(EngineError) -> T {
+        try self.commit(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical, replacing: 0), commit)
+    }
+
     /// In-flight physical bytes (thin volumes), for the pool's figures.
     var inflightPhysical: Int64 { state.withLock { $0.inflightPhysical } }
 }

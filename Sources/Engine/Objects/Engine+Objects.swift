@@ -1,6 +1,7 @@
 // The object entry points: upload, open for reading, delete, list. Everything here goes through
 // the direct (uncached) path.
 import Catalog
+import Synchronization
 package import Foundation
 
 extension Engine {
@@ -30,6 +31,8 @@ extension Engine {
     package func beginUpload(volume name: String, key: String, contentType: String?, length: Int64?) throws(EngineError) -> ObjectWriter {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
+        // Earlier buffered writes to this object reach the disk first, so the order is kept.
+        try flushObject(CacheKey(volumeID: volume.id!, key: key))
         let replacing = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record.size
         return try ObjectWriter(engine: self, volume: volume, key: key, contentType: contentType, declaredLength: length, replacing: replacing)
     }
@@ -38,6 +41,8 @@ extension Engine {
     package func openObject(volume name: String, key: String) throws(EngineError) -> ObjectReader {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
+        // A direct read sees what buffered writes acknowledged: write the dirty pages back first.
+        try flushObject(CacheKey(volumeID: volume.id!, key: key))
         let epoch = deferredFree.pin()
         do throws(EngineError) {
             guard let object = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else {
@@ -53,10 +58,17 @@ extension Engine {
     package func deleteObject(volume name: String, key: String) throws(EngineError) {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
+        let wasCachedOnly = try pageCache.state.withLock { state throws(EngineError) in
+            state.objects[CacheKey(volumeID: volume.id!, key: key)].map { !$0.committedExists && $0.metadataDirty } ?? false
+        }
+        try invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: false)
         let replicas = try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false, replacing: 0)) { () throws(EngineError) in
             try catalogCall { try catalog.deleteObject(volumeID: volume.id!, key: key) }
         }
-        guard let replicas else { throw .objectNotFound(volume: name, key: key) }
+        guard let replicas else {
+            if wasCachedOnly { return }  // Written with async durability and never written back.
+            throw .objectNotFound(volume: name, key: key)
+        }
         deferredFree.retire(replicas.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
     }
 

@@ -93,6 +93,7 @@ package final class ObjectWriter: @unchecked Sendable {
                 }
             }
             finished = true
+            try? engine.invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: false)
             engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
             return ObjectInfo(object.record)
         } catch {

@@ -2,16 +2,25 @@
 // change it guards, so two concurrent requests cannot together over-reserve the pool.
 import Logging
 import Catalog
+import Synchronization
 package import Foundation
 
 extension Engine {
     package func listVolumes() throws(EngineError) -> [VolumeInfo] {
-        try catalogCall { try catalog.volumes() }.map(Self.info)
+        try catalogCall { try catalog.volumes() }.map(withCache)
+    }
+
+    /// Volume info including the cache's reservation and page figures.
+    func withCache(_ volume: VolumeWithUsage) -> VolumeInfo {
+        var info = Self.info(volume)
+        info.cache = pageCache.stats(volumeID: volume.record.id!)
+        info.reservedBytes += info.cache.reservedBytes
+        return info
     }
 
     package func volume(named name: String) throws(EngineError) -> VolumeInfo {
         guard let volume = try catalogCall({ try catalog.volume(named: name) }) else { throw .volumeNotFound(name: name) }
-        return Self.info(volume)
+        return withCache(volume)
     }
 
     package func createVolume(
@@ -56,6 +65,11 @@ extension Engine {
 
     /// Deletes a volume; one holding objects only with `force`.
     package func deleteVolume(named name: String, force: Bool) throws(EngineError) {
+        if let volume = try? volumeRecord(named: name) {
+            let cached = pageCache.state.withLock { state in state.objects.keys.filter { $0.volumeID == volume.id! } }
+            if !cached.isEmpty, !force { try flushVolume(named: name) }
+            for key in cached { try? invalidateCached(volumeID: volume.id!, key: key.key, writeBackFirst: false) }
+        }
         let freed = try catalogCall(notFound: .volumeNotFound(name: name)) {
             try catalog.deleteVolume(named: name) { volume in
                 if volume.usage.objectCount > 0, !force {

@@ -1,0 +1,133 @@
+// Buffered reads (fs-io-buffered's read path): copy from cached pages; on a miss, read a run of
+// pages (more when the access is sequential: read-ahead) from the committed extents through the
+// read path, insert them clean, and copy. The reader pins the version it started on.
+import Logging
+import Synchronization
+import Catalog
+import Foundation
+
+package final class BufferedReader: @unchecked Sendable {
+    // @unchecked: a download is driven by one connection thread at a time.
+    static let readAheadPages = 64
+
+    package let info: ObjectInfo
+    private let engine: Engine
+    private let key: CacheKey
+    private let object: CachedObject
+    private let epoch: UInt64
+    private var closed = false
+    private var lastEnd: Int64 = 0
+
+    init(engine: Engine, key: CacheKey, object: CachedObject, info: ObjectInfo, epoch: UInt64) {
+        self.engine = engine
+        self.key = key
+        self.object = object
+        self.info = info
+        self.epoch = epoch
+    }
+
+    deinit { close() }
+
+    package func read(at offset: Int64, into destination: UnsafeMutableRawBufferPointer) throws(EngineError) -> Int {
+        let total = Int(min(Int64(destination.count), max(0, info.size - offset)))
+        guard total > 0 else { return 0 }
+        let sequential = offset == lastEnd
+        lastEnd = offset + Int64(total)
+        let pageSize = Int64(PageState.pageSize)
+        var copied = 0
+        while copied < total {
+            let position = offset + Int64(copied)
+            // Copy every cached page from `position`; stop at the first miss.
+            let missing = engine.pageCache.state.withLock { state -> Int64? in
+                while copied < total {
+                    let position = offset + Int64(copied)
+                    let index = position / pageSize
+                    guard let page = object.pages[index] else {
+                        state.counters[object.volumeID, default: VolumeCacheStats()].misses += 1
+                        return index
+                    }
+                    let inPage = Int(position % pageSize)
+                    let n = min(total - copied, PageState.pageSize - inPage)
+                    UnsafeMutableRawBufferPointer(rebasing: destination[copied..<copied + n])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: page.bytes[inPage..<inPage + n]))
+                    page.referenced = true
+                    state.counters[object.volumeID, default: VolumeCacheStats()].hits += 1
+                    copied += n
+                }
+                return nil
+            }
+            guard let index = missing else { break }
+            let wanted = (position + Int64(total - copied) + pageSize - 1) / pageSize - index
+            try fill(from: index, pages: Int(max(wanted, sequential ? Int64(Self.readAheadPages) : 1)))
+        }
+        engine.stats.volume(object.volumeName) {
+            $0.bytesRead += Int64(copied)
+            $0.readOps += 1
+        }
+        return copied
+    }
+
+    /// Reads up to `count` uncached pages from `first` from the committed version and inserts them.
+    private func fill(from first: Int64, pages count: Int) throws(EngineError) {
+        let pageSize = Int64(PageState.pageSize)
+        let snapshot = engine.pageCache.state.withLock { state -> ([Extent], Int64, Bool, UInt64, Int) in
+            var run = 0
+            while run < count, object.pages[first + Int64(run)] == nil, (first + Int64(run)) * pageSize < object.size { run += 1 }
+            return (object.extents, object.committedSize, object.replacesCommitted, object.commitGeneration, max(run, 1))
+        }
+        let (extents, committedSize, replaced, generation, run) = snapshot
+        let buffer = AlignedBuffer(count: run * PageState.pageSize)
+        if !replaced {
+            try engine.readCommitted(extents: extents, committedSize: committedSize, from: first * pageSize, into: buffer, key: info.key)
+        }
+        let capacity = engine.pageCache.capacityPages
+        engine.pageCache.state.withLock { state in
+            guard object.commitGeneration == generation else { return }  // Committed meanwhile: read again.
+            let current = state.objects[key] === object
+            for i in 0..<run {
+                let index = first + Int64(i)
+                guard object.pages[index] == nil else { continue }
+                let page: Page
+                if current {
+                    page = PageCache.insert(&state, capacity: capacity, key: key, object: object, index: index)
+                } else {
+                    // A replaced version this reader pinned: keep its pages private to it.
+                    page = Page()
+                    object.pages[index] = page
+                }
+                UnsafeMutableRawBufferPointer(page.bytes)
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer.bytes[i * PageState.pageSize..<(i + 1) * PageState.pageSize]))
+                page.state.load(allocated: object.allocatedReplicas(page: index))
+            }
+        }
+    }
+
+    package func close() {
+        guard !closed else { return }
+        closed = true
+        engine.deferredFree.unpin(epoch)
+    }
+}
+
+extension Engine {
+    /// Opens an object for a buffered read: the cached version (dirty data included), filled from
+    /// the committed extents on misses.
+    package func openBuffered(volume name: String, key: String) throws(EngineError) -> BufferedReader {
+        try Self.validate(key: key)
+        let volume = try volumeRecord(named: name)
+        let cacheKey = CacheKey(volumeID: volume.id!, key: key)
+        let epoch = deferredFree.pin()
+        do throws(EngineError) {
+            let (object, info) = try pageCache.state.withLock { state throws(EngineError) -> (CachedObject, ObjectInfo) in
+                guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
+                    throw .objectNotFound(volume: name, key: key)
+                }
+                return (object, object.info)
+            }
+            return BufferedReader(engine: self, key: cacheKey, object: object, info: info, epoch: epoch)
+        } catch {
+            deferredFree.unpin(epoch)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,178 @@
+// A buffered write (fs-io-buffered's write path): reserve space for every sector that is not
+// already backed or reserved, *then* copy into pages and mark them dirty. A PUT stages a whole new
+// version privately and installs it at the end (so a failed upload changes nothing); a PATCH
+// stages its range and applies it atomically. Large PUTs spill to the direct writer.
+import Logging
+import Synchronization
+import Catalog
+import Foundation
+
+package final class BufferedUpload: @unchecked Sendable {
+    // @unchecked: an upload is driven by one connection thread at a time.
+    package enum Mode: Sendable, Equatable {
+        /// Replace the whole object (PUT).
+        case replace
+        /// Write at an offset of an existing object (PATCH).
+        case patch(offset: Int64)
+    }
+
+    private let engine: Engine
+    private let volume: VolumeRecord
+    package let key: String
+    private let mode: Mode
+    private let contentType: String?
+    private let declaredLength: Int64?
+    /// Staged content: page index → (page, byte range written within it).
+    private var staged: [Int64: (page: Page, bytes: Range<Int>)] = [:]
+    private var received: Int64 = 0
+    /// Reservation held by the staged pages.
+    private var reservedPhysical: Int64 = 0
+    private var reservedLogical: Int64 = 0
+    private let replacing: Int64?
+    /// Set when a PUT outgrew the cache and continues through the direct writer.
+    private var spilled: ObjectWriter?
+    private var finished = false
+    package private(set) var replacesExisting: Bool
+    package var volumeName: String { volume.name }
+
+    init(engine: Engine, volume: VolumeRecord, key: String, mode: Mode, contentType: String?, declaredLength: Int64?, existing: ObjectInfo?) throws(EngineError) {
+        self.engine = engine
+        self.volume = volume
+        self.key = key
+        self.mode = mode
+        self.contentType = contentType
+        self.declaredLength = declaredLength
+        replacing = existing?.size
+        replacesExisting = existing != nil
+        switch mode {
+        case .replace:
+            guard let declaredLength, declaredLength > 0 else { break }
+            if declaredLength > engine.spillThreshold {
+                spilled = try ObjectWriter(engine: engine, volume: volume, key: key, contentType: contentType, declaredLength: declaredLength, replacing: replacing)
+            } else {
+                try reserve(logical: declaredLength, physical: SpaceAccounting.physicalBytes(logical: declaredLength, replicas: volume.replicas))
+            }
+        case .patch(let offset):
+            // With a known length the whole range is reserved before a byte is accepted.
+            if let declaredLength, declaredLength > 0 { try reservePatch(offset: offset, length: declaredLength) }
+        }
+    }
+
+    deinit {
+        if !finished { abort() }
+    }
+
+    private var replicas: UInt8 { UInt8(volume.replicas) }
+    private var thick: Bool { volume.provisioning == Provisioning.thick.rawValue }
+
+    private func reserve(logical: Int64, physical: Int64) throws(EngineError) {
+        let engine = self.engine
+        let volume = self.volume
+        try engine.space.reserveBuffered(
+            volumeID: volume.id!, thick: thick, logical: logical, physical: physical, capacity: volume.capacityBytes,
+            replacing: mode == .replace ? (replacing ?? 0) : 0
+        ) { () throws(EngineError) in try engine.spaceFigures(volumeID: volume.id!) }
+        reservedLogical += logical
+        reservedPhysical += physical
+    }
+
+    private func reservePatch(offset: Int64, length: Int64) throws(EngineError) {
+        let need = try engine.patchReservation(volume: volume, key: key, offset: offset, length: length, alreadyLogical: reservedLogical)
+        try reserve(logical: need.logical, physical: need.physical)
+    }
+
+    package func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
+        if let declaredLength, received + Int64(bytes.count) > declaredLength { throw .uploadTooLong(expected: declaredLength) }
+        if let spilled {
+            try spilled.append(bytes)
+            received += Int64(bytes.count)
+            return
+        }
+        if case .replace = mode, declaredLength == nil, received + Int64(bytes.count) > engine.spillThreshold {
+            try spill()
+            try append(bytes)
+            return
+        }
+        let base: Int64 = if case .patch(let offset) = mode { offset } else { 0 }
+        if case .patch(let offset) = mode, declaredLength == nil {
+            try reservePatch(offset: offset + received, length: Int64(bytes.count))
+        }
+        let pageSize = Int64(PageState.pageSize)
+        var done = 0
+        while done < bytes.count {
+            let position = base + received + Int64(done)
+            let index = position / pageSize
+            let inPage = Int(position % pageSize)
+            let n = min(bytes.count - done, PageState.pageSize - inPage)
+            var entry = staged[index] ?? (Page(), inPage..<inPage)
+            UnsafeMutableRawBufferPointer(rebasing: entry.page.bytes[inPage..<inPage + n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[done..<done + n]))
+            entry.bytes = entry.bytes.isEmpty ? inPage..<inPage + n : min(entry.bytes.lowerBound, inPage)..<max(entry.bytes.upperBound, inPage + n)
+            staged[index] = entry
+            done += n
+        }
+        received += Int64(bytes.count)
+        if case .replace = mode, declaredLength == nil {
+            let needed = SpaceAccounting.physicalBytes(logical: received, replicas: volume.replicas) - reservedPhysical
+            try reserve(logical: Int64(bytes.count), physical: max(0, needed))
+        }
+    }
+
+    /// A PUT without Content-Length outgrew what the cache should hold: continue through the
+    /// direct writer with what is staged so far.
+    private func spill() throws(EngineError) {
+        let writer = try ObjectWriter(engine: engine, volume: volume, key: key, contentType: contentType, declaredLength: nil, replacing: replacing)
+        for index in staged.keys.sorted() {
+            let length = Int(min(Int64(PageState.pageSize), received - index * Int64(PageState.pageSize)))
+            try writer.append(UnsafeRawBufferPointer(rebasing: staged[index]!.page.bytes[0..<length]))
+        }
+        staged = [:]
+        engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
+        reservedLogical = 0
+        reservedPhysical = 0
+        spilled = writer
+    }
+
+    /// Makes the write visible (and durable first when `sync`). Returns the new version's info.
+    package func finish(sync: Bool) throws(EngineError) -> ObjectInfo {
+        precondition(!finished, "upload finished twice")
+        do throws(EngineError) {
+            if let declaredLength, received != declaredLength { throw .uploadIncomplete(expected: declaredLength, received: received) }
+            if let spilled {
+                finished = true
+                return try spilled.commit()
+            }
+            let info: ObjectInfo
+            switch mode {
+            case .replace:
+                info = try engine.installReplacement(
+                    volume: volume, key: key, contentType: contentType, size: received, pages: staged.mapValues(\.page),
+                    reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
+            case .patch(let offset):
+                guard received > 0 else {
+                    finished = true
+                    engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
+                    return try engine.objectInfo(volume: volume, key: key)
+                }
+                info = try engine.applyPatch(
+                    volume: volume, key: key, offset: offset, length: received, staged: staged,
+                    reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
+            }
+            finished = true
+            if sync { try engine.flushObject(CacheKey(volumeID: volume.id!, key: key)) }
+            return info
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    /// Drops what was staged and gives back its reservation. Idempotent.
+    package func abort() {
+        guard !finished else { return }
+        finished = true
+        spilled?.abort()
+        staged = [:]
+        engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
+    }
+}

@@ -1,0 +1,84 @@
+// Entry points for buffered IO and the seams that keep direct IO coherent with the cache.
+import Logging
+import Synchronization
+import Catalog
+import Foundation
+
+extension Engine {
+    /// Starts a buffered PUT (`.replace`) or PATCH (`.patch(offset:)`).
+    package func beginBufferedUpload(
+        volume name: String, key: String, contentType: String?, length: Int64?, mode: BufferedUpload.Mode
+    ) throws(EngineError) -> BufferedUpload {
+        try Self.validate(key: key)
+        let volume = try volumeRecord(named: name)
+        throttleWriters()
+        let existing = try? objectInfo(volume: volume, key: key)
+        if case .patch = mode, existing == nil { throw .objectNotFound(volume: name, key: key) }
+        return try BufferedUpload(
+            engine: self, volume: volume, key: key, mode: mode, contentType: contentType ?? existing?.contentType, declaredLength: length,
+            existing: existing)
+    }
+
+    /// Writes back, then drops, whatever the cache holds for `key` (before and after direct IO).
+    func invalidateCached(volumeID: Int64, key: String, writeBackFirst: Bool) throws(EngineError) {
+        let cacheKey = CacheKey(volumeID: volumeID, key: key)
+        if writeBackFirst { try flushObject(cacheKey) }
+        let (released, object) = try withIdleObject(cacheKey) { state throws(EngineError) -> ((Int, Int64), CachedObject?) in
+            let object = state.objects[cacheKey]
+            return (PageCache.drop(&state, key: cacheKey), object)
+        }
+        if let object { space.releaseBuffered(volumeID: volumeID, thick: object.thick, logical: released.1, physical: Int64(released.0 * PageState.sectorSize)) }
+    }
+
+    /// Writes back every dirty object (shutdown).
+    func flushAll() {
+        let keys = pageCache.state.withLock { state in state.objects.filter { $0.value.isDirty }.map(\.key) }
+        for key in keys {
+            do throws(EngineError) {
+                try flushObject(key)
+            } catch {
+                logger.critical("could not write back at shutdown", metadata: ["key": "\(key.key)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// The cache's figures for a volume (the same per-page state that holds the reservations).
+    package func cacheStats(volume name: String) throws(EngineError) -> VolumeCacheStats {
+        pageCache.stats(volumeID: try volumeRecord(named: name).id!)
+    }
+
+    /// Sum of per-page reserved sectors (bytes) and what the space accounting holds for the cache,
+    /// for the reservation invariant.
+    package func reservationFigures() -> (pagesReserved: Int64, accounted: Int64) {
+        let pages = pageCache.state.withLock { state in
+            state.objects.values.reduce(Int64(0)) { sum, object in
+                sum + object.pages.values.reduce(Int64(0)) { $0 + Int64($1.state.reservedReplicas * PageState.sectorSize) }
+            }
+        }
+        return (pages, space.inflightPhysical)
+    }
+
+    package var throttledWriters: Int64 { pageCache.state.withLock { $0.throttled } }
+}
+
+extension Engine {
+    /// Drops the cached pages of an object (after a direct write), writing dirty ones back first.
+    package func dropCached(volume name: String, key: String) throws(EngineError) {
+        let volume = try volumeRecord(named: name)
+        try invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: true)
+    }
+
+    /// The largest logical block size among the pool's devices: direct IO alignment.
+    package var directAlignment: Int64 {
+        (try? listDevices().map(\.logicalBlockSize).max()) ?? 512
+    }
+
+    /// Pool-wide buffered-IO figures for `/metrics`.
+    package var cacheTotals: (reservable: Int64, writebackBytes: Int64, writebackErrors: Int64, throttled: Int64) {
+        let free = (try? pool().freeBytes) ?? 0
+        let (bytes, errors, throttled) = pageCache.state.withLock { state in
+            (state.counters.values.reduce(0) { $0 + $1.writebackBytes }, state.counters.values.reduce(0) { $0 + $1.writebackErrors }, state.throttled)
+        }
+        return (max(0, free - space.inflightPhysical), bytes, errors, throttled)
+    }
+}

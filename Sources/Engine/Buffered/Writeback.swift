@@ -1,0 +1,165 @@
+// Writeback (fs-io-buffered's writepages): gather an object's dirty pages into contiguous runs,
+// write them as new extents with every replica through the write path, make them durable,
+// commit the spliced extent map (copy-on-write), then mark the sectors allocated and release
+// their reservations. The space was reserved before the data was accepted.
+import Logging
+import Synchronization
+import Catalog
+import Foundation
+
+extension Engine {
+    private struct WritebackSnapshot {
+        var object: CachedObject
+        var pages: [(index: Int64, page: Page, mask: [Bool], generation: UInt64)]
+        var runs: [(start: Int64, buffer: AlignedBuffer, length: Int)]
+        var size: Int64
+        var version: ObjectVersion
+        var extents: [Extent]
+        var replacesCommitted: Bool
+        var reservedPhysical: Int64
+        var reservedLogical: Int64
+        var metadataGeneration: UInt64
+    }
+
+    /// Writes back one object's dirty pages and metadata; reports (and clears) the last
+    /// background writeback error of the object. Waits for a writeback already running on it.
+    package func flushObject(_ key: CacheKey) throws(EngineError) {
+        guard let snapshot = try takeSnapshot(key) else { return }
+        var allocated: [PhysicalRange] = []
+        do throws(EngineError) {
+            var newExtents: [Extent] = []
+            for run in snapshot.runs {
+                let written = try writeExtents(
+                    run.buffer, length: run.length, logicalOffset: run.start, replicas: Int(snapshot.object.replicas),
+                    volume: snapshot.object.volumeName, allocated: &allocated)
+                newExtents += written.map { extent in
+                    Extent(
+                        logicalOffset: extent.logicalOffset, length: extent.length, checksums: Extent.decodeChecksums(extent.checksums),
+                        replicas: extent.replicas.map { PhysicalRange(deviceID: $0.deviceID, offset: $0.offset, length: $0.length) })
+                }
+            }
+            try makeDurable(Set(allocated.map(\.deviceID)))
+            let old = snapshot.replacesCommitted ? [] : snapshot.extents
+            var (merged, freed) = ExtentSplice.splice(old: old, new: newExtents, size: snapshot.size)
+            if snapshot.replacesCommitted { freed += snapshot.extents.flatMap(\.replicas) }
+            let records = merged.map { extent in
+                NewExtent(
+                    logicalOffset: extent.logicalOffset, length: extent.length, checksumBlock: Extent.checksumBlock,
+                    checksums: Extent.encodeChecksums(extent.checksums), replicas: extent.replicas.map { ($0.deviceID, $0.offset, $0.length) })
+            }
+            let object = snapshot.object
+            _ = try space.commitBuffered(
+                volumeID: object.volumeID, thick: object.thick, logical: snapshot.reservedLogical, physical: snapshot.reservedPhysical
+            ) { () throws(EngineError) in
+                try catalogCall(notFound: .volumeNotFound(name: object.volumeName)) {
+                    try catalog.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, _ in }
+                }
+            }
+            finishWriteback(snapshot, merged: merged)
+            deferredFree.retire(freed)
+            _ = merged
+        } catch {
+            allocator.free(allocated)
+            failWriteback(snapshot, error: error)
+            throw error
+        }
+    }
+
+    private func takeSnapshot(_ key: CacheKey) throws(EngineError) -> WritebackSnapshot? {
+        try withIdleObject(key) { state throws(EngineError) -> WritebackSnapshot? in
+            guard let object = state.objects[key] else { return nil }
+            if let error = object.lastError {
+                object.lastError = nil
+                if !object.isDirty { throw error }
+            }
+            guard object.isDirty else { return nil }
+            object.flushing = true
+            var pages: [(Int64, Page, [Bool], UInt64)] = []
+            var reserved = 0
+            for (index, page) in object.pages.sorted(by: { $0.key < $1.key }) where page.state.isDirty {
+                let mask = page.state.beginWriteback()
+                reserved += zip(mask, page.state.sectors).reduce(0) { $0 + ($1.0 ? Int($1.1.replicasReserved) : 0) }
+                pages.append((index, page, mask, page.generation))
+            }
+            // Contiguous dirty pages become one run (one or more large extents).
+            var runs: [(Int64, AlignedBuffer, Int)] = []
+            var i = 0
+            let pageSize = PageState.pageSize
+            while i < pages.count {
+                var j = i
+                while j + 1 < pages.count, pages[j + 1].0 == pages[j].0 + 1, j + 1 - i < 1024 { j += 1 }
+                let start = pages[i].0 * Int64(pageSize)
+                let buffer = AlignedBuffer(count: (j - i + 1) * pageSize)
+                for k in i...j {
+                    UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[(k - i) * pageSize..<(k - i + 1) * pageSize])
+                        .copyMemory(from: UnsafeRawBufferPointer(pages[k].1.bytes))
+                }
+                let length = Int(min(Int64(buffer.count), object.size - start))
+                if length > 0 { runs.append((start, buffer, length)) }
+                i = j + 1
+            }
+            return WritebackSnapshot(
+                object: object, pages: pages.map { (index: $0.0, page: $0.1, mask: $0.2, generation: $0.3) },
+                runs: runs.map { (start: $0.0, buffer: $0.1, length: $0.2) }, size: object.size,
+                version: ObjectVersion(volumeID: object.volumeID, key: object.key, size: object.size, etag: object.etag, contentType: object.contentType),
+                extents: object.extents, replacesCommitted: object.replacesCommitted,
+                reservedPhysical: Int64(reserved * PageState.sectorSize), reservedLogical: object.reservedLogical,
+                metadataGeneration: object.metadataGeneration)
+        }
+    }
+
+    private func finishWriteback(_ snapshot: WritebackSnapshot, merged: [Extent]) {
+        let object = snapshot.object
+        pageCache.state.withLock { state in
+            var released = 0
+            for entry in snapshot.pages {
+                let stillDirty = entry.page.generation != entry.generation
+                released += entry.page.state.markWritten(entry.mask, replicas: object.replicas, stillDirty: stillDirty)
+                if !stillDirty, !entry.page.state.isDirty { state.dirtyPages -= 1 }
+            }
+            precondition(
+                Int64(released * PageState.sectorSize) == snapshot.reservedPhysical,
+                "writeback released \(released) sectors but snapshotted \(snapshot.reservedPhysical) bytes")
+            object.extents = merged
+            object.committedSize = snapshot.size
+            object.committedExists = true
+            object.replacesCommitted = false
+            object.createdAt = object.createdAt ?? object.modifiedAt
+            object.reservedLogical -= snapshot.reservedLogical
+            object.commitGeneration += 1
+            if object.metadataGeneration == snapshot.metadataGeneration { object.metadataDirty = false }
+            if !object.isDirty { object.dirtySince = nil }
+            object.flushing = false
+            state.counters[object.volumeID, default: VolumeCacheStats()].writebackBytes += Int64(snapshot.runs.reduce(0) { $0 + $1.length })
+        }
+    }
+
+    private func failWriteback(_ snapshot: WritebackSnapshot, error: EngineError) {
+        let object = snapshot.object
+        pageCache.state.withLock { state in
+            for entry in snapshot.pages { entry.page.state.writebackFailed() }
+            object.flushing = false
+            object.lastError = error
+            state.counters[object.volumeID, default: VolumeCacheStats()].writebackErrors += 1
+        }
+        logger.error("writeback failed; data stays dirty for a retry", metadata: ["key": "\(object.key)", "error": "\(error)"])
+    }
+
+    /// Writes back every dirty object of a volume; the first error (including one from an earlier
+    /// background writeback) is reported.
+    package func flushVolume(named name: String) throws(EngineError) {
+        let volume = try volumeRecord(named: name)
+        let keys = pageCache.state.withLock { state in
+            state.objects.filter { $0.key.volumeID == volume.id! && ($0.value.isDirty || $0.value.lastError != nil) }.map(\.key)
+        }
+        var firstError: EngineError?
+        for key in keys.sorted(by: { $0.key < $1.key }) {
+            do throws(EngineError) {
+                try flushObject(key)
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        if let firstError { throw firstError }
+    }
+}

@@ -1,0 +1,69 @@
+// The background flusher: writes back objects dirty for longer than `maxAge`, and the oldest
+// dirty objects while the cache holds more dirty pages than the background limit. Writers above
+// the hard limit write back themselves before adding more (they wait; they never fail).
+import Logging
+import Foundation
+import Synchronization
+
+final class WritebackScheduler: Sendable {
+    let interval: Duration = .milliseconds(200)
+    let maxAge: Duration = .seconds(3)
+    private let running = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(true)
+
+    func start(_ engine: Engine) {
+        running.store(true, ordering: .releasing)
+        stopped.store(false, ordering: .releasing)
+        let thread = Thread { [self] in
+            while running.load(ordering: .acquiring) {
+                Thread.sleep(forTimeInterval: 0.2)
+                engine.backgroundWriteback(maxAge: maxAge)
+            }
+            stopped.store(true, ordering: .releasing)
+        }
+        thread.name = "writeback"
+        thread.start()
+    }
+
+    /// Stops the thread and waits for it.
+    func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        while !stopped.load(ordering: .acquiring) { usleep(1000) }
+    }
+}
+
+extension Engine {
+    var backgroundDirtyLimit: Int { pageCache.capacityPages / 10 }
+    var hardDirtyLimit: Int { pageCache.capacityPages / 4 }
+
+    /// One pass of the background flusher.
+    func backgroundWriteback(maxAge: Duration) {
+        let now = ContinuousClock.now
+        let (candidates, dirty) = pageCache.state.withLock { state in
+            (state.objects.filter { $0.value.isDirty && !$0.value.flushing }
+                .map { ($0.key, $0.value.dirtySince ?? now) }.sorted { $0.1 < $1.1 }, state.dirtyPages)
+        }
+        var over = dirty > backgroundDirtyLimit
+        for (key, since) in candidates where over || now - since >= maxAge {
+            try? flushObject(key)  // An error is kept on the object and reported by the next flush.
+            over = pageCache.dirtyPages > backgroundDirtyLimit / 2
+        }
+    }
+
+    /// Called by writers before they add dirty pages: above the hard limit, write back the oldest
+    /// dirty objects first (the writer waits, it does not fail).
+    func throttleWriters() {
+        guard pageCache.dirtyPages > hardDirtyLimit else { return }
+        pageCache.state.withLock { $0.throttled += 1 }
+        for _ in 0..<1000 where pageCache.dirtyPages > hardDirtyLimit {
+            let oldest = pageCache.state.withLock { state in
+                state.objects.filter { $0.value.isDirty && !$0.value.flushing }.min { ($0.value.dirtySince ?? .now) < ($1.value.dirtySince ?? .now) }?.key
+            }
+            guard let oldest else {
+                usleep(1000)
+                continue
+            }
+            try? flushObject(oldest)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+// A 4 KiB page frame of object data and its per-sector state. Owned by the PageCache; every
+// access happens under the cache's lock.
+final class Page: @unchecked Sendable {
+    // @unchecked: only touched under PageCache's lock.
+    let frame = AlignedBuffer(count: PageState.pageSize)
+    var state = PageState()
+    /// Bumped on every write, so writeback can tell whether a page changed while it was written.
+    var generation: UInt64 = 0
+    /// CLOCK reference bit for eviction of clean pages.
+    var referenced = true
+
+    var bytes: UnsafeMutableRawBufferPointer { frame.bytes }
+}
+
+/// A cached object: the committed version it started from, plus in-memory pages and size.
+final class CachedObject: @unchecked Sendable {
+    // @unchecked: only touched under PageCache's lock.
+    let volumeID: Int64
+    let volumeName: String
+    let key: String
+    let replicas: UInt8
+    let thick: Bool
+    /// The committed version's extents (empty for a new object or after a whole replacement).
+    var extents: [Extent]
+    /// Whether the committed version's extents are superseded entirely (a buffered PUT).
+    var replacesCommitted: Bool
+    var committedSize: Int64
+    var committedExists: Bool
+    var createdAt: Date?
+    /// The size clients see (committed or grown by buffered writes).
+    var size: Int64
+    var etag: String
+    var contentType: String?
+    var modifiedAt: Date
+    var pages: [Int64: Page] = [:]
+    /// Size, ETag or existence changed in memory and not committed yet.
+    var metadataDirty = false
+    var dirtySince: ContinuousClock.Instant?
+    /// Quota (logical bytes) held for growth beyond the committed size.
+    var reservedLogical: Int64 = 0
+    /// One writeback at a time per object.
+    var flushing = false
+    /// The last writeback error, reported on the next flush.
+    var lastError: EngineError?
+    /// Bumped when a writeback commits (the committed extents change).
+    var commitGeneration: UInt64 = 0
+    /// Bumped when size/ETag change in memory.
+    var metadataGeneration: UInt64 = 0
+
+    init(volumeID: Int64, volumeName: String, key: String, replicas: UInt8, thick: Bool, committed: ObjectInfo?, extents: [Extent]) {
+        self.volumeID = volumeID
+        self.volumeName = volumeName
+        self.key = key
+        self.replicas = replicas
+        self.thick = thick
+        self.extents = extents
+        replacesCommitted = false
+        committedSize = committed?.size ?? 0
+        committedExists = committed != nil
+        createdAt = committed?.createdAt
+        size = committed?.size ?? 0
+        etag = committed?.etag ?? ""
+        contentType = committed?.contentType
+        modifiedAt = committed?.modifiedAt ?? Date()
+    }
+
+    var isDirty: Bool { metadataDirty || pages.values.contains { $0.state.isDirty } }
+
+    var info: ObjectInfo {
+        ObjectInfo(key: key, size: size, etag: etag, contentType: contentType, createdAt: createdAt ?? modifiedAt, modifiedAt: modifiedAt)
+    }
+
+    /// Copies on disk for each sector of page `index`, from the committed extents.
+    func allocatedReplicas(page index: Int64) -> [UInt8] {
+        let start = index * Int64(PageState.pageSize)
+        return (0..<PageState.sectorsPerPage).map { i in
+            let offset = start + Int64(i * PageState.sectorSize)
+            guard !replacesCommitted, offset < committedSize else { return 0 }
+            for piece in ExtentWalk(extents: extents, offset: offset, length: 1) {
+                if case .mapped(let e, _, _) = piece { return UInt8(extents[e].replicas.count) }
+            }
+            return 0
+        }
+    }
+}
+
+import Logging
+import Synchronization
+import Foundation

@@ -1,0 +1,118 @@
+// The page cache: objects' 4 KiB pages keyed by (volume, key, page index), bounded in pages.
+// Clean pages are evicted by CLOCK; dirty pages and pages under writeback never are. One lock
+// guards all of it; page copies happen under it (4 KiB memcpy), IO never does.
+import Logging
+import Synchronization
+
+package struct CacheKey: Hashable, Sendable {
+    package var volumeID: Int64
+    package var key: String
+}
+
+/// Per-volume figures, computed from the same per-page state that holds the reservations.
+package struct VolumeCacheStats: Sendable, Equatable {
+    package var reservedBytes: Int64 = 0
+    package var dirtyPages: Int64 = 0
+    package var writebackPages: Int64 = 0
+    package var cachedPages: Int64 = 0
+    package var hits: Int64 = 0
+    package var misses: Int64 = 0
+    package var writebackBytes: Int64 = 0
+    package var writebackErrors: Int64 = 0
+
+    package init() {}
+    package var dirtyBytes: Int64 { dirtyPages * Int64(PageState.pageSize) }
+}
+
+final class PageCache: Sendable {
+    struct State {
+        var objects: [CacheKey: CachedObject] = [:]
+        var pageCount = 0
+        /// CLOCK ring of (object, page) candidates for eviction.
+        var clock: [(CacheKey, Int64)] = []
+        var hand = 0
+        /// Hits, misses and writeback counters per volume id.
+        var counters: [Int64: VolumeCacheStats] = [:]
+        var throttled: Int64 = 0
+        /// Pages with at least one dirty sector, pool-wide.
+        var dirtyPages = 0
+    }
+
+    let capacityPages: Int
+    let state: Mutex<State>
+
+    init(capacityBytes: Int64) {
+        capacityPages = max(256, Int(capacityBytes / Int64(PageState.pageSize)))
+        state = Mutex(State())
+    }
+
+    /// Makes room for `count` new pages by evicting clean, unreferenced pages (CLOCK).
+    static func evict(_ state: inout State, capacity: Int, toFit count: Int) {
+        var scanned = 0
+        while state.pageCount + count > capacity, !state.clock.isEmpty, scanned < state.clock.count * 2 {
+            if state.hand >= state.clock.count { state.hand = 0 }
+            let (key, index) = state.clock[state.hand]
+            guard let object = state.objects[key], let page = object.pages[index] else {
+                removeClockEntry(&state)
+                continue
+            }
+            if page.state.isDirty || page.state.writebackInFlight > 0 || object.flushing {
+                state.hand += 1
+            } else if page.referenced {
+                page.referenced = false
+                state.hand += 1
+            } else {
+                object.pages[index] = nil
+                state.pageCount -= 1
+                removeClockEntry(&state)
+                if object.pages.isEmpty, !object.isDirty { state.objects[key] = nil }
+            }
+            scanned += 1
+        }
+    }
+
+    private static func removeClockEntry(_ state: inout State) {
+        state.clock.swapAt(state.hand, state.clock.count - 1)
+        state.clock.removeLast()
+    }
+
+    /// Inserts a new page for `object` at `index` (evicting if needed).
+    static func insert(_ state: inout State, capacity: Int, key: CacheKey, object: CachedObject, index: Int64) -> Page {
+        evict(&state, capacity: capacity, toFit: 1)
+        let page = Page()
+        object.pages[index] = page
+        state.pageCount += 1
+        state.clock.append((key, index))
+        return page
+    }
+
+    /// Drops an object's pages; returns the reservation (copies' worth of sectors) they held.
+    static func drop(_ state: inout State, key: CacheKey) -> (replicaSectors: Int, logical: Int64) {
+        guard let object = state.objects.removeValue(forKey: key) else { return (0, 0) }
+        var released = 0
+        for page in object.pages.values {
+            if page.state.isDirty { state.dirtyPages -= 1 }
+            released += page.state.invalidate()
+        }
+        state.pageCount -= object.pages.count
+        // The pages stay with the object: a reader that opened this version keeps reading them.
+        return (released, object.reservedLogical)
+    }
+
+    func stats(volumeID: Int64) -> VolumeCacheStats {
+        state.withLock { state in
+            var stats = state.counters[volumeID] ?? VolumeCacheStats()
+            for object in state.objects.values where object.volumeID == volumeID {
+                for page in object.pages.values {
+                    stats.cachedPages += 1
+                    stats.reservedBytes += Int64(page.state.reservedReplicas * PageState.sectorSize)
+                    if page.state.isDirty { stats.dirtyPages += 1 }
+                    if page.state.writebackInFlight > 0 { stats.writebackPages += 1 }
+                }
+            }
+            return stats
+        }
+    }
+
+    var dirtyPages: Int { state.withLock { $0.dirtyPages } }
+}
