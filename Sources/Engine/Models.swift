@@ -43,10 +43,16 @@ package struct PoolInfo: Sendable, Equatable {
 
 /// Everything `/metrics` shows about the engine, taken at one moment.
 package struct EngineSnapshot: Sendable, Equatable {
+    // Equatable by hand: the cache totals are a tuple.
     package var pool: PoolInfo
     package var devices: [DeviceInfo]
     package var volumes: [VolumeInfo]
     package var io: IOStatsSnapshot
+    package var cache: (reservable: Int64, writebackBytes: Int64, writebackErrors: Int64, throttled: Int64)
+
+    package static func == (a: EngineSnapshot, b: EngineSnapshot) -> Bool {
+        a.pool == b.pool && a.devices == b.devices && a.volumes == b.volumes && a.io == b.io
+    }
 }
 
 package struct ObjectInfo: Sendable, Equatable {

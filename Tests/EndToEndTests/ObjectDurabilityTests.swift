@@ -62,7 +62,8 @@ import Testing
             }
         }
         #expect(corrupted)
-        let get = try await app.request("GET", "/v1/volumes/objs/objects/precious")
+        // Direct: the cache would serve it without touching the disk.
+        let get = try await app.request("GET", "/v1/volumes/objs/objects/precious?io=direct")
         #expect(get.status == 200)
         #expect(get.body == data)
         let metrics = try await app.request("GET", "/metrics", auth: false).text

@@ -31,6 +31,10 @@ enum EngineCollector {
             gauge("appliance_volume_used_bytes", "Logical bytes of the volume's objects", volume.usedBytes, labels)
             gauge("appliance_volume_reserved_bytes", "Pool bytes reserved for the volume and not yet allocated", volume.reservedBytes, labels)
             gauge("appliance_volume_objects", "Objects in the volume", volume.objectCount, labels)
+            gauge("appliance_volume_dirty_pages", "Cached pages with data not yet written back", volume.cache.dirtyPages, labels)
+            gauge("appliance_volume_dirty_bytes", "Bytes of dirty pages", volume.cache.dirtyBytes, labels)
+            gauge("appliance_volume_writeback_pages", "Pages under writeback", volume.cache.writebackPages, labels)
+            gauge("appliance_volume_cached_pages", "Pages in the page cache", volume.cache.cachedPages, labels)
         }
         func counter(_ name: String, _ help: String, _ value: Int64, _ labels: [(String, String)]) {
             registry.makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
@@ -43,7 +47,23 @@ enum EngineCollector {
             counter("\(prefix)_write_ops_total", "Write operations on the \(what)", c.writeOps, labels)
         }
         for volume in snapshot.volumes {
-            counters("appliance_volume", "volume", [("volume", volume.name)], snapshot.io.volumes[volume.name] ?? IOCounters())
+            let labels = [("volume", volume.name)]
+            counters("appliance_volume", "volume", labels, snapshot.io.volumes[volume.name] ?? IOCounters())
+            counter("appliance_volume_cache_hits_total", "Page-cache hits (pages) on reads", volume.cache.hits, labels)
+            counter("appliance_volume_cache_misses_total", "Page-cache misses (page runs filled from disk)", volume.cache.misses, labels)
+            counter("appliance_volume_writeback_bytes_total", "Bytes written back from the cache", volume.cache.writebackBytes, labels)
+        }
+        gauge("appliance_pool_reservable_bytes", "Pool bytes new writes can still reserve", snapshot.cache.reservable)
+        counter("appliance_writeback_bytes_total", "Bytes written back from the page cache", snapshot.cache.writebackBytes, [])
+        counter("appliance_writeback_errors_total", "Writebacks that failed (the data stays dirty for a retry)", snapshot.cache.writebackErrors, [])
+        counter("appliance_writeback_throttled_total", "Times a writer waited for writeback above the hard dirty limit", snapshot.cache.throttled, [])
+        for (name, counts) in snapshot.io.modes.sorted(by: { $0.key < $1.key }) {
+            let parts = name.split(separator: "|").map(String.init)
+            let labels = [("volume", parts[0]), ("mode", parts[1])]
+            counter("appliance_volume_mode_read_bytes_total", "Object bytes read, by IO mode", counts.bytesRead, labels)
+            counter("appliance_volume_mode_written_bytes_total", "Object bytes written, by IO mode", counts.bytesWritten, labels)
+            counter("appliance_volume_mode_read_ops_total", "Object reads, by IO mode", counts.readOps, labels)
+            counter("appliance_volume_mode_write_ops_total", "Object writes, by IO mode", counts.writeOps, labels)
         }
         for device in snapshot.devices {
             let c = snapshot.io.devices[device.id] ?? IOCounters()

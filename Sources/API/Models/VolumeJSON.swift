@@ -11,9 +11,21 @@ struct VolumeJSON: Codable, Sendable, Equatable {
     var objectCount: Int64
     var createdAt: String
     var updatedAt: String
+    var dirtyPages: Int64
+    var dirtyBytes: Int64
+    var writebackPages: Int64
+    var cachedPages: Int64
+    var cacheHits: Int64
+    var cacheMisses: Int64
 
     enum CodingKeys: String, CodingKey {
         case name, replicas, provisioning
+        case dirtyPages = "dirty_pages"
+        case dirtyBytes = "dirty_bytes"
+        case writebackPages = "writeback_pages"
+        case cachedPages = "cached_pages"
+        case cacheHits = "cache_hits"
+        case cacheMisses = "cache_misses"
         case capacityBytes = "capacity_bytes"
         case usedBytes = "used_bytes"
         case reservedBytes = "reserved_bytes"
@@ -32,6 +44,12 @@ struct VolumeJSON: Codable, Sendable, Equatable {
         objectCount = info.objectCount
         createdAt = info.createdAt.wireFormat
         updatedAt = info.updatedAt.wireFormat
+        dirtyPages = info.cache.dirtyPages
+        dirtyBytes = info.cache.dirtyBytes
+        writebackPages = info.cache.writebackPages
+        cachedPages = info.cache.cachedPages
+        cacheHits = info.cache.hits
+        cacheMisses = info.cache.misses
     }
 }
 

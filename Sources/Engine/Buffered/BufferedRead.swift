@@ -64,6 +64,7 @@ package final class BufferedReader: @unchecked Sendable {
             $0.bytesRead += Int64(copied)
             $0.readOps += 1
         }
+        engine.stats.mode(object.volumeName, "buffered") { $0.bytesRead += Int64(copied) }
         return copied
     }
 
@@ -124,6 +125,7 @@ extension Engine {
                 }
                 return (object, object.info)
             }
+            stats.mode(name, "buffered") { $0.readOps += 1 }
             return BufferedReader(engine: self, key: cacheKey, object: object, info: info, epoch: epoch)
         } catch {
             deferredFree.unpin(epoch)

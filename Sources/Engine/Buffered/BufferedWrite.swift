@@ -159,6 +159,10 @@ package final class BufferedUpload: @unchecked Sendable {
                     reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
             }
             finished = true
+            engine.stats.mode(volume.name, "buffered") {
+                $0.bytesWritten += received
+                $0.writeOps += 1
+            }
             if sync { try engine.flushObject(CacheKey(volumeID: volume.id!, key: key)) }
             return info
         } catch {

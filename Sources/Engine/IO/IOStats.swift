@@ -34,6 +34,8 @@ package struct IOStatsSnapshot: Sendable, Equatable {
     package var volumes: [String: IOCounters]
     package var devices: [String: IOCounters]
     package var latency: [String: LatencyHistogram]
+    /// Object-level bytes and ops keyed by "volume|mode" (mode: buffered or direct).
+    package var modes: [String: IOCounters]
 }
 
 final class IOStats: Sendable {
@@ -42,6 +44,7 @@ final class IOStats: Sendable {
         var devices: [String: IOCounters] = [:]
         /// By operation: read, write, sync.
         var latency: [String: LatencyHistogram] = [:]
+        var modes: [String: IOCounters] = [:]
     }
 
     private let state = Mutex(State())
@@ -54,6 +57,10 @@ final class IOStats: Sendable {
         state.withLock { update(&$0.devices[id, default: IOCounters()]) }
     }
 
+    func mode(_ volume: String, _ mode: String, _ update: (inout IOCounters) -> Void) {
+        state.withLock { update(&$0.modes[volume + "|" + mode, default: IOCounters()]) }
+    }
+
     func observe(_ operation: String, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -61,10 +68,13 @@ final class IOStats: Sendable {
     }
 
     func forgetVolume(_ name: String) {
-        state.withLock { $0.volumes[name] = nil }
+        state.withLock { state in
+            state.volumes[name] = nil
+            state.modes = state.modes.filter { !$0.key.hasPrefix(name + "|") }
+        }
     }
 
     var snapshot: IOStatsSnapshot {
-        state.withLock { IOStatsSnapshot(volumes: $0.volumes, devices: $0.devices, latency: $0.latency) }
+        state.withLock { IOStatsSnapshot(volumes: $0.volumes, devices: $0.devices, latency: $0.latency, modes: $0.modes) }
     }
 }

@@ -48,6 +48,7 @@ extension Engine {
             guard let object = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else {
                 throw .objectNotFound(volume: name, key: key)
             }
+            stats.mode(name, "direct") { $0.readOps += 1 }
             return ObjectReader(engine: self, volume: name, object: object, epoch: epoch)
         } catch {
             deferredFree.unpin(epoch)

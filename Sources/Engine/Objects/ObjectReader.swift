@@ -59,6 +59,7 @@ package final class ObjectReader: @unchecked Sendable {
             $0.bytesRead += Int64(copied)
             $0.readOps += 1
         }
+        engine.stats.mode(volume, "direct") { $0.bytesRead += Int64(copied) }
         return copied
     }
 

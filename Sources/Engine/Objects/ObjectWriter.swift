@@ -93,6 +93,10 @@ package final class ObjectWriter: @unchecked Sendable {
                 }
             }
             finished = true
+            engine.stats.mode(volume.name, "direct") {
+                $0.bytesWritten += flushed
+                $0.writeOps += 1
+            }
             try? engine.invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: false)
             engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
             return ObjectInfo(object.record)

@@ -11,6 +11,6 @@ extension Engine {
     }
 
     package func snapshot() throws(EngineError) -> EngineSnapshot {
-        EngineSnapshot(pool: try pool(), devices: try listDevices(), volumes: try listVolumes(), io: stats.snapshot)
+        EngineSnapshot(pool: try pool(), devices: try listDevices(), volumes: try listVolumes(), io: stats.snapshot, cache: cacheTotals)
     }
 }

@@ -134,6 +134,39 @@ import Testing
         }
     }
 
+    @Test func pipelineEdgeCases() throws {
+        let file = try Self.directFile(size: 64 * 4096)
+        defer { Self.close(file) }
+        let ring = try Ring(entries: 4)
+        var calls = 0
+        ring.pipeline(count: 0, depth: 8, make: { _ in calls += 1; return .fsync(fd: file.fd) }, complete: { _, _ in calls += 1 })
+        #expect(calls == 0)
+        #expect(ring.perform([]).isEmpty)
+
+        // A depth beyond the SQ is clamped to it; every operation still completes exactly once.
+        let buffer = Self.alignedBuffer(64 * 4096)
+        defer { buffer.deallocate() }
+        var completed = Set<Int>()
+        var inFlight = 0
+        var maxInFlight = 0
+        ring.pipeline(
+            count: 64, depth: 1000,
+            make: { i in
+                inFlight += 1
+                maxInFlight = max(maxInFlight, inFlight)
+                return .read(
+                    fd: file.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[i * 4096..<(i + 1) * 4096]),
+                    offset: Int64(i * 4096))
+            },
+            complete: { i, result in
+                inFlight -= 1
+                #expect(completed.insert(i).inserted)
+                #expect((try? result.get()) == 4096)
+            })
+        #expect(completed.count == 64)
+        #expect(maxInFlight <= ring.entries)
+    }
+
     @Test func readPastEndOfFileIsShortNotAnError() throws {
         let file = try Self.directFile(size: 8192)
         defer { Self.close(file) }
