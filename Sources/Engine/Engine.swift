@@ -17,6 +17,7 @@ package final class Engine: Sendable {
     let deferredFree: DeferredFree
     let pageCache: PageCache
     let writeback = WritebackScheduler()
+    private let isShutDown = Atomic<Bool>(false)
     let logger: Logger
     /// Serializes control-plane changes that touch device headers and the catalog together.
     let control = Mutex<Void>(())
@@ -62,8 +63,9 @@ package final class Engine: Sendable {
         return engine
     }
 
-    /// Closes devices and the catalog. Call once, after the last request.
+    /// Writes back the cache, closes devices and the catalog. After the last request; idempotent.
     package func shutdown() {
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         writeback.stop()
         flushAll()
         devices.removeAll()
