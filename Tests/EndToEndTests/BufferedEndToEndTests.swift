@@ -1,0 +1,111 @@
+// Buffered IO over HTTP: async durability with reservations, PATCH with Content-Range, flush,
+// direct and buffered on the same object, and the cache figures in JSON and /metrics.
+import Foundation
+import Testing
+
+@Suite struct BufferedEndToEndTests {
+    @Test func asyncPutIsReadableReservedThenFlushedToZero() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app, replicas: 2)
+        let data = ObjectEndToEndTests.randomData(100_000)
+        let put = try await app.request("PUT", "/v1/volumes/objs/objects/a?durability=async", body: data)
+        #expect(put.status == 201)
+        let volume = try await app.request("GET", "/v1/volumes/objs").json
+        let reserved = volume["reserved_bytes"] as? Int ?? 0
+        // Either still dirty (reserved: sectors x replicas) or already written back by the flusher.
+        #expect(reserved == 0 || reserved == (100_000 + 511) / 512 * 512 * 2)
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/a").body == data)
+        #expect(try await app.request("POST", "/v1/volumes/objs/flush").status == 204)
+        let after = try await app.request("GET", "/v1/volumes/objs").json
+        #expect(after["reserved_bytes"] as? Int == 0)
+        #expect(after["dirty_pages"] as? Int == 0)
+        #expect(after["used_bytes"] as? Int == 100_000)
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/a?io=direct").body == data)
+        let header = try await app.request("PUT", "/v1/volumes/objs/objects/b", body: data, headers: ["X-Durability": "async"])
+        #expect(header.status == 201)
+        #expect(try await app.request("PUT", "/v1/volumes/objs/objects/c?durability=later", body: data).status == 400)
+        #expect(try await app.request("PUT", "/v1/volumes/objs/objects/c?io=sideways", body: data).status == 400)
+        #expect(try await app.request("POST", "/v1/volumes/nope/flush").status == 404)
+    }
+
+    @Test func patchWritesAtAnOffsetAndExtendsWithZeros() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app)
+        var model = ObjectEndToEndTests.randomData(10_000)
+        #expect(try await app.request("PUT", "/v1/volumes/objs/objects/disk", body: model).status == 201)
+        let patches: [(Int, Int, String)] = [(100, 5, ""), (4090, 20, "?durability=async"), (0, 1, ""), (12_000, 700, "")]
+        for (offset, length, query) in patches {
+            let data = ObjectEndToEndTests.randomData(length)
+            let response = try await app.request(
+                "PATCH", "/v1/volumes/objs/objects/disk\(query)", body: data,
+                headers: ["Content-Range": "bytes \(offset)-\(offset + length - 1)/*"])
+            #expect(response.status == 200, "\(offset): \(response.text)")
+            if model.count < offset + length { model += Data(count: offset + length - model.count) }
+            model.replaceSubrange(offset..<offset + length, with: data)
+            #expect(try await app.request("GET", "/v1/volumes/objs/objects/disk").body == model)
+        }
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/disk?io=direct").body == model)
+        #expect(try await app.request("GET", "/v1/volumes/objs").json["used_bytes"] as? Int == 12_700)
+    }
+
+    @Test func patchErrors() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app)
+        #expect(try await app.request("PUT", "/v1/volumes/objs/objects/x", body: Data(count: 8192)).status == 201)
+        let one = Data([1])
+        #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/x", body: one).status == 400)
+        #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/x", body: one, headers: ["Content-Range": "bytes 5-4/*"]).status == 400)
+        #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/x", body: one, headers: ["Content-Range": "bytes 0-1/*"]).status == 400)
+        #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/x", body: one, headers: ["Content-Range": "items 0-0/*"]).status == 400)
+        #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/missing", body: one, headers: ["Content-Range": "bytes 0-0/*"]).status == 404)
+        // Direct: offset and length must be block-aligned.
+        let unaligned = try await app.request("PATCH", "/v1/volumes/objs/objects/x?io=direct", body: one, headers: ["Content-Range": "bytes 0-0/*"])
+        #expect(unaligned.status == 400)
+        let block = Data(repeating: 7, count: 4096)
+        let aligned = try await app.request("PATCH", "/v1/volumes/objs/objects/x?io=direct", body: block, headers: ["Content-Range": "bytes 4096-8191/*"])
+        #expect(aligned.status == 200)
+        var expected = Data(count: 4096)
+        expected.append(block)
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/x?io=direct").body == expected)
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/x").body == expected)
+    }
+
+    @Test func bufferedWritesOverQuotaAre507AndChangeNothing() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app, "tiny", capacity: 64 << 10)
+        let data = ObjectEndToEndTests.randomData(60_000)
+        #expect(try await app.request("PUT", "/v1/volumes/tiny/objects/a?durability=async", body: data).status == 201)
+        let over = try await app.request(
+            "PATCH", "/v1/volumes/tiny/objects/a", body: Data(count: 10_000), headers: ["Content-Range": "bytes 60000-69999/*"])
+        #expect(over.status == 507)
+        #expect(try await app.request("GET", "/v1/volumes/tiny/objects/a").body == data)
+        #expect(try await app.request("PUT", "/v1/volumes/tiny/objects/b?durability=async", body: Data(count: 8000)).status == 507)
+        #expect(try await app.request("POST", "/v1/volumes/tiny/flush").status == 204)
+        #expect(try await app.request("GET", "/v1/volumes/tiny").json["reserved_bytes"] as? Int == 0)
+    }
+
+    @Test func cacheMetricsAreExposed() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app)
+        _ = try await app.request("PUT", "/v1/volumes/objs/objects/m?durability=async", body: ObjectEndToEndTests.randomData(50_000))
+        _ = try await app.request("GET", "/v1/volumes/objs/objects/m")
+        let text = try await app.request("GET", "/metrics", auth: false).text
+        for family in [
+            "appliance_volume_reserved_bytes{volume=\"objs\"}", "appliance_volume_dirty_pages{volume=\"objs\"}",
+            "appliance_volume_dirty_bytes{volume=\"objs\"}", "appliance_volume_writeback_pages{volume=\"objs\"}",
+            "appliance_volume_cached_pages{volume=\"objs\"}", "appliance_volume_cache_hits_total{volume=\"objs\"}",
+            "appliance_volume_cache_misses_total{volume=\"objs\"}", "appliance_pool_reservable_bytes ",
+            "appliance_writeback_bytes_total ", "appliance_writeback_throttled_total ", "appliance_writeback_errors_total ",
+            "appliance_volume_mode_written_bytes_total{volume=\"objs\",mode=\"buffered\"} 50000",
+        ] {
+            #expect(text.contains(family), "missing \(family)")
+        }
+        let hits = text.split(separator: "\n").first { $0.hasPrefix("appliance_volume_cache_hits_total{volume=\"objs\"}") }
+        #expect(hits.map { !$0.hasSuffix(" 0") } == true, "a read of just-written data is a cache hit")
+    }
+}
