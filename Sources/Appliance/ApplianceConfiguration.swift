@@ -1,4 +1,5 @@
 // Everything `serve` needs, resolved from flags, then APPLIANCE_* environment variables, then defaults.
+import Engine
 import Foundation
 import Logging
 
@@ -12,6 +13,7 @@ struct ApplianceConfiguration: Sendable {
     var deviceSize: Int64 = 8 << 30
     var maxConnections: Int = 512
     var logLevel: Logger.Level = .info
+    var cacheBytes: Int64 = Engine.defaultCacheBytes
 
     static let tokenFileName = "token"
 

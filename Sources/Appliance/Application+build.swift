@@ -18,7 +18,7 @@ struct Application: Sendable {
 }
 
 func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -> Application {
-    let engine = try Engine.open(dataDirectory: config.dataDirectory, logger: logger)
+    let engine = try Engine.open(dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes)
     do {
         try engine.bootstrapFileDevices(count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/devices")
         let token = try resolveToken(config, logger: logger)

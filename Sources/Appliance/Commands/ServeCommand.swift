@@ -25,6 +25,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Most concurrent connections, one thread each (env APPLIANCE_MAX_CONNECTIONS; default 512).")
     var maxConnections: Int?
 
+    @Option(help: "Page cache size in bytes (env APPLIANCE_CACHE_SIZE; default a quarter of RAM, at most 4 GiB).")
+    var cacheSize: Int64?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -54,6 +57,12 @@ struct ServeCommand: ParsableCommand {
                 throw ApplianceConfiguration.Invalid.value(name: "max-connections", reason: "must be 1...4096")
             }
             config.maxConnections = value
+        }
+        if let raw = pick(cacheSize.map(String.init), "APPLIANCE_CACHE_SIZE") {
+            guard let value = Int64(raw), value >= 1 << 20 else {
+                throw ApplianceConfiguration.Invalid.value(name: "cache-size", reason: "must be at least 1048576 (1 MiB)")
+            }
+            config.cacheBytes = value
         }
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {

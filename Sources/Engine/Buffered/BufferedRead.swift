@@ -17,6 +17,8 @@ package final class BufferedReader: @unchecked Sendable {
     private let epoch: UInt64
     private var closed = false
     private var lastEnd: Int64 = 0
+    /// Objects too large for the cache stream through this private window instead of filling it.
+    private var window: (first: Int64, pages: Int, buffer: AlignedBuffer)?
 
     init(engine: Engine, key: CacheKey, object: CachedObject, info: ObjectInfo, epoch: UInt64) {
         self.engine = engine
@@ -58,7 +60,12 @@ package final class BufferedReader: @unchecked Sendable {
             }
             guard let index = missing else { break }
             let wanted = (position + Int64(total - copied) + pageSize - 1) / pageSize - index
-            try fill(from: index, pages: Int(max(wanted, sequential ? Int64(Self.readAheadPages) : 1)))
+            let pages = Int(max(wanted, sequential ? Int64(Self.readAheadPages) : 1))
+            if info.size > engine.spillThreshold {
+                copied += try readThroughWindow(at: position, count: total - copied, into: destination, at: copied, firstPage: index, pages: pages)
+            } else {
+                try fill(from: index, pages: pages)
+            }
         }
         engine.stats.volume(object.volumeName) {
             $0.bytesRead += Int64(copied)
@@ -66,6 +73,27 @@ package final class BufferedReader: @unchecked Sendable {
         }
         engine.stats.mode(object.volumeName, "buffered") { $0.bytesRead += Int64(copied) }
         return copied
+    }
+
+    /// Copies from the private window (refilling it from disk), for objects that bypass the cache.
+    private func readThroughWindow(
+        at position: Int64, count: Int, into destination: UnsafeMutableRawBufferPointer, at offset: Int, firstPage: Int64, pages: Int
+    ) throws(EngineError) -> Int {
+        let pageSize = Int64(PageState.pageSize)
+        if window == nil || position < window!.first * pageSize || position >= (window!.first + Int64(window!.pages)) * pageSize {
+            let (extents, committedSize) = engine.pageCache.state.withLock { _ in (object.extents, object.committedSize) }
+            let buffer = window.map { $0.buffer.count >= pages * PageState.pageSize ? $0.buffer : AlignedBuffer(count: pages * PageState.pageSize) }
+                ?? AlignedBuffer(count: pages * PageState.pageSize)
+            try engine.readCommitted(extents: extents, committedSize: committedSize, from: firstPage * pageSize, into: buffer, key: info.key)
+            window = (firstPage, buffer.count / PageState.pageSize, buffer)
+        }
+        let (first, windowPages, buffer) = window!
+        let from = Int(position - first * pageSize)
+        // Only up to the end of this page: the next one may be cached (and dirty).
+        let n = min(count, windowPages * PageState.pageSize - from, PageState.pageSize - Int(position % pageSize))
+        UnsafeMutableRawBufferPointer(rebasing: destination[offset..<offset + n])
+            .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer.bytes[from..<from + n]))
+        return n
     }
 
     /// Reads up to `count` uncached pages from `first` from the committed version and inserts them.
