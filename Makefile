@@ -35,5 +35,19 @@ test-contract: build python-deps
 
 test: deps test-swift test-contract
 
+bench: system-deps
+	@need=""; \
+	command -v fio >/dev/null || need="$$need fio"; \
+	command -v nginx >/dev/null || need="$$need nginx"; \
+	command -v wrk >/dev/null || need="$$need wrk"; \
+	command -v curl >/dev/null || need="$$need curl"; \
+	if [ -n "$$need" ]; then \
+		echo "installing$$need"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$need; \
+	fi
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+	BIN=.build/release/appliance bash scripts/bench.sh
+
 clean:
 	rm -rf .build
