@@ -71,6 +71,31 @@ import Testing
         #expect(errors.contains { $0.hasSuffix(" 1") || $0.hasSuffix(" 1.0") }, "\(errors)")
     }
 
+    @Test func noIntactReplicaIs503NotAClippedBody() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app, replicas: 2)
+        let data = ObjectEndToEndTests.randomData(20_000)
+        #expect(try await app.request("PUT", "/v1/volumes/objs/objects/lost?io=direct", body: data).status == 201)
+        let marker = data.subdata(in: 4096..<4096 + 64)
+        var corrupted = 0
+        for name in ["device-0.img", "device-1.img"] {
+            let url = app.dataDir.appendingPathComponent("devices/\(name)")
+            let contents = try Data(contentsOf: url)
+            guard let range = contents.range(of: marker) else { continue }
+            let handle = try FileHandle(forWritingTo: url)
+            try handle.seek(toOffset: UInt64(range.lowerBound))
+            try handle.write(contentsOf: Data(repeating: 0x5A, count: 8))
+            try handle.synchronize()
+            try handle.close()
+            corrupted += 1
+        }
+        #expect(corrupted == 2)
+        let get = try await app.request("GET", "/v1/volumes/objs/objects/lost?io=direct")
+        #expect(get.status == 503)
+        #expect(get.header("Content-Type") == "application/problem+json")
+    }
+
     @Test func objectsSurviveARestart() async throws {
         let dataDir = ApplianceProcess.makeTempDir()
         defer { try? FileManager.default.removeItem(at: dataDir) }

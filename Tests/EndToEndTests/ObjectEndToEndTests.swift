@@ -85,7 +85,10 @@ import Testing
             #expect(response.header("Content-Range") == contentRange, "\(range)")
             if let slice { #expect(response.body == data.subdata(in: slice), "\(range)") }
         }
-        #expect(try await app.request("GET", "/v1/volumes/objs/objects/r", headers: ["If-None-Match": etag]).status == 304)
+        let notModified = try await app.request("GET", "/v1/volumes/objs/objects/r", headers: ["If-None-Match": etag])
+        #expect(notModified.status == 304)
+        #expect(notModified.header("Content-Length") == nil || notModified.header("Content-Length") == "10000")
+        #expect(notModified.header("ETag") == etag)
         #expect(try await app.request("GET", "/v1/volumes/objs/objects/r", headers: ["If-None-Match": "\"other\""]).status == 200)
         #expect(try await app.request("GET", "/v1/volumes/objs/objects/r", headers: ["If-Match": "\"other\""]).status == 412)
         #expect(try await app.request("GET", "/v1/volumes/objs/objects/r", headers: ["If-Match": etag]).status == 200)

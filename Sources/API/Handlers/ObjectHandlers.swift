@@ -6,6 +6,8 @@ import Foundation
 struct ObjectHandlers {
     static let defaultContentType = "application/octet-stream"
     static let maxListLimit = 1000
+    /// Sync buffered PUTs up to this size go through the cache (and stay cached for reads).
+    static let syncCacheLimit: Int64 = 64 << 20
     let engine: Engine
 
     func register(in router: inout Router) {
@@ -46,12 +48,16 @@ struct ObjectHandlers {
     /// `sync` (the default) answers once durable; `async` once the data is in the cache with its
     /// space reserved. From `?durability=` or the `X-Durability` header.
     static func isSync(_ request: HTTPRequest) throws(HTTPError) -> Bool {
-        let value = request.query.last(where: { $0.name == "durability" })?.value ?? request.header("x-durability")
-        switch value?.lowercased() {
-        case nil, "sync": return true
-        case "async": return false
-        default: throw .badRequest("durability must be sync or async")
+        func parse(_ value: String?) throws(HTTPError) -> Bool? {
+            switch value?.lowercased() {
+            case nil: return nil
+            case "sync": return true
+            case "async": return false
+            default: throw .badRequest("durability must be sync or async")
+            }
         }
+        let header = try parse(request.header("x-durability"))
+        return try parse(request.query.last(where: { $0.name == "durability" })?.value ?? nil) ?? header ?? true
     }
 
     static func declaredLength(_ request: HTTPRequest) throws(HTTPError) -> Int64? {
@@ -69,9 +75,11 @@ struct ObjectHandlers {
             throw .badRequest("PATCH needs Content-Range: bytes FIRST-LAST/*")
         }
         let spec = header.dropFirst("bytes ".count)
+        let digits = { (s: Substring) in !s.isEmpty && s.allSatisfy { $0 >= "0" && $0 <= "9" } }
         guard let slash = spec.firstIndex(of: "/"), let dash = spec[..<slash].firstIndex(of: "-"),
+            digits(spec[..<dash]), digits(spec[spec.index(after: dash)..<slash]),
             let first = Int64(spec[..<dash]), let last = Int64(spec[spec.index(after: dash)..<slash]), first >= 0, last >= first,
-            spec[spec.index(after: slash)...] == "*" || Int64(spec[spec.index(after: slash)...]) != nil
+            spec[spec.index(after: slash)...] == "*" || digits(spec[spec.index(after: slash)...])
         else {
             throw .badRequest("Content-Range must be bytes FIRST-LAST/* with FIRST <= LAST")
         }
@@ -104,7 +112,7 @@ struct ObjectHandlers {
         let mode = try ioMode(request)
         let sync = try isSync(request)
         let length = try declaredLength(request)
-        let contentType = request.header("content-type") ?? defaultContentType
+        let contentType = request.header("content-type").flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } ?? defaultContentType
         guard contentType.utf8.count <= 256 else { throw HTTPError.badRequest("Content-Type is longer than 256 bytes") }
         let md5 = try request.header("content-md5").map { value throws(HTTPError) in
             guard let digest = Data(base64Encoded: value.trimmingCharacters(in: .whitespaces)), digest.count == 16 else {
@@ -119,7 +127,9 @@ struct ObjectHandlers {
             throw .badRequest("x-checksum-sha256 must be 64 hex digits or the base64 of 32 bytes")
         }
         let target: UploadSink.Target
-        switch mode {
+        // A sync PUT of a large or unknown size gains nothing from the cache but extra copies.
+        let throughCache = mode == .buffered && (!sync || (length ?? Int64.max) <= syncCacheLimit)
+        switch throughCache ? IOMode.buffered : IOMode.direct {
         case .direct:
             target = .direct(try engine.beginUpload(
                 volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length))
@@ -146,17 +156,29 @@ struct ObjectHandlers {
             return ErrorMapping.response(for: HTTPError.preconditionFailed("the object's ETag is \(quotedETag(info))"), context: context)
         case .notModified:
             reader.close()
-            return HTTPResponse(status: 304, headers: headers)
+            // A body-less stream of the representation's length: MHD sends Content-Length from it
+            // (RFC 9110 §8.6) and never reads a body for a 304.
+            return HTTPResponse(status: 304, headers: headers, stream: EmptyStream(length: info.size))
         case .proceed:
             break
         }
         headers.append(("Content-Type", info.contentType ?? defaultContentType))
+        // The first stretch is read (and verified) before the status goes out, so data that no
+        // replica can serve intact is a 503 rather than a cut-off 200.
+        func stream(start: Int64, length: Int64) throws -> ObjectStream {
+            do {
+                return try ObjectStream(reader: reader, start: start, length: length)
+            } catch {
+                reader.close()
+                throw error
+            }
+        }
         switch parseRange(request.header("range"), size: info.size) {
         case .whole:
-            return HTTPResponse(status: 200, headers: headers, stream: ObjectStream(reader: reader, start: 0, length: info.size))
+            return HTTPResponse(status: 200, headers: headers, stream: try stream(start: 0, length: info.size))
         case .partial(let start, let end):
             headers.append(("Content-Range", "bytes \(start)-\(end)/\(info.size)"))
-            return HTTPResponse(status: 206, headers: headers, stream: ObjectStream(reader: reader, start: start, length: end - start + 1))
+            return HTTPResponse(status: 206, headers: headers, stream: try stream(start: start, length: end - start + 1))
         case .unsatisfiable:
             reader.close()
             var response = ErrorMapping.response(for: HTTPError.rangeNotSatisfiable(size: info.size), context: context)
@@ -168,8 +190,8 @@ struct ObjectHandlers {
     static func list(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         func query(_ name: String) throws(HTTPError) -> String? {
             guard let entry = request.query.last(where: { $0.name == name }) else { return nil }
-            guard let decoded = PercentDecoding.decode(entry.value ?? "", plusIsSpace: true) else {
-                throw .badRequest("query parameter '\(name)' is not valid percent-encoded UTF-8")
+            guard let decoded = PercentDecoding.decode(entry.value ?? "", plusIsSpace: true), !decoded.utf8.contains(0) else {
+                throw .badRequest("query parameter '\(name)' is not valid percent-encoded UTF-8 without NUL")
             }
             return decoded
         }
@@ -287,14 +309,33 @@ final class ObjectStream: ResponseBodyStream, @unchecked Sendable {
     private let start: Int64
     let length: Int64
 
-    init(reader: any ObjectSource, start: Int64, length: Int64) {
+    /// The first bytes, read when the response is built.
+    private let head: [UInt8]
+    static let headBytes = 256 << 10
+
+    init(reader: any ObjectSource, start: Int64, length: Int64) throws(EngineError) {
         self.reader = reader
         self.start = start
         self.length = length
+        let count = Int(min(length, Int64(Self.headBytes)))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        var filled = 0
+        while filled < count {
+            let n = try reader.read(at: start + Int64(filled), into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<count]))
+            if n == 0 { break }
+            filled += n
+        }
+        head = Array(buffer[0..<filled])
     }
 
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try reader.read(at: start + offset, into: buffer)
+        if offset < Int64(head.count) {
+            let n = min(buffer.count, head.count - Int(offset))
+            head.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + n])) }
+            return n
+        }
+        return try reader.read(at: start + offset, into: buffer)
     }
 
     func close() { reader.close() }
@@ -302,7 +343,7 @@ final class ObjectStream: ResponseBodyStream, @unchecked Sendable {
 
 extension Data {
     init?(hex: String) {
-        guard hex.count % 2 == 0 else { return nil }
+        guard hex.count % 2 == 0, hex.allSatisfy(\.isHexDigit) else { return nil }
         var bytes: [UInt8] = []
         var index = hex.startIndex
         while index < hex.endIndex {
@@ -313,4 +354,12 @@ extension Data {
         }
         self.init(bytes)
     }
+}
+
+/// A body that is never sent (304): only its length is announced.
+final class EmptyStream: ResponseBodyStream, @unchecked Sendable {
+    let length: Int64
+    init(length: Int64) { self.length = length }
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int { 0 }
+    func close() {}
 }

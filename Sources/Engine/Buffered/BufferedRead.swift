@@ -9,6 +9,8 @@ import Foundation
 package final class BufferedReader: @unchecked Sendable {
     // @unchecked: a download is driven by one connection thread at a time.
     static let readAheadPages = 64
+    /// Sequential reads of objects that bypass the cache fetch this much at a time (2 MiB).
+    static let streamWindowPages = 512
 
     package let info: ObjectInfo
     private let engine: Engine
@@ -17,6 +19,8 @@ package final class BufferedReader: @unchecked Sendable {
     private let epoch: UInt64
     private var closed = false
     private var lastEnd: Int64 = 0
+    /// Reported to the stats once, at close.
+    private var bytesRead: Int64 = 0
     /// Objects too large for the cache stream through this private window instead of filling it.
     private var window: (first: Int64, pages: Int, buffer: AlignedBuffer)?
 
@@ -62,16 +66,13 @@ package final class BufferedReader: @unchecked Sendable {
             let wanted = (position + Int64(total - copied) + pageSize - 1) / pageSize - index
             let pages = Int(max(wanted, sequential ? Int64(Self.readAheadPages) : 1))
             if info.size > engine.spillThreshold {
-                copied += try readThroughWindow(at: position, count: total - copied, into: destination, at: copied, firstPage: index, pages: pages)
+                let windowPages = sequential ? max(pages, Self.streamWindowPages) : pages
+                copied += try readThroughWindow(at: position, count: total - copied, into: destination, at: copied, firstPage: index, pages: windowPages)
             } else {
                 try fill(from: index, pages: pages)
             }
         }
-        engine.stats.volume(object.volumeName) {
-            $0.bytesRead += Int64(copied)
-            $0.readOps += 1
-        }
-        engine.stats.mode(object.volumeName, "buffered") { $0.bytesRead += Int64(copied) }
+        bytesRead += Int64(copied)
         return copied
     }
 
@@ -135,6 +136,12 @@ package final class BufferedReader: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         engine.deferredFree.unpin(epoch)
+        let bytes = bytesRead
+        engine.stats.volume(object.volumeName) {
+            $0.bytesRead += bytes
+            $0.readOps += 1
+        }
+        engine.stats.mode(object.volumeName, "buffered") { $0.bytesRead += bytes }
     }
 }
 

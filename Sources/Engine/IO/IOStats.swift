@@ -61,6 +61,17 @@ final class IOStats: Sendable {
         state.withLock { update(&$0.modes[volume + "|" + mode, default: IOCounters()]) }
     }
 
+    /// A completed read: device counters and latency in one lock acquisition (the hot path).
+    func recordRead(device id: String, bytes: Int64, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        state.withLock { state in
+            state.devices[id, default: IOCounters()].bytesRead += bytes
+            state.devices[id, default: IOCounters()].readOps += 1
+            state.latency["read", default: LatencyHistogram()].observe(seconds)
+        }
+    }
+
     func observe(_ operation: String, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

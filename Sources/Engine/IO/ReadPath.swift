@@ -29,7 +29,6 @@ extension Engine {
             }
             let start = ContinuousClock.now
             let results = rings.withRing { $0.perform(operations) }
-            stats.observe("read", since: start)
             let result: IOResult = results.reduce(.success(0)) { total, next in
                 switch (total, next) {
                 case (.success(let a), .success(let b)): .success(a + b)
@@ -63,10 +62,7 @@ extension Engine {
                 logger.error("checksum mismatch; trying another replica", metadata: ["key": "\(key)", "device": "\(device.path)", "offset": "\(replica.offset + offsetInExtent)"])
                 continue
             }
-            stats.device(replica.deviceID) {
-                $0.bytesRead += Int64(length)
-                $0.readOps += 1
-            }
+            stats.recordRead(device: replica.deviceID, bytes: Int64(length), since: start)
             return
         }
         throw .dataUnavailable(key: key, detail: failures.joined(separator: "; "))

@@ -18,6 +18,8 @@ package final class ObjectReader: @unchecked Sendable {
     /// Where the previous read ended: a read starting there is sequential and gets a full window
     /// (read-ahead); any other read fetches only the blocks it needs.
     private var lastEnd: Int64 = 0
+    /// Reported to the stats once, at close (keeps locks off the per-read path).
+    private var bytesRead: Int64 = 0
 
     init(engine: Engine, volume: String, object: StoredObject, epoch: UInt64) {
         self.engine = engine
@@ -55,11 +57,7 @@ package final class ObjectReader: @unchecked Sendable {
                 }
             }
         }
-        engine.stats.volume(volume) {
-            $0.bytesRead += Int64(copied)
-            $0.readOps += 1
-        }
-        engine.stats.mode(volume, "direct") { $0.bytesRead += Int64(copied) }
+        bytesRead += Int64(copied)
         return copied
     }
 
@@ -87,5 +85,11 @@ package final class ObjectReader: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         engine.deferredFree.unpin(epoch)
+        let bytes = bytesRead
+        engine.stats.volume(volume) {
+            $0.bytesRead += bytes
+            $0.readOps += 1
+        }
+        engine.stats.mode(volume, "direct") { $0.bytesRead += bytes }
     }
 }
