@@ -101,7 +101,7 @@ extension Engine {
                 PageCache.evict(&state, capacity: capacity, toFit: 1)
                 object.pages[index] = page
                 state.pageCount += 1
-                state.dirtyPages += 1
+                PageCache.pageDirtied(&state, object)
                 state.clock.append((cacheKey, index))
             }
             state.objects[cacheKey] = object
@@ -160,7 +160,7 @@ extension Engine {
                     let range = staged[index]!.bytes
                     UnsafeMutableRawBufferPointer(rebasing: page.bytes[range])
                         .copyMemory(from: UnsafeRawBufferPointer(rebasing: staged[index]!.page.bytes[range]))
-                    if !page.state.isDirty { state.dirtyPages += 1 }
+                    if !page.state.isDirty { PageCache.pageDirtied(&state, object) }
                     page.state.markDirty(sectors, want: object.replicas)
                     page.generation += 1
                     page.referenced = true

@@ -106,7 +106,7 @@ package final class BufferedReader: @unchecked Sendable {
             return (object.extents, object.committedSize, object.replacesCommitted, object.commitGeneration, max(run, 1))
         }
         let (extents, committedSize, replaced, generation, run) = snapshot
-        let buffer = AlignedBuffer(count: run * PageState.pageSize)
+        let buffer = AlignedBuffer(count: run * PageState.pageSize, zeroed: false)
         if !replaced {
             try engine.readCommitted(extents: extents, committedSize: committedSize, from: first * pageSize, into: buffer, key: info.key)
         }

@@ -11,7 +11,8 @@ extension Engine {
     private struct WritebackSnapshot {
         var object: CachedObject
         var pages: [(index: Int64, page: Page, mask: [Bool], generation: UInt64)]
-        var runs: [(start: Int64, buffer: AlignedBuffer, length: Int)]
+        /// Contiguous stretches of `pages` (index ranges into it) and their byte lengths.
+        var runs: [(pages: Range<Int>, start: Int64, length: Int)]
         var size: Int64
         var version: ObjectVersion
         var extents: [Extent]
@@ -28,9 +29,20 @@ extension Engine {
         var allocated: [PhysicalRange] = []
         do throws(EngineError) {
             var newExtents: [Extent] = []
+            let pageSize = PageState.pageSize
+            let largest = snapshot.runs.map(\.pages.count).max() ?? 0
+            let buffer = AlignedBuffer(count: max(1, largest) * pageSize, zeroed: false)
             for run in snapshot.runs {
+                // Each run is copied under the lock (whole pages, never torn); a page changed since
+                // the snapshot stays dirty (its generation moved on) and is written again later.
+                pageCache.state.withLock { _ in
+                    for (k, entry) in snapshot.pages[run.pages].enumerated() {
+                        UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[k * pageSize..<(k + 1) * pageSize])
+                            .copyMemory(from: UnsafeRawBufferPointer(entry.page.bytes))
+                    }
+                }
                 let written = try writeExtents(
-                    run.buffer, length: run.length, logicalOffset: run.start, replicas: Int(snapshot.object.replicas),
+                    buffer, length: run.length, logicalOffset: run.start, replicas: Int(snapshot.object.replicas),
                     volume: snapshot.object.volumeName, allocated: &allocated)
                 newExtents += written.map { extent in
                     Extent(
@@ -81,26 +93,21 @@ extension Engine {
                 reserved += zip(mask, page.state.sectors).reduce(0) { $0 + ($1.0 ? Int($1.1.replicasReserved) : 0) }
                 pages.append((index, page, mask, page.generation))
             }
-            // Contiguous dirty pages become one run (one or more large extents).
-            var runs: [(Int64, AlignedBuffer, Int)] = []
+            // Contiguous dirty pages become one run (one or more large extents), up to 4 MiB.
+            var runs: [(Range<Int>, Int64, Int)] = []
             var i = 0
             let pageSize = PageState.pageSize
             while i < pages.count {
                 var j = i
                 while j + 1 < pages.count, pages[j + 1].0 == pages[j].0 + 1, j + 1 - i < 1024 { j += 1 }
                 let start = pages[i].0 * Int64(pageSize)
-                let buffer = AlignedBuffer(count: (j - i + 1) * pageSize)
-                for k in i...j {
-                    UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[(k - i) * pageSize..<(k - i + 1) * pageSize])
-                        .copyMemory(from: UnsafeRawBufferPointer(pages[k].1.bytes))
-                }
-                let length = Int(min(Int64(buffer.count), object.size - start))
-                if length > 0 { runs.append((start, buffer, length)) }
+                let length = Int(min(Int64((j - i + 1) * pageSize), object.size - start))
+                if length > 0 { runs.append((i..<j + 1, start, length)) }
                 i = j + 1
             }
             return WritebackSnapshot(
                 object: object, pages: pages.map { (index: $0.0, page: $0.1, mask: $0.2, generation: $0.3) },
-                runs: runs.map { (start: $0.0, buffer: $0.1, length: $0.2) }, size: object.size,
+                runs: runs.map { (pages: $0.0, start: $0.1, length: $0.2) }, size: object.size,
                 version: ObjectVersion(volumeID: object.volumeID, key: object.key, size: object.size, etag: object.etag, contentType: object.contentType),
                 extents: object.extents, replacesCommitted: object.replacesCommitted,
                 reservedPhysical: Int64(reserved * PageState.sectorSize), reservedLogical: object.reservedLogical,
@@ -115,7 +122,7 @@ extension Engine {
             for entry in snapshot.pages {
                 let stillDirty = entry.page.generation != entry.generation
                 released += entry.page.state.markWritten(entry.mask, replicas: object.replicas, stillDirty: stillDirty)
-                if !stillDirty, !entry.page.state.isDirty { state.dirtyPages -= 1 }
+                if !stillDirty, !entry.page.state.isDirty { PageCache.pageCleaned(&state, object) }
             }
             precondition(
                 Int64(released * PageState.sectorSize) == snapshot.reservedPhysical,

@@ -4,11 +4,12 @@ package final class AlignedBuffer: @unchecked Sendable {
     package let count: Int
     private let base: UnsafeMutableRawPointer
 
-    package init(count: Int, alignment: Int = 4096) {
+    /// `zeroed: false` skips clearing memory the caller overwrites completely anyway.
+    package init(count: Int, alignment: Int = 4096, zeroed: Bool = true) {
         precondition(count > 0 && count % 512 == 0, "aligned buffer size \(count) must be a multiple of 512")
         self.count = count
         base = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: alignment)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: count)
+        if zeroed { base.initializeMemory(as: UInt8.self, repeating: 0, count: count) }
     }
 
     deinit { base.deallocate() }

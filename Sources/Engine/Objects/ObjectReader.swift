@@ -12,7 +12,7 @@ package final class ObjectReader: @unchecked Sendable {
     private let volume: String
     private let epoch: UInt64
     private var closed = false
-    private lazy var window = AlignedBuffer(count: Self.windowBytes)
+    private lazy var window = AlignedBuffer(count: Self.windowBytes, zeroed: false)
     /// What `window` holds: extent index, offset in extent, valid length.
     private var windowContent: (extent: Int, offset: Int64, length: Int)?
     /// Where the previous read ended: a read starting there is sequential and gets a full window

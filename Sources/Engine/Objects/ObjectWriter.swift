@@ -30,7 +30,7 @@ package final class ObjectWriter: @unchecked Sendable {
         self.key = key
         self.contentType = contentType
         self.declaredLength = declaredLength
-        buffer = AlignedBuffer(count: Self.extentBytes)
+        buffer = AlignedBuffer(count: Self.extentBytes, zeroed: false)
         reservation = SpaceAccounting.Reservation(
             volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0)
         if let declaredLength, declaredLength > 0 { try reserve(declaredLength) }

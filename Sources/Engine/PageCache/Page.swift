@@ -64,7 +64,10 @@ final class CachedObject: @unchecked Sendable {
         modifiedAt = committed?.modifiedAt ?? Date()
     }
 
-    var isDirty: Bool { metadataDirty || pages.values.contains { $0.state.isDirty } }
+    /// Pages of this object with a dirty sector (kept with the pool-wide count in PageCache).
+    var dirtyPageCount = 0
+
+    var isDirty: Bool { metadataDirty || dirtyPageCount > 0 }
 
     var info: ObjectInfo {
         ObjectInfo(key: key, size: size, etag: etag, contentType: contentType, createdAt: createdAt ?? modifiedAt, modifiedAt: modifiedAt)

@@ -92,11 +92,23 @@ final class PageCache: Sendable {
         var released = 0
         for page in object.pages.values {
             if page.state.isDirty { state.dirtyPages -= 1 }
+            object.dirtyPageCount = 0
             released += page.state.invalidate()
         }
         state.pageCount -= object.pages.count
         // The pages stay with the object: a reader that opened this version keeps reading them.
         return (released, object.reservedLogical)
+    }
+
+    /// A page of `object` went from clean to dirty, or back.
+    static func pageDirtied(_ state: inout State, _ object: CachedObject) {
+        state.dirtyPages += 1
+        object.dirtyPageCount += 1
+    }
+
+    static func pageCleaned(_ state: inout State, _ object: CachedObject) {
+        state.dirtyPages -= 1
+        object.dirtyPageCount -= 1
     }
 
     func stats(volumeID: Int64) -> VolumeCacheStats {
