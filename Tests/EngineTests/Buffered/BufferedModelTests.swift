@@ -6,17 +6,6 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct BufferedModelTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func put(_ engine: Engine, _ key: String, _ data: [UInt8], direct: Bool, sync: Bool) throws {
         if direct {
             let writer = try engine.beginUpload(volume: "model", key: key, contentType: nil, length: Int64(data.count))
