@@ -1,7 +1,9 @@
 // One upload: bytes arrive in order, are gathered into large aligned buffers, written as extents
 // with all replicas, made durable, then committed as a new version in one catalog transaction
 // (copy-on-write). Until `commit` returns nothing is visible; `abort` leaves nothing behind.
+// Two buffers alternate: while one extent is written, the next fills from the network.
 import Catalog
+import Dispatch
 import Foundation
 
 package final class ObjectWriter: @unchecked Sendable {
@@ -15,7 +17,10 @@ package final class ObjectWriter: @unchecked Sendable {
     package let replacesExisting: Bool
     private let contentType: String?
     private let declaredLength: Int64?
-    private let buffer: AlignedBuffer
+    private var buffer: AlignedBuffer
+    private var spare: AlignedBuffer?
+    /// The extent write in flight on a worker thread, if any.
+    private var inFlight: PendingWrite?
     private var filled = 0
     private var flushed: Int64 = 0
     private var extents: [NewExtent] = []
@@ -43,6 +48,28 @@ package final class ObjectWriter: @unchecked Sendable {
     /// Bytes received so far.
     package var received: Int64 { flushed + Int64(filled) }
 
+    /// The outcome of one extent write, handed back by the worker that performed it.
+    private final class PendingWrite: @unchecked Sendable {
+        // @unchecked: written by the worker before `done` is signalled, read after waiting on it.
+        let done = DispatchSemaphore(value: 0)
+        let buffer: AlignedBuffer
+        var extents: [NewExtent] = []
+        var allocated: [PhysicalRange] = []
+        var error: EngineError?
+        init(buffer: AlignedBuffer) { self.buffer = buffer }
+    }
+
+    /// Waits for the write in flight and takes over its extents (and its buffer, for reuse).
+    private func settle() throws(EngineError) {
+        guard let pending = inFlight else { return }
+        pending.done.wait()
+        inFlight = nil
+        allocated += pending.allocated
+        spare = pending.buffer
+        if let error = pending.error { throw error }
+        extents += pending.extents
+    }
+
     package func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
         if let declaredLength, received + Int64(bytes.count) > declaredLength { throw .uploadTooLong(expected: declaredLength) }
         var offset = 0
@@ -64,12 +91,26 @@ package final class ObjectWriter: @unchecked Sendable {
         }
     }
 
+    /// Hands the full buffer to a worker to write, and continues filling the other one.
     private func flush() throws(EngineError) {
         guard filled > 0 else { return }
         if declaredLength == nil { try reserve(Int64(filled)) }
-        extents += try engine.writeExtents(
-            buffer, length: filled, logicalOffset: flushed, replicas: Int(volume.replicas), volume: volume.name,
-            allocated: &allocated)
+        try settle()
+        let pending = PendingWrite(buffer: buffer)
+        let (engine, length, offset, replicas, name) = (engine, filled, flushed, Int(volume.replicas), volume.name)
+        // A thread of its own (not a width-limited dispatch queue): it blocks on the disk.
+        Thread.detachNewThread {
+            do throws(EngineError) {
+                pending.extents = try engine.writeExtents(
+                    pending.buffer, length: length, logicalOffset: offset, replicas: replicas, volume: name, allocated: &pending.allocated)
+            } catch {
+                pending.error = error
+            }
+            pending.done.signal()
+        }
+        inFlight = pending
+        buffer = spare ?? AlignedBuffer(count: Self.extentBytes, zeroed: false)
+        spare = nil
         flushed += Int64(filled)
         filled = 0
     }
@@ -79,6 +120,7 @@ package final class ObjectWriter: @unchecked Sendable {
         precondition(!finished, "upload committed twice")
         do throws(EngineError) {
             try flush()
+            try settle()
             if let declaredLength, flushed != declaredLength {
                 throw .uploadIncomplete(expected: declaredLength, received: flushed)
             }
@@ -110,6 +152,7 @@ package final class ObjectWriter: @unchecked Sendable {
     package func abort() {
         guard !finished else { return }
         finished = true
+        try? settle()  // The worker must be done with its buffer and report what it allocated.
         engine.allocator.free(allocated)
         allocated = []
         engine.space.release(reservation)
