@@ -25,6 +25,11 @@ package final class SpaceAccounting: Sendable {
         var replacing: Int64
     }
 
+    /// What admission may hand out of `free`: a hidden 1/65 stays back (bcachefs's slack) for
+    /// what writeback allocates beyond the reservations — copy-on-write of data already on disk,
+    /// partial last blocks — so a write that was accepted never meets a full pool at writeback.
+    static func reservable(_ free: Int64) -> Int64 { free - free / 65 }
+
     static func physicalBytes(logical: Int64, replicas: Int64) -> Int64 {
         (logical + Allocator.unit - 1) / Allocator.unit * Allocator.unit * replicas
     }
@@ -44,7 +49,7 @@ package final class SpaceAccounting: Sendable {
                 throw .noSpace(.volumeQuota, needed: logical, available: max(0, quotaLeft))
             }
             if !reservation.thick {
-                let poolLeft = figures.poolFree - state.inflightPhysical
+                let poolLeft = Self.reservable(figures.poolFree) - state.inflightPhysical
                 if physical > poolLeft { throw .noSpace(.pool, needed: physical, available: max(0, poolLeft)) }
                 state.inflightPhysical += physical
             }
@@ -87,7 +92,7 @@ package final class SpaceAccounting: Sendable {
                 throw .noSpace(.volumeQuota, needed: logical, available: max(0, quotaLeft))
             }
             if !thick, physical > 0 {
-                let poolLeft = figures.poolFree - state.inflightPhysical
+                let poolLeft = Self.reservable(figures.poolFree) - state.inflightPhysical
                 if physical > poolLeft { throw .noSpace(.pool, needed: physical, available: max(0, poolLeft)) }
                 state.inflightPhysical += physical
             }

@@ -79,6 +79,6 @@ extension Engine {
         let (bytes, errors, throttled) = pageCache.state.withLock { state in
             (state.counters.values.reduce(0) { $0 + $1.writebackBytes }, state.counters.values.reduce(0) { $0 + $1.writebackErrors }, state.throttled)
         }
-        return (max(0, free - space.inflightPhysical), bytes, errors, throttled)
+        return (max(0, SpaceAccounting.reservable(free) - space.inflightPhysical), bytes, errors, throttled)
     }
 }
