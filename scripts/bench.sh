@@ -4,7 +4,11 @@
 #   1. engine  `appliance bench-engine` on a fresh device file (seq write, seq read, 4 KiB QD32
 #              random read through the real object path), then fio (io_uring, direct) on the SAME file
 #   2. HTTP    the appliance (serve) and nginx side by side with ../shared/bench/anchors.sh (section B)
-#   3. RSS     peak VmRSS of the appliance while a 4 GiB object is uploaded and downloaded
+#   3. buffered on the same appliance: a cache-hit 4 KiB GET (wrk) beside a throw-away nginx serving
+#              the same 4 KiB file (same wrk -t/-c/-d), and a 1 GiB ?durability=async PUT + POST flush
+#              beside fio buffered write + end_fsync on a file in the same filesystem
+#   4. RSS     peak VmRSS of a second appliance (--cache-size RSS_CACHE_BYTES) while a 4 GiB object
+#              is uploaded and downloaded
 #
 # Builds nothing (`make bench` builds the release binary first). Reports, never asserts: the exit
 # status is 0 whatever the ratios; PASS/MISS is printed next to each one.
@@ -12,8 +16,11 @@
 # Knobs (environment): BIN (.build/release/appliance), ANCHORS (../shared/bench/anchors.sh beside
 #   the repo), TMPBASE (/tmp), ENGINE_MIB (2048: device file; the object is half), RAND_SECONDS (10),
 #   SERVE_DEVICE_BYTES (6 GiB per default device), SERVE_CACHE_BYTES (unset: the appliance's default
-#   page cache size; set it to pass --cache-size), RSS_GIB (4), WRK_DUR (3s), PUT_COUNT (200),
-#   BENCH_KEEP (directory to copy the raw results into; default none).
+#   page cache size, raised to 4 GiB when that is smaller and MemAvailable >= 12 GiB, so that the
+#   1 GiB async PUT is not bypassed (a buffered PUT over a quarter of the cache goes straight to disk);
+#   set it to pass --cache-size), RSS_GIB (4), RSS_CACHE_BYTES (64 MiB: cache of the RSS instance),
+#   WRK_DUR (3s), HIT_WRK_DUR (5s), WRK_THREADS (2), WRK_CONNS (32), BUF_MIB (1024: async PUT and
+#   fio size), PUT_COUNT (200), BENCH_KEEP (directory to copy the raw results into; default none).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +32,12 @@ RAND_SECONDS=${RAND_SECONDS:-10}
 SERVE_DEVICE_BYTES=${SERVE_DEVICE_BYTES:-$((6 << 30))}
 SERVE_CACHE_BYTES=${SERVE_CACHE_BYTES:-}
 RSS_GIB=${RSS_GIB:-4}
+RSS_CACHE_BYTES=${RSS_CACHE_BYTES:-$((64 << 20))}
 WRK_DUR=${WRK_DUR:-3s}
+HIT_WRK_DUR=${HIT_WRK_DUR:-5s}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNS=${WRK_CONNS:-32}
+BUF_MIB=${BUF_MIB:-1024}
 PUT_COUNT=${PUT_COUNT:-200}
 BENCH_KEEP=${BENCH_KEEP:-}
 
@@ -41,8 +53,26 @@ for tool in fio nginx wrk curl python3 openssl; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing; run 'make bench' (it installs it)" >&2; exit 2; }
 done
 
+WRK_LUA="$(dirname "$ANCHORS")/wrk_report.lua"
+[[ -r "$WRK_LUA" ]] || { echo "bench: $WRK_LUA is missing (shared/bench beside the repo)" >&2; exit 2; }
+
+# The 1 GiB async PUT must fit under a quarter of the cache, or it goes straight to disk (and the row
+# says so). The default cache is a quarter of RAM, at most 4 GiB: raise it when that is too small and
+# the machine has room.
+mem_total=$(awk '/^MemTotal:/ { printf "%.0f", $2 * 1024 }' /proc/meminfo)
+mem_avail=$(awk '/^MemAvailable:/ { printf "%.0f", $2 * 1024 }' /proc/meminfo)
+default_cache=$(( mem_total / 4 < (4 << 30) ? mem_total / 4 : (4 << 30) ))
+if [[ -z "$SERVE_CACHE_BYTES" ]]; then
+    need_cache=$(( (BUF_MIB << 20) * 4 ))
+    if (( default_cache < need_cache && mem_avail >= 3 * need_cache )); then
+        SERVE_CACHE_BYTES=$need_cache
+        log "default cache $((default_cache >> 20)) MiB < $((need_cache >> 20)) MiB: starting the appliance with --cache-size $need_cache"
+    fi
+fi
+
 T=$(mktemp -d "$TMPBASE/appliance-bench.XXXXXX") || exit 1
 APP_PID=""
+NGINX_PID=""
 SAMPLER_PID=""
 CHILD_PID=""
 
@@ -58,6 +88,7 @@ cleanup() {
     local rc=$?
     stop_pid "$SAMPLER_PID" TERM
     stop_pid "$CHILD_PID" TERM
+    stop_pid "$NGINX_PID" QUIT
     stop_pid "$APP_PID" TERM
     if [[ -n "$BENCH_KEEP" ]]; then
         mkdir -p "$BENCH_KEEP" && find "$T" -maxdepth 1 -type f \( -name '*.txt' -o -name '*.json' -o -name '*.tsv' -o -name '*.log' \) \
@@ -117,32 +148,107 @@ PY
 fi
 rm -rf "$T/engine"   # the device file: the HTTP part needs the disk space
 
-# ------------------------------------------------------------------ 2. HTTP: appliance and nginx, one anchors run
-log "http: starting the appliance (2 device files of $((SERVE_DEVICE_BYTES >> 20)) MiB, cache ${SERVE_CACHE_BYTES:-default})"
-"$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/app" --device-size "$SERVE_DEVICE_BYTES" \
-    ${SERVE_CACHE_BYTES:+--cache-size "$SERVE_CACHE_BYTES"} >"$T/app.log" 2>&1 &
-APP_PID=$!
-URL=""
-for _ in $(seq 300); do
-    URL=$(grep -o 'listening on http://[^ ]*' "$T/app.log" 2>/dev/null | head -1 | sed 's/^listening on //')
-    [[ -n "$URL" ]] && break
-    kill -0 "$APP_PID" 2>/dev/null || break
-    sleep 0.1
-done
-TOKEN=$(tr -d '[:space:]' <"$T/app/token" 2>/dev/null)
-if [[ -z "$URL" || -z "$TOKEN" ]]; then
-    log "the appliance did not start: $(tail -5 "$T/app.log")"
-else
+# ------------------------------------------------------------------ helpers for the appliance and nginx
+# start_app NAME CACHE_BYTES (empty: the appliance's default): serve on an ephemeral loopback port
+# with its data in $T/NAME, create volume "bench"; sets APP_PID URL TOKEN AUTH; 1 if it did not start.
+start_app() {
+    local name=$1 cache=$2 code
+    log "$name: starting the appliance (2 device files of $((SERVE_DEVICE_BYTES >> 20)) MiB, cache ${cache:-default})"
+    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/$name" --device-size "$SERVE_DEVICE_BYTES" \
+        ${cache:+--cache-size "$cache"} >"$T/$name.log" 2>&1 &
+    APP_PID=$!
+    URL=""
+    for _ in $(seq 300); do
+        URL=$(grep -o 'listening on http://[^ ]*' "$T/$name.log" 2>/dev/null | head -1 | sed 's/^listening on //')
+        [[ -n "$URL" ]] && break
+        kill -0 "$APP_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    TOKEN=$(tr -d '[:space:]' <"$T/$name/token" 2>/dev/null)
+    if [[ -z "$URL" || -z "$TOKEN" ]]; then
+        log "the appliance ($name) did not start: $(tail -5 "$T/$name.log")"
+        stop_pid "$APP_PID" TERM; APP_PID=""
+        return 1
+    fi
     AUTH="Authorization: Bearer $TOKEN"
-    log "http: appliance pid $APP_PID at $URL"
+    log "$name: appliance pid $APP_PID at $URL"
     code=$(curl -sS -o "$T/volume.json" -w '%{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' \
         -d "{\"name\":\"bench\",\"capacity_bytes\":$((64 << 30)),\"replicas\":1,\"provisioning\":\"thin\"}" "$URL/v1/volumes")
     [[ "$code" == 201 ]] || log "creating volume bench: HTTP $code $(cat "$T/volume.json")"
+    return 0
+}
+# vol FIELD... -> the bench volume's fields, space-separated ("-" when missing)
+vol() {
+    curl -sS --max-time 30 -H "$AUTH" "$URL/v1/volumes/bench" 2>/dev/null | python3 -c '
+import json, sys
+try: d = json.load(sys.stdin)
+except ValueError: d = {}
+print(" ".join(str(d.get(k, "-")) for k in sys.argv[1:]))' "$@"
+}
+# start_nginx: a throw-away static nginx on a free loopback port (config as in anchors.sh, minus WebDAV),
+# root $T/nginx/www; sets NGINX_PID NGINX_URL NGINX_WWW.
+start_nginx() {
+    local nd="$T/nginx" port
+    port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+    mkdir -p "$nd"/{www,body,logs,tmp}
+    cat >"$nd/nginx.conf" <<EOF
+# temporary config written by bench.sh
+$([[ $EUID == 0 ]] && echo "user root;")
+worker_processes auto;
+daemon off;
+pid $nd/nginx.pid;
+error_log $nd/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    client_body_temp_path $nd/body;
+    proxy_temp_path $nd/tmp/proxy;
+    fastcgi_temp_path $nd/tmp/fastcgi;
+    uwsgi_temp_path $nd/tmp/uwsgi;
+    scgi_temp_path $nd/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        root $nd/www;
+    }
+}
+EOF
+    nginx -t -q -p "$nd" -c "$nd/nginx.conf" -e "$nd/logs/error.log" 2>"$nd/logs/t.err" \
+        || { log "nginx -t failed: $(cat "$nd/logs/t.err")"; return 1; }
+    nginx -p "$nd" -c "$nd/nginx.conf" -e "$nd/logs/error.log" &
+    NGINX_PID=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && break
+        kill -0 "$NGINX_PID" 2>/dev/null || { log "nginx exited: $(tail -3 "$nd/logs/error.log")"; NGINX_PID=""; return 1; }
+        sleep 0.1
+    done
+    NGINX_URL="http://127.0.0.1:$port"
+    NGINX_WWW="$nd/www"
+    log "nginx pid $NGINX_PID on $NGINX_URL (root $NGINX_WWW)"
+}
+# wrk_run NAME URL [wrk options...] -> "rps p50_us p99_us errors non2xx" (empty on failure)
+wrk_run() {
+    local name=$1 url=$2; shift 2
+    timeout 120 wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$HIT_WRK_DUR" -s "$WRK_LUA" "$@" "$url" >"$T/wrk-$name.txt" 2>&1
+    grep -m1 '^WRKJSON ' "$T/wrk-$name.txt" | cut -d' ' -f2- | python3 -c '
+import json, sys
+try: d = json.loads(sys.stdin.read())
+except ValueError: sys.exit(0)
+print("%.0f %d %d %d %d" % (d["rps"], d["p50_us"], d["p99_us"], d["errors"], d["status_errors"]))'
+}
 
+# ------------------------------------------------------------------ 2. HTTP: appliance and nginx, one anchors run
+if start_app app "$SERVE_CACHE_BYTES"; then
     log "http: anchors.sh section B (nginx, then the appliance)"
     SECTIONS=B TMPBASE="$T" BASE_URL="$URL" TARGET_NAME=appliance \
         PATH_TEMPLATE='v1/volumes/bench/objects/{key}' HTTP_HEADERS="$AUTH" RESULTS="$T/anchors.tsv" \
         BIG_MIB=1024 WRK_DUR="$WRK_DUR" WRK_PUT_DUR=0 PUT_COUNT="$PUT_COUNT" PUT_CONC=8 CURL_MAX=300 \
+        WRK_THREADS="$WRK_THREADS" WRK_CONNS="$WRK_CONNS" \
         bash "$ANCHORS" >"$T/anchors.txt" 2>"$T/anchors.log" &
     CHILD_PID=$!
     wait "$CHILD_PID"; CHILD_PID=""
@@ -157,7 +263,90 @@ else
     R[ngx_getc]=$(tsv "GET 1024MiB curl cold" nginx)
     R[app_getc]=$(tsv "GET 1024MiB curl cold" appliance)
 
-    # -------------------------------------------------------------- 3. RSS while streaming a big object
+    # -------------------------------------------------------------- 3a. cache-hit 4 KiB GET: appliance vs nginx
+    log "hit: 4 KiB object PUT (buffered) + one warming GET; the same 4 KiB file in a throw-away nginx's root"
+    head -c 4096 /dev/urandom >"$T/hit-4k.bin"
+    hobj="$URL/v1/volumes/bench/objects/hit-4k"
+    code=$(curl -sS -o "$T/hit-put.body" -w '%{http_code}' -X PUT -T "$T/hit-4k.bin" -H "$AUTH" -H 'Expect:' \
+        -H 'Content-Type: application/octet-stream' "$hobj?io=buffered" 2>&1)
+    if [[ "$code" != 2* ]]; then
+        log "hit: PUT 4 KiB: HTTP $code $(head -c 300 "$T/hit-put.body")"
+    elif ! curl -sS -H "$AUTH" -o "$T/hit-4k.got" "$hobj" || ! cmp -s "$T/hit-4k.bin" "$T/hit-4k.got"; then
+        log "hit: the warming GET did not return the 4 KiB that were PUT"
+    elif start_nginx; then
+        cp "$T/hit-4k.bin" "$NGINX_WWW/hit-4k.bin"
+        curl -sS -o "$T/hit-4k.ngx" "$NGINX_URL/hit-4k.bin" && cmp -s "$T/hit-4k.bin" "$T/hit-4k.ngx" \
+            || log "hit: nginx did not serve the 4 KiB file"
+        read -r h0 m0 <<<"$(vol cache_hits cache_misses)"
+        for tgt in ngx app; do
+            if [[ $tgt == ngx ]]; then
+                log "hit: wrk -t$WRK_THREADS -c$WRK_CONNS -d$HIT_WRK_DUR nginx GET 4 KiB"
+                res=$(wrk_run ngx-4k "$NGINX_URL/hit-4k.bin")
+            else
+                log "hit: wrk -t$WRK_THREADS -c$WRK_CONNS -d$HIT_WRK_DUR appliance GET 4 KiB (cache hit)"
+                res=$(wrk_run app-4k "$hobj" -H "$AUTH")
+            fi
+            read -r rps p50 p99 er se <<<"$res"
+            if [[ -z "$res" ]]; then
+                log "hit: wrk $tgt failed: $(tail -2 "$T/wrk-$tgt-4k.txt")"
+            elif [[ "$er" != 0 || "$se" != 0 ]]; then
+                log "hit: wrk $tgt: $er socket errors, $se non-2xx answers: not counted"
+            else
+                R[hit_$tgt]=$rps; R[hit_${tgt}_p99]=$p99; R[hit_${tgt}_p50]=$p50
+            fi
+            log "hit: $tgt ${rps:-?} req/s, p50 ${p50:-?} us, p99 ${p99:-?} us"
+        done
+        read -r h1 m1 <<<"$(vol cache_hits cache_misses)"
+        [[ "$h0$h1$m0$m1" =~ ^[0-9]+$ ]] && { R[hit_hits]=$((h1 - h0)); R[hit_misses]=$((m1 - m0)); }
+        log "hit: appliance cache_hits +${R[hit_hits]:-?}, cache_misses +${R[hit_misses]:-?} during the wrk runs"
+        stop_pid "$NGINX_PID" QUIT; NGINX_PID=""
+    fi
+    curl -s -o /dev/null -X DELETE -H "$AUTH" "$hobj"
+
+    # -------------------------------------------------------------- 3b. 1 GiB async PUT + flush vs fio buffered + fsync
+    bbytes=$((BUF_MIB << 20))
+    bsrc="$T/buf-src.bin"
+    bobj="$URL/v1/volumes/bench/objects/buf-async"
+    log "buffered: generating a $BUF_MIB MiB random source file (kept in the page cache: we time the transfer)"
+    openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c "$bbytes" >"$bsrc"
+    sync; cat "$bsrc" >/dev/null
+    log "buffered: PUT $BUF_MIB MiB ?durability=async, then POST flush"
+    out=$(curl -sS --max-time 600 -X PUT -T "$bsrc" -H "$AUTH" -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+        -o "$T/buf-put.body" -w '%{http_code} %{time_total} %{size_upload}' "$bobj?durability=async" 2>&1)
+    read -r code tput sz <<<"$out"
+    read -r dirty <<<"$(vol dirty_bytes)"
+    fout=$(curl -sS --max-time 600 -X POST -H "$AUTH" -o "$T/buf-flush.body" -w '%{http_code} %{time_total}' \
+        "$URL/v1/volumes/bench/flush" 2>&1)
+    read -r fcode tflush <<<"$fout"
+    if [[ "$code" == 2* && "$sz" == "$bbytes" && "$fcode" == 204 ]]; then
+        R[buf_app]=$(python3 -c "print('%.0f' % ($bbytes / 2**20 / ($tput + $tflush)))")
+        R[buf_put_s]=$tput; R[buf_flush_s]=$tflush; R[buf_dirty]=$dirty
+        if [[ "$dirty" =~ ^[0-9]+$ ]] && (( dirty > 0 )); then R[buf_path]=cache; else R[buf_path]=bypass; fi
+        log "buffered: PUT ${tput}s (dirty_bytes right after: $dirty -> ${R[buf_path]}), flush ${tflush}s: ${R[buf_app]} MiB/s"
+    else
+        log "buffered: PUT: $out $(head -c 300 "$T/buf-put.body" 2>/dev/null); flush: $fout $(head -c 300 "$T/buf-flush.body" 2>/dev/null)"
+    fi
+    curl -s -o /dev/null -X DELETE -H "$AUTH" "$bobj"
+    rm -f "$bsrc"
+    sync
+    log "buffered: fio --ioengine=psync --direct=0 --rw=write --bs=1M --size=${BUF_MIB}m --end_fsync=1 in $T"
+    if timeout 600 fio --name=bufwrite --filename="$T/fio-buf.dat" --ioengine=psync --direct=0 --rw=write --bs=1M \
+        --size="${BUF_MIB}m" --end_fsync=1 --output-format=json --output="$T/fio-buf.json" >/dev/null 2>"$T/fio-buf.err"; then
+        R[buf_fio]=$(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+print("%.0f" % (j["write"]["io_bytes"] / 2**20 / (j["job_runtime"] / 1e3)))' "$T/fio-buf.json")
+        log "buffered: fio ${R[buf_fio]} MiB/s (runtime incl. end_fsync)"
+    else
+        log "fio buffered write failed: $(tail -1 "$T/fio-buf.err")"
+    fi
+    rm -f "$T/fio-buf.dat"
+fi
+stop_pid "$APP_PID" TERM; APP_PID=""
+rm -rf "$T/app"
+
+# ------------------------------------------------------------------ 4. RSS while streaming a big object (bounded cache)
+if start_app rss "$RSS_CACHE_BYTES"; then
     big=$((RSS_GIB << 30))
     rss_kib() { local k v _; while read -r k v _; do [[ $k == VmRSS: ]] && { echo "$v"; return; }; done <"/proc/$1/status"; }
     R[rss_base]=$(( $(rss_kib "$APP_PID" 2>/dev/null || echo 0) >> 10 ))
@@ -198,11 +387,13 @@ stop_pid "$APP_PID" TERM; APP_PID=""
 
 # ------------------------------------------------------------------ the table
 python3 - "$ENGINE_TARGET" "$HTTP_TARGET" "$RSS_LIMIT_MIB" "$(nproc)" "$(uname -r)" \
-    "$(fio --version) | $(nginx -v 2>&1 | sed 's/.*: //')" "$ENGINE_MIB" "$RAND_SECONDS" "$RSS_GIB" <<PY
+    "$(fio --version) | $(nginx -v 2>&1 | sed 's/.*: //')" "$ENGINE_MIB" "$RAND_SECONDS" "$RSS_GIB" \
+    "$RSS_CACHE_BYTES" "${SERVE_CACHE_BYTES:-$default_cache}" "$BUF_MIB" "$WRK_THREADS" "$WRK_CONNS" "$HIT_WRK_DUR" <<PY
 import sys
 R = {$(for k in "${!R[@]}"; do printf '"%s": "%s", ' "$k" "${R[$k]}"; done)}
 et, ht, rss_limit = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 ncpu, kernel, tools, eng_mib, secs, rss_gib = sys.argv[4:10]
+rss_cache, app_cache, buf_mib, wrk_t, wrk_c, wrk_d = sys.argv[10:16]
 def num(k):
     try: return float(R.get(k, ""))
     except ValueError: return None
@@ -222,8 +413,18 @@ ratio_row("HTTP PUT 1 GiB (curl)", "app_put", "ngx_put", "(nginx PUT + fsync)", 
 ratio_row("HTTP GET 1 GiB warm (curl)", "app_get", "ngx_get", "(nginx GET warm)", ht, "MiB/s")
 if num("app_getc") is not None or num("ngx_getc") is not None:
     ratio_row("HTTP GET 1 GiB cold (after drop_caches)", "app_getc", "ngx_getc", "(nginx GET cold)", ht, "MiB/s")
+ratio_row("HTTP GET 4 KiB cache hit (wrk -t%s -c%s -d%s)" % (wrk_t, wrk_c, wrk_d), "hit_app", "hit_ngx",
+          "(nginx GET same 4 KiB file)", ht, "req/s")
+bpath = R.get("buf_path", "")
+bsize = "1 GiB" if buf_mib == "1024" else "%s MiB" % buf_mib
+bname = "buffered PUT %s ?durability=async + flush" % bsize
+if bpath == "cache":
+    bname += " (via cache %d MiB: dirty %d MiB after PUT)" % (int(app_cache) >> 20, int(R["buf_dirty"]) >> 20)
+elif bpath:
+    bname += " (BYPASSED the cache %d MiB: dirty 0 after PUT)" % (int(app_cache) >> 20)
+ratio_row(bname, "buf_app", "buf_fio", "(fio psync buffered 1M + end_fsync)", ht, "MiB/s")
 p = num("rss_peak")
-rows.append(("RSS peak while streaming %s GiB PUT+GET" % rss_gib, fmt(p, "MiB"), "limit %.0f MiB" % rss_limit,
+rows.append(("RSS peak streaming %s GiB (cache %d MiB)" % (rss_gib, int(rss_cache) >> 20), fmt(p, "MiB"), "limit %.0f MiB" % rss_limit,
              "n/a" if p is None else "%.2fx" % (p / rss_limit), "< %.0f MiB" % rss_limit,
              "n/a" if p is None else ("PASS" if p < rss_limit else "MISS")))
 head = ("workload", "ours", "reference", "ratio", "target", "result")
@@ -235,10 +436,14 @@ print(line(head)); print("-+-".join("-" * x for x in w))
 for r in rows: print(line(r))
 info = []
 if num("ngx_put_nofsync") is not None: info.append("nginx PUT 1 GiB without fsync %s MiB/s" % R["ngx_put_nofsync"])
+if num("hit_app") is not None and num("hit_ngx") is not None:
+    info.append("4 KiB GET p50/p99 appliance %s/%s us, nginx %s/%s us" % (R.get("hit_app_p50"), R.get("hit_app_p99"), R.get("hit_ngx_p50"), R.get("hit_ngx_p99")))
+if R.get("hit_hits", "") != "": info.append("cache_hits +%s, cache_misses +%s during the 4 KiB wrk" % (R["hit_hits"], R.get("hit_misses", "?")))
+if num("buf_put_s") is not None: info.append("async PUT %.2f s + flush %.2f s" % (num("buf_put_s"), num("buf_flush_s")))
 if num("rss_put") is not None: info.append("%s GiB PUT %s MiB/s" % (rss_gib, R["rss_put"]))
 if num("rss_get") is not None: info.append("%s GiB GET %s MiB/s" % (rss_gib, R["rss_get"]))
 if num("rss_base") is not None: info.append("RSS before the stream %s MiB" % R["rss_base"])
-if num("rss_hwm") is not None: info.append("VmHWM over the whole run %s MiB" % R["rss_hwm"])
+if num("rss_hwm") is not None: info.append("VmHWM of the RSS instance %s MiB" % R["rss_hwm"])
 if info: print("info: " + "; ".join(info))
 print("(benchmarks report, they never fail the build: PASS/MISS is against the issue's targets)")
 PY
