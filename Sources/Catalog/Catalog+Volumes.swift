@@ -18,6 +18,11 @@ extension Catalog {
         }
     }
 
+    /// Just the row (an indexed lookup; no usage figures): the per-request path.
+    package func volumeRecord(named name: String) throws(CatalogError) -> VolumeRecord? {
+        try read { db in try VolumeRecord.filter(VolumeRecord.Columns.name == name).fetchOne(db) }
+    }
+
     package func volume(named name: String) throws(CatalogError) -> VolumeWithUsage? {
         try read { db in try Self.volume(db, named: name) }
     }

@@ -17,6 +17,8 @@ package final class Engine: Sendable {
     let deferredFree: DeferredFree
     let pageCache: PageCache
     let writeback = WritebackScheduler()
+    /// Volume rows by name (see `volumeRecord(named:)`).
+    let volumeRecords = Lock<[String: VolumeRecord]>([:])
     private let isShutDown = Atomic<Bool>(false)
     let logger: Logger
     /// Serializes control-plane changes that touch device headers and the catalog together.

@@ -55,7 +55,7 @@ package final class HTTPServer: Sendable {
     package func start() throws(StartError) {
         let context = Unmanaged.passUnretained(self).toOpaque()
         let handle = appliance_mhd_start(
-            configuration.host, configuration.port, 512 * 1024, 300, UInt32(configuration.maxConnections), accessHandlerTrampoline, context, requestCompletedTrampoline, context)
+            configuration.host, configuration.port, 64 * 1024, 300, UInt32(configuration.maxConnections), accessHandlerTrampoline, context, requestCompletedTrampoline, context)
         guard let handle else { throw .cannotStart(host: configuration.host, port: configuration.port) }
         daemon.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))), ordering: .releasing)
         boundPort.store(appliance_mhd_bound_port(handle), ordering: .releasing)

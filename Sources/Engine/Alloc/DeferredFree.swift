@@ -10,7 +10,7 @@ final class DeferredFree: Sendable {
         var pending: [(epoch: UInt64, ranges: [PhysicalRange])] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let allocator: Allocator
 
     init(allocator: Allocator) {

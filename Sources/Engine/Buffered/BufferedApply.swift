@@ -77,6 +77,7 @@ extension Engine {
         let thick = volume.provisioning == Provisioning.thick.rawValue
         let (info, release) = try withIdleObject(cacheKey) { state throws(EngineError) -> (ObjectInfo, (Int64, Int64)) in
             let previous = try cachedObject(&state, volume: volume, key: key)
+            previous?.holdVersion(deferredFree)
             let dropped = PageCache.drop(&state, key: cacheKey)
             let object = CachedObject(
                 volumeID: volume.id!, volumeName: volume.name, key: key, replicas: UInt8(volume.replicas), thick: thick,
@@ -202,7 +203,7 @@ extension Engine {
         defer { deferredFree.unpin(epoch) }
         for index in needed {
             let page = Page()
-            try readCommitted(extents: extents, committedSize: committedSize, from: index * Int64(PageState.pageSize), into: page.frame, key: key)
+            try readCommitted(extents: extents, committedSize: committedSize, from: index * Int64(PageState.pageSize), into: page.bytes, key: key)
             fills[index] = page
         }
         return (fills, generation)
@@ -210,10 +211,9 @@ extension Engine {
 
     /// Fills `buffer` (a whole number of pages) with committed bytes from `from`; holes and bytes
     /// past `committedSize` read as zeros.
-    func readCommitted(extents: [Extent], committedSize: Int64, from: Int64, into buffer: AlignedBuffer, key: String) throws(EngineError) {
-        let bytes = buffer.bytes
+    func readCommitted(extents: [Extent], committedSize: Int64, from: Int64, into bytes: UnsafeMutableRawBufferPointer, key: String) throws(EngineError) {
         bytes.initializeMemory(as: UInt8.self, repeating: 0)
-        let length = min(Int64(buffer.count), max(0, committedSize - from))
+        let length = min(Int64(bytes.count), max(0, committedSize - from))
         guard length > 0 else { return }
         let block = Extent.checksumBlock
         var position = from
@@ -227,7 +227,7 @@ extension Engine {
                 let padded = min((offsetInExtent + n + block - 1) / block * block, (extent.length + block - 1) / block * block)
                 let at = Int(position - from) - Int(offsetInExtent - start)
                 precondition(at >= 0 && at % Int(block) == 0, "unaligned page fill at \(position)")
-                let count = min(Int(padded - start), buffer.count - at)
+                let count = min(Int(padded - start), bytes.count - at)
                 try readExtentBlocks(extent, offsetInExtent: start, length: count, into: UnsafeMutableRawBufferPointer(rebasing: bytes[at..<at + count]), key: key)
                 position += n
             }

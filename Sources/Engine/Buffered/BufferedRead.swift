@@ -1,6 +1,7 @@
 // Buffered reads (fs-io-buffered's read path): copy from cached pages; on a miss, read a run of
 // pages (more when the access is sequential: read-ahead) from the committed extents through the
-// read path, insert them clean, and copy. The reader pins the version it started on.
+// read path, insert them clean, and copy. Only a miss pins the committed version while it reads
+// (a cache hit takes one lock); a writeback that commits meanwhile makes the fill read again.
 import Logging
 import Synchronization
 import Catalog
@@ -8,7 +9,8 @@ import Foundation
 
 package final class BufferedReader: @unchecked Sendable {
     // @unchecked: a download is driven by one connection thread at a time.
-    static let readAheadPages = 64
+    /// Pages fetched on a sequential miss (2 MiB): read-ahead.
+    static let readAheadPages = 512
     /// Sequential reads of objects that bypass the cache fetch this much at a time (2 MiB).
     static let streamWindowPages = 512
 
@@ -16,7 +18,6 @@ package final class BufferedReader: @unchecked Sendable {
     private let engine: Engine
     private let key: CacheKey
     private let object: CachedObject
-    private let epoch: UInt64
     private var closed = false
     private var lastEnd: Int64 = 0
     /// Reported to the stats once, at close.
@@ -24,12 +25,11 @@ package final class BufferedReader: @unchecked Sendable {
     /// Objects too large for the cache stream through this private window instead of filling it.
     private var window: (first: Int64, pages: Int, buffer: AlignedBuffer)?
 
-    init(engine: Engine, key: CacheKey, object: CachedObject, info: ObjectInfo, epoch: UInt64) {
+    init(engine: Engine, key: CacheKey, object: CachedObject, info: ObjectInfo) {
         self.engine = engine
         self.key = key
         self.object = object
         self.info = info
-        self.epoch = epoch
     }
 
     deinit { close() }
@@ -82,10 +82,12 @@ package final class BufferedReader: @unchecked Sendable {
     ) throws(EngineError) -> Int {
         let pageSize = Int64(PageState.pageSize)
         if window == nil || position < window!.first * pageSize || position >= (window!.first + Int64(window!.pages)) * pageSize {
+            let epoch = engine.deferredFree.pin()
+            defer { engine.deferredFree.unpin(epoch) }
             let (extents, committedSize) = engine.pageCache.state.withLock { _ in (object.extents, object.committedSize) }
             let buffer = window.map { $0.buffer.count >= pages * PageState.pageSize ? $0.buffer : AlignedBuffer(count: pages * PageState.pageSize) }
                 ?? AlignedBuffer(count: pages * PageState.pageSize)
-            try engine.readCommitted(extents: extents, committedSize: committedSize, from: firstPage * pageSize, into: buffer, key: info.key)
+            try engine.readCommitted(extents: extents, committedSize: committedSize, from: firstPage * pageSize, into: buffer.bytes, key: info.key)
             window = (firstPage, buffer.count / PageState.pageSize, buffer)
         }
         let (first, windowPages, buffer) = window!
@@ -100,6 +102,10 @@ package final class BufferedReader: @unchecked Sendable {
     /// Reads up to `count` uncached pages from `first` from the committed version and inserts them.
     private func fill(from first: Int64, pages count: Int) throws(EngineError) {
         let pageSize = Int64(PageState.pageSize)
+        // Pinned before the extents are read, so a commit that replaces them cannot free them
+        // while this fill reads (it either happened before the snapshot, or waits for the unpin).
+        let epoch = engine.deferredFree.pin()
+        defer { engine.deferredFree.unpin(epoch) }
         let snapshot = engine.pageCache.state.withLock { state -> ([Extent], Int64, Bool, UInt64, Int) in
             var run = 0
             while run < count, object.pages[first + Int64(run)] == nil, (first + Int64(run)) * pageSize < object.size { run += 1 }
@@ -108,7 +114,7 @@ package final class BufferedReader: @unchecked Sendable {
         let (extents, committedSize, replaced, generation, run) = snapshot
         let buffer = AlignedBuffer(count: run * PageState.pageSize, zeroed: false)
         if !replaced {
-            try engine.readCommitted(extents: extents, committedSize: committedSize, from: first * pageSize, into: buffer, key: info.key)
+            try engine.readCommitted(extents: extents, committedSize: committedSize, from: first * pageSize, into: buffer.bytes, key: info.key)
         }
         let capacity = engine.pageCache.capacityPages
         engine.pageCache.state.withLock { state in
@@ -135,13 +141,7 @@ package final class BufferedReader: @unchecked Sendable {
     package func close() {
         guard !closed else { return }
         closed = true
-        engine.deferredFree.unpin(epoch)
-        let bytes = bytesRead
-        engine.stats.volume(object.volumeName) {
-            $0.bytesRead += bytes
-            $0.readOps += 1
-        }
-        engine.stats.mode(object.volumeName, "buffered") { $0.bytesRead += bytes }
+        engine.stats.recordObjectRead(volume: object.volumeName, mode: "buffered", bytes: bytesRead)
     }
 }
 
@@ -152,19 +152,12 @@ extension Engine {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        let epoch = deferredFree.pin()
-        do throws(EngineError) {
-            let (object, info) = try pageCache.state.withLock { state throws(EngineError) -> (CachedObject, ObjectInfo) in
-                guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
-                    throw .objectNotFound(volume: name, key: key)
-                }
-                return (object, object.info)
+        let (object, info) = try pageCache.state.withLock { state throws(EngineError) -> (CachedObject, ObjectInfo) in
+            guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
+                throw .objectNotFound(volume: name, key: key)
             }
-            stats.mode(name, "buffered") { $0.readOps += 1 }
-            return BufferedReader(engine: self, key: cacheKey, object: object, info: info, epoch: epoch)
-        } catch {
-            deferredFree.unpin(epoch)
-            throw error
+            return (object, object.info)
         }
+        return BufferedReader(engine: self, key: cacheKey, object: object, info: info)
     }
 }

@@ -25,6 +25,7 @@ extension Engine {
         if writeBackFirst { try flushObject(cacheKey) }
         let (released, object) = try withIdleObject(cacheKey) { state throws(EngineError) -> ((Int, Int64), CachedObject?) in
             let object = state.objects[cacheKey]
+            object?.holdVersion(deferredFree)
             return (PageCache.drop(&state, key: cacheKey), object)
         }
         if let object { space.releaseBuffered(volumeID: volumeID, thick: object.thick, logical: released.1, physical: Int64(released.0 * PageState.sectorSize)) }

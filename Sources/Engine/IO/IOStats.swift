@@ -47,7 +47,7 @@ final class IOStats: Sendable {
         var modes: [String: IOCounters] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     func volume(_ name: String, _ update: (inout IOCounters) -> Void) {
         state.withLock { update(&$0.volumes[name, default: IOCounters()]) }
@@ -69,6 +69,16 @@ final class IOStats: Sendable {
             state.devices[id, default: IOCounters()].bytesRead += bytes
             state.devices[id, default: IOCounters()].readOps += 1
             state.latency["read", default: LatencyHistogram()].observe(seconds)
+        }
+    }
+
+    /// One object read finished: volume and per-mode counters in one lock acquisition.
+    func recordObjectRead(volume: String, mode: String, bytes: Int64) {
+        state.withLock { state in
+            state.volumes[volume, default: IOCounters()].bytesRead += bytes
+            state.volumes[volume, default: IOCounters()].readOps += 1
+            state.modes[volume + "|" + mode, default: IOCounters()].bytesRead += bytes
+            state.modes[volume + "|" + mode, default: IOCounters()].readOps += 1
         }
     }
 

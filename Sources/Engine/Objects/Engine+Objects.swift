@@ -16,9 +16,13 @@ extension Engine {
         guard !key.utf8.contains(0) else { throw .invalidArgument(field: "key", reason: "must not contain NUL") }
     }
 
+    /// The volume's row, from memory when possible: every object request needs it. Volume
+    /// changes all go through the Engine, which updates or drops the cached row.
     func volumeRecord(named name: String) throws(EngineError) -> VolumeRecord {
-        guard let volume = try catalogCall({ try catalog.volume(named: name) }) else { throw .volumeNotFound(name: name) }
-        return volume.record
+        if let cached = volumeRecords.withLock({ $0[name] }) { return cached }
+        guard let volume = try catalogCall({ try catalog.volumeRecord(named: name) }) else { throw .volumeNotFound(name: name) }
+        volumeRecords.withLock { $0[name] = volume }
+        return volume
     }
 
     func spaceFigures(volumeID: Int64) throws(EngineError) -> (volumeUsed: Int64, poolFree: Int64) {
@@ -48,7 +52,6 @@ extension Engine {
             guard let object = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else {
                 throw .objectNotFound(volume: name, key: key)
             }
-            stats.mode(name, "direct") { $0.readOps += 1 }
             return ObjectReader(engine: self, volume: name, object: object, epoch: epoch)
         } catch {
             deferredFree.unpin(epoch)

@@ -85,11 +85,6 @@ package final class ObjectReader: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         engine.deferredFree.unpin(epoch)
-        let bytes = bytesRead
-        engine.stats.volume(volume) {
-            $0.bytesRead += bytes
-            $0.readOps += 1
-        }
-        engine.stats.mode(volume, "direct") { $0.bytesRead += bytes }
+        engine.stats.recordObjectRead(volume: volume, mode: "direct", bytes: bytesRead)
     }
 }

@@ -2,14 +2,22 @@
 // access happens under the cache's lock.
 final class Page: @unchecked Sendable {
     // @unchecked: only touched under PageCache's lock.
-    let frame = AlignedBuffer(count: PageState.pageSize)
+    private let base: UnsafeMutableRawPointer
     var state = PageState()
     /// Bumped on every write, so writeback can tell whether a page changed while it was written.
     var generation: UInt64 = 0
     /// CLOCK reference bit for eviction of clean pages.
     var referenced = true
 
-    var bytes: UnsafeMutableRawBufferPointer { frame.bytes }
+    var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: PageState.pageSize) }
+
+    /// A zero-filled page.
+    init() {
+        base = FramePool.shared.take()
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: PageState.pageSize)
+    }
+
+    deinit { FramePool.shared.give(base) }
 }
 
 /// A cached object: the committed version it started from, plus in-memory pages and size.
@@ -62,6 +70,19 @@ final class CachedObject: @unchecked Sendable {
         etag = committed?.etag ?? ""
         contentType = committed?.contentType
         modifiedAt = committed?.modifiedAt ?? Date()
+    }
+
+    /// Set when the object is dropped from the cache (replaced or deleted) while readers may
+    /// still hold it: keeps its committed extents from being freed until the last reader is done.
+    private var versionHold: (DeferredFree, UInt64)?
+
+    func holdVersion(_ deferredFree: DeferredFree) {
+        guard versionHold == nil else { return }
+        versionHold = (deferredFree, deferredFree.pin())
+    }
+
+    deinit {
+        if let (deferredFree, epoch) = versionHold { deferredFree.unpin(epoch) }
     }
 
     /// Pages of this object with a dirty sector (kept with the pool-wide count in PageCache).

@@ -39,11 +39,11 @@ final class PageCache: Sendable {
     }
 
     let capacityPages: Int
-    let state: Mutex<State>
+    let state: Lock<State>
 
     init(capacityBytes: Int64) {
         capacityPages = max(256, Int(capacityBytes / Int64(PageState.pageSize)))
-        state = Mutex(State())
+        state = Lock(State())
     }
 
     /// Makes room for `count` new pages by evicting clean, unreferenced pages (CLOCK).

@@ -5,7 +5,7 @@ import Synchronization
 package final class RingPool: Sendable {
     private let entries: UInt32
     private let maxIdle: Int
-    private let idle = Mutex<[IdleRing]>([])
+    private let idle = Lock<[IdleRing]>([])
 
     /// Rings only move between threads through the pool's lock, never shared while in use.
     private struct IdleRing: @unchecked Sendable {

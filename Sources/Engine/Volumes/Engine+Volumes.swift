@@ -60,6 +60,7 @@ extension Engine {
                 }
             }
         }
+        volumeRecords.withLock { $0[name] = resized.record }
         return Self.info(resized)
     }
 
@@ -77,6 +78,7 @@ extension Engine {
                 }
             }
         }
+        volumeRecords.withLock { $0[name] = nil }
         deferredFree.retire(freed.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
         stats.forgetVolume(name)
         logger.info("volume deleted", metadata: ["volume": "\(name)", "force": "\(force)"])
