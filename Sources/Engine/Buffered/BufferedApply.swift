@@ -202,7 +202,7 @@ extension Engine {
         let epoch = deferredFree.pin()
         defer { deferredFree.unpin(epoch) }
         for index in needed {
-            let page = Page()
+            let page = Page(zeroed: false)  // readCommitted fills it whole (zeros past the end)
             try readCommitted(extents: extents, committedSize: committedSize, from: index * Int64(PageState.pageSize), into: page.bytes, key: key)
             fills[index] = page
         }

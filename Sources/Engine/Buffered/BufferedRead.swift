@@ -125,10 +125,10 @@ package final class BufferedReader: @unchecked Sendable {
                 guard object.pages[index] == nil else { continue }
                 let page: Page
                 if current {
-                    page = PageCache.insert(&state, capacity: capacity, key: key, object: object, index: index)
+                    page = PageCache.insert(&state, capacity: capacity, key: key, object: object, index: index, zeroed: false)
                 } else {
                     // A replaced version this reader pinned: keep its pages private to it.
-                    page = Page()
+                    page = Page(zeroed: false)
                     object.pages[index] = page
                 }
                 UnsafeMutableRawBufferPointer(page.bytes)

@@ -11,10 +11,10 @@ final class Page: @unchecked Sendable {
 
     var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: PageState.pageSize) }
 
-    /// A zero-filled page.
-    init() {
+    /// A zero-filled page; `zeroed: false` for one the caller overwrites whole.
+    init(zeroed: Bool = true) {
         base = FramePool.shared.take()
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: PageState.pageSize)
+        if zeroed { base.initializeMemory(as: UInt8.self, repeating: 0, count: PageState.pageSize) }
     }
 
     deinit { FramePool.shared.give(base) }

@@ -77,9 +77,9 @@ final class PageCache: Sendable {
     }
 
     /// Inserts a new page for `object` at `index` (evicting if needed).
-    static func insert(_ state: inout State, capacity: Int, key: CacheKey, object: CachedObject, index: Int64) -> Page {
+    static func insert(_ state: inout State, capacity: Int, key: CacheKey, object: CachedObject, index: Int64, zeroed: Bool = true) -> Page {
         evict(&state, capacity: capacity, toFit: 1)
-        let page = Page()
+        let page = Page(zeroed: zeroed)
         object.pages[index] = page
         state.pageCount += 1
         state.clock.append((key, index))
