@@ -6,6 +6,8 @@ import Foundation
 import Glibc
 
 extension Engine {
+    static let writeChunk = 1 << 20
+
     /// Writes the first `length` bytes of `buffer` (zero-padded to the allocation unit in place) as
     /// one or more extents with `replicas` copies each. Every range it allocates is appended to
     /// `allocated` before IO, so the caller can free them if anything fails.
@@ -32,22 +34,27 @@ extension Engine {
             }
             allocated += ranges
             let piece = Int(ranges[0].length)
+            // Every replica, in 1 MiB ops, in one batch: the devices see them in parallel.
             var operations: [IOOperation] = []
-            var targets: [(Device, PhysicalRange)] = []
+            var targets: [(Device, PhysicalRange, Int)] = []
             for range in ranges {
                 guard let device = devices.device(id: range.deviceID) else {
                     throw .io(call: "write", path: range.deviceID, errno: ENODEV)
                 }
-                targets.append((device, range))
-                operations.append(.write(
-                    fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[done..<done + piece]), offset: range.offset))
+                for chunk in stride(from: 0, to: piece, by: Self.writeChunk) {
+                    let n = min(Self.writeChunk, piece - chunk)
+                    targets.append((device, range, n))
+                    operations.append(.write(
+                        fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[done + chunk..<done + chunk + n]),
+                        offset: range.offset + Int64(chunk)))
+                }
             }
             let start = ContinuousClock.now
             let results = rings.withRing { $0.perform(operations) }
             stats.observe("write", since: start)
-            for ((device, range), result) in zip(targets, results) {
+            for ((device, range, expected), result) in zip(targets, results) {
                 switch result {
-                case .success(let n) where n == piece:
+                case .success(let n) where n == expected:
                     stats.device(range.deviceID) {
                         $0.bytesWritten += Int64(n)
                         $0.writeOps += 1
