@@ -1,4 +1,5 @@
 // HTTP request metrics, labelled by route template (never by raw path).
+import Engine
 import Prometheus
 
 package final class HTTPMetrics: Sendable {
@@ -19,13 +20,22 @@ package final class HTTPMetrics: Sendable {
 
     package init() {}
 
+    /// The registry's metric objects for each label set, looked up once (the registry formats
+    /// labels on every make call).
+    private let handles = Lock<[String: (Counter, DurationHistogram)]>([:])
+
     func record(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.latency, labels: [("route", route), ("method", method)], buckets: Self.buckets
-        ).recordNanoseconds(duration.nanoseconds)
+        let key = "\(route) \(method) \(status)"
+        let (counter, histogram) = handles.withLock { cache in
+            if let found = cache[key] { return found }
+            let made = (
+                registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
+                registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route), ("method", method)], buckets: Self.buckets))
+            cache[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.recordNanoseconds(duration.nanoseconds)
     }
 }
 

@@ -37,6 +37,11 @@ package struct Route: Sendable {
 
     /// Raw (still encoded) parameter values when `parts` matches this template.
     func match(_ parts: [Substring]) -> [String: String]? {
+        // Cheap rejections first: segment count, then the literal segments.
+        if case .remainder = segments.last { if parts.count < segments.count { return nil } } else if parts.count != segments.count { return nil }
+        for (index, segment) in segments.enumerated() {
+            if case .literal(let literal) = segment, parts[index] != literal { return nil }
+        }
         var parameters: [String: String] = [:]
         for (index, segment) in segments.enumerated() {
             switch segment {
@@ -65,6 +70,8 @@ package enum StreamOpening {
 
 package struct Router: Sendable {
     package private(set) var routes: [Route] = []
+    /// Methods that have a streaming route (most requests are decided without splitting the path).
+    private var streamingMethods: Set<String> = []
     private var middleware: [any Middleware] = []
 
     package init() {}
@@ -76,10 +83,12 @@ package struct Router: Sendable {
     /// A route whose request body is streamed into the sink `open` returns.
     package mutating func addStreaming(_ method: String, _ template: String, _ open: @escaping StreamOpener) {
         routes.append(Route(method: method, template: template, action: .stream(open)))
+        streamingMethods.insert(method)
     }
 
     /// Whether this request's route streams its body (decided from method and path alone).
     package func streamsBody(method: String, path: String) -> Bool {
+        guard streamingMethods.contains(method) else { return false }
         let parts = Self.split(path)
         return routes.contains { $0.method == method && $0.match(parts) != nil && { if case .stream = $0.action { true } else { false } }($0) }
     }

@@ -183,7 +183,9 @@ extension HTTPServer {
         let mhdResponse: OpaquePointer?
         if let stream = response.stream {
             let box = Unmanaged.passRetained(StreamBox(stream)).toOpaque()
-            mhdResponse = appliance_mhd_response_stream(UInt64(stream.length), 256 * 1024, contentReaderTrampoline, box, contentFreeTrampoline)
+            // MHD callocs a buffer of the block size per response: no bigger than the body needs.
+            let blockSize = Int(min(max(stream.length, 4096), 256 * 1024))
+            mhdResponse = appliance_mhd_response_stream(UInt64(stream.length), blockSize, contentReaderTrampoline, box, contentFreeTrampoline)
             if mhdResponse == nil { Unmanaged<StreamBox>.fromOpaque(box).release() }
         } else {
             mhdResponse = response.body.withUnsafeBytes { bytes in
