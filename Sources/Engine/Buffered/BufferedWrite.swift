@@ -104,7 +104,8 @@ package final class BufferedUpload: @unchecked Sendable {
             let index = position / pageSize
             let inPage = Int(position % pageSize)
             let n = min(bytes.count - done, PageState.pageSize - inPage)
-            var entry = staged[index] ?? (Page(), inPage..<inPage)
+            // A page this chunk covers whole needs no zeroing first.
+            var entry = staged[index] ?? (Page(zeroed: !(inPage == 0 && n == PageState.pageSize)), inPage..<inPage)
             UnsafeMutableRawBufferPointer(rebasing: entry.page.bytes[inPage..<inPage + n])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[done..<done + n]))
             entry.bytes = entry.bytes.isEmpty ? inPage..<inPage + n : min(entry.bytes.lowerBound, inPage)..<max(entry.bytes.upperBound, inPage + n)
