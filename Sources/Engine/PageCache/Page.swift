@@ -97,6 +97,14 @@ final class CachedObject: @unchecked Sendable {
     /// Copies on disk for each sector of page `index`, from the committed extents.
     func allocatedReplicas(page index: Int64) -> [UInt8] {
         let start = index * Int64(PageState.pageSize)
+        let end = start + Int64(PageState.pageSize)
+        // Common case: the whole page lies inside one extent (or past the committed end).
+        if replacesCommitted || start >= committedSize { return [UInt8](repeating: 0, count: PageState.sectorsPerPage) }
+        if end <= committedSize, let first = ExtentWalk(extents: extents, offset: start, length: Int64(PageState.pageSize)).first(where: { _ in true }),
+            case .mapped(let e, _, let n) = first, n == Int64(PageState.pageSize)
+        {
+            return [UInt8](repeating: UInt8(extents[e].replicas.count), count: PageState.sectorsPerPage)
+        }
         return (0..<PageState.sectorsPerPage).map { i in
             let offset = start + Int64(i * PageState.sectorSize)
             guard !replacesCommitted, offset < committedSize else { return 0 }
