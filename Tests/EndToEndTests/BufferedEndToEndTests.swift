@@ -16,6 +16,9 @@ import Testing
         // Either still dirty (reserved: sectors x replicas) or already written back by the flusher.
         #expect(reserved == 0 || reserved == (100_000 + 511) / 512 * 512 * 2)
         #expect(try await app.request("GET", "/v1/volumes/objs/objects/a").body == data)
+        let listed = try await app.request("GET", "/v1/volumes/objs/objects").json["objects"] as? [[String: Any]]
+        #expect(listed?.first?["key"] as? String == "a", "an async write is listed before it is written back")
+        #expect(listed?.first?["size"] as? Int == 100_000)
         #expect(try await app.request("POST", "/v1/volumes/objs/flush").status == 204)
         let after = try await app.request("GET", "/v1/volumes/objs").json
         #expect(after["reserved_bytes"] as? Int == 0)

@@ -36,5 +36,8 @@ final class DeviceSet: Sendable {
 
     func failureReason(id: String) -> String? { state.withLock { $0.failed[id] } }
 
+    /// Devices that are registered but could not be opened.
+    var failedCount: Int { state.withLock { $0.failed.count } }
+
     func removeAll() { state.withLock { $0 = State() } }
 }

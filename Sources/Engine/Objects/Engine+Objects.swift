@@ -76,9 +76,29 @@ extension Engine {
         deferredFree.retire(replicas.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
     }
 
+    /// Objects in key order. Versions accepted with async durability and not yet written back
+    /// are listed as clients see them (the cache's size and ETag), not as the catalog has them.
     package func listObjects(volume name: String, prefix: String, startAfter: String?, limit: Int) throws(EngineError) -> [ObjectInfo] {
         let volume = try volumeRecord(named: name)
-        return try catalogCall { try catalog.listObjects(volumeID: volume.id!, prefix: prefix, startAfter: startAfter, limit: limit) }
+        let committed = try catalogCall { try catalog.listObjects(volumeID: volume.id!, prefix: prefix, startAfter: startAfter, limit: limit) }
             .map(ObjectInfo.init)
+        let pending = pageCache.state.withLock { state in
+            state.objects.values.filter { object in
+                object.volumeID == volume.id! && object.metadataDirty && object.key.utf8.starts(with: prefix.utf8)
+                    && startAfter.map { Self.keyPrecedes($0, object.key) } ?? true
+            }.map(\.info)
+        }
+        guard !pending.isEmpty else { return committed }
+        var merged = Dictionary(committed.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        for info in pending { merged[info.key] = info }
+        let sorted = merged.values.sorted { Self.keyPrecedes($0.key, $1.key) }
+        // Keys past the catalog's page may belong to its next page: stop where it stopped.
+        let bound = committed.count == limit ? committed.last?.key : nil
+        return Array(sorted.filter { bound == nil || !Self.keyPrecedes(bound!, $0.key) }.prefix(limit))
+    }
+
+    /// Key order is byte order of the UTF-8 (as SQLite compares TEXT).
+    static func keyPrecedes(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 }

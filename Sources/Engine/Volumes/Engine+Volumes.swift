@@ -32,10 +32,13 @@ extension Engine {
         let record = VolumeRecord(
             name: name, capacityBytes: capacityBytes, replicas: replicas, provisioning: provisioning.rawValue,
             createdAt: now.truncatedToSeconds)
+        let unavailable = devices.failedCount
         let created = try catalogCall(duplicate: .volumeExists(name: name)) {
             try catalog.createVolume(record) { pool in
-                if replicas > Int64(pool.activeDeviceCount) {
-                    throw EngineError.replicasExceedDevices(requested: replicas, active: pool.activeDeviceCount)
+                // Devices that could not be opened count as active in the catalog, not here.
+                let active = max(0, pool.activeDeviceCount - unavailable)
+                if replicas > Int64(active) {
+                    throw EngineError.replicasExceedDevices(requested: replicas, active: active)
                 }
                 if provisioning == .thick, capacityBytes * replicas > pool.freeBytes {
                     throw EngineError.noSpace(.pool, needed: capacityBytes * replicas, available: pool.freeBytes)
