@@ -1,7 +1,7 @@
 // One upload: bytes arrive in order, are gathered into large aligned buffers, written as extents
 // with all replicas, made durable, then committed as a new version in one catalog transaction
 // (copy-on-write). Until `commit` returns nothing is visible; `abort` leaves nothing behind.
-// Two buffers alternate: while one extent is written, the next fills from the network.
+// Up to `maxInFlight` extents are written while the next buffer fills from the network.
 import Catalog
 import Dispatch
 import Foundation
@@ -18,9 +18,11 @@ package final class ObjectWriter: @unchecked Sendable {
     private let contentType: String?
     private let declaredLength: Int64?
     private var buffer: AlignedBuffer
-    private var spare: AlignedBuffer?
-    /// The extent write in flight on a worker thread, if any.
-    private var inFlight: PendingWrite?
+    private var spares: [AlignedBuffer] = []
+    /// Extent writes in flight on worker threads, oldest first.
+    private var inFlight: [PendingWrite] = []
+    /// Two extents in flight keep 8 MiB (8 ops of 1 MiB per replica) queued at the devices.
+    static let maxInFlight = 2
     private var filled = 0
     private var flushed: Int64 = 0
     private var extents: [NewExtent] = []
@@ -59,15 +61,19 @@ package final class ObjectWriter: @unchecked Sendable {
         init(buffer: AlignedBuffer) { self.buffer = buffer }
     }
 
-    /// Waits for the write in flight and takes over its extents (and its buffer, for reuse).
-    private func settle() throws(EngineError) {
-        guard let pending = inFlight else { return }
-        pending.done.wait()
-        inFlight = nil
-        allocated += pending.allocated
-        spare = pending.buffer
-        if let error = pending.error { throw error }
-        extents += pending.extents
+    /// Waits for the oldest write in flight and takes over its extents (and its buffer, for
+    /// reuse); with `all`, for every one of them. Extents are kept in logical order.
+    private func settle(all: Bool = false) throws(EngineError) {
+        var failure: EngineError?
+        while !inFlight.isEmpty, all || inFlight.count >= Self.maxInFlight {
+            let pending = inFlight.removeFirst()
+            pending.done.wait()
+            allocated += pending.allocated
+            spares.append(pending.buffer)
+            if let error = pending.error, failure == nil { failure = error }
+            extents += pending.extents
+        }
+        if let failure { throw failure }
     }
 
     package func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
@@ -108,9 +114,8 @@ package final class ObjectWriter: @unchecked Sendable {
             }
             pending.done.signal()
         }
-        inFlight = pending
-        buffer = spare ?? AlignedBuffer(count: Self.extentBytes, zeroed: false)
-        spare = nil
+        inFlight.append(pending)
+        buffer = spares.popLast() ?? AlignedBuffer(count: Self.extentBytes, zeroed: false)
         flushed += Int64(filled)
         filled = 0
     }
@@ -120,7 +125,7 @@ package final class ObjectWriter: @unchecked Sendable {
         precondition(!finished, "upload committed twice")
         do throws(EngineError) {
             try flush()
-            try settle()
+            try settle(all: true)
             if let declaredLength, flushed != declaredLength {
                 throw .uploadIncomplete(expected: declaredLength, received: flushed)
             }
@@ -152,7 +157,7 @@ package final class ObjectWriter: @unchecked Sendable {
     package func abort() {
         guard !finished else { return }
         finished = true
-        try? settle()  // The worker must be done with its buffer and report what it allocated.
+        try? settle(all: true)  // Workers must be done with their buffers and report what they allocated.
         engine.allocator.free(allocated)
         allocated = []
         engine.space.release(reservation)
