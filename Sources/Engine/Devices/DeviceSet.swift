@@ -8,7 +8,7 @@ final class DeviceSet: Sendable {
         var failed: [String: String] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     func add(id: String, device: Device) {
         state.withLock {
