@@ -9,6 +9,10 @@ extension Engine {
     /// Above this, a buffered PUT goes through the direct writer instead of the cache.
     var spillThreshold: Int64 { Int64(pageCache.capacityPages) * Int64(PageState.pageSize) / 4 }
 
+    /// Reads of objects larger than this stream past the cache (a large sequential read would
+    /// only evict what is worth keeping): 64 MiB, or less for a small cache.
+    var readBypassThreshold: Int64 { min(64 << 20, spillThreshold) }
+
     /// Waits until no writeback runs on `key`, then runs `body` under the cache lock.
     func withIdleObject<T>(_ key: CacheKey, _ body: (inout PageCache.State) throws(EngineError) -> T) throws(EngineError) -> T {
         while true {

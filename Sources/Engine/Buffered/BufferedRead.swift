@@ -5,6 +5,7 @@
 import Logging
 import Synchronization
 import Catalog
+import Dispatch
 import Foundation
 
 package final class BufferedReader: @unchecked Sendable {
@@ -67,7 +68,7 @@ package final class BufferedReader: @unchecked Sendable {
             guard let index = missing else { break }
             let wanted = (position + Int64(total - copied) + pageSize - 1) / pageSize - index
             let pages = Int(max(wanted, sequential ? Int64(Self.readAheadPages) : 1))
-            if info.size > engine.spillThreshold {
+            if info.size > engine.readBypassThreshold {
                 let windowPages = sequential ? max(pages, Self.streamWindowPages) : pages
                 copied += try readThroughWindow(at: position, count: total - copied, into: destination, at: copied, firstPage: index, pages: windowPages)
             } else {
@@ -78,19 +79,69 @@ package final class BufferedReader: @unchecked Sendable {
         return copied
     }
 
+    /// A window being read ahead on a worker thread.
+    private final class Prefetch: @unchecked Sendable {
+        // @unchecked: the worker writes `error` and the buffer before signalling `done`.
+        let done = DispatchSemaphore(value: 0)
+        let first: Int64
+        let buffer: AlignedBuffer
+        var error: EngineError?
+        init(first: Int64, buffer: AlignedBuffer) {
+            self.first = first
+            self.buffer = buffer
+        }
+    }
+
+    private var prefetch: Prefetch?
+
+    /// Reads `buffer.count` bytes of the committed version from page `first` (pinned meanwhile).
+    private static func readWindow(engine: Engine, object: CachedObject, key: String, first: Int64, into buffer: AlignedBuffer) throws(EngineError) {
+        let epoch = engine.deferredFree.pin()
+        defer { engine.deferredFree.unpin(epoch) }
+        let (extents, committedSize) = engine.pageCache.state.withLock { _ in (object.extents, object.committedSize) }
+        try engine.readCommitted(
+            extents: extents, committedSize: committedSize, from: first * Int64(PageState.pageSize), into: buffer.bytes, key: key)
+    }
+
     /// Copies from the private window (refilling it from disk), for objects that bypass the cache.
+    /// A sequential reader gets the next window read ahead while it sends this one.
     private func readThroughWindow(
         at position: Int64, count: Int, into destination: UnsafeMutableRawBufferPointer, at offset: Int, firstPage: Int64, pages: Int
     ) throws(EngineError) -> Int {
         let pageSize = Int64(PageState.pageSize)
         if window == nil || position < window!.first * pageSize || position >= (window!.first + Int64(window!.pages)) * pageSize {
-            let epoch = engine.deferredFree.pin()
-            defer { engine.deferredFree.unpin(epoch) }
-            let (extents, committedSize) = engine.pageCache.state.withLock { _ in (object.extents, object.committedSize) }
-            let buffer = window.map { $0.buffer.count >= pages * PageState.pageSize ? $0.buffer : AlignedBuffer(count: pages * PageState.pageSize) }
-                ?? AlignedBuffer(count: pages * PageState.pageSize)
-            try engine.readCommitted(extents: extents, committedSize: committedSize, from: firstPage * pageSize, into: buffer.bytes, key: info.key)
-            window = (firstPage, buffer.count / PageState.pageSize, buffer)
+            var spare = window?.buffer
+            if let pending = prefetch {
+                pending.done.wait()
+                prefetch = nil
+                if pending.first == firstPage, pending.error == nil {
+                    window = (firstPage, pending.buffer.count / PageState.pageSize, pending.buffer)
+                } else {
+                    spare = pending.buffer
+                }
+            }
+            if window == nil || window!.first != firstPage {
+                let buffer = spare.flatMap { $0.count >= pages * PageState.pageSize ? $0 : nil }
+                    ?? AlignedBuffer(count: pages * PageState.pageSize, zeroed: false)
+                try Self.readWindow(engine: engine, object: object, key: info.key, first: firstPage, into: buffer)
+                spare = window?.buffer
+                window = (firstPage, buffer.count / PageState.pageSize, buffer)
+            }
+            let next = window!.first + Int64(window!.pages)
+            if next * pageSize < info.size, pages >= Self.streamWindowPages {
+                let ahead = Prefetch(first: next, buffer: spare.flatMap { $0.count == window!.buffer.count ? $0 : nil }
+                    ?? AlignedBuffer(count: window!.buffer.count, zeroed: false))
+                let (engine, object, key) = (engine, object, info.key)
+                Thread.detachNewThread {
+                    do throws(EngineError) {
+                        try Self.readWindow(engine: engine, object: object, key: key, first: ahead.first, into: ahead.buffer)
+                    } catch {
+                        ahead.error = error
+                    }
+                    ahead.done.signal()
+                }
+                prefetch = ahead
+            }
         }
         let (first, windowPages, buffer) = window!
         let from = Int(position - first * pageSize)
@@ -144,6 +195,8 @@ package final class BufferedReader: @unchecked Sendable {
     package func close() {
         guard !closed else { return }
         closed = true
+        prefetch?.done.wait()  // The worker must be done with its buffer.
+        prefetch = nil
         engine.stats.recordObjectRead(volume: object.volumeName, mode: "buffered", bytes: bytesRead)
     }
 }
