@@ -1,0 +1,60 @@
+// The body of object downloads (GET): an opened version, direct or cached, read as MHD sends.
+import Engine
+import Foundation
+
+/// An opened object version, direct or through the cache.
+protocol ObjectSource: AnyObject {
+    var info: ObjectInfo { get }
+    func read(at offset: Int64, into destination: UnsafeMutableRawBufferPointer) throws(EngineError) -> Int
+    func close()
+}
+
+extension ObjectReader: ObjectSource {}
+extension BufferedReader: ObjectSource {}
+
+/// A GET's body: `length` bytes of the opened version from `start`.
+final class ObjectStream: ResponseBodyStream, @unchecked Sendable {
+    // @unchecked: MHD reads a response from one connection thread.
+    private let reader: any ObjectSource
+    private let start: Int64
+    let length: Int64
+
+    /// The first bytes, read when the response is built.
+    private let head: [UInt8]
+    static let headBytes = 256 << 10
+
+    init(reader: any ObjectSource, start: Int64, length: Int64) throws(EngineError) {
+        self.reader = reader
+        self.start = start
+        self.length = length
+        let count = Int(min(length, Int64(Self.headBytes)))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        var filled = 0
+        while filled < count {
+            let n = try reader.read(at: start + Int64(filled), into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<count]))
+            if n == 0 { break }
+            filled += n
+        }
+        head = Array(buffer[0..<filled])
+    }
+
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if offset < Int64(head.count) {
+            let n = min(buffer.count, head.count - Int(offset))
+            head.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + n])) }
+            return n
+        }
+        return try reader.read(at: start + offset, into: buffer)
+    }
+
+    func close() { reader.close() }
+}
+
+/// A body that is never sent (304): only its length is announced.
+final class EmptyStream: ResponseBodyStream, @unchecked Sendable {
+    let length: Int64
+    init(length: Int64) { self.length = length }
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int { 0 }
+    func close() {}
+}

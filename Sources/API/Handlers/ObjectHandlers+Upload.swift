@@ -1,0 +1,100 @@
+// The body sink of object uploads (PUT, PATCH): streams into the engine, checks digests, commits.
+import Crypto
+import Engine
+import Foundation
+
+/// Streams an upload into the engine, checking optional digests before the commit.
+final class UploadSink: RequestBodySink, @unchecked Sendable {
+    // @unchecked: one connection thread drives an upload.
+    enum Target {
+        case direct(ObjectWriter)
+        /// `dropAfter`: a direct PATCH, made durable then evicted from the cache.
+        case buffered(BufferedUpload, sync: Bool, dropAfter: Bool, engine: Engine)
+
+        func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
+            switch self {
+            case .direct(let writer): try writer.append(bytes)
+            case .buffered(let upload, _, _, _): try upload.append(bytes)
+            }
+        }
+
+        func commit() throws(EngineError) -> ObjectInfo {
+            switch self {
+            case .direct(let writer): return try writer.commit()
+            case .buffered(let upload, let sync, let dropAfter, let engine):
+                let info = try upload.finish(sync: sync)
+                if dropAfter { try engine.dropCached(volume: upload.volumeName, key: upload.key) }
+                return info
+            }
+        }
+
+        func abort() {
+            switch self {
+            case .direct(let writer): writer.abort()
+            case .buffered(let upload, _, _, _): upload.abort()
+            }
+        }
+
+        var replacesExisting: Bool {
+            switch self {
+            case .direct(let writer): writer.replacesExisting
+            case .buffered(let upload, _, _, _): upload.replacesExisting
+            }
+        }
+    }
+
+    private let writer: Target
+    private let volume: String
+    private let expectedMD5: Data?
+    private let expectedSHA256: Data?
+    private let created: Int
+    private var md5 = Insecure.MD5()
+    private var sha256 = SHA256()
+
+    init(target: Target, volume: String, expectedMD5: Data?, expectedSHA256: Data?, created: Int) {
+        writer = target
+        self.volume = volume
+        self.expectedMD5 = expectedMD5
+        self.expectedSHA256 = expectedSHA256
+        self.created = created
+    }
+
+    func consume(_ bytes: UnsafeRawBufferPointer) throws {
+        try writer.append(bytes)
+        if expectedMD5 != nil { md5.update(bufferPointer: bytes) }
+        if expectedSHA256 != nil { sha256.update(bufferPointer: bytes) }
+    }
+
+    func finish() throws -> HTTPResponse {
+        if let expectedMD5, Data(md5.finalize()) != expectedMD5 {
+            writer.abort()
+            throw HTTPError.badRequest("Content-MD5 does not match the body; the object is unchanged")
+        }
+        if let expectedSHA256, Data(sha256.finalize()) != expectedSHA256 {
+            writer.abort()
+            throw HTTPError.badRequest("x-checksum-sha256 does not match the body; the object is unchanged")
+        }
+        let info = try writer.commit()
+        let key = info.key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? info.key
+        return .json(
+            ObjectJSON(info), status: writer.replacesExisting ? 200 : created,
+            headers: [("ETag", ObjectHandlers.quotedETag(info)), ("Location", "/v1/volumes/\(volume)/objects/\(key)")])
+    }
+
+    func abort() { writer.abort() }
+}
+
+extension Data {
+    init?(hex: String) {
+        guard hex.count % 2 == 0, hex.allSatisfy(\.isHexDigit) else { return nil }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        self.init(bytes)
+    }
+}
