@@ -10,8 +10,10 @@ extension Engine {
 
     /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the
     /// padded extent) into the aligned `buffer`, verified.
+    /// `ring`: the caller's own ring, if it holds one (saves the pool's lock per read).
     func readExtentBlocks(
-        _ extent: Extent, offsetInExtent: Int64, length: Int, into buffer: UnsafeMutableRawBufferPointer, key: String
+        _ extent: Extent, offsetInExtent: Int64, length: Int, into buffer: UnsafeMutableRawBufferPointer, key: String,
+        ring: Ring? = nil
     ) throws(EngineError) {
         let block = Int(Extent.checksumBlock)
         precondition(offsetInExtent % Int64(block) == 0 && length % block == 0 && length <= buffer.count)
@@ -28,7 +30,7 @@ extension Engine {
                     offset: replica.offset + offsetInExtent + Int64(chunk))
             }
             let start = ContinuousClock.now
-            let results = rings.withRing { $0.perform(operations) }
+            let results = ring.map { $0.perform(operations) } ?? rings.withRing { $0.perform(operations) }
             let result: IOResult = results.reduce(.success(0)) { total, next in
                 switch (total, next) {
                 case (.success(let a), .success(let b)): .success(a + b)

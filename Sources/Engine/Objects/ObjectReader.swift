@@ -12,6 +12,8 @@ package final class ObjectReader: @unchecked Sendable {
     private let volume: String
     private let epoch: UInt64
     private var closed = false
+    /// A ring held for the reader's life (one thread reads at a time).
+    private var ring: Ring?
     private lazy var window = AlignedBuffer(count: Self.windowBytes, zeroed: false)
     /// What `window` holds: extent index, offset in extent, valid length.
     private var windowContent: (extent: Int, offset: Int64, length: Int)?
@@ -74,7 +76,8 @@ package final class ObjectReader: @unchecked Sendable {
         let wanted = (offset - start + wanting + block - 1) / block * block
         let length = Int(min(Int64(Self.windowBytes), padded - start, wanted))
         windowContent = nil
-        try engine.readExtentBlocks(extent, offsetInExtent: start, length: length, into: window.bytes, key: info.key)
+        if ring == nil { ring = engine.rings.take() }
+        try engine.readExtentBlocks(extent, offsetInExtent: start, length: length, into: window.bytes, key: info.key, ring: ring)
         let valid = Int(min(Int64(length), extent.length - start))
         windowContent = (index, start, valid)
         return (start, valid)
@@ -84,6 +87,10 @@ package final class ObjectReader: @unchecked Sendable {
     package func close() {
         guard !closed else { return }
         closed = true
+        if let ring {
+            engine.rings.give(ring)
+            self.ring = nil
+        }
         engine.deferredFree.unpin(epoch)
         engine.stats.recordObjectRead(volume: volume, mode: "direct", bytes: bytesRead)
     }

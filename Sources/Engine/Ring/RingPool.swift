@@ -26,6 +26,12 @@ package final class RingPool: Sendable {
         return try body(ring)
     }
 
+    /// For an owner that issues IO from one thread at a time over a long stretch (a reader of one
+    /// object): take a ring for its lifetime and give it back with `checkIn`.
+    package func take() -> Ring { checkOut() }
+
+    package func give(_ ring: Ring) { checkIn(ring) }
+
     private func checkOut() -> Ring {
         if let reused = idle.withLock({ $0.popLast() }) { return reused.ring }
         do {
