@@ -11,15 +11,21 @@ package struct SyscallError: Error, Sendable, Equatable {
 
 package enum Syscalls {
     /// Test hook (swift-system's mocking idea): the next call named `call` fails with `errno`.
-    private static let faults = Mutex<[String: Int32]>([:])
+    /// Injected faults by call name, each for any thread (nil) or one thread (so a test's fault
+    /// cannot be consumed by IO that other tests run at the same time).
+    private static let faults = Mutex<[String: (errno: Int32, thread: UInt?)]>([:])
 
-    package static func injectFault(call: String, errno: Int32) {
-        faults.withLock { $0[call] = errno }
+    package static func injectFault(call: String, errno: Int32, thisThreadOnly: Bool = false) {
+        let thread = thisThreadOnly ? UInt(pthread_self()) : nil
+        faults.withLock { $0[call] = (errno, thread) }
     }
 
-    /// Consumes an injected fault for `call`; also used by Ring for its per-operation calls.
     static func takeFault(_ call: String) -> Int32? {
-        faults.withLock { $0.removeValue(forKey: call) }
+        faults.withLock { faults in
+            guard let fault = faults[call], fault.thread == nil || fault.thread == UInt(pthread_self()) else { return nil }
+            faults[call] = nil
+            return fault.errno
+        }
     }
 
     static func describe(errno: Int32) -> String {

@@ -1,0 +1,49 @@
+// An IO error during writeback is reported by the next flush and counted, and the data stays
+// dirty (and readable) for a retry: never silently dropped.
+@testable import Engine
+import Foundation
+import Glibc
+import Testing
+
+@Suite struct WritebackErrorTests {
+    @Test func aFailedWritebackIsReportedAndRetried() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let engine = try Scratch.engine(dir)
+        defer { engine.shutdown() }
+        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
+        _ = try engine.createVolume(name: "wbvol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
+        let data = Scratch.randomBytes(100_000)
+        let upload = try engine.beginBufferedUpload(volume: "wbvol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
+        try data.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.finish(sync: false)
+        let reserved = try engine.cacheStats(volume: "wbvol").reservedBytes
+        #expect(reserved > 0)
+
+        // This test's thread runs the writeback (flushVolume writes on the caller's thread).
+        Syscalls.injectFault(call: "io_uring write", errno: EIO, thisThreadOnly: true)
+        #expect(throws: EngineError.self) { try engine.flushVolume(named: "wbvol") }
+        let failed = try engine.cacheStats(volume: "wbvol")
+        #expect(failed.dirtyPages > 0, "the data stays dirty")
+        #expect(failed.reservedBytes == reserved, "and keeps its reservation")
+        #expect(failed.writebackErrors == 1)
+        #expect(engine.reservationFigures().pagesReserved == engine.reservationFigures().accounted)
+        #expect(try engine.pool().allocatedBytes == 0, "nothing of the failed writeback stays allocated")
+
+        let reader = try engine.openBuffered(volume: "wbvol", key: "k")
+        var back = [UInt8](repeating: 0, count: data.count)
+        let n = try back.withUnsafeMutableBytes { try reader.read(at: 0, into: $0) }
+        reader.close()
+        #expect(n == data.count && back == data, "still readable from the cache")
+
+        try engine.flushVolume(named: "wbvol")
+        let clean = try engine.cacheStats(volume: "wbvol")
+        #expect(clean.dirtyPages == 0)
+        #expect(clean.reservedBytes == 0)
+        let direct = try engine.openObject(volume: "wbvol", key: "k")
+        defer { direct.close() }
+        var disk = [UInt8](repeating: 0, count: data.count)
+        _ = try disk.withUnsafeMutableBytes { try direct.read(at: 0, into: $0) }
+        #expect(disk == data)
+    }
+}
