@@ -7,6 +7,22 @@ import Logging
 
 extension Engine {
     static let readChunk = 256 << 10
+    /// IO errors after which a device is taken out of service (reads go to other replicas,
+    /// nothing new is allocated on it; the operator sees `failed`).
+    static let deviceErrorThreshold: Int64 = 16
+
+    /// Counts an IO error (EIO, short IO) against a device; past the threshold it is failed.
+    func deviceIOError(_ id: String) {
+        var total: Int64 = 0
+        stats.device(id) {
+            $0.ioErrors += 1
+            total = $0.ioErrors
+        }
+        guard total >= Self.deviceErrorThreshold, devices.failureReason(id: id) == nil else { return }
+        devices.markFailed(id: id, reason: "\(total) IO errors")
+        allocator.setState(id: id, .failed)
+        logger.critical("device failed after repeated IO errors; its data is served from other replicas", metadata: ["device": "\(id)", "errors": "\(total)"])
+    }
 
     /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the
     /// padded extent) into the aligned `buffer`, verified.
@@ -39,11 +55,11 @@ extension Engine {
             }
             switch result {
             case .failure(let error):
-                stats.device(replica.deviceID) { $0.ioErrors += 1 }
+                deviceIOError(replica.deviceID)
                 failures.append("\(device.path): \(Syscalls.describe(errno: error.errno))")
                 continue
             case .success(let n) where n != length:
-                stats.device(replica.deviceID) { $0.ioErrors += 1 }
+                deviceIOError(replica.deviceID)
                 failures.append("\(device.path): short read (\(n) of \(length))")
                 continue
             case .success:

@@ -60,10 +60,10 @@ extension Engine {
                         $0.writeOps += 1
                     }
                 case .success:
-                    stats.device(range.deviceID) { $0.ioErrors += 1 }
+                    deviceIOError(range.deviceID)
                     throw .io(call: "write (short)", path: device.path, errno: EIO)
                 case .failure(let error):
-                    stats.device(range.deviceID) { $0.ioErrors += 1 }
+                    deviceIOError(range.deviceID)
                     throw .io(call: error.call, path: device.path, errno: error.errno)
                 }
             }

@@ -1,0 +1,45 @@
+// A device that keeps failing IO is taken out of service: reads go to the other replica, nothing
+// new is allocated on it, and it reports `failed`.
+@testable import Engine
+import Foundation
+import Glibc
+import Testing
+
+@Suite struct DeviceFailureTests {
+    @Test func repeatedIOErrorsFailTheDeviceAndReadsUseTheOtherReplica() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let engine = try Scratch.engine(dir)
+        defer { engine.shutdown() }
+        let a = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
+        let b = try engine.addDevice(path: try Scratch.file(dir, "b.img", size: 128 << 20), label: nil, force: false)
+        _ = try engine.createVolume(name: "mirror", capacityBytes: 64 << 20, replicas: 2, provisioning: .thin)
+        let data = Scratch.randomBytes(50_000)
+        let writer = try engine.beginUpload(volume: "mirror", key: "k", contentType: nil, length: Int64(data.count))
+        try data.withUnsafeBytes { try writer.append($0) }
+        _ = try writer.commit()
+
+        func readDirect() throws -> [UInt8] {
+            let reader = try engine.openObject(volume: "mirror", key: "k")
+            defer { reader.close() }
+            var bytes = [UInt8](repeating: 0, count: data.count)
+            _ = try bytes.withUnsafeMutableBytes { try reader.read(at: 0, into: $0) }
+            return bytes
+        }
+        // Replicas are read in device-id order: the first one gets the injected errors.
+        let first = min(a.id, b.id)
+        for _ in 0..<Engine.deviceErrorThreshold {
+            Syscalls.injectFault(call: "io_uring read", errno: EIO, thisThreadOnly: true)
+            #expect(try readDirect() == data, "served from the other replica")
+        }
+        #expect(try engine.device(id: first).state == .failed)
+        #expect(try engine.device(id: first == a.id ? b.id : a.id).state == .active)
+        #expect(try readDirect() == data)
+        // Nothing new lands on the failed device: a 2-replica write has only one device left.
+        #expect(throws: EngineError.self) {
+            let w = try engine.beginUpload(volume: "mirror", key: "new", contentType: nil, length: 4096)
+            try [UInt8](repeating: 1, count: 4096).withUnsafeBytes { try w.append($0) }
+            _ = try w.commit()
+        }
+    }
+}
