@@ -39,6 +39,9 @@ final class ObjectStream: ResponseBodyStream, @unchecked Sendable {
         head = Array(buffer[0..<filled])
     }
 
+    /// The whole body, when the head read covered all of it.
+    var wholeBody: [UInt8]? { Int64(head.count) == length ? head : nil }
+
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         if offset < Int64(head.count) {
             let n = min(buffer.count, head.count - Int(offset))

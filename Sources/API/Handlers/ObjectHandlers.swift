@@ -164,9 +164,15 @@ struct ObjectHandlers {
         headers.append(("Content-Type", info.contentType ?? defaultContentType))
         // The first stretch is read (and verified) before the status goes out, so data that no
         // replica can serve intact is a 503 rather than a cut-off 200.
-        func stream(start: Int64, length: Int64) throws -> ObjectStream {
+        func body(_ status: Int, start: Int64, length: Int64) throws -> HTTPResponse {
             do {
-                return try ObjectStream(reader: reader, start: start, length: length)
+                let stream = try ObjectStream(reader: reader, start: start, length: length)
+                // A small body was read whole already: send it as a buffer (cheaper than a stream).
+                if length <= Int64(ObjectStream.headBytes), let bytes = stream.wholeBody {
+                    stream.close()
+                    return HTTPResponse(status: status, headers: headers, body: bytes)
+                }
+                return HTTPResponse(status: status, headers: headers, stream: stream)
             } catch {
                 reader.close()
                 throw error
@@ -174,10 +180,10 @@ struct ObjectHandlers {
         }
         switch parseRange(request.header("range"), size: info.size) {
         case .whole:
-            return HTTPResponse(status: 200, headers: headers, stream: try stream(start: 0, length: info.size))
+            return try body(200, start: 0, length: info.size)
         case .partial(let start, let end):
             headers.append(("Content-Range", "bytes \(start)-\(end)/\(info.size)"))
-            return HTTPResponse(status: 206, headers: headers, stream: try stream(start: start, length: end - start + 1))
+            return try body(206, start: start, length: end - start + 1)
         case .unsatisfiable:
             reader.close()
             var response = ErrorMapping.response(for: HTTPError.rangeNotSatisfiable(size: info.size), context: context)
