@@ -40,30 +40,23 @@ struct ServeCommand: ParsableCommand {
         if let token = config.token, token.count < 16 || token.contains(where: { $0.isWhitespace }) {
             throw ApplianceConfiguration.Invalid.value(name: "token", reason: "must be at least 16 characters without whitespace")
         }
-        if let raw = pick(deviceCount.map(String.init), "APPLIANCE_DEVICE_COUNT") {
-            guard let value = Int(raw), (0...64).contains(value) else {
-                throw ApplianceConfiguration.Invalid.value(name: "device-count", reason: "must be 0...64")
+        /// A numeric option from the flag or its variable, checked against `valid`.
+        func number<T: FixedWidthInteger>(
+            _ flag: T?, _ env: String, _ name: String, _ valid: ClosedRange<T>, _ reason: String
+        ) throws -> T? {
+            guard let raw = pick(flag.map(String.init), env) else { return nil }
+            guard let value = T(raw), valid.contains(value) else {
+                throw ApplianceConfiguration.Invalid.value(name: name, reason: reason)
             }
-            config.deviceCount = value
+            return value
         }
-        if let raw = pick(deviceSize.map(String.init), "APPLIANCE_DEVICE_SIZE") {
-            guard let value = Int64(raw), value >= 64 << 20 else {
-                throw ApplianceConfiguration.Invalid.value(name: "device-size", reason: "must be at least 67108864 (64 MiB)")
-            }
-            config.deviceSize = value
-        }
-        if let raw = pick(maxConnections.map(String.init), "APPLIANCE_MAX_CONNECTIONS") {
-            guard let value = Int(raw), (1...4096).contains(value) else {
-                throw ApplianceConfiguration.Invalid.value(name: "max-connections", reason: "must be 1...4096")
-            }
-            config.maxConnections = value
-        }
-        if let raw = pick(cacheSize.map(String.init), "APPLIANCE_CACHE_SIZE") {
-            guard let value = Int64(raw), value >= 1 << 20 else {
-                throw ApplianceConfiguration.Invalid.value(name: "cache-size", reason: "must be at least 1048576 (1 MiB)")
-            }
-            config.cacheBytes = value
-        }
+        config.deviceCount = try number(deviceCount, "APPLIANCE_DEVICE_COUNT", "device-count", 0...64, "must be 0...64") ?? config.deviceCount
+        config.deviceSize = try number(
+            deviceSize, "APPLIANCE_DEVICE_SIZE", "device-size", (64 << 20)...Int64.max, "must be at least 67108864 (64 MiB)") ?? config.deviceSize
+        config.maxConnections = try number(
+            maxConnections, "APPLIANCE_MAX_CONNECTIONS", "max-connections", 1...4096, "must be 1...4096") ?? config.maxConnections
+        config.cacheBytes = try number(
+            cacheSize, "APPLIANCE_CACHE_SIZE", "cache-size", (1 << 20)...Int64.max, "must be at least 1048576 (1 MiB)") ?? config.cacheBytes
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {
                 throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")

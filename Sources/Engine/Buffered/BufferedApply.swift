@@ -125,7 +125,6 @@ extension Engine {
     ) throws(EngineError) -> ObjectInfo {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
         let thick = volume.provisioning == Provisioning.thick.rawValue
-        let pageSize = Int64(PageState.pageSize)
         for _ in 0..<8 {
             // Pages partly overwritten and not cached are read from disk first, outside the lock.
             guard let (fills, generation) = try prepareFills(volume: volume, key: key, pages: staged) else {
@@ -184,13 +183,11 @@ extension Engine {
                 return info
             }
         }
-        _ = pageSize
         throw .catalog("the object kept changing while a PATCH was applied")
     }
 
     /// Reads the committed contents of staged pages that are partly overwritten and not cached.
     private func prepareFills(volume: VolumeRecord, key: String, pages: [Int64: (page: Page, bytes: Range<Int>)]) throws(EngineError) -> ([Int64: Page], UInt64)? {
-        let cacheKey = CacheKey(volumeID: volume.id!, key: key)
         let snapshot = try pageCache.state.withLock { state throws(EngineError) -> ([Extent], Int64, Bool, UInt64, [Int64])? in
             guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else { return nil }
             let needed = pages.filter { index, entry in
@@ -200,7 +197,6 @@ extension Engine {
             return (object.extents, object.committedSize, object.replacesCommitted, object.commitGeneration, needed)
         }
         guard let (extents, committedSize, _, generation, needed) = snapshot else { return nil }
-        _ = cacheKey
         var fills: [Int64: Page] = [:]
         guard !needed.isEmpty else { return (fills, generation) }
         let epoch = deferredFree.pin()

@@ -69,7 +69,6 @@ extension Engine {
             }
             finishWriteback(snapshot, merged: merged)
             deferredFree.retire(freed)
-            _ = merged
         } catch {
             allocator.free(allocated)
             failWriteback(snapshot, error: error)
