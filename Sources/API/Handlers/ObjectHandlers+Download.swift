@@ -11,6 +11,7 @@ protocol ObjectSource: AnyObject {
 
 extension ObjectReader: ObjectSource {}
 extension BufferedReader: ObjectSource {}
+extension PinnedPages: ResponseBodySegments {}
 
 /// A GET's body: `length` bytes of the opened version from `start`.
 final class ObjectStream: ResponseBodyStream, @unchecked Sendable {

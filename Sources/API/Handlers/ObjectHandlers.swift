@@ -7,6 +7,9 @@ struct ObjectHandlers {
     static let maxListLimit = 1000
     /// Sync buffered PUTs up to this size go through the cache (and stay cached for reads).
     static let syncCacheLimit: Int64 = 64 << 20
+    /// At most this many memory runs per zero-copy body (16 KiB of iovecs in MHD's 64 KiB
+    /// per-connection pool; it fails the connection when they do not fit).
+    static let maxSendSegments = 1024
     let engine: Engine
 
     func register(in router: inout Router) {
@@ -131,7 +134,8 @@ struct ObjectHandlers {
         switch throughCache ? IOMode.buffered : IOMode.direct {
         case .direct:
             target = .direct(try engine.beginUpload(
-                volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length))
+                volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length,
+                cacheThrough: mode == .buffered))
         case .buffered:
             target = .buffered(try engine.beginBufferedUpload(
                 volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length, mode: .replace),
@@ -165,6 +169,12 @@ struct ObjectHandlers {
         // The first stretch is read (and verified) before the status goes out, so data that no
         // replica can serve intact is a 503 rather than a cut-off 200.
         func body(_ status: Int, start: Int64, length: Int64) throws -> HTTPResponse {
+            // Wholly cached: sent from the cache's pages, pinned, without a copy. MHD keeps its
+            // own copy of the iovec list in the connection's memory pool: only short lists.
+            if let cached = reader as? BufferedReader, let pinned = cached.pin(at: start, length: length, maxSegments: maxSendSegments) {
+                reader.close()
+                return HTTPResponse(status: status, headers: headers, segments: pinned)
+            }
             do {
                 let stream = try ObjectStream(reader: reader, start: start, length: length)
                 // A small body was read whole already: send it as a buffer (cheaper than a stream).

@@ -20,3 +20,11 @@ package protocol ResponseBodyStream: AnyObject, Sendable {
 }
 
 package typealias StreamOpener = @Sendable (HTTPRequest, RequestContext) throws -> any RequestBodySink
+
+/// A body already in memory, sent straight from its buffers (no copy); they stay valid and
+/// unchanged until `release`, which the server calls once when the response is done.
+package protocol ResponseBodySegments: AnyObject, Sendable {
+    var length: Int64 { get }
+    var segments: [(base: UnsafeRawPointer, count: Int)] { get }
+    func release()
+}

@@ -7,12 +7,18 @@ package struct HTTPResponse: Sendable {
     package var body: [UInt8]
     /// When set, the body comes from here instead of `body`.
     package var stream: (any ResponseBodyStream)?
+    /// When set, the body is sent from these buffers without copying.
+    package var segments: (any ResponseBodySegments)?
 
-    package init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], stream: (any ResponseBodyStream)? = nil) {
+    package init(
+        status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = [], stream: (any ResponseBodyStream)? = nil,
+        segments: (any ResponseBodySegments)? = nil
+    ) {
         self.status = status
         self.headers = headers
         self.body = body
         self.stream = stream
+        self.segments = segments
     }
 
     /// Sentinel the router uses internally: "the body sink is open, no response yet".

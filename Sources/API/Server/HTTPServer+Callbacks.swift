@@ -48,6 +48,16 @@ let contentFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
     box.stream.close()
 }
 
+/// Keeps a zero-copy body's buffers alive while MHD sends them.
+final class SegmentsBox {
+    let segments: any ResponseBodySegments
+    init(_ segments: any ResponseBodySegments) { self.segments = segments }
+}
+
+let segmentsFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
+    Unmanaged<SegmentsBox>.fromOpaque(cls!).takeRetainedValue().segments.release()
+}
+
 let accessHandlerTrampoline: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadDataSize, requestContext in
     let server = Unmanaged<HTTPServer>.fromOpaque(cls!).takeUnretainedValue()
     return server.handle(
@@ -181,7 +191,12 @@ extension HTTPServer {
 
     private func queue(_ response: HTTPResponse, requestID: UInt64, on connection: OpaquePointer) -> MHD_Result {
         let mhdResponse: OpaquePointer?
-        if let stream = response.stream {
+        if let segments = response.segments {
+            let box = Unmanaged.passRetained(SegmentsBox(segments)).toOpaque()
+            let vector = segments.segments.map { MHD_IoVec(iov_base: $0.base, iov_len: $0.count) }
+            mhdResponse = MHD_create_response_from_iovec(vector, UInt32(vector.count), segmentsFreeTrampoline, box)
+            if mhdResponse == nil { Unmanaged<SegmentsBox>.fromOpaque(box).takeRetainedValue().segments.release() }
+        } else if let stream = response.stream {
             let box = Unmanaged.passRetained(StreamBox(stream)).toOpaque()
             // MHD callocs a buffer of the block size per response: no bigger than the body needs.
             let blockSize = Int(min(max(stream.length, 4096), 256 * 1024))

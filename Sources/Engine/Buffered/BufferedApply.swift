@@ -141,7 +141,9 @@ extension Engine {
                 for (index, entry) in staged.sorted(by: { $0.key < $1.key }) {
                     let page: Page
                     if let cached = object.pages[index] {
-                        page = cached
+                        // A response is sending this frame: write into a copy, the send keeps the old bytes.
+                        page = cached.sendPins > 0 ? cached.copy() : cached
+                        object.pages[index] = page
                     } else {
                         page = fills[index] ?? Page()
                         PageCache.evict(&state, capacity: capacity, toFit: 1)

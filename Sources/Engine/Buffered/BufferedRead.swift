@@ -79,6 +79,30 @@ package final class BufferedReader: @unchecked Sendable {
         return copied
     }
 
+    /// Pins `length` bytes from `offset` for a send without copying, when every page of the range
+    /// is cached and they lie in at most `maxSegments` runs of memory; nil (and nothing pinned)
+    /// otherwise. Counts as a read of those bytes.
+    package func pin(at offset: Int64, length: Int64, maxSegments: Int) -> PinnedPages? {
+        guard length > 0, offset >= 0, offset + length <= info.size else { return nil }
+        let pageSize = Int64(PageState.pageSize)
+        let first = offset / pageSize
+        let last = (offset + length - 1) / pageSize
+        let pinned = engine.pageCache.state.withLock { state -> PinnedPages? in
+            var pages: [Page] = []
+            pages.reserveCapacity(Int(last - first + 1))
+            for index in first...last {
+                guard let page = object.pages[index] else { return nil }
+                pages.append(page)
+            }
+            let pinned = PinnedPages(
+                &state, cache: engine.pageCache, pages: pages, offset: Int(offset - first * pageSize), length: length, maxSegments: maxSegments)
+            if pinned != nil { state.counters[object.volumeID, default: VolumeCacheStats()].hits += Int64(pages.count) }
+            return pinned
+        }
+        if pinned != nil { bytesRead += length }
+        return pinned
+    }
+
     /// A window being read ahead on a worker thread.
     private final class Prefetch: @unchecked Sendable {
         // @unchecked: the worker writes `error` and the buffer before signalling `done`.

@@ -32,13 +32,19 @@ extension Engine {
 
     /// Starts an upload. With a known `length` the whole quota and pool space is reserved now
     /// (507 before a byte is stored); without, it is reserved extent by extent as data arrives.
-    package func beginUpload(volume name: String, key: String, contentType: String?, length: Int64?) throws(EngineError) -> ObjectWriter {
+    /// `cacheThrough` (a buffered-mode upload sent direct): an object of known length that fits
+    /// the cache's staging limit is also left in the cache, clean, as it is written.
+    package func beginUpload(
+        volume name: String, key: String, contentType: String?, length: Int64?, cacheThrough: Bool = false
+    ) throws(EngineError) -> ObjectWriter {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
         // Earlier buffered writes to this object reach the disk first, so the order is kept.
         try flushObject(CacheKey(volumeID: volume.id!, key: key))
         let replacing = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record.size
-        return try ObjectWriter(engine: self, volume: volume, key: key, contentType: contentType, declaredLength: length, replacing: replacing)
+        return try ObjectWriter(
+            engine: self, volume: volume, key: key, contentType: contentType, declaredLength: length, replacing: replacing,
+            cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
     }
 
     /// Opens the current version of an object for reading; close the reader when done.

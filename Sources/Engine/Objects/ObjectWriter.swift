@@ -1,7 +1,9 @@
 // One upload: bytes arrive in order, are gathered into large aligned buffers, written as extents
 // with all replicas, made durable, then committed as a new version in one catalog transaction
 // (copy-on-write). Until `commit` returns nothing is visible; `abort` leaves nothing behind.
-// Up to `maxInFlight` extents are written while the next buffer fills from the network.
+// Up to `maxInFlight` extents are written while the next buffer fills from the network. With
+// `cacheThrough`, written extents are also copied into page frames that become the new version's
+// cached pages at commit (WriteThrough.swift).
 import Catalog
 import Dispatch
 import Foundation
@@ -29,9 +31,17 @@ package final class ObjectWriter: @unchecked Sendable {
     private var allocated: [PhysicalRange] = []
     private var reservation: SpaceAccounting.Reservation
     private var finished = false
+    /// Write-through: pages staged so far (runs by first page index), until the cache is full.
+    private var cacheThrough: Bool
+    private var staged: [Int64: [Page]] = [:]
+    private var stagedCount = 0
 
-    init(engine: Engine, volume: VolumeRecord, key: String, contentType: String?, declaredLength: Int64?, replacing: Int64?) throws(EngineError) {
+    init(
+        engine: Engine, volume: VolumeRecord, key: String, contentType: String?, declaredLength: Int64?, replacing: Int64?,
+        cacheThrough: Bool = false
+    ) throws(EngineError) {
         self.engine = engine
+        self.cacheThrough = cacheThrough
         replacesExisting = replacing != nil
         self.volume = volume
         self.key = key
@@ -55,10 +65,18 @@ package final class ObjectWriter: @unchecked Sendable {
         // @unchecked: written by the worker before `done` is signalled, read after waiting on it.
         let done = DispatchSemaphore(value: 0)
         let buffer: AlignedBuffer
+        let logicalOffset: Int64
+        let stage: Bool
         var extents: [NewExtent] = []
         var allocated: [PhysicalRange] = []
+        /// Write-through copies of the extent's pages (empty when the cache had no room).
+        var pages: [Page] = []
         var error: EngineError?
-        init(buffer: AlignedBuffer) { self.buffer = buffer }
+        init(buffer: AlignedBuffer, logicalOffset: Int64, stage: Bool) {
+            self.buffer = buffer
+            self.logicalOffset = logicalOffset
+            self.stage = stage
+        }
     }
 
     /// Waits for the oldest write in flight and takes over its extents (and its buffer, for
@@ -72,6 +90,12 @@ package final class ObjectWriter: @unchecked Sendable {
             spares.append(pending.buffer)
             if let error = pending.error, failure == nil { failure = error }
             extents += pending.extents
+            if !pending.pages.isEmpty {
+                staged[pending.logicalOffset / Int64(PageState.pageSize)] = pending.pages
+                stagedCount += pending.pages.count
+            } else if pending.stage {
+                cacheThrough = false  // The cache is full: stop copying.
+            }
         }
         if let failure { throw failure }
     }
@@ -102,13 +126,14 @@ package final class ObjectWriter: @unchecked Sendable {
         guard filled > 0 else { return }
         if declaredLength == nil { try reserve(Int64(filled)) }
         try settle()
-        let pending = PendingWrite(buffer: buffer)
+        let pending = PendingWrite(buffer: buffer, logicalOffset: flushed, stage: cacheThrough)
         let (engine, length, offset, replicas, name) = (engine, filled, flushed, Int(volume.replicas), volume.name)
         // A thread of its own (not a width-limited dispatch queue): it blocks on the disk.
         Thread.detachNewThread {
             do throws(EngineError) {
                 pending.extents = try engine.writeExtents(
                     pending.buffer, length: length, logicalOffset: offset, replicas: replicas, volume: name, allocated: &pending.allocated)
+                if pending.stage { pending.pages = engine.stageWritten(pending.buffer, length: length) }
             } catch {
                 pending.error = error
             }
@@ -144,7 +169,12 @@ package final class ObjectWriter: @unchecked Sendable {
                 $0.bytesWritten += flushed
                 $0.writeOps += 1
             }
-            try? engine.invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: false)
+            if stagedCount > 0 {
+                engine.installWrittenThrough(volume: volume, stored: object, pages: staged, count: stagedCount)
+                (staged, stagedCount) = ([:], 0)
+            } else {
+                try? engine.invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: false)
+            }
             engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
             return ObjectInfo(object.record)
         } catch {
@@ -161,6 +191,8 @@ package final class ObjectWriter: @unchecked Sendable {
         engine.allocator.free(allocated)
         allocated = []
         engine.space.release(reservation)
+        engine.unstage(stagedCount)
+        (staged, stagedCount) = ([:], 0)
     }
 
     static func newETag() -> String {

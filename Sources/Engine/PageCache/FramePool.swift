@@ -1,11 +1,13 @@
-// Page frames come from 2 MiB slabs and go back to a free list when a page is dropped: no
+// Page frames come from 4 MiB slabs and go back to a free list when a page is dropped: no
 // per-page aligned malloc, and memory the cache already touched is reused instead of faulted in
-// again. Slabs are never returned (the cache size bounds them).
+// again. Slabs are never returned (the cache size bounds them). A fresh slab hands out its frames
+// in ascending order, so pages filled one after another sit in one run of memory and a response
+// can send them with few iovecs (`PinnedPages`).
 import Synchronization
 
 final class FramePool: Sendable {
     static let shared = FramePool()
-    static let slabFrames = 512
+    static let slabFrames = 1024
 
     /// Frame addresses as integers (raw pointers are not Sendable).
     private let free = Mutex<[UInt]>([])
@@ -14,11 +16,29 @@ final class FramePool: Sendable {
         let address = free.withLock { frames -> UInt? in frames.popLast() }
         if let address { return UnsafeMutableRawPointer(bitPattern: address)! }
         let slab = UnsafeMutableRawPointer.allocate(byteCount: Self.slabFrames * PageState.pageSize, alignment: PageState.pageSize)
+        Syscalls.prefault(slab, length: Self.slabFrames * PageState.pageSize)  // Its frames are all about to be used.
         let first = UInt(bitPattern: Int(bitPattern: slab))
         free.withLock { frames in
-            for i in 1..<Self.slabFrames { frames.append(first + UInt(i * PageState.pageSize)) }
+            for i in (1..<Self.slabFrames).reversed() { frames.append(first + UInt(i * PageState.pageSize)) }
         }
         return slab
+    }
+
+    /// `count` frames taken together, so that pages filled in order are adjacent in memory when
+    /// the free list (or a fresh slab) has a run.
+    func take(count: Int) -> [UnsafeMutableRawPointer] {
+        var frames: [UnsafeMutableRawPointer] = []
+        frames.reserveCapacity(count)
+        while frames.count < count {
+            let taken = free.withLock { list -> [UInt] in
+                let n = min(count - frames.count, list.count)
+                defer { list.removeLast(n) }
+                return list.suffix(n).reversed()
+            }
+            frames += taken.map { UnsafeMutableRawPointer(bitPattern: $0)! }
+            if frames.count < count { give(take()) }  // Empty: carve a fresh slab, then retry.
+        }
+        return frames
     }
 
     func give(_ frame: UnsafeMutableRawPointer) {

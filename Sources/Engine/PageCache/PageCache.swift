@@ -1,6 +1,6 @@
 // The page cache: objects' 4 KiB pages keyed by (volume, key, page index), bounded in pages.
-// Clean pages are evicted by CLOCK; dirty pages and pages under writeback never are. One lock
-// guards all of it; page copies happen under it (4 KiB memcpy), IO never does.
+// Clean pages are evicted by CLOCK; dirty pages, pages under writeback and pages being sent
+// never are. One lock guards all of it; page copies happen under it (4 KiB memcpy), IO never does.
 import Logging
 import Synchronization
 
@@ -36,6 +36,9 @@ final class PageCache: Sendable {
         var throttled: Int64 = 0
         /// Pages with at least one dirty sector, pool-wide.
         var dirtyPages = 0
+        /// Frames filled by uploads written through (not in the cache until their commit), counted
+        /// against the capacity like cached pages.
+        var staged = 0
     }
 
     let capacityPages: Int
@@ -49,14 +52,14 @@ final class PageCache: Sendable {
     /// Makes room for `count` new pages by evicting clean, unreferenced pages (CLOCK).
     static func evict(_ state: inout State, capacity: Int, toFit count: Int) {
         var scanned = 0
-        while state.pageCount + count > capacity, !state.clock.isEmpty, scanned < state.clock.count * 2 {
+        while state.pageCount + state.staged + count > capacity, !state.clock.isEmpty, scanned < state.clock.count * 2 {
             if state.hand >= state.clock.count { state.hand = 0 }
             let (key, index) = state.clock[state.hand]
             guard let object = state.objects[key], let page = object.pages[index] else {
                 removeClockEntry(&state)
                 continue
             }
-            if page.state.isDirty || page.state.writebackInFlight > 0 || object.flushing {
+            if page.state.isDirty || page.state.writebackInFlight > 0 || page.sendPins > 0 || object.flushing {
                 state.hand += 1
             } else if page.referenced {
                 page.referenced = false
@@ -74,6 +77,15 @@ final class PageCache: Sendable {
     private static func removeClockEntry(_ state: inout State) {
         state.clock.swapAt(state.hand, state.clock.count - 1)
         state.clock.removeLast()
+    }
+
+    /// Counts `count` frames of an upload written through against the capacity, evicting clean
+    /// pages to make room; false (nothing counted) when the cache cannot hold them.
+    static func reserveStaging(_ state: inout State, capacity: Int, count: Int) -> Bool {
+        evict(&state, capacity: capacity, toFit: count)
+        guard state.pageCount + state.staged + count <= capacity else { return false }
+        state.staged += count
+        return true
     }
 
     /// Inserts a new page for `object` at `index` (evicting if needed).

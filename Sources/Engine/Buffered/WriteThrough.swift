@@ -1,0 +1,67 @@
+// Write-through for direct uploads made in buffered mode (a sync PUT too large to stage in the
+// cache first): each extent, once written, is also copied into fresh page frames counted against
+// the cache's capacity, and at commit they become the new version's clean cached pages. A read
+// right after the upload is then served from memory, as a buffered write would have left it.
+import Catalog
+
+extension Engine {
+    /// Copies the first `length` bytes of `buffer` (an extent just written) into new page frames;
+    /// empty when the cache cannot make room for them.
+    func stageWritten(_ buffer: AlignedBuffer, length: Int) -> [Page] {
+        let pageSize = PageState.pageSize
+        let count = (length + pageSize - 1) / pageSize
+        let capacity = pageCache.capacityPages
+        guard count > 0, pageCache.state.withLock({ PageCache.reserveStaging(&$0, capacity: capacity, count: count) }) else { return [] }
+        let pages = Page.batch(count)
+        for (i, page) in pages.enumerated() {
+            let start = i * pageSize
+            let n = min(pageSize, length - start)
+            page.bytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer.bytes[start..<start + n]))
+            if n < pageSize { UnsafeMutableRawBufferPointer(rebasing: page.bytes[n...]).initializeMemory(as: UInt8.self, repeating: 0) }
+        }
+        return pages
+    }
+
+    /// Gives back the capacity held by `count` staged frames that will not be installed.
+    func unstage(_ count: Int) {
+        guard count > 0 else { return }
+        pageCache.state.withLock { $0.staged -= count }
+    }
+
+    /// Makes `pages` (runs by first page index) the clean cached pages of `stored`, the version a
+    /// direct upload just committed, replacing whatever the cache held for its key.
+    func installWrittenThrough(volume: VolumeRecord, stored: StoredObject, pages: [Int64: [Page]], count: Int) {
+        let cacheKey = CacheKey(volumeID: volume.id!, key: stored.record.key)
+        let pageSize = Int64(PageState.pageSize)
+        do throws(EngineError) {
+            let (released, previous) = try withIdleObject(cacheKey) { state -> ((Int, Int64), CachedObject?) in
+                let previous = state.objects[cacheKey]
+                previous?.holdVersion(deferredFree)
+                let dropped = PageCache.drop(&state, key: cacheKey)
+                let object = CachedObject(
+                    volumeID: volume.id!, volumeName: volume.name, key: stored.record.key, replicas: UInt8(volume.replicas),
+                    thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
+                    extents: stored.extents.map(Extent.init))
+                let whole = [UInt8](repeating: UInt8(volume.replicas), count: PageState.sectorsPerPage)
+                for (first, run) in pages {
+                    for (i, page) in run.enumerated() {
+                        let index = first + Int64(i)
+                        page.state.load(allocated: (index + 1) * pageSize <= object.committedSize ? whole : object.allocatedReplicas(page: index))
+                        object.pages[index] = page
+                        state.clock.append((cacheKey, index))
+                    }
+                }
+                state.staged -= count
+                state.pageCount += count
+                state.objects[cacheKey] = object
+                return (dropped, previous)
+            }
+            if let previous {
+                space.releaseBuffered(
+                    volumeID: volume.id!, thick: previous.thick, logical: released.1, physical: Int64(released.0 * PageState.sectorSize))
+            }
+        } catch {
+            unstage(count)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+// Direct uploads made in buffered mode leave their version in the cache, clean; cached ranges
+// are lent to responses as pinned pages that a later write does not change under them.
+@testable import Engine
+import Foundation
+import Testing
+
+@Suite struct WriteThroughTests {
+    private func upload(_ engine: Engine, _ key: String, _ data: [UInt8], cacheThrough: Bool = true) throws {
+        let writer = try engine.beginUpload(volume: "wtvol", key: key, contentType: nil, length: Int64(data.count), cacheThrough: cacheThrough)
+        try data.withUnsafeBytes { try writer.append($0) }
+        _ = try writer.commit()
+    }
+
+    private func readBuffered(_ engine: Engine, _ key: String, count: Int) throws -> [UInt8] {
+        let reader = try engine.openBuffered(volume: "wtvol", key: key)
+        defer { reader.close() }
+        var back = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = try back.withUnsafeMutableBytes { try reader.read(at: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...])) }
+            if n == 0 { break }
+            done += n
+        }
+        return Array(back[0..<done])
+    }
+
+    private var staged: (Engine) -> Int { { engine in engine.pageCache.state.withLock { $0.staged } } }
+
+    @Test func aWrittenThroughVersionIsCachedCleanAndReadWithoutMisses() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let engine = try Scratch.engine(dir)
+        defer { engine.shutdown() }
+        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 256 << 20), label: nil, force: false)
+        _ = try engine.addDevice(path: try Scratch.file(dir, "b.img", size: 256 << 20), label: nil, force: false)
+        _ = try engine.createVolume(name: "wtvol", capacityBytes: 128 << 20, replicas: 2, provisioning: .thin)
+        // Three extents, the last one ending inside a sector.
+        let data = Scratch.randomBytes(ObjectWriter.extentBytes * 2 + 4096 * 3 + 7)
+        try upload(engine, "k", data)
+        let pages = (data.count + PageState.pageSize - 1) / PageState.pageSize
+        let stats = try engine.cacheStats(volume: "wtvol")
+        #expect(stats.cachedPages == Int64(pages))
+        #expect(stats.dirtyPages == 0 && stats.reservedBytes == 0, "written through: clean, nothing reserved")
+        #expect(staged(engine) == 0, "the staged frames moved into the cache")
+        #expect(try readBuffered(engine, "k", count: data.count) == data)
+        let after = try engine.cacheStats(volume: "wtvol")
+        #expect(after.misses == stats.misses, "every page came from the cache")
+        // The cached pages know their sectors are on disk twice: overwriting them reserves nothing.
+        let reservation = try engine.patchReservation(
+            volume: try engine.volumeRecord(named: "wtvol"), key: "k", offset: 4096, length: 8192, alreadyLogical: 0)
+        #expect(reservation.physical == 0 && reservation.logical == 0)
+
+        // A replacement written through replaces the cached version; the disk has it too.
+        let next = Scratch.randomBytes(3 * 4096 + 100)
+        try upload(engine, "k", next)
+        #expect(try engine.cacheStats(volume: "wtvol").cachedPages == 4)
+        #expect(try readBuffered(engine, "k", count: next.count) == next)
+        let direct = try engine.openObject(volume: "wtvol", key: "k")
+        defer { direct.close() }
+        var disk = [UInt8](repeating: 0, count: next.count)
+        _ = try disk.withUnsafeMutableBytes { try direct.read(at: 0, into: $0) }
+        #expect(disk == next)
+        #expect(engine.reservationFigures().pagesReserved == engine.reservationFigures().accounted)
+    }
+
+    @Test func anAbortedOrDirectUploadLeavesNothingStaged() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let engine = try Scratch.engine(dir)
+        defer { engine.shutdown() }
+        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
+        _ = try engine.createVolume(name: "wtvol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
+        let data = Scratch.randomBytes(ObjectWriter.extentBytes + 12_345)
+        let writer = try engine.beginUpload(volume: "wtvol", key: "gone", contentType: nil, length: Int64(data.count) + 1, cacheThrough: true)
+        try data.withUnsafeBytes { try writer.append($0) }
+        #expect(throws: EngineError.self) { _ = try writer.commit() }  // One byte short.
+        #expect(staged(engine) == 0)
+        #expect(try engine.cacheStats(volume: "wtvol").cachedPages == 0)
+
+        try upload(engine, "plain", data, cacheThrough: false)
+        #expect(try engine.cacheStats(volume: "wtvol").cachedPages == 0, "io=direct uploads stay out of the cache")
+        #expect(staged(engine) == 0)
+    }
+
+    @Test func pinnedPagesKeepTheirBytesWhileAPatchGoesToACopy() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let engine = try Scratch.engine(dir)
+        defer { engine.shutdown() }
+        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
+        _ = try engine.createVolume(name: "wtvol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
+        let data = Scratch.randomBytes(5 * 4096 + 10)
+        try upload(engine, "k", data)
+
+        let reader = try engine.openBuffered(volume: "wtvol", key: "k")
+        #expect(reader.pin(at: 0, length: Int64(data.count), maxSegments: 0) == nil, "too many memory runs: nothing pinned")
+        let pinned = try #require(reader.pin(at: 100, length: Int64(data.count - 200), maxSegments: 64))
+        reader.close()
+        #expect(pinned.length == Int64(data.count - 200))
+        func sent() -> [UInt8] { pinned.segments.flatMap { Array(UnsafeRawBufferPointer(start: $0.base, count: $0.count)) } }
+        #expect(sent() == Array(data[100..<data.count - 100]))
+
+        let patch = [UInt8](repeating: 0xAB, count: 8192)
+        let upload = try engine.beginBufferedUpload(volume: "wtvol", key: "k", contentType: nil, length: Int64(patch.count), mode: .patch(offset: 4096))
+        try patch.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.finish(sync: true)
+        #expect(sent() == Array(data[100..<data.count - 100]), "the pinned snapshot is unchanged")
+        var expected = data
+        expected.replaceSubrange(4096..<4096 + 8192, with: patch)
+        #expect(try readBuffered(engine, "k", count: data.count) == expected, "new reads see the patch")
+        pinned.release()
+        pinned.release()  // Idempotent.
+        let pins = engine.pageCache.state.withLock { state in
+            state.objects.values.flatMap { $0.pages.values }.reduce(0) { $0 + $1.sendPins }
+        }
+        #expect(pins == 0)
+    }
+}
