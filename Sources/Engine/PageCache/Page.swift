@@ -1,5 +1,7 @@
 // A 4 KiB page frame of object data and its per-sector state. Owned by the PageCache; every
 // access happens under the cache's lock.
+import Foundation
+
 final class Page: @unchecked Sendable {
     // @unchecked: only touched under PageCache's lock.
     private let base: UnsafeMutableRawPointer
@@ -136,7 +138,3 @@ final class CachedObject: @unchecked Sendable {
         }
     }
 }
-
-import Logging
-import Synchronization
-import Foundation
