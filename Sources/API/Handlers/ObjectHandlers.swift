@@ -7,9 +7,12 @@ struct ObjectHandlers {
     static let maxListLimit = 1000
     /// Sync buffered PUTs up to this size go through the cache (and stay cached for reads).
     static let syncCacheLimit: Int64 = 64 << 20
-    /// At most this many memory runs per zero-copy body (16 KiB of iovecs in MHD's 64 KiB
-    /// per-connection pool; it fails the connection when they do not fit).
-    static let maxSendSegments = 1024
+    /// At most this many memory runs per zero-copy body. MHD 0.9.75 copies the iovec list into
+    /// the connection's 32 KiB memory pool; when it does not fit it drops the connection and then
+    /// aborts the process on a still-locked mutex. About 2000 entries fit (measured), so 512
+    /// leaves room for large request headers. Cache pages filled in order are contiguous, so a
+    /// 1 GiB object fresh in the cache needs about 130.
+    static let maxSendSegments = 512
     let engine: Engine
 
     func register(in router: inout Router) {

@@ -19,8 +19,10 @@ struct MetricsMiddleware: Middleware {
         let elapsed = ContinuousClock.now - start
         if response.status == HTTPResponse.streamOpened.status { return response }  // recorded by `completed`
         metrics.record(route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status, duration: elapsed)
-        context.logger.debug(
-            "request", metadata: ["method": "\(request.method)", "route": "\(context.route)", "status": "\(response.status)"])
+        if context.logs(.debug) {
+            context.logger.debug(
+                "request", metadata: ["method": "\(request.method)", "route": "\(context.route)", "status": "\(response.status)"])
+        }
         return response
     }
 

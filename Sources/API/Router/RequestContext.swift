@@ -3,17 +3,32 @@ package import Logging
 
 package struct RequestContext: Sendable {
     package var requestID: String
-    package var logger: Logger
+    /// The server's logger; `logger` adds the request id (only when something is logged: setting
+    /// metadata costs more than a cache-hit GET's handler).
+    private let baseLogger: Logger
     /// The route template (e.g. `/v1/volumes/{name}`), or `unmatched`; metrics are labelled by it.
     package var route: String
     package var parameters: [String: String]
+    /// What the router resolved for this request (the route's action, or the error to answer).
+    var resolution: Result<Route.Action, HTTPError>?
+    /// Where a streaming route's opened sink is handed back to the router.
+    var opened: OpenedSink?
 
     package init(requestID: String, logger: Logger, route: String = "unmatched", parameters: [String: String] = [:]) {
         self.requestID = requestID
-        self.logger = logger
+        baseLogger = logger
         self.route = route
         self.parameters = parameters
     }
+
+    package var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "request-id"] = "\(requestID)"
+        return logger
+    }
+
+    /// Whether messages at `level` are logged at all.
+    package func logs(_ level: Logger.Level) -> Bool { baseLogger.logLevel <= level }
 
     /// A path parameter the route template guarantees.
     package func parameter(_ name: String) -> String {

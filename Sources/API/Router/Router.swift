@@ -35,30 +35,36 @@ package struct Route: Sendable {
         self.template = template.replacingOccurrences(of: "...}", with: "}")
     }
 
-    /// Raw (still encoded) parameter values when `parts` matches this template.
-    func match(_ parts: [Substring]) -> [String: String]? {
-        // Cheap rejections first: segment count, then the literal segments.
-        if case .remainder = segments.last { if parts.count < segments.count { return nil } } else if parts.count != segments.count { return nil }
-        for (index, segment) in segments.enumerated() {
-            if case .literal(let literal) = segment, parts[index] != literal { return nil }
-        }
+    /// Raw (still encoded) parameter values when `path` matches this template. Walks the path's
+    /// bytes segment by segment (no split, no allocation until a parameter is kept).
+    func match(_ path: String) -> [String: String]? {
+        let bytes = path.utf8
+        let end = bytes.endIndex
+        guard var position = bytes.firstIndex(of: UInt8(ascii: "/")) else { return nil }
         var parameters: [String: String] = [:]
         for (index, segment) in segments.enumerated() {
-            switch segment {
-            case .remainder(let name):
-                guard index < parts.count else { return nil }
-                let rest = parts[index...].joined(separator: "/")
-                if rest.isEmpty { return nil }
-                parameters[name] = rest
+            let start = bytes.index(after: position)
+            if case .remainder(let name) = segment {
+                guard start < end else { return nil }
+                parameters[name] = String(path[start..<end])
                 return parameters
-            case .literal(let literal):
-                guard index < parts.count, parts[index] == literal else { return nil }
-            case .parameter(let name):
-                guard index < parts.count, !parts[index].isEmpty else { return nil }
-                parameters[name] = String(parts[index])
             }
+            let stop = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? end
+            switch segment {
+            case .literal(let literal):
+                guard bytes[start..<stop].elementsEqual(literal.utf8) else { return nil }
+            case .parameter(let name):
+                guard start < stop else { return nil }
+                parameters[name] = String(path[start..<stop])
+            case .remainder:
+                break
+            }
+            // The last segment must end the path; any other must be followed by a slash.
+            if index == segments.count - 1 { return stop == end ? parameters : nil }
+            guard stop < end else { return nil }
+            position = stop
         }
-        return parts.count == segments.count ? parameters : nil
+        return nil
     }
 }
 
@@ -89,8 +95,7 @@ package struct Router: Sendable {
     /// Whether this request's route streams its body (decided from method and path alone).
     package func streamsBody(method: String, path: String) -> Bool {
         guard streamingMethods.contains(method) else { return false }
-        let parts = Self.split(path)
-        return routes.contains { $0.method == method && $0.match(parts) != nil && { if case .stream = $0.action { true } else { false } }($0) }
+        return routes.contains { $0.method == method && $0.match(path) != nil && { if case .stream = $0.action { true } else { false } }($0) }
     }
 
     /// Runs the middleware chain for a streaming route and opens its sink, or returns the response
@@ -109,13 +114,16 @@ package struct Router: Sendable {
         for middleware in middleware { middleware.completed(request, context: context, status: status, duration: duration) }
     }
 
-    private static func split(_ path: String) -> [Substring] {
-        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
-    }
-
     package mutating func use(_ middleware: any Middleware) {
         self.middleware.append(middleware)
+        // The chain is composed once, not per request: outermost first.
+        chain = self.middleware.reversed().reduce(Self.dispatch) { next, middleware in
+            { request, context in try middleware.handle(request, context: context, next: next) }
+        }
     }
+
+    /// The middleware around `dispatch`.
+    private var chain: Handler = Router.dispatch
 
     /// Dispatches a request through the middleware to its handler; never throws: every error is
     /// turned into a problem response here.
@@ -125,40 +133,32 @@ package struct Router: Sendable {
 
     private func respond(to request: HTTPRequest, context: RequestContext, opened: OpenedSink?) -> HTTPResponse {
         var context = context
-        let parts = Self.split(request.path)
-        let resolved: Result<(Route, [String: String]), HTTPError>
-        let candidates = routes.compactMap { route in route.match(parts).map { (route, $0) } }
+        context.opened = opened
         let method = request.method == "HEAD" ? "GET" : request.method
-        if let (route, raw) = candidates.first(where: { $0.0.method == method }) {
+        if let (route, raw) = routes.lazy.compactMap({ route in route.method == method ? route.match(request.path).map { (route, $0) } : nil }).first {
             context.route = route.template
             var decoded: [String: String] = [:]
             var failure: HTTPError?
             for (name, value) in raw {
                 if let value = PercentDecoding.decode(value) { decoded[name] = value } else { failure = .badRequest("path parameter \(name) is not valid percent-encoded UTF-8") }
             }
-            resolved = failure.map { .failure($0) } ?? .success((route, decoded))
-        } else if !candidates.isEmpty {
-            context.route = candidates[0].0.template
-            var allowed = candidates.map(\.0.method)
-            if allowed.contains("GET") { allowed.append("HEAD") }
-            resolved = .failure(.methodNotAllowed(allowed: allowed))
-        } else {
-            resolved = .failure(.notFound("no route for \(request.method) \(request.path)"))
-        }
-        context.parameters = (try? resolved.get().1) ?? [:]
-        let final: Handler = { request, context in
-            switch try resolved.get().0.action {
-            case .respond(let handler):
-                return try handler(request, context)
-            case .stream(let open):
-                guard let opened else { throw HTTPError.badRequest("this route needs a streamed body") }
-                opened.sink = try open(request, context)
-                opened.context = context
-                return .streamOpened
+            if let failure {
+                context.resolution = .failure(failure)
+            } else {
+                context.parameters = decoded
+                context.resolution = .success(route.action)
             }
-        }
-        let chain = middleware.reversed().reduce(final) { next, middleware in
-            { request, context in try middleware.handle(request, context: context, next: next) }
+        } else {
+            // Not for this method: 405 with the methods the path has, or 404.
+            let candidates = routes.filter { $0.match(request.path) != nil }
+            if let first = candidates.first {
+                context.route = first.template
+                var allowed = candidates.map(\.method)
+                if allowed.contains("GET") { allowed.append("HEAD") }
+                context.resolution = .failure(.methodNotAllowed(allowed: allowed))
+            } else {
+                context.resolution = .failure(.notFound("no route for \(request.method) \(request.path)"))
+            }
         }
         do {
             return try chain(request, context)
@@ -166,10 +166,23 @@ package struct Router: Sendable {
             return ErrorMapping.response(for: error, context: context)
         }
     }
+
+    /// The innermost handler: runs what `respond` resolved.
+    private static let dispatch: Handler = { request, context in
+        switch try context.resolution!.get() {
+        case .respond(let handler):
+            return try handler(request, context)
+        case .stream(let open):
+            guard let opened = context.opened else { throw HTTPError.badRequest("this route needs a streamed body") }
+            opened.sink = try open(request, context)
+            opened.context = context
+            return .streamOpened
+        }
+    }
 }
 
 /// Carries the opened sink out of the middleware chain.
-private final class OpenedSink: @unchecked Sendable {
+final class OpenedSink: @unchecked Sendable {
     // @unchecked: used by one thread, within one `open` call.
     var sink: (any RequestBodySink)?
     var context: RequestContext?

@@ -171,8 +171,6 @@ extension HTTPServer {
 
     private func makeContext() -> RequestContext {
         let id = requestCounter.add(1, ordering: .relaxed).newValue
-        var logger = self.logger
-        logger[metadataKey: "request-id"] = "\(id)"
         return RequestContext(requestID: String(id), logger: logger)
     }
 

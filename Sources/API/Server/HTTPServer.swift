@@ -54,8 +54,10 @@ package final class HTTPServer: Sendable {
 
     package func start() throws(StartError) {
         let context = Unmanaged.passUnretained(self).toOpaque()
+        // A 32 KiB memory pool per connection: MHD zeroes it between keep-alive requests, and at
+        // 64 KiB that memset alone was 5% of a cache-hit 4 KiB GET.
         let handle = appliance_mhd_start(
-            configuration.host, configuration.port, 64 * 1024, 300, UInt32(configuration.maxConnections), accessHandlerTrampoline, context, requestCompletedTrampoline, context)
+            configuration.host, configuration.port, 32 * 1024, 300, UInt32(configuration.maxConnections), accessHandlerTrampoline, context, requestCompletedTrampoline, context)
         guard let handle else { throw .cannotStart(host: configuration.host, port: configuration.port) }
         daemon.store(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle))), ordering: .releasing)
         boundPort.store(appliance_mhd_bound_port(handle), ordering: .releasing)

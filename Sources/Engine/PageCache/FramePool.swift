@@ -1,4 +1,4 @@
-// Page frames come from 4 MiB slabs and go back to a free list when a page is dropped: no
+// Page frames come from 8 MiB slabs and go back to a free list when a page is dropped: no
 // per-page aligned malloc, and memory the cache already touched is reused instead of faulted in
 // again. Slabs are never returned (the cache size bounds them). A fresh slab hands out its frames
 // in ascending order, so pages filled one after another sit in one run of memory and a response
@@ -7,7 +7,7 @@ import Synchronization
 
 final class FramePool: Sendable {
     static let shared = FramePool()
-    static let slabFrames = 1024
+    static let slabFrames = 2048
 
     /// Frame addresses as integers (raw pointers are not Sendable).
     private let free = Mutex<[UInt]>([])

@@ -21,6 +21,23 @@ import Testing
         #expect(String(decoding: response.body, as: UTF8.self) == "a/b c")
     }
 
+    @Test func remainderParametersTakeTheRestOfThePath() {
+        var router = Self.router()
+        router.add("GET", "/v1/things/{name}/items/{key...}") { _, context in
+            HTTPResponse(status: 200, body: Array("\(context.parameter("name"))|\(context.parameter("key"))".utf8))
+        }
+        router.add("GET", "/v1/things/{name}/items") { _, _ in HTTPResponse(status: 204) }
+        let cases: [(String, Int, String)] = [
+            ("/v1/things/a/items/x", 200, "a|x"), ("/v1/things/a/items/x/y//z/", 200, "a|x/y//z/"), ("/v1/things/a/items/%2F", 200, "a|/"),
+            ("/v1/things/a/items", 204, ""), ("/v1/things/a/items/", 404, ""), ("/v1/things//items/x", 404, ""), ("/v1/things/a/itemsx/y", 404, ""),
+        ]
+        for (path, status, body) in cases {
+            let response = router.respond(to: HTTPRequest(method: "GET", path: path), context: Self.context())
+            #expect(response.status == status, "\(path)")
+            if status == 200 { #expect(String(decoding: response.body, as: UTF8.self) == body, "\(path)") }
+        }
+    }
+
     @Test func headIsServedByTheGetRoute() {
         #expect(Self.router().respond(to: HTTPRequest(method: "HEAD", path: "/v1/things"), context: Self.context()).status == 200)
     }
