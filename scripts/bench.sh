@@ -2,7 +2,8 @@
 # scripts/bench.sh - ours vs fio and ours vs nginx, measured in ONE run, printed as one table.
 #
 #   1. engine  `appliance bench-engine` on a fresh device file (seq write, seq read, 4 KiB QD32
-#              random read through the real object path), then fio (io_uring, direct) on the SAME file
+#              random read through the real object path: one thread keeping 32 reads in flight, as
+#              fio does, then 32 threads with one read each), then fio (io_uring, direct) on the SAME file
 #   2. HTTP    the appliance (serve) and nginx side by side with ../shared/bench/anchors.sh (section B)
 #   3. buffered on the same appliance: a cache-hit 4 KiB GET (wrk) beside a throw-away nginx serving
 #              the same 4 KiB file (same wrk -t/-c/-d), and a 1 GiB ?durability=async PUT + POST flush
@@ -114,6 +115,7 @@ if [[ $erc != 0 ]]; then
     log "bench-engine failed (rc $erc): $(tail -3 "$T/engine.log")"
 else
     R[eng_write]=$(ev seqwrite_mibs); R[eng_read]=$(ev seqread_mibs); R[eng_rr]=$(ev randread4k_iops)
+    R[eng_rr_threads]=$(ev randread4k_threads_iops)
     DEV=$(ev device); DEV_BYTES=$(ev device_bytes); DOFF=$(ev device_data_offset); OBJ=$(ev object_bytes)
     # fio's write goes to the file's unwritten tail, like the engine's did (allocating writes into
     # a sparse file, not overwrites); its read then reads what it wrote. The random reads cover the
@@ -408,11 +410,11 @@ def fmt(v, unit): return "n/a" if v is None else "%.0f %s" % (v, unit)
 half = int(eng_mib) // 2
 ratio_row("engine seq write %d MiB (1 MiB appends, commit+fdatasync)" % half, "eng_write", "fio_write", "(fio write 1M QD8 +end_fsync)", et, "MiB/s")
 ratio_row("engine seq read %d MiB (1 MiB reads)" % half, "eng_read", "fio_read", "(fio read 1M QD8)", et, "MiB/s")
-ratio_row("engine 4 KiB random read QD32, %ss" % secs, "eng_rr", "fio_rr", "(fio randread 4k QD32)", et, "IOPS")
+ratio_row("engine 4 KiB random read QD32 (1 thread, 32 in flight), %ss" % secs, "eng_rr", "fio_rr", "(fio randread 4k QD32)", et, "IOPS")
 ratio_row("HTTP PUT 1 GiB (curl)", "app_put", "ngx_put", "(nginx PUT + fsync)", ht, "MiB/s")
 ratio_row("HTTP GET 1 GiB warm (curl)", "app_get", "ngx_get", "(nginx GET warm)", ht, "MiB/s")
 if num("app_getc") is not None or num("ngx_getc") is not None:
-    ratio_row("HTTP GET 1 GiB cold (after drop_caches)", "app_getc", "ngx_getc", "(nginx GET cold)", ht, "MiB/s")
+    ratio_row("HTTP GET 1 GiB cold (after drop_caches: the kernel's cache only, not the appliance's)", "app_getc", "ngx_getc", "(nginx GET cold)", ht, "MiB/s")
 ratio_row("HTTP GET 4 KiB cache hit (wrk -t%s -c%s -d%s)" % (wrk_t, wrk_c, wrk_d), "hit_app", "hit_ngx",
           "(nginx GET same 4 KiB file)", ht, "req/s")
 bpath = R.get("buf_path", "")
@@ -435,6 +437,7 @@ print("appliance bench - %s CPUs, kernel %s, %s; ratio = ours / reference (highe
 print(line(head)); print("-+-".join("-" * x for x in w))
 for r in rows: print(line(r))
 info = []
+if num("eng_rr_threads") is not None: info.append("engine 4 KiB random read with 32 threads x 1 read: %s IOPS" % R["eng_rr_threads"])
 if num("ngx_put_nofsync") is not None: info.append("nginx PUT 1 GiB without fsync %s MiB/s" % R["ngx_put_nofsync"])
 if num("hit_app") is not None and num("hit_ngx") is not None:
     info.append("4 KiB GET p50/p99 appliance %s/%s us, nginx %s/%s us" % (R.get("hit_app_p50"), R.get("hit_app_p99"), R.get("hit_ngx_p50"), R.get("hit_ngx_p99")))

@@ -83,6 +83,75 @@ package final class ObjectReader: @unchecked Sendable {
         return (start, valid)
     }
 
+    /// Reads `count` independent ranges with up to `depth` of them in flight at once on this
+    /// reader's ring, all driven by the calling thread (how fio keeps a queue depth; a thread per
+    /// outstanding read costs a context switch per IO). `range(i)` gives read i's offset and
+    /// destination; `done(i, bytes)` reports it verified, in completion order. A range that is
+    /// whole checksum blocks of one extent goes out as one op to its first available replica; a
+    /// failed or mismatching read, and any other range, take the ordinary path (replica fallback).
+    package func readMany(
+        count: Int, depth: Int, range: (Int) -> (offset: Int64, into: UnsafeMutableRawBufferPointer),
+        done: (Int, Result<Int, EngineError>) -> Void
+    ) {
+        let block = Extent.checksumBlock
+        let requests = (0..<count).map(range)
+        /// The reads that go out as one op each: request, extent, offset in it, replica's device and fd.
+        var planned: [(request: Int, extent: Int, offsetInExtent: Int64, deviceID: String, fd: Int32, physical: Int64)] = []
+        var fallback: [Int] = []
+        for (i, (offset, buffer)) in requests.enumerated() {
+            guard offset % block == 0, buffer.count % Int(block) == 0, buffer.count > 0, offset + Int64(buffer.count) <= info.size,
+                let first = ExtentWalk(extents: extents, offset: offset, length: Int64(buffer.count)).first(where: { _ in true }),
+                case .mapped(let index, let offsetInExtent, let n) = first, n == Int64(buffer.count),
+                let (replica, device) = extents[index].replicas.lazy.compactMap({ r in self.engine.devices.device(id: r.deviceID).map { (r, $0) } }).first
+            else {
+                fallback.append(i)
+                continue
+            }
+            planned.append((i, index, offsetInExtent, replica.deviceID, device.fd, replica.offset + offsetInExtent))
+        }
+        if ring == nil { ring = engine.rings.take() }
+        var started = [ContinuousClock.Instant](repeating: .now, count: planned.count)
+        ring!.pipeline(
+            count: planned.count, depth: depth,
+            make: { k in
+                started[k] = .now
+                return .read(fd: planned[k].fd, buffer: requests[planned[k].request].into, offset: planned[k].physical)
+            },
+            complete: { k, result in
+                let (i, index, offsetInExtent, deviceID, _, _) = planned[k]
+                let buffer = requests[i].into
+                guard case .success(let n) = result, n == buffer.count else {
+                    engine.deviceIOError(deviceID)
+                    fallback.append(i)
+                    return
+                }
+                let firstBlock = Int(offsetInExtent / block)
+                for b in 0..<buffer.count / Int(block)
+                where CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[b * Int(block)..<(b + 1) * Int(block)])) != extents[index].checksums[firstBlock + b] {
+                    engine.stats.device(deviceID) { $0.checksumErrors += 1 }
+                    fallback.append(i)
+                    return
+                }
+                engine.stats.recordRead(device: deviceID, bytes: Int64(n), since: started[k])
+                bytesRead += Int64(n)
+                done(i, .success(n))
+            })
+        for i in fallback {
+            let (offset, buffer) = requests[i]
+            do throws(EngineError) {
+                var filled = 0
+                while filled < buffer.count {
+                    let n = try read(at: offset + Int64(filled), into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                    if n == 0 { break }
+                    filled += n
+                }
+                done(i, .success(filled))
+            } catch {
+                done(i, .failure(error))
+            }
+        }
+    }
+
     /// Unpins the version (its space may now be freed if it was replaced). Idempotent.
     package func close() {
         guard !closed else { return }
