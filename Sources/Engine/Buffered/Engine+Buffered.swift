@@ -23,12 +23,31 @@ extension Engine {
     func invalidateCached(volumeID: Int64, key: String, writeBackFirst: Bool) throws(EngineError) {
         let cacheKey = CacheKey(volumeID: volumeID, key: key)
         if writeBackFirst { try flushObject(cacheKey) }
-        let (released, object) = try withIdleObject(cacheKey) { state throws(EngineError) -> ((Int, Int64), CachedObject?) in
-            let object = state.objects[cacheKey]
-            object?.holdVersion(deferredFree)
-            return (PageCache.drop(&state, key: cacheKey), object)
-        }
-        if let object { space.releaseBuffered(volumeID: volumeID, thick: object.thick, logical: released.1, physical: Int64(released.0 * PageState.sectorSize)) }
+        release(try withIdleObject(cacheKey) { state in dropCachedVersion(&state, cacheKey) })
+    }
+
+    /// What dropping a cached object gave back: its reservations, to release outside the lock.
+    struct DroppedVersion {
+        let object: CachedObject
+        let replicaSectors: Int
+        let logical: Int64
+    }
+
+    /// Under the cache lock: drops the cached object for `key` (readers that opened it keep
+    /// reading it, and its committed extents stay allocated until they are done).
+    func dropCachedVersion(_ state: inout PageCache.State, _ key: CacheKey) -> DroppedVersion? {
+        guard let object = state.objects[key] else { return nil }
+        object.holdVersion(deferredFree)
+        let dropped = PageCache.drop(&state, key: key)
+        return DroppedVersion(object: object, replicaSectors: dropped.replicaSectors, logical: dropped.logical)
+    }
+
+    /// Releases a dropped object's reservations from the volume and the pool.
+    func release(_ dropped: DroppedVersion?) {
+        guard let dropped else { return }
+        space.releaseBuffered(
+            volumeID: dropped.object.volumeID, thick: dropped.object.thick, logical: dropped.logical,
+            physical: Int64(dropped.replicaSectors * PageState.sectorSize))
     }
 
     /// Writes back every dirty object (shutdown).

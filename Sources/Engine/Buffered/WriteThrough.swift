@@ -34,10 +34,8 @@ extension Engine {
         let cacheKey = CacheKey(volumeID: volume.id!, key: stored.record.key)
         let pageSize = Int64(PageState.pageSize)
         do throws(EngineError) {
-            let (released, previous) = try withIdleObject(cacheKey) { state -> ((Int, Int64), CachedObject?) in
-                let previous = state.objects[cacheKey]
-                previous?.holdVersion(deferredFree)
-                let dropped = PageCache.drop(&state, key: cacheKey)
+            let dropped = try withIdleObject(cacheKey) { state -> DroppedVersion? in
+                let dropped = dropCachedVersion(&state, cacheKey)
                 let object = CachedObject(
                     volumeID: volume.id!, volumeName: volume.name, key: stored.record.key, replicas: UInt8(volume.replicas),
                     thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
@@ -54,12 +52,9 @@ extension Engine {
                 state.staged -= count
                 state.pageCount += count
                 state.objects[cacheKey] = object
-                return (dropped, previous)
+                return dropped
             }
-            if let previous {
-                space.releaseBuffered(
-                    volumeID: volume.id!, thick: previous.thick, logical: released.1, physical: Int64(released.0 * PageState.sectorSize))
-            }
+            release(dropped)
         } catch {
             unstage(count)
         }

@@ -30,6 +30,18 @@ package struct Extent: Sendable, Equatable, CustomStringConvertible {
         self.replicas = replicas
     }
 
+    /// Whether `bytes` (whole checksum blocks read from `offsetInExtent`, block aligned) match
+    /// this extent's checksums.
+    func verifies(_ bytes: UnsafeRawBufferPointer, offsetInExtent: Int64) -> Bool {
+        let block = Int(Self.checksumBlock)
+        let first = Int(offsetInExtent) / block
+        for i in 0..<bytes.count / block
+        where CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[i * block..<(i + 1) * block])) != checksums[first + i] {
+            return false
+        }
+        return true
+    }
+
     static func encodeChecksums(_ checksums: [UInt32]) -> Data {
         var data = Data(capacity: checksums.count * 4)
         for crc in checksums { withUnsafeBytes(of: crc.littleEndian) { data.append(contentsOf: $0) } }

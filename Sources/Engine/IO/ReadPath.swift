@@ -65,16 +65,7 @@ extension Engine {
             case .success:
                 break
             }
-            let first = Int(offsetInExtent) / block
-            var intact = true
-            for i in 0..<length / block {
-                let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[i * block..<(i + 1) * block]))
-                if crc != extent.checksums[first + i] {
-                    intact = false
-                    break
-                }
-            }
-            guard intact else {
+            guard extent.verifies(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), offsetInExtent: offsetInExtent) else {
                 stats.device(replica.deviceID) { $0.checksumErrors += 1 }
                 failures.append("\(device.path): checksum mismatch")
                 logger.error("checksum mismatch; trying another replica", metadata: ["key": "\(key)", "device": "\(device.path)", "offset": "\(replica.offset + offsetInExtent)"])

@@ -125,9 +125,7 @@ package final class ObjectReader: @unchecked Sendable {
                     fallback.append(i)
                     return
                 }
-                let firstBlock = Int(offsetInExtent / block)
-                for b in 0..<buffer.count / Int(block)
-                where CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[b * Int(block)..<(b + 1) * Int(block)])) != extents[index].checksums[firstBlock + b] {
+                guard extents[index].verifies(UnsafeRawBufferPointer(buffer), offsetInExtent: offsetInExtent) else {
                     engine.stats.device(deviceID) { $0.checksumErrors += 1 }
                     fallback.append(i)
                     return

@@ -13,15 +13,10 @@ final class FramePool: Sendable {
     private let free = Mutex<[UInt]>([])
 
     func take() -> UnsafeMutableRawPointer {
-        let address = free.withLock { frames -> UInt? in frames.popLast() }
-        if let address { return UnsafeMutableRawPointer(bitPattern: address)! }
-        let slab = UnsafeMutableRawPointer.allocate(byteCount: Self.slabFrames * PageState.pageSize, alignment: PageState.pageSize)
-        Syscalls.prefault(slab, length: Self.slabFrames * PageState.pageSize)  // Its frames are all about to be used.
-        let first = UInt(bitPattern: Int(bitPattern: slab))
-        free.withLock { frames in
-            for i in (1..<Self.slabFrames).reversed() { frames.append(first + UInt(i * PageState.pageSize)) }
+        while true {
+            if let address = free.withLock({ $0.popLast() }) { return UnsafeMutableRawPointer(bitPattern: address)! }
+            carveSlab()
         }
-        return slab
     }
 
     /// `count` frames taken together, so that pages filled in order are adjacent in memory when
@@ -29,16 +24,26 @@ final class FramePool: Sendable {
     func take(count: Int) -> [UnsafeMutableRawPointer] {
         var frames: [UnsafeMutableRawPointer] = []
         frames.reserveCapacity(count)
-        while frames.count < count {
+        while true {
             let taken = free.withLock { list -> [UInt] in
                 let n = min(count - frames.count, list.count)
                 defer { list.removeLast(n) }
                 return list.suffix(n).reversed()
             }
             frames += taken.map { UnsafeMutableRawPointer(bitPattern: $0)! }
-            if frames.count < count { give(take()) }  // Empty: carve a fresh slab, then retry.
+            if frames.count == count { return frames }
+            carveSlab()
         }
-        return frames
+    }
+
+    /// Puts a fresh slab's frames on the free list in descending order: they go out lowest first.
+    private func carveSlab() {
+        let slab = UnsafeMutableRawPointer.allocate(byteCount: Self.slabFrames * PageState.pageSize, alignment: PageState.pageSize)
+        Syscalls.prefault(slab, length: Self.slabFrames * PageState.pageSize)  // Its frames are all about to be used.
+        let first = UInt(bitPattern: Int(bitPattern: slab))
+        free.withLock { frames in
+            for i in (0..<Self.slabFrames).reversed() { frames.append(first + UInt(i * PageState.pageSize)) }
+        }
     }
 
     func give(_ frame: UnsafeMutableRawPointer) {

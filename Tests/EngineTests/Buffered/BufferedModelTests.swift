@@ -8,9 +8,7 @@ import Testing
 @Suite(.serialized) struct BufferedModelTests {
     static func put(_ engine: Engine, _ key: String, _ data: [UInt8], direct: Bool, sync: Bool) throws {
         if direct {
-            let writer = try engine.beginUpload(volume: "model", key: key, contentType: nil, length: Int64(data.count))
-            try data.withUnsafeBytes { try writer.append($0) }
-            _ = try writer.commit()
+            try Scratch.upload(engine, "model", key, data)
         } else {
             let upload = try engine.beginBufferedUpload(volume: "model", key: key, contentType: nil, length: Int64(data.count), mode: .replace)
             try data.withUnsafeBytes { try upload.append($0) }
@@ -25,33 +23,14 @@ import Testing
     }
 
     static func read(_ engine: Engine, _ key: String, direct: Bool) throws -> [UInt8] {
-        let size: Int64
-        var bytes: [UInt8]
         if direct {
             let reader = try engine.openObject(volume: "model", key: key)
             defer { reader.close() }
-            size = reader.info.size
-            bytes = [UInt8](repeating: 0xEE, count: Int(size))
-            var at = 0
-            while at < bytes.count {
-                let n = try bytes.withUnsafeMutableBytes { try reader.read(at: Int64(at), into: UnsafeMutableRawBufferPointer(rebasing: $0[at...])) }
-                if n == 0 { break }
-                at += n
-            }
-        } else {
-            let reader = try engine.openBuffered(volume: "model", key: key)
-            defer { reader.close() }
-            size = reader.info.size
-            bytes = [UInt8](repeating: 0xEE, count: Int(size))
-            var at = 0
-            while at < bytes.count {
-                let chunk = min(bytes.count - at, 7000)
-                let n = try bytes.withUnsafeMutableBytes { try reader.read(at: Int64(at), into: UnsafeMutableRawBufferPointer(rebasing: $0[at..<at + chunk])) }
-                if n == 0 { break }
-                at += n
-            }
+            return try Scratch.readAll(count: Int(reader.info.size), fill: 0xEE) { try reader.read(at: $0, into: $1) }
         }
-        return bytes
+        let reader = try engine.openBuffered(volume: "model", key: key)
+        defer { reader.close() }
+        return try Scratch.readAll(count: Int(reader.info.size), chunk: 7000, fill: 0xEE) { try reader.read(at: $0, into: $1) }
     }
 
     static func checkReservations(_ engine: Engine) {
@@ -63,11 +42,8 @@ import Testing
     func randomOperationsMatchTheModel(seed: UInt64) throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Scratch.engine(dir)
+        let (engine, _) = try Scratch.engine(dir, devices: 2, deviceSize: 256 << 20, volume: "model", replicas: 2)
         defer { engine.shutdown() }
-        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 256 << 20), label: nil, force: false)
-        _ = try engine.addDevice(path: try Scratch.file(dir, "b.img", size: 256 << 20), label: nil, force: false)
-        _ = try engine.createVolume(name: "model", capacityBytes: 64 << 20, replicas: 2, provisioning: .thin)
         var rng = SplitMix(state: seed)
         var model: [String: [UInt8]] = [:]
         let keys = ["k0", "k1", "k2"]
@@ -125,10 +101,8 @@ import Testing
     @Test func aVolumeFilledToItsQuotaWithAsyncWritesLosesNothing() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Scratch.engine(dir)
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "model", capacity: 8 << 20)
         defer { engine.shutdown() }
-        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
-        _ = try engine.createVolume(name: "model", capacityBytes: 8 << 20, replicas: 1, provisioning: .thin)
         var written: [String: [UInt8]] = [:]
         var refused = 0
         for i in 0..<40 {

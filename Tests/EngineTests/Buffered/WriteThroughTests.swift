@@ -6,22 +6,13 @@ import Testing
 
 @Suite struct WriteThroughTests {
     private func upload(_ engine: Engine, _ key: String, _ data: [UInt8], cacheThrough: Bool = true) throws {
-        let writer = try engine.beginUpload(volume: "wtvol", key: key, contentType: nil, length: Int64(data.count), cacheThrough: cacheThrough)
-        try data.withUnsafeBytes { try writer.append($0) }
-        _ = try writer.commit()
+        try Scratch.upload(engine, "wtvol", key, data, cacheThrough: cacheThrough)
     }
 
     private func readBuffered(_ engine: Engine, _ key: String, count: Int) throws -> [UInt8] {
         let reader = try engine.openBuffered(volume: "wtvol", key: key)
         defer { reader.close() }
-        var back = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = try back.withUnsafeMutableBytes { try reader.read(at: Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: $0[done...])) }
-            if n == 0 { break }
-            done += n
-        }
-        return Array(back[0..<done])
+        return try Scratch.readAll(count: count) { try reader.read(at: $0, into: $1) }
     }
 
     private var staged: (Engine) -> Int { { engine in engine.pageCache.state.withLock { $0.staged } } }
@@ -29,11 +20,8 @@ import Testing
     @Test func aWrittenThroughVersionIsCachedCleanAndReadWithoutMisses() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Scratch.engine(dir)
+        let (engine, _) = try Scratch.engine(dir, devices: 2, deviceSize: 256 << 20, volume: "wtvol", capacity: 128 << 20, replicas: 2)
         defer { engine.shutdown() }
-        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 256 << 20), label: nil, force: false)
-        _ = try engine.addDevice(path: try Scratch.file(dir, "b.img", size: 256 << 20), label: nil, force: false)
-        _ = try engine.createVolume(name: "wtvol", capacityBytes: 128 << 20, replicas: 2, provisioning: .thin)
         // Three extents, the last one ending inside a sector.
         let data = Scratch.randomBytes(ObjectWriter.extentBytes * 2 + 4096 * 3 + 7)
         try upload(engine, "k", data)
@@ -57,19 +45,15 @@ import Testing
         #expect(try readBuffered(engine, "k", count: next.count) == next)
         let direct = try engine.openObject(volume: "wtvol", key: "k")
         defer { direct.close() }
-        var disk = [UInt8](repeating: 0, count: next.count)
-        _ = try disk.withUnsafeMutableBytes { try direct.read(at: 0, into: $0) }
-        #expect(disk == next)
+        #expect(try Scratch.readAll(count: next.count) { try direct.read(at: $0, into: $1) } == next)
         #expect(engine.reservationFigures().pagesReserved == engine.reservationFigures().accounted)
     }
 
     @Test func anAbortedOrDirectUploadLeavesNothingStaged() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Scratch.engine(dir)
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "wtvol")
         defer { engine.shutdown() }
-        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
-        _ = try engine.createVolume(name: "wtvol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
         let data = Scratch.randomBytes(ObjectWriter.extentBytes + 12_345)
         let writer = try engine.beginUpload(volume: "wtvol", key: "gone", contentType: nil, length: Int64(data.count) + 1, cacheThrough: true)
         try data.withUnsafeBytes { try writer.append($0) }
@@ -85,10 +69,8 @@ import Testing
     @Test func pinnedPagesKeepTheirBytesWhileAPatchGoesToACopy() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Scratch.engine(dir)
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "wtvol")
         defer { engine.shutdown() }
-        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
-        _ = try engine.createVolume(name: "wtvol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
         let data = Scratch.randomBytes(5 * 4096 + 10)
         try upload(engine, "k", data)
 

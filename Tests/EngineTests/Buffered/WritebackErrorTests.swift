@@ -9,10 +9,8 @@ import Testing
     @Test func aFailedWritebackIsReportedAndRetried() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Scratch.engine(dir)
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "wbvol")
         defer { engine.shutdown() }
-        _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
-        _ = try engine.createVolume(name: "wbvol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
         let data = Scratch.randomBytes(100_000)
         let upload = try engine.beginBufferedUpload(volume: "wbvol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
         try data.withUnsafeBytes { try upload.append($0) }
@@ -42,8 +40,6 @@ import Testing
         #expect(clean.reservedBytes == 0)
         let direct = try engine.openObject(volume: "wbvol", key: "k")
         defer { direct.close() }
-        var disk = [UInt8](repeating: 0, count: data.count)
-        _ = try disk.withUnsafeMutableBytes { try direct.read(at: 0, into: $0) }
-        #expect(disk == data)
+        #expect(try Scratch.readAll(count: data.count) { try direct.read(at: $0, into: $1) } == data)
     }
 }

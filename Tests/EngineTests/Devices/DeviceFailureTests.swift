@@ -9,15 +9,11 @@ import Testing
     @Test func repeatedIOErrorsFailTheDeviceAndReadsUseTheOtherReplica() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Scratch.engine(dir)
+        let (engine, devices) = try Scratch.engine(dir, devices: 2, volume: "mirror", replicas: 2)
         defer { engine.shutdown() }
-        let a = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 128 << 20), label: nil, force: false)
-        let b = try engine.addDevice(path: try Scratch.file(dir, "b.img", size: 128 << 20), label: nil, force: false)
-        _ = try engine.createVolume(name: "mirror", capacityBytes: 64 << 20, replicas: 2, provisioning: .thin)
+        let (a, b) = (devices[0], devices[1])
         let data = Scratch.randomBytes(50_000)
-        let writer = try engine.beginUpload(volume: "mirror", key: "k", contentType: nil, length: Int64(data.count))
-        try data.withUnsafeBytes { try writer.append($0) }
-        _ = try writer.commit()
+        try Scratch.upload(engine, "mirror", "k", data)
 
         func readDirect() throws -> [UInt8] {
             let reader = try engine.openObject(volume: "mirror", key: "k")

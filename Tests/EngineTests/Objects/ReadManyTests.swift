@@ -9,15 +9,11 @@ import Testing
     @Test func pipelinedReadsMatchTheObjectAndFallBackPastBadReplicas() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Scratch.engine(dir)
+        let (engine, devices) = try Scratch.engine(dir, devices: 2, volume: "rmvol", replicas: 2)
         defer { engine.shutdown() }
-        let paths = [try Scratch.file(dir, "a.img", size: 128 << 20), try Scratch.file(dir, "b.img", size: 128 << 20)]
-        for path in paths { _ = try engine.addDevice(path: path, label: nil, force: false) }
-        _ = try engine.createVolume(name: "rmvol", capacityBytes: 64 << 20, replicas: 2, provisioning: .thin)
+        let paths = devices.map(\.path)
         let data = Scratch.randomBytes(ObjectWriter.extentBytes * 2 + 5000)
-        let writer = try engine.beginUpload(volume: "rmvol", key: "k", contentType: nil, length: Int64(data.count))
-        try data.withUnsafeBytes { try writer.append($0) }
-        _ = try writer.commit()
+        try Scratch.upload(engine, "rmvol", "k", data)
 
         // Block 3 is damaged on the first device, block 5 on the second: whichever copy the
         // pipeline reads first, one of the two fails its checksum there.

@@ -53,4 +53,40 @@ enum Scratch {
             dataDirectory: directory.appending(path: name).path,
             logger: Logger(label: "engine-tests", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
+
+    /// An engine with `devices` sparse device files (a.img, b.img, …) of `deviceSize` bytes and
+    /// one thin volume; the caller shuts it down.
+    static func engine(
+        _ directory: URL, devices: Int, deviceSize: Int64 = 128 << 20, volume: String, capacity: Int64 = 64 << 20, replicas: Int64 = 1
+    ) throws -> (Engine, [DeviceInfo]) {
+        let engine = try engine(directory)
+        let added = try (0..<devices).map { i in
+            try engine.addDevice(path: try file(directory, "\(Character(UnicodeScalar(UInt8(97 + i)))).img", size: deviceSize), label: nil, force: false)
+        }
+        _ = try engine.createVolume(name: volume, capacityBytes: capacity, replicas: replicas, provisioning: .thin)
+        return (engine, added)
+    }
+
+    /// Uploads `data` as `key` through the direct writer.
+    static func upload(_ engine: Engine, _ volume: String, _ key: String, _ data: [UInt8], cacheThrough: Bool = false) throws {
+        let writer = try engine.beginUpload(volume: volume, key: key, contentType: nil, length: Int64(data.count), cacheThrough: cacheThrough)
+        try data.withUnsafeBytes { try writer.append($0) }
+        _ = try writer.commit()
+    }
+
+    /// `count` bytes read through `read(offset, destination)` at most `chunk` at a time, up to
+    /// the first empty read; bytes never read keep `fill`.
+    static func readAll(
+        count: Int, chunk: Int = .max, fill: UInt8 = 0, _ read: (Int64, UnsafeMutableRawBufferPointer) throws -> Int
+    ) rethrows -> [UInt8] {
+        var bytes = [UInt8](repeating: fill, count: count)
+        var at = 0
+        while at < count {
+            let end = at + min(count - at, chunk)
+            let n = try bytes.withUnsafeMutableBytes { try read(Int64(at), UnsafeMutableRawBufferPointer(rebasing: $0[at..<end])) }
+            if n == 0 { break }
+            at += n
+        }
+        return bytes
+    }
 }
