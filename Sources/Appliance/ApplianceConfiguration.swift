@@ -12,6 +12,8 @@ struct ApplianceConfiguration: Sendable {
     var deviceCount: Int = 2
     var deviceSize: Int64 = 8 << 30
     var maxConnections: Int = 512
+    /// HTTP event-loop threads (0: two per core, at least 4).
+    var httpThreads: Int = 0
     var logLevel: Logger.Level = .info
     var cacheBytes: Int64 = Engine.defaultCacheBytes
 

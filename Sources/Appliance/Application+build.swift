@@ -25,7 +25,7 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         let metrics = HTTPMetrics()
         let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics)
         let server = HTTPServer(
-            configuration: .init(host: config.host, port: config.port, maxConnections: config.maxConnections), router: router, logger: logger)
+            configuration: .init(host: config.host, port: config.port, maxConnections: config.maxConnections, eventThreads: config.httpThreads), router: router, logger: logger)
         try server.start()
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
         logger.info("listening on http://\(host):\(server.port)", metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())"])

@@ -10,16 +10,16 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
 
 struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
                                        size_t connection_memory_limit, unsigned int connection_timeout,
-                                       unsigned int connection_limit,
+                                       unsigned int connection_limit, unsigned int event_threads,
                                        MHD_AccessHandlerCallback handler, void *handler_cls,
                                        MHD_RequestCompletedCallback completed, void *completed_cls) {
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
     struct sockaddr *addr;
-    /* Thread per connection: handlers block on disk IO, which must stall only their own
-       connection. The listening socket is polled by MHD's internal thread. */
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION
-                       | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    /* A few event-loop threads, each with its own epoll set; connections that wait on work done
+       elsewhere are suspended and resumed (the ITC wakes the loop). */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
+                       | MHD_USE_ERROR_LOG;
     memset(&v4, 0, sizeof v4);
     memset(&v6, 0, sizeof v6);
     if (inet_pton(AF_INET, host, &v4.sin_addr) == 1) {
@@ -39,6 +39,7 @@ struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout,
                             MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+                            MHD_OPTION_THREAD_POOL_SIZE, event_threads,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                             MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
                             MHD_OPTION_END);

@@ -7,7 +7,7 @@ struct HealthHandlers {
     let metrics: HTTPMetrics
 
     func register(in router: inout Router) {
-        router.add("GET", "/healthz") { _, _ in .json(HealthJSON(status: "ok")) }
+        router.add("GET", "/healthz", inline: true) { _, _ in .json(HealthJSON(status: "ok")) }
         router.add("GET", "/metrics") { [engine, metrics] _, _ in
             var buffer: [UInt8] = []
             EngineCollector.emit(try engine.snapshot(), into: &buffer)

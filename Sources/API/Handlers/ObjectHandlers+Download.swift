@@ -15,7 +15,7 @@ extension PinnedPages: ResponseBodySegments {}
 
 /// A GET's body: `length` bytes of the opened version from `start`.
 final class ObjectStream: ResponseBodyStream, @unchecked Sendable {
-    // @unchecked: MHD reads a response from one connection thread.
+    // @unchecked: one worker reads a response (DownloadPump).
     private let reader: any ObjectSource
     private let start: Int64
     let length: Int64
@@ -59,6 +59,7 @@ final class ObjectStream: ResponseBodyStream, @unchecked Sendable {
 final class EmptyStream: ResponseBodyStream, @unchecked Sendable {
     let length: Int64
     init(length: Int64) { self.length = length }
+    var mayBlock: Bool { false }
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int { 0 }
     func close() {}
 }

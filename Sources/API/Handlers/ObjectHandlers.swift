@@ -22,7 +22,8 @@ struct ObjectHandlers {
         router.addStreaming("PUT", "/v1/volumes/{name}/objects/{key...}") { [engine] request, context in
             try Self.openUpload(engine, request, context)
         }
-        router.add("GET", "/v1/volumes/{name}/objects/{key...}") { [engine] request, context in
+        // Inline: answered on the event loop when the range is cached, else on a worker.
+        router.add("GET", "/v1/volumes/{name}/objects/{key...}", inline: true) { [engine] request, context in
             try Self.get(engine, request, context)
         }
         router.add("DELETE", "/v1/volumes/{name}/objects/{key...}") { [engine] request, context in
@@ -148,6 +149,8 @@ struct ObjectHandlers {
     }
 
     static func get(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        // A direct read first writes back dirty pages in its range: never on the event loop.
+        if !context.mayBlock, try ioMode(request) == .direct { return .needsWorker }
         let reader: any ObjectSource = switch try ioMode(request) {
         case .direct: try engine.openObject(volume: context.parameter("name"), key: context.parameter("key"))
         case .buffered: try engine.openBuffered(volume: context.parameter("name"), key: context.parameter("key"))
@@ -177,6 +180,10 @@ struct ObjectHandlers {
             if let cached = reader as? BufferedReader, let pinned = cached.pin(at: start, length: length, maxSegments: maxSendSegments) {
                 reader.close()
                 return HTTPResponse(status: status, headers: headers, segments: pinned)
+            }
+            if !context.mayBlock {
+                reader.close()
+                return .needsWorker
             }
             do {
                 let stream = try ObjectStream(reader: reader, start: start, length: length)

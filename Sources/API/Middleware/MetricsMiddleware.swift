@@ -17,7 +17,8 @@ struct MetricsMiddleware: Middleware {
             response = ErrorMapping.response(for: error, context: context)
         }
         let elapsed = ContinuousClock.now - start
-        if response.status == HTTPResponse.streamOpened.status { return response }  // recorded by `completed`
+        // Recorded by `completed`, or when the worker runs it.
+        if response.status == HTTPResponse.streamOpened.status || response.status == HTTPResponse.needsWorker.status { return response }
         metrics.record(route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status, duration: elapsed)
         if context.logs(.debug) {
             context.logger.debug(

@@ -1,6 +1,6 @@
 // Streaming bodies in both directions, so object transfers never buffer a whole object.
 // An upload's sink is fed chunks as libmicrohttpd receives them; a download's stream is read
-// as libmicrohttpd sends. Both are driven by one connection thread at a time.
+// as libmicrohttpd sends. Both are driven by one thread at a time (a worker, when they may wait).
 
 /// Receives a request body chunk by chunk, then produces the response.
 package protocol RequestBodySink: AnyObject, Sendable {
@@ -17,6 +17,12 @@ package protocol ResponseBodyStream: AnyObject, Sendable {
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     /// Called once when the response is done or abandoned.
     func close()
+    /// Whether `read` may wait (on disk): then a worker reads ahead of the event loop.
+    var mayBlock: Bool { get }
+}
+
+extension ResponseBodyStream {
+    package var mayBlock: Bool { true }
 }
 
 package typealias StreamOpener = @Sendable (HTTPRequest, RequestContext) throws -> any RequestBodySink

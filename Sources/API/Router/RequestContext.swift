@@ -13,6 +13,9 @@ package struct RequestContext: Sendable {
     var resolution: Result<Route.Action, HTTPError>?
     /// Where a streaming route's opened sink is handed back to the router.
     var opened: OpenedSink?
+    /// False when the request runs on the server's event loop: a handler that would wait on IO
+    /// returns `HTTPResponse.needsWorker` instead (see `Route.inline`).
+    package var mayBlock = true
 
     package init(requestID: String, logger: Logger, route: String = "unmatched", parameters: [String: String] = [:]) {
         self.requestID = requestID

@@ -5,12 +5,16 @@ import Logging
 
 package typealias Handler = @Sendable (HTTPRequest, RequestContext) throws -> HTTPResponse
 
-package struct Route: Sendable {
-    package var method: String
+package final class Route: Sendable {
+    package let method: String
     /// The template as documented (`{key...}` is shown as `{key}`).
-    package var template: String
+    package let template: String
     let segments: [Segment]
     let action: Action
+    /// The handler never waits on disk, flushes or locks held across IO (or says so with
+    /// `HTTPResponse.needsWorker` when `context.mayBlock` is false), so the server may run it on
+    /// its event-loop thread. Every other route runs on a worker thread.
+    let inline: Bool
 
     enum Action: Sendable {
         case respond(Handler)
@@ -18,17 +22,18 @@ package struct Route: Sendable {
     }
 
     enum Segment: Sendable, Equatable {
-        case literal(String)
+        case literal([UInt8])
         case parameter(String)
         /// `{name...}`: the rest of the path, slashes included (object keys).
         case remainder(String)
     }
 
-    init(method: String, template: String, action: Action) {
+    init(method: String, template: String, action: Action, inline: Bool = false) {
         self.method = method
         self.action = action
+        self.inline = inline
         segments = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { part in
-            guard part.hasPrefix("{") && part.hasSuffix("}") else { return .literal(String(part)) }
+            guard part.hasPrefix("{") && part.hasSuffix("}") else { return .literal(Array(part.utf8)) }
             let name = part.dropFirst().dropLast()
             return name.hasSuffix("...") ? .remainder(String(name.dropLast(3))) : .parameter(String(name))
         }
@@ -52,7 +57,7 @@ package struct Route: Sendable {
             let stop = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? end
             switch segment {
             case .literal(let literal):
-                guard bytes[start..<stop].elementsEqual(literal.utf8) else { return nil }
+                guard Self.equal(bytes[start..<stop], literal) else { return nil }
             case .parameter(let name):
                 guard start < stop else { return nil }
                 parameters[name] = String(path[start..<stop])
@@ -66,6 +71,15 @@ package struct Route: Sendable {
         }
         return nil
     }
+
+    /// Byte comparison on the path's contiguous storage (generic `elementsEqual` was a visible
+    /// share of a cache-hit GET).
+    private static func equal(_ bytes: Substring.UTF8View, _ literal: [UInt8]) -> Bool {
+        guard bytes.count == literal.count else { return false }
+        return bytes.withContiguousStorageIfAvailable { stored in
+            literal.withUnsafeBufferPointer { memcmp(stored.baseAddress!, $0.baseAddress!, literal.count) == 0 }
+        } ?? bytes.elementsEqual(literal)
+    }
 }
 
 /// What the server does with a request whose route streams its body.
@@ -76,20 +90,28 @@ package enum StreamOpening {
 
 package struct Router: Sendable {
     package private(set) var routes: [Route] = []
+    /// The routes of each method, in registration order (a request looks only at its method's).
+    private var byMethod: [String: [Route]] = [:]
     /// Methods that have a streaming route (most requests are decided without splitting the path).
     private var streamingMethods: Set<String> = []
     private var middleware: [any Middleware] = []
 
     package init() {}
 
-    package mutating func add(_ method: String, _ template: String, _ handler: @escaping Handler) {
-        routes.append(Route(method: method, template: template, action: .respond(handler)))
+    /// `inline`: see `Route.inline`; only for handlers that cannot block (or check `mayBlock`).
+    package mutating func add(_ method: String, _ template: String, inline: Bool = false, _ handler: @escaping Handler) {
+        append(Route(method: method, template: template, action: .respond(handler), inline: inline))
     }
 
     /// A route whose request body is streamed into the sink `open` returns.
     package mutating func addStreaming(_ method: String, _ template: String, _ open: @escaping StreamOpener) {
-        routes.append(Route(method: method, template: template, action: .stream(open)))
+        append(Route(method: method, template: template, action: .stream(open)))
         streamingMethods.insert(method)
+    }
+
+    private mutating func append(_ route: Route) {
+        routes.append(route)
+        byMethod[route.method, default: []].append(route)
     }
 
     /// Whether this request's route streams its body (decided from method and path alone).
@@ -126,7 +148,8 @@ package struct Router: Sendable {
     private var chain: Handler = Router.dispatch
 
     /// Dispatches a request through the middleware to its handler; never throws: every error is
-    /// turned into a problem response here.
+    /// turned into a problem response here. With `context.mayBlock` false, answers
+    /// `HTTPResponse.needsWorker` instead of running a handler that could block.
     package func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
         respond(to: request, context: context, opened: nil)
     }
@@ -135,7 +158,14 @@ package struct Router: Sendable {
         var context = context
         context.opened = opened
         let method = request.method == "HEAD" ? "GET" : request.method
-        if let (route, raw) = routes.lazy.compactMap({ route in route.method == method ? route.match(request.path).map { (route, $0) } : nil }).first {
+        var found: (Route, [String: String])?
+        for route in byMethod[method] ?? [] {
+            if let raw = route.match(request.path) {
+                found = (route, raw)
+                break
+            }
+        }
+        if let (route, raw) = found {
             context.route = route.template
             var decoded: [String: String] = [:]
             var failure: HTTPError?
@@ -144,6 +174,8 @@ package struct Router: Sendable {
             }
             if let failure {
                 context.resolution = .failure(failure)
+            } else if !context.mayBlock && !route.inline {
+                return .needsWorker
             } else {
                 context.parameters = decoded
                 context.resolution = .success(route.action)

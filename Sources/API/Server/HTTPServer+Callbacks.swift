@@ -8,23 +8,24 @@ import Synchronization
 let mhdYes = MHD_Result(rawValue: 1)!
 let mhdNo = MHD_Result(rawValue: 0)!
 
-/// State kept across the access-handler calls of one request.
+/// State kept across the access-handler calls of one request (all on its event-loop thread).
 final class RequestState: @unchecked Sendable {
-    // @unchecked: MHD calls back for one request from one thread at a time.
+    // @unchecked: MHD calls back for one request from one thread at a time; the worker's answer
+    // comes through `answer`.
     var body: [UInt8] = []
     var tooLarge = false
-    /// Streaming routes: the open sink, the request head and when it started.
-    var sink: (any RequestBodySink)?
-    var head: HTTPRequest?
-    var context: RequestContext?
-    var started = ContinuousClock.now
+    /// A streamed upload: the pump its worker drains.
+    var upload: UploadPump?
+    /// A request handed to a worker (the connection is suspended until `answer` is set).
+    var dispatched = false
+    let answer = Mutex<HTTPResponse?>(nil)
     /// A response was already queued (an early refusal); later calls only discard data.
     var responded = false
 
-    deinit { sink?.abort() }
+    deinit { upload?.cancel() }
 }
 
-/// Keeps a response stream alive while MHD reads from it.
+/// Keeps a response stream alive while MHD reads from it (streams that never block).
 final class StreamBox {
     let stream: any ResponseBodyStream
     init(_ stream: any ResponseBodyStream) { self.stream = stream }
@@ -48,6 +49,25 @@ let contentFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
     box.stream.close()
 }
 
+/// A pumped body (read by a worker) and the connection to suspend while it waits.
+final class PumpBox {
+    let pump: DownloadPump
+    let connection: ConnectionHandle
+    init(_ pump: DownloadPump, connection: ConnectionHandle) {
+        self.pump = pump
+        self.connection = connection
+    }
+}
+
+let pumpReaderTrampoline: MHD_ContentReaderCallback = { cls, position, buffer, max in
+    let box = Unmanaged<PumpBox>.fromOpaque(cls!).takeUnretainedValue()
+    return box.pump.read(at: Int64(position), into: UnsafeMutableRawBufferPointer(start: buffer, count: max), connection: box.connection)
+}
+
+let pumpFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
+    Unmanaged<PumpBox>.fromOpaque(cls!).takeRetainedValue().pump.cancel()
+}
+
 /// Keeps a zero-copy body's buffers alive while MHD sends them.
 final class SegmentsBox {
     let segments: any ResponseBodySegments
@@ -69,8 +89,7 @@ let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, _, request
     guard let cls, let requestContext, let state = requestContext.pointee else { return }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
     let request = Unmanaged<RequestState>.fromOpaque(state).takeRetainedValue()
-    request.sink?.abort()  // The client went away mid-upload: leave nothing behind.
-    request.sink = nil
+    request.upload?.cancel()  // The client went away mid-upload: its worker leaves nothing behind.
     requestContext.pointee = nil
     server.inFlight.subtract(1, ordering: .releasing)
 }
@@ -86,6 +105,8 @@ private final class PairBox {
 }
 
 extension HTTPServer {
+    /// libmicrohttpd's access handler, on the connection's event-loop thread: never waits. What
+    /// may wait (disk, commits, flushes) runs on a worker while the connection is suspended.
     func handle(
         connection: OpaquePointer, url: String, method: String, uploadData: UnsafePointer<CChar>?,
         uploadDataSize: UnsafeMutablePointer<Int>, requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>
@@ -100,12 +121,17 @@ extension HTTPServer {
                 let head = makeRequest(connection, method: method, url: url, body: [])
                 switch router.open(head, context: makeContext()) {
                 case .sink(let sink, let context):
-                    state.sink = sink
-                    state.head = head
-                    state.context = context
+                    let pump = UploadPump(expectedLength: head.header("content-length").flatMap { Int64($0) })
+                    state.upload = pump
+                    let started = ContinuousClock.now
+                    workers.run { [router] in
+                        pump.drain(
+                            into: sink, respond: { ErrorMapping.response(for: $0, context: context) },
+                            answered: { router.completed(head, context: context, status: $0.status, duration: ContinuousClock.now - started) })
+                    }
                 case .response(let response):
                     state.responded = true
-                    return queue(response, requestID: 0, on: connection)
+                    return queue(response, on: connection)
                 }
             }
             return mhdYes
@@ -115,32 +141,22 @@ extension HTTPServer {
             uploadDataSize.pointee = 0
             return mhdYes
         }
-        if let sink = state.sink, let context = state.context, let head = state.head {
+        let handle = ConnectionHandle(pointer: connection)
+        if let pump = state.upload {
             if uploadDataSize.pointee > 0 {
-                do {
-                    try sink.consume(UnsafeRawBufferPointer(start: uploadData, count: uploadDataSize.pointee))
-                    uploadDataSize.pointee = 0
+                switch pump.offer(UnsafeRawBufferPointer(start: uploadData, count: uploadDataSize.pointee), connection: handle) {
+                case .taken(let count):
+                    uploadDataSize.pointee -= count
                     return mhdYes
-                } catch {
+                case .answered(let response):
                     uploadDataSize.pointee = 0
-                    sink.abort()
-                    state.sink = nil
                     state.responded = true
-                    let response = ErrorMapping.response(for: error, context: context)
-                    router.completed(head, context: context, status: response.status, duration: ContinuousClock.now - state.started)
-                    return queue(response, requestID: 0, on: connection)
+                    return queue(response, on: connection)
                 }
             }
-            let response: HTTPResponse
-            do {
-                response = try sink.finish()
-            } catch {
-                sink.abort()
-                response = ErrorMapping.response(for: error, context: context)
-            }
-            state.sink = nil
-            router.completed(head, context: context, status: response.status, duration: ContinuousClock.now - state.started)
-            return queue(response, requestID: 0, on: connection)
+            guard let response = pump.finishInput(connection: handle) else { return mhdYes }
+            state.responded = true
+            return queue(response, on: connection)
         }
         if uploadDataSize.pointee > 0 {
             let count = uploadDataSize.pointee
@@ -157,16 +173,31 @@ extension HTTPServer {
             uploadDataSize.pointee = 0
             return mhdYes
         }
-        let context = makeContext()
-        let response: HTTPResponse
-        if state.tooLarge {
-            response = ErrorMapping.response(for: HTTPError.payloadTooLarge(limit: configuration.maxBodyBytes), context: context)
-        } else {
-            let request = makeRequest(connection, method: method, url: url, body: state.body)
-            state.body = []
-            response = router.respond(to: request, context: context)
+        if state.dispatched {
+            // Called again after the worker resumed the connection.
+            guard let response = state.answer.withLock({ $0.take() }) else { return mhdYes }
+            state.responded = true
+            return queue(response, on: connection)
         }
-        return queue(response, requestID: 0, on: connection)
+        var context = makeContext()
+        if state.tooLarge {
+            return queue(ErrorMapping.response(for: HTTPError.payloadTooLarge(limit: configuration.maxBodyBytes), context: context), on: connection)
+        }
+        let request = makeRequest(connection, method: method, url: url, body: state.body)
+        state.body = []
+        // Routes that never wait (health, cached object reads) answer right here.
+        context.mayBlock = false
+        let response = router.respond(to: request, context: context)
+        if response.status != HTTPResponse.needsWorker.status { return queue(response, on: connection) }
+        context.mayBlock = true
+        state.dispatched = true
+        handle.suspend()
+        workers.run { [router, context] in
+            let response = router.respond(to: request, context: context)
+            state.answer.withLock { $0 = response }
+            handle.resume()
+        }
+        return mhdYes
     }
 
     private func makeContext() -> RequestContext {
@@ -187,13 +218,25 @@ extension HTTPServer {
         return box.pairs
     }
 
-    private func queue(_ response: HTTPResponse, requestID: UInt64, on connection: OpaquePointer) -> MHD_Result {
+    private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
         let mhdResponse: OpaquePointer?
         if let segments = response.segments {
             let box = Unmanaged.passRetained(SegmentsBox(segments)).toOpaque()
             let vector = segments.segments.map { MHD_IoVec(iov_base: $0.base, iov_len: $0.count) }
             mhdResponse = MHD_create_response_from_iovec(vector, UInt32(vector.count), segmentsFreeTrampoline, box)
             if mhdResponse == nil { Unmanaged<SegmentsBox>.fromOpaque(box).takeRetainedValue().segments.release() }
+        } else if let stream = response.stream, stream.mayBlock {
+            // Read by a worker, ahead of MHD's reads.
+            let pump = DownloadPump(stream: stream)
+            let box = Unmanaged.passRetained(PumpBox(pump, connection: ConnectionHandle(pointer: connection))).toOpaque()
+            let blockSize = Int(min(max(stream.length, 4096), 256 * 1024))
+            mhdResponse = appliance_mhd_response_stream(UInt64(stream.length), blockSize, pumpReaderTrampoline, box, pumpFreeTrampoline)
+            if mhdResponse == nil {
+                Unmanaged<PumpBox>.fromOpaque(box).release()
+                stream.close()
+            } else {
+                workers.run { pump.produce() }
+            }
         } else if let stream = response.stream {
             let box = Unmanaged.passRetained(StreamBox(stream)).toOpaque()
             // MHD callocs a buffer of the block size per response: no bigger than the body needs.

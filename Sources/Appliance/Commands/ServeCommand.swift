@@ -22,8 +22,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Size in bytes of each default device file, created sparse (env APPLIANCE_DEVICE_SIZE; default 8 GiB).")
     var deviceSize: Int64?
 
-    @Option(help: "Most concurrent connections, one thread each (env APPLIANCE_MAX_CONNECTIONS; default 512).")
+    @Option(help: "Most concurrent connections (env APPLIANCE_MAX_CONNECTIONS; default 512).")
     var maxConnections: Int?
+
+    @Option(help: "HTTP event-loop threads; disk work runs on worker threads beside them (env APPLIANCE_HTTP_THREADS; default two per core, at least 4).")
+    var httpThreads: Int?
 
     @Option(help: "Page cache size in bytes (env APPLIANCE_CACHE_SIZE; default a quarter of RAM, at most 4 GiB).")
     var cacheSize: Int64?
@@ -55,6 +58,7 @@ struct ServeCommand: ParsableCommand {
             deviceSize, "APPLIANCE_DEVICE_SIZE", "device-size", (64 << 20)...Int64.max, "must be at least 67108864 (64 MiB)") ?? config.deviceSize
         config.maxConnections = try number(
             maxConnections, "APPLIANCE_MAX_CONNECTIONS", "max-connections", 1...4096, "must be 1...4096") ?? config.maxConnections
+        config.httpThreads = try number(httpThreads, "APPLIANCE_HTTP_THREADS", "http-threads", 1...256, "must be 1...256") ?? config.httpThreads
         config.cacheBytes = try number(
             cacheSize, "APPLIANCE_CACHE_SIZE", "cache-size", (1 << 20)...Int64.max, "must be at least 1048576 (1 MiB)") ?? config.cacheBytes
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {

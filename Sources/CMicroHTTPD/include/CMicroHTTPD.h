@@ -7,13 +7,14 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 
-/// Starts a daemon bound to `host:port` (IPv4 or IPv6 literal; port 0 = ephemeral), one thread
-/// per connection, at most `connection_limit` connections. URL and query unescaping is disabled: the router decodes
+/// Starts a daemon bound to `host:port` (IPv4 or IPv6 literal; port 0 = ephemeral), with
+/// `event_threads` epoll event-loop threads, suspend/resume allowed, at most `connection_limit`
+/// connections. URL and query unescaping is disabled: the router decodes
 /// percent-escapes itself so that `%2F` in an object key stays distinct from `/`.
 /// Returns NULL when the address is invalid or the daemon cannot start.
 struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
                                        size_t connection_memory_limit, unsigned int connection_timeout,
-                                       unsigned int connection_limit,
+                                       unsigned int connection_limit, unsigned int event_threads,
                                        MHD_AccessHandlerCallback handler, void *handler_cls,
                                        MHD_RequestCompletedCallback completed, void *completed_cls);
 
@@ -30,7 +31,7 @@ struct MHD_Response *appliance_mhd_response_copy(size_t size, const void *data);
 extern const enum MHD_ValueKind appliance_mhd_header_kind;
 extern const enum MHD_ValueKind appliance_mhd_query_kind;
 
-/// A response whose body is produced by `reader` (called on the connection's thread).
+/// A response whose body is produced by `reader` (called on the connection's event-loop thread).
 struct MHD_Response *appliance_mhd_response_stream(uint64_t size, size_t block_size, MHD_ContentReaderCallback reader,
                                                   void *cls, MHD_ContentReaderFreeCallback free_cb);
 extern const ssize_t appliance_mhd_content_end_of_stream;

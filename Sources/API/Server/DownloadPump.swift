@@ -1,0 +1,117 @@
+// Carries a streamed response body (read from disk) from a worker to the event loop. The worker
+// reads ahead into a few buffers; MHD's content reader copies from them. When none is ready the
+// reader suspends the connection and the worker resumes it with the next buffer.
+import CMicroHTTPD
+import Foundation
+
+final class DownloadPump: @unchecked Sendable {
+    // @unchecked: every field below `condition` is touched only with it locked; the stream only
+    // by the worker.
+    private let stream: any ResponseBodyStream
+    let length: Int64
+    private let chunkSize: Int
+    private let maxChunks: Int
+    private let condition = NSCondition()
+    private var ready: [(buffer: UnsafeMutableRawBufferPointer, count: Int)] = []
+    /// How far into `ready.first` the reader is, and the body offset it has reached.
+    private var readOffset = 0
+    private var sent: Int64 = 0
+    private var spare: [UnsafeMutableRawBufferPointer] = []
+    private var allocated = 0
+    private var failed = false
+    /// MHD is done with the response (sent, or the client left).
+    private var cancelled = false
+    private var waiting: ConnectionHandle?
+
+    init(stream: any ResponseBodyStream, chunkSize: Int = 1 << 20, maxChunks: Int = 2) {
+        self.stream = stream
+        length = stream.length
+        self.chunkSize = Int(min(Int64(chunkSize), max(stream.length, 1)))
+        self.maxChunks = maxChunks
+    }
+
+    deinit {
+        for chunk in ready { chunk.buffer.deallocate() }
+        for buffer in spare { buffer.deallocate() }
+    }
+
+    /// Worker: reads the body ahead of the reader until all is read, it fails, or MHD is done.
+    /// Closes the stream.
+    func produce() {
+        defer { stream.close() }
+        var produced: Int64 = 0
+        while produced < length {
+            condition.lock()
+            while spare.isEmpty && allocated == maxChunks && !cancelled { condition.wait() }
+            if cancelled {
+                condition.unlock()
+                return
+            }
+            let buffer: UnsafeMutableRawBufferPointer
+            if let reused = spare.popLast() {
+                buffer = reused
+            } else {
+                allocated += 1
+                buffer = .allocate(byteCount: chunkSize, alignment: 4096)
+            }
+            condition.unlock()
+            let want = Int(min(Int64(buffer.count), length - produced))
+            var count = 0
+            do {
+                while count < want {
+                    let n = try stream.read(at: produced + Int64(count), into: UnsafeMutableRawBufferPointer(rebasing: buffer[count..<want]))
+                    if n <= 0 { break }
+                    count += n
+                }
+            } catch {}
+            condition.lock()
+            if count < want { failed = true }
+            if count > 0 { ready.append((buffer, count)) } else { spare.append(buffer) }
+            produced += Int64(count)
+            let resume = takeWaiting()
+            let stop = failed
+            condition.unlock()
+            resume?.resume()
+            if stop { return }
+        }
+    }
+
+    /// Event loop (MHD's content reader): copies what is ready; when nothing is, suspends
+    /// `connection` and returns 0 (MHD calls again once resumed).
+    func read(at position: Int64, into destination: UnsafeMutableRawBufferPointer, connection: ConnectionHandle) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        guard position == sent else { return appliance_mhd_content_end_with_error }
+        if position >= length { return appliance_mhd_content_end_of_stream }
+        guard let front = ready.first else {
+            if failed { return appliance_mhd_content_end_with_error }
+            waiting = connection
+            connection.suspend()
+            return 0
+        }
+        let n = min(destination.count, front.count - readOffset)
+        destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: front.buffer[readOffset..<readOffset + n]))
+        readOffset += n
+        sent += Int64(n)
+        if readOffset == front.count {
+            ready.removeFirst()
+            spare.append(front.buffer)
+            readOffset = 0
+            condition.signal()
+        }
+        return n
+    }
+
+    /// MHD freed the response: the worker stops reading.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func takeWaiting() -> ConnectionHandle? {
+        defer { waiting = nil }
+        return waiting
+    }
+}

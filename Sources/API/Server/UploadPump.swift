@@ -1,0 +1,161 @@
+// Carries an upload's body from the event loop to the worker that feeds the sink (which may
+// wait on disk). The event loop copies MHD's small chunks into a few large buffers; when they are
+// all full it suspends the connection (TCP backpressure reaches the client) and the worker
+// resumes it as it frees one. The worker's answer (the sink's response, or the error that ended
+// it) is picked up by the event loop on its next call for the request.
+import Foundation
+
+final class UploadPump: @unchecked Sendable {
+    // @unchecked: every field below `condition` is touched only with it locked; the sink only by
+    // the worker.
+    private let condition = NSCondition()
+    private let chunkSize: Int
+    private let maxChunks: Int
+    /// Filled buffers, oldest first, and the one the event loop is filling.
+    private var full: [(buffer: UnsafeMutableRawBufferPointer, count: Int)] = []
+    private var filling: UnsafeMutableRawBufferPointer?
+    private var filled = 0
+    private var spare: [UnsafeMutableRawBufferPointer] = []
+    private var allocated = 0
+    /// The event loop has given the whole body.
+    private var ended = false
+    /// The client went away: the worker aborts the sink.
+    private var cancelled = false
+    /// The worker's answer, once it has one.
+    private var outcome: HTTPResponse?
+    /// The connection while the event loop waits (for room or for the outcome).
+    private var waiting: ConnectionHandle?
+
+    /// `expectedLength` (from Content-Length) keeps buffers small for small bodies.
+    init(expectedLength: Int64?, chunkSize: Int = 1 << 20, maxChunks: Int = 3) {
+        self.chunkSize = Int(min(Int64(chunkSize), max(expectedLength ?? Int64(chunkSize), 1)))
+        self.maxChunks = maxChunks
+    }
+
+    deinit {
+        for chunk in full { chunk.buffer.deallocate() }
+        filling?.deallocate()
+        for buffer in spare { buffer.deallocate() }
+    }
+
+    enum Offer {
+        /// This many bytes were taken; fewer than offered means the connection is now suspended.
+        case taken(Int)
+        /// The worker has answered already (an error): send this, discard the rest.
+        case answered(HTTPResponse)
+    }
+
+    /// Event loop: takes what fits of `bytes`; suspends `connection` when everything is full.
+    func offer(_ bytes: UnsafeRawBufferPointer, connection: ConnectionHandle) -> Offer {
+        condition.lock()
+        defer { condition.unlock() }
+        if let outcome { return .answered(outcome) }
+        var taken = 0
+        while taken < bytes.count {
+            if filling == nil {
+                if let buffer = spare.popLast() {
+                    filling = buffer
+                } else if allocated < maxChunks {
+                    allocated += 1
+                    filling = .allocate(byteCount: chunkSize, alignment: 64)
+                } else {
+                    // Suspended under the lock, so the worker's resume comes after it.
+                    waiting = connection
+                    connection.suspend()
+                    return .taken(taken)
+                }
+                filled = 0
+            }
+            let buffer = filling!
+            let n = min(buffer.count - filled, bytes.count - taken)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<filled + n]).copyMemory(
+                from: UnsafeRawBufferPointer(rebasing: bytes[taken..<taken + n]))
+            filled += n
+            taken += n
+            if filled == buffer.count {
+                full.append((buffer, filled))
+                filling = nil
+                condition.signal()
+            }
+        }
+        return .taken(taken)
+    }
+
+    /// Event loop, after the last byte: the worker's answer, or nil after suspending `connection`
+    /// until there is one.
+    func finishInput(connection: ConnectionHandle) -> HTTPResponse? {
+        condition.lock()
+        defer { condition.unlock() }
+        if !ended {
+            ended = true
+            if let buffer = filling, filled > 0 {
+                full.append((buffer, filled))
+                filling = nil
+            }
+            condition.signal()
+        }
+        if let outcome { return outcome }
+        waiting = connection
+        connection.suspend()
+        return nil
+    }
+
+    /// The request is over (answered or the client left): a worker still reading stops.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Worker: feeds the body to `sink` as it arrives, then answers with `finish`'s response
+    /// (or the error's). `answered` runs (on the worker) before the event loop sees the answer.
+    func drain(into sink: any RequestBodySink, respond: (any Error) -> HTTPResponse, answered: (HTTPResponse) -> Void) {
+        var response: HTTPResponse?
+        while response == nil {
+            condition.lock()
+            while full.isEmpty && !ended && !cancelled { condition.wait() }
+            if cancelled {
+                condition.unlock()
+                sink.abort()
+                return
+            }
+            guard !full.isEmpty else {
+                condition.unlock()
+                break
+            }
+            let chunk = full.removeFirst()
+            condition.unlock()
+            do {
+                try sink.consume(UnsafeRawBufferPointer(rebasing: chunk.buffer[0..<chunk.count]))
+            } catch {
+                sink.abort()
+                response = respond(error)
+            }
+            condition.lock()
+            spare.append(chunk.buffer)
+            let resume = response == nil ? takeWaiting() : nil
+            condition.unlock()
+            resume?.resume()
+        }
+        if response == nil {
+            do {
+                response = try sink.finish()
+            } catch {
+                sink.abort()
+                response = respond(error)
+            }
+        }
+        answered(response!)
+        condition.lock()
+        outcome = response
+        let resume = takeWaiting()
+        condition.unlock()
+        resume?.resume()
+    }
+
+    private func takeWaiting() -> ConnectionHandle? {
+        defer { waiting = nil }
+        return waiting
+    }
+}

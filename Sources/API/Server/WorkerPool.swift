@@ -1,0 +1,65 @@
+// Threads for the work the event loop must not do: handlers that wait on disk, flushes or
+// commits, upload consumers and download producers. A job never waits for a free worker: when
+// none is idle a thread is started, so a job that blocks for long (a flush, a throttled writer)
+// delays no other. Idle threads are kept a while for the next jobs, then exit.
+import Foundation
+
+final class WorkerPool: @unchecked Sendable {
+    // @unchecked: every field is touched only with `condition` locked.
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var idle = 0
+    private var threads = 0
+    /// Idle threads beyond this many exit after `idleTimeout`.
+    private let keepIdle: Int
+    private let idleTimeout: TimeInterval
+    private let name: String
+
+    init(name: String, keepIdle: Int = 8, idleTimeout: TimeInterval = 30) {
+        self.name = name
+        self.keepIdle = keepIdle
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Runs `job` on a worker thread, now.
+    func run(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        let start = jobs.count > idle
+        if start { threads += 1 } else { condition.signal() }
+        condition.unlock()
+        if start {
+            let thread = Thread { [self] in work() }
+            thread.name = name
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// Threads alive now (busy or idle).
+    var threadCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return threads
+    }
+
+    private func work() {
+        condition.lock()
+        while true {
+            while jobs.isEmpty {
+                idle += 1
+                let signalled = condition.wait(until: Date(timeIntervalSinceNow: idleTimeout))
+                idle -= 1
+                if !signalled, jobs.isEmpty, threads > keepIdle {
+                    threads -= 1
+                    condition.unlock()
+                    return
+                }
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+            condition.lock()
+        }
+    }
+}

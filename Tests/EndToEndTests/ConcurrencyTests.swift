@@ -1,0 +1,156 @@
+// Many transfers at once, and clients that stall mid-transfer, must not hold up anyone else: the
+// event loops never wait (disk work runs on workers while the connection is suspended).
+import Foundation
+import Glibc
+import Testing
+
+@Suite struct ConcurrencyTests {
+    /// Runs `body`, expecting an answer within `limit`; returns the result.
+    static func prompt(_ limit: Duration, _ what: String, _ body: () async throws -> HTTPResult) async throws -> HTTPResult {
+        let start = ContinuousClock.now
+        let result = try await body()
+        let took = ContinuousClock.now - start
+        #expect(took < limit, "\(what) took \(took)")
+        return result
+    }
+
+    @Test func stalledUploadsAndDownloadsHoldUpNoOne() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app)
+        let big = ObjectEndToEndTests.randomData(16 << 20)
+        #expect(try await app.request("PUT", "/v1/volumes/objs/objects/big", body: big).status == 201)
+        let port = try #require(app.baseURL.port)
+
+        // Uploads that send the headers and 1 MiB of an 8 MiB body, then stop sending.
+        var stalled: [RawConnection] = []
+        for i in 0..<8 {
+            let connection = try RawConnection(port: port)
+            let mode = i % 2 == 0 ? "buffered" : "direct"
+            try connection.send(
+                "PUT /v1/volumes/objs/objects/stalled-\(i)?io=\(mode) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n"
+                    + "Content-Length: \(8 << 20)\r\n\r\n")
+            try connection.send(Data(repeating: UInt8(i), count: 1 << 20))
+            stalled.append(connection)
+        }
+        // Downloads of 16 MiB from disk whose clients never read.
+        for _ in 0..<8 {
+            let connection = try RawConnection(port: port)
+            try connection.send("GET /v1/volumes/objs/objects/big?io=direct HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n\r\n")
+            stalled.append(connection)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+
+        let health = try await Self.prompt(.seconds(2), "healthz") { try await app.request("GET", "/healthz", auth: false) }
+        #expect(health.status == 200)
+        let pool = try await Self.prompt(.seconds(2), "pool") { try await app.request("GET", "/v1/pool") }
+        #expect(pool.status == 200)
+        let small = ObjectEndToEndTests.randomData(100_000)
+        let put = try await Self.prompt(.seconds(5), "small PUT") { try await app.request("PUT", "/v1/volumes/objs/objects/small", body: small) }
+        #expect(put.status == 201)
+        let get = try await Self.prompt(.seconds(5), "small GET") { try await app.request("GET", "/v1/volumes/objs/objects/small?io=direct") }
+        #expect(get.body == small)
+        let whole = try await Self.prompt(.seconds(10), "16 MiB GET") { try await app.request("GET", "/v1/volumes/objs/objects/big?io=direct") }
+        #expect(whole.body == big)
+
+        // The stalled clients give up: their uploads leave nothing behind.
+        stalled.removeAll()
+        var reserved: Int?
+        for _ in 0..<50 {
+            reserved = try await app.request("GET", "/v1/pool").json["reserved_bytes"] as? Int
+            if reserved == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(reserved == 0)
+        let keys = (try await app.request("GET", "/v1/volumes/objs/objects").json["objects"] as? [[String: Any]])?.compactMap { $0["key"] as? String }
+        #expect(keys?.sorted() == ["big", "small"])
+    }
+
+    @Test func manyTransfersAtOnceKeepTheControlPlanePrompt() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app, replicas: 2)
+        let objects = (0..<16).map { ObjectEndToEndTests.randomData((3 << 20) + $0 * 4099) }
+        for (i, data) in objects.enumerated() {
+            #expect(try await app.request("PUT", "/v1/volumes/objs/objects/read-\(i)", body: data).status == 201)
+        }
+        let slowest = try await withThrowingTaskGroup(of: Duration.self) { group in
+            for (i, data) in objects.enumerated() {
+                // Uploads: sync and async, buffered and direct; each then read back.
+                group.addTask {
+                    let query = ["", "?durability=async", "?io=direct", "?io=buffered"][i % 4]
+                    let put = try await app.request("PUT", "/v1/volumes/objs/objects/write-\(i)\(query)", body: data)
+                    #expect(put.status == 201)
+                    let back = try await app.request("GET", "/v1/volumes/objs/objects/write-\(i)")
+                    #expect(back.body == data, "write-\(i) read back different bytes")
+                    return .zero
+                }
+                // Downloads, cached and direct, whole and ranged.
+                group.addTask {
+                    let query = i % 2 == 0 ? "" : "?io=direct"
+                    let get = try await app.request("GET", "/v1/volumes/objs/objects/read-\(i)\(query)")
+                    #expect(get.body == data, "read-\(i) came back different")
+                    let ranged = try await app.request(
+                        "GET", "/v1/volumes/objs/objects/read-\(i)\(query)", headers: ["Range": "bytes=1000000-2000000"])
+                    #expect(ranged.status == 206)
+                    #expect(ranged.body == data.subdata(in: 1_000_000..<2_000_001))
+                    return .zero
+                }
+            }
+            group.addTask {
+                var slowest = Duration.zero
+                for _ in 0..<20 {
+                    let start = ContinuousClock.now
+                    #expect(try await app.request("GET", "/healthz", auth: false).status == 200)
+                    #expect(try await app.request("GET", "/v1/pool").status == 200)
+                    slowest = max(slowest, ContinuousClock.now - start)
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return slowest
+            }
+            var slowest = Duration.zero
+            for try await took in group { slowest = max(slowest, took) }
+            return slowest
+        }
+        #expect(slowest < .seconds(2), "healthz + pool took \(slowest) while transfers ran")
+        #expect(try await app.request("POST", "/v1/volumes/objs/flush").status == 204)
+        let volume = try await app.request("GET", "/v1/volumes/objs").json
+        #expect(volume["dirty_pages"] as? Int == 0)
+        #expect(volume["reserved_bytes"] as? Int == 0)
+    }
+}
+
+/// A plain blocking TCP client, for requests that stop half way.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws { try send(Data(text.utf8)) }
+
+    func send(_ data: Data) throws {
+        try data.withUnsafeBytes { raw in
+            var sent = 0
+            while sent < raw.count {
+                let n = Glibc.send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
+                guard n > 0 else { throw POSIXError(.EPIPE) }
+                sent += n
+            }
+        }
+    }
+}
