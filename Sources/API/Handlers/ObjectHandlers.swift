@@ -19,7 +19,9 @@ struct ObjectHandlers {
         router.add("GET", "/v1/volumes/{name}/objects") { [engine] request, context in
             try Self.list(engine, request, context)
         }
-        router.addStreaming("PUT", "/v1/volumes/{name}/objects/{key...}") { [engine] request, context in
+        // Uploads are opened on the event loop (a refusal goes out before the body is sent) unless
+        // opening would wait on a writeback; the body is then consumed on a worker.
+        router.addStreaming("PUT", "/v1/volumes/{name}/objects/{key...}", inline: true) { [engine] request, context in
             try Self.openUpload(engine, request, context)
         }
         // Inline: answered on the event loop when the range is cached, else on a worker.
@@ -31,7 +33,7 @@ struct ObjectHandlers {
             try engine.deleteObject(volume: context.parameter("name"), key: context.parameter("key"))
             return .noContent()
         }
-        router.addStreaming("PATCH", "/v1/volumes/{name}/objects/{key...}") { [engine] request, context in
+        router.addStreaming("PATCH", "/v1/volumes/{name}/objects/{key...}", inline: true) { [engine] request, context in
             try Self.openPatch(engine, request, context)
         }
         router.add("POST", "/v1/volumes/{name}/flush") { [engine] _, context in
@@ -106,6 +108,7 @@ struct ObjectHandlers {
                 throw HTTPError.badRequest("direct PATCH offset and length must be multiples of the device block size (\(alignment))")
             }
         }
+        if !context.mayBlock, engine.uploadWouldWait(volume: context.parameter("name"), key: context.parameter("key")) { throw NeedsWorker() }
         let upload = try engine.beginBufferedUpload(
             volume: context.parameter("name"), key: context.parameter("key"), contentType: nil, length: length,
             mode: .patch(offset: offset))
@@ -132,6 +135,7 @@ struct ObjectHandlers {
             if let digest = Data(base64Encoded: trimmed), digest.count == 32 { return digest }
             throw .badRequest("x-checksum-sha256 must be 64 hex digits or the base64 of 32 bytes")
         }
+        if !context.mayBlock, engine.uploadWouldWait(volume: context.parameter("name"), key: context.parameter("key")) { throw NeedsWorker() }
         let target: UploadSink.Target
         // A sync PUT of a large or unknown size gains nothing from the cache but extra copies.
         let throughCache = mode == .buffered && (!sync || (length ?? Int64.max) <= syncCacheLimit)

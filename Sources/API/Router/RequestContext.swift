@@ -14,7 +14,7 @@ package struct RequestContext: Sendable {
     /// Where a streaming route's opened sink is handed back to the router.
     var opened: OpenedSink?
     /// False when the request runs on the server's event loop: a handler that would wait on IO
-    /// returns `HTTPResponse.needsWorker` instead (see `Route.inline`).
+    /// returns `HTTPResponse.needsWorker` (or throws `NeedsWorker`) instead (see `Route.inline`).
     package var mayBlock = true
 
     package init(requestID: String, logger: Logger, route: String = "unmatched", parameters: [String: String] = [:]) {
@@ -38,4 +38,10 @@ package struct RequestContext: Sendable {
         guard let value = parameters[name] else { preconditionFailure("route \(route) has no parameter \(name)") }
         return value
     }
+}
+
+/// Thrown by an inline handler or body opener (with `mayBlock` false) that would have to wait:
+/// the server runs the request again on a worker. Maps to `HTTPResponse.needsWorker`.
+package struct NeedsWorker: Error {
+    package init() {}
 }

@@ -104,8 +104,8 @@ package struct Router: Sendable {
     }
 
     /// A route whose request body is streamed into the sink `open` returns.
-    package mutating func addStreaming(_ method: String, _ template: String, _ open: @escaping StreamOpener) {
-        append(Route(method: method, template: template, action: .stream(open)))
+    package mutating func addStreaming(_ method: String, _ template: String, inline: Bool = false, _ open: @escaping StreamOpener) {
+        append(Route(method: method, template: template, action: .stream(open), inline: inline))
         streamingMethods.insert(method)
     }
 

@@ -112,22 +112,28 @@ extension HTTPServer {
         uploadDataSize: UnsafeMutablePointer<Int>, requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
         guard let raw = requestContext.pointee else {
-            // First call: headers only. Queuing now would make MHD close the connection, so only
-            // streaming routes that refuse the request (auth, validation, space) answer here.
+            // First call: headers only. Queuing now would make MHD close the connection; a
+            // streamed upload is opened on a worker (opening may write back or throttle), and its
+            // refusal (auth, validation, space) is sent on the next call.
             let state = RequestState()
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             inFlight.add(1, ordering: .relaxed)
             if router.streamsBody(method: method, path: url) {
                 let head = makeRequest(connection, method: method, url: url, body: [])
-                switch router.open(head, context: makeContext()) {
+                var context = makeContext()
+                context.mayBlock = false
+                switch router.open(head, context: context) {
                 case .sink(let sink, let context):
-                    let pump = UploadPump(expectedLength: head.header("content-length").flatMap { Int64($0) })
-                    state.upload = pump
-                    let started = ContinuousClock.now
-                    workers.run { [router] in
-                        pump.drain(
-                            into: sink, respond: { ErrorMapping.response(for: $0, context: context) },
-                            answered: { router.completed(head, context: context, status: $0.status, duration: ContinuousClock.now - started) })
+                    consume(head, into: sink, context: context, state: state)
+                case .response(let response) where response.status == HTTPResponse.needsWorker.status:
+                    // Opening would wait (a writeback of the same object, throttled writers).
+                    context.mayBlock = true
+                    let pump = consume(head, into: nil, context: context, state: state)
+                    workers.run { [router, context] in
+                        switch router.open(head, context: context) {
+                        case .sink(let sink, let context): pump.drain(sink, context: context)
+                        case .response(let response): pump.refuse(response)
+                        }
                     }
                 case .response(let response):
                     state.responded = true
@@ -198,6 +204,21 @@ extension HTTPServer {
             handle.resume()
         }
         return mhdYes
+    }
+
+    /// The pump for an upload's body, and the worker that feeds it to `sink` (when nil, the
+    /// worker that is still opening the sink drains it).
+    @discardableResult
+    private func consume(_ head: HTTPRequest, into sink: (any RequestBodySink)?, context: RequestContext, state: RequestState) -> UploadPump {
+        let router = self.router
+        let started = ContinuousClock.now
+        let pump = UploadPump(
+            expectedLength: head.header("content-length").flatMap { Int64($0) },
+            respond: { ErrorMapping.response(for: $0, context: $1) },
+            answered: { router.completed(head, context: $1, status: $0.status, duration: ContinuousClock.now - started) })
+        state.upload = pump
+        if let sink { workers.run { pump.drain(sink, context: context) } }
+        return pump
     }
 
     private func makeContext() -> RequestContext {

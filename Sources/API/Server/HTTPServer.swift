@@ -64,9 +64,9 @@ package final class HTTPServer: Sendable {
         let context = Unmanaged.passUnretained(self).toOpaque()
         // A 32 KiB memory pool per connection: MHD zeroes it between keep-alive requests, and at
         // 64 KiB that memset alone was 5% of a cache-hit 4 KiB GET.
-        // Two loops per core, at least 4: a loop that is descheduled (while the kernel wakes a
-        // client, say) holds up only its share of the connections. Measured on 2 cores with wrk
-        // -c32 on cached 4 KiB GETs: 2 loops 0.68-0.87x nginx, 4 loops 0.88-1.01x, 8 about the same.
+        // Two loops per core, at least 4: a loop that is descheduled (or held up by a lock an
+        // inline handler needs) holds up only its share of the connections. On 2 cores, cached
+        // 4 KiB GETs under wrk -c32 measured the same with 2, 4 or 8 loops (0.8-1.0x nginx, noise).
         let threads = configuration.eventThreads > 0 ? configuration.eventThreads : max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
         let handle = appliance_mhd_start(
             configuration.host, configuration.port, 32 * 1024, 300, UInt32(configuration.maxConnections), UInt32(threads),

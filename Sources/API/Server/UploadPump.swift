@@ -2,7 +2,8 @@
 // wait on disk). The event loop copies MHD's small chunks into a few large buffers; when they are
 // all full it suspends the connection (TCP backpressure reaches the client) and the worker
 // resumes it as it frees one. The worker's answer (the sink's response, or the error that ended
-// it) is picked up by the event loop on its next call for the request.
+// it, or the refusal of `open`) is picked up by the event loop on its next call for the request.
+// Body bytes that arrive while the worker is still opening the sink wait in the buffers.
 import Foundation
 
 final class UploadPump: @unchecked Sendable {
@@ -26,10 +27,21 @@ final class UploadPump: @unchecked Sendable {
     /// The connection while the event loop waits (for room or for the outcome).
     private var waiting: ConnectionHandle?
 
+    /// The response for an error that ends the upload, and what to do (on the worker) with the
+    /// answer before the event loop sees it.
+    private let respond: @Sendable (any Error, RequestContext) -> HTTPResponse
+    private let answered: @Sendable (HTTPResponse, RequestContext) -> Void
+
     /// `expectedLength` (from Content-Length) keeps buffers small for small bodies.
-    init(expectedLength: Int64?, chunkSize: Int = 1 << 20, maxChunks: Int = 3) {
+    init(
+        expectedLength: Int64?, chunkSize: Int = 1 << 20, maxChunks: Int = 3,
+        respond: @escaping @Sendable (any Error, RequestContext) -> HTTPResponse,
+        answered: @escaping @Sendable (HTTPResponse, RequestContext) -> Void
+    ) {
         self.chunkSize = Int(min(Int64(chunkSize), max(expectedLength ?? Int64(chunkSize), 1)))
         self.maxChunks = maxChunks
+        self.respond = respond
+        self.answered = answered
     }
 
     deinit {
@@ -110,7 +122,7 @@ final class UploadPump: @unchecked Sendable {
 
     /// Worker: feeds the body to `sink` as it arrives, then answers with `finish`'s response
     /// (or the error's). `answered` runs (on the worker) before the event loop sees the answer.
-    func drain(into sink: any RequestBodySink, respond: (any Error) -> HTTPResponse, answered: (HTTPResponse) -> Void) {
+    func drain(_ sink: any RequestBodySink, context: RequestContext) {
         var response: HTTPResponse?
         while response == nil {
             condition.lock()
@@ -130,7 +142,7 @@ final class UploadPump: @unchecked Sendable {
                 try sink.consume(UnsafeRawBufferPointer(rebasing: chunk.buffer[0..<chunk.count]))
             } catch {
                 sink.abort()
-                response = respond(error)
+                response = respond(error, context)
             }
             condition.lock()
             spare.append(chunk.buffer)
@@ -143,10 +155,19 @@ final class UploadPump: @unchecked Sendable {
                 response = try sink.finish()
             } catch {
                 sink.abort()
-                response = respond(error)
+                response = respond(error, context)
             }
         }
-        answered(response!)
+        answered(response!, context)
+        condition.lock()
+        outcome = response
+        let resume = takeWaiting()
+        condition.unlock()
+        resume?.resume()
+    }
+
+    /// Worker: the upload was refused before a byte was consumed (auth, validation, space).
+    func refuse(_ response: HTTPResponse) {
         condition.lock()
         outcome = response
         let resume = takeWaiting()

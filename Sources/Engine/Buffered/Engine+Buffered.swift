@@ -19,6 +19,15 @@ extension Engine {
             existing: existing)
     }
 
+    /// Whether starting an upload of `key` would wait: earlier writes to it are still to be written
+    /// back (or are being written back), or writers are throttled above the hard dirty limit.
+    package func uploadWouldWait(volume name: String, key: String) -> Bool {
+        if pageCache.dirtyPages > hardDirtyLimit { return true }
+        guard let volume = try? volumeRecord(named: name) else { return false }  // The upload fails at once.
+        let cacheKey = CacheKey(volumeID: volume.id!, key: key)
+        return pageCache.state.withLock { state in state.objects[cacheKey].map { $0.isDirty || $0.flushing || $0.lastError != nil } ?? false }
+    }
+
     /// Writes back, then drops, whatever the cache holds for `key` (before and after direct IO).
     func invalidateCached(volumeID: Int64, key: String, writeBackFirst: Bool) throws(EngineError) {
         let cacheKey = CacheKey(volumeID: volumeID, key: key)
