@@ -96,6 +96,12 @@ import Testing
         #expect(head.status == 200)
         #expect(head.header("Content-Length") == "10000")
         #expect(head.body.isEmpty)
+        // HEAD reads nothing: the same headers whether the object is cached or read direct.
+        let directHead = try await app.request("HEAD", "/v1/volumes/objs/objects/r?io=direct", headers: ["Range": "bytes=100-199"])
+        #expect(directHead.status == 206)
+        #expect(directHead.header("Content-Length") == "100")
+        #expect(directHead.header("Content-Range") == "bytes 100-199/10000")
+        #expect(directHead.header("ETag") == etag)
     }
 
     @Test func digestsAreVerifiedAndAMismatchKeepsTheOldVersion() async throws {

@@ -55,7 +55,7 @@ final class ObjectStream: ResponseBodyStream, @unchecked Sendable {
     func close() { reader.close() }
 }
 
-/// A body that is never sent (304): only its length is announced.
+/// A body that is never sent (304, HEAD): only its length is announced.
 final class EmptyStream: ResponseBodyStream, @unchecked Sendable {
     let length: Int64
     init(length: Int64) { self.length = length }

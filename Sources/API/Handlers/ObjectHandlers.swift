@@ -179,6 +179,11 @@ struct ObjectHandlers {
         // The first stretch is read (and verified) before the status goes out, so data that no
         // replica can serve intact is a 503 rather than a cut-off 200.
         func body(_ status: Int, start: Int64, length: Int64) throws -> HTTPResponse {
+            // HEAD: the headers only (MHD takes Content-Length from the stream and never reads it).
+            if request.method == "HEAD" {
+                reader.close()
+                return HTTPResponse(status: status, headers: headers, stream: EmptyStream(length: length))
+            }
             // Wholly cached: sent from the cache's pages, pinned, without a copy. MHD keeps its
             // own copy of the iovec list in the connection's memory pool: only short lists.
             if let cached = reader as? BufferedReader, let pinned = cached.pin(at: start, length: length, maxSegments: maxSendSegments) {

@@ -31,7 +31,7 @@ final class WorkerPool: @unchecked Sendable {
         if start {
             let thread = Thread { [self] in work() }
             thread.name = name
-            thread.stackSize = 1 << 20
+            thread.stackSize = 4 << 20  // Reserved, not committed: handlers get room to spare.
             thread.start()
         }
     }
