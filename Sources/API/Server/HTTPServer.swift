@@ -77,7 +77,7 @@ package final class HTTPServer: Sendable {
     }
 
     /// Stops accepting connections, lets in-flight requests finish (up to `drainTimeout`), then
-    /// stops the daemon.
+    /// stops the daemon (closing idle keep-alive connections).
     package func shutdown(drainTimeout: Duration = .seconds(30)) {
         let bits = daemon.exchange(0, ordering: .acquiringAndReleasing)
         guard let handle = OpaquePointer(bitPattern: bits) else { return }
@@ -87,8 +87,13 @@ package final class HTTPServer: Sendable {
             usleep(10_000)
         }
         let remaining = inFlight.load(ordering: .acquiring)
-        if remaining > 0 { logger.warning("stopping with requests still in flight", metadata: ["count": "\(remaining)"]) }
-        MHD_stop_daemon(handle)
+        if remaining > 0 {
+            // Some may be suspended while a worker still runs them, and MHD_stop_daemon must not
+            // see a suspended connection: the daemon is left to the process's exit.
+            logger.warning("stopping with requests still in flight", metadata: ["count": "\(remaining)"])
+        } else {
+            MHD_stop_daemon(handle)
+        }
         if listenFD >= 0 { Glibc.close(listenFD) }
     }
 }

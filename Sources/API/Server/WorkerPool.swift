@@ -36,6 +36,13 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Threads waiting for a job now.
+    var idleCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return idle
+    }
+
     /// Threads alive now (busy or idle).
     var threadCount: Int {
         condition.lock()
