@@ -1,8 +1,10 @@
-// The lock for state that many connection threads touch per request (page cache, IO stats,
-// rings, deferred frees): a plain pthread mutex holding the state. Synchronization.Mutex spins in
-// user space before sleeping; with one thread per connection (many more threads than cores) that
-// spinning burned the CPU the lock holder needed (measured: 28% of a cache-hit GET run in
-// Mutex._lockSlow; 12k → 21k req/s with this lock). Same shape as Mutex: `withLock { inout }`.
+// The lock for state that many threads touch per request (page cache, IO stats, rings, deferred
+// frees): a plain pthread mutex holding the state. Synchronization.Mutex spins in user space
+// before sleeping; with many more threads than cores (measured under the earlier one-thread-per-
+// connection server; workers blocked on IO are still many) that spinning burned the CPU the lock
+// holder needed (28% of a cache-hit GET run in Mutex._lockSlow; 12k → 21k req/s with this lock).
+// ThreadSanitizer here reports races inside Synchronization.Mutex closures that are not races (it
+// does the same for a minimal two-thread Mutex program); it understands this lock. Same shape as Mutex: `withLock { inout }`.
 // Rarely contended state keeps using Mutex.
 import Glibc
 

@@ -5,7 +5,7 @@ import Foundation
 
 /// Streams an upload into the engine, checking optional digests before the commit.
 final class UploadSink: RequestBodySink, @unchecked Sendable {
-    // @unchecked: one connection thread drives an upload.
+    // @unchecked: one worker drives an upload (UploadPump).
     enum Target {
         case direct(ObjectWriter)
         /// `dropAfter`: a direct PATCH, made durable then evicted from the cache.

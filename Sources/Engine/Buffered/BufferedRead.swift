@@ -9,7 +9,7 @@ import Dispatch
 import Foundation
 
 package final class BufferedReader: @unchecked Sendable {
-    // @unchecked: a download is driven by one connection thread at a time.
+    // @unchecked: a download is driven by one thread at a time.
     /// Pages fetched on a sequential miss (2 MiB): read-ahead.
     static let readAheadPages = 512
     /// Sequential reads of objects that bypass the cache fetch this much at a time (2 MiB).

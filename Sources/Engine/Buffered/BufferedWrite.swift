@@ -8,7 +8,7 @@ import Catalog
 import Foundation
 
 package final class BufferedUpload: @unchecked Sendable {
-    // @unchecked: an upload is driven by one connection thread at a time.
+    // @unchecked: an upload is driven by one thread at a time.
     package enum Mode: Sendable, Equatable {
         /// Replace the whole object (PUT).
         case replace

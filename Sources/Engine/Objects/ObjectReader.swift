@@ -3,7 +3,7 @@
 import Catalog
 
 package final class ObjectReader: @unchecked Sendable {
-    // @unchecked: a download is driven by one connection thread at a time.
+    // @unchecked: a download is driven by one thread at a time.
     package static let windowBytes = 2 << 20
 
     package let info: ObjectInfo

@@ -9,7 +9,7 @@ import Dispatch
 import Foundation
 
 package final class ObjectWriter: @unchecked Sendable {
-    // @unchecked: an upload is driven by one connection thread at a time.
+    // @unchecked: an upload is driven by one thread at a time.
     package static let extentBytes = 4 << 20
 
     private let engine: Engine
