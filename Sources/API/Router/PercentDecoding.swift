@@ -4,6 +4,8 @@ enum PercentDecoding {
     /// Decodes `%XX` escapes (and `+` as space when `plusIsSpace`); nil on a malformed escape or
     /// bytes that are not UTF-8.
     static func decode(_ raw: String, plusIsSpace: Bool = false) -> String? {
+        // Nothing to decode (the common case): a Swift String is valid UTF-8 already.
+        if !raw.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) { return raw }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(raw.utf8.count)
         var iterator = raw.utf8.makeIterator()

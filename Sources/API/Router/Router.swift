@@ -41,8 +41,14 @@ package final class Route: Sendable {
     }
 
     /// Raw (still encoded) parameter values when `path` matches this template. Walks the path's
-    /// bytes segment by segment (no split, no allocation until a parameter is kept).
+    /// bytes segment by segment (no split); most routes tried for a request do not match, so the
+    /// parameters are collected only once the path is known to match.
     func match(_ path: String) -> [String: String]? {
+        guard walk(path, collecting: false) != nil else { return nil }
+        return walk(path, collecting: true)
+    }
+
+    private func walk(_ path: String, collecting: Bool) -> [String: String]? {
         let bytes = path.utf8
         let end = bytes.endIndex
         guard var position = bytes.firstIndex(of: UInt8(ascii: "/")) else { return nil }
@@ -51,7 +57,7 @@ package final class Route: Sendable {
             let start = bytes.index(after: position)
             if case .remainder(let name) = segment {
                 guard start < end else { return nil }
-                parameters[name] = String(path[start..<end])
+                if collecting { parameters[name] = String(path[start..<end]) }
                 return parameters
             }
             let stop = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? end
@@ -60,7 +66,7 @@ package final class Route: Sendable {
                 guard Self.equal(bytes[start..<stop], literal) else { return nil }
             case .parameter(let name):
                 guard start < stop else { return nil }
-                parameters[name] = String(path[start..<stop])
+                if collecting { parameters[name] = String(path[start..<stop]) }
             case .remainder:
                 break
             }
