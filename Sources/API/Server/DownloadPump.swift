@@ -68,7 +68,7 @@ final class DownloadPump: @unchecked Sendable {
             if count < want { failed = true }
             if count > 0 { ready.append((buffer, count)) } else { spare.append(buffer) }
             produced += Int64(count)
-            let resume = takeWaiting()
+            let resume = waiting.take()
             let stop = failed
             condition.unlock()
             resume?.resume()
@@ -110,8 +110,4 @@ final class DownloadPump: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func takeWaiting() -> ConnectionHandle? {
-        defer { waiting = nil }
-        return waiting
-    }
 }

@@ -112,9 +112,9 @@ extension HTTPServer {
         uploadDataSize: UnsafeMutablePointer<Int>, requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
         guard let raw = requestContext.pointee else {
-            // First call: headers only. Queuing now would make MHD close the connection; a
-            // streamed upload is opened on a worker (opening may write back or throttle), and its
-            // refusal (auth, validation, space) is sent on the next call.
+            // First call: headers only. Queuing now makes MHD close the connection, so only a
+            // streamed upload's refusal (auth, validation, space) is answered here. Uploads are
+            // opened right here unless opening would wait; then a worker opens them.
             let state = RequestState()
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             inFlight.add(1, ordering: .relaxed)
@@ -241,6 +241,8 @@ extension HTTPServer {
 
     private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
         let mhdResponse: OpaquePointer?
+        // MHD callocs a buffer of the block size per streamed response: no bigger than the body needs.
+        let blockSize = Int(min(max(response.stream?.length ?? 0, 4096), 256 * 1024))
         if let segments = response.segments {
             let box = Unmanaged.passRetained(SegmentsBox(segments)).toOpaque()
             let vector = segments.segments.map { MHD_IoVec(iov_base: $0.base, iov_len: $0.count) }
@@ -250,7 +252,6 @@ extension HTTPServer {
             // Read by a worker, ahead of MHD's reads.
             let pump = DownloadPump(stream: stream)
             let box = Unmanaged.passRetained(PumpBox(pump, connection: ConnectionHandle(pointer: connection))).toOpaque()
-            let blockSize = Int(min(max(stream.length, 4096), 256 * 1024))
             mhdResponse = appliance_mhd_response_stream(UInt64(stream.length), blockSize, pumpReaderTrampoline, box, pumpFreeTrampoline)
             if mhdResponse == nil {
                 Unmanaged<PumpBox>.fromOpaque(box).release()
@@ -260,8 +261,6 @@ extension HTTPServer {
             }
         } else if let stream = response.stream {
             let box = Unmanaged.passRetained(StreamBox(stream)).toOpaque()
-            // MHD callocs a buffer of the block size per response: no bigger than the body needs.
-            let blockSize = Int(min(max(stream.length, 4096), 256 * 1024))
             mhdResponse = appliance_mhd_response_stream(UInt64(stream.length), blockSize, contentReaderTrampoline, box, contentFreeTrampoline)
             if mhdResponse == nil { Unmanaged<StreamBox>.fromOpaque(box).release() }
         } else {

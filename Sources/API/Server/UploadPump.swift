@@ -146,7 +146,7 @@ final class UploadPump: @unchecked Sendable {
             }
             condition.lock()
             spare.append(chunk.buffer)
-            let resume = response == nil ? takeWaiting() : nil
+            let resume = response == nil ? waiting.take() : nil
             condition.unlock()
             resume?.resume()
         }
@@ -161,7 +161,7 @@ final class UploadPump: @unchecked Sendable {
         answered(response!, context)
         condition.lock()
         outcome = response
-        let resume = takeWaiting()
+        let resume = waiting.take()
         condition.unlock()
         resume?.resume()
     }
@@ -170,13 +170,9 @@ final class UploadPump: @unchecked Sendable {
     func refuse(_ response: HTTPResponse) {
         condition.lock()
         outcome = response
-        let resume = takeWaiting()
+        let resume = waiting.take()
         condition.unlock()
         resume?.resume()
     }
 
-    private func takeWaiting() -> ConnectionHandle? {
-        defer { waiting = nil }
-        return waiting
-    }
 }
