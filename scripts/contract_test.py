@@ -241,6 +241,8 @@ def check_metrics(server: Server) -> None:
         "appliance_volume_dirty_bytes": "gauge", "appliance_volume_writeback_pages": "gauge",
         "appliance_volume_cached_pages": "gauge", "appliance_writeback_bytes": "counter",
         "appliance_writeback_errors": "counter", "appliance_writeback_throttled": "counter",
+        "appliance_cache_capacity_bytes": "gauge", "appliance_cache_memory_bytes": "gauge",
+        "appliance_cache_used_bytes": "gauge",
     }
     for name, kind in wanted.items():
         expect(name in families, f"metric family {name} missing")

@@ -43,16 +43,27 @@ package struct PoolInfo: Sendable, Equatable {
 
 /// Everything `/metrics` shows about the engine, taken at one moment.
 package struct EngineSnapshot: Sendable, Equatable {
-    // Equatable by hand: the cache totals are a tuple.
     package var pool: PoolInfo
     package var devices: [DeviceInfo]
     package var volumes: [VolumeInfo]
     package var io: IOStatsSnapshot
-    package var cache: (reservable: Int64, writebackBytes: Int64, writebackErrors: Int64, throttled: Int64)
+    package var cache: CacheTotals
+}
 
-    package static func == (a: EngineSnapshot, b: EngineSnapshot) -> Bool {
-        a.pool == b.pool && a.devices == b.devices && a.volumes == b.volumes && a.io == b.io
-    }
+/// Pool-wide page-cache figures.
+package struct CacheTotals: Sendable, Equatable {
+    /// Pool bytes new writes can still reserve.
+    package var reservable: Int64 = 0
+    package var writebackBytes: Int64 = 0
+    package var writebackErrors: Int64 = 0
+    package var throttled: Int64 = 0
+    /// The configured bound on cached pages, in bytes.
+    package var capacityBytes: Int64 = 0
+    /// Memory carved for page frames (never returned; bounded by the capacity plus what uploads
+    /// stage and pinned pages' copies).
+    package var memoryBytes: Int64 = 0
+    /// Of that, frames holding data now (cached, staged by uploads, or being sent).
+    package var usedBytes: Int64 = 0
 }
 
 package struct ObjectInfo: Sendable, Equatable {

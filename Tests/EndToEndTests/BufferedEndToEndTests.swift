@@ -111,4 +111,34 @@ import Testing
         let hits = text.split(separator: "\n").first { $0.hasPrefix("appliance_volume_cache_hits_total{volume=\"objs\"}") }
         #expect(hits.map { !$0.hasSuffix(" 0") } == true, "a read of just-written data is a cache hit")
     }
+
+    /// The cache's memory is bounded by its size however much goes through it: pages that are
+    /// evicted, replaced or deleted give their frames back (an upload that kept its staged pages
+    /// alive once grew the process by every object written).
+    @Test func cacheMemoryStaysBoundedUnderChurn() async throws {
+        let cacheBytes = 16 << 20
+        let app = try ApplianceProcess(extraArguments: ["--cache-size", String(cacheBytes)])
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app)
+        func gauge(_ name: String) async throws -> Int? {
+            let text = try await app.request("GET", "/metrics", auth: false).text
+            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }.map { Int($0) }
+        }
+        #expect(try await gauge("appliance_cache_capacity_bytes") == cacheBytes)
+        let data = ObjectEndToEndTests.randomData(3 << 20)  // Under a quarter of the cache: buffered, not spilled.
+        for i in 0..<24 {
+            let key = "churn-\(i % 6)"
+            let put = try await app.request("PUT", "/v1/volumes/objs/objects/\(key)?durability=async", body: data)
+            #expect(put.status == 201 || put.status == 200)
+            if i % 3 == 2 { #expect(try await app.request("POST", "/v1/volumes/objs/flush").status == 204) }
+            if i % 4 == 3 { #expect(try await app.request("GET", "/v1/volumes/objs/objects/churn-\((i + 5) % 6)").status == 200) }
+        }
+        #expect(try await app.request("POST", "/v1/volumes/objs/flush").status == 204)
+        // 72 MiB went through a 16 MiB cache: its frames stay within the capacity plus one
+        // upload's staging, rounded up to 8 MiB slabs.
+        let memory = try #require(try await gauge("appliance_cache_memory_bytes"))
+        #expect(memory <= cacheBytes + (16 << 20), "cache memory \(memory >> 20) MiB for a \(cacheBytes >> 20) MiB cache")
+        for i in 0..<6 { #expect(try await app.request("DELETE", "/v1/volumes/objs/objects/churn-\(i)").status == 204) }
+        #expect(try await gauge("appliance_cache_used_bytes") == 0, "frames still held after every object was deleted")
+    }
 }

@@ -54,6 +54,9 @@ enum EngineCollector {
             counter("appliance_volume_writeback_bytes_total", "Bytes written back from the cache", volume.cache.writebackBytes, labels)
         }
         gauge("appliance_pool_reservable_bytes", "Pool bytes new writes can still reserve", snapshot.cache.reservable)
+        gauge("appliance_cache_capacity_bytes", "Bound on the page cache's cached pages", snapshot.cache.capacityBytes)
+        gauge("appliance_cache_memory_bytes", "Memory carved for page frames (kept for reuse, never returned)", snapshot.cache.memoryBytes)
+        gauge("appliance_cache_used_bytes", "Page frames holding data: cached, staged by uploads, or being sent", snapshot.cache.usedBytes)
         counter("appliance_writeback_bytes_total", "Bytes written back from the page cache", snapshot.cache.writebackBytes, [])
         counter("appliance_writeback_errors_total", "Writebacks that failed (the data stays dirty for a retry)", snapshot.cache.writebackErrors, [])
         counter("appliance_writeback_throttled_total", "Times a writer waited for writeback above the hard dirty limit", snapshot.cache.throttled, [])

@@ -213,7 +213,11 @@ package struct Router: Sendable {
         case .stream(let open):
             guard let opened = context.opened else { throw HTTPError.badRequest("this route needs a streamed body") }
             opened.sink = try open(request, context)
-            opened.context = context
+            // Handed back without itself: a context holding `opened` would keep the sink (and
+            // everything the upload holds) alive for ever.
+            var handedBack = context
+            handedBack.opened = nil
+            opened.context = handedBack
             return .streamOpened
         }
     }

@@ -160,6 +160,7 @@ package final class BufferedUpload: @unchecked Sendable {
                     reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
             }
             finished = true
+            staged = [:]  // The pages belong to the cache now (which may evict them at any time).
             engine.stats.mode(volume.name, "buffered") {
                 $0.bytesWritten += received
                 $0.writeOps += 1

@@ -103,11 +103,18 @@ extension Engine {
     }
 
     /// Pool-wide buffered-IO figures for `/metrics`.
-    package var cacheTotals: (reservable: Int64, writebackBytes: Int64, writebackErrors: Int64, throttled: Int64) {
+    package var cacheTotals: CacheTotals {
         let free = (try? pool().freeBytes) ?? 0
-        let (bytes, errors, throttled) = pageCache.state.withLock { state in
-            (state.counters.values.reduce(0) { $0 + $1.writebackBytes }, state.counters.values.reduce(0) { $0 + $1.writebackErrors }, state.throttled)
+        var totals = pageCache.state.withLock { state in
+            CacheTotals(
+                writebackBytes: state.counters.values.reduce(0) { $0 + $1.writebackBytes },
+                writebackErrors: state.counters.values.reduce(0) { $0 + $1.writebackErrors }, throttled: state.throttled)
         }
-        return (max(0, SpaceAccounting.reservable(free) - space.inflightPhysical), bytes, errors, throttled)
+        totals.reservable = max(0, SpaceAccounting.reservable(free) - space.inflightPhysical)
+        totals.capacityBytes = Int64(pageCache.capacityPages * PageState.pageSize)
+        let frames = FramePool.shared.counts
+        totals.memoryBytes = Int64(frames.carved * PageState.pageSize)
+        totals.usedBytes = Int64((frames.carved - frames.free) * PageState.pageSize)
+        return totals
     }
 }

@@ -8,13 +8,23 @@ import Synchronization
 final class FramePool: Sendable {
     static let shared = FramePool()
     static let slabFrames = 2048
+    /// Slabs are aligned to the huge-page size, so the kernel can back them with 2 MiB pages.
+    static let slabAlignment = 2 << 20
 
-    /// Frame addresses as integers (raw pointers are not Sendable).
-    private let free = Mutex<[UInt]>([])
+    private struct State {
+        /// Frame addresses as integers (raw pointers are not Sendable).
+        var free: [UInt] = []
+        var carved = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Frames carved so far, and how many of them are free now.
+    var counts: (carved: Int, free: Int) { state.withLock { ($0.carved, $0.free.count) } }
 
     func take() -> UnsafeMutableRawPointer {
         while true {
-            if let address = free.withLock({ $0.popLast() }) { return UnsafeMutableRawPointer(bitPattern: address)! }
+            if let address = state.withLock({ $0.free.popLast() }) { return UnsafeMutableRawPointer(bitPattern: address)! }
             carveSlab()
         }
     }
@@ -25,10 +35,10 @@ final class FramePool: Sendable {
         var frames: [UnsafeMutableRawPointer] = []
         frames.reserveCapacity(count)
         while true {
-            let taken = free.withLock { list -> [UInt] in
-                let n = min(count - frames.count, list.count)
-                defer { list.removeLast(n) }
-                return list.suffix(n).reversed()
+            let taken = state.withLock { state -> [UInt] in
+                let n = min(count - frames.count, state.free.count)
+                defer { state.free.removeLast(n) }
+                return state.free.suffix(n).reversed()
             }
             frames += taken.map { UnsafeMutableRawPointer(bitPattern: $0)! }
             if frames.count == count { return frames }
@@ -38,15 +48,18 @@ final class FramePool: Sendable {
 
     /// Puts a fresh slab's frames on the free list in descending order: they go out lowest first.
     private func carveSlab() {
-        let slab = UnsafeMutableRawPointer.allocate(byteCount: Self.slabFrames * PageState.pageSize, alignment: PageState.pageSize)
-        Syscalls.prefault(slab, length: Self.slabFrames * PageState.pageSize)  // Its frames are all about to be used.
+        let bytes = Self.slabFrames * PageState.pageSize
+        let slab = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.slabAlignment)
+        Syscalls.adviseHugePages(slab, length: bytes)
+        Syscalls.prefault(slab, length: bytes)  // Its frames are all about to be used.
         let first = UInt(bitPattern: Int(bitPattern: slab))
-        free.withLock { frames in
-            for i in (0..<Self.slabFrames).reversed() { frames.append(first + UInt(i * PageState.pageSize)) }
+        state.withLock { state in
+            state.carved += Self.slabFrames
+            for i in (0..<Self.slabFrames).reversed() { state.free.append(first + UInt(i * PageState.pageSize)) }
         }
     }
 
     func give(_ frame: UnsafeMutableRawPointer) {
-        free.withLock { $0.append(UInt(bitPattern: Int(bitPattern: frame))) }
+        state.withLock { $0.free.append(UInt(bitPattern: Int(bitPattern: frame))) }
     }
 }

@@ -69,4 +69,27 @@ import Testing
         #expect(PercentDecoding.decode("%ff") == nil)
         #expect(PercentDecoding.decode("%4") == nil)
     }
+
+    final class CountedSink: RequestBodySink, @unchecked Sendable {
+        func consume(_ bytes: UnsafeRawBufferPointer) throws {}
+        func finish() throws -> HTTPResponse { .noContent() }
+        func abort() {}
+    }
+
+    @Test func anOpenedSinkLivesOnlyAsLongAsItsUser() throws {
+        var router = Router()
+        router.addStreaming("PUT", "/v1/sinks/{name}") { _, _ in CountedSink() }
+        weak var opened: CountedSink?
+        do {
+            guard case .sink(let sink, let context) = router.open(HTTPRequest(method: "PUT", path: "/v1/sinks/a"), context: Self.context()) else {
+                Issue.record("the streaming route did not open a sink")
+                return
+            }
+            opened = sink as? CountedSink
+            #expect(opened != nil)
+            #expect(context.parameter("name") == "a")
+            #expect(try sink.finish().status == 204)
+        }
+        #expect(opened == nil, "the router (or the context it handed back) keeps the sink alive")
+    }
 }
