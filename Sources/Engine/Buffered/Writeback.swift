@@ -26,31 +26,32 @@ extension Engine {
     /// background writeback error of the object. Waits for a writeback already running on it.
     package func flushObject(_ key: CacheKey) throws(EngineError) {
         guard let snapshot = try takeSnapshot(key) else { return }
-        var allocated: [PhysicalRange] = []
+        let pageSize = PageState.pageSize
+        let largest = snapshot.runs.map(\.pages.count).max() ?? 0
+        // Two runs in flight: the next run is copied while the devices write the last ones.
+        let writes = ExtentWriteQueue(
+            engine: self, replicas: Int(snapshot.object.replicas), volume: snapshot.object.volumeName,
+            bufferBytes: max(1, largest) * pageSize, depth: 2)
         do throws(EngineError) {
-            var newExtents: [Extent] = []
-            let pageSize = PageState.pageSize
-            let largest = snapshot.runs.map(\.pages.count).max() ?? 0
-            let buffer = AlignedBuffer(count: max(1, largest) * pageSize, zeroed: false)
             for run in snapshot.runs {
                 // Each run is copied under the lock (whole pages, never torn); a page changed since
                 // the snapshot stays dirty (its generation moved on) and is written again later.
+                let buffer = writes.buffer()
                 pageCache.state.withLock { _ in
                     for (k, entry) in snapshot.pages[run.pages].enumerated() {
                         UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[k * pageSize..<(k + 1) * pageSize])
                             .copyMemory(from: UnsafeRawBufferPointer(entry.page.bytes))
                     }
                 }
-                let written = try writeExtents(
-                    buffer, length: run.length, logicalOffset: run.start, replicas: Int(snapshot.object.replicas),
-                    volume: snapshot.object.volumeName, allocated: &allocated)
-                newExtents += written.map { extent in
-                    Extent(
-                        logicalOffset: extent.logicalOffset, length: extent.length, checksums: Extent.decodeChecksums(extent.checksums),
-                        replicas: extent.replicas.map { PhysicalRange(deviceID: $0.deviceID, offset: $0.offset, length: $0.length) })
-                }
+                try writes.submit(buffer, length: run.length, logicalOffset: run.start)
             }
-            try makeDurable(Set(allocated.map(\.deviceID)))
+            try writes.finish()
+            let newExtents = writes.extents.map { extent in
+                Extent(
+                    logicalOffset: extent.logicalOffset, length: extent.length, checksums: Extent.decodeChecksums(extent.checksums),
+                    replicas: extent.replicas.map { PhysicalRange(deviceID: $0.deviceID, offset: $0.offset, length: $0.length) })
+            }
+            try makeDurable(Set(writes.allocated.map(\.deviceID)))
             let old = snapshot.replacesCommitted ? [] : snapshot.extents
             var (merged, freed) = ExtentSplice.splice(old: old, new: newExtents, size: snapshot.size)
             if snapshot.replacesCommitted { freed += snapshot.extents.flatMap(\.replicas) }
@@ -70,7 +71,7 @@ extension Engine {
             finishWriteback(snapshot, merged: merged)
             deferredFree.retire(freed)
         } catch {
-            allocator.free(allocated)
+            allocator.free(writes.drain())
             failWriteback(snapshot, error: error)
             throw error
         }

@@ -5,7 +5,6 @@
 // `cacheThrough`, written extents are also copied into page frames that become the new version's
 // cached pages at commit (WriteThrough.swift).
 import Catalog
-import Dispatch
 import Foundation
 
 package final class ObjectWriter: @unchecked Sendable {
@@ -20,21 +19,16 @@ package final class ObjectWriter: @unchecked Sendable {
     private let contentType: String?
     private let declaredLength: Int64?
     private var buffer: AlignedBuffer
-    private var spares: [AlignedBuffer] = []
-    /// Extent writes in flight on worker threads, oldest first.
-    private var inFlight: [PendingWrite] = []
-    /// Two extents in flight keep 8 MiB (8 ops of 1 MiB per replica) queued at the devices.
+    /// Extent writes in flight while the next buffer fills from the network. Two keep 8 MiB
+    /// (8 ops of 1 MiB per replica) queued at the devices.
+    private let writes: ExtentWriteQueue
     static let maxInFlight = 2
     private var filled = 0
     private var flushed: Int64 = 0
-    private var extents: [NewExtent] = []
-    private var allocated: [PhysicalRange] = []
     private var reservation: SpaceAccounting.Reservation
     private var finished = false
-    /// Write-through: pages staged so far (runs by first page index), until the cache is full.
+    /// Write-through: written extents are also staged as pages, until the cache is full.
     private var cacheThrough: Bool
-    private var staged: [Int64: [Page]] = [:]
-    private var stagedCount = 0
 
     init(
         engine: Engine, volume: VolumeRecord, key: String, contentType: String?, declaredLength: Int64?, replacing: Int64?,
@@ -47,7 +41,9 @@ package final class ObjectWriter: @unchecked Sendable {
         self.key = key
         self.contentType = contentType
         self.declaredLength = declaredLength
-        buffer = AlignedBuffer(count: Self.extentBytes, zeroed: false)
+        writes = ExtentWriteQueue(
+            engine: engine, replicas: Int(volume.replicas), volume: volume.name, bufferBytes: Self.extentBytes, depth: Self.maxInFlight)
+        buffer = writes.buffer()
         reservation = SpaceAccounting.Reservation(
             volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0)
         if let declaredLength, declaredLength > 0 { try reserve(declaredLength) }
@@ -59,46 +55,6 @@ package final class ObjectWriter: @unchecked Sendable {
 
     /// Bytes received so far.
     package var received: Int64 { flushed + Int64(filled) }
-
-    /// The outcome of one extent write, handed back by the worker that performed it.
-    private final class PendingWrite: @unchecked Sendable {
-        // @unchecked: written by the worker before `done` is signalled, read after waiting on it.
-        let done = DispatchSemaphore(value: 0)
-        let buffer: AlignedBuffer
-        let logicalOffset: Int64
-        let stage: Bool
-        var extents: [NewExtent] = []
-        var allocated: [PhysicalRange] = []
-        /// Write-through copies of the extent's pages (empty when the cache had no room).
-        var pages: [Page] = []
-        var error: EngineError?
-        init(buffer: AlignedBuffer, logicalOffset: Int64, stage: Bool) {
-            self.buffer = buffer
-            self.logicalOffset = logicalOffset
-            self.stage = stage
-        }
-    }
-
-    /// Waits for the oldest write in flight and takes over its extents (and its buffer, for
-    /// reuse); with `all`, for every one of them. Extents are kept in logical order.
-    private func settle(all: Bool = false) throws(EngineError) {
-        var failure: EngineError?
-        while !inFlight.isEmpty, all || inFlight.count >= Self.maxInFlight {
-            let pending = inFlight.removeFirst()
-            pending.done.wait()
-            allocated += pending.allocated
-            spares.append(pending.buffer)
-            if let error = pending.error, failure == nil { failure = error }
-            extents += pending.extents
-            if !pending.pages.isEmpty {
-                staged[pending.logicalOffset / Int64(PageState.pageSize)] = pending.pages
-                stagedCount += pending.pages.count
-            } else if pending.stage {
-                cacheThrough = false  // The cache is full: stop copying.
-            }
-        }
-        if let failure { throw failure }
-    }
 
     package func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
         if let declaredLength, received + Int64(bytes.count) > declaredLength { throw .uploadTooLong(expected: declaredLength) }
@@ -121,26 +77,13 @@ package final class ObjectWriter: @unchecked Sendable {
         }
     }
 
-    /// Hands the full buffer to a worker to write, and continues filling the other one.
+    /// Hands the full buffer to a worker to write, and continues filling another one.
     private func flush() throws(EngineError) {
         guard filled > 0 else { return }
         if declaredLength == nil { try reserve(Int64(filled)) }
-        try settle()
-        let pending = PendingWrite(buffer: buffer, logicalOffset: flushed, stage: cacheThrough)
-        let (engine, length, offset, replicas, name) = (engine, filled, flushed, Int(volume.replicas), volume.name)
-        // A thread of its own (not a width-limited dispatch queue): it blocks on the disk.
-        Thread.detachNewThread {
-            do throws(EngineError) {
-                pending.extents = try engine.writeExtents(
-                    pending.buffer, length: length, logicalOffset: offset, replicas: replicas, volume: name, allocated: &pending.allocated)
-                if pending.stage { pending.pages = engine.stageWritten(pending.buffer, length: length) }
-            } catch {
-                pending.error = error
-            }
-            pending.done.signal()
-        }
-        inFlight.append(pending)
-        buffer = spares.popLast() ?? AlignedBuffer(count: Self.extentBytes, zeroed: false)
+        if writes.stagingRefused { cacheThrough = false }  // The cache is full: stop copying.
+        try writes.submit(buffer, length: filled, logicalOffset: flushed, stage: cacheThrough)
+        buffer = writes.buffer()
         flushed += Int64(filled)
         filled = 0
     }
@@ -150,15 +93,15 @@ package final class ObjectWriter: @unchecked Sendable {
         precondition(!finished, "upload committed twice")
         do throws(EngineError) {
             try flush()
-            try settle(all: true)
+            try writes.finish()
             if let declaredLength, flushed != declaredLength {
                 throw .uploadIncomplete(expected: declaredLength, received: flushed)
             }
-            try engine.makeDurable(Set(allocated.map(\.deviceID)))
+            try engine.makeDurable(Set(writes.allocated.map(\.deviceID)))
             let version = ObjectVersion(
                 volumeID: volume.id!, key: key, size: flushed, etag: Self.newETag(), contentType: contentType)
             let engine = self.engine
-            let extents = self.extents
+            let extents = writes.extents
             let (object, replaced) = try engine.space.commit(reservation) { () throws(EngineError) in
                 try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
                     try engine.catalog.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _, _ in }
@@ -169,9 +112,9 @@ package final class ObjectWriter: @unchecked Sendable {
                 $0.bytesWritten += flushed
                 $0.writeOps += 1
             }
-            if stagedCount > 0 {
-                engine.installWrittenThrough(volume: volume, stored: object, pages: staged, count: stagedCount)
-                (staged, stagedCount) = ([:], 0)
+            let staged = writes.takeStaged()
+            if staged.count > 0 {
+                engine.installWrittenThrough(volume: volume, stored: object, pages: staged.pages, count: staged.count)
             } else {
                 try? engine.invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: false)
             }
@@ -187,12 +130,9 @@ package final class ObjectWriter: @unchecked Sendable {
     package func abort() {
         guard !finished else { return }
         finished = true
-        try? settle(all: true)  // Workers must be done with their buffers and report what they allocated.
-        engine.allocator.free(allocated)
-        allocated = []
+        engine.allocator.free(writes.drain())  // Workers must be done with their buffers and report what they allocated.
         engine.space.release(reservation)
-        engine.unstage(stagedCount)
-        (staged, stagedCount) = ([:], 0)
+        engine.unstage(writes.takeStaged().count)
     }
 
     static func newETag() -> String {

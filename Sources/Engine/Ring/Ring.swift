@@ -70,7 +70,7 @@ package final class Ring {
             while next < count && inFlight < depth {
                 let operation = make(next)
                 let kind = operation.kind
-                if let errno = Syscalls.takeFault(kind.call) {
+                if let errno = Syscalls.takeFault(kind.call, fd: operation.fd) {
                     complete(next, .failure(SyscallError(call: kind.call, errno: errno)))
                     next += 1
                     continue

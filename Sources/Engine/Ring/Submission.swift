@@ -17,6 +17,12 @@ package enum IOOperation: @unchecked Sendable {  // the buffer pointers are the 
         }
     }
 
+    var fd: Int32 {
+        switch self {
+        case .read(let fd, _, _), .write(let fd, _, _), .fdatasync(let fd), .fsync(let fd): fd
+        }
+    }
+
     /// Fills `sqe` (fresh from io_uring_get_sqe) for this operation, tagged with operation `index`.
     func prepare(_ sqe: UnsafeMutablePointer<io_uring_sqe>, index: Int) {
         switch self {

@@ -11,18 +11,21 @@ package struct SyscallError: Error, Sendable, Equatable {
 
 package enum Syscalls {
     /// Test hook (swift-system's mocking idea): the next call named `call` fails with `errno`.
-    /// Injected faults by call name, each for any thread (nil) or one thread (so a test's fault
-    /// cannot be consumed by IO that other tests run at the same time).
-    private static let faults = Mutex<[String: (errno: Int32, thread: UInt?)]>([:])
+    /// A fault is for any thread, for one thread, or for one file descriptor (so a test's fault
+    /// cannot be consumed by IO that other tests run at the same time, and reaches the engine's
+    /// IO on whichever thread it runs).
+    private static let faults = Mutex<[String: (errno: Int32, thread: UInt?, fd: Int32?)]>([:])
 
-    package static func injectFault(call: String, errno: Int32, thisThreadOnly: Bool = false) {
+    package static func injectFault(call: String, errno: Int32, thisThreadOnly: Bool = false, fd: Int32? = nil) {
         let thread = thisThreadOnly ? UInt(pthread_self()) : nil
-        faults.withLock { $0[call] = (errno, thread) }
+        faults.withLock { $0[call] = (errno, thread, fd) }
     }
 
-    static func takeFault(_ call: String) -> Int32? {
+    static func takeFault(_ call: String, fd: Int32? = nil) -> Int32? {
         faults.withLock { faults in
-            guard let fault = faults[call], fault.thread == nil || fault.thread == UInt(pthread_self()) else { return nil }
+            guard let fault = faults[call], fault.thread == nil || fault.thread == UInt(pthread_self()),
+                fault.fd == nil || fault.fd == fd
+            else { return nil }
             faults[call] = nil
             return fault.errno
         }

@@ -9,7 +9,7 @@ import Testing
     @Test func aFailedWritebackIsReportedAndRetried() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "wbvol")
+        let (engine, devices) = try Scratch.engine(dir, devices: 1, volume: "wbvol")
         defer { engine.shutdown() }
         let data = Scratch.randomBytes(100_000)
         let upload = try engine.beginBufferedUpload(volume: "wbvol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
@@ -18,8 +18,9 @@ import Testing
         let reserved = try engine.cacheStats(volume: "wbvol").reservedBytes
         #expect(reserved > 0)
 
-        // This test's thread runs the writeback (flushVolume writes on the caller's thread).
-        Syscalls.injectFault(call: "io_uring write", errno: EIO, thisThreadOnly: true)
+        // The fault is for this engine's device only (writeback writes on threads of its own).
+        let fd = try #require(engine.devices.device(id: devices[0].id)?.fd)
+        Syscalls.injectFault(call: "io_uring write", errno: EIO, fd: fd)
         #expect(throws: EngineError.self) { try engine.flushVolume(named: "wbvol") }
         let failed = try engine.cacheStats(volume: "wbvol")
         #expect(failed.dirtyPages > 0, "the data stays dirty")

@@ -190,7 +190,7 @@ import Testing
         buffer.initializeMemory(as: UInt8.self, repeating: 7)
         let slices = (0..<3).map { UnsafeRawBufferPointer(rebasing: buffer[$0 * Self.block..<($0 + 1) * Self.block]) }
 
-        Syscalls.injectFault(call: "io_uring write", errno: EIO)
+        Syscalls.injectFault(call: "io_uring write", errno: EIO, fd: file.fd)
         let results = ring.perform([
             .write(fd: file.fd, buffer: slices[0], offset: 0),
             .write(fd: file.fd, buffer: slices[1], offset: 4096),
