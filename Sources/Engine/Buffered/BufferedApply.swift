@@ -73,7 +73,7 @@ extension Engine {
 
     /// Installs a staged whole-object replacement as the visible version.
     func installReplacement(
-        volume: VolumeRecord, key: String, contentType: String?, size: Int64, pages: [Int64: Page],
+        volume: VolumeRecord, key: String, contentType: String?, size: Int64, pages: [Page],
         reservedLogical: Int64, reservedPhysical: Int64
     ) throws(EngineError) -> ObjectInfo {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
@@ -98,7 +98,10 @@ extension Engine {
             object.dirtySince = .now
             object.reservedLogical = reservedLogical
             var moved = 0
-            for (index, page) in pages.sorted(by: { $0.key < $1.key }) {
+            object.pages.reserveCapacity(pages.count)
+            state.clock.reserveCapacity(state.clock.count + pages.count)
+            for (i, page) in pages.enumerated() {
+                let index = Int64(i)
                 let valid = Int(min(Int64(PageState.pageSize), size - index * Int64(PageState.pageSize)))
                 page.state.load(allocated: [UInt8](repeating: 0, count: PageState.sectorsPerPage))
                 moved += page.state.markDirty(0..<(valid + PageState.sectorSize - 1) / PageState.sectorSize, want: object.replicas)

@@ -22,8 +22,10 @@ package final class BufferedUpload: @unchecked Sendable {
     private let mode: Mode
     private let contentType: String?
     private let declaredLength: Int64?
-    /// Staged content: page index → (page, byte range written within it).
+    /// A PATCH's staged content: page index → (page, byte range written within it).
     private var staged: [Int64: (page: Page, bytes: Range<Int>)] = [:]
+    /// A PUT's staged content: page i holds bytes [i × 4 KiB, …) (bytes arrive in order).
+    private var pages: [Page] = []
     private var received: Int64 = 0
     /// Reservation held by the staged pages.
     private var reservedPhysical: Int64 = 0
@@ -93,6 +95,10 @@ package final class BufferedUpload: @unchecked Sendable {
             try append(bytes)
             return
         }
+        if case .replace = mode {
+            try appendPages(bytes)
+            return
+        }
         let base: Int64 = if case .patch(let offset) = mode { offset } else { 0 }
         if case .patch(let offset) = mode, declaredLength == nil {
             try reservePatch(offset: offset + received, length: Int64(bytes.count))
@@ -113,9 +119,27 @@ package final class BufferedUpload: @unchecked Sendable {
             done += n
         }
         received += Int64(bytes.count)
-        if case .replace = mode, declaredLength == nil {
-            let needed = SpaceAccounting.physicalBytes(logical: received, replicas: volume.replicas) - reservedPhysical
+    }
+
+    /// A PUT's bytes, in order: fills the last page, then whole new ones (no zeroing for pages
+    /// written whole). Without Content-Length, space is reserved as the bytes arrive, before
+    /// they are copied.
+    private func appendPages(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
+        if declaredLength == nil {
+            let total = received + Int64(bytes.count)
+            let needed = SpaceAccounting.physicalBytes(logical: total, replicas: volume.replicas) - reservedPhysical
             try reserve(logical: Int64(bytes.count), physical: max(0, needed))
+        }
+        let pageSize = PageState.pageSize
+        var done = 0
+        while done < bytes.count {
+            let inPage = Int(received % Int64(pageSize))
+            let n = min(bytes.count - done, pageSize - inPage)
+            if inPage == 0 { pages.append(Page(zeroed: n < pageSize)) }
+            UnsafeMutableRawBufferPointer(rebasing: pages[pages.count - 1].bytes[inPage..<inPage + n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[done..<done + n]))
+            done += n
+            received += Int64(n)
         }
     }
 
@@ -123,11 +147,11 @@ package final class BufferedUpload: @unchecked Sendable {
     /// direct writer with what is staged so far.
     private func spill() throws(EngineError) {
         let writer = try ObjectWriter(engine: engine, volume: volume, key: key, contentType: contentType, declaredLength: nil, replacing: replacing)
-        for index in staged.keys.sorted() {
-            let length = Int(min(Int64(PageState.pageSize), received - index * Int64(PageState.pageSize)))
-            try writer.append(UnsafeRawBufferPointer(rebasing: staged[index]!.page.bytes[0..<length]))
+        for (index, page) in pages.enumerated() {
+            let length = Int(min(Int64(PageState.pageSize), received - Int64(index * PageState.pageSize)))
+            try writer.append(UnsafeRawBufferPointer(rebasing: page.bytes[0..<length]))
         }
-        staged = [:]
+        pages = []
         engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
         reservedLogical = 0
         reservedPhysical = 0
@@ -147,7 +171,7 @@ package final class BufferedUpload: @unchecked Sendable {
             switch mode {
             case .replace:
                 info = try engine.installReplacement(
-                    volume: volume, key: key, contentType: contentType, size: received, pages: staged.mapValues(\.page),
+                    volume: volume, key: key, contentType: contentType, size: received, pages: pages,
                     reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
             case .patch(let offset):
                 guard received > 0 else {
@@ -160,7 +184,7 @@ package final class BufferedUpload: @unchecked Sendable {
                     reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
             }
             finished = true
-            staged = [:]  // The pages belong to the cache now (which may evict them at any time).
+            (staged, pages) = ([:], [])  // The pages belong to the cache now (which may evict them at any time).
             engine.stats.mode(volume.name, "buffered") {
                 $0.bytesWritten += received
                 $0.writeOps += 1
@@ -178,7 +202,7 @@ package final class BufferedUpload: @unchecked Sendable {
         guard !finished else { return }
         finished = true
         spilled?.abort()
-        staged = [:]
+        (staged, pages) = ([:], [])
         engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
     }
 }
