@@ -21,7 +21,10 @@
 #   1 GiB async PUT is not bypassed (a buffered PUT over a quarter of the cache goes straight to disk);
 #   set it to pass --cache-size), RSS_GIB (4), RSS_CACHE_BYTES (64 MiB: cache of the RSS instance),
 #   WRK_DUR (3s), HIT_WRK_DUR (5s), WRK_THREADS (2), WRK_CONNS (32), BUF_MIB (1024: async PUT and
-#   fio size), PUT_COUNT (200), BENCH_KEEP (directory to copy the raw results into; default none).
+#   fio size), PUT_COUNT (200), ROUNDS (3: the engine, cache-hit and buffered pairs are measured this
+#   many times, ours and the reference alternating; the table shows medians and the median of the
+#   per-round ratios, the info line every round's ratio), BENCH_KEEP (directory to copy the raw
+#   results into; default none).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +43,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNS=${WRK_CONNS:-32}
 BUF_MIB=${BUF_MIB:-1024}
 PUT_COUNT=${PUT_COUNT:-200}
+ROUNDS=${ROUNDS:-3}
 BENCH_KEEP=${BENCH_KEEP:-}
 
 ENGINE_TARGET=0.9
@@ -101,36 +105,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Results, filled as we go: R[name]=value ("" = not measured).
+# Results, filled as we go: R[name]=value ("" = not measured); measurements repeated over rounds
+# hold one value per round, space-separated ("-" for a round that failed).
 declare -A R
+add() { R[$1]="${R[$1]:+${R[$1]} }${2:--}"; }  # add NAME VALUE: append one round's value
 
 # ------------------------------------------------------------------ 1. engine, then fio on the same file
-log "engine: bench-engine on a ${ENGINE_MIB} MiB device file (object $((ENGINE_MIB / 2)) MiB, random reads ${RAND_SECONDS}s)"
-"$BIN" bench-engine --dir "$T/engine" --size-mib "$ENGINE_MIB" --seconds "$RAND_SECONDS" >"$T/engine.txt" 2>"$T/engine.log" &
-CHILD_PID=$!
-wait "$CHILD_PID"; erc=$?; CHILD_PID=""
-cat "$T/engine.txt" >&2
-ev() { awk -v k="$1" '$1 == "engine" && $2 == k { print $3 }' "$T/engine.txt"; }
-if [[ $erc != 0 ]]; then
-    log "bench-engine failed (rc $erc): $(tail -3 "$T/engine.log")"
-else
-    R[eng_write]=$(ev seqwrite_mibs); R[eng_read]=$(ev seqread_mibs); R[eng_rr]=$(ev randread4k_iops)
-    R[eng_rr_threads]=$(ev randread4k_threads_iops)
-    DEV=$(ev device); DEV_BYTES=$(ev device_bytes); DOFF=$(ev device_data_offset); OBJ=$(ev object_bytes)
-    # fio's write goes to the file's unwritten tail, like the engine's did (allocating writes into
-    # a sparse file, not overwrites); its read then reads what it wrote. The random reads cover the
-    # engine's object.
-    WOFF=$((DEV_BYTES - OBJ))
-    run_fio() {  # run_fio NAME fio-args... -> $T/fio-NAME.json
-        local name=$1; shift
-        log "fio: $name"
-        timeout 600 fio --name="$name" --filename="$DEV" --ioengine=io_uring --direct=1 \
-            --output-format=json --output="$T/fio-$name.json" "$@" >/dev/null 2>"$T/fio-$name.err" \
-            || { log "fio $name failed: $(tail -1 "$T/fio-$name.err")"; return 1; }
-    }
-    # fio_val NAME DIR iops|mibs: MiB/s over the job's whole runtime (incl. end_fsync).
-    fio_val() {
-        python3 - "$T/fio-$1.json" "$2" "$3" <<'PY'
+# fio_val FILE DIR iops|mibs: MiB/s over the job's whole runtime (incl. end_fsync), or IOPS.
+fio_val() {
+    python3 - "$1" "$2" "$3" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]; s = j[sys.argv[2]]
 if sys.argv[3] == "iops":
@@ -138,17 +121,45 @@ if sys.argv[3] == "iops":
 else:
     print("%.0f" % (s["io_bytes"] / 2**20 / (j["job_runtime"] / 1e3)))
 PY
+}
+for round in $(seq "$ROUNDS"); do
+    log "engine round $round/$ROUNDS: bench-engine on a ${ENGINE_MIB} MiB device file (object $((ENGINE_MIB / 2)) MiB, random reads ${RAND_SECONDS}s)"
+    "$BIN" bench-engine --dir "$T/engine" --size-mib "$ENGINE_MIB" --seconds "$RAND_SECONDS" >"$T/engine.txt" 2>"$T/engine.log" &
+    CHILD_PID=$!
+    wait "$CHILD_PID"; erc=$?; CHILD_PID=""
+    cat "$T/engine.txt" >&2
+    cp "$T/engine.txt" "$T/engine-$round.txt"
+    ev() { awk -v k="$1" '$1 == "engine" && $2 == k { print $3 }' "$T/engine.txt"; }
+    if [[ $erc != 0 ]]; then
+        log "bench-engine failed (rc $erc): $(tail -3 "$T/engine.log")"
+        for k in eng_write eng_read eng_rr eng_rr_threads fio_rr fio_write fio_read; do add $k -; done
+        rm -rf "$T/engine"
+        continue
+    fi
+    add eng_write "$(ev seqwrite_mibs)"; add eng_read "$(ev seqread_mibs)"; add eng_rr "$(ev randread4k_iops)"
+    add eng_rr_threads "$(ev randread4k_threads_iops)"
+    DEV=$(ev device); DEV_BYTES=$(ev device_bytes); DOFF=$(ev device_data_offset); OBJ=$(ev object_bytes)
+    # fio's write goes to the file's unwritten tail, like the engine's did (allocating writes into
+    # a sparse file, not overwrites); its read then reads what it wrote. The random reads cover the
+    # engine's object.
+    WOFF=$((DEV_BYTES - OBJ))
+    run_fio() {  # run_fio NAME fio-args... -> $T/fio-NAME-ROUND.json
+        local name=$1; shift
+        log "fio: $name"
+        timeout 600 fio --name="$name" --filename="$DEV" --ioengine=io_uring --direct=1 \
+            --output-format=json --output="$T/fio-$name-$round.json" "$@" >/dev/null 2>"$T/fio-$name.err" \
+            || { log "fio $name failed: $(tail -1 "$T/fio-$name.err")"; return 1; }
     }
-    run_fio randread --offset="$DOFF" --size="$OBJ" --rw=randread --bs=4k --iodepth=32 \
+    v=""; run_fio randread --offset="$DOFF" --size="$OBJ" --rw=randread --bs=4k --iodepth=32 \
         --time_based --runtime="$RAND_SECONDS" --norandommap --randrepeat=0 \
-        && R[fio_rr]=$(fio_val randread read iops)
-    run_fio write --offset="$WOFF" --size="$OBJ" --rw=write --bs=1M --iodepth=8 --end_fsync=1 \
-        && R[fio_write]=$(fio_val write write mibs)
-    run_fio read --offset="$WOFF" --size="$OBJ" --rw=read --bs=1M --iodepth=8 \
-        && R[fio_read]=$(fio_val read read mibs)
-    log "fio: randread ${R[fio_rr]:-?} IOPS, write ${R[fio_write]:-?} MiB/s, read ${R[fio_read]:-?} MiB/s"
-fi
-rm -rf "$T/engine"   # the device file: the HTTP part needs the disk space
+        && v=$(fio_val "$T/fio-randread-$round.json" read iops); add fio_rr "$v"
+    v=""; run_fio write --offset="$WOFF" --size="$OBJ" --rw=write --bs=1M --iodepth=8 --end_fsync=1 \
+        && v=$(fio_val "$T/fio-write-$round.json" write mibs); add fio_write "$v"
+    v=""; run_fio read --offset="$WOFF" --size="$OBJ" --rw=read --bs=1M --iodepth=8 \
+        && v=$(fio_val "$T/fio-read-$round.json" read mibs); add fio_read "$v"
+    log "round $round: engine write/read/randread ${R[eng_write]##* } MiB/s ${R[eng_read]##* } MiB/s ${R[eng_rr]##* } IOPS; fio ${R[fio_write]##* } MiB/s ${R[fio_read]##* } MiB/s ${R[fio_rr]##* } IOPS"
+    rm -rf "$T/engine"   # the device file: the next round (and the HTTP part) needs the disk space
+done
 
 # ------------------------------------------------------------------ helpers for the appliance and nginx
 # start_app NAME CACHE_BYTES (empty: the appliance's default): serve on an ephemeral loopback port
@@ -280,23 +291,25 @@ if start_app app "$SERVE_CACHE_BYTES"; then
         curl -sS -o "$T/hit-4k.ngx" "$NGINX_URL/hit-4k.bin" && cmp -s "$T/hit-4k.bin" "$T/hit-4k.ngx" \
             || log "hit: nginx did not serve the 4 KiB file"
         read -r h0 m0 <<<"$(vol cache_hits cache_misses)"
-        for tgt in ngx app; do
-            if [[ $tgt == ngx ]]; then
-                log "hit: wrk -t$WRK_THREADS -c$WRK_CONNS -d$HIT_WRK_DUR nginx GET 4 KiB"
-                res=$(wrk_run ngx-4k "$NGINX_URL/hit-4k.bin")
-            else
-                log "hit: wrk -t$WRK_THREADS -c$WRK_CONNS -d$HIT_WRK_DUR appliance GET 4 KiB (cache hit)"
-                res=$(wrk_run app-4k "$hobj" -H "$AUTH")
-            fi
-            read -r rps p50 p99 er se <<<"$res"
-            if [[ -z "$res" ]]; then
-                log "hit: wrk $tgt failed: $(tail -2 "$T/wrk-$tgt-4k.txt")"
-            elif [[ "$er" != 0 || "$se" != 0 ]]; then
-                log "hit: wrk $tgt: $er socket errors, $se non-2xx answers: not counted"
-            else
-                R[hit_$tgt]=$rps; R[hit_${tgt}_p99]=$p99; R[hit_${tgt}_p50]=$p50
-            fi
-            log "hit: $tgt ${rps:-?} req/s, p50 ${p50:-?} us, p99 ${p99:-?} us"
+        for round in $(seq "$ROUNDS"); do
+            for tgt in ngx app; do
+                if [[ $tgt == ngx ]]; then
+                    log "hit round $round/$ROUNDS: wrk -t$WRK_THREADS -c$WRK_CONNS -d$HIT_WRK_DUR nginx GET 4 KiB"
+                    res=$(wrk_run ngx-4k-$round "$NGINX_URL/hit-4k.bin")
+                else
+                    log "hit round $round/$ROUNDS: wrk -t$WRK_THREADS -c$WRK_CONNS -d$HIT_WRK_DUR appliance GET 4 KiB (cache hit)"
+                    res=$(wrk_run app-4k-$round "$hobj" -H "$AUTH")
+                fi
+                rps=""; p50=""; p99=""
+                read -r rps p50 p99 er se <<<"$res"
+                if [[ -z "$res" ]]; then
+                    log "hit: wrk $tgt failed: $(tail -2 "$T/wrk-$tgt-4k-$round.txt")"; rps=""
+                elif [[ "$er" != 0 || "$se" != 0 ]]; then
+                    log "hit: wrk $tgt: $er socket errors, $se non-2xx answers: not counted"; rps=""
+                fi
+                add hit_$tgt "$rps"; add hit_${tgt}_p99 "$p99"; add hit_${tgt}_p50 "$p50"
+                log "hit: $tgt ${rps:-?} req/s, p50 ${p50:-?} us, p99 ${p99:-?} us"
+            done
         done
         read -r h1 m1 <<<"$(vol cache_hits cache_misses)"
         [[ "$h0$h1$m0$m1" =~ ^[0-9]+$ ]] && { R[hit_hits]=$((h1 - h0)); R[hit_misses]=$((m1 - m0)); }
@@ -312,37 +325,40 @@ if start_app app "$SERVE_CACHE_BYTES"; then
     log "buffered: generating a $BUF_MIB MiB random source file (kept in the page cache: we time the transfer)"
     openssl enc -aes-128-ctr -pass pass:bench -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c "$bbytes" >"$bsrc"
     sync; cat "$bsrc" >/dev/null
-    log "buffered: PUT $BUF_MIB MiB ?durability=async, then POST flush"
-    out=$(curl -sS --max-time 600 -X PUT -T "$bsrc" -H "$AUTH" -H 'Expect:' -H 'Content-Type: application/octet-stream' \
-        -o "$T/buf-put.body" -w '%{http_code} %{time_total} %{size_upload}' "$bobj?durability=async" 2>&1)
-    read -r code tput sz <<<"$out"
-    read -r dirty <<<"$(vol dirty_bytes)"
-    fout=$(curl -sS --max-time 600 -X POST -H "$AUTH" -o "$T/buf-flush.body" -w '%{http_code} %{time_total}' \
-        "$URL/v1/volumes/bench/flush" 2>&1)
-    read -r fcode tflush <<<"$fout"
-    if [[ "$code" == 2* && "$sz" == "$bbytes" && "$fcode" == 204 ]]; then
-        R[buf_app]=$(python3 -c "print('%.0f' % ($bbytes / 2**20 / ($tput + $tflush)))")
-        R[buf_put_s]=$tput; R[buf_flush_s]=$tflush; R[buf_dirty]=$dirty
-        if [[ "$dirty" =~ ^[0-9]+$ ]] && (( dirty > 0 )); then R[buf_path]=cache; else R[buf_path]=bypass; fi
-        log "buffered: PUT ${tput}s (dirty_bytes right after: $dirty -> ${R[buf_path]}), flush ${tflush}s: ${R[buf_app]} MiB/s"
-    else
-        log "buffered: PUT: $out $(head -c 300 "$T/buf-put.body" 2>/dev/null); flush: $fout $(head -c 300 "$T/buf-flush.body" 2>/dev/null)"
-    fi
-    curl -s -o /dev/null -X DELETE -H "$AUTH" "$bobj"
+    for round in $(seq "$ROUNDS"); do
+        log "buffered round $round/$ROUNDS: PUT $BUF_MIB MiB ?durability=async, then POST flush"
+        out=$(curl -sS --max-time 600 -X PUT -T "$bsrc" -H "$AUTH" -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+            -o "$T/buf-put.body" -w '%{http_code} %{time_total} %{size_upload}' "$bobj?durability=async" 2>&1)
+        read -r code tput sz <<<"$out"
+        read -r dirty <<<"$(vol dirty_bytes)"
+        fout=$(curl -sS --max-time 600 -X POST -H "$AUTH" -o "$T/buf-flush.body" -w '%{http_code} %{time_total}' \
+            "$URL/v1/volumes/bench/flush" 2>&1)
+        read -r fcode tflush <<<"$fout"
+        if [[ "$code" == 2* && "$sz" == "$bbytes" && "$fcode" == 204 ]]; then
+            add buf_app "$(python3 -c "print('%.0f' % ($bbytes / 2**20 / ($tput + $tflush)))")"
+            add buf_put_s "$tput"; add buf_flush_s "$tflush"
+            if [[ "$dirty" =~ ^[0-9]+$ ]] && (( dirty > 0 )); then R[buf_path]=cache; R[buf_dirty]=$dirty; else R[buf_path]=bypass; fi
+            log "buffered: PUT ${tput}s (dirty_bytes right after: $dirty -> ${R[buf_path]}), flush ${tflush}s: ${R[buf_app]##* } MiB/s"
+        else
+            add buf_app -; add buf_put_s -; add buf_flush_s -
+            log "buffered: PUT: $out $(head -c 300 "$T/buf-put.body" 2>/dev/null); flush: $fout $(head -c 300 "$T/buf-flush.body" 2>/dev/null)"
+        fi
+        curl -s -o /dev/null -X DELETE -H "$AUTH" "$bobj"
+        sync
+        log "buffered round $round/$ROUNDS: fio --ioengine=psync --direct=0 --rw=write --bs=1M --size=${BUF_MIB}m --end_fsync=1 in $T"
+        v=""
+        if timeout 600 fio --name=bufwrite --filename="$T/fio-buf.dat" --ioengine=psync --direct=0 --rw=write --bs=1M \
+            --size="${BUF_MIB}m" --end_fsync=1 --output-format=json --output="$T/fio-buf-$round.json" >/dev/null 2>"$T/fio-buf.err"; then
+            v=$(fio_val "$T/fio-buf-$round.json" write mibs)
+            log "buffered: fio $v MiB/s (runtime incl. end_fsync)"
+        else
+            log "fio buffered write failed: $(tail -1 "$T/fio-buf.err")"
+        fi
+        add buf_fio "$v"
+        rm -f "$T/fio-buf.dat"
+        sync
+    done
     rm -f "$bsrc"
-    sync
-    log "buffered: fio --ioengine=psync --direct=0 --rw=write --bs=1M --size=${BUF_MIB}m --end_fsync=1 in $T"
-    if timeout 600 fio --name=bufwrite --filename="$T/fio-buf.dat" --ioengine=psync --direct=0 --rw=write --bs=1M \
-        --size="${BUF_MIB}m" --end_fsync=1 --output-format=json --output="$T/fio-buf.json" >/dev/null 2>"$T/fio-buf.err"; then
-        R[buf_fio]=$(python3 -c '
-import json, sys
-j = json.load(open(sys.argv[1]))["jobs"][0]
-print("%.0f" % (j["write"]["io_bytes"] / 2**20 / (j["job_runtime"] / 1e3)))' "$T/fio-buf.json")
-        log "buffered: fio ${R[buf_fio]} MiB/s (runtime incl. end_fsync)"
-    else
-        log "fio buffered write failed: $(tail -1 "$T/fio-buf.err")"
-    fi
-    rm -f "$T/fio-buf.dat"
 fi
 stop_pid "$APP_PID" TERM; APP_PID=""
 rm -rf "$T/app"
@@ -390,21 +406,34 @@ stop_pid "$APP_PID" TERM; APP_PID=""
 # ------------------------------------------------------------------ the table
 python3 - "$ENGINE_TARGET" "$HTTP_TARGET" "$RSS_LIMIT_MIB" "$(nproc)" "$(uname -r)" \
     "$(fio --version) | $(nginx -v 2>&1 | sed 's/.*: //')" "$ENGINE_MIB" "$RAND_SECONDS" "$RSS_GIB" \
-    "$RSS_CACHE_BYTES" "${SERVE_CACHE_BYTES:-$default_cache}" "$BUF_MIB" "$WRK_THREADS" "$WRK_CONNS" "$HIT_WRK_DUR" <<PY
+    "$RSS_CACHE_BYTES" "${SERVE_CACHE_BYTES:-$default_cache}" "$BUF_MIB" "$WRK_THREADS" "$WRK_CONNS" "$HIT_WRK_DUR" "$ROUNDS" <<PY
 import sys
 R = {$(for k in "${!R[@]}"; do printf '"%s": "%s", ' "$k" "${R[$k]}"; done)}
 et, ht, rss_limit = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 ncpu, kernel, tools, eng_mib, secs, rss_gib = sys.argv[4:10]
-rss_cache, app_cache, buf_mib, wrk_t, wrk_c, wrk_d = sys.argv[10:16]
-def num(k):
-    try: return float(R.get(k, ""))
-    except ValueError: return None
+rss_cache, app_cache, buf_mib, wrk_t, wrk_c, wrk_d, rounds = sys.argv[10:17]
+def values(k):  # one value per round (None where a round failed)
+    out = []
+    for v in R.get(k, "").split():
+        try: out.append(float(v))
+        except ValueError: out.append(None)
+    return out
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs: return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+def num(k): return median(values(k))
 rows = []
+spread = []  # "name: r1 r2 r3" for rows measured over several rounds
 def ratio_row(name, ours, ref, refname, target, unit):
     o, r = num(ours), num(ref)
-    if o is None or r is None or r == 0:
+    # Paired: each round's ours / that round's reference; the table shows their median.
+    pairs = [a / b for a, b in zip(values(ours), values(ref)) if a is not None and b]
+    if not pairs:
         rows.append((name, fmt(o, unit), fmt(r, unit) + " " + refname, "n/a", ">= %.2fx" % target, "n/a")); return
-    q = o / r
+    q = median(pairs)
+    if len(pairs) > 1: spread.append("%s %s" % (name.split(" (")[0], " ".join("%.2f" % x for x in pairs)))
     rows.append((name, fmt(o, unit), fmt(r, unit) + " " + refname, "%.2fx" % q, ">= %.2fx" % target, "PASS" if q >= target else "MISS"))
 def fmt(v, unit): return "n/a" if v is None else "%.0f %s" % (v, unit)
 half = int(eng_mib) // 2
@@ -437,17 +466,18 @@ print("appliance bench - %s CPUs, kernel %s, %s; ratio = ours / reference (highe
 print(line(head)); print("-+-".join("-" * x for x in w))
 for r in rows: print(line(r))
 info = []
-if num("eng_rr_threads") is not None: info.append("engine 4 KiB random read with 32 threads x 1 read: %s IOPS" % R["eng_rr_threads"])
+if num("eng_rr_threads") is not None: info.append("engine 4 KiB random read with 32 threads x 1 read: %.0f IOPS" % num("eng_rr_threads"))
 if num("ngx_put_nofsync") is not None: info.append("nginx PUT 1 GiB without fsync %s MiB/s" % R["ngx_put_nofsync"])
 if num("hit_app") is not None and num("hit_ngx") is not None:
-    info.append("4 KiB GET p50/p99 appliance %s/%s us, nginx %s/%s us" % (R.get("hit_app_p50"), R.get("hit_app_p99"), R.get("hit_ngx_p50"), R.get("hit_ngx_p99")))
+    info.append("4 KiB GET p50/p99 appliance %.0f/%.0f us, nginx %.0f/%.0f us" % (num("hit_app_p50") or 0, num("hit_app_p99") or 0, num("hit_ngx_p50") or 0, num("hit_ngx_p99") or 0))
 if R.get("hit_hits", "") != "": info.append("cache_hits +%s, cache_misses +%s during the 4 KiB wrk" % (R["hit_hits"], R.get("hit_misses", "?")))
-if num("buf_put_s") is not None: info.append("async PUT %.2f s + flush %.2f s" % (num("buf_put_s"), num("buf_flush_s")))
+if num("buf_put_s") is not None: info.append("async PUT %s s + flush %s s" % ("/".join(R["buf_put_s"].split()), "/".join(R.get("buf_flush_s", "").split())))
 if num("rss_put") is not None: info.append("%s GiB PUT %s MiB/s" % (rss_gib, R["rss_put"]))
 if num("rss_get") is not None: info.append("%s GiB GET %s MiB/s" % (rss_gib, R["rss_get"]))
 if num("rss_base") is not None: info.append("RSS before the stream %s MiB" % R["rss_base"])
 if num("rss_hwm") is not None: info.append("VmHWM of the RSS instance %s MiB" % R["rss_hwm"])
 if info: print("info: " + "; ".join(info))
+if spread: print("per-round ratios (%s rounds, ours and the reference alternating; the table shows medians): %s" % (rounds, "; ".join(spread)))
 print("(benchmarks report, they never fail the build: PASS/MISS is against the issue's targets)")
 PY
 exit 0

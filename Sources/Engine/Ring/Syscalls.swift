@@ -101,12 +101,6 @@ package enum Syscalls {
         _ = madvise(address, length, MADV_POPULATE_WRITE)
     }
 
-    /// Asks for transparent huge pages over `length` bytes at `address` (2 MiB aligned): one
-    /// fault and one zeroing per 2 MiB instead of per 4 KiB. Advisory: ignored when THP is off.
-    static func adviseHugePages(_ address: UnsafeMutableRawPointer, length: Int) {
-        _ = madvise(address, length, MADV_HUGEPAGE)
-    }
-
     static func fdatasync(_ fd: Int32) throws(SyscallError) {
         _ = try retrying("fdatasync") { Glibc.fdatasync(fd) }
     }
