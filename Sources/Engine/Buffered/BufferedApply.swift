@@ -99,7 +99,6 @@ extension Engine {
             object.reservedLogical = reservedLogical
             var moved = 0
             object.pages.reserveCapacity(pages.count)
-            state.clock.reserveCapacity(state.clock.count + pages.count)
             for (i, page) in pages.enumerated() {
                 let index = Int64(i)
                 let valid = Int(min(Int64(PageState.pageSize), size - index * Int64(PageState.pageSize)))
@@ -110,7 +109,7 @@ extension Engine {
                 object.pages[index] = page
                 state.pageCount += 1
                 PageCache.pageDirtied(&state, object)
-                state.clock.append((cacheKey, index))
+                PageCache.track(&state, cacheKey, index)
             }
             state.objects[cacheKey] = object
             let excess = reservedPhysical - Int64(moved * PageState.sectorSize)
@@ -152,7 +151,7 @@ extension Engine {
                         PageCache.evict(&state, capacity: capacity, toFit: 1)
                         object.pages[index] = page
                         state.pageCount += 1
-                        state.clock.append((cacheKey, index))
+                        PageCache.track(&state, cacheKey, index)
                     }
                     if !page.state.known { page.state.load(allocated: object.allocatedReplicas(page: index)) }
                     let sectors = entry.bytes.lowerBound / PageState.sectorSize..<(entry.bytes.upperBound + PageState.sectorSize - 1) / PageState.sectorSize

@@ -46,7 +46,7 @@ extension Engine {
                         let index = first + Int64(i)
                         page.state.load(allocated: (index + 1) * pageSize <= object.committedSize ? whole : object.allocatedReplicas(page: index))
                         object.pages[index] = page
-                        state.clock.append((cacheKey, index))
+                        PageCache.track(&state, cacheKey, index)
                     }
                 }
                 state.staged -= count

@@ -74,6 +74,27 @@ final class PageCache: Sendable {
         }
     }
 
+    /// Puts page `index` of `key` on the CLOCK ring. Entries of pages that are gone (evicted
+    /// objects, replaced or deleted versions) are dropped only when the hand passes them, and the
+    /// hand only moves when the cache is full: so when stale entries outnumber the pages, the ring
+    /// is rebuilt from the live ones (amortized O(1); without it a cache that never fills grew by
+    /// an entry per page written, for ever).
+    static func track(_ state: inout State, _ key: CacheKey, _ index: Int64) {
+        state.clock.append((key, index))
+        guard state.clock.count > 2 * state.pageCount + 4096 else { return }
+        struct Entry: Hashable {
+            var key: CacheKey
+            var index: Int64
+        }
+        var seen = Set<Entry>(minimumCapacity: state.pageCount)
+        let objects = state.objects
+        state.clock.removeAll { key, index in
+            guard objects[key]?.pages[index] != nil else { return true }
+            return !seen.insert(Entry(key: key, index: index)).inserted
+        }
+        state.hand = 0
+    }
+
     private static func removeClockEntry(_ state: inout State) {
         state.clock.swapAt(state.hand, state.clock.count - 1)
         state.clock.removeLast()
@@ -94,7 +115,7 @@ final class PageCache: Sendable {
         let page = Page(zeroed: zeroed)
         object.pages[index] = page
         state.pageCount += 1
-        state.clock.append((key, index))
+        track(&state, key, index)
         return page
     }
 

@@ -28,4 +28,29 @@ import Testing
             #expect(page == nil, "the deleted object's page is still referenced")
         }
     }
+
+    /// Replacing an object over and over in a cache that never fills (so eviction never runs)
+    /// leaves the CLOCK ring bounded by the pages, not by the pages ever written.
+    @Test func theClockRingStaysBoundedWhenTheCacheNeverFills() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
+        defer { engine.shutdown() }
+        let data = Scratch.randomBytes(256 << 10)
+        for _ in 0..<200 {
+            let upload = try engine.beginBufferedUpload(volume: "vol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
+            try data.withUnsafeBytes { try upload.append($0) }
+            _ = try upload.finish(sync: true)
+        }
+        let (entries, pages) = engine.pageCache.state.withLock { ($0.clock.count, $0.pageCount) }
+        #expect(pages == 64)
+        #expect(entries <= 2 * pages + 4096, "\(entries) CLOCK entries for \(pages) cached pages")
+        let upload = try engine.beginBufferedUpload(volume: "vol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
+        try data.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.finish(sync: true)
+        let reader = try engine.openBuffered(volume: "vol", key: "k")
+        defer { reader.close() }
+        let back = try Scratch.readAll(count: data.count) { try reader.read(at: $0, into: $1) }
+        #expect(back == data)
+    }
 }
