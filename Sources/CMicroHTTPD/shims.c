@@ -69,3 +69,17 @@ struct MHD_Response *appliance_mhd_response_stream(uint64_t size, size_t block_s
 
 const ssize_t appliance_mhd_content_end_of_stream = MHD_CONTENT_READER_END_OF_STREAM;
 const ssize_t appliance_mhd_content_end_with_error = MHD_CONTENT_READER_END_WITH_ERROR;
+
+int appliance_mhd_connection_fd(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? info->connect_fd : -1;
+}
+
+int appliance_socket_peer_closed(int fd) {
+    char byte;
+    return fd >= 0 && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+void appliance_socket_shutdown(int fd) {
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+}

@@ -124,11 +124,11 @@ extension HTTPServer {
                 context.mayBlock = false
                 switch router.open(head, context: context) {
                 case .sink(let sink, let context):
-                    consume(head, into: sink, context: context, state: state)
+                    consume(head, into: sink, context: context, state: state, connection: connection)
                 case .response(let response) where response.status == HTTPResponse.needsWorker.status:
                     // Opening would wait (a writeback of the same object, throttled writers).
                     context.mayBlock = true
-                    let pump = consume(head, into: nil, context: context, state: state)
+                    let pump = consume(head, into: nil, context: context, state: state, connection: connection)
                     workers.run { [router, context] in
                         switch router.open(head, context: context) {
                         case .sink(let sink, let context): pump.drain(sink, context: context)
@@ -209,11 +209,13 @@ extension HTTPServer {
     /// The pump for an upload's body, and the worker that feeds it to `sink` (when nil, the
     /// worker that is still opening the sink drains it).
     @discardableResult
-    private func consume(_ head: HTTPRequest, into sink: (any RequestBodySink)?, context: RequestContext, state: RequestState) -> UploadPump {
+    private func consume(
+        _ head: HTTPRequest, into sink: (any RequestBodySink)?, context: RequestContext, state: RequestState, connection: OpaquePointer
+    ) -> UploadPump {
         let router = self.router
         let started = ContinuousClock.now
         let pump = UploadPump(
-            expectedLength: head.header("content-length").flatMap { Int64($0) },
+            expectedLength: head.header("content-length").flatMap { Int64($0) }, socket: appliance_mhd_connection_fd(connection),
             respond: { ErrorMapping.response(for: $0, context: $1) },
             answered: { router.completed(head, context: $1, status: $0.status, duration: ContinuousClock.now - started) })
         state.upload = pump

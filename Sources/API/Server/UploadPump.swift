@@ -4,6 +4,8 @@
 // resumes it as it frees one. The worker's answer (the sink's response, or the error that ended
 // it, or the refusal of `open`) is picked up by the event loop on its next call for the request.
 // Body bytes that arrive while the worker is still opening the sink wait in the buffers.
+// A client that goes away mid-body is noticed even when MHD misses it (see `idleCheck`).
+import CMicroHTTPD
 import Foundation
 
 final class UploadPump: @unchecked Sendable {
@@ -31,13 +33,21 @@ final class UploadPump: @unchecked Sendable {
     /// answer before the event loop sees it.
     private let respond: @Sendable (any Error, RequestContext) -> HTTPResponse
     private let answered: @Sendable (HTTPResponse, RequestContext) -> Void
+    /// The connection's socket, for the idle check (-1: none).
+    private let socket: Int32
+    /// How long the worker waits for body bytes before it checks whether the client is still
+    /// there. MHD's edge-triggered loop never sees a FIN that arrived with the last bytes it read
+    /// (a client that sent part of a body and closed at once): without this check the upload would
+    /// hold its worker, its staged data and its space reservation until MHD's connection timeout.
+    static let idleCheck: TimeInterval = 1
 
     /// `expectedLength` (from Content-Length) keeps buffers small for small bodies.
     init(
-        expectedLength: Int64?, chunkSize: Int = 1 << 20, maxChunks: Int = 3,
+        expectedLength: Int64?, socket: Int32 = -1, chunkSize: Int = 1 << 20, maxChunks: Int = 3,
         respond: @escaping @Sendable (any Error, RequestContext) -> HTTPResponse,
         answered: @escaping @Sendable (HTTPResponse, RequestContext) -> Void
     ) {
+        self.socket = socket
         self.chunkSize = Int(min(Int64(chunkSize), max(expectedLength ?? Int64(chunkSize), 1)))
         self.maxChunks = maxChunks
         self.respond = respond
@@ -126,7 +136,14 @@ final class UploadPump: @unchecked Sendable {
         var response: HTTPResponse?
         while response == nil {
             condition.lock()
-            while full.isEmpty && !ended && !cancelled { condition.wait() }
+            while full.isEmpty && !ended && !cancelled {
+                if condition.wait(until: Date(timeIntervalSinceNow: Self.idleCheck)) { continue }
+                // Idle: the lock keeps the request (and so its socket) open while we look.
+                if full.isEmpty, !ended, !cancelled, appliance_socket_peer_closed(socket) != 0 {
+                    cancelled = true
+                    appliance_socket_shutdown(socket)  // So that MHD closes the connection now.
+                }
+            }
             if cancelled {
                 condition.unlock()
                 sink.abort()

@@ -36,3 +36,13 @@ struct MHD_Response *appliance_mhd_response_stream(uint64_t size, size_t block_s
                                                   void *cls, MHD_ContentReaderFreeCallback free_cb);
 extern const ssize_t appliance_mhd_content_end_of_stream;
 extern const ssize_t appliance_mhd_content_end_with_error;
+
+/// The connection's socket (on its event-loop thread, while the connection is open); -1 if unknown.
+int appliance_mhd_connection_fd(struct MHD_Connection *connection);
+
+/// 1 when the peer has closed its side and no byte is left to read (recv MSG_PEEK returns 0).
+/// MHD's edge-triggered loop misses a FIN that arrived together with the last bytes it read.
+int appliance_socket_peer_closed(int fd);
+
+/// Shuts the socket down both ways: MHD's loop then sees the connection end and tears it down.
+void appliance_socket_shutdown(int fd);
