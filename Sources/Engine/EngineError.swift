@@ -1,7 +1,7 @@
 // Engine errors: specific cases inside, each classified into a small closed `Kind` that the API
 // maps to HTTP in exactly one place (bcachefs's errcode-with-parent-class idea). No status codes here.
 package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
-    package enum Kind: Sendable, Equatable { case invalid, notFound, conflict, noSpace, tooLarge, range, io, `internal` }
+    package enum Kind: Sendable, Equatable { case invalid, notFound, conflict, noSpace, tooLarge, range, io, busy, `internal` }
     package enum SpaceScope: String, Sendable, Equatable { case pool, volumeQuota = "volume quota" }
 
     case invalidArgument(field: String, reason: String)
@@ -23,6 +23,10 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case objectNotFound(volume: String, key: String)
     case uploadIncomplete(expected: Int64, received: Int64)
     case uploadTooLong(expected: Int64)
+    /// A PATCH longer than what one request may stage in the cache.
+    case patchTooLarge(length: Int64, limit: Int64)
+    /// The cache has no room to stage a write, even after writing back what it could.
+    case cacheFull
     /// No replica of some data could be read intact.
     case dataUnavailable(key: String, detail: String)
     case io(call: String, path: String, errno: Int32)
@@ -39,6 +43,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             .volumeShrinkBelowUsed, .volumeNotEmpty:
             .conflict
         case .noSpace: .noSpace
+        case .patchTooLarge: .tooLarge
+        case .cacheFull: .busy
         case .io: .io
         case .catalog: .internal
         }
@@ -69,6 +75,9 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .objectNotFound(let volume, let key): "no object \(key) in volume \(volume)"
         case .uploadIncomplete(let expected, let received): "the body ended after \(received) of \(expected) bytes"
         case .uploadTooLong(let expected): "the body is longer than the declared \(expected) bytes"
+        case .patchTooLarge(let length, let limit):
+            "a PATCH writes at most \(limit) bytes (a quarter of the page cache), this one \(length): use PUT, or several PATCHes"
+        case .cacheFull: "the page cache has no room for this write now; retry shortly"
         case .dataUnavailable(let key, let detail): "no intact replica of \(key) could be read: \(detail)"
         case .io(let call, let path, let errno): "\(call) on \(path) failed: \(Syscalls.describe(errno: errno))"
         case .catalog(let detail): "catalog error: \(detail)"

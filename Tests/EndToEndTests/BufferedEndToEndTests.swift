@@ -138,7 +138,66 @@ import Testing
         // upload's staging, rounded up to 8 MiB slabs.
         let memory = try #require(try await gauge("appliance_cache_memory_bytes"))
         #expect(memory <= cacheBytes + (16 << 20), "cache memory \(memory >> 20) MiB for a \(cacheBytes >> 20) MiB cache")
+        // A PATCH is staged whole before it is applied: one over a quarter of the cache is refused up front.
+        let patch = try await app.request(
+            "PATCH", "/v1/volumes/objs/objects/churn-0", body: Data(count: 5 << 20), headers: ["Content-Range": "bytes 0-\((5 << 20) - 1)/*"])
+        #expect(patch.status == 413, "\(patch.text)")
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/churn-0").body == data)
         for i in 0..<6 { #expect(try await app.request("DELETE", "/v1/volumes/objs/objects/churn-\(i)").status == 204) }
         #expect(try await gauge("appliance_cache_used_bytes") == 0, "frames still held after every object was deleted")
+    }
+
+    /// Uploads being received count against the cache like cached pages: many at once cannot
+    /// make the cache's memory outgrow its size (the ones that find no room go to disk directly),
+    /// and each still stores exactly what was sent.
+    @Test func concurrentUploadsStayWithinTheCache() async throws {
+        let cacheBytes = 16 << 20
+        let app = try ApplianceProcess(extraArguments: ["--cache-size", String(cacheBytes)])
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app)
+        let port = app.baseURL.port!
+        let size = 3 << 20  // Each under a quarter of the cache: staged, not spilled up front.
+        let bodies = (0..<10).map { _ in ObjectEndToEndTests.randomData(size) }
+        // Ten uploads send all but their last byte and wait: 30 MiB staged at once if nothing stopped it.
+        var connections: [RawConnection] = []
+        for (i, body) in bodies.enumerated() {
+            let connection = try RawConnection(port: port)
+            try connection.send(
+                "PUT /v1/volumes/objs/objects/c\(i)?durability=async HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n"
+                    + "Content-Length: \(size)\r\n\r\n")
+            try connection.send(body.prefix(size - 1))
+            connections.append(connection)
+        }
+        func gauge(_ name: String) async throws -> Int? {
+            let text = try await app.request("GET", "/metrics", auth: false).text
+            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }.map { Int($0) }
+        }
+        // Wait until the server has taken in what was sent (its frames are in use), then look.
+        var used = 0
+        for _ in 0..<100 {
+            used = try await gauge("appliance_cache_used_bytes") ?? 0
+            if used >= cacheBytes / 2 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let memory = try #require(try await gauge("appliance_cache_memory_bytes"))
+        #expect(memory <= cacheBytes + (8 << 20), "cache memory \(memory >> 20) MiB for a \(cacheBytes >> 20) MiB cache while 30 MiB are being uploaded")
+        for (connection, body) in zip(connections, bodies) { try connection.send(body.suffix(1)) }
+        for (i, body) in bodies.enumerated() {
+            var got = Data()
+            for _ in 0..<100 {
+                let response = try await app.request("GET", "/v1/volumes/objs/objects/c\(i)")
+                if response.status == 200 {
+                    got = response.body
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(got == body, "upload c\(i) stored something else (\(got.count) bytes)")
+        }
+        connections.removeAll()
+        #expect(try await app.request("POST", "/v1/volumes/objs/flush").status == 204)
+        let volume = try await app.request("GET", "/v1/volumes/objs").json
+        #expect(volume["reserved_bytes"] as? Int == 0)
+        #expect(volume["used_bytes"] as? Int == 10 * size)
     }
 }

@@ -44,6 +44,7 @@ package enum ErrorMapping {
             case .tooLarge: return (413, "payload-too-large", "Payload Too Large", error.description, [])
             case .range: return (416, "range-not-satisfiable", "Range Not Satisfiable", error.description, [])
             case .io: return (503, "io-error", "Storage IO Error", error.description, [])
+            case .busy: return (503, "busy", "Service Unavailable", error.description, [("Retry-After", "1")])
             case .internal: return (500, "internal", "Internal Server Error", error.description, [])
             }
         default:

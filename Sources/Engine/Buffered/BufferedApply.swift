@@ -73,11 +73,10 @@ extension Engine {
 
     /// Installs a staged whole-object replacement as the visible version.
     func installReplacement(
-        volume: VolumeRecord, key: String, contentType: String?, size: Int64, pages: [Page],
+        volume: VolumeRecord, key: String, contentType: String?, size: Int64, pages: [Page], staging: Int,
         reservedLogical: Int64, reservedPhysical: Int64
     ) throws(EngineError) -> ObjectInfo {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        let capacity = pageCache.capacityPages
         let thick = volume.provisioning == Provisioning.thick.rawValue
         let (info, release) = try withIdleObject(cacheKey) { state throws(EngineError) -> (ObjectInfo, (Int64, Int64)) in
             let previous = try cachedObject(&state, volume: volume, key: key)
@@ -98,6 +97,8 @@ extension Engine {
             object.dirtySince = .now
             object.reservedLogical = reservedLogical
             var moved = 0
+            // The pages were counted against the capacity while staged (`staging` frames held).
+            state.staged -= staging
             object.pages.reserveCapacity(pages.count)
             for (i, page) in pages.enumerated() {
                 let index = Int64(i)
@@ -105,7 +106,6 @@ extension Engine {
                 page.state.load(allocated: [UInt8](repeating: 0, count: PageState.sectorsPerPage))
                 moved += page.state.markDirty(0..<(valid + PageState.sectorSize - 1) / PageState.sectorSize, want: object.replicas)
                 page.generation += 1
-                PageCache.evict(&state, capacity: capacity, toFit: 1)
                 object.pages[index] = page
                 state.pageCount += 1
                 PageCache.pageDirtied(&state, object)

@@ -31,6 +31,11 @@ package final class BufferedUpload: @unchecked Sendable {
     private var reservedPhysical: Int64 = 0
     private var reservedLogical: Int64 = 0
     private let replacing: Int64?
+    /// Frames counted against the cache's capacity for this upload's staged pages (taken in
+    /// batches), and how many of them are in use: what uploads stage outside the cache is bounded
+    /// by its size like the cached pages are.
+    private var stagingHeld = 0
+    private var stagingUsed = 0
     /// Set when a PUT outgrew the cache and continues through the direct writer.
     private var spilled: ObjectWriter?
     private var finished = false
@@ -111,6 +116,7 @@ package final class BufferedUpload: @unchecked Sendable {
             let inPage = Int(position % pageSize)
             let n = min(bytes.count - done, PageState.pageSize - inPage)
             // A page this chunk covers whole needs no zeroing first.
+            if staged[index] == nil, !holdStagingFrame(writeBack: true) { throw .cacheFull }
             var entry = staged[index] ?? (Page(zeroed: !(inPage == 0 && n == PageState.pageSize)), inPage..<inPage)
             UnsafeMutableRawBufferPointer(rebasing: entry.page.bytes[inPage..<inPage + n])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[done..<done + n]))
@@ -135,7 +141,16 @@ package final class BufferedUpload: @unchecked Sendable {
         while done < bytes.count {
             let inPage = Int(received % Int64(pageSize))
             let n = min(bytes.count - done, pageSize - inPage)
-            if inPage == 0 { pages.append(Page(zeroed: n < pageSize)) }
+            if inPage == 0 {
+                guard holdStagingFrame(writeBack: false) else {
+                    // The cache cannot hold more: the rest goes through the direct writer.
+                    try spill()
+                    try spilled!.append(UnsafeRawBufferPointer(rebasing: bytes[done...]))
+                    received += Int64(bytes.count - done)
+                    return
+                }
+                pages.append(Page(zeroed: n < pageSize))
+            }
             UnsafeMutableRawBufferPointer(rebasing: pages[pages.count - 1].bytes[inPage..<inPage + n])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[done..<done + n]))
             done += n
@@ -143,8 +158,36 @@ package final class BufferedUpload: @unchecked Sendable {
         }
     }
 
-    /// A PUT without Content-Length outgrew what the cache should hold: continue through the
-    /// direct writer with what is staged so far.
+    /// Counts one more staged frame against the cache's capacity, taking a batch when the last
+    /// one is used up. False when the cache cannot make room (with `writeBack`: not even after
+    /// writing back dirty objects).
+    private func holdStagingFrame(writeBack: Bool) -> Bool {
+        if stagingUsed == stagingHeld {
+            // Batches of at most 1 MiB, no more than the declared length still needs.
+            var batch = 256
+            if let declaredLength {
+                let first = base / Int64(PageState.pageSize)
+                let last = (base + max(declaredLength, 1) - 1) / Int64(PageState.pageSize)
+                batch = max(1, min(batch, Int(last - first + 1) - stagingHeld))
+            }
+            guard engine.holdStaging(batch, writeBack: writeBack) else { return false }
+            stagingHeld += batch
+        }
+        stagingUsed += 1
+        return true
+    }
+
+    /// Where the upload's first byte goes in the object.
+    private var base: Int64 { if case .patch(let offset) = mode { offset } else { 0 } }
+
+    /// Gives back the staging frames counted for this upload.
+    private func releaseStaging() {
+        engine.unstage(stagingHeld)
+        (stagingHeld, stagingUsed) = (0, 0)
+    }
+
+    /// A PUT outgrew what the cache should hold (no Content-Length and over a quarter of the
+    /// cache, or no room left in it): continue through the direct writer with what is staged.
     private func spill() throws(EngineError) {
         let writer = try ObjectWriter(engine: engine, volume: volume, key: key, contentType: contentType, declaredLength: nil, replacing: replacing)
         for (index, page) in pages.enumerated() {
@@ -152,6 +195,7 @@ package final class BufferedUpload: @unchecked Sendable {
             try writer.append(UnsafeRawBufferPointer(rebasing: page.bytes[0..<length]))
         }
         pages = []
+        releaseStaging()
         engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
         reservedLogical = 0
         reservedPhysical = 0
@@ -171,8 +215,9 @@ package final class BufferedUpload: @unchecked Sendable {
             switch mode {
             case .replace:
                 info = try engine.installReplacement(
-                    volume: volume, key: key, contentType: contentType, size: received, pages: pages,
+                    volume: volume, key: key, contentType: contentType, size: received, pages: pages, staging: stagingHeld,
                     reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
+                (stagingHeld, stagingUsed) = (0, 0)  // Moved into the cache with the pages.
             case .patch(let offset):
                 guard received > 0 else {
                     finished = true
@@ -185,6 +230,7 @@ package final class BufferedUpload: @unchecked Sendable {
             }
             finished = true
             (staged, pages) = ([:], [])  // The pages belong to the cache now (which may evict them at any time).
+            releaseStaging()  // A PATCH's staged copies are gone.
             engine.stats.mode(volume.name, "buffered") {
                 $0.bytesWritten += received
                 $0.writeOps += 1
@@ -203,6 +249,7 @@ package final class BufferedUpload: @unchecked Sendable {
         finished = true
         spilled?.abort()
         (staged, pages) = ([:], [])
+        releaseStaging()
         engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
     }
 }

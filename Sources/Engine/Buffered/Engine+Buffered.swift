@@ -13,7 +13,11 @@ extension Engine {
         let volume = try volumeRecord(named: name)
         throttleWriters()
         let existing = try? objectInfo(volume: volume, key: key)
-        if case .patch = mode, existing == nil { throw .objectNotFound(volume: name, key: key) }
+        if case .patch = mode {
+            guard existing != nil else { throw .objectNotFound(volume: name, key: key) }
+            // A PATCH is staged whole before it is applied (atomically): it must fit the cache.
+            if let length, length > spillThreshold { throw .patchTooLarge(length: length, limit: spillThreshold) }
+        }
         return try BufferedUpload(
             engine: self, volume: volume, key: key, mode: mode, contentType: contentType ?? existing?.contentType, declaredLength: length,
             existing: existing)

@@ -3,6 +3,7 @@
 // the cache's capacity, and at commit they become the new version's clean cached pages. A read
 // right after the upload is then served from memory, as a buffered write would have left it.
 import Catalog
+import Foundation
 
 extension Engine {
     /// Copies the first `length` bytes of `buffer` (an extent just written) into new page frames;
@@ -20,6 +21,19 @@ extension Engine {
             if n < pageSize { UnsafeMutableRawBufferPointer(rebasing: page.bytes[n...]).initializeMemory(as: UInt8.self, repeating: 0) }
         }
         return pages
+    }
+
+    /// Counts `count` frames an upload stages outside the cache against its capacity (evicting
+    /// clean pages for them). With `writeBack`, dirty objects are written back, oldest first, while
+    /// that is what stands in the way. False when the cache cannot make room.
+    func holdStaging(_ count: Int, writeBack: Bool) -> Bool {
+        let capacity = pageCache.capacityPages
+        for _ in 0..<(writeBack ? 1000 : 1) {
+            if pageCache.state.withLock({ PageCache.reserveStaging(&$0, capacity: capacity, count: count) }) { return true }
+            guard writeBack else { return false }
+            if !writeBackOldest() { usleep(1000) }  // Others' writebacks or staged uploads hold it.
+        }
+        return false
     }
 
     /// Gives back the capacity held by `count` staged frames that will not be installed.

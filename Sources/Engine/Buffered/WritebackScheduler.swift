@@ -56,14 +56,19 @@ extension Engine {
         guard pageCache.dirtyPages > hardDirtyLimit else { return }
         pageCache.state.withLock { $0.throttled += 1 }
         for _ in 0..<1000 where pageCache.dirtyPages > hardDirtyLimit {
-            let oldest = pageCache.state.withLock { state in
-                state.objects.filter { $0.value.isDirty && !$0.value.flushing }.min { ($0.value.dirtySince ?? .now) < ($1.value.dirtySince ?? .now) }?.key
-            }
-            guard let oldest else {
-                usleep(1000)
-                continue
-            }
-            try? flushObject(oldest)
+            if !writeBackOldest() { usleep(1000) }
         }
+    }
+
+    /// Writes back the object dirty the longest (not already being written back); false when
+    /// there is none.
+    @discardableResult
+    func writeBackOldest() -> Bool {
+        let oldest = pageCache.state.withLock { state in
+            state.objects.filter { $0.value.isDirty && !$0.value.flushing }.min { ($0.value.dirtySince ?? .now) < ($1.value.dirtySince ?? .now) }?.key
+        }
+        guard let oldest else { return false }
+        try? flushObject(oldest)  // An error is kept on the object and reported by the next flush.
+        return true
     }
 }

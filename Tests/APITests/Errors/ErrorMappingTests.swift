@@ -19,6 +19,8 @@ import Testing
         (.noSpace(.pool, needed: 2, available: 1), 507),
         (.noSpace(.volumeQuota, needed: 2, available: 1), 507),
         (.io(call: "pwrite", path: "/x", errno: 5), 503),
+        (.patchTooLarge(length: 10, limit: 4), 413),
+        (.cacheFull, 503),
         (.catalog("boom"), 500),
     ])
     func engineErrorsMapToStatuses(error: EngineError, status: Int) throws {
@@ -37,6 +39,8 @@ import Testing
         #expect(unauthorized.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
         let tooLarge = ErrorMapping.response(for: HTTPError.payloadTooLarge(limit: 10), context: Self.context)
         #expect(tooLarge.status == 413)
+        let busy = ErrorMapping.response(for: EngineError.cacheFull, context: Self.context)
+        #expect(busy.header("Retry-After") == "1")
     }
 
     @Test func unknownErrorsAre500() {
