@@ -28,6 +28,33 @@ package struct LatencyHistogram: Sendable, Equatable {
         sum += seconds
         count += 1
     }
+
+    mutating func merge(_ other: LatencyHistogram) {
+        for i in counts.indices { counts[i] += other.counts[i] }
+        sum += other.sum
+        count += other.count
+    }
+}
+
+/// Reads completed by one caller, kept locally and recorded with one lock acquisition
+/// (`IOStats.record`): devices by slot, so the per-read path hashes no device id.
+struct ReadTally {
+    private(set) var devices: [(id: String, bytes: Int64, ops: Int64)] = []
+    private(set) var latency = LatencyHistogram()
+
+    /// The slot of device `id` (linear: a read touches a handful of devices).
+    mutating func slot(_ id: String) -> Int {
+        if let index = devices.firstIndex(where: { $0.id == id }) { return index }
+        devices.append((id, 0, 0))
+        return devices.count - 1
+    }
+
+    mutating func read(slot: Int, bytes: Int, since start: ContinuousClock.Instant) {
+        devices[slot].bytes += Int64(bytes)
+        devices[slot].ops += 1
+        let elapsed = ContinuousClock.now - start
+        latency.observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
 }
 
 package struct IOStatsSnapshot: Sendable, Equatable {
@@ -69,6 +96,18 @@ final class IOStats: Sendable {
             state.devices[id, default: IOCounters()].bytesRead += bytes
             state.devices[id, default: IOCounters()].readOps += 1
             state.latency["read", default: LatencyHistogram()].observe(seconds)
+        }
+    }
+
+    /// Many completed reads at once (see `ReadTally`).
+    func record(_ tally: ReadTally) {
+        guard tally.latency.count > 0 else { return }
+        state.withLock { state in
+            for device in tally.devices {
+                state.devices[device.id, default: IOCounters()].bytesRead += device.bytes
+                state.devices[device.id, default: IOCounters()].readOps += device.ops
+            }
+            state.latency["read", default: LatencyHistogram()].merge(tally.latency)
         }
     }
 

@@ -95,19 +95,33 @@ package final class ObjectReader: @unchecked Sendable {
     ) {
         let block = Extent.checksumBlock
         let requests = (0..<count).map(range)
-        /// The reads that go out as one op each: request, extent, offset in it, replica's device and fd.
-        var planned: [(request: Int, extent: Int, offsetInExtent: Int64, deviceID: String, fd: Int32, physical: Int64)] = []
+        /// The reads that go out as one op each: request, extent, offset in it, replica's device
+        /// (its tally slot) and fd.
+        var planned: [(request: Int, extent: Int, offsetInExtent: Int64, slot: Int, fd: Int32, physical: Int64)] = []
         var fallback: [Int] = []
+        var tally = ReadTally()
+        /// Per extent, looked up once: the first replica whose device is open, its fd and slot.
+        var sources = [(offset: Int64, fd: Int32, slot: Int)?](repeating: nil, count: extents.count)
+        var looked = [Bool](repeating: false, count: extents.count)
         for (i, (offset, buffer)) in requests.enumerated() {
             guard offset % block == 0, buffer.count % Int(block) == 0, buffer.count > 0, offset + Int64(buffer.count) <= info.size,
                 let first = ExtentWalk(extents: extents, offset: offset, length: Int64(buffer.count)).first(where: { _ in true }),
-                case .mapped(let index, let offsetInExtent, let n) = first, n == Int64(buffer.count),
-                let (replica, device) = extents[index].replicas.lazy.compactMap({ r in self.engine.devices.device(id: r.deviceID).map { (r, $0) } }).first
+                case .mapped(let index, let offsetInExtent, let n) = first, n == Int64(buffer.count)
             else {
                 fallback.append(i)
                 continue
             }
-            planned.append((i, index, offsetInExtent, replica.deviceID, device.fd, replica.offset + offsetInExtent))
+            if !looked[index] {
+                looked[index] = true
+                if let (replica, device) = extents[index].replicas.lazy.compactMap({ r in self.engine.devices.device(id: r.deviceID).map { (r, $0) } }).first {
+                    sources[index] = (replica.offset, device.fd, tally.slot(replica.deviceID))
+                }
+            }
+            guard let source = sources[index] else {
+                fallback.append(i)
+                continue
+            }
+            planned.append((i, index, offsetInExtent, source.slot, source.fd, source.offset + offsetInExtent))
         }
         if ring == nil { ring = engine.rings.take() }
         var started = [ContinuousClock.Instant](repeating: .now, count: planned.count)
@@ -118,22 +132,23 @@ package final class ObjectReader: @unchecked Sendable {
                 return .read(fd: planned[k].fd, buffer: requests[planned[k].request].into, offset: planned[k].physical)
             },
             complete: { k, result in
-                let (i, index, offsetInExtent, deviceID, _, _) = planned[k]
+                let (i, index, offsetInExtent, slot, _, _) = planned[k]
                 let buffer = requests[i].into
                 guard case .success(let n) = result, n == buffer.count else {
-                    engine.deviceIOError(deviceID)
+                    engine.deviceIOError(tally.devices[slot].id)
                     fallback.append(i)
                     return
                 }
                 guard extents[index].verifies(UnsafeRawBufferPointer(buffer), offsetInExtent: offsetInExtent) else {
-                    engine.stats.device(deviceID) { $0.checksumErrors += 1 }
+                    engine.stats.device(tally.devices[slot].id) { $0.checksumErrors += 1 }
                     fallback.append(i)
                     return
                 }
-                engine.stats.recordRead(device: deviceID, bytes: Int64(n), since: started[k])
+                tally.read(slot: slot, bytes: n, since: started[k])
                 bytesRead += Int64(n)
                 done(i, .success(n))
             })
+        engine.stats.record(tally)
         for i in fallback {
             let (offset, buffer) = requests[i]
             do throws(EngineError) {
