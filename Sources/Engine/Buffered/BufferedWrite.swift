@@ -189,16 +189,20 @@ package final class BufferedUpload: @unchecked Sendable {
     /// A PUT outgrew what the cache should hold (no Content-Length and over a quarter of the
     /// cache, or no room left in it): continue through the direct writer with what is staged.
     private func spill() throws(EngineError) {
-        let writer = try ObjectWriter(engine: engine, volume: volume, key: key, contentType: contentType, declaredLength: nil, replacing: replacing)
+        // The writer takes over the space reserved so far as it is: releasing it and reserving it
+        // again would let another upload take it in between (a 507 after the upload was accepted).
+        let held = SpaceAccounting.Reservation(
+            volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, replacing: replacing ?? 0)
+        let writer = try ObjectWriter(
+            engine: engine, volume: volume, key: key, contentType: contentType, declaredLength: declaredLength, replacing: replacing,
+            adopting: held)
+        (reservedLogical, reservedPhysical) = (0, 0)
         for (index, page) in pages.enumerated() {
             let length = Int(min(Int64(PageState.pageSize), received - Int64(index * PageState.pageSize)))
             try writer.append(UnsafeRawBufferPointer(rebasing: page.bytes[0..<length]))
         }
         pages = []
         releaseStaging()
-        engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
-        reservedLogical = 0
-        reservedPhysical = 0
         spilled = writer
     }
 

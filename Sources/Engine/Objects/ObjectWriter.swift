@@ -30,9 +30,12 @@ package final class ObjectWriter: @unchecked Sendable {
     /// Write-through: written extents are also staged as pages, until the cache is full.
     private var cacheThrough: Bool
 
+    /// `adopting`: space already reserved for this upload (a buffered upload continuing here),
+    /// taken over as it is: nothing is released and reserved again, so no other upload can take
+    /// the space in between.
     init(
         engine: Engine, volume: VolumeRecord, key: String, contentType: String?, declaredLength: Int64?, replacing: Int64?,
-        cacheThrough: Bool = false
+        cacheThrough: Bool = false, adopting: SpaceAccounting.Reservation? = nil
     ) throws(EngineError) {
         self.engine = engine
         self.cacheThrough = cacheThrough
@@ -44,9 +47,9 @@ package final class ObjectWriter: @unchecked Sendable {
         writes = ExtentWriteQueue(
             engine: engine, replicas: Int(volume.replicas), volume: volume.name, bufferBytes: Self.extentBytes, depth: Self.maxInFlight)
         buffer = writes.buffer()
-        reservation = SpaceAccounting.Reservation(
+        reservation = adopting ?? SpaceAccounting.Reservation(
             volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0)
-        if let declaredLength, declaredLength > 0 { try reserve(declaredLength) }
+        if let declaredLength, declaredLength > reservation.logical { try reserve(declaredLength - reservation.logical) }
     }
 
     deinit {
@@ -80,7 +83,9 @@ package final class ObjectWriter: @unchecked Sendable {
     /// Hands the full buffer to a worker to write, and continues filling another one.
     private func flush() throws(EngineError) {
         guard filled > 0 else { return }
-        if declaredLength == nil { try reserve(Int64(filled)) }
+        // Without Content-Length, space is reserved as the bytes come (beyond what is held already).
+        let beyond = flushed + Int64(filled) - reservation.logical
+        if beyond > 0 { try reserve(beyond) }
         if writes.stagingRefused { cacheThrough = false }  // The cache is full: stop copying.
         try writes.submit(buffer, length: filled, logicalOffset: flushed, stage: cacheThrough)
         buffer = writes.buffer()
