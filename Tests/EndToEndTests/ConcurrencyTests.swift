@@ -178,6 +178,34 @@ import Testing
         #expect(volume["reserved_bytes"] as? Int == 0)
         #expect(volume["used_bytes"] as? Int == 0)
     }
+
+    /// An upload refused half way (here: a chunked body that outgrows the volume) is answered
+    /// after the rest of its body has been read, so the client gets the 507 rather than a reset,
+    /// and the connection can carry the next request.
+    @Test func anUploadRefusedMidBodyIsAnsweredCleanly() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app, capacity: 4 << 20)
+        let connection = try RawConnection(port: app.baseURL.port!)
+        try connection.send(
+            "PUT /v1/volumes/objs/objects/big?io=direct HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n")
+        let chunk = ObjectEndToEndTests.randomData(1 << 20)
+        for _ in 0..<12 {  // 12 MiB into a 4 MiB volume
+            try connection.send(String(chunk.count, radix: 16) + "\r\n")
+            try connection.send(chunk)
+            try connection.send("\r\n")
+        }
+        try connection.send("0\r\n\r\n")
+        let answer = connection.receive()
+        #expect(answer.hasPrefix("HTTP/1.1 507"), "\(answer.prefix(200))")
+        #expect(answer.contains("insufficient-storage"))
+        // The same connection serves the next request.
+        try connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(connection.receive().hasPrefix("HTTP/1.1 200"))
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/big").status == 404)
+        #expect(try await app.request("GET", "/v1/volumes/objs").json["reserved_bytes"] as? Int == 0)
+    }
 }
 
 /// A plain blocking TCP client, for requests that stop half way.
@@ -202,6 +230,23 @@ final class RawConnection {
     deinit { close(fd) }
 
     func send(_ text: String) throws { try send(Data(text.utf8)) }
+
+    /// What the server sends until it has sent a whole header block and `bodyBytes` more, closes,
+    /// or `timeout` passes.
+    func receive(bodyBytes: Int = 0, timeout: Duration = .seconds(10)) -> String {
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let end = received.firstRange(of: Array("\r\n\r\n".utf8)), received.count - end.upperBound >= bodyBytes { break }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { break }
+            if n > 0 { received += buffer[0..<n] }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
 
     func send(_ data: Data) throws {
         try data.withUnsafeBytes { raw in

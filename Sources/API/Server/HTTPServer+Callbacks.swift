@@ -21,6 +21,12 @@ final class RequestState: @unchecked Sendable {
     let answer = Mutex<HTTPResponse?>(nil)
     /// A response was already queued (an early refusal); later calls only discard data.
     var responded = false
+    /// An upload's answer that came while its body was still arriving (a refusal mid-body): sent
+    /// once the rest of the body has been read and discarded (up to `discardLimit`). Answering
+    /// with unread bytes in the socket makes the close a reset, which can swallow the answer.
+    var deferredAnswer: HTTPResponse?
+    var discarded = 0
+    static let discardLimit = 64 << 20
 
     deinit { upload?.cancel() }
 }
@@ -144,7 +150,15 @@ extension HTTPServer {
         }
         let state = Unmanaged<RequestState>.fromOpaque(raw).takeUnretainedValue()
         if state.responded {
+            let count = uploadDataSize.pointee
             uploadDataSize.pointee = 0
+            if let answer = state.deferredAnswer {
+                state.discarded += count
+                if count == 0 || state.discarded > RequestState.discardLimit {
+                    state.deferredAnswer = nil
+                    return queue(answer, on: connection)
+                }
+            }
             return mhdYes
         }
         let handle = ConnectionHandle(pointer: connection)
@@ -155,9 +169,11 @@ extension HTTPServer {
                     uploadDataSize.pointee -= count
                     return mhdYes
                 case .answered(let response):
+                    // The rest of the body is read and dropped first (see `deferredAnswer`).
                     uploadDataSize.pointee = 0
                     state.responded = true
-                    return queue(response, on: connection)
+                    state.deferredAnswer = response
+                    return mhdYes
                 }
             }
             guard let response = pump.finishInput(connection: handle) else { return mhdYes }
