@@ -119,7 +119,8 @@ extension HTTPServer {
     ) -> MHD_Result {
         guard let raw = requestContext.pointee else {
             // First call: headers only. Queuing now makes MHD close the connection, so only a
-            // streamed upload's refusal (auth, validation, space) is answered here. Uploads are
+            // streamed upload's refusal (auth, validation, space) to a client waiting for
+            // 100 Continue is answered here. Uploads are
             // opened right here unless opening would wait; then a worker opens them.
             let state = RequestState()
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
@@ -143,7 +144,15 @@ extension HTTPServer {
                     }
                 case .response(let response):
                     state.responded = true
-                    return queue(response, on: connection)
+                    // A client waiting for 100 Continue gets the refusal now and sends no body; one
+                    // already sending a body of modest size gets it once the body is read
+                    // (`deferredAnswer`); a larger one now, and the connection closes.
+                    let length = head.header("content-length").flatMap { Int($0) } ?? 0
+                    if head.header("expect")?.lowercased() == "100-continue" || length > RequestState.discardLimit {
+                        return queue(response, on: connection)
+                    }
+                    state.deferredAnswer = response
+                    return mhdYes
                 }
             }
             return mhdYes
