@@ -33,7 +33,7 @@ extension Engine {
             engine: self, replicas: Int(snapshot.object.replicas), volume: snapshot.object.volumeName,
             bufferBytes: max(1, largest) * pageSize, depth: 2)
         do throws(EngineError) {
-            for run in snapshot.runs {
+            for (r, run) in snapshot.runs.enumerated() {
                 // Each run is copied under the lock (whole pages, never torn); a page changed since
                 // the snapshot stays dirty (its generation moved on) and is written again later.
                 let buffer = writes.buffer()
@@ -43,7 +43,7 @@ extension Engine {
                             .copyMemory(from: UnsafeRawBufferPointer(entry.page.bytes))
                     }
                 }
-                try writes.submit(buffer, length: run.length, logicalOffset: run.start)
+                try writes.submit(buffer, length: run.length, logicalOffset: run.start, last: r == snapshot.runs.count - 1)
             }
             try writes.finish()
             let newExtents = writes.extents.map { extent in

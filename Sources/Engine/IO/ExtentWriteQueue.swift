@@ -55,13 +55,14 @@ final class ExtentWriteQueue {
 
     /// Starts writing the first `length` bytes of `buffer` at `logicalOffset`, after waiting for
     /// the oldest write when `depth` are in flight. With `stage`, the written bytes are also copied
-    /// into page frames for the cache (WriteThrough.swift). Throws the first failed write's error.
-    func submit(_ buffer: AlignedBuffer, length: Int, logicalOffset: Int64, stage: Bool = false) throws(EngineError) {
+    /// into page frames for the cache (WriteThrough.swift). `last`: nothing follows to overlap
+    /// with, so the write runs on the calling thread (no thread started for a small writeback).
+    /// Throws the first failed write's error.
+    func submit(_ buffer: AlignedBuffer, length: Int, logicalOffset: Int64, stage: Bool = false, last: Bool = false) throws(EngineError) {
         try settle(keeping: depth - 1)
         let pending = Pending(buffer: buffer, logicalOffset: logicalOffset, stage: stage)
         let (engine, replicas, volume) = (engine, replicas, volume)
-        // A thread of its own (not a width-limited dispatch queue): it blocks on the disk.
-        Thread.detachNewThread {
+        let write: @Sendable () -> Void = {
             do throws(EngineError) {
                 pending.extents = try engine.writeExtents(
                     pending.buffer, length: length, logicalOffset: logicalOffset, replicas: replicas, volume: volume,
@@ -73,6 +74,8 @@ final class ExtentWriteQueue {
             pending.done.signal()
         }
         inFlight.append(pending)
+        // Otherwise a thread of its own (not a width-limited dispatch queue): it blocks on the disk.
+        if last { write() } else { Thread.detachNewThread(write) }
     }
 
     /// Waits for every write in flight; throws the first error.

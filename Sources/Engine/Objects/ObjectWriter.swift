@@ -80,14 +80,15 @@ package final class ObjectWriter: @unchecked Sendable {
         }
     }
 
-    /// Hands the full buffer to a worker to write, and continues filling another one.
-    private func flush() throws(EngineError) {
+    /// Hands the full buffer to a worker to write, and continues filling another one; the `last`
+    /// one (at commit) is written on this thread.
+    private func flush(last: Bool = false) throws(EngineError) {
         guard filled > 0 else { return }
         // Without Content-Length, space is reserved as the bytes come (beyond what is held already).
         let beyond = flushed + Int64(filled) - reservation.logical
         if beyond > 0 { try reserve(beyond) }
         if writes.stagingRefused { cacheThrough = false }  // The cache is full: stop copying.
-        try writes.submit(buffer, length: filled, logicalOffset: flushed, stage: cacheThrough)
+        try writes.submit(buffer, length: filled, logicalOffset: flushed, stage: cacheThrough, last: last)
         buffer = writes.buffer()
         flushed += Int64(filled)
         filled = 0
@@ -97,7 +98,7 @@ package final class ObjectWriter: @unchecked Sendable {
     package func commit() throws(EngineError) -> ObjectInfo {
         precondition(!finished, "upload committed twice")
         do throws(EngineError) {
-            try flush()
+            try flush(last: true)
             try writes.finish()
             if let declaredLength, flushed != declaredLength {
                 throw .uploadIncomplete(expected: declaredLength, received: flushed)
