@@ -59,8 +59,8 @@ package struct CacheTotals: Sendable, Equatable {
     package var throttled: Int64 = 0
     /// The configured bound on cached pages, in bytes.
     package var capacityBytes: Int64 = 0
-    /// Memory carved for page frames (never returned; bounded by the capacity plus what uploads
-    /// stage and pinned pages' copies).
+    /// Memory carved for page frames (never returned; bounded by the capacity, uploads' staged
+    /// frames included, plus copies of pages being sent while they are overwritten).
     package var memoryBytes: Int64 = 0
     /// Of that, frames holding data now (cached, staged by uploads, or being sent).
     package var usedBytes: Int64 = 0

@@ -104,7 +104,6 @@ package final class BufferedUpload: @unchecked Sendable {
             try appendPages(bytes)
             return
         }
-        let base: Int64 = if case .patch(let offset) = mode { offset } else { 0 }
         if case .patch(let offset) = mode, declaredLength == nil {
             try reservePatch(offset: offset + received, length: Int64(bytes.count))
         }

@@ -2,6 +2,7 @@
 // cache first): each extent, once written, is also copied into fresh page frames counted against
 // the cache's capacity, and at commit they become the new version's clean cached pages. A read
 // right after the upload is then served from memory, as a buffered write would have left it.
+// `holdStaging` and `unstage` count staged frames for buffered uploads too.
 import Catalog
 import Foundation
 
@@ -11,8 +12,7 @@ extension Engine {
     func stageWritten(_ buffer: AlignedBuffer, length: Int) -> [Page] {
         let pageSize = PageState.pageSize
         let count = (length + pageSize - 1) / pageSize
-        let capacity = pageCache.capacityPages
-        guard count > 0, pageCache.state.withLock({ PageCache.reserveStaging(&$0, capacity: capacity, count: count) }) else { return [] }
+        guard count > 0, holdStaging(count, writeBack: false) else { return [] }
         let pages = Page.batch(count)
         for (i, page) in pages.enumerated() {
             let start = i * pageSize
