@@ -162,9 +162,7 @@ import Testing
         var connections: [RawConnection] = []
         for (i, body) in bodies.enumerated() {
             let connection = try RawConnection(port: port)
-            try connection.send(
-                "PUT /v1/volumes/objs/objects/c\(i)?durability=async HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n"
-                    + "Content-Length: \(size)\r\n\r\n")
+            try connection.sendHead("PUT", "/v1/volumes/objs/objects/c\(i)?durability=async", token: app.token, headers: ["Content-Length: \(size)"])
             try connection.send(body.prefix(size - 1))
             connections.append(connection)
         }

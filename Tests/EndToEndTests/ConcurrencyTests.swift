@@ -29,16 +29,15 @@ import Testing
         for i in 0..<8 {
             let connection = try RawConnection(port: port)
             let mode = i % 2 == 0 ? "buffered" : "direct"
-            try connection.send(
-                "PUT /v1/volumes/objs/objects/stalled-\(i)?io=\(mode) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n"
-                    + "Content-Length: \(8 << 20)\r\n\r\n")
+            try connection.sendHead(
+                "PUT", "/v1/volumes/objs/objects/stalled-\(i)?io=\(mode)", token: app.token, headers: ["Content-Length: \(8 << 20)"])
             try connection.send(Data(repeating: UInt8(i), count: 1 << 20))
             stalled.append(connection)
         }
         // Downloads of 16 MiB from disk whose clients never read.
         for _ in 0..<8 {
             let connection = try RawConnection(port: port)
-            try connection.send("GET /v1/volumes/objs/objects/big?io=direct HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n\r\n")
+            try connection.sendHead("GET", "/v1/volumes/objs/objects/big?io=direct", token: app.token)
             stalled.append(connection)
         }
         try await Task.sleep(for: .milliseconds(300))
@@ -156,9 +155,7 @@ import Testing
             for sent in [0, 1000, 300_000] {
                 // Content-Length 6 MiB is reserved (out of 8 MiB) before a byte is stored.
                 let connection = try RawConnection(port: port)
-                try connection.send(
-                    "PUT /v1/volumes/objs/objects/gone\(query) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n"
-                        + "Content-Length: \(6 << 20)\r\n\r\n")
+                try connection.sendHead("PUT", "/v1/volumes/objs/objects/gone\(query)", token: app.token, headers: ["Content-Length: \(6 << 20)"])
                 if sent > 0 { try connection.send(ObjectEndToEndTests.randomData(sent)) }
                 shutdown(connection.fd, Int32(SHUT_RDWR))
                 // Until the abandoned upload lets go of its reservation, a second 6 MiB upload is a 507.
@@ -187,9 +184,7 @@ import Testing
         defer { app.stop() }
         try await ObjectEndToEndTests.makeVolume(app, capacity: 4 << 20)
         let connection = try RawConnection(port: app.baseURL.port!)
-        try connection.send(
-            "PUT /v1/volumes/objs/objects/big?io=direct HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(app.token)\r\n"
-                + "Transfer-Encoding: chunked\r\n\r\n")
+        try connection.sendHead("PUT", "/v1/volumes/objs/objects/big?io=direct", token: app.token, headers: ["Transfer-Encoding: chunked"])
         let chunk = ObjectEndToEndTests.randomData(1 << 20)
         for _ in 0..<12 {  // 12 MiB into a 4 MiB volume
             try connection.send(String(chunk.count, radix: 16) + "\r\n")
@@ -201,7 +196,7 @@ import Testing
         #expect(answer.hasPrefix("HTTP/1.1 507"), "\(answer.prefix(200))")
         #expect(answer.contains("insufficient-storage"))
         // The same connection serves the next request.
-        try connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try connection.sendHead("GET", "/healthz")
         #expect(connection.receive().hasPrefix("HTTP/1.1 200"))
         #expect(try await app.request("GET", "/v1/volumes/objs/objects/big").status == 404)
         #expect(try await app.request("GET", "/v1/volumes/objs").json["reserved_bytes"] as? Int == 0)
@@ -230,6 +225,12 @@ final class RawConnection {
     deinit { close(fd) }
 
     func send(_ text: String) throws { try send(Data(text.utf8)) }
+
+    /// Sends a request line and headers (Host and, with `token`, Authorization added), no body.
+    func sendHead(_ method: String, _ target: String, token: String? = nil, headers: [String] = []) throws {
+        let lines = ["\(method) \(target) HTTP/1.1", "Host: x"] + (token.map { ["Authorization: Bearer \($0)"] } ?? []) + headers
+        try send(lines.joined(separator: "\r\n") + "\r\n\r\n")
+    }
 
     /// What the server sends until it has sent a whole header block and `bodyBytes` more, closes,
     /// or `timeout` passes.

@@ -120,8 +120,8 @@ extension HTTPServer {
         guard let raw = requestContext.pointee else {
             // First call: headers only. Queuing now makes MHD close the connection, so only a
             // streamed upload's refusal (auth, validation, space) to a client waiting for
-            // 100 Continue is answered here. Uploads are
-            // opened right here unless opening would wait; then a worker opens them.
+            // 100 Continue, or sending a large body, is answered here. Uploads are opened right
+            // here unless opening would wait; then a worker opens them.
             let state = RequestState()
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             inFlight.add(1, ordering: .relaxed)
