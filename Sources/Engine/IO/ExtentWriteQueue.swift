@@ -1,18 +1,24 @@
 // Extent writes kept in flight while the caller prepares the next buffer: each submitted buffer is
-// written (all replicas, `writeExtents`) on a thread of its own, up to `depth` at once, and the
-// results are taken back in submission order, so extents stay in logical order. Used by direct
-// uploads (filled from the network) and by writeback (filled from cached pages).
+// planned on the caller's thread (allocation, checksums, write-through copies) and queued on a
+// WriteStream that writes every replica, up to `depth` buffers at once; results are taken back in
+// submission order, so extents stay in logical order. Used by direct uploads (filled from the
+// network) and by writeback (filled from cached pages).
 import Catalog
 import Foundation
 
 final class ExtentWriteQueue {
+    /// 1 MiB operations kept in flight per replica (fio's sequential write in the benchmark: QD 8).
+    static let ioDepth = 8
+
     private let engine: Engine
     private let replicas: Int
     private let volume: String
     private let bufferBytes: Int
     private let depth: Int
-    private var inFlight: [Pending] = []
+    private var inFlight: [WriteJob] = []
     private var spares: [AlignedBuffer] = []
+    /// Started by the first write that has a successor to overlap with; closed by `finish`/`drain`.
+    private var stream: WriteStream?
 
     /// Extents written so far, in logical order (of settled writes).
     private(set) var extents: [NewExtent] = []
@@ -32,54 +38,46 @@ final class ExtentWriteQueue {
         self.depth = depth
     }
 
-    /// The outcome of one write, handed back by the thread that performed it.
-    private final class Pending: @unchecked Sendable {
-        // @unchecked: written by the worker before `done` is signalled, read after waiting on it.
-        let done = DispatchSemaphore(value: 0)
-        let buffer: AlignedBuffer
-        let logicalOffset: Int64
-        let stage: Bool
-        var extents: [NewExtent] = []
-        var allocated: [PhysicalRange] = []
-        var pages: [Page] = []
-        var error: EngineError?
-        init(buffer: AlignedBuffer, logicalOffset: Int64, stage: Bool) {
-            self.buffer = buffer
-            self.logicalOffset = logicalOffset
-            self.stage = stage
-        }
-    }
+    deinit { stream?.close() }
 
     /// A buffer to fill for the next `submit`: one a settled write gave back, or a new one.
     func buffer() -> AlignedBuffer { spares.popLast() ?? AlignedBuffer(count: bufferBytes, zeroed: false) }
 
     /// Starts writing the first `length` bytes of `buffer` at `logicalOffset`, after waiting for
-    /// the oldest write when `depth` are in flight. With `stage`, the written bytes are also copied
-    /// into page frames for the cache (WriteThrough.swift). `last`: nothing follows to overlap
-    /// with, so the write runs on the calling thread (no thread started for a small writeback).
-    /// Throws the first failed write's error.
+    /// the oldest write when `depth` are in flight. With `stage`, the bytes are also copied into
+    /// page frames for the cache (WriteThrough.swift). `last`: nothing follows to overlap with, so
+    /// without a stream running already the write runs on the calling thread (no thread started
+    /// for a small writeback). Throws the first failed write's error.
     func submit(_ buffer: AlignedBuffer, length: Int, logicalOffset: Int64, stage: Bool = false, last: Bool = false) throws(EngineError) {
         try settle(keeping: depth - 1)
-        let pending = Pending(buffer: buffer, logicalOffset: logicalOffset, stage: stage)
-        let (engine, replicas, volume) = (engine, replicas, volume)
-        let write: @Sendable () -> Void = {
-            do throws(EngineError) {
-                pending.extents = try engine.writeExtents(
-                    pending.buffer, length: length, logicalOffset: logicalOffset, replicas: replicas, volume: volume,
-                    allocated: &pending.allocated)
-                if pending.stage { pending.pages = engine.stageWritten(pending.buffer, length: length) }
-            } catch {
-                pending.error = error
-            }
-            pending.done.signal()
+        let job = WriteJob(buffer: buffer, length: length, logicalOffset: logicalOffset)
+        do throws(EngineError) {
+            job.plan = try engine.planExtents(buffer, length: length, logicalOffset: logicalOffset, replicas: replicas, allocated: &job.allocated)
+        } catch {
+            allocated += job.allocated
+            spares.append(buffer)
+            throw error
         }
-        inFlight.append(pending)
-        // Otherwise a thread of its own (not a width-limited dispatch queue): it blocks on the disk.
-        if last { write() } else { Thread.detachNewThread(write) }
+        if stage {
+            job.pages = engine.stageWritten(buffer, length: length)
+            if job.pages.isEmpty { stagingRefused = true }
+        }
+        inFlight.append(job)
+        if last && stream == nil { return job.writeHere(engine: engine, volume: volume) }
+        if stream == nil { stream = WriteStream(engine: engine, volume: volume, depth: Self.ioDepth * replicas) }
+        stream?.enqueue(job)
     }
 
     /// Waits for every write in flight; throws the first error.
-    func finish() throws(EngineError) { try settle(keeping: 0) }
+    func finish() throws(EngineError) {
+        defer { closeStream() }
+        try settle(keeping: 0)
+    }
+
+    private func closeStream() {
+        stream?.close()
+        stream = nil
+    }
 
     /// Waits for the oldest writes until at most `keeping` are in flight, taking over their
     /// extents, allocations, staged pages and buffers. Every one of them is waited for and
@@ -87,17 +85,15 @@ final class ExtentWriteQueue {
     private func settle(keeping: Int) throws(EngineError) {
         var failure: EngineError?
         while inFlight.count > keeping {
-            let pending = inFlight.removeFirst()
-            pending.done.wait()
-            allocated += pending.allocated
-            spares.append(pending.buffer)
-            if let error = pending.error, failure == nil { failure = error }
-            extents += pending.extents
-            if !pending.pages.isEmpty {
-                staged[pending.logicalOffset / Int64(PageState.pageSize)] = pending.pages
-                stagedCount += pending.pages.count
-            } else if pending.stage {
-                stagingRefused = true
+            let job = inFlight.removeFirst()
+            job.done.wait()
+            allocated += job.allocated
+            spares.append(job.buffer)
+            if let error = job.error, failure == nil { failure = error }
+            extents += job.plan.extents
+            if !job.pages.isEmpty {  // Also after a failure: the caller unstages what was staged.
+                staged[job.logicalOffset / Int64(PageState.pageSize)] = job.pages
+                stagedCount += job.pages.count
             }
         }
         if let failure { throw failure }
@@ -112,6 +108,7 @@ final class ExtentWriteQueue {
     /// After a failure: waits for what is still in flight (its buffers and allocations must be
     /// accounted) and hands back every allocated range, to be freed.
     func drain() -> [PhysicalRange] {
+        defer { closeStream() }
         try? settle(keeping: 0)
         defer { allocated = [] }
         return allocated

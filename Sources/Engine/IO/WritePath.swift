@@ -8,13 +8,27 @@ import Glibc
 extension Engine {
     static let writeChunk = 1 << 20
 
-    /// Writes the first `length` bytes of `buffer` (zero-padded to the allocation unit in place) as
+    /// One buffer's extents, planned: space allocated for every replica, checksums taken, and the
+    /// writes of every replica in 1 MiB ops (a queue streams them: ExtentWriteQueue).
+    struct PlannedWrite {
+        var extents: [NewExtent] = []
+        var operations: [IOOperation] = []
+        /// Per operation: the device it writes and the bytes it must write.
+        var targets: [WriteTarget] = []
+    }
+
+    struct WriteTarget {
+        let deviceID: String
+        let path: String
+        let expected: Int
+    }
+
+    /// Plans the first `length` bytes of `buffer` (zero-padded to the allocation unit in place) as
     /// one or more extents with `replicas` copies each. Every range it allocates is appended to
-    /// `allocated` before IO, so the caller can free them if anything fails.
-    func writeExtents(
-        _ buffer: AlignedBuffer, length: Int, logicalOffset: Int64, replicas: Int, volume: String,
-        allocated: inout [PhysicalRange]
-    ) throws(EngineError) -> [NewExtent] {
+    /// `allocated` before anything is written, so the caller can free them if anything fails.
+    func planExtents(
+        _ buffer: AlignedBuffer, length: Int, logicalOffset: Int64, replicas: Int, allocated: inout [PhysicalRange]
+    ) throws(EngineError) -> PlannedWrite {
         let unit = Int(Allocator.unit)
         let padded = (length + unit - 1) / unit * unit
         precondition(padded <= buffer.count, "extent of \(length) bytes does not fit its buffer")
@@ -26,7 +40,7 @@ extension Engine {
         let checksums = (0..<padded / block).map { i in
             CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[i * block..<(i + 1) * block]))
         }
-        var extents: [NewExtent] = []
+        var plan = PlannedWrite()
         var done = 0
         while done < padded {
             guard let ranges = allocator.allocate(length: Int64(padded - done), replicas: replicas) else {
@@ -34,50 +48,44 @@ extension Engine {
             }
             allocated += ranges
             let piece = Int(ranges[0].length)
-            // Every replica, in 1 MiB ops, in one batch: the devices see them in parallel.
-            var operations: [IOOperation] = []
-            var targets: [(Device, PhysicalRange, Int)] = []
             for range in ranges {
                 guard let device = devices.device(id: range.deviceID) else {
                     throw .io(call: "write", path: range.deviceID, errno: ENODEV)
                 }
                 for chunk in stride(from: 0, to: piece, by: Self.writeChunk) {
                     let n = min(Self.writeChunk, piece - chunk)
-                    targets.append((device, range, n))
-                    operations.append(.write(
+                    plan.targets.append(WriteTarget(deviceID: range.deviceID, path: device.path, expected: n))
+                    plan.operations.append(.write(
                         fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[done + chunk..<done + chunk + n]),
                         offset: range.offset + Int64(chunk)))
                 }
             }
-            let start = ContinuousClock.now
-            let results = rings.withRing { $0.perform(operations) }
-            stats.observe("write", since: start)
-            for ((device, range, expected), result) in zip(targets, results) {
-                switch result {
-                case .success(let n) where n == expected:
-                    stats.device(range.deviceID) {
-                        $0.bytesWritten += Int64(n)
-                        $0.writeOps += 1
-                    }
-                case .success:
-                    deviceIOError(range.deviceID)
-                    throw .io(call: "write (short)", path: device.path, errno: EIO)
-                case .failure(let error):
-                    deviceIOError(range.deviceID)
-                    throw .io(call: error.call, path: device.path, errno: error.errno)
-                }
-            }
-            extents.append(NewExtent(
+            plan.extents.append(NewExtent(
                 logicalOffset: logicalOffset + Int64(done), length: Int64(min(piece, length - done)),
                 checksumBlock: Extent.checksumBlock, checksums: Extent.encodeChecksums(Array(checksums[done / block..<(done + piece) / block])),
                 replicas: ranges.map { ($0.deviceID, $0.offset, $0.length) }))
             done += piece
         }
-        stats.volume(volume) {
-            $0.bytesWritten += Int64(length)
-            $0.writeOps += 1
+        return plan
+    }
+
+    /// Accounts one planned write's result against its device: nil when it wrote every byte,
+    /// else the error (a short write is EIO), counted against the device.
+    func checkWrite(_ target: WriteTarget, _ result: IOResult) -> EngineError? {
+        switch result {
+        case .success(let n) where n == target.expected:
+            stats.device(target.deviceID) {
+                $0.bytesWritten += Int64(n)
+                $0.writeOps += 1
+            }
+            return nil
+        case .success:
+            deviceIOError(target.deviceID)
+            return .io(call: "write (short)", path: target.path, errno: EIO)
+        case .failure(let error):
+            deviceIOError(target.deviceID)
+            return .io(call: error.call, path: target.path, errno: error.errno)
         }
-        return extents
     }
 
     /// Flushes the given devices (fdatasync for files, fsync for block devices) in one batch.

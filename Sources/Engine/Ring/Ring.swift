@@ -61,39 +61,71 @@ package final class Ring {
     /// each completes (any order), once per operation. Returns when all have completed.
     /// `make` and `complete` must not use this ring.
     package func pipeline(count: Int, depth: Int, make: (Int) -> IOOperation, complete: (Int, IOResult) -> Void) {
-        precondition(count >= 0 && depth > 0, "io_uring pipeline: count \(count), depth \(depth)")
-        let depth = min(depth, entries)
+        precondition(count >= 0, "io_uring pipeline: count \(count)")
         var next = 0
+        stream(depth: depth, next: { _ in
+            guard next < count else { return .end }
+            defer { next += 1 }
+            return .operation(make(next))
+        }, complete: complete)
+    }
+
+    /// What a stream's source has next.
+    package enum StreamStep {
+        case operation(IOOperation)
+        /// Nothing ready yet: the ring waits for a completion and asks again.
+        case idle
+        /// No more operations: the stream ends once those in flight complete.
+        case end
+    }
+
+    /// Keeps up to `depth` operations in flight (at most `entries`) from a source with no fixed
+    /// count, until it ends. `next(mayWait)` is asked for the next operation whenever a slot is
+    /// free; `mayWait` is true when nothing is in flight, and the source may then block until it
+    /// has one (answering `.idle` there just asks again). Operations are numbered 0, 1, … in the
+    /// order `next` gives them; `complete(i, result)` is called as each completes (any order),
+    /// once per operation. `next` and `complete` must not use this ring.
+    package func stream(depth: Int, next: (_ mayWait: Bool) -> StreamStep, complete: (Int, IOResult) -> Void) {
+        precondition(depth > 0, "io_uring stream: depth \(depth)")
+        let depth = min(depth, entries)
+        var issued = 0
         var inFlight = 0
-        while next < count || inFlight > 0 {
+        var ended = false
+        while !ended || inFlight > 0 {
             // Fill the SQ up to the depth. inFlight < depth ≤ entries, so an SQE is always free.
-            while next < count && inFlight < depth {
-                let operation = make(next)
-                let kind = operation.kind
-                if let errno = Syscalls.takeFault(kind.call, fd: operation.fd) {
-                    complete(next, .failure(SyscallError(call: kind.call, errno: errno)))
-                    next += 1
-                    continue
+            fill: while !ended && inFlight < depth {
+                switch next(inFlight == 0) {
+                case .idle:
+                    break fill
+                case .end:
+                    ended = true
+                case .operation(let operation):
+                    let kind = operation.kind
+                    let index = issued
+                    issued += 1
+                    if let errno = Syscalls.takeFault(kind.call, fd: operation.fd) {
+                        complete(index, .failure(SyscallError(call: kind.call, errno: errno)))
+                        continue
+                    }
+                    guard let sqe = io_uring_get_sqe(ring) else {
+                        preconditionFailure("io_uring: SQ full with \(inFlight) of \(entries) in flight")
+                    }
+                    operation.prepare(sqe, index: index)
+                    inFlight += 1
                 }
-                guard let sqe = io_uring_get_sqe(ring) else {
-                    preconditionFailure("io_uring: SQ full with \(inFlight) of \(entries) in flight")
-                }
-                operation.prepare(sqe, index: next)
-                next += 1
-                inFlight += 1
             }
-            if inFlight == 0 { continue }  // Every operation so far was an injected fault.
+            if inFlight == 0 { continue }  // Nothing yet, or every operation so far was an injected fault.
 
             submitAndWait(inFlight: inFlight)
 
-            // Reap; while operations remain, go back and submit a replacement after each one.
+            // Reap; while the source may have more, go back and submit a replacement after each one.
             var cqe: UnsafeMutablePointer<io_uring_cqe>?
             while inFlight > 0, io_uring_peek_cqe(ring, &cqe) == 0, let ready = cqe {
                 let completion = Completion(ready)
                 io_uring_cqe_seen(ring, ready)
                 inFlight -= 1
                 complete(completion.index, completion.result)
-                if next < count { break }
+                if !ended { break }
             }
         }
     }

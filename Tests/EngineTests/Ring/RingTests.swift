@@ -167,6 +167,58 @@ import Testing
         #expect(maxInFlight <= ring.entries)
     }
 
+    /// A stream whose source runs dry now and then: operations are numbered in the order given,
+    /// each completes once, the source may wait only when nothing is in flight, and `.end` ends it
+    /// after what is in flight.
+    @Test func streamIdlesWaitsAndEnds() throws {
+        let file = try Self.directFile()
+        defer { Self.close(file) }
+        let ring = try Ring()
+        let blocks = 256
+        try Self.fillNumberedBlocks(ring, fd: file.fd, blocks: blocks)
+        let count = 300
+        let depth = 8
+        let buffers = Self.alignedBuffer(count * Self.block)
+        defer { buffers.deallocate() }
+        var given = 0
+        var asks = 0
+        var inFlight = 0
+        var maxInFlight = 0
+        var waitsAllowed = 0
+        var completed = [Int](repeating: 0, count: count)
+        var wrongBlocks = 0
+        ring.stream(
+            depth: depth,
+            next: { mayWait in
+                asks += 1
+                #expect(mayWait == (inFlight == 0))
+                if mayWait { waitsAllowed += 1 }
+                guard given < count else { return .end }
+                // Dry on every third ask unless the source may wait (it would block for more then).
+                if asks % 3 == 0 && !mayWait { return .idle }
+                let i = given
+                given += 1
+                inFlight += 1
+                maxInFlight = max(maxInFlight, inFlight)
+                return .operation(.read(
+                    fd: file.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffers[i * Self.block..<(i + 1) * Self.block]),
+                    offset: Int64(i % blocks * Self.block)))
+            },
+            complete: { i, result in
+                inFlight -= 1
+                completed[i] += 1
+                if (try? result.get()) != Self.block || buffers.load(fromByteOffset: i * Self.block, as: UInt64.self) != UInt64(i % blocks) {
+                    wrongBlocks += 1
+                }
+            })
+        #expect(given == count)
+        #expect(completed.allSatisfy { $0 == 1 })
+        #expect(wrongBlocks == 0)
+        #expect(inFlight == 0)
+        #expect(maxInFlight <= depth)
+        #expect(waitsAllowed >= 1)
+    }
+
     @Test func readPastEndOfFileIsShortNotAnError() throws {
         let file = try Self.directFile(size: 8192)
         defer { Self.close(file) }

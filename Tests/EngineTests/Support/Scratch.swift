@@ -40,6 +40,18 @@ enum Scratch {
         try header(path).withUnsafeBytes { SuperblockFormat.decode($0) }
     }
 
+    /// `count` pseudo-random bytes from `seed`, 8 at a time: for the tens of MiB that
+    /// `randomBytes` would take seconds to make in a debug build.
+    static func splitMixBytes(_ count: Int, seed: UInt64 = 0x5EED) -> [UInt8] {
+        var generator = SplitMix(state: seed)
+        var bytes = [UInt8](repeating: 0, count: count)
+        bytes.withUnsafeMutableBytes { raw in
+            for offset in stride(from: 0, to: count - count % 8, by: 8) { raw.storeBytes(of: generator.next(), toByteOffset: offset, as: UInt64.self) }
+            for offset in count - count % 8..<count { raw[offset] = UInt8(truncatingIfNeeded: generator.next()) }
+        }
+        return bytes
+    }
+
     static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
