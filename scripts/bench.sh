@@ -3,7 +3,8 @@
 #
 #   1. engine  `appliance bench-engine` on a fresh device file (seq write, seq read, 4 KiB QD32
 #              random read through the real object path: one thread keeping 32 reads in flight, as
-#              fio does, then 32 threads with one read each), then fio (io_uring, direct) on the SAME file
+#              fio does, then 32 threads with one read each), and fio (io_uring, direct) on the SAME
+#              file, each on its half; which goes first alternates by round
 #   2. HTTP    the appliance (serve) and nginx side by side with ../shared/bench/anchors.sh (section B)
 #   3. buffered on the same appliance: a cache-hit 4 KiB GET (wrk) beside a throw-away nginx serving
 #              the same 4 KiB file (same wrk -t/-c/-d), and a 1 GiB ?durability=async PUT + POST flush
@@ -21,7 +22,7 @@
 #   1 GiB async PUT is not bypassed (a buffered PUT over a quarter of the cache goes straight to disk);
 #   set it to pass --cache-size), RSS_GIB (4), RSS_CACHE_BYTES (64 MiB: cache of the RSS instance),
 #   WRK_DUR (3s), HIT_WRK_DUR (5s), WRK_THREADS (2), WRK_CONNS (32), BUF_MIB (1024: async PUT and
-#   fio size), PUT_COUNT (200), ROUNDS (3: the engine, cache-hit and buffered pairs are measured this
+#   fio size), PUT_COUNT (200), ROUNDS (4: the engine, cache-hit and buffered pairs are measured this
 #   many times, ours and the reference alternating; the table shows medians and the median of the
 #   per-round ratios, the info line every round's ratio), BENCH_KEEP (directory to copy the raw
 #   results into; default none).
@@ -43,7 +44,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNS=${WRK_CONNS:-32}
 BUF_MIB=${BUF_MIB:-1024}
 PUT_COUNT=${PUT_COUNT:-200}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-4}
 BENCH_KEEP=${BENCH_KEEP:-}
 
 ENGINE_TARGET=0.9
@@ -122,41 +123,56 @@ else:
     print("%.0f" % (s["io_bytes"] / 2**20 / (j["job_runtime"] / 1e3)))
 PY
 }
-for round in $(seq "$ROUNDS"); do
-    log "engine round $round/$ROUNDS: bench-engine on a ${ENGINE_MIB} MiB device file (object $((ENGINE_MIB / 2)) MiB, random reads ${RAND_SECONDS}s)"
-    "$BIN" bench-engine --dir "$T/engine" --size-mib "$ENGINE_MIB" --seconds "$RAND_SECONDS" >"$T/engine.txt" 2>"$T/engine.log" &
+# Which side goes first alternates by round: on this VM the first sequential writer into a fresh
+# file runs 5-30% slower than a second one (fio against itself, 10 of 10 pairs), so a fixed order
+# would bias the write row. Each side writes its own half of the same file (the engine from the
+# head, fio the tail: allocating writes into a sparse file, not overwrites), then reads it back and
+# reads 4 KiB blocks of it at random.
+DEV_BYTES=$((ENGINE_MIB << 20)); OBJ=$(((ENGINE_MIB / 2) << 20)); WOFF=$((DEV_BYTES - OBJ)); DEV="$T/engine/dev.img"
+run_fio() {  # run_fio NAME fio-args... -> $T/fio-NAME-ROUND.json
+    local name=$1; shift
+    log "fio: $name"
+    timeout 600 fio --name="$name" --filename="$DEV" --ioengine=io_uring --direct=1 \
+        --output-format=json --output="$T/fio-$name-$round.json" "$@" >/dev/null 2>"$T/fio-$name.err" \
+        || { log "fio $name failed: $(tail -1 "$T/fio-$name.err")"; return 1; }
+}
+fio_side() {
+    local v
+    v=""; run_fio write --offset="$WOFF" --size="$OBJ" --rw=write --bs=1M --iodepth=8 --end_fsync=1 \
+        && v=$(fio_val "$T/fio-write-$round.json" write mibs); add fio_write "$v"
+    v=""; run_fio read --offset="$WOFF" --size="$OBJ" --rw=read --bs=1M --iodepth=8 \
+        && v=$(fio_val "$T/fio-read-$round.json" read mibs); add fio_read "$v"
+    v=""; run_fio randread --offset="$WOFF" --size="$OBJ" --rw=randread --bs=4k --iodepth=32 \
+        --time_based --runtime="$RAND_SECONDS" --norandommap --randrepeat=0 \
+        && v=$(fio_val "$T/fio-randread-$round.json" read iops); add fio_rr "$v"
+}
+engine_side() {  # engine_side [--existing-device]
+    local erc
+    "$BIN" bench-engine --dir "$T/engine" --size-mib "$ENGINE_MIB" --seconds "$RAND_SECONDS" "$@" >"$T/engine.txt" 2>"$T/engine.log" &
     CHILD_PID=$!
     wait "$CHILD_PID"; erc=$?; CHILD_PID=""
     cat "$T/engine.txt" >&2
     cp "$T/engine.txt" "$T/engine-$round.txt"
     ev() { awk -v k="$1" '$1 == "engine" && $2 == k { print $3 }' "$T/engine.txt"; }
-    if [[ $erc != 0 ]]; then
+    if [[ $erc != 0 || "$(ev device)" != "$DEV" || "$(ev object_bytes)" != "$OBJ" ]]; then
         log "bench-engine failed (rc $erc): $(tail -3 "$T/engine.log")"
-        for k in eng_write eng_read eng_rr eng_rr_threads fio_rr fio_write fio_read; do add $k -; done
-        rm -rf "$T/engine"
-        continue
+        for k in eng_write eng_read eng_rr eng_rr_threads; do add $k -; done
+        return 1
     fi
     add eng_write "$(ev seqwrite_mibs)"; add eng_read "$(ev seqread_mibs)"; add eng_rr "$(ev randread4k_iops)"
     add eng_rr_threads "$(ev randread4k_threads_iops)"
-    DEV=$(ev device); DEV_BYTES=$(ev device_bytes); DOFF=$(ev device_data_offset); OBJ=$(ev object_bytes)
-    # fio's write goes to the file's unwritten tail, like the engine's did (allocating writes into
-    # a sparse file, not overwrites); its read then reads what it wrote. The random reads cover the
-    # engine's object.
-    WOFF=$((DEV_BYTES - OBJ))
-    run_fio() {  # run_fio NAME fio-args... -> $T/fio-NAME-ROUND.json
-        local name=$1; shift
-        log "fio: $name"
-        timeout 600 fio --name="$name" --filename="$DEV" --ioengine=io_uring --direct=1 \
-            --output-format=json --output="$T/fio-$name-$round.json" "$@" >/dev/null 2>"$T/fio-$name.err" \
-            || { log "fio $name failed: $(tail -1 "$T/fio-$name.err")"; return 1; }
-    }
-    v=""; run_fio randread --offset="$DOFF" --size="$OBJ" --rw=randread --bs=4k --iodepth=32 \
-        --time_based --runtime="$RAND_SECONDS" --norandommap --randrepeat=0 \
-        && v=$(fio_val "$T/fio-randread-$round.json" read iops); add fio_rr "$v"
-    v=""; run_fio write --offset="$WOFF" --size="$OBJ" --rw=write --bs=1M --iodepth=8 --end_fsync=1 \
-        && v=$(fio_val "$T/fio-write-$round.json" write mibs); add fio_write "$v"
-    v=""; run_fio read --offset="$WOFF" --size="$OBJ" --rw=read --bs=1M --iodepth=8 \
-        && v=$(fio_val "$T/fio-read-$round.json" read mibs); add fio_read "$v"
+}
+for round in $(seq "$ROUNDS"); do
+    rm -rf "$T/engine"
+    if (( round % 2 == 1 )); then
+        log "engine round $round/$ROUNDS, engine first: bench-engine on a ${ENGINE_MIB} MiB device file (object $((ENGINE_MIB / 2)) MiB, random reads ${RAND_SECONDS}s), then fio"
+        if engine_side; then fio_side; else for k in fio_write fio_read fio_rr; do add $k -; done; fi
+    else
+        log "engine round $round/$ROUNDS, fio first: fio on the tail of a fresh ${ENGINE_MIB} MiB file, then bench-engine on it"
+        mkdir -p "$T/engine" && truncate -s "$DEV_BYTES" "$DEV"
+        fio_side
+        engine_side --existing-device
+    fi
     log "round $round: engine write/read/randread ${R[eng_write]##* } MiB/s ${R[eng_read]##* } MiB/s ${R[eng_rr]##* } IOPS; fio ${R[fio_write]##* } MiB/s ${R[fio_read]##* } MiB/s ${R[fio_rr]##* } IOPS"
     rm -rf "$T/engine"   # the device file: the next round (and the HTTP part) needs the disk space
 done

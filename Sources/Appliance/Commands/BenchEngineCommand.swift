@@ -1,6 +1,6 @@
 // `appliance bench-engine`: measures the engine's real object path (no HTTP) on one fresh file
 // device, and prints machine-readable `engine <name> <value>` lines for scripts/bench.sh, which
-// then runs fio on the same device file.
+// runs fio on the same device file, before or after (it alternates).
 import ArgumentParser
 import Engine
 import Foundation
@@ -18,11 +18,15 @@ struct BenchEngineCommand: ParsableCommand {
             reads), and 4 KiB random reads at QD32 for --seconds each way: one thread keeping 32 reads in
             flight on one ring (`ObjectReader.readMany`, as fio does), then 32 threads with one blocking
             read each. Checksums are verified. Output lines: `engine <metric> <value>`. The device file
-            is left in place.
+            is left in place. With --existing-device, <dir>/dev.img is the caller's (a file of exactly
+            --size-mib MiB, alone in <dir>), so that fio can write its tail before the engine runs.
             """)
 
     @Option(help: "Fresh data directory (must not exist or be empty); the device file is <dir>/dev.img.")
     var dir: String
+
+    @Flag(help: "Use the existing <dir>/dev.img (exactly --size-mib MiB, alone in <dir>) instead of creating it.")
+    var existingDevice = false
 
     @Option(help: "Device file size in MiB (the object is half of it).")
     var sizeMib: Int = 2048
@@ -47,17 +51,26 @@ struct BenchEngineCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "bench-engine")
-        if let entries = try? FileManager.default.contentsOfDirectory(atPath: dir), !entries.isEmpty {
-            throw ValidationError("\(dir) is not empty; bench-engine needs a fresh directory")
-        }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let devicePath = dir + "/dev.img"
         let deviceBytes = Int64(sizeMib) << 20
-        let fd = open(devicePath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ValidationError("cannot create \(devicePath): \(String(cString: strerror(errno)))") }
-        let truncated = ftruncate(fd, off_t(deviceBytes))
-        close(fd)
-        guard truncated == 0 else { throw ValidationError("cannot size \(devicePath): \(String(cString: strerror(errno)))") }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        if existingDevice {
+            guard entries == ["dev.img"] else {
+                throw ValidationError("--existing-device: \(dir) must hold dev.img and nothing else (it holds \(entries))")
+            }
+            var st = stat()
+            guard stat(devicePath, &st) == 0, st.st_mode & S_IFMT == S_IFREG, Int64(st.st_size) == deviceBytes else {
+                throw ValidationError("--existing-device: \(devicePath) must be a regular file of \(deviceBytes) bytes")
+            }
+        } else {
+            guard entries.isEmpty else { throw ValidationError("\(dir) is not empty; bench-engine needs a fresh directory") }
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let fd = open(devicePath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw ValidationError("cannot create \(devicePath): \(String(cString: strerror(errno)))") }
+            let truncated = ftruncate(fd, off_t(deviceBytes))
+            close(fd)
+            guard truncated == 0 else { throw ValidationError("cannot size \(devicePath): \(String(cString: strerror(errno)))") }
+        }
 
         let engine = try Engine.open(dataDirectory: dir, logger: logger)
         defer { engine.shutdown() }
@@ -78,7 +91,9 @@ struct BenchEngineCommand: ParsableCommand {
         var start = ContinuousClock.now
         let writer = try engine.beginUpload(volume: "bench", key: key, contentType: "application/octet-stream", length: objectBytes)
         for _ in 0..<objectBytes / Int64(chunk) { try writer.append(UnsafeRawBufferPointer(source)) }
+        let appended = ContinuousClock.now
         let info = try writer.commit()
+        emit("seqwrite_commit_seconds", String(format: "%.3f", (ContinuousClock.now - appended).seconds))
         let writeSeconds = (ContinuousClock.now - start).seconds
         emit("object_bytes", info.size)
         emit("seqwrite_seconds", String(format: "%.3f", writeSeconds))
