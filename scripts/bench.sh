@@ -16,7 +16,7 @@
 # status is 0 whatever the ratios; PASS/MISS is printed next to each one.
 #
 # Knobs (environment): BIN (.build/release/appliance), ANCHORS (../shared/bench/anchors.sh beside
-#   the repo), TMPBASE (/tmp), ENGINE_MIB (2048: device file; the object is half), RAND_SECONDS (10),
+#   the repo), TMPBASE (/tmp), ENGINE_MIB (4096: device file; each side writes half: 2 GiB runs, in which a stall of the shared VM disk weighs less than in 1 GiB ones), RAND_SECONDS (10),
 #   SERVE_DEVICE_BYTES (6 GiB per default device), SERVE_CACHE_BYTES (unset: the appliance's default
 #   page cache size, raised to 4 GiB when that is smaller and MemAvailable >= 12 GiB, so that the
 #   1 GiB async PUT is not bypassed (a buffered PUT over a quarter of the cache goes straight to disk);
@@ -32,7 +32,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-$ROOT/.build/release/appliance}
 ANCHORS=${ANCHORS:-$ROOT/../shared/bench/anchors.sh}
 TMPBASE=${TMPBASE:-/tmp}
-ENGINE_MIB=${ENGINE_MIB:-2048}
+ENGINE_MIB=${ENGINE_MIB:-4096}
 RAND_SECONDS=${RAND_SECONDS:-10}
 SERVE_DEVICE_BYTES=${SERVE_DEVICE_BYTES:-$((6 << 30))}
 SERVE_CACHE_BYTES=${SERVE_CACHE_BYTES:-}
