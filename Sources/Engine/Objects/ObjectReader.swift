@@ -86,71 +86,77 @@ package final class ObjectReader: @unchecked Sendable {
     /// Reads `count` independent ranges with up to `depth` of them in flight at once on this
     /// reader's ring, all driven by the calling thread (how fio keeps a queue depth; a thread per
     /// outstanding read costs a context switch per IO). `range(i)` gives read i's offset and
-    /// destination; `done(i, bytes)` reports it verified, in completion order. A range that is
-    /// whole checksum blocks of one extent goes out as one op to its first available replica; a
-    /// failed or mismatching read, and any other range, take the ordinary path (replica fallback).
+    /// destination; it is asked in order, as a slot frees up, so planning overlaps the reads in
+    /// flight (planning all of them first left the device idle meanwhile). `done(i, bytes)`
+    /// reports a read verified, in completion order. A range that is whole checksum blocks of one
+    /// extent goes out as one op to its first available replica; a failed or mismatching read, and
+    /// any other range, take the ordinary path (replica fallback) after the others.
     package func readMany(
         count: Int, depth: Int, range: (Int) -> (offset: Int64, into: UnsafeMutableRawBufferPointer),
         done: (Int, Result<Int, EngineError>) -> Void
     ) {
         let block = Extent.checksumBlock
-        let requests = (0..<count).map(range)
-        /// The reads that go out as one op each: request, extent, offset in it, replica's device
-        /// (its tally slot) and fd.
-        var planned: [(request: Int, extent: Int, offsetInExtent: Int64, slot: Int, fd: Int32, physical: Int64)] = []
-        var fallback: [Int] = []
+        /// The reads that went out as one op each, by op number: the request (number, offset and
+        /// buffer), its extent and offset in it, the replica's device (its tally slot), and when it
+        /// was submitted.
+        var issued: [(request: Request, extent: Int, offsetInExtent: Int64, slot: Int, started: ContinuousClock.Instant)] = []
+        issued.reserveCapacity(count)
+        typealias Request = (index: Int, offset: Int64, buffer: UnsafeMutableRawBufferPointer)
+        var fallback: [Request] = []
         var tally = ReadTally()
         /// Per extent, looked up once: the first replica whose device is open, its fd and slot.
         var sources = [(offset: Int64, fd: Int32, slot: Int)?](repeating: nil, count: extents.count)
         var looked = [Bool](repeating: false, count: extents.count)
-        for (i, (offset, buffer)) in requests.enumerated() {
-            guard offset % block == 0, buffer.count % Int(block) == 0, buffer.count > 0, offset + Int64(buffer.count) <= info.size,
-                let first = ExtentWalk(extents: extents, offset: offset, length: Int64(buffer.count)).first(where: { _ in true }),
-                case .mapped(let index, let offsetInExtent, let n) = first, n == Int64(buffer.count)
-            else {
-                fallback.append(i)
-                continue
-            }
-            if !looked[index] {
-                looked[index] = true
-                if let (replica, device) = extents[index].replicas.lazy.compactMap({ r in self.engine.devices.device(id: r.deviceID).map { (r, $0) } }).first {
-                    sources[index] = (replica.offset, device.fd, tally.slot(replica.deviceID))
-                }
-            }
-            guard let source = sources[index] else {
-                fallback.append(i)
-                continue
-            }
-            planned.append((i, index, offsetInExtent, source.slot, source.fd, source.offset + offsetInExtent))
-        }
+        var next = 0
         if ring == nil { ring = engine.rings.take() }
-        var started = [ContinuousClock.Instant](repeating: .now, count: planned.count)
-        ring!.pipeline(
-            count: planned.count, depth: depth,
-            make: { k in
-                started[k] = .now
-                return .read(fd: planned[k].fd, buffer: requests[planned[k].request].into, offset: planned[k].physical)
+        ring!.stream(
+            depth: depth,
+            next: { _ in
+                while next < count {
+                    let i = next
+                    next += 1
+                    let (offset, buffer) = range(i)
+                    guard offset % block == 0, buffer.count % Int(block) == 0, buffer.count > 0, offset + Int64(buffer.count) <= info.size,
+                        let first = ExtentWalk(extents: extents, offset: offset, length: Int64(buffer.count)).first(where: { _ in true }),
+                        case .mapped(let index, let offsetInExtent, let n) = first, n == Int64(buffer.count)
+                    else {
+                        fallback.append((i, offset, buffer))
+                        continue
+                    }
+                    if !looked[index] {
+                        looked[index] = true
+                        if let (replica, device) = extents[index].replicas.lazy.compactMap({ r in self.engine.devices.device(id: r.deviceID).map { (r, $0) } }).first {
+                            sources[index] = (replica.offset, device.fd, tally.slot(replica.deviceID))
+                        }
+                    }
+                    guard let source = sources[index] else {
+                        fallback.append((i, offset, buffer))
+                        continue
+                    }
+                    issued.append(((i, offset, buffer), index, offsetInExtent, source.slot, .now))
+                    return .operation(.read(fd: source.fd, buffer: buffer, offset: source.offset + offsetInExtent))
+                }
+                return .end
             },
             complete: { k, result in
-                let (i, index, offsetInExtent, slot, _, _) = planned[k]
-                let buffer = requests[i].into
+                let (request, index, offsetInExtent, slot, started) = issued[k]
+                let buffer = request.buffer
                 guard case .success(let n) = result, n == buffer.count else {
                     engine.deviceIOError(tally.devices[slot].id)
-                    fallback.append(i)
+                    fallback.append(request)
                     return
                 }
                 guard extents[index].verifies(UnsafeRawBufferPointer(buffer), offsetInExtent: offsetInExtent) else {
                     engine.stats.device(tally.devices[slot].id) { $0.checksumErrors += 1 }
-                    fallback.append(i)
+                    fallback.append(request)
                     return
                 }
-                tally.read(slot: slot, bytes: n, since: started[k])
+                tally.read(slot: slot, bytes: n, since: started)
                 bytesRead += Int64(n)
-                done(i, .success(n))
+                done(request.index, .success(n))
             })
         engine.stats.record(tally)
-        for i in fallback {
-            let (offset, buffer) = requests[i]
+        for (i, offset, buffer) in fallback {
             do throws(EngineError) {
                 var filled = 0
                 while filled < buffer.count {
