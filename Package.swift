@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
         .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "CCRC32C"),
+        .target(name: "CMalloc"),
         .target(
             name: "Catalog",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
@@ -38,7 +39,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Engine", "CMicroHTTPD",
+                "Engine", "CMicroHTTPD", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -39,7 +39,8 @@ package final class HTTPServer: Sendable {
     private let daemon = Atomic<UInt>(0)
     let inFlight = Atomic<Int>(0)
     let requestCounter = Atomic<UInt64>(0)
-    let workers = WorkerPool(name: "http-worker")
+    /// After a burst, the memory its transfers freed goes back to the kernel.
+    let workers = WorkerPool(name: "http-worker", whenQuiet: { HeapTrim.release() })
     private let boundPort = Atomic<UInt16>(0)
 
     package init(configuration: Configuration, router: Router, logger: Logger) {

@@ -1,7 +1,8 @@
 // Threads for the work the event loop must not do: handlers that wait on disk, flushes or
 // commits, upload consumers and download producers. A job never waits for a free worker: when
 // none is idle a thread is started, so a job that blocks for long (a flush, a throttled writer)
-// delays no other. Idle threads are kept a while for the next jobs, then exit.
+// delays no other. Idle threads are kept a while for the next jobs, then exit; when the last
+// thread beyond the kept ones exits (a burst is over), `whenQuiet` runs.
 import Foundation
 
 final class WorkerPool: @unchecked Sendable {
@@ -14,11 +15,13 @@ final class WorkerPool: @unchecked Sendable {
     private let keepIdle: Int
     private let idleTimeout: TimeInterval
     private let name: String
+    private let whenQuiet: (@Sendable () -> Void)?
 
-    init(name: String, keepIdle: Int = 8, idleTimeout: TimeInterval = 30) {
+    init(name: String, keepIdle: Int = 8, idleTimeout: TimeInterval = 30, whenQuiet: (@Sendable () -> Void)? = nil) {
         self.name = name
         self.keepIdle = keepIdle
         self.idleTimeout = idleTimeout
+        self.whenQuiet = whenQuiet
     }
 
     /// Runs `job` on a worker thread, now.
@@ -59,7 +62,9 @@ final class WorkerPool: @unchecked Sendable {
                 idle -= 1
                 if !signalled, jobs.isEmpty, threads > keepIdle {
                     threads -= 1
+                    let quiet = threads == keepIdle
                     condition.unlock()
+                    if quiet { whenQuiet?() }
                     return
                 }
             }
