@@ -46,7 +46,8 @@ extension Engine {
                     offset: replica.offset + offsetInExtent + Int64(chunk))
             }
             let start = ContinuousClock.now
-            let results = ring.map { $0.perform(operations) } ?? rings.withRing { $0.perform(operations) }
+            // The device (its fd) must outlive the reads, even if it is removed meanwhile.
+            let results = withExtendedLifetime(device) { ring.map { $0.perform(operations) } ?? rings.withRing { $0.perform(operations) } }
             let result: IOResult = results.reduce(.success(0)) { total, next in
                 switch (total, next) {
                 case (.success(let a), .success(let b)): .success(a + b)

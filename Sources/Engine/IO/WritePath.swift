@@ -19,7 +19,9 @@ extension Engine {
 
     struct WriteTarget {
         let deviceID: String
-        let path: String
+        /// Held until the write completes: its fd stays open (a device removed meanwhile closes
+        /// it only when the last reference goes, so the number can never be reused under us).
+        let device: Device
         let expected: Int
     }
 
@@ -54,7 +56,7 @@ extension Engine {
                 }
                 for chunk in stride(from: 0, to: piece, by: Self.writeChunk) {
                     let n = min(Self.writeChunk, piece - chunk)
-                    plan.targets.append(WriteTarget(deviceID: range.deviceID, path: device.path, expected: n))
+                    plan.targets.append(WriteTarget(deviceID: range.deviceID, device: device, expected: n))
                     plan.operations.append(.write(
                         fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[done + chunk..<done + chunk + n]),
                         offset: range.offset + Int64(chunk)))
@@ -81,10 +83,10 @@ extension Engine {
             return nil
         case .success:
             deviceIOError(target.deviceID)
-            return .io(call: "write (short)", path: target.path, errno: EIO)
+            return .io(call: "write (short)", path: target.device.path, errno: EIO)
         case .failure(let error):
             deviceIOError(target.deviceID)
-            return .io(call: error.call, path: target.path, errno: error.errno)
+            return .io(call: error.call, path: target.device.path, errno: error.errno)
         }
     }
 

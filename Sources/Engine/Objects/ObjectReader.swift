@@ -104,8 +104,9 @@ package final class ObjectReader: @unchecked Sendable {
         typealias Request = (index: Int, offset: Int64, buffer: UnsafeMutableRawBufferPointer)
         var fallback: [Request] = []
         var tally = ReadTally()
-        /// Per extent, looked up once: the first replica whose device is open, its fd and slot.
-        var sources = [(offset: Int64, fd: Int32, slot: Int)?](repeating: nil, count: extents.count)
+        /// Per extent, looked up once: the first replica whose device is open, the device (held
+        /// while its fd is in use) and its tally slot.
+        var sources = [(offset: Int64, device: Device, slot: Int)?](repeating: nil, count: extents.count)
         var looked = [Bool](repeating: false, count: extents.count)
         var next = 0
         if ring == nil { ring = engine.rings.take() }
@@ -126,7 +127,7 @@ package final class ObjectReader: @unchecked Sendable {
                     if !looked[index] {
                         looked[index] = true
                         if let (replica, device) = extents[index].replicas.lazy.compactMap({ r in self.engine.devices.device(id: r.deviceID).map { (r, $0) } }).first {
-                            sources[index] = (replica.offset, device.fd, tally.slot(replica.deviceID))
+                            sources[index] = (replica.offset, device, tally.slot(replica.deviceID))
                         }
                     }
                     guard let source = sources[index] else {
@@ -134,7 +135,7 @@ package final class ObjectReader: @unchecked Sendable {
                         continue
                     }
                     issued.append(((i, offset, buffer), index, offsetInExtent, source.slot, .now))
-                    return .operation(.read(fd: source.fd, buffer: buffer, offset: source.offset + offsetInExtent))
+                    return .operation(.read(fd: source.device.fd, buffer: buffer, offset: source.offset + offsetInExtent))
                 }
                 return .end
             },
