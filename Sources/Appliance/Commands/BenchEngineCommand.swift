@@ -91,9 +91,7 @@ struct BenchEngineCommand: ParsableCommand {
         var start = ContinuousClock.now
         let writer = try engine.beginUpload(volume: "bench", key: key, contentType: "application/octet-stream", length: objectBytes)
         for _ in 0..<objectBytes / Int64(chunk) { try writer.append(UnsafeRawBufferPointer(source)) }
-        let appended = ContinuousClock.now
         let info = try writer.commit()
-        emit("seqwrite_commit_seconds", String(format: "%.3f", (ContinuousClock.now - appended).seconds))
         let writeSeconds = (ContinuousClock.now - start).seconds
         emit("object_bytes", info.size)
         emit("seqwrite_seconds", String(format: "%.3f", writeSeconds))

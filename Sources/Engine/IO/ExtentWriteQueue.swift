@@ -1,7 +1,7 @@
 // Extent writes kept in flight while the caller prepares the next buffer: each submitted buffer is
-// planned on the caller's thread (allocation, checksums, write-through copies) and queued on a
-// WriteStream that writes every replica, up to `depth` buffers at once; results are taken back in
-// submission order, so extents stay in logical order. Used by direct uploads (filled from the
+// planned on the caller's thread (allocation, checksums), queued on a WriteStream that writes every
+// replica, up to `depth` buffers at once, and copied for write-through while it is written; results
+// are taken back in submission order, so extents stay in logical order. Used by direct uploads (filled from the
 // network) and by writeback (filled from cached pages).
 import Catalog
 import Foundation
@@ -58,14 +58,18 @@ final class ExtentWriteQueue {
             spares.append(buffer)
             throw error
         }
+        inFlight.append(job)
+        if last && stream == nil {
+            job.writeHere(engine: engine, volume: volume)
+        } else {
+            if stream == nil { stream = WriteStream(engine: engine, volume: volume, depth: Self.ioDepth * replicas) }
+            stream?.enqueue(job)
+        }
+        // The write-through copy is taken while the devices write the same (read-only) bytes.
         if stage {
             job.pages = engine.stageWritten(buffer, length: length)
             if job.pages.isEmpty { stagingRefused = true }
         }
-        inFlight.append(job)
-        if last && stream == nil { return job.writeHere(engine: engine, volume: volume) }
-        if stream == nil { stream = WriteStream(engine: engine, volume: volume, depth: Self.ioDepth * replicas) }
-        stream?.enqueue(job)
     }
 
     /// Waits for every write in flight; throws the first error.

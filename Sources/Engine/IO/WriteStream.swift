@@ -10,8 +10,9 @@ import Foundation
 /// One buffer's planned writes on their way through a WriteStream (or written on the owner's
 /// thread, `writeHere`). `done` is signalled once the last of its operations completed.
 final class WriteJob: @unchecked Sendable {
-    // @unchecked: the owner sets everything before the job is queued; the stream's thread then
+    // @unchecked: the owner sets the plan before the job is queued; the stream's thread then
     // writes only `error` and `remaining`, and the owner reads them after waiting on `done`.
+    // `pages` is the owner's alone.
     let buffer: AlignedBuffer
     let length: Int
     let logicalOffset: Int64
@@ -31,9 +32,12 @@ final class WriteJob: @unchecked Sendable {
         self.logicalOffset = logicalOffset
     }
 
-    fileprivate func begin() {
+    /// Starts the clock; false (and done) when there is nothing to write.
+    fileprivate func begin() -> Bool {
         remaining = plan.operations.count
         started = .now
+        if remaining == 0 { done.signal() }
+        return remaining > 0
     }
 
     /// One operation's result; the job is done after the last.
@@ -53,11 +57,7 @@ final class WriteJob: @unchecked Sendable {
 
     /// Writes the job on the calling thread, as one batch.
     func writeHere(engine: Engine, volume: String) {
-        begin()
-        if remaining == 0 {
-            done.signal()
-            return
-        }
+        guard begin() else { return }
         let results = engine.rings.withRing { $0.perform(plan.operations) }
         for (operation, result) in results.enumerated() { completed(operation, result, engine: engine, volume: volume) }
     }
@@ -78,11 +78,7 @@ final class WriteStream: @unchecked Sendable {
     }
 
     func enqueue(_ job: WriteJob) {
-        job.begin()
-        if job.remaining == 0 {
-            job.done.signal()
-            return
-        }
+        guard job.begin() else { return }
         queue.withLock { $0.jobs.append(job) }
         wake.signal()
     }

@@ -96,12 +96,12 @@ package final class ObjectReader: @unchecked Sendable {
         done: (Int, Result<Int, EngineError>) -> Void
     ) {
         let block = Extent.checksumBlock
+        typealias Request = (index: Int, offset: Int64, buffer: UnsafeMutableRawBufferPointer)
         /// The reads that went out as one op each, by op number: the request (number, offset and
         /// buffer), its extent and offset in it, the replica's device (its tally slot), and when it
         /// was submitted.
         var issued: [(request: Request, extent: Int, offsetInExtent: Int64, slot: Int, started: ContinuousClock.Instant)] = []
         issued.reserveCapacity(count)
-        typealias Request = (index: Int, offset: Int64, buffer: UnsafeMutableRawBufferPointer)
         var fallback: [Request] = []
         var tally = ReadTally()
         /// Per extent, looked up once: the first replica whose device is open, the device (held
