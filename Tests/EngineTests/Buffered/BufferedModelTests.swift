@@ -10,16 +10,12 @@ import Testing
         if direct {
             try Scratch.upload(engine, "model", key, data)
         } else {
-            let upload = try engine.beginBufferedUpload(volume: "model", key: key, contentType: nil, length: Int64(data.count), mode: .replace)
-            try data.withUnsafeBytes { try upload.append($0) }
-            _ = try upload.finish(sync: sync)
+            try Scratch.bufferedUpload(engine, "model", key, data, sync: sync)
         }
     }
 
     static func patch(_ engine: Engine, _ key: String, offset: Int64, _ data: [UInt8], sync: Bool) throws {
-        let upload = try engine.beginBufferedUpload(volume: "model", key: key, contentType: nil, length: Int64(data.count), mode: .patch(offset: offset))
-        try data.withUnsafeBytes { try upload.append($0) }
-        _ = try upload.finish(sync: sync)
+        try Scratch.bufferedUpload(engine, "model", key, data, mode: .patch(offset: offset), sync: sync)
     }
 
     static func read(_ engine: Engine, _ key: String, direct: Bool) throws -> [UInt8] {

@@ -83,9 +83,7 @@ import Testing
         #expect(sent() == Array(data[100..<data.count - 100]))
 
         let patch = [UInt8](repeating: 0xAB, count: 8192)
-        let upload = try engine.beginBufferedUpload(volume: "wtvol", key: "k", contentType: nil, length: Int64(patch.count), mode: .patch(offset: 4096))
-        try patch.withUnsafeBytes { try upload.append($0) }
-        _ = try upload.finish(sync: true)
+        try Scratch.bufferedUpload(engine, "wtvol", "k", patch, mode: .patch(offset: 4096), sync: true)
         #expect(sent() == Array(data[100..<data.count - 100]), "the pinned snapshot is unchanged")
         var expected = data
         expected.replaceSubrange(4096..<4096 + 8192, with: patch)

@@ -12,9 +12,7 @@ import Testing
         let (engine, devices) = try Scratch.engine(dir, devices: 1, volume: "wbvol")
         defer { engine.shutdown() }
         let data = Scratch.randomBytes(100_000)
-        let upload = try engine.beginBufferedUpload(volume: "wbvol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
-        try data.withUnsafeBytes { try upload.append($0) }
-        _ = try upload.finish(sync: false)
+        try Scratch.bufferedUpload(engine, "wbvol", "k", data, sync: false)
         let reserved = try engine.cacheStats(volume: "wbvol").reservedBytes
         #expect(reserved > 0)
 

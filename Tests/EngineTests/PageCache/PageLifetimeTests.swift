@@ -11,9 +11,7 @@ import Testing
         let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
         defer { engine.shutdown() }
         let data = Scratch.randomBytes(64 << 10)
-        let upload = try engine.beginBufferedUpload(volume: "vol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
-        try data.withUnsafeBytes { try upload.append($0) }
-        _ = try upload.finish(sync: false)
+        let upload = try Scratch.bufferedUpload(engine, "vol", "k", data, sync: false)
         weak var page: Page?
         weak var object: CachedObject?
         engine.pageCache.state.withLock { state in
@@ -37,17 +35,11 @@ import Testing
         let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
         defer { engine.shutdown() }
         let data = Scratch.randomBytes(256 << 10)
-        for _ in 0..<200 {
-            let upload = try engine.beginBufferedUpload(volume: "vol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
-            try data.withUnsafeBytes { try upload.append($0) }
-            _ = try upload.finish(sync: true)
-        }
+        for _ in 0..<200 { try Scratch.bufferedUpload(engine, "vol", "k", data, sync: true) }
         let (entries, pages) = engine.pageCache.state.withLock { ($0.clock.count, $0.pageCount) }
         #expect(pages == 64)
         #expect(entries <= 2 * pages + 4096, "\(entries) CLOCK entries for \(pages) cached pages")
-        let upload = try engine.beginBufferedUpload(volume: "vol", key: "k", contentType: nil, length: Int64(data.count), mode: .replace)
-        try data.withUnsafeBytes { try upload.append($0) }
-        _ = try upload.finish(sync: true)
+        try Scratch.bufferedUpload(engine, "vol", "k", data, sync: true)
         let reader = try engine.openBuffered(volume: "vol", key: "k")
         defer { reader.close() }
         let back = try Scratch.readAll(count: data.count) { try reader.read(at: $0, into: $1) }

@@ -80,6 +80,18 @@ enum Scratch {
     }
 
     /// Uploads `data` as `key` through the direct writer.
+    /// A buffered PUT (or, with `mode: .patch`, a PATCH) of `data`, finished `sync` or async; the
+    /// finished upload is returned for tests that watch what it still holds.
+    @discardableResult
+    static func bufferedUpload(
+        _ engine: Engine, _ volume: String, _ key: String, _ data: [UInt8], mode: BufferedUpload.Mode = .replace, sync: Bool
+    ) throws -> BufferedUpload {
+        let upload = try engine.beginBufferedUpload(volume: volume, key: key, contentType: nil, length: Int64(data.count), mode: mode)
+        try data.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.finish(sync: sync)
+        return upload
+    }
+
     static func upload(_ engine: Engine, _ volume: String, _ key: String, _ data: [UInt8], cacheThrough: Bool = false) throws {
         let writer = try engine.beginUpload(volume: volume, key: key, contentType: nil, length: Int64(data.count), cacheThrough: cacheThrough)
         try data.withUnsafeBytes { try writer.append($0) }
