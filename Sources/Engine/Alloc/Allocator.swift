@@ -51,6 +51,11 @@ package final class Allocator: Sendable {
         devices.withLock { $0[id]?.state = state }
     }
 
+    /// Every device's free space as it is now (for the space audit).
+    func freeSpaces() -> [String: FreeSpace] {
+        devices.withLock { $0.mapValues(\.free) }
+    }
+
     package func freeBytes(deviceID: String) -> Int64 {
         devices.withLock { $0[deviceID]?.free.freeBytes ?? 0 }
     }

@@ -45,6 +45,8 @@ final class DeferredFree: Sendable {
         allocator.free(ready)
     }
 
+    var pendingRanges: [PhysicalRange] { state.withLock { $0.pending.flatMap(\.ranges) } }
+
     var pendingBytes: Int64 { state.withLock { $0.pending.flatMap(\.ranges).reduce(0) { $0 + $1.length } } }
 
     private static func drain(_ state: inout State) -> [PhysicalRange] {

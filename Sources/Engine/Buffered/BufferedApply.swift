@@ -13,34 +13,8 @@ extension Engine {
     /// only evict what is worth keeping): 64 MiB, or less for a small cache.
     var readBypassThreshold: Int64 { min(64 << 20, spillThreshold) }
 
-    /// Waits until no writeback runs on `key`, then runs `body` under the cache lock.
-    func withIdleObject<T>(_ key: CacheKey, _ body: (inout PageCache.State) throws(EngineError) -> T) throws(EngineError) -> T {
-        while true {
-            let result: T? = try pageCache.state.withLock { state throws(EngineError) -> T? in
-                if let object = state.objects[key], object.flushing { return nil }
-                return try body(&state)
-            }
-            if let result { return result }
-            usleep(500)
-        }
-    }
-
-    /// The cached object for `key`, loaded from the catalog when not cached. nil when the object
-    /// exists neither in the cache nor in the catalog.
-    func cachedObject(_ state: inout PageCache.State, volume: VolumeRecord, key: String) throws(EngineError) -> CachedObject? {
-        let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        if let object = state.objects[cacheKey] { return object }
-        guard let stored = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else { return nil }
-        let object = CachedObject(
-            volumeID: volume.id!, volumeName: volume.name, key: key, replicas: UInt8(volume.replicas),
-            thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
-            extents: stored.extents.map(Extent.init))
-        state.objects[cacheKey] = object
-        return object
-    }
-
     func objectInfo(volume: VolumeRecord, key: String) throws(EngineError) -> ObjectInfo {
-        try pageCache.state.withLock { state throws(EngineError) in
+        try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) { state throws(EngineError) in
             guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
                 throw .objectNotFound(volume: volume.name, key: key)
             }
@@ -51,7 +25,7 @@ extension Engine {
     /// Space a PATCH of [offset, offset+length) needs: copies' worth of sectors not yet backed or
     /// reserved, and quota for growth past what is already covered.
     func patchReservation(volume: VolumeRecord, key: String, offset: Int64, length: Int64, alreadyLogical: Int64) throws(EngineError) -> (physical: Int64, logical: Int64) {
-        try pageCache.state.withLock { state throws(EngineError) in
+        try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) { state throws(EngineError) in
             guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
                 throw .objectNotFound(volume: volume.name, key: key)
             }
@@ -80,11 +54,10 @@ extension Engine {
         let thick = volume.provisioning == Provisioning.thick.rawValue
         let (info, release) = try withIdleObject(cacheKey) { state throws(EngineError) -> (ObjectInfo, (Int64, Int64)) in
             let previous = try cachedObject(&state, volume: volume, key: key)
-            previous?.holdVersion(deferredFree)
-            let dropped = PageCache.drop(&state, key: cacheKey)
+            let dropped = PageCache.drop(&state, key: cacheKey, pinning: deferredFree)
             let object = CachedObject(
                 volumeID: volume.id!, volumeName: volume.name, key: key, replicas: UInt8(volume.replicas), thick: thick,
-                committed: nil, extents: previous?.extents ?? [])
+                committed: nil, extents: previous?.extents ?? [], committedID: previous?.committedID)
             object.committedExists = previous?.committedExists ?? false
             object.committedSize = previous?.committedSize ?? 0
             object.createdAt = previous?.createdAt
@@ -129,7 +102,7 @@ extension Engine {
         let thick = volume.provisioning == Provisioning.thick.rawValue
         for _ in 0..<8 {
             // Pages partly overwritten and not cached are read from disk first, outside the lock.
-            guard let (fills, generation) = try prepareFills(volume: volume, key: key, pages: staged) else {
+            guard let (fills, filledFrom, generation) = try prepareFills(volume: volume, key: key, pages: staged) else {
                 throw .objectNotFound(volume: volume.name, key: key)
             }
             let capacity = pageCache.capacityPages
@@ -137,7 +110,8 @@ extension Engine {
                 guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
                     throw .objectNotFound(volume: volume.name, key: key)
                 }
-                guard object.commitGeneration == generation else { return nil }
+                // The fills are of the version they were read from: the same entry, not committed since.
+                guard object === filledFrom, object.commitGeneration == generation else { return nil }
                 var need = 0
                 var targets: [(Int64, Page, Range<Int>)] = []
                 for (index, entry) in staged.sorted(by: { $0.key < $1.key }) {
@@ -190,27 +164,31 @@ extension Engine {
         throw .catalog("the object kept changing while a PATCH was applied")
     }
 
-    /// Reads the committed contents of staged pages that are partly overwritten and not cached.
-    private func prepareFills(volume: VolumeRecord, key: String, pages: [Int64: (page: Page, bytes: Range<Int>)]) throws(EngineError) -> ([Int64: Page], UInt64)? {
-        let snapshot = try pageCache.state.withLock { state throws(EngineError) -> ([Extent], Int64, Bool, UInt64, [Int64])? in
+    /// Reads the committed contents of staged pages that are partly overwritten and not cached;
+    /// returns them with the entry and the commit generation they were read from.
+    private func prepareFills(
+        volume: VolumeRecord, key: String, pages: [Int64: (page: Page, bytes: Range<Int>)]
+    ) throws(EngineError) -> ([Int64: Page], CachedObject, UInt64)? {
+        // Pinned before the extents are taken: a commit that replaces them cannot free them meanwhile.
+        let epoch = deferredFree.pin()
+        defer { deferredFree.unpin(epoch) }
+        let snapshot = try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) { state throws(EngineError) -> (CachedObject, [Int64])? in
             guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else { return nil }
             let needed = pages.filter { index, entry in
                 object.pages[index] == nil && entry.bytes != 0..<PageState.pageSize
                     && index * Int64(PageState.pageSize) < object.committedSize && !object.replacesCommitted
             }.map(\.key)
-            return (object.extents, object.committedSize, object.replacesCommitted, object.commitGeneration, needed)
+            return (object, needed)
         }
-        guard let (extents, committedSize, _, generation, needed) = snapshot else { return nil }
+        guard let (object, needed) = snapshot else { return nil }
+        let (extents, committedSize, generation) = pageCache.state.withLock { _ in (object.extents, object.committedSize, object.commitGeneration) }
         var fills: [Int64: Page] = [:]
-        guard !needed.isEmpty else { return (fills, generation) }
-        let epoch = deferredFree.pin()
-        defer { deferredFree.unpin(epoch) }
         for index in needed {
             let page = Page(zeroed: false)  // readCommitted fills it whole (zeros past the end)
             try readCommitted(extents: extents, committedSize: committedSize, from: index * Int64(PageState.pageSize), into: page.bytes, key: key)
             fills[index] = page
         }
-        return (fills, generation)
+        return (fills, object, generation)
     }
 
     /// Fills `buffer` (a whole number of pages) with committed bytes from `from`; holes and bytes

@@ -191,8 +191,13 @@ package final class BufferedReader: @unchecked Sendable {
         let (extents, committedSize, replaced, generation, run) = snapshot
         if (fillBuffer?.count ?? 0) < run * PageState.pageSize { fillBuffer = AlignedBuffer(count: run * PageState.pageSize, zeroed: false) }
         let buffer = fillBuffer!
-        if !replaced {
-            try engine.readCommitted(extents: extents, committedSize: committedSize, from: first * pageSize, into: UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<run * PageState.pageSize]), key: info.key)
+        let target = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<run * PageState.pageSize])
+        if replaced {
+            // A hole of a whole replacement (a PATCH past its end): zeros, not what the reused
+            // buffer held from an earlier fill (once another key's bytes, written back as this one's).
+            target.initializeMemory(as: UInt8.self, repeating: 0)
+        } else {
+            try engine.readCommitted(extents: extents, committedSize: committedSize, from: first * pageSize, into: target, key: info.key)
         }
         let capacity = engine.pageCache.capacityPages
         engine.pageCache.state.withLock { state in
@@ -232,7 +237,7 @@ extension Engine {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        let (object, info) = try pageCache.state.withLock { state throws(EngineError) -> (CachedObject, ObjectInfo) in
+        let (object, info) = try withCacheEntry(cacheKey, for: .read) { state throws(EngineError) -> (CachedObject, ObjectInfo) in
             guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
                 throw .objectNotFound(volume: name, key: key)
             }

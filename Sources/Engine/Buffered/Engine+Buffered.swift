@@ -29,7 +29,7 @@ extension Engine {
         if pageCache.dirtyPages > hardDirtyLimit { return true }
         guard let volume = try? volumeRecord(named: name) else { return false }  // The upload fails at once.
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        return pageCache.state.withLock { state in state.objects[cacheKey].map { $0.isDirty || $0.flushing || $0.lastError != nil } ?? false }
+        return pageCache.state.withLock { state in state.objects[cacheKey].map { $0.isDirty || !$0.lifecycle.isIdle || $0.lastError != nil } ?? false }
     }
 
     /// Writes back, then drops, whatever the cache holds for `key` (before and after direct IO).
@@ -37,30 +37,6 @@ extension Engine {
         let cacheKey = CacheKey(volumeID: volumeID, key: key)
         if writeBackFirst { try flushObject(cacheKey) }
         release(try withIdleObject(cacheKey) { state in dropCachedVersion(&state, cacheKey) })
-    }
-
-    /// What dropping a cached object gave back: its reservations, to release outside the lock.
-    struct DroppedVersion {
-        let object: CachedObject
-        let replicaSectors: Int
-        let logical: Int64
-    }
-
-    /// Under the cache lock: drops the cached object for `key` (readers that opened it keep
-    /// reading it, and its committed extents stay allocated until they are done).
-    func dropCachedVersion(_ state: inout PageCache.State, _ key: CacheKey) -> DroppedVersion? {
-        guard let object = state.objects[key] else { return nil }
-        object.holdVersion(deferredFree)
-        let dropped = PageCache.drop(&state, key: key)
-        return DroppedVersion(object: object, replicaSectors: dropped.replicaSectors, logical: dropped.logical)
-    }
-
-    /// Releases a dropped object's reservations from the volume and the pool.
-    func release(_ dropped: DroppedVersion?) {
-        guard let dropped else { return }
-        space.releaseBuffered(
-            volumeID: dropped.object.volumeID, thick: dropped.object.thick, logical: dropped.logical,
-            physical: Int64(dropped.replicaSectors * PageState.sectorSize))
     }
 
     /// Writes back every dirty object (shutdown).

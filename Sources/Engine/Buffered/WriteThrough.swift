@@ -42,35 +42,27 @@ extension Engine {
         pageCache.state.withLock { $0.staged -= count }
     }
 
-    /// Makes `pages` (runs by first page index) the clean cached pages of `stored`, the version a
-    /// direct upload just committed, replacing whatever the cache held for its key.
-    func installWrittenThrough(volume: VolumeRecord, stored: StoredObject, pages: [Int64: [Page]], count: Int) {
+    /// Under the cache lock, inside the commit that bypassed the cache for `stored` (the version a
+    /// direct upload just committed): an entry whose clean cached pages are `pages` (runs by first
+    /// page index), moved from staged to cached.
+    func writtenThroughObject(_ state: inout PageCache.State, volume: VolumeRecord, stored: StoredObject, pages: [Int64: [Page]], count: Int) -> CachedObject {
         let cacheKey = CacheKey(volumeID: volume.id!, key: stored.record.key)
         let pageSize = Int64(PageState.pageSize)
-        do throws(EngineError) {
-            let dropped = try withIdleObject(cacheKey) { state -> DroppedVersion? in
-                let dropped = dropCachedVersion(&state, cacheKey)
-                let object = CachedObject(
-                    volumeID: volume.id!, volumeName: volume.name, key: stored.record.key, replicas: UInt8(volume.replicas),
-                    thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
-                    extents: stored.extents.map(Extent.init))
-                let whole = [UInt8](repeating: UInt8(volume.replicas), count: PageState.sectorsPerPage)
-                for (first, run) in pages {
-                    for (i, page) in run.enumerated() {
-                        let index = first + Int64(i)
-                        page.state.load(allocated: (index + 1) * pageSize <= object.committedSize ? whole : object.allocatedReplicas(page: index))
-                        object.pages[index] = page
-                        PageCache.track(&state, cacheKey, index)
-                    }
-                }
-                state.staged -= count
-                state.pageCount += count
-                state.objects[cacheKey] = object
-                return dropped
+        let object = CachedObject(
+            volumeID: volume.id!, volumeName: volume.name, key: stored.record.key, replicas: UInt8(volume.replicas),
+            thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
+            extents: stored.extents.map(Extent.init), committedID: stored.record.id)
+        let whole = [UInt8](repeating: UInt8(volume.replicas), count: PageState.sectorsPerPage)
+        for (first, run) in pages {
+            for (i, page) in run.enumerated() {
+                let index = first + Int64(i)
+                page.state.load(allocated: (index + 1) * pageSize <= object.committedSize ? whole : object.allocatedReplicas(page: index))
+                object.pages[index] = page
+                PageCache.track(&state, cacheKey, index)
             }
-            release(dropped)
-        } catch {
-            unstage(count)
         }
+        state.staged -= count
+        state.pageCount += count
+        return object
     }
 }

@@ -17,6 +17,8 @@ extension Engine {
         var version: ObjectVersion
         var extents: [Extent]
         var replacesCommitted: Bool
+        /// The catalog row the snapshot's committed extents belong to.
+        var committedID: Int64?
         var reservedPhysical: Int64
         var reservedLogical: Int64
         var metadataGeneration: UInt64
@@ -54,21 +56,27 @@ extension Engine {
             try makeDurable(Set(writes.allocated.map(\.deviceID)))
             let old = snapshot.replacesCommitted ? [] : snapshot.extents
             var (merged, freed) = ExtentSplice.splice(old: old, new: newExtents, size: snapshot.size)
-            if snapshot.replacesCommitted { freed += snapshot.extents.flatMap(\.replicas) }
             let records = merged.map { extent in
                 NewExtent(
                     logicalOffset: extent.logicalOffset, length: extent.length, checksumBlock: Extent.checksumBlock,
                     checksums: Extent.encodeChecksums(extent.checksums), replicas: extent.replicas.map { ($0.deviceID, $0.offset, $0.length) })
             }
             let object = snapshot.object
-            _ = try space.commitBuffered(
+            let (stored, replaced) = try space.commitBuffered(
                 volumeID: object.volumeID, thick: object.thick, logical: snapshot.reservedLogical, physical: snapshot.reservedPhysical
             ) { () throws(EngineError) in
                 try catalogCall(notFound: .volumeNotFound(name: object.volumeName)) {
-                    try catalog.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, _ in }
+                    try catalog.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, current in
+                        // Kept pieces of the committed extents are only ours to keep over the row they came from.
+                        if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
+                            throw EngineError.catalog("\(object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))")
+                        }
+                    }
                 }
             }
-            finishWriteback(snapshot, merged: merged)
+            // A whole replacement frees whatever the catalog replaced; a splice, what it no longer references.
+            if snapshot.replacesCommitted { freed = replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) } }
+            finishWriteback(snapshot, merged: merged, committedID: stored.record.id)
             deferredFree.retire(freed)
         } catch {
             allocator.free(writes.drain())
@@ -85,7 +93,7 @@ extension Engine {
                 if !object.isDirty { throw error }
             }
             guard object.isDirty else { return nil }
-            object.flushing = true
+            object.lifecycle.beginWriteback()
             var pages: [(Int64, Page, [Bool], UInt64)] = []
             var reserved = 0
             for (index, page) in object.pages.sorted(by: { $0.key < $1.key }) where page.state.isDirty {
@@ -109,13 +117,13 @@ extension Engine {
                 object: object, pages: pages.map { (index: $0.0, page: $0.1, mask: $0.2, generation: $0.3) },
                 runs: runs.map { (pages: $0.0, start: $0.1, length: $0.2) }, size: object.size,
                 version: ObjectVersion(volumeID: object.volumeID, key: object.key, size: object.size, etag: object.etag, contentType: object.contentType),
-                extents: object.extents, replacesCommitted: object.replacesCommitted,
+                extents: object.extents, replacesCommitted: object.replacesCommitted, committedID: object.committedID,
                 reservedPhysical: Int64(reserved * PageState.sectorSize), reservedLogical: object.reservedLogical,
                 metadataGeneration: object.metadataGeneration)
         }
     }
 
-    private func finishWriteback(_ snapshot: WritebackSnapshot, merged: [Extent]) {
+    private func finishWriteback(_ snapshot: WritebackSnapshot, merged: [Extent], committedID: Int64?) {
         let object = snapshot.object
         pageCache.state.withLock { state in
             var released = 0
@@ -128,6 +136,7 @@ extension Engine {
                 Int64(released * PageState.sectorSize) == snapshot.reservedPhysical,
                 "writeback released \(released) sectors but snapshotted \(snapshot.reservedPhysical) bytes")
             object.extents = merged
+            object.committedID = committedID
             object.committedSize = snapshot.size
             object.committedExists = true
             object.replacesCommitted = false
@@ -136,7 +145,7 @@ extension Engine {
             object.commitGeneration += 1
             if object.metadataGeneration == snapshot.metadataGeneration { object.metadataDirty = false }
             if !object.isDirty { object.dirtySince = nil }
-            object.flushing = false
+            object.lifecycle.endWriteback()
             state.counters[object.volumeID, default: VolumeCacheStats()].writebackBytes += Int64(snapshot.runs.reduce(0) { $0 + $1.length })
         }
     }
@@ -145,7 +154,7 @@ extension Engine {
         let object = snapshot.object
         pageCache.state.withLock { state in
             for entry in snapshot.pages { entry.page.state.writebackFailed() }
-            object.flushing = false
+            object.lifecycle.endWriteback()
             object.lastError = error
             state.counters[object.volumeID, default: VolumeCacheStats()].writebackErrors += 1
         }

@@ -40,7 +40,7 @@ extension Engine {
     func backgroundWriteback(maxAge: Duration) {
         let now = ContinuousClock.now
         let (candidates, dirty) = pageCache.state.withLock { state in
-            (state.objects.filter { $0.value.isDirty && !$0.value.flushing }
+            (state.objects.filter { $0.value.isDirty && $0.value.lifecycle.isIdle }
                 .map { ($0.key, $0.value.dirtySince ?? now) }.sorted { $0.1 < $1.1 }, state.dirtyPages)
         }
         var over = dirty > backgroundDirtyLimit
@@ -65,7 +65,7 @@ extension Engine {
     @discardableResult
     func writeBackOldest() -> Bool {
         let oldest = pageCache.state.withLock { state in
-            state.objects.filter { $0.value.isDirty && !$0.value.flushing }.min { ($0.value.dirtySince ?? .now) < ($1.value.dirtySince ?? .now) }?.key
+            state.objects.filter { $0.value.isDirty && $0.value.lifecycle.isIdle }.min { ($0.value.dirtySince ?? .now) < ($1.value.dirtySince ?? .now) }?.key
         }
         guard let oldest else { return false }
         try? flushObject(oldest)  // An error is kept on the object and reported by the next flush.

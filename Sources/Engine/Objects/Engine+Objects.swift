@@ -68,12 +68,12 @@ extension Engine {
     package func deleteObject(volume name: String, key: String) throws(EngineError) {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
-        let wasCachedOnly = try pageCache.state.withLock { state throws(EngineError) in
-            state.objects[CacheKey(volumeID: volume.id!, key: key)].map { !$0.committedExists && $0.metadataDirty } ?? false
-        }
-        try invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: false)
-        let replicas = try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false, replacing: 0)) { () throws(EngineError) in
-            try catalogCall { try catalog.deleteObject(volumeID: volume.id!, key: key) }
+        var wasCachedOnly = false
+        let replicas = try commitBypassingCache(volume, key: key, flushFirst: false) { dropped throws(EngineError) in
+            wasCachedOnly = dropped.map { !$0.object.committedExists && $0.object.metadataDirty } ?? false
+            return try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false, replacing: 0)) { () throws(EngineError) in
+                try catalogCall { try catalog.deleteObject(volumeID: volume.id!, key: key) }
+            }
         }
         guard let replicas else {
             if wasCachedOnly { return }  // Written with async durability and never written back.

@@ -106,23 +106,24 @@ package final class ObjectWriter: @unchecked Sendable {
             try engine.makeDurable(Set(writes.allocated.map(\.deviceID)))
             let version = ObjectVersion(
                 volumeID: volume.id!, key: key, size: flushed, etag: Self.newETag(), contentType: contentType)
-            let engine = self.engine
-            let extents = writes.extents
-            let (object, replaced) = try engine.space.commit(reservation) { () throws(EngineError) in
-                try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
-                    try engine.catalog.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _, _ in }
+            let (engine, volume, reservation) = (self.engine, self.volume, self.reservation)
+            let (extents, writes) = (self.writes.extents, self.writes)
+            // The key is held while the catalog commits: the cached entry (written back first)
+            // is replaced by the written-through pages, or by nothing.
+            let (object, replaced) = try engine.commitBypassingCache(volume, key: key, flushFirst: true) { _ throws(EngineError) in
+                try engine.space.commit(reservation) { () throws(EngineError) in
+                    try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
+                        try engine.catalog.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _, _ in }
+                    }
                 }
+            } install: { committed, state in
+                let staged = writes.takeStaged()  // Left for `abort` to give back if the commit fails.
+                return staged.count > 0 ? engine.writtenThroughObject(&state, volume: volume, stored: committed.0, pages: staged.pages, count: staged.count) : nil
             }
             finished = true
             engine.stats.mode(volume.name, "direct") {
                 $0.bytesWritten += flushed
                 $0.writeOps += 1
-            }
-            let staged = writes.takeStaged()
-            if staged.count > 0 {
-                engine.installWrittenThrough(volume: volume, stored: object, pages: staged.pages, count: staged.count)
-            } else {
-                try? engine.invalidateCached(volumeID: volume.id!, key: key, writeBackFirst: false)
             }
             engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
             return ObjectInfo(object.record)

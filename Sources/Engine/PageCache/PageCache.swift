@@ -59,7 +59,7 @@ final class PageCache: Sendable {
                 removeClockEntry(&state)
                 continue
             }
-            if page.state.isDirty || page.state.writebackInFlight > 0 || page.sendPins > 0 || object.flushing {
+            if page.state.isDirty || page.state.writebackInFlight > 0 || page.sendPins > 0 || object.lifecycle.isFlushing {
                 state.hand += 1
             } else if page.referenced {
                 page.referenced = false
@@ -119,9 +119,11 @@ final class PageCache: Sendable {
         return page
     }
 
-    /// Drops an object's pages; returns the reservation (copies' worth of sectors) they held.
-    static func drop(_ state: inout State, key: CacheKey) -> (replicaSectors: Int, logical: Int64) {
+    /// Drops an idle object from the cache and retires it, pinning its committed version for the
+    /// readers that still hold it; returns the reservation (copies' worth of sectors) its pages held.
+    static func drop(_ state: inout State, key: CacheKey, pinning deferredFree: DeferredFree) -> (replicaSectors: Int, logical: Int64) {
         guard let object = state.objects.removeValue(forKey: key) else { return (0, 0) }
+        object.retire(deferredFree)
         var released = 0
         for page in object.pages.values {
             if page.state.isDirty { state.dirtyPages -= 1 }
