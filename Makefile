@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps python-deps build serve test test-swift test-contract bench clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract bench clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 2>/dev/null; then \
@@ -15,11 +15,19 @@ system-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) pkg-config; \
 	fi
 
+# The tests also trace the server's fsyncs (the catalog's WAL must be synced before a sync PUT is answered).
+test-system-deps: system-deps
+	@if ! command -v strace >/dev/null; then \
+		echo "installing strace"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq strace; \
+	fi
+
 python-deps:
 	@python3 -c "import schemathesis, prometheus_client, openapi_spec_validator, yaml" 2>/dev/null || \
 		python3 -m pip install -q -r scripts/requirements.txt
 
-deps: system-deps python-deps
+deps: system-deps test-system-deps python-deps
 
 build: system-deps
 	swift build $(SWIFT_BUILD_FLAGS)
