@@ -11,9 +11,13 @@ struct ApplianceConfiguration: Sendable {
     var token: String?
     var deviceCount: Int = 2
     var deviceSize: Int64 = 8 << 30
-    var maxConnections: Int = 512
+    var maxConnections: Int = 10_000
     /// HTTP event-loop threads (0: two per core, at least 4).
     var httpThreads: Int = 0
+    /// Idle seconds allowed while a request head arrives (and between keep-alive requests), and
+    /// while a request body arrives.
+    var headerTimeout: Int = 30
+    var bodyTimeout: Int = 60
     var logLevel: Logger.Level = .info
     var cacheBytes: Int64 = Engine.defaultCacheBytes
 

@@ -18,6 +18,7 @@ struct Application: Sendable {
 }
 
 func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -> Application {
+    let connections = connectionLimit(config, logger: logger)
     let engine = try Engine.open(dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes)
     do {
         try engine.bootstrapFileDevices(count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/devices")
@@ -25,7 +26,10 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         let metrics = HTTPMetrics()
         let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics)
         let server = HTTPServer(
-            configuration: .init(host: config.host, port: config.port, maxConnections: config.maxConnections, eventThreads: config.httpThreads), router: router, logger: logger)
+            configuration: .init(
+                host: config.host, port: config.port, maxConnections: connections, eventThreads: config.httpThreads,
+                headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout),
+            router: router, logger: logger)
         try server.start()
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
         logger.info("listening on http://\(host):\(server.port)", metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())"])
@@ -34,6 +38,29 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         engine.shutdown()
         throw error
     }
+}
+
+/// `--max-connections`, within the open-file limit once its soft limit is raised to the hard one
+/// (the usual soft limit, 1024, would hold connections far below it: at the limit MHD stops
+/// accepting and new clients wait in the listen backlog). Some descriptors stay for the rest:
+/// devices, rings, the catalog, MHD's own.
+func connectionLimit(_ config: ApplianceConfiguration, logger: Logger) -> Int {
+    let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    var limit = rlimit()
+    guard getrlimit(resource, &limit) == 0 else { return config.maxConnections }
+    if limit.rlim_cur < limit.rlim_max {
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(resource, &raised) == 0 { limit = raised }
+    }
+    let files = Int(clamping: limit.rlim_cur)
+    let connections = min(config.maxConnections, max(files - 256, 16))
+    if connections < config.maxConnections {
+        logger.warning(
+            "open-file limit holds connections below --max-connections",
+            metadata: ["open_files": "\(files)", "connections": "\(connections)", "max_connections": "\(config.maxConnections)"])
+    }
+    return connections
 }
 
 /// The token from the flag/env, else `<data-dir>/token`, generated (mode 0600) on first start.

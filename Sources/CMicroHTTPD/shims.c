@@ -83,3 +83,13 @@ int appliance_socket_peer_closed(int fd) {
 void appliance_socket_shutdown(int fd) {
     if (fd >= 0) shutdown(fd, SHUT_RDWR);
 }
+
+void appliance_mhd_set_timeout(struct MHD_Connection *connection, unsigned int seconds) {
+    MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
+}
+
+void appliance_mhd_completed_timeout(struct MHD_Connection *connection, enum MHD_RequestTerminationCode code,
+                                     unsigned int seconds) {
+    if (connection != NULL && code == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
+}

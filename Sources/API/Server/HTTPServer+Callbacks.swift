@@ -27,6 +27,11 @@ final class RequestState: @unchecked Sendable {
     var deferredAnswer: HTTPResponse?
     var discarded = 0
     static let discardLimit = 64 << 20
+    /// The body's Content-Length (nil: none, or chunked) and the bytes of it seen so far.
+    var expectedLength: Int?
+    var received = 0
+    /// The connection was switched to the body timeout (back to the header timeout once done).
+    var bodyTimeout = false
 
     deinit { upload?.cancel() }
 }
@@ -91,11 +96,13 @@ let accessHandlerTrampoline: MHD_AccessHandlerCallback = { cls, connection, url,
         uploadData: uploadData, uploadDataSize: uploadDataSize!, requestContext: requestContext!)
 }
 
-let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, _, requestContext, _ in
+let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, connection, requestContext, code in
     guard let cls, let requestContext, let state = requestContext.pointee else { return }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
     let request = Unmanaged<RequestState>.fromOpaque(state).takeRetainedValue()
     request.upload?.cancel()  // The client went away mid-upload: its worker leaves nothing behind.
+    // A keep-alive connection waits for its next head under the header timeout again.
+    if request.bodyTimeout { appliance_mhd_completed_timeout(connection, code, UInt32(server.configuration.headerTimeout)) }
     requestContext.pointee = nil
     server.inFlight.subtract(1, ordering: .releasing)
 }
@@ -125,6 +132,7 @@ extension HTTPServer {
             let state = RequestState()
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             inFlight.add(1, ordering: .relaxed)
+            awaitBody(state, connection: connection)
             if router.streamsBody(method: method, path: url) {
                 let head = makeRequest(connection, method: method, url: url, body: [])
                 var context = makeContext()
@@ -161,6 +169,7 @@ extension HTTPServer {
         if state.responded {
             let count = uploadDataSize.pointee
             uploadDataSize.pointee = 0
+            state.received += count
             if let answer = state.deferredAnswer {
                 state.discarded += count
                 if count == 0 || state.discarded > RequestState.discardLimit {
@@ -168,7 +177,8 @@ extension HTTPServer {
                     return queue(answer, on: connection)
                 }
             }
-            return mhdYes
+            // Cut off mid-body: MHD 0.9.75 queues no answer before the body's end, so close now.
+            return count > 0 && bodyCutOff(state, connection: connection) ? mhdNo : mhdYes
         }
         let handle = ConnectionHandle(pointer: connection)
         if let pump = state.upload {
@@ -191,6 +201,7 @@ extension HTTPServer {
         }
         if uploadDataSize.pointee > 0 {
             let count = uploadDataSize.pointee
+            state.received += count
             if !state.tooLarge {
                 if state.body.count + count > configuration.maxBodyBytes {
                     state.tooLarge = true
@@ -202,7 +213,8 @@ extension HTTPServer {
                 }
             }
             uploadDataSize.pointee = 0
-            return mhdYes
+            // A body that can no longer complete: MHD_NO closes the connection now.
+            return bodyCutOff(state, connection: connection) ? mhdNo : mhdYes
         }
         if state.dispatched {
             // Called again after the worker resumed the connection.
@@ -229,6 +241,28 @@ extension HTTPServer {
             handle.resume()
         }
         return mhdYes
+    }
+
+    /// First call: a request with a body waits for it under the body timeout. One without stays
+    /// on the daemon's (the header timeout): MHD looks at connections with their own timeout on
+    /// every loop iteration, so only those receiving a body should have one.
+    private func awaitBody(_ state: RequestState, connection: OpaquePointer) {
+        state.expectedLength = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Content-Length")
+            .flatMap { Int(String(cString: $0)) }
+        let chunked = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Transfer-Encoding") != nil
+        guard (state.expectedLength ?? 0) > 0 || chunked, configuration.bodyTimeout != configuration.headerTimeout else { return }
+        appliance_mhd_set_timeout(connection, UInt32(configuration.bodyTimeout))
+        state.bodyTimeout = true
+    }
+
+    /// After body bytes that leave a Content-Length body short: whether the client has hung up.
+    /// MHD's edge-triggered loop misses a FIN that came with the last bytes it read (see
+    /// `appliance_socket_peer_closed`), so the request would wait out the body timeout. Bytes
+    /// still in MHD's buffer are passed in the same call, so a FIN here means the body is cut off.
+    /// (A chunked body's end is unknown here: it is left to the body timeout.)
+    private func bodyCutOff(_ state: RequestState, connection: OpaquePointer) -> Bool {
+        guard let expected = state.expectedLength, state.received < expected else { return false }
+        return appliance_socket_peer_closed(appliance_mhd_connection_fd(connection)) != 0
     }
 
     /// The pump for an upload's body, and the worker that feeds it to `sink` (when nil, the

@@ -22,8 +22,14 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Size in bytes of each default device file, created sparse (env APPLIANCE_DEVICE_SIZE; default 8 GiB).")
     var deviceSize: Int64?
 
-    @Option(help: "Most concurrent connections (env APPLIANCE_MAX_CONNECTIONS; default 512).")
+    @Option(help: "Most concurrent connections; an idle one costs about 9 KiB, and the open-file limit is raised to fit (env APPLIANCE_MAX_CONNECTIONS; default 10000).")
     var maxConnections: Int?
+
+    @Option(help: "Seconds a request head may stall, and a keep-alive connection idle, before the connection is closed (env APPLIANCE_HEADER_TIMEOUT; default 30).")
+    var headerTimeout: Int?
+
+    @Option(help: "Seconds a request body may stall before the connection is closed (env APPLIANCE_BODY_TIMEOUT; default 60).")
+    var bodyTimeout: Int?
 
     @Option(help: "HTTP event-loop threads; disk work runs on worker threads beside them (env APPLIANCE_HTTP_THREADS; default two per core, at least 4).")
     var httpThreads: Int?
@@ -57,7 +63,11 @@ struct ServeCommand: ParsableCommand {
         config.deviceSize = try number(
             deviceSize, "APPLIANCE_DEVICE_SIZE", "device-size", (64 << 20)...Int64.max, "must be at least 67108864 (64 MiB)") ?? config.deviceSize
         config.maxConnections = try number(
-            maxConnections, "APPLIANCE_MAX_CONNECTIONS", "max-connections", 1...4096, "must be 1...4096") ?? config.maxConnections
+            maxConnections, "APPLIANCE_MAX_CONNECTIONS", "max-connections", 1...1_000_000, "must be 1...1000000") ?? config.maxConnections
+        config.headerTimeout = try number(
+            headerTimeout, "APPLIANCE_HEADER_TIMEOUT", "header-timeout", 1...3600, "must be 1...3600 seconds") ?? config.headerTimeout
+        config.bodyTimeout = try number(
+            bodyTimeout, "APPLIANCE_BODY_TIMEOUT", "body-timeout", 1...3600, "must be 1...3600 seconds") ?? config.bodyTimeout
         config.httpThreads = try number(httpThreads, "APPLIANCE_HTTP_THREADS", "http-threads", 1...256, "must be 1...256") ?? config.httpThreads
         config.cacheBytes = try number(
             cacheSize, "APPLIANCE_CACHE_SIZE", "cache-size", (1 << 20)...Int64.max, "must be at least 1048576 (1 MiB)") ?? config.cacheBytes

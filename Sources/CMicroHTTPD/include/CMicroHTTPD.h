@@ -9,7 +9,8 @@
 
 /// Starts a daemon bound to `host:port` (IPv4 or IPv6 literal; port 0 = ephemeral), with
 /// `event_threads` epoll event-loop threads, suspend/resume allowed, at most `connection_limit`
-/// connections. URL and query unescaping is disabled: the router decodes
+/// connections (split evenly among the threads), each closed after `connection_timeout` idle
+/// seconds unless given its own timeout. URL and query unescaping is disabled: the router decodes
 /// percent-escapes itself so that `%2F` in an object key stays distinct from `/`.
 /// Returns NULL when the address is invalid or the daemon cannot start.
 struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
@@ -46,3 +47,14 @@ int appliance_socket_peer_closed(int fd);
 
 /// Shuts the socket down both ways: MHD's loop then sees the connection end and tears it down.
 void appliance_socket_shutdown(int fd);
+
+/// Sets the connection's idle timeout (seconds, counted from its last activity; a suspended
+/// connection has none). On its event-loop thread, inside a callback for it. MHD checks
+/// connections with a timeout other than the daemon's on every loop iteration, the others only
+/// when due: keep such connections few. (MHD_set_connection_option is C-variadic.)
+void appliance_mhd_set_timeout(struct MHD_Connection *connection, unsigned int seconds);
+
+/// In the request-completed callback: when the request ended normally (the connection may carry
+/// the next one), sets the connection's idle timeout to `seconds`; otherwise it is closing.
+void appliance_mhd_completed_timeout(struct MHD_Connection *connection, enum MHD_RequestTerminationCode code,
+                                     unsigned int seconds);
