@@ -34,6 +34,13 @@ struct ApplianceConfiguration: Sendable {
         }
     }
 
+    /// `path` made absolute against the working directory, `.` and `..` resolved.
+    static func absolutePath(_ path: String, workingDirectory: String = FileManager.default.currentDirectoryPath) -> String {
+        let base = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: workingDirectory).appendingPathComponent(path)
+        let standardized = base.standardizedFileURL.path
+        return standardized.count > 1 && standardized.hasSuffix("/") ? String(standardized.dropLast()) : standardized
+    }
+
     /// Parses `HOST:PORT` or `[IPv6]:PORT`.
     static func parseListen(_ value: String) throws(Invalid) -> (String, UInt16) {
         let host: Substring

@@ -20,4 +20,15 @@ extension Catalog {
             throw CatalogError.wrap(error)
         }
     }
+
+    /// Records that the first start's default devices are all added: later starts add none.
+    package func markDefaultDevicesAdded(now: Date) throws(CatalogError) {
+        do {
+            try write { db in
+                try db.execute(sql: "UPDATE pool SET defaultDevicesAddedAt = ? WHERE defaultDevicesAddedAt IS NULL", arguments: [now])
+            }
+        } catch {
+            throw CatalogError.wrap(error)
+        }
+    }
 }

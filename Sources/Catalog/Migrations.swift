@@ -61,6 +61,14 @@ extension Catalog {
                 CREATE INDEX extent_replicas_device ON extent_replicas(deviceId, physicalOffset);
                 """)
         }
+        migrator.registerMigration("v2-pool-default-devices-added") { db in
+            // When the first start finished adding its default devices (NULL: not yet, so the
+            // next start completes it). Catalogs that already have devices are past that.
+            try db.execute(sql: """
+                ALTER TABLE pool ADD COLUMN defaultDevicesAddedAt DATETIME;
+                UPDATE pool SET defaultDevicesAddedAt = createdAt WHERE EXISTS (SELECT 1 FROM devices);
+                """)
+        }
         return migrator
     }
 }

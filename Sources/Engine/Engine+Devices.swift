@@ -120,14 +120,18 @@ extension Engine {
         }
     }
 
-    /// Creates `count` sparse files of `size` bytes under `directory` and adds them, when the pool
-    /// has no device yet. Files left by an earlier, interrupted start are reused.
-    package func bootstrapFileDevices(count: Int, size: Int64, directory: String) throws(EngineError) {
-        guard try catalogCall({ try catalog.devices() }).isEmpty, count > 0 else { return }
-        do {
-            try Syscalls.mkdir(directory, mode: 0o700)
-        } catch {
-            throw .io(call: error.call, path: directory, errno: error.errno)
+    /// On the first start, creates `count` sparse files of `size` bytes under `directory` and
+    /// adds them. A first start that stopped half way (a file not created, a device not added) is
+    /// completed by the next one: files already there are reused, devices already added are kept.
+    /// Once all are added, later starts add none (the operator manages devices from then on).
+    package func bootstrapFileDevices(count: Int, size: Int64, directory: String, now: Date = Date()) throws(EngineError) {
+        guard try catalogCall({ try catalog.pool() })?.defaultDevicesAddedAt == nil else { return }
+        if count > 0 {
+            do {
+                try Syscalls.mkdir(directory, mode: 0o700)
+            } catch {
+                throw .io(call: error.call, path: directory, errno: error.errno)
+            }
         }
         for index in 0..<count {
             let path = "\(directory)/device-\(index).img"
@@ -138,8 +142,11 @@ extension Engine {
             } catch {
                 throw .io(call: error.call, path: path, errno: error.errno)
             }
+            let resolved = (try? Syscalls.realpath(path)) ?? path
+            if try catalogCall({ try catalog.devices() }).contains(where: { $0.record.path == resolved }) { continue }
             _ = try addDevice(path: path, label: "default-\(index)", force: true)
         }
+        try catalogCall { try catalog.markDefaultDevicesAdded(now: now) }
     }
 
     func openRegisteredDevices() throws(EngineError) {

@@ -6,7 +6,7 @@ import Testing
 @Suite struct MigrationsTests {
     @Test func appliedMigrationsAreTheRegisteredOnes() throws {
         let catalog = try Catalog.inMemory()
-        #expect(Catalog.migrator.migrations == ["v1-pool-devices-volumes-objects-extents"])
+        #expect(Catalog.migrator.migrations == ["v1-pool-devices-volumes-objects-extents", "v2-pool-default-devices-added"])
         #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
     }
 

@@ -41,12 +41,20 @@ final class ApplianceProcess: @unchecked Sendable {
     }
 
     /// Starts the appliance. `dataDir` nil: a fresh temp dir, removed by `stop(removeData: true)`.
-    init(dataDir: URL? = nil, extraArguments: [String] = []) throws {
+    /// With `workingDirectory`, the process runs there and gets `dataDir` as the path relative to it.
+    init(dataDir: URL? = nil, extraArguments: [String] = [], workingDirectory: URL? = nil) throws {
         ownsDataDir = dataDir == nil
         self.dataDir = dataDir ?? Self.makeTempDir()
         process.executableURL = Self.binary
+        var dataDirArgument = self.dataDir.path
+        if let workingDirectory {
+            process.currentDirectoryURL = workingDirectory
+            let base = workingDirectory.standardizedFileURL.path + "/"
+            precondition(self.dataDir.standardizedFileURL.path.hasPrefix(base), "the data dir must lie under the working directory")
+            dataDirArgument = String(self.dataDir.standardizedFileURL.path.dropFirst(base.count))
+        }
         process.arguments = [
-            "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dataDir.path, "--device-size", String(256 << 20),
+            "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirArgument, "--device-size", String(256 << 20),
         ] + extraArguments
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice

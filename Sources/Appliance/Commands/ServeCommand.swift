@@ -45,6 +45,9 @@ struct ServeCommand: ParsableCommand {
         func pick(_ flag: String?, _ env: String) -> String? { flag ?? environment[env].flatMap { $0.isEmpty ? nil : $0 } }
         if let listen = pick(listen, "APPLIANCE_LISTEN") { (config.host, config.port) = try ApplianceConfiguration.parseListen(listen) }
         if let dir = pick(dataDir, "APPLIANCE_DATA_DIR") { config.dataDirectory = dir }
+        // Resolved once, here: device paths under it are stored absolute (a relative `./data`
+        // once failed `make serve` on a fresh clone half way through its first start).
+        config.dataDirectory = ApplianceConfiguration.absolutePath(config.dataDirectory)
         config.token = pick(token, "APPLIANCE_TOKEN")
         if let token = config.token, token.count < 16 || token.contains(where: { $0.isWhitespace }) {
             throw ApplianceConfiguration.Invalid.value(name: "token", reason: "must be at least 16 characters without whitespace")

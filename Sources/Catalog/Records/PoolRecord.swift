@@ -7,6 +7,8 @@ package struct PoolRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     package var id: Int64 = 1
     package var uuid: String
     package var createdAt: Date
+    /// When the first start finished creating the default devices; nil until then.
+    package var defaultDevicesAddedAt: Date?
 
     package init(uuid: String, createdAt: Date) {
         self.uuid = uuid
