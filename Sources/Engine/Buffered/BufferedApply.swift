@@ -79,10 +79,8 @@ extension Engine {
                 page.state.load(allocated: [UInt8](repeating: 0, count: PageState.sectorsPerPage))
                 moved += page.state.markDirty(0..<(valid + PageState.sectorSize - 1) / PageState.sectorSize, want: object.replicas)
                 page.generation += 1
-                object.pages[index] = page
-                state.pageCount += 1
+                PageCache.add(&state, page, at: index, of: object, key: cacheKey)
                 PageCache.pageDirtied(&state, object)
-                PageCache.track(&state, cacheKey, index)
             }
             state.objects[cacheKey] = object
             let excess = reservedPhysical - Int64(moved * PageState.sectorSize)
@@ -117,15 +115,11 @@ extension Engine {
                 for (index, entry) in staged.sorted(by: { $0.key < $1.key }) {
                     let page: Page
                     if let cached = object.pages[index] {
-                        // A response is sending this frame: write into a copy, the send keeps the old bytes.
-                        page = cached.sendPins > 0 ? cached.copy() : cached
-                        object.pages[index] = page
+                        page = PageCache.writable(cached, at: index, of: object)
                     } else {
                         page = fills[index] ?? Page()
                         PageCache.evict(&state, capacity: capacity, toFit: 1)
-                        object.pages[index] = page
-                        state.pageCount += 1
-                        PageCache.track(&state, cacheKey, index)
+                        PageCache.add(&state, page, at: index, of: object, key: cacheKey)
                     }
                     if !page.state.known { page.state.load(allocated: object.allocatedReplicas(page: index)) }
                     let sectors = entry.bytes.lowerBound / PageState.sectorSize..<(entry.bytes.upperBound + PageState.sectorSize - 1) / PageState.sectorSize

@@ -57,12 +57,10 @@ extension Engine {
             for (i, page) in run.enumerated() {
                 let index = first + Int64(i)
                 page.state.load(allocated: (index + 1) * pageSize <= object.committedSize ? whole : object.allocatedReplicas(page: index))
-                object.pages[index] = page
-                PageCache.track(&state, cacheKey, index)
+                PageCache.add(&state, page, at: index, of: object, key: cacheKey)
             }
         }
-        state.staged -= count
-        state.pageCount += count
+        state.staged -= count  // Counted against the capacity while staged; cached pages now.
         return object
     }
 }

@@ -113,10 +113,26 @@ final class PageCache: Sendable {
     static func insert(_ state: inout State, capacity: Int, key: CacheKey, object: CachedObject, index: Int64, zeroed: Bool = true) -> Page {
         evict(&state, capacity: capacity, toFit: 1)
         let page = Page(zeroed: zeroed)
+        add(&state, page, at: index, of: object, key: key)
+        return page
+    }
+
+    /// The one way a page enters the cache: `page` becomes page `index` of `object` (the entry of
+    /// `key`), counted and on the CLOCK ring. Room was made (or counted as staging) by the caller.
+    static func add(_ state: inout State, _ page: Page, at index: Int64, of object: CachedObject, key: CacheKey) {
+        precondition(object.pages[index] == nil, "page \(index) of \(key.key) added twice")
         object.pages[index] = page
         state.pageCount += 1
         track(&state, key, index)
-        return page
+    }
+
+    /// Page `index` of `object` to write into: `page` itself, or, while a response is sending its
+    /// frame (`sendPins`), a copy that takes its place (the send keeps the old bytes).
+    static func writable(_ page: Page, at index: Int64, of object: CachedObject) -> Page {
+        guard page.sendPins > 0 else { return page }
+        let copy = page.copy()
+        object.pages[index] = copy
+        return copy
     }
 
     /// Drops an idle object from the cache and retires it, pinning its committed version for the
