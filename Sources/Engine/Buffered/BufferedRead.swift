@@ -245,4 +245,19 @@ extension Engine {
         }
         return BufferedReader(engine: self, key: cacheKey, object: object, info: info)
     }
+
+    /// `openBuffered` from memory alone: the volume's row and the key's entry are cached (no
+    /// catalog read, which an event loop must not wait for). nil when it would need the catalog,
+    /// or a bypassing commit holds the key.
+    package func openBufferedIfCached(volume name: String, key: String) throws(EngineError) -> BufferedReader? {
+        try Self.validate(key: key)
+        guard let volume = volumeRecords.withLock({ $0[name] }) else { return nil }
+        let cacheKey = CacheKey(volumeID: volume.id!, key: key)
+        let found = try pageCache.state.withLock { state throws(EngineError) -> (CachedObject, ObjectInfo)? in
+            guard let object = state.objects[cacheKey], object.lifecycle.admits(.read) == .proceed else { return nil }
+            guard object.committedExists || object.metadataDirty else { throw .objectNotFound(volume: name, key: key) }
+            return (object, object.info)
+        }
+        return found.map { BufferedReader(engine: self, key: cacheKey, object: $0.0, info: $0.1) }
+    }
 }
