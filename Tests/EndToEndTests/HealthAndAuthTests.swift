@@ -84,4 +84,24 @@ import Testing
         #expect(metrics.text.contains("route=\"/v1/volumes\""))
         #expect(!metrics.text.contains(app.token))
     }
+
+    /// A request without the right token is refused from its head: its body is dropped as it
+    /// arrives, never buffered (with 10,000 connections, buffering up to 1 MiB each before the 401
+    /// could pin 10 GiB). Even a body over the 1 MiB JSON limit gets the 401, not a 413.
+    @Test func anUnauthenticatedBodyIsRefusedWithoutBeingBuffered() async throws {
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        let connection = try RawConnection(port: app.baseURL.port!)
+        let body = Data(repeating: 0x7B, count: 2 << 20)
+        try connection.sendHead("POST", "/v1/volumes", token: "not-the-token-at-all", headers: ["Content-Length: \(body.count)", "Content-Type: application/json"])
+        try connection.send(body)
+        let answer = connection.receive()
+        #expect(answer.hasPrefix("HTTP/1.1 401"), "\(answer.prefix(200))")
+        // The connection carries the next request.
+        try connection.sendHead("GET", "/healthz")
+        #expect(connection.receive().hasPrefix("HTTP/1.1 200"))
+        // With the token, the same oversized body is a 413 as before.
+        #expect(try await app.request("POST", "/v1/volumes", body: body).status == 413)
+        #expect(try await app.request("GET", "/v1/volumes").json["volumes"] as? [Any] != nil)
+    }
 }

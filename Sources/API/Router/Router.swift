@@ -137,6 +137,15 @@ package struct Router: Sendable {
         return .response(response)
     }
 
+    /// The response that refuses a request from its head alone (auth), before any body is
+    /// buffered; nil when the body is needed to decide.
+    package func refusal(ofHead head: HTTPRequest, context: RequestContext) -> HTTPResponse? {
+        for middleware in middleware {
+            if let error = middleware.refusal(ofHead: head) { return ErrorMapping.response(for: error, context: context) }
+        }
+        return nil
+    }
+
     /// Tells middleware that a streamed request finished with `status`.
     package func completed(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration) {
         for middleware in middleware { middleware.completed(request, context: context, status: status, duration: duration) }

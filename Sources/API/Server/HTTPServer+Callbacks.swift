@@ -30,6 +30,8 @@ final class RequestState: @unchecked Sendable {
     /// The body's Content-Length (nil: none, or chunked) and the bytes of it seen so far.
     var expectedLength: Int?
     var received = 0
+    /// The request has a body (Content-Length > 0, or chunked).
+    var hasBody = false
     /// The connection was switched to the body timeout (back to the header timeout once done).
     var bodyTimeout = false
 
@@ -162,6 +164,15 @@ extension HTTPServer {
                     state.deferredAnswer = response
                     return mhdYes
                 }
+            } else if state.hasBody, let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), context: makeContext()) {
+                // Refused whatever its body (auth): the body is dropped as it comes, never buffered,
+                // then the refusal is answered (at once to a client waiting for 100 Continue).
+                state.responded = true
+                let expectsContinue = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Expect").map { String(cString: $0).lowercased() } == "100-continue"
+                if expectsContinue || (state.expectedLength ?? 0) > RequestState.discardLimit {
+                    return queue(refusal, on: connection)
+                }
+                state.deferredAnswer = refusal
             }
             return mhdYes
         }
@@ -250,7 +261,8 @@ extension HTTPServer {
         state.expectedLength = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Content-Length")
             .flatMap { Int(String(cString: $0)) }
         let chunked = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Transfer-Encoding") != nil
-        guard (state.expectedLength ?? 0) > 0 || chunked, configuration.bodyTimeout != configuration.headerTimeout else { return }
+        state.hasBody = (state.expectedLength ?? 0) > 0 || chunked
+        guard state.hasBody, configuration.bodyTimeout != configuration.headerTimeout else { return }
         appliance_mhd_set_timeout(connection, UInt32(configuration.bodyTimeout))
         state.bodyTimeout = true
     }
