@@ -15,7 +15,7 @@ extension Engine {
 
     func objectInfo(volume: VolumeRecord, key: String) throws(EngineError) -> ObjectInfo {
         try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) { state throws(EngineError) in
-            guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
+            guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else {
                 throw .objectNotFound(volume: volume.name, key: key)
             }
             return object.info
@@ -26,7 +26,7 @@ extension Engine {
     /// reserved, and quota for growth past what is already covered.
     func patchReservation(volume: VolumeRecord, key: String, offset: Int64, length: Int64, alreadyLogical: Int64) throws(EngineError) -> (physical: Int64, logical: Int64) {
         try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) { state throws(EngineError) in
-            guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
+            guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else {
                 throw .objectNotFound(volume: volume.name, key: key)
             }
             let sector = Int64(PageState.sectorSize)
@@ -105,7 +105,7 @@ extension Engine {
             }
             let capacity = pageCache.capacityPages
             let outcome = try withIdleObject(cacheKey) { state throws(EngineError) -> (ObjectInfo, Int64)? in
-                guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
+                guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else {
                     throw .objectNotFound(volume: volume.name, key: key)
                 }
                 // The fills are of the version they were read from: the same entry, not committed since.
@@ -166,16 +166,16 @@ extension Engine {
         // Pinned before the extents are taken: a commit that replaces them cannot free them meanwhile.
         let epoch = deferredFree.pin()
         defer { deferredFree.unpin(epoch) }
-        let snapshot = try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) { state throws(EngineError) -> (CachedObject, [Int64])? in
-            guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else { return nil }
+        let snapshot = try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) {
+            state throws(EngineError) -> (CachedObject, [Int64], [Extent], Int64, UInt64)? in
+            guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else { return nil }
             let needed = pages.filter { index, entry in
                 object.pages[index] == nil && entry.bytes != 0..<PageState.pageSize
                     && index * Int64(PageState.pageSize) < object.committedSize && !object.replacesCommitted
             }.map(\.key)
-            return (object, needed)
+            return (object, needed, object.extents, object.committedSize, object.commitGeneration)
         }
-        guard let (object, needed) = snapshot else { return nil }
-        let (extents, committedSize, generation) = pageCache.state.withLock { _ in (object.extents, object.committedSize, object.commitGeneration) }
+        guard let (object, needed, extents, committedSize, generation) = snapshot else { return nil }
         var fills: [Int64: Page] = [:]
         for index in needed {
             let page = Page(zeroed: false)  // readCommitted fills it whole (zeros past the end)

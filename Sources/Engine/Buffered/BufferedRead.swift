@@ -238,7 +238,7 @@ extension Engine {
         let volume = try volumeRecord(named: name)
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
         let (object, info) = try withCacheEntry(cacheKey, for: .read) { state throws(EngineError) -> (CachedObject, ObjectInfo) in
-            guard let object = try cachedObject(&state, volume: volume, key: key), object.committedExists || object.metadataDirty else {
+            guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else {
                 throw .objectNotFound(volume: name, key: key)
             }
             return (object, object.info)
@@ -255,7 +255,7 @@ extension Engine {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
         let found = try pageCache.state.withLock { state throws(EngineError) -> (CachedObject, ObjectInfo)? in
             guard let object = state.objects[cacheKey], object.lifecycle.admits(.read) == .proceed else { return nil }
-            guard object.committedExists || object.metadataDirty else { throw .objectNotFound(volume: name, key: key) }
+            guard object.exists else { throw .objectNotFound(volume: name, key: key) }
             return (object, object.info)
         }
         return found.map { BufferedReader(engine: self, key: cacheKey, object: $0.0, info: $0.1) }

@@ -82,6 +82,9 @@ final class CachedObject: @unchecked Sendable {
 
     var isDirty: Bool { metadataDirty || dirtyPageCount > 0 }
 
+    /// Clients see the object: committed, or written in memory (an async PUT not yet written back).
+    var exists: Bool { committedExists || metadataDirty }
+
     var info: ObjectInfo {
         ObjectInfo(key: key, size: size, etag: etag, contentType: contentType, createdAt: createdAt ?? modifiedAt, modifiedAt: modifiedAt)
     }
