@@ -22,6 +22,15 @@ extension Catalog {
         }
     }
 
+    /// Every device's row (no usage figures: those are the engine's counters).
+    package func deviceRecords() throws(CatalogError) -> [DeviceRecord] {
+        try read { db in try DeviceRecord.all().orderedByCreation().fetchAll(db) }
+    }
+
+    package func deviceRecord(id: String) throws(CatalogError) -> DeviceRecord? {
+        try read { db in try DeviceRecord.fetchOne(db, key: id) }
+    }
+
     package func device(id: String) throws(CatalogError) -> DeviceWithUsage? {
         try read { db in
             guard let record = try DeviceRecord.fetchOne(db, key: id) else { return nil }

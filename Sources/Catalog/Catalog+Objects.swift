@@ -37,6 +37,19 @@ package struct NewExtent: Sendable, Equatable {
     }
 }
 
+/// What committing a version did: the new object, the replaced version's replicas (to free once
+/// the commit is durable) and the change in the volume's figures.
+package struct ObjectCommit: Sendable {
+    package var object: StoredObject
+    package var replaced: [ExtentReplicaRecord]
+    package var delta: UsageDelta
+}
+
+package struct ObjectDeletion: Sendable {
+    package var replicas: [ExtentReplicaRecord]
+    package var delta: UsageDelta
+}
+
 package struct ObjectVersion: Sendable {
     package var volumeID: Int64
     package var key: String
@@ -72,53 +85,72 @@ extension Catalog {
     }
 
     /// Records a new version of `version.key` in one transaction, replacing the old one. `validate`
-    /// sees the volume (with usage) and the version being replaced, inside the transaction.
-    /// Returns the new object and the replaced version's replicas (free them after this returns).
+    /// sees the volume and the version being replaced, inside the transaction. Returns the new
+    /// object, the replaced version's replicas (free them after this returns) and what the
+    /// commit changed in the volume's figures.
     package func commitObject(
         _ version: ObjectVersion, extents: [NewExtent], now: Date,
-        validate: (VolumeWithUsage, _ replacing: ObjectRecord?) throws -> Void
-    ) throws -> (object: StoredObject, replaced: [ExtentReplicaRecord]) {
-        try write { db in
-            guard let volumeRecord = try VolumeRecord.fetchOne(db, key: version.volumeID) else {
-                throw CatalogError.notFound("volume \(version.volumeID)")
-            }
-            let usage = try Self.volumeUsages(db, volumeId: version.volumeID)[version.volumeID] ?? .zero
-            var replaced: [ExtentReplicaRecord] = []
-            let existing = try Self.object(db, volumeID: version.volumeID, key: version.key)
-            try validate(VolumeWithUsage(record: volumeRecord, usage: usage), existing?.record)
-            if let existing {
-                replaced = existing.extents.flatMap(\.replicas)
-                try existing.record.delete(db)
-            }
-            var object = ObjectRecord(
-                id: nil, volumeId: version.volumeID, key: version.key, size: version.size, etag: version.etag,
-                contentType: version.contentType, createdAt: existing?.record.createdAt ?? now, modifiedAt: now)
-            try object.insert(db)
-            for extent in extents {
-                var record = ExtentRecord(
-                    id: nil, objectId: object.id!, logicalOffset: extent.logicalOffset, length: extent.length,
-                    checksumBlock: extent.checksumBlock, checksums: extent.checksums)
-                try record.insert(db)
-                for replica in extent.replicas {
-                    try ExtentReplicaRecord(extentId: record.id!, deviceId: replica.deviceID, physicalOffset: replica.offset, length: replica.length)
-                        .insert(db)
-                }
-            }
-            return (try Self.object(db, volumeID: version.volumeID, key: version.key)!, replaced)
-        }
+        validate: (VolumeRecord, _ replacing: ObjectRecord?) throws -> Void
+    ) throws -> ObjectCommit {
+        try write { db in try Self.commitObject(db, version, extents: extents, now: now, validate: validate) }
     }
 
-    /// Deletes an object; returns its replicas to free, or nil when there was no such object.
-    package func deleteObject(volumeID: Int64, key: String) throws(CatalogError) -> [ExtentReplicaRecord]? {
-        do {
-            return try write { db in
-                guard let existing = try Self.object(db, volumeID: volumeID, key: key) else { return nil }
-                try existing.record.delete(db)
-                return existing.extents.flatMap(\.replicas)
+    static func commitObject(
+        _ db: Database, _ version: ObjectVersion, extents: [NewExtent], now: Date,
+        validate: (VolumeRecord, _ replacing: ObjectRecord?) throws -> Void
+    ) throws -> ObjectCommit {
+        guard let volumeRecord = try VolumeRecord.fetchOne(db, key: version.volumeID) else {
+            throw CatalogError.notFound("volume \(version.volumeID)")
+        }
+        var delta = UsageDelta(volumeID: version.volumeID)
+        var replaced: [ExtentReplicaRecord] = []
+        let existing = try Self.object(db, volumeID: version.volumeID, key: version.key)
+        try validate(volumeRecord, existing?.record)
+        if let existing {
+            replaced = existing.extents.flatMap(\.replicas)
+            delta.remove(existing.record, replicas: replaced)
+            try existing.record.delete(db)
+        }
+        var object = ObjectRecord(
+            id: nil, volumeId: version.volumeID, key: version.key, size: version.size, etag: version.etag,
+            contentType: version.contentType, createdAt: existing?.record.createdAt ?? now, modifiedAt: now)
+        try object.insert(db)
+        var stored = StoredObject(record: object, extents: [])
+        for extent in extents {
+            var record = ExtentRecord(
+                id: nil, objectId: object.id!, logicalOffset: extent.logicalOffset, length: extent.length,
+                checksumBlock: extent.checksumBlock, checksums: extent.checksums)
+            try record.insert(db)
+            var replicas: [ExtentReplicaRecord] = []
+            for replica in extent.replicas {
+                let row = ExtentReplicaRecord(extentId: record.id!, deviceId: replica.deviceID, physicalOffset: replica.offset, length: replica.length)
+                try row.insert(db)
+                replicas.append(row)
             }
+            stored.extents.append(StoredExtent(record: record, replicas: replicas.sorted { $0.deviceId < $1.deviceId }))
+        }
+        stored.extents.sort { $0.record.logicalOffset < $1.record.logicalOffset }
+        delta.add(object, replicas: stored.extents.flatMap(\.replicas))
+        return ObjectCommit(object: stored, replaced: replaced, delta: delta)
+    }
+
+    /// Deletes an object; returns its replicas to free and the change in the volume's figures,
+    /// or nil when there was no such object.
+    package func deleteObject(volumeID: Int64, key: String) throws(CatalogError) -> ObjectDeletion? {
+        do {
+            return try write { db in try Self.deleteObject(db, volumeID: volumeID, key: key) }
         } catch {
             throw CatalogError.wrap(error)
         }
+    }
+
+    static func deleteObject(_ db: Database, volumeID: Int64, key: String) throws -> ObjectDeletion? {
+        guard let existing = try Self.object(db, volumeID: volumeID, key: key) else { return nil }
+        try existing.record.delete(db)
+        let replicas = existing.extents.flatMap(\.replicas)
+        var delta = UsageDelta(volumeID: volumeID)
+        delta.remove(existing.record, replicas: replicas)
+        return ObjectDeletion(replicas: replicas, delta: delta)
     }
 
     /// Objects of a volume in key (byte) order, after `startAfter`, with `prefix`, at most `limit`.

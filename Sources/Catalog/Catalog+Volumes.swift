@@ -6,6 +6,11 @@ import GRDB
 package struct VolumeWithUsage: Sendable, Equatable {
     package var record: VolumeRecord
     package var usage: VolumeUsage
+
+    package init(record: VolumeRecord, usage: VolumeUsage) {
+        self.record = record
+        self.usage = usage
+    }
 }
 
 extension Catalog {
@@ -16,6 +21,11 @@ extension Catalog {
                 VolumeWithUsage(record: $0, usage: usages[$0.id!] ?? .zero)
             }
         }
+    }
+
+    /// Every volume's row, by name (no usage figures).
+    package func volumeRecords() throws(CatalogError) -> [VolumeRecord] {
+        try read { db in try VolumeRecord.order(VolumeRecord.Columns.name).fetchAll(db) }
     }
 
     /// Just the row (an indexed lookup; no usage figures): the per-request path.

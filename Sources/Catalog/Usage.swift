@@ -24,9 +24,94 @@ package struct VolumeUsage: Sendable, Equatable {
     package var allocatedBytes: Int64
     /// Pool bytes held for the volume but not yet allocated (thick volumes).
     package var reservedBytes: Int64
+
+    package init(usedBytes: Int64, objectCount: Int64, allocatedBytes: Int64, reservedBytes: Int64) {
+        self.usedBytes = usedBytes
+        self.objectCount = objectCount
+        self.allocatedBytes = allocatedBytes
+        self.reservedBytes = reservedBytes
+    }
+}
+
+/// What one change did to a volume's figures: the engine's in-memory counters apply it once the
+/// change is committed.
+package struct UsageDelta: Sendable, Equatable {
+    package var volumeID: Int64
+    /// Logical bytes of the volume's objects.
+    package var usedBytes: Int64 = 0
+    package var objectCount: Int64 = 0
+    /// Physical bytes allocated (+) or no longer referenced (-), per device id.
+    package var allocatedByDevice: [String: Int64] = [:]
+
+    package init(volumeID: Int64) {
+        self.volumeID = volumeID
+    }
+
+    package var allocatedBytes: Int64 { allocatedByDevice.values.reduce(0, +) }
+
+    mutating func add(_ object: ObjectRecord, replicas: [ExtentReplicaRecord]) {
+        usedBytes += object.size
+        objectCount += 1
+        for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] += replica.length }
+    }
+
+    mutating func remove(_ object: ObjectRecord, replicas: [ExtentReplicaRecord]) {
+        usedBytes -= object.size
+        objectCount -= 1
+        for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] -= replica.length }
+    }
+}
+
+/// Every figure counted afresh from the catalog's rows: what the engine's counters start from at
+/// open, and what tests hold them against. Full-table aggregates: never on a request's path.
+package struct UsageRecount: Sendable, Equatable {
+    package var volumes: [VolumeRecord]
+    package var volumeUsages: [Int64: VolumeUsage]
+    /// (capacity, allocated) per device id.
+    package var devices: [String: DeviceSpace]
+}
+
+package struct DeviceSpace: Sendable, Equatable {
+    package var capacityBytes: Int64
+    package var allocatedBytes: Int64
+
+    package init(capacityBytes: Int64, allocatedBytes: Int64) {
+        self.capacityBytes = capacityBytes
+        self.allocatedBytes = allocatedBytes
+    }
+}
+
+/// How many devices and volumes the pool has: small tables, cheap to count.
+package struct PoolMembership: Sendable, Equatable {
+    package var deviceCount: Int
+    package var activeDeviceCount: Int
+    package var volumeCount: Int
 }
 
 extension Catalog {
+    package func recountUsage() throws(CatalogError) -> UsageRecount {
+        try read { db in
+            let allocated = try Self.deviceUsages(db)
+            let devices = try DeviceRecord.fetchAll(db)
+            return UsageRecount(
+                volumes: try VolumeRecord.fetchAll(db), volumeUsages: try Self.volumeUsages(db),
+                devices: Dictionary(uniqueKeysWithValues: devices.map {
+                    ($0.id, DeviceSpace(capacityBytes: $0.capacityBytes, allocatedBytes: allocated[$0.id] ?? 0))
+                }))
+        }
+    }
+
+    package func poolMembership() throws(CatalogError) -> PoolMembership {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT (SELECT COUNT(*) FROM devices) AS devices,
+                       (SELECT COUNT(*) FROM devices WHERE state = 'active') AS active,
+                       (SELECT COUNT(*) FROM volumes) AS volumes
+                """)!
+            return PoolMembership(deviceCount: row["devices"], activeDeviceCount: row["active"], volumeCount: row["volumes"])
+        }
+    }
+
     static func poolUsage(_ db: Database) throws -> PoolUsage {
         let row = try Row.fetchOne(db, sql: """
             SELECT
@@ -87,14 +172,5 @@ extension Catalog {
 
     package func poolUsage() throws(CatalogError) -> PoolUsage {
         try read { db in try Self.poolUsage(db) }
-    }
-}
-
-extension Catalog {
-    /// A volume's usage and the pool's, read together.
-    package func usage(volumeID: Int64) throws(CatalogError) -> (volume: VolumeUsage, pool: PoolUsage) {
-        try read { db in
-            (try Self.volumeUsages(db, volumeId: volumeID)[volumeID] ?? .zero, try Self.poolUsage(db))
-        }
     }
 }

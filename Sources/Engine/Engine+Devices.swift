@@ -8,11 +8,11 @@ import Synchronization
 
 extension Engine {
     package func listDevices() throws(EngineError) -> [DeviceInfo] {
-        try catalogCall { try catalog.devices() }.map(info)
+        try catalogCall { try catalog.deviceRecords() }.map(info)
     }
 
     package func device(id: String) throws(EngineError) -> DeviceInfo {
-        guard let device = try catalogCall({ try catalog.device(id: id) }) else { throw .deviceNotFound(id: id) }
+        guard let device = try catalogCall({ try catalog.deviceRecord(id: id) }) else { throw .deviceNotFound(id: id) }
         return info(device)
     }
 
@@ -30,8 +30,8 @@ extension Engine {
             throw .deviceUnusable(path: rawPath, reason: error.errno == ENOENT ? "it does not exist" : Syscalls.describe(errno: error.errno))
         }
         return try control.withLock { _ throws(EngineError) in
-            let registered = try catalogCall { try catalog.devices() }
-            if registered.contains(where: { $0.record.path == path }) { throw .devicePathInUse(path: path) }
+            let registered = try catalogCall { try catalog.deviceRecords() }
+            if registered.contains(where: { $0.path == path }) { throw .devicePathInUse(path: path) }
             let device = try Device.open(path: path)
             let original = try device.readHeaderBlock()
             let decoded = withExtendedLifetime(original) { SuperblockFormat.decode(UnsafeRawBufferPointer(original.bytes)) }
@@ -39,7 +39,7 @@ extension Engine {
             case .blank:
                 break
             case .superblock(let sb) where sb.poolUUID == poolUUID
-                && registered.contains(where: { $0.record.id == sb.deviceUUID.uuidString.lowercased() }):
+                && registered.contains(where: { $0.id == sb.deviceUUID.uuidString.lowercased() }):
                 throw .deviceAlreadyMember(path: path)
             case .superblock(let sb) where !force:
                 throw .deviceForeign(path: path, reason: sb.poolUUID == poolUUID
@@ -67,8 +67,9 @@ extension Engine {
             }
             devices.add(id: record.id, device: device)
             allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, state: .active, used: [])
+            space.deviceAdded(id: record.id, capacityBytes: record.capacityBytes)
             logger.info("device added", metadata: ["id": "\(record.id)", "path": "\(path)", "bytes": "\(record.capacityBytes)"])
-            return info(DeviceWithUsage(record: record, usedBytes: 0))
+            return info(record)
         }
     }
 
@@ -77,7 +78,7 @@ extension Engine {
         guard target == .active || target == .readonly else {
             throw .invalidArgument(field: "state", reason: "must be active or readonly")
         }
-        if devices.failureReason(id: id) != nil, try catalogCall({ try catalog.device(id: id) }) != nil {
+        if devices.failureReason(id: id) != nil, try catalogCall({ try catalog.deviceRecord(id: id) }) != nil {
             throw .deviceStateChange(id: id, from: DeviceState.failed.rawValue, to: target.rawValue)
         }
         let updated = try catalogCall(notFound: .deviceNotFound(id: id)) {
@@ -89,7 +90,7 @@ extension Engine {
             }
         }
         allocator.setState(id: id, target)
-        return info(updated)
+        return info(updated.record)
     }
 
     /// Removes a device that holds no data and is not needed by any volume's replicas or the
@@ -109,6 +110,7 @@ extension Engine {
                 }
             }
             allocator.removeDevice(id: id)
+            space.deviceRemoved(id: id)
             if let device = devices.remove(id: id) {
                 do {
                     try device.wipeSuperblock()
@@ -182,12 +184,11 @@ extension Engine {
         }
     }
 
-    func info(_ entry: DeviceWithUsage) -> DeviceInfo {
-        let record = entry.record
+    func info(_ record: DeviceRecord) -> DeviceInfo {
         let state = devices.failureReason(id: record.id) != nil ? .failed : DeviceState(rawValue: record.state) ?? .failed
         return DeviceInfo(
             id: record.id, path: record.path, label: record.label, state: state, capacityBytes: record.capacityBytes,
-            usedBytes: entry.usedBytes, logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt)
+            usedBytes: space.deviceAllocated(record.id), logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt)
     }
 }
 

@@ -17,6 +17,7 @@ package final class Engine: Sendable {
     let deferredFree: DeferredFree
     let pageCache: PageCache
     let writeback = WritebackScheduler()
+    let groupCommit = GroupCommit()
     /// Volume rows by name (see `volumeRecord(named:)`).
     let volumeRecords = Lock<[String: VolumeRecord]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -61,6 +62,7 @@ package final class Engine: Sendable {
         let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes)
         try engine.openRegisteredDevices()
         try engine.rebuildFreeSpace()
+        engine.space.load(try engine.catalogCall { try catalog.recountUsage() })
         engine.writeback.start(engine)
         return engine
     }

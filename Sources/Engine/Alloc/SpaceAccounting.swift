@@ -1,28 +1,64 @@
-// Admission control for writes: quota (logical bytes per volume) and pool space (physical bytes,
-// all replicas) are reserved before data is written, atomically with the catalog's figures, so
-// concurrent uploads can never together overfill a volume or the pool. Commit and reservation
-// share one lock so space moves from "in flight" to "allocated" in one step.
-import Catalog
+// Admission control for writes, and the figures the API shows, from counters in memory (bcachefs's
+// disk accounting): quota (logical bytes per volume) and pool space (physical bytes, all replicas)
+// are reserved before data is written, so concurrent uploads can never together overfill a volume
+// or the pool. The counters are rebuilt from the catalog once at open (`load`) and changed in the
+// same step as each commit (`apply`): a reservation is arithmetic, never SQL.
+//
+// Pool space: a reservation takes from `budget` with one compare-and-swap (the fast path, no lock;
+// bcachefs's per-CPU `sectors_available` cache). When the budget cannot cover it, `takePoolSlow`
+// recomputes the budget exactly under the pool lock: what admission may hand out of the free space
+// minus what in-flight writes hold. The budget only ever under-states what is free (releases do
+// not refill it; a recount does), so the fast path can never admit more than the slow one would.
+// Quota: one lock per stripe of volumes, never pool-wide.
+package import Catalog
 import Synchronization
 
 package final class SpaceAccounting: Sendable {
-    private struct State {
-        /// Physical bytes reserved by in-flight writes to thin volumes.
-        var inflightPhysical: Int64 = 0
-        /// Logical bytes reserved by in-flight writes, per volume id.
-        var inflightLogical: [Int64: Int64] = [:]
+    /// One volume's counters: what the catalog holds for it, and what in-flight writes reserved.
+    struct VolumeCounters: Sendable {
+        var capacity: Int64
+        var replicas: Int64
+        var thick: Bool
+        var used: Int64 = 0
+        var objects: Int64 = 0
+        var allocated: Int64 = 0
+        var inflightLogical: Int64 = 0
+
+        /// Pool bytes a thick volume holds but has not allocated.
+        var thickReserved: Int64 { thick ? max(0, capacity * replicas - allocated) : 0 }
+
+        var usage: VolumeUsage {
+            VolumeUsage(usedBytes: used, objectCount: objects, allocatedBytes: allocated, reservedBytes: thickReserved)
+        }
     }
 
-    private let state = Mutex(State())
+    struct PoolCounters: Sendable {
+        var devices: [String: DeviceSpace] = [:]
+        var capacity: Int64 = 0
+        var allocated: Int64 = 0
+        var thickReserved: Int64 = 0
 
-    /// What one upload holds; returned by `release`.
+        var free: Int64 { max(0, capacity - allocated - thickReserved) }
+    }
+
+    private static let stripeCount = 16
+    private let stripes: [Lock<[Int64: VolumeCounters]>] = (0..<SpaceAccounting.stripeCount).map { _ in Lock([:]) }
+    private let pool = Lock(PoolCounters())
+    /// Physical bytes the fast path may hand out without the pool lock (never more than is free).
+    private let budget = Atomic<Int64>(0)
+    /// Physical bytes reserved by in-flight writes to thin volumes.
+    private let inflight = Atomic<Int64>(0)
+
+    package init() {}
+
+    /// What one upload (or one cached object's dirty pages) holds.
     package struct Reservation: Sendable, Equatable {
         var volumeID: Int64
         var thick: Bool
         var logical: Int64 = 0
         var physical: Int64 = 0
         /// Size of the version being replaced, credited against the quota.
-        var replacing: Int64
+        var replacing: Int64 = 0
     }
 
     /// What admission may hand out of `free`: a hidden 1/65 stays back (bcachefs's slack) for
@@ -34,86 +70,264 @@ package final class SpaceAccounting: Sendable {
         (logical + Allocator.unit - 1) / Allocator.unit * Allocator.unit * replicas
     }
 
-    /// Adds `logical` bytes (and their physical footprint) to `reservation`, or throws noSpace.
-    /// `usage` reads the catalog's current figures; it runs under the lock.
-    func reserve(
-        _ reservation: inout Reservation, logical: Int64, replicas: Int64, capacity: Int64,
-        usage: () throws(EngineError) -> (volumeUsed: Int64, poolFree: Int64)
-    ) throws(EngineError) {
+    private func stripe(_ volumeID: Int64) -> Lock<[Int64: VolumeCounters]> {
+        stripes[Int(UInt64(bitPattern: volumeID) % UInt64(Self.stripeCount))]
+    }
+
+    // MARK: - Reservations
+
+    /// Adds `logical` quota bytes and `physical` pool bytes to `reservation`, or throws noSpace
+    /// (and holds nothing more). Thick volumes take no pool bytes: theirs were set aside at creation.
+    func reserve(_ reservation: inout Reservation, logical: Int64, physical: Int64) throws(EngineError) {
+        let volumeID = reservation.volumeID
+        let replacing = reservation.replacing
+        if logical > 0 {
+            try stripe(volumeID).withLock { volumes throws(EngineError) in
+                guard var volume = volumes[volumeID] else { throw .catalog("volume \(volumeID) is not in the space accounting") }
+                let quotaLeft = volume.capacity - (volume.used - replacing) - volume.inflightLogical
+                if logical > quotaLeft { throw .noSpace(.volumeQuota, needed: logical, available: max(0, quotaLeft)) }
+                volume.inflightLogical += logical
+                volumes[volumeID] = volume
+            }
+        }
+        if !reservation.thick, physical > 0 {
+            do throws(EngineError) {
+                try takePool(physical)
+            } catch {
+                if logical > 0 { stripe(volumeID).withLock { $0[volumeID]?.inflightLogical -= logical } }
+                throw error
+            }
+            reservation.physical += physical
+        }
+        reservation.logical += max(0, logical)
+    }
+
+    /// Adds `logical` bytes and their physical footprint (rounded to the allocation unit, every
+    /// replica) to an upload's reservation.
+    func reserve(_ reservation: inout Reservation, logical: Int64, replicas: Int64) throws(EngineError) {
         let physical = Self.physicalBytes(logical: reservation.logical + logical, replicas: replicas) - reservation.physical
-        try state.withLock { state throws(EngineError) in
-            let figures = try usage()
-            let inflight = state.inflightLogical[reservation.volumeID, default: 0]
-            let quotaLeft = capacity - (figures.volumeUsed - reservation.replacing) - inflight
-            if logical > quotaLeft {
-                throw .noSpace(.volumeQuota, needed: logical, available: max(0, quotaLeft))
-            }
-            if !reservation.thick {
-                let poolLeft = Self.reservable(figures.poolFree) - state.inflightPhysical
-                if physical > poolLeft { throw .noSpace(.pool, needed: physical, available: max(0, poolLeft)) }
-                state.inflightPhysical += physical
-            }
-            state.inflightLogical[reservation.volumeID, default: 0] += logical
-        }
-        reservation.logical += logical
-        reservation.physical += physical
-    }
-
-    /// Runs `commit` (the catalog change) and releases the reservation in one step.
-    func commit<T>(_ reservation: Reservation, _ commit: () throws(EngineError) -> T) throws(EngineError) -> T {
-        try state.withLock { state throws(EngineError) in
-            let result = try commit()
-            Self.remove(reservation, from: &state)
-            return result
-        }
-    }
-
-    func release(_ reservation: Reservation) {
-        state.withLock { Self.remove(reservation, from: &$0) }
-    }
-
-    private static func remove(_ reservation: Reservation, from state: inout State) {
-        if !reservation.thick { state.inflightPhysical -= reservation.physical }
-        state.inflightLogical[reservation.volumeID, default: 0] -= reservation.logical
-        if state.inflightLogical[reservation.volumeID] == 0 { state.inflightLogical[reservation.volumeID] = nil }
+        try reserve(&reservation, logical: logical, physical: reservation.thick ? 0 : physical)
     }
 
     /// Reserves raw amounts for the page cache (buffered writes), or throws noSpace.
-    func reserveBuffered(
-        volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, capacity: Int64, replacing: Int64,
-        usage: () throws(EngineError) -> (volumeUsed: Int64, poolFree: Int64)
-    ) throws(EngineError) {
+    func reserveBuffered(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, replacing: Int64) throws(EngineError) {
         var reservation = Reservation(volumeID: volumeID, thick: thick, replacing: replacing)
-        try state.withLock { state throws(EngineError) in
-            let figures = try usage()
-            let inflight = state.inflightLogical[volumeID, default: 0]
-            let quotaLeft = capacity - (figures.volumeUsed - replacing) - inflight
-            if logical > 0, logical > quotaLeft {
-                throw .noSpace(.volumeQuota, needed: logical, available: max(0, quotaLeft))
-            }
-            if !thick, physical > 0 {
-                let poolLeft = Self.reservable(figures.poolFree) - state.inflightPhysical
-                if physical > poolLeft { throw .noSpace(.pool, needed: physical, available: max(0, poolLeft)) }
-                state.inflightPhysical += physical
-            }
-            state.inflightLogical[volumeID, default: 0] += logical
-        }
-        reservation.logical = logical
-        reservation.physical = physical
+        try reserve(&reservation, logical: logical, physical: physical)
     }
 
     /// Gives back raw amounts reserved with `reserveBuffered`.
     func releaseBuffered(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64) {
-        release(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical, replacing: 0))
+        release(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical))
     }
 
-    /// Runs `commit` and releases raw amounts in one step.
-    func commitBuffered<T>(
-        volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, _ commit: () throws(EngineError) -> T
+    /// The fast path: one compare-and-swap on the budget. In-flight bytes are counted before the
+    /// budget is taken, so a recount under the lock never misses a reservation it admitted.
+    @inline(__always)
+    private func takePool(_ bytes: Int64) throws(EngineError) {
+        inflight.wrappingAdd(bytes, ordering: .sequentiallyConsistent)
+        var current = budget.load(ordering: .sequentiallyConsistent)
+        while current >= bytes {
+            let (exchanged, original) = budget.compareExchange(
+                expected: current, desired: current - bytes, ordering: .sequentiallyConsistent)
+            if exchanged { return }
+            current = original
+        }
+        inflight.wrappingSubtract(bytes, ordering: .sequentiallyConsistent)
+        try takePoolSlow(bytes)
+    }
+
+    /// The slow path: under the pool lock, drain the budget (no fast path can take from it now),
+    /// count exactly what is left, take `bytes` from it or refuse, and refill the budget.
+    private func takePoolSlow(_ bytes: Int64) throws(EngineError) {
+        try pool.withLock { pool throws(EngineError) in
+            _ = budget.exchange(0, ordering: .sequentiallyConsistent)
+            let left = Self.reservable(pool.free) - inflight.load(ordering: .sequentiallyConsistent)
+            guard bytes <= left else {
+                budget.store(max(0, left), ordering: .sequentiallyConsistent)
+                throw .noSpace(.pool, needed: bytes, available: max(0, left))
+            }
+            inflight.wrappingAdd(bytes, ordering: .sequentiallyConsistent)
+            budget.store(left - bytes, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// Gives back what `reservation` holds (an upload that failed, pages dropped or re-reserved).
+    /// The budget is not refilled here: the next slow path counts the bytes again.
+    func release(_ reservation: Reservation) {
+        if reservation.logical != 0 {
+            stripe(reservation.volumeID).withLock { $0[reservation.volumeID]?.inflightLogical -= reservation.logical }
+        }
+        if !reservation.thick, reservation.physical != 0 {
+            inflight.wrappingSubtract(reservation.physical, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// Runs `commit` (a durable catalog change that reports what it changed) and applies the
+    /// change to the counters, releasing `reservation`, in one step; on failure nothing changes.
+    func commit<T>(
+        _ reservation: Reservation, _ commit: () throws(EngineError) -> (T, UsageDelta?)
     ) throws(EngineError) -> T {
-        try self.commit(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical, replacing: 0), commit)
+        let (result, delta) = try commit()
+        apply(delta, releasing: reservation)
+        return result
     }
 
-    /// In-flight physical bytes (thin volumes), for the pool's figures.
-    var inflightPhysical: Int64 { state.withLock { $0.inflightPhysical } }
+    /// Applies a committed change to the counters and releases the reservation it used. Between
+    /// the catalog commit and this, the counters still show the old version and the reservation:
+    /// never less than the truth, so admission stays safe.
+    func apply(_ delta: UsageDelta?, releasing reservation: Reservation) {
+        var thickReservedChange: Int64 = 0
+        stripe(reservation.volumeID).withLock { volumes in
+            guard var volume = volumes[reservation.volumeID] else { return }
+            let before = volume.thickReserved
+            if let delta, delta.volumeID == reservation.volumeID {
+                volume.used += delta.usedBytes
+                volume.objects += delta.objectCount
+                volume.allocated += delta.allocatedBytes
+            }
+            volume.inflightLogical -= reservation.logical
+            thickReservedChange = volume.thickReserved - before
+            volumes[reservation.volumeID] = volume
+        }
+        precondition(delta == nil || delta!.volumeID == reservation.volumeID, "a commit's figures applied to another volume")
+        let released = reservation.thick ? 0 : reservation.physical
+        pool.withLock { pool in
+            let before = Self.reservable(pool.free)
+            for (device, bytes) in delta?.allocatedByDevice ?? [:] {
+                pool.devices[device]?.allocatedBytes += bytes
+                pool.allocated += bytes
+            }
+            pool.thickReserved += thickReservedChange
+            inflight.wrappingSubtract(released, ordering: .sequentiallyConsistent)
+            // What admission may now hand out grew by the released bytes, less what the pool lost.
+            budget.wrappingAdd(released - (before - Self.reservable(pool.free)), ordering: .sequentiallyConsistent)
+        }
+    }
+
+    // MARK: - Control plane (after the catalog change committed)
+
+    /// Sets every counter from a recount of the catalog (at open, before any request).
+    func load(_ recount: UsageRecount) {
+        var pool = PoolCounters()
+        pool.devices = recount.devices
+        pool.capacity = recount.devices.values.reduce(0) { $0 + $1.capacityBytes }
+        pool.allocated = recount.devices.values.reduce(0) { $0 + $1.allocatedBytes }
+        var byStripe = Array(repeating: [Int64: VolumeCounters](), count: Self.stripeCount)
+        for record in recount.volumes {
+            let usage = recount.volumeUsages[record.id!] ?? .zero
+            let volume = VolumeCounters(
+                capacity: record.capacityBytes, replicas: record.replicas, thick: record.provisioning == Provisioning.thick.rawValue,
+                used: usage.usedBytes, objects: usage.objectCount, allocated: usage.allocatedBytes)
+            pool.thickReserved += volume.thickReserved
+            byStripe[Int(UInt64(bitPattern: record.id!) % UInt64(Self.stripeCount))][record.id!] = volume
+        }
+        for (i, volumes) in byStripe.enumerated() {
+            stripes[i].withLock { current in
+                let inflight = current.mapValues(\.inflightLogical)
+                current = volumes
+                for (id, logical) in inflight where current[id] != nil { current[id]!.inflightLogical = logical }
+            }
+        }
+        self.pool.withLock { current in
+            current = pool
+            _ = budget.exchange(0, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// Changes the pool's figures in a way that may shrink what is free: the budget is drained so
+    /// the next reservation counts afresh.
+    private func changePool(_ change: (inout PoolCounters) -> Void) {
+        pool.withLock { pool in
+            change(&pool)
+            _ = budget.exchange(0, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    func volumeCreated(_ record: VolumeRecord) {
+        let volume = VolumeCounters(
+            capacity: record.capacityBytes, replicas: record.replicas, thick: record.provisioning == Provisioning.thick.rawValue)
+        stripe(record.id!).withLock { $0[record.id!] = volume }
+        changePool { $0.thickReserved += volume.thickReserved }
+    }
+
+    func volumeResized(id: Int64, capacityBytes: Int64) {
+        let change: Int64 = stripe(id).withLock { volumes in
+            guard var volume = volumes[id] else { return 0 }
+            let before = volume.thickReserved
+            volume.capacity = capacityBytes
+            volumes[id] = volume
+            return volume.thickReserved - before
+        }
+        changePool { $0.thickReserved += change }
+    }
+
+    /// A volume and everything in it is gone; `freed` are its replicas.
+    func volumeDeleted(id: Int64, freed: [ExtentReplicaRecord]) {
+        let volume = stripe(id).withLock { $0.removeValue(forKey: id) }
+        changePool { pool in
+            for replica in freed {
+                pool.devices[replica.deviceId]?.allocatedBytes -= replica.length
+                pool.allocated -= replica.length
+            }
+            pool.thickReserved -= volume?.thickReserved ?? 0
+        }
+    }
+
+    func deviceAdded(id: String, capacityBytes: Int64) {
+        changePool { pool in
+            if let old = pool.devices[id] { pool.capacity -= old.capacityBytes }
+            pool.devices[id] = DeviceSpace(capacityBytes: capacityBytes, allocatedBytes: pool.devices[id]?.allocatedBytes ?? 0)
+            pool.capacity += capacityBytes
+        }
+    }
+
+    func deviceRemoved(id: String) {
+        changePool { pool in
+            guard let device = pool.devices.removeValue(forKey: id) else { return }
+            pool.capacity -= device.capacityBytes
+            pool.allocated -= device.allocatedBytes
+        }
+    }
+
+    // MARK: - Figures
+
+    func volumeUsage(_ id: Int64) -> VolumeUsage? {
+        stripe(id).withLock { $0[id]?.usage }
+    }
+
+    /// (capacity, allocated, thick-reserved) of the pool.
+    func poolFigures() -> (capacity: Int64, allocated: Int64, reserved: Int64) {
+        pool.withLock { ($0.capacity, $0.allocated, $0.thickReserved) }
+    }
+
+    func deviceAllocated(_ id: String) -> Int64 {
+        pool.withLock { $0.devices[id]?.allocatedBytes ?? 0 }
+    }
+
+    /// In-flight physical bytes (thin volumes).
+    var inflightPhysical: Int64 { inflight.load(ordering: .sequentiallyConsistent) }
+
+    /// What admission may hand out now (free less slack less in flight).
+    var reservableBytes: Int64 { max(0, pool.withLock { Self.reservable($0.free) } - inflightPhysical) }
+
+    /// Every counter that mirrors the catalog (not the in-flight reservations), for comparison
+    /// with a recount.
+    package func figures() -> SpaceFigures {
+        var volumes: [Int64: VolumeUsage] = [:]
+        for stripe in stripes { stripe.withLock { for (id, volume) in $0 { volumes[id] = volume.usage } } }
+        return pool.withLock { pool in
+            SpaceFigures(
+                capacityBytes: pool.capacity, allocatedBytes: pool.allocated, reservedBytes: pool.thickReserved,
+                devices: pool.devices, volumes: volumes)
+        }
+    }
+}
+
+/// The pool's, the devices' and the volumes' figures as the counters hold them.
+package struct SpaceFigures: Sendable, Equatable {
+    package var capacityBytes: Int64
+    package var allocatedBytes: Int64
+    package var reservedBytes: Int64
+    package var devices: [String: DeviceSpace]
+    package var volumes: [Int64: VolumeUsage]
 }

@@ -128,9 +128,7 @@ extension Engine {
                 }
                 let needBytes = Int64(need * PageState.sectorSize)
                 if needBytes > reservedPhysical {
-                    try space.reserveBuffered(
-                        volumeID: volume.id!, thick: thick, logical: 0, physical: needBytes - reservedPhysical, capacity: volume.capacityBytes,
-                        replacing: 0) { () throws(EngineError) in try spaceFigures(volumeID: volume.id!) }
+                    try space.reserveBuffered(volumeID: volume.id!, thick: thick, logical: 0, physical: needBytes - reservedPhysical, replacing: 0)
                 }
                 for (index, page, sectors) in targets {
                     let range = staged[index]!.bytes

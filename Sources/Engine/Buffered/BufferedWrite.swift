@@ -76,9 +76,7 @@ package final class BufferedUpload: @unchecked Sendable {
         let engine = self.engine
         let volume = self.volume
         try engine.space.reserveBuffered(
-            volumeID: volume.id!, thick: thick, logical: logical, physical: physical, capacity: volume.capacityBytes,
-            replacing: mode == .replace ? (replacing ?? 0) : 0
-        ) { () throws(EngineError) in try engine.spaceFigures(volumeID: volume.id!) }
+            volumeID: volume.id!, thick: thick, logical: logical, physical: physical, replacing: mode == .replace ? (replacing ?? 0) : 0)
         reservedLogical += logical
         reservedPhysical += physical
     }

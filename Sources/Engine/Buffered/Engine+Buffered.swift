@@ -84,13 +84,12 @@ extension Engine {
 
     /// Pool-wide buffered-IO figures for `/metrics`.
     package var cacheTotals: CacheTotals {
-        let free = (try? pool().freeBytes) ?? 0
         var totals = pageCache.state.withLock { state in
             CacheTotals(
                 writebackBytes: state.counters.values.reduce(0) { $0 + $1.writebackBytes },
                 writebackErrors: state.counters.values.reduce(0) { $0 + $1.writebackErrors }, throttled: state.throttled)
         }
-        totals.reservable = max(0, SpaceAccounting.reservable(free) - space.inflightPhysical)
+        totals.reservable = space.reservableBytes
         totals.capacityBytes = Int64(pageCache.capacityPages * PageState.pageSize)
         let frames = FramePool.shared.counts
         totals.memoryBytes = Int64(frames.carved * PageState.pageSize)

@@ -53,7 +53,6 @@ extension Engine {
                     logicalOffset: extent.logicalOffset, length: extent.length, checksums: Extent.decodeChecksums(extent.checksums),
                     replicas: extent.replicas.map { PhysicalRange(deviceID: $0.deviceID, offset: $0.offset, length: $0.length) })
             }
-            try makeDurable(Set(writes.allocated.map(\.deviceID)))
             let old = snapshot.replacesCommitted ? [] : snapshot.extents
             var (merged, freed) = ExtentSplice.splice(old: old, new: newExtents, size: snapshot.size)
             let records = merged.map { extent in
@@ -62,17 +61,21 @@ extension Engine {
                     checksums: Extent.encodeChecksums(extent.checksums), replicas: extent.replicas.map { ($0.deviceID, $0.offset, $0.length) })
             }
             let object = snapshot.object
-            let (stored, replaced) = try space.commitBuffered(
-                volumeID: object.volumeID, thick: object.thick, logical: snapshot.reservedLogical, physical: snapshot.reservedPhysical
-            ) { () throws(EngineError) in
-                try catalogCall(notFound: .volumeNotFound(name: object.volumeName)) {
-                    try catalog.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, current in
-                        // Kept pieces of the committed extents are only ours to keep over the row they came from.
-                        if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
-                            throw EngineError.catalog("\(object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))")
+            let reservation = SpaceAccounting.Reservation(
+                volumeID: object.volumeID, thick: object.thick, logical: snapshot.reservedLogical, physical: snapshot.reservedPhysical)
+            let (stored, replaced) = try space.commit(reservation) { () throws(EngineError) in
+                let commit = try catalogCall(notFound: .volumeNotFound(name: object.volumeName)) {
+                    // The extents are made durable with the commit's group, before its transaction.
+                    try groupCommit.commit(self, devices: Set(writes.allocated.map(\.deviceID))) { transaction in
+                        try transaction.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, current in
+                            // Kept pieces of the committed extents are only ours to keep over the row they came from.
+                            if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
+                                throw EngineError.catalog("\(object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))")
+                            }
                         }
                     }
                 }
+                return ((commit.object, commit.replaced), commit.delta)
             }
             // A whole replacement frees whatever the catalog replaced; a splice, what it no longer references.
             if snapshot.replacesCommitted { freed = replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) } }

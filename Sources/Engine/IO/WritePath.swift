@@ -92,21 +92,31 @@ extension Engine {
 
     /// Flushes the given devices (fdatasync for files, fsync for block devices) in one batch.
     func makeDurable(_ deviceIDs: Set<String>) throws(EngineError) {
+        if let error = makeDurableEach(deviceIDs).sorted(by: { $0.key < $1.key }).first?.value { throw error }
+    }
+
+    /// Flushes the given devices in one batch; returns the error of each device that failed.
+    func makeDurableEach(_ deviceIDs: Set<String>) -> [String: EngineError] {
+        var failed: [String: EngineError] = [:]
         var operations: [IOOperation] = []
-        var targets: [Device] = []
+        var targets: [(id: String, device: Device)] = []
         for id in deviceIDs.sorted() {
-            guard let device = devices.device(id: id) else { throw .io(call: "fdatasync", path: id, errno: ENODEV) }
-            targets.append(device)
+            guard let device = devices.device(id: id) else {
+                failed[id] = .io(call: "fdatasync", path: id, errno: ENODEV)
+                continue
+            }
+            targets.append((id, device))
             operations.append(device.kind == .file ? .fdatasync(fd: device.fd) : .fsync(fd: device.fd))
         }
-        guard !operations.isEmpty else { return }
+        guard !operations.isEmpty else { return failed }
         let start = ContinuousClock.now
         let results = rings.withRing { $0.perform(operations) }
         stats.observe("sync", since: start)
-        for (device, result) in zip(targets, results) {
+        for (target, result) in zip(targets, results) {
             if case .failure(let error) = result {
-                throw .io(call: error.call, path: device.path, errno: error.errno)
+                failed[target.id] = .io(call: error.call, path: target.device.path, errno: error.errno)
             }
         }
+        return failed
     }
 }

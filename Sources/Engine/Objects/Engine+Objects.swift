@@ -25,11 +25,6 @@ extension Engine {
         return volume
     }
 
-    func spaceFigures(volumeID: Int64) throws(EngineError) -> (volumeUsed: Int64, poolFree: Int64) {
-        let usage = try catalogCall { try catalog.usage(volumeID: volumeID) }
-        return (usage.volume.usedBytes, usage.pool.freeBytes)
-    }
-
     /// Starts an upload. With a known `length` the whole quota and pool space is reserved now
     /// (507 before a byte is stored); without, it is reserved extent by extent as data arrives.
     /// `cacheThrough` (a buffered-mode upload sent direct): an object of known length that fits
@@ -71,8 +66,11 @@ extension Engine {
         var wasCachedOnly = false
         let replicas = try commitBypassingCache(volume, key: key, flushFirst: false) { dropped throws(EngineError) in
             wasCachedOnly = dropped.map { !$0.object.committedExists && $0.object.metadataDirty } ?? false
-            return try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false, replacing: 0)) { () throws(EngineError) in
-                try catalogCall { try catalog.deleteObject(volumeID: volume.id!, key: key) }
+            return try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false)) { () throws(EngineError) in
+                let deletion = try catalogCall {
+                    try groupCommit.commit(self, devices: []) { transaction in try transaction.deleteObject(volumeID: volume.id!, key: key) }
+                }
+                return (deletion?.replicas, deletion?.delta)
             }
         }
         guard let replicas else {

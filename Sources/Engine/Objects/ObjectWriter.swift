@@ -75,9 +75,7 @@ package final class ObjectWriter: @unchecked Sendable {
     private func reserve(_ logical: Int64) throws(EngineError) {
         let engine = self.engine
         let volume = self.volume
-        try engine.space.reserve(&reservation, logical: logical, replicas: volume.replicas, capacity: volume.capacityBytes) { () throws(EngineError) in
-            try engine.spaceFigures(volumeID: volume.id!)
-        }
+        try engine.space.reserve(&reservation, logical: logical, replicas: volume.replicas)
     }
 
     /// Hands the full buffer to a worker to write, and continues filling another one; the `last`
@@ -103,18 +101,22 @@ package final class ObjectWriter: @unchecked Sendable {
             if let declaredLength, flushed != declaredLength {
                 throw .uploadIncomplete(expected: declaredLength, received: flushed)
             }
-            try engine.makeDurable(Set(writes.allocated.map(\.deviceID)))
             let version = ObjectVersion(
                 volumeID: volume.id!, key: key, size: flushed, etag: Self.newETag(), contentType: contentType)
             let (engine, volume, reservation) = (self.engine, self.volume, self.reservation)
             let (extents, writes) = (self.writes.extents, self.writes)
+            let devices = Set(writes.allocated.map(\.deviceID))
             // The key is held while the catalog commits: the cached entry (written back first)
             // is replaced by the written-through pages, or by nothing.
             let (object, replaced) = try engine.commitBypassingCache(volume, key: key, flushFirst: true) { _ throws(EngineError) in
                 try engine.space.commit(reservation) { () throws(EngineError) in
-                    try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
-                        try engine.catalog.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _, _ in }
+                    // The extents are made durable with the commit's group, before its transaction.
+                    let commit = try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
+                        try engine.groupCommit.commit(engine, devices: devices) { transaction in
+                            try transaction.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _, _ in }
+                        }
                     }
+                    return ((commit.object, commit.replaced), commit.delta)
                 }
             } install: { committed, state in
                 let staged = writes.takeStaged()  // Left for `abort` to give back if the commit fails.

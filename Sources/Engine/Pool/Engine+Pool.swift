@@ -3,11 +3,23 @@ import Catalog
 import Foundation
 extension Engine {
     package func pool() throws(EngineError) -> PoolInfo {
-        let usage = try catalogCall { try catalog.poolUsage() }
+        let members = try catalogCall { try catalog.poolMembership() }
+        let space = space.poolFigures()
         return PoolInfo(
-            id: poolUUID.uuidString.lowercased(), capacityBytes: usage.capacityBytes, allocatedBytes: usage.allocatedBytes,
-            reservedBytes: usage.reservedBytes, freeBytes: usage.freeBytes, deviceCount: usage.deviceCount,
-            activeDeviceCount: usage.activeDeviceCount, volumeCount: usage.volumeCount)
+            id: poolUUID.uuidString.lowercased(), capacityBytes: space.capacity, allocatedBytes: space.allocated,
+            reservedBytes: space.reserved, freeBytes: max(0, space.capacity - space.allocated - space.reserved),
+            deviceCount: members.deviceCount, activeDeviceCount: members.activeDeviceCount, volumeCount: members.volumeCount)
+    }
+
+    /// The space counters as they are, and the same figures counted afresh from the catalog (tests).
+    package func spaceCounters() -> SpaceFigures { space.figures() }
+
+    package func spaceRecount() throws(EngineError) -> SpaceFigures {
+        let recount = try catalogCall { try catalog.recountUsage() }
+        let pool = try catalogCall { try catalog.poolUsage() }
+        return SpaceFigures(
+            capacityBytes: pool.capacityBytes, allocatedBytes: pool.allocatedBytes, reservedBytes: pool.reservedBytes,
+            devices: recount.devices, volumes: recount.volumeUsages.filter { id, _ in recount.volumes.contains { $0.id == id } })
     }
 
     package func snapshot() throws(EngineError) -> EngineSnapshot {

@@ -7,7 +7,12 @@ package import Foundation
 
 extension Engine {
     package func listVolumes() throws(EngineError) -> [VolumeInfo] {
-        try catalogCall { try catalog.volumes() }.map(withCache)
+        try catalogCall { try catalog.volumeRecords() }.map { withCache(withUsage($0)) }
+    }
+
+    /// A volume's row with its figures from the space counters.
+    func withUsage(_ record: VolumeRecord) -> VolumeWithUsage {
+        VolumeWithUsage(record: record, usage: space.volumeUsage(record.id!) ?? .zero)
     }
 
     /// Volume info including the cache's reservation and page figures.
@@ -19,8 +24,8 @@ extension Engine {
     }
 
     package func volume(named name: String) throws(EngineError) -> VolumeInfo {
-        guard let volume = try catalogCall({ try catalog.volume(named: name) }) else { throw .volumeNotFound(name: name) }
-        return withCache(volume)
+        guard let record = try catalogCall({ try catalog.volumeRecord(named: name) }) else { throw .volumeNotFound(name: name) }
+        return withCache(withUsage(record))
     }
 
     package func createVolume(
@@ -45,6 +50,7 @@ extension Engine {
                 }
             }
         }
+        space.volumeCreated(created.record)
         logger.info("volume created", metadata: ["volume": "\(name)", "capacity": "\(capacityBytes)", "replicas": "\(replicas)", "provisioning": "\(provisioning.rawValue)"])
         return Self.info(created)
     }
@@ -63,8 +69,9 @@ extension Engine {
                 }
             }
         }
+        space.volumeResized(id: resized.record.id!, capacityBytes: resized.record.capacityBytes)
         volumeRecords.withLock { $0[name] = resized.record }
-        return Self.info(resized)
+        return Self.info(withUsage(resized.record))
     }
 
     /// Deletes a volume; one holding objects only with `force`.
@@ -74,6 +81,7 @@ extension Engine {
             if !cached.isEmpty, !force { try flushVolume(named: name) }
             for key in cached { try? invalidateCached(volumeID: volume.id!, key: key.key, writeBackFirst: false) }
         }
+        let id = try volumeRecord(named: name).id!
         let freed = try catalogCall(notFound: .volumeNotFound(name: name)) {
             try catalog.deleteVolume(named: name) { volume in
                 if volume.usage.objectCount > 0, !force {
@@ -81,6 +89,7 @@ extension Engine {
                 }
             }
         }
+        space.volumeDeleted(id: id, freed: freed)
         volumeRecords.withLock { $0[name] = nil }
         deferredFree.retire(freed.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
         stats.forgetVolume(name)

@@ -168,6 +168,7 @@ import Testing
         let figures = engine.reservationFigures()
         #expect(figures.pagesReserved == 0 && figures.accounted == 0, "reservations after a flush: \(figures)")
         Self.checkSpace(engine, "after the run")
+        try SpaceCountersTests.expectCountersMatchRecount(engine, "after the run")
         var contents: [String: [UInt8]] = [:]
         for key in Self.keys {
             guard let bytes = try? Self.read(engine, "shared", key, direct: true) else { continue }
@@ -179,6 +180,7 @@ import Testing
         let reopened = try Scratch.engine(dir)
         defer { reopened.shutdown() }
         Self.checkSpace(reopened, "after a restart")
+        try SpaceCountersTests.expectCountersMatchRecount(reopened, "after a restart")
         for key in Self.keys {
             let bytes = try? Self.read(reopened, "shared", key, direct: true)
             #expect(bytes == contents[key], "\(key) after a restart")

@@ -1,0 +1,48 @@
+// Group commit at the catalog: several callers' changes in one write transaction (one WAL fsync
+// with `synchronous = FULL`), each in its own savepoint so one caller's failure rolls back that
+// caller's change only.
+package import Foundation
+import GRDB
+
+/// One write transaction, as a caller of `commitGroup` sees it: the changes it may make.
+package struct CatalogTransaction {
+    let db: Database
+
+    /// `Catalog.commitObject`, inside this transaction.
+    package func commitObject(
+        _ version: ObjectVersion, extents: [NewExtent], now: Date,
+        validate: (VolumeRecord, _ replacing: ObjectRecord?) throws -> Void
+    ) throws -> ObjectCommit {
+        try Catalog.commitObject(db, version, extents: extents, now: now, validate: validate)
+    }
+
+    /// `Catalog.deleteObject`, inside this transaction.
+    package func deleteObject(volumeID: Int64, key: String) throws -> ObjectDeletion? {
+        try Catalog.deleteObject(db, volumeID: volumeID, key: key)
+    }
+}
+
+extension Catalog {
+    /// Runs every change in one transaction, each in a savepoint. Returns each change's error
+    /// (nil when it is part of the committed transaction); throws when the transaction itself
+    /// could not commit, in which case none of them took effect.
+    package func commitGroup(_ changes: [(CatalogTransaction) throws -> Void]) throws(CatalogError) -> [(any Error)?] {
+        do {
+            return try write { db in
+                changes.map { change -> (any Error)? in
+                    do {
+                        try db.inSavepoint {
+                            try change(CatalogTransaction(db: db))
+                            return .commit
+                        }
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+        } catch {
+            throw CatalogError.wrap(error)
+        }
+    }
+}
