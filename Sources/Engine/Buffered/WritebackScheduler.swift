@@ -43,10 +43,38 @@ extension Engine {
             (state.objects.filter { $0.value.isDirty && $0.value.lifecycle.isIdle }
                 .map { ($0.key, $0.value.dirtySince ?? now) }.sorted { $0.1 < $1.1 }, state.dirtyPages)
         }
-        var over = dirty > backgroundDirtyLimit
-        for (key, since) in candidates where over || now - since >= maxAge {
-            try? flushObject(key)  // An error is kept on the object and reported by the next flush.
-            over = pageCache.dirtyPages > backgroundDirtyLimit / 2
+        let over = dirty > backgroundDirtyLimit
+        let due = candidates.filter { over || now - $0.1 >= maxAge }.map(\.0)
+        // Several objects at once, so that their commits share device flushes and catalog
+        // transactions (group commit); past the limit, until it is well under it again.
+        flushEach(due, width: Self.writebackWidth) { [self] in !over || pageCache.dirtyPages > backgroundDirtyLimit / 2 }
+    }
+
+    static let writebackWidth = 8
+
+    /// Writes back `keys` on `width` threads, each taking the next key while `more()` holds.
+    /// Errors are kept on the objects and reported by their next flush.
+    func flushEach(_ keys: [CacheKey], width: Int, while more: @escaping @Sendable () -> Bool) {
+        guard !keys.isEmpty else { return }
+        if keys.count == 1 {
+            try? flushObject(keys[0])
+            return
+        }
+        let next = Atomic<Int>(0)
+        let done = DispatchGroup()
+        withExtendedLifetime(next) {
+            for _ in 0..<min(width, keys.count) {
+                done.enter()
+                Thread { [self] in
+                    while more() {
+                        let i = next.add(1, ordering: .relaxed).oldValue
+                        guard i < keys.count else { break }
+                        try? flushObject(keys[i])
+                    }
+                    done.leave()
+                }.start()
+            }
+            done.wait()
         }
     }
 

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# scripts/bench_small.sh - small objects: the appliance beside nginx (WebDAV PUT, page cache only,
+# no fsync) and fio, in ONE run, alternating by round, printed as one table (medians over rounds).
+#
+#   4 KiB PUT new keys, wrk -tT -cC       sync and ?durability=async     vs nginx PUT of the same bodies
+#   4 KiB PUT overwriting 512 keys/thread sync and async                 vs nginx, same pattern
+#   4 KiB PUT one client, sequential      sync                           vs fio 4 KiB write + fdatasync QD1
+#                                                                           on a fresh sparse device-sized file
+#   4 KiB GET of objects not in the cache wrk -tT -cC, random keys       vs nginx GET after drop_caches
+#                                          (the appliance is restarted: its cache is empty; the kernel's
+#                                           page cache is dropped for both when we may)
+#
+# Builds nothing. Reports, never asserts. Knobs: BIN, TMPBASE (/tmp), ROUNDS (3), WRK_DUR (5s),
+# FILL_DUR (3s: how long the GET objects are written), WRK_THREADS (2), WRK_CONNS (32),
+# DEVICE_BYTES (the appliance's default device size, 8 GiB), SIZE (4096).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${BIN:-$ROOT/.build/release/appliance}
+SHARED=${SHARED:-$ROOT/../shared/bench}
+TMPBASE=${TMPBASE:-/tmp}
+ROUNDS=${ROUNDS:-3}
+WRK_DUR=${WRK_DUR:-5s}
+FILL_DUR=${FILL_DUR:-3s}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNS=${WRK_CONNS:-32}
+DEVICE_BYTES=${DEVICE_BYTES:-$((8 << 30))}
+SIZE=${SIZE:-4096}
+PUT_LUA="$SHARED/wrk_put.lua"
+GET_LUA="$ROOT/scripts/wrk_get_keys.lua"
+
+log() { printf '[bench-small %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+[[ -x "$BIN" ]] || { echo "bench_small: $BIN is missing (make bench builds it)" >&2; exit 2; }
+[[ -r "$PUT_LUA" ]] || { echo "bench_small: $PUT_LUA is missing" >&2; exit 2; }
+for tool in fio nginx wrk curl python3; do command -v "$tool" >/dev/null || { echo "bench_small: $tool is missing" >&2; exit 2; }; done
+
+T=$(mktemp -d "$TMPBASE/appliance-bench-small.XXXXXX") || exit 1
+APP_PID=""; NGINX_PID=""
+stop_pid() {
+    local pid=$1 sig=$2
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+cleanup() { local rc=$?; stop_pid "$NGINX_PID" QUIT; stop_pid "$APP_PID" TERM; rm -rf "$T"; exit $rc; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+declare -A R
+add() { R[$1]="${R[$1]:+${R[$1]} }${2:--}"; }
+
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null && return 0; return 1; }
+
+# start_app: serve the data dir $T/app (created with its default devices on the first start)
+start_app() {
+    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/app" >>"$T/app.log" 2>&1 &
+    APP_PID=$!
+    URL=""
+    for _ in $(seq 600); do
+        URL=$(grep -o 'listening on http://[^ ]*' "$T/app.log" 2>/dev/null | tail -1 | sed 's/^listening on //')
+        [[ -n "$URL" ]] && curl -s -o /dev/null --max-time 1 "$URL/healthz" && break
+        kill -0 "$APP_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    TOKEN=$(tr -d '[:space:]' <"$T/app/token" 2>/dev/null)
+    [[ -n "$URL" && -n "$TOKEN" ]] || { log "the appliance did not start: $(tail -5 "$T/app.log")"; return 1; }
+    AUTH="Authorization: Bearer $TOKEN"
+    curl -sS -o /dev/null -X POST -H "$AUTH" -H 'Content-Type: application/json' \
+        -d '{"name":"bench","capacity_bytes":8589934592,"replicas":1,"provisioning":"thin"}' "$URL/v1/volumes"
+    return 0
+}
+restart_app() { stop_pid "$APP_PID" TERM; : >"$T/app.log"; start_app; }
+
+start_dav() {
+    local nd="$T/nginx" port
+    port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+    mkdir -p "$nd"/{www,body,logs,tmp}
+    cat >"$nd/nginx.conf" <<EOF
+$([[ $EUID == 0 ]] && echo "user root;")
+worker_processes auto;
+daemon off;
+pid $nd/nginx.pid;
+error_log $nd/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on; tcp_nopush on; tcp_nodelay on;
+    keepalive_timeout 65; keepalive_requests 1000000;
+    client_body_temp_path $nd/body;
+    proxy_temp_path $nd/tmp/proxy; fastcgi_temp_path $nd/tmp/fastcgi; uwsgi_temp_path $nd/tmp/uwsgi; scgi_temp_path $nd/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        root $nd/www;
+        location / { dav_methods PUT DELETE; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0; }
+    }
+}
+EOF
+    nginx -p "$nd" -c "$nd/nginx.conf" -e "$nd/logs/error.log" &
+    NGINX_PID=$!
+    for _ in $(seq 100); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    NGINX="http://127.0.0.1:$port"
+}
+
+# wrk_json NAME DURATION THREADS CONNS URL [wrk options...] [-- script args...] -> "rps p50_us p99_us min_n_per_thread" ("" if it failed or erred)
+wrk_json() {
+    local name=$1 dur=$2 t=$3 c=$4 url=$5 opts=(); shift 5
+    while (( $# )) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
+    timeout 300 wrk -t"$t" -c"$c" -d"$dur" "${opts[@]}" "$url" "$@" >"$T/wrk-$name.txt" 2>&1
+    grep -m1 '^WRKJSON ' "$T/wrk-$name.txt" | cut -d' ' -f2- | python3 -c '
+import json, sys
+try: d = json.loads(sys.stdin.read())
+except ValueError: sys.exit(0)
+if d["errors"] or d["status_errors"]:
+    print("bad %d %d" % (d["errors"], d["status_errors"])); sys.exit(0)
+print("%.0f %d %d %d" % (d["rps"], d["p50_us"], d["p99_us"], min(d.get("n_thr") or [0])))'
+}
+# put_row KEY TARGET(app|ngx) NAME-TEMPLATE KEYS_PER_THREAD QUERY THREADS CONNS
+put_row() {
+    local key=$1 tgt=$2 tmpl=$3 keys=$4 query=$5 t=$6 c=$7 base path res rps p50 p99 n
+    if [[ $tgt == app ]]; then base=$URL; path="/v1/volumes/bench/objects/$tmpl$query"; else base=$NGINX; path="/$tmpl"; fi
+    if [[ $tgt == app ]]; then
+        res=$(wrk_json "$key-$tgt-$round" "$WRK_DUR" "$t" "$c" "$base" -H "$AUTH" -s "$PUT_LUA" -- "$path" "$SIZE" "$keys")
+    else
+        res=$(wrk_json "$key-$tgt-$round" "$WRK_DUR" "$t" "$c" "$base" -s "$PUT_LUA" -- "$path" "$SIZE" "$keys")
+    fi
+    read -r rps p50 p99 n <<<"$res"
+    if [[ -z "$res" || $rps == bad ]]; then
+        log "$key $tgt: failed ($res) $(tail -2 "$T/wrk-$key-$tgt-$round.txt")"; add "${key}_$tgt" -; return
+    fi
+    add "${key}_$tgt" "$rps"; add "${key}_${tgt}_p99" "$p99"
+    log "round $round $key $tgt: $rps req/s p50 ${p50} us p99 ${p99} us"
+}
+
+start_app || exit 1
+start_dav || exit 1
+log "appliance $URL (pid $APP_PID, data $T/app), nginx WebDAV $NGINX"
+
+for round in $(seq "$ROUNDS"); do
+    for tgt in $( ((round % 2)) && echo "ngx app" || echo "app ngx"); do
+        put_row new "$tgt" "new-r$round-@N@" 0 "" "$WRK_THREADS" "$WRK_CONNS"
+        put_row newasync "$tgt" "newa-r$round-@N@" 0 "?durability=async" "$WRK_THREADS" "$WRK_CONNS"
+        put_row ow "$tgt" "ow-@N@" 512 "" "$WRK_THREADS" "$WRK_CONNS"
+        put_row owasync "$tgt" "owa-@N@" 512 "?durability=async" "$WRK_THREADS" "$WRK_CONNS"
+    done
+    [[ -n "$URL" ]] && curl -s -o /dev/null -X POST -H "$AUTH" "$URL/v1/volumes/bench/flush"
+    # One client, one PUT at a time, against fio QD1 with an fdatasync after each 4 KiB write.
+    put_row seq app "seq-r$round-@N@" 0 "" 1 1
+    rm -f "$T/fio-qd1.img"; truncate -s "$DEVICE_BYTES" "$T/fio-qd1.img"
+    v=""
+    if timeout 120 fio --name=qd1 --filename="$T/fio-qd1.img" --ioengine=psync --direct=1 --rw=write --bs="$SIZE" \
+        --fdatasync=1 --time_based --runtime="${WRK_DUR%s}" --output-format=json --output="$T/fio-qd1-$round.json" >/dev/null 2>"$T/fio.err"; then
+        v=$(python3 -c 'import json,sys; print("%.0f" % json.load(open(sys.argv[1]))["jobs"][0]["write"]["iops"])' "$T/fio-qd1-$round.json")
+    else
+        log "fio failed: $(tail -1 "$T/fio.err")"
+    fi
+    add seq_fio "$v"; log "round $round seq fio: $v writes/s"
+    rm -f "$T/fio-qd1.img"
+done
+
+# Objects not in the cache: written once (async, then flushed), then read at random.
+log "cold: writing $FILL_DUR of 4 KiB objects into each, then GET at random after a restart / drop_caches"
+res=$(wrk_json fill-app "$FILL_DUR" "$WRK_THREADS" "$WRK_CONNS" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/cold-@N@?durability=async" "$SIZE" 0)
+read -r _ _ _ napp <<<"$res"
+curl -s -o /dev/null -X POST -H "$AUTH" "$URL/v1/volumes/bench/flush"
+res=$(wrk_json fill-ngx "$FILL_DUR" "$WRK_THREADS" "$WRK_CONNS" "$NGINX" -s "$PUT_LUA" -- "/cold-@N@" "$SIZE" 0)
+read -r _ _ _ nngx <<<"$res"
+keys=$(( ${napp:-0} < ${nngx:-0} ? ${napp:-0} : ${nngx:-0} )); keys=$(( keys > WRK_CONNS ? keys - WRK_CONNS : 0 ))  # the last requests of each connection may not have completed
+R[cold_keys]=$((keys * WRK_THREADS))
+dropped=yes
+if (( keys > 0 )); then
+    for round in $(seq "$ROUNDS"); do
+        for tgt in $( ((round % 2)) && echo "ngx app" || echo "app ngx"); do
+            if [[ $tgt == app ]]; then restart_app || break; fi
+            drop_caches || dropped=no
+            if [[ $tgt == app ]]; then
+                res=$(wrk_json "cold-app-$round" "$WRK_DUR" "$WRK_THREADS" "$WRK_CONNS" "$URL" -H "$AUTH" -s "$GET_LUA" -- "/v1/volumes/bench/objects/cold-@N@" "$WRK_THREADS" "$keys" "$round")
+            else
+                res=$(wrk_json "cold-ngx-$round" "$WRK_DUR" "$WRK_THREADS" "$WRK_CONNS" "$NGINX" -s "$GET_LUA" -- "/cold-@N@" "$WRK_THREADS" "$keys" "$round")
+            fi
+            read -r rps p50 p99 _ <<<"$res"
+            if [[ -z "$res" || $rps == bad ]]; then log "cold GET $tgt failed ($res)"; add "cold_$tgt" -; continue; fi
+            add "cold_$tgt" "$rps"; add "cold_${tgt}_p99" "$p99"
+            log "round $round cold GET $tgt: $rps req/s p50 $p50 us p99 $p99 us"
+        done
+    done
+fi
+R[dropped]=$dropped
+
+python3 - "$WRK_THREADS" "$WRK_CONNS" "$WRK_DUR" "$ROUNDS" "$SIZE" <<PY
+import sys
+R = {$(for k in "${!R[@]}"; do printf '"%s": "%s", ' "$k" "${R[$k]}"; done)}
+t, c, d, rounds, size = sys.argv[1:6]
+def values(k):
+    out = []
+    for v in R.get(k, "").split():
+        try: out.append(float(v))
+        except ValueError: out.append(None)
+    return out
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs: return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+rows, spread = [], []
+def row(name, ours, ref, refname, target, unit="req/s"):
+    o, r = median(values(ours)), median(values(ref))
+    pairs = [a / b for a, b in zip(values(ours), values(ref)) if a is not None and b]
+    q = median(pairs)
+    f = lambda v: "n/a" if v is None else "%.0f %s" % (v, unit)
+    if len(pairs) > 1: spread.append("%s %s" % (name.split(",")[0], " ".join("%.2f" % x for x in pairs)))
+    rows.append((name, f(o), f(r) + " " + refname, "n/a" if q is None else "%.2fx" % q, ">= %.2fx" % target,
+                 "n/a" if q is None else ("PASS" if q >= target else "MISS")))
+kib = "%d KiB" % (int(size) // 1024)
+row("%s PUT new keys, wrk -t%s -c%s, sync" % (kib, t, c), "new_app", "new_ngx", "(nginx WebDAV PUT)", 0.5)
+row("%s PUT new keys, wrk -t%s -c%s, ?durability=async" % (kib, t, c), "newasync_app", "newasync_ngx", "(nginx WebDAV PUT)", 1.0)
+row("%s PUT overwriting 512 keys/thread, sync" % kib, "ow_app", "ow_ngx", "(nginx, same pattern)", 0.5)
+row("%s PUT overwriting 512 keys/thread, async" % kib, "owasync_app", "owasync_ngx", "(nginx, same pattern)", 1.0)
+row("%s PUT one client, sequential, sync" % kib, "seq_app", "seq_fio", "(fio write+fdatasync QD1)", 0.5, "/s")
+cold = "%s GET not in the cache, %s keys, wrk -c%s%s" % (kib, R.get("cold_keys", "?"), c, "" if R.get("dropped") == "yes" else " (drop_caches NOT possible)")
+row(cold, "cold_app", "cold_ngx", "(nginx GET after drop_caches)", 0.8)
+head = ("workload", "ours", "reference", "ratio", "target", "result")
+w = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+line = lambda r: " | ".join(str(x).ljust(w[i]) if i < 3 else str(x).rjust(w[i]) for i, x in enumerate(r))
+print()
+print("appliance small-object bench - medians over %s rounds (ours and the reference alternating, %s each)" % (rounds, d))
+print(line(head)); print("-+-".join("-" * x for x in w))
+for r in rows: print(line(r))
+p99 = lambda k: median(values(k))
+info = ["p99 us: " + ", ".join("%s %s/%s" % (k, "%.0f" % p99(k + "_app_p99") if p99(k + "_app_p99") else "?", "%.0f" % p99(k + "_ngx_p99") if p99(k + "_ngx_p99") else "?")
+                              for k in ("new", "newasync", "ow", "owasync", "cold")) + " (appliance/nginx)"]
+print("info: " + "; ".join(info))
+if spread: print("per-round ratios: " + "; ".join(spread))
+PY
