@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract bench clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract bench bench-tools bench-scale clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 2>/dev/null; then \
@@ -48,7 +48,7 @@ test-contract: build python-deps
 
 test: deps test-swift test-contract
 
-bench: system-deps
+bench-tools: system-deps
 	@need=""; \
 	command -v fio >/dev/null || need="$$need fio"; \
 	command -v nginx >/dev/null || need="$$need nginx"; \
@@ -60,7 +60,15 @@ bench: system-deps
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$need; \
 	fi
 	swift build -c release $(SWIFT_BUILD_FLAGS)
+
+# Streams and the engine (bench.sh), small objects (bench_small.sh), a million objects (bench_scale.sh).
+bench: bench-tools
 	BIN=.build/release/appliance bash scripts/bench.sh
+	BIN=.build/release/appliance bash scripts/bench_small.sh
+	BIN=.build/release/appliance bash scripts/bench_scale.sh
+
+bench-scale: bench-tools
+	BIN=.build/release/appliance bash scripts/bench_scale.sh
 
 clean:
 	rm -rf .build

@@ -1,6 +1,7 @@
 -- wrk -s wrk_get_keys.lua URL -- <path with @N@> <threads> <keys_per_thread> [seed]
 -- Each request GETs <path> with @N@ replaced by "<t>-<k>", t and k uniformly at random among the
--- keys that wrk_put.lua wrote ("<tid>-0" .. "<tid>-(keys-1)" for every wrk thread tid).
+-- keys that wrk_put.lua wrote ("<tid>-1" .. "<tid>-(keys-1)" for every wrk thread tid; not
+-- "<tid>-0": wrk builds thread 0's first request without sending it).
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads)
@@ -13,7 +14,7 @@ function init(args)
   math.randomseed(tonumber(args[4] or "1") + tid * 7919)
 end
 function request()
-  local name = math.random(0, nthreads - 1) .. "-" .. math.random(0, keys - 1)
+  local name = math.random(0, nthreads - 1) .. "-" .. math.random(1, math.max(1, keys - 1))
   return wrk.format("GET", (string.gsub(tmpl, "@N@", name)))
 end
 function done(summary, latency, requests)

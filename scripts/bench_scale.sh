@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# scripts/bench_scale.sh - does a PUT, a GET and a list cost the same at 1,000,000 objects in a
+# volume as at 10,000? (`make bench-scale`; also run by `make bench`.)
+#
+#   at SMALL objects (10,000) and at LARGE (1,000,000) in one volume, on the default devices:
+#     sync 4 KiB PUT rate (wrk -tT -cC, new keys)           target: rate at LARGE >= 0.8x rate at SMALL
+#     GET p99 of 4 KiB objects, random keys of a fixed set   target: p99 at LARGE <= 1.5x p99 at SMALL
+#     list one page of 1,000 keys (median of LIST_CALLS)     target: time at LARGE <= 2x time at SMALL
+#   restart at LARGE: time from start to /healthz answering, RSS once up (no object data is read)
+#
+# The volume is filled with async 4 KiB PUTs (then a flush) as fast as the appliance takes them;
+# the fill time is reported. Builds nothing; reports, never asserts. Knobs: BIN, TMPBASE, SMALL
+# (10000), LARGE (1000000), WRK_DUR (5s), WRK_THREADS (2), WRK_CONNS (32), LIST_CALLS (21).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${BIN:-$ROOT/.build/release/appliance}
+SHARED=${SHARED:-$ROOT/../shared/bench}
+TMPBASE=${TMPBASE:-/tmp}
+SMALL=${SMALL:-10000}
+LARGE=${LARGE:-1000000}
+WRK_DUR=${WRK_DUR:-5s}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNS=${WRK_CONNS:-32}
+LIST_CALLS=${LIST_CALLS:-21}
+PUT_LUA="$SHARED/wrk_put.lua"
+GET_LUA="$ROOT/scripts/wrk_get_keys.lua"
+
+log() { printf '[bench-scale %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+[[ -x "$BIN" ]] || { echo "bench_scale: $BIN is missing (make bench-scale builds it)" >&2; exit 2; }
+for tool in wrk curl python3; do command -v "$tool" >/dev/null || { echo "bench_scale: $tool is missing" >&2; exit 2; }; done
+
+T=$(mktemp -d "$TMPBASE/appliance-bench-scale.XXXXXX") || exit 1
+APP_PID=""
+stop_app() {
+    [[ -n "$APP_PID" ]] && kill -0 "$APP_PID" 2>/dev/null || return 0
+    kill -TERM "$APP_PID"; for _ in $(seq 600); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
+}
+cleanup() { local rc=$?; stop_app; rm -rf "$T"; exit $rc; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+declare -A R
+start_app() {  # sets APP_PID URL AUTH; R[start_s] = seconds until /healthz answered
+    : >"$T/app.log"
+    local t0; t0=$(date +%s.%N)
+    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/app" >>"$T/app.log" 2>&1 &
+    APP_PID=$!; URL=""
+    for _ in $(seq 6000); do
+        URL=$(grep -o 'listening on http://[^ ]*' "$T/app.log" 2>/dev/null | tail -1 | sed 's/^listening on //')
+        [[ -n "$URL" ]] && curl -s -o /dev/null --max-time 1 "$URL/healthz" && break
+        kill -0 "$APP_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    R[start_s]=$(python3 -c "import time; print('%.2f' % (time.time() - $t0))")
+    [[ -n "$URL" ]] || { log "the appliance did not start: $(tail -5 "$T/app.log")"; return 1; }
+    AUTH="Authorization: Bearer $(tr -d '[:space:]' <"$T/app/token")"
+}
+count() { curl -sS -H "$AUTH" "$URL/v1/volumes/bench" | python3 -c 'import json,sys; print(json.load(sys.stdin)["object_count"])'; }
+flush() { curl -sS -o /dev/null --max-time 3600 -X POST -H "$AUTH" "$URL/v1/volumes/bench/flush"; }
+wrk_json() {  # NAME DUR URL [options] [-- script args] -> "rps p50 p99 min_n"
+    local name=$1 dur=$2 url=$3 opts=(); shift 3
+    while (( $# )) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
+    timeout 900 wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$dur" "${opts[@]}" "$url" "$@" >"$T/wrk-$name.txt" 2>&1
+    grep -m1 '^WRKJSON ' "$T/wrk-$name.txt" | cut -d' ' -f2- | python3 -c '
+import json, sys
+try: d = json.loads(sys.stdin.read())
+except ValueError: sys.exit(0)
+print("%.0f %d %d %d %d/%d" % (d["rps"], d["p50_us"], d["p99_us"], min(d.get("n_thr") or [0]), d["errors"], d["status_errors"]))'
+}
+fill_to() {  # fill_to N PREFIX: async PUTs of new keys until the volume holds N objects, then flush
+    local target=$1 prefix=$2 have run=0 t0
+    t0=$(date +%s.%N)
+    have=$(count)
+    while (( have < target )); do
+        run=$((run + 1))
+        local need=$((target - have)) secs
+        secs=$(( need / 3000 + 1 )); (( secs > 60 )) && secs=60
+        wrk_json "fill-$prefix-$run" "${secs}s" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/$prefix$run-@N@?durability=async" 4096 0 >/dev/null
+        flush
+        have=$(count)
+        log "fill: $have objects"
+    done
+    python3 -c "import time; print('%.0f' % (time.time() - $t0))"
+}
+measure() {  # measure TAG: PUT rate, GET p99 over the fixed key set, list page time
+    local tag=$1 res rps p99
+    res=$(wrk_json "put-$tag" "$WRK_DUR" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/sync-$tag-@N@" 4096 0)
+    read -r rps _ p99 _ errs <<<"$res"; R[put_$tag]=$rps; R[put_p99_$tag]=$p99
+    log "$tag: sync PUT $rps req/s (p99 $p99 us, errors ${errs:-?})"
+    flush
+    res=$(wrk_json "get-$tag" "$WRK_DUR" "$URL" -H "$AUTH" -s "$GET_LUA" -- "/v1/volumes/bench/objects/base-@N@" "$WRK_THREADS" "$BASE_KEYS" 7)
+    read -r rps _ p99 _ errs <<<"$res"; R[get_$tag]=$rps; R[get_p99_$tag]=$p99
+    log "$tag: GET $rps req/s p99 $p99 us (errors ${errs:-?})"
+    R[list_$tag]=$(python3 - "$URL" "$AUTH" "$LIST_CALLS" <<'PY'
+import json, random, statistics, sys, time, urllib.request
+url, auth, calls = sys.argv[1], sys.argv[2], int(sys.argv[3])
+headers = {auth.split(": ")[0]: auth.split(": ", 1)[1]}
+def page(after):
+    q = "limit=1000" + ("&start_after=" + urllib.parse.quote(after) if after else "")
+    t = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(url + "/v1/volumes/bench/objects?" + q, headers=headers)) as r:
+        body = json.load(r)
+    return time.perf_counter() - t, body
+import urllib.parse
+random.seed(5)
+times = []
+for i in range(calls):
+    after = "%s%d" % (random.choice("abcdefghijklmnopqrstuvwxyz"), random.randrange(10)) if i else None
+    dt, body = page(after)
+    times.append(dt)
+print("%.2f" % (statistics.median(times) * 1000))
+PY
+)
+    log "$tag: list one page of 1,000 keys ${R[list_$tag]} ms (median of $LIST_CALLS)"
+}
+
+start_app || exit 1
+curl -sS -o /dev/null -X POST -H "$AUTH" -H 'Content-Type: application/json' \
+    -d '{"name":"bench","capacity_bytes":12884901888,"replicas":1,"provisioning":"thin"}' "$URL/v1/volumes"
+# The fixed key set every GET reads: base-<t>-<k>, k < BASE_KEYS per wrk thread.
+res=$(wrk_json base 2s "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/base-@N@?durability=async" 4096 0)
+read -r _ _ _ nbase _ <<<"$res"; BASE_KEYS=$(( ${nbase:-0} > WRK_CONNS ? nbase - WRK_CONNS : 1 ))
+flush
+log "base key set: $((BASE_KEYS * WRK_THREADS)) objects"
+R[fill_small]=$(fill_to "$SMALL" "s")
+measure small
+R[fill_large]=$(fill_to "$LARGE" "l")
+R[objects]=$(count)
+measure large
+stop_app
+start_app || exit 1
+R[rss_mib]=$(awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$APP_PID/status")
+R[objects_after]=$(count)
+log "restart at ${R[objects_after]} objects: /healthz after ${R[start_s]} s, RSS ${R[rss_mib]} MiB"
+R[data_mib]=$(( $(du -sk "$T/app" | cut -f1) / 1024 ))
+
+python3 - "$SMALL" "$LARGE" "$WRK_THREADS" "$WRK_CONNS" <<PY
+import sys
+R = {$(for k in "${!R[@]}"; do printf '"%s": "%s", ' "$k" "${R[$k]}"; done)}
+small, large, t, c = sys.argv[1:5]
+f = lambda k: float(R[k]) if R.get(k, "") not in ("", "-") else None
+rows = []
+def row(name, a, b, unit, target, higher):
+    x, y = f(a), f(b)
+    q = None if x is None or y is None or x == 0 else y / x
+    ok = None if q is None else (q >= target if higher else q <= target)
+    rows.append((name, "n/a" if y is None else "%.1f %s" % (y, unit), "n/a" if x is None else "%.1f %s at %s" % (x, unit, small),
+                 "n/a" if q is None else "%.2fx" % q, (">= %.1fx" if higher else "<= %.1fx") % target, "n/a" if ok is None else ("PASS" if ok else "MISS")))
+row("sync 4 KiB PUT at %s objects, wrk -t%s -c%s" % (R.get("objects", large), t, c), "put_small", "put_large", "req/s", 0.8, True)
+row("GET 4 KiB p99 at %s objects" % R.get("objects", large), "get_p99_small", "get_p99_large", "us", 1.5, False)
+row("list one page of 1,000 keys at %s objects" % R.get("objects", large), "list_small", "list_large", "ms", 2.0, False)
+head = ("workload", "at large", "at small", "ratio", "target", "result")
+w = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+line = lambda r: " | ".join(str(x).ljust(w[i]) if i < 3 else str(x).rjust(w[i]) for i, x in enumerate(r))
+print()
+print("appliance scale bench - the same figures at %s and at %s objects in one volume" % (small, large))
+print(line(head)); print("-+-".join("-" * x for x in w))
+for r in rows: print(line(r))
+print("info: fill to %s objects %s s, to %s objects %s s more (async 4 KiB PUTs + flush); restart with %s objects: /healthz after %s s, RSS %s MiB; data dir %s MiB; GET rate %s / %s req/s; PUT p99 %s / %s us (small / large)" % (
+    small, R.get("fill_small"), R.get("objects"), R.get("fill_large"), R.get("objects_after"), R.get("start_s"), R.get("rss_mib"),
+    R.get("data_mib"), R.get("get_small"), R.get("get_large"), R.get("put_p99_small"), R.get("put_p99_large")))
+PY
