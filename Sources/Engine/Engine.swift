@@ -62,7 +62,10 @@ package final class Engine: Sendable {
         let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes)
         try engine.openRegisteredDevices()
         try engine.rebuildFreeSpace()
-        engine.space.load(try engine.catalogCall { try catalog.recountUsage() })
+        let recount = try engine.catalogCall { try catalog.recountUsage() }
+        engine.space.load(recount)
+        // Every volume's row in memory from the start: what an event loop may look at.
+        engine.volumeRecords.withLock { cached in for volume in recount.volumes { cached[volume.name] = volume } }
         engine.writeback.start(engine)
         return engine
     }
@@ -85,6 +88,7 @@ package final class Engine: Sendable {
     func catalogCall<T>(
         notFound: EngineError? = nil, duplicate: EngineError? = nil, _ body: () throws -> T
     ) throws(EngineError) -> T {
+        EventLoopGuard.assertMayWait("a catalog (SQLite) call")
         do {
             return try body()
         } catch let error as EngineError {

@@ -7,7 +7,6 @@ package enum ErrorMapping {
     static let typeBase = "https://appliance.local/problems/"
 
     package static func response(for error: any Error, context: RequestContext) -> HTTPResponse {
-        if error is NeedsWorker { return .needsWorker }  // Not an error: run it on a worker.
         let (status, slug, title, detail, headers) = classify(error)
         if status >= 500 {
             context.logger.error("request failed", metadata: ["route": "\(context.route)", "error": "\(detail)"])

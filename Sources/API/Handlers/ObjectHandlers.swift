@@ -109,18 +109,24 @@ struct ObjectHandlers {
             || (request.header("content-length").flatMap { Int($0) } ?? 0) > RequestState.discardLimit
     }
 
+    /// On the event loop an upload is never opened (opening reads the catalog): a refusal that
+    /// is certain from memory alone (malformed headers, a body no quota or pool could take) is
+    /// answered before the body; anything else is opened by a worker.
+    static func onLoop(_ engine: Engine, _ context: RequestContext, length: Int64?, replacing: Bool) throws -> Never {
+        try engine.refuseUploadEarly(volume: context.parameter("name"), length: length, replacing: replacing)
+        throw NeedsWorker()
+    }
+
     static func openPatch(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> any RequestBodySink {
         let mode = try ioMode(request)
         let sync = try isSync(request)
         let (offset, length) = try patchRange(request)
+        if !context.mayBlock { try onLoop(engine, context, length: nil, replacing: true) }
         if mode == .direct {
             let alignment = engine.directAlignment
             guard offset % alignment == 0, length % alignment == 0 else {
                 throw HTTPError.badRequest("direct PATCH offset and length must be multiples of the device block size (\(alignment))")
             }
-        }
-        if !context.mayBlock, !mustOpenBeforeBody(request) || engine.uploadWouldWait(volume: context.parameter("name"), key: context.parameter("key")) {
-            throw NeedsWorker()
         }
         let upload = try engine.beginBufferedUpload(
             volume: context.parameter("name"), key: context.parameter("key"), contentType: nil, length: length,
@@ -148,9 +154,7 @@ struct ObjectHandlers {
             if let digest = Data(base64Encoded: trimmed), digest.count == 32 { return digest }
             throw .badRequest("x-checksum-sha256 must be 64 hex digits or the base64 of 32 bytes")
         }
-        if !context.mayBlock, !mustOpenBeforeBody(request) || engine.uploadWouldWait(volume: context.parameter("name"), key: context.parameter("key")) {
-            throw NeedsWorker()
-        }
+        if !context.mayBlock { try onLoop(engine, context, length: mustOpenBeforeBody(request) ? length : nil, replacing: true) }
         let target: UploadSink.Target
         // A sync PUT of a large or unknown size gains nothing from the cache but extra copies.
         let throughCache = mode == .buffered && (!sync || (length ?? Int64.max) <= syncCacheLimit)
@@ -169,11 +173,11 @@ struct ObjectHandlers {
 
     static func get(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         // A direct read first writes back dirty pages in its range: never on the event loop.
-        if !context.mayBlock, try ioMode(request) == .direct { return .needsWorker }
+        if !context.mayBlock, try ioMode(request) == .direct { throw NeedsWorker() }
         let reader: any ObjectSource
         if !context.mayBlock {
             // On the event loop only what memory holds: an object not cached is looked up in the catalog on a worker.
-            guard let cached = try engine.openBufferedIfCached(volume: context.parameter("name"), key: context.parameter("key")) else { return .needsWorker }
+            guard let cached = try engine.openBufferedIfCached(volume: context.parameter("name"), key: context.parameter("key")) else { throw NeedsWorker() }
             reader = cached
         } else {
             reader = switch try ioMode(request) {
@@ -214,7 +218,7 @@ struct ObjectHandlers {
             }
             if !context.mayBlock {
                 reader.close()
-                return .needsWorker
+                throw NeedsWorker()
             }
             do {
                 let stream = try ObjectStream(reader: reader, start: start, length: length)

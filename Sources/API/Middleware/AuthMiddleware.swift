@@ -6,7 +6,7 @@ struct AuthMiddleware: Middleware {
         self.token = Array(token.utf8)
     }
 
-    func handle(_ request: HTTPRequest, context: RequestContext, next: Handler) throws -> HTTPResponse {
+    func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
         guard context.route.hasPrefix("/v1") || request.path.hasPrefix("/v1/") else {
             return try next(request, context)
         }

@@ -8,23 +8,26 @@ struct MetricsMiddleware: Middleware {
     /// Method labels are bounded: anything else is counted as `other`.
     static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-    func handle(_ request: HTTPRequest, context: RequestContext, next: Handler) throws -> HTTPResponse {
+    func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
         let start = ContinuousClock.now
         let response: HTTPResponse
         do {
-            response = try next(request, context)
+            switch try next(request, context) {
+            case .opened(let sink, let context): return .opened(sink, context)  // Recorded by `completed`.
+            case .response(let answer): response = answer
+            }
+        } catch is NeedsWorker {
+            throw NeedsWorker()  // Nothing was done here: recorded when the worker runs it.
         } catch {
             response = ErrorMapping.response(for: error, context: context)
         }
         let elapsed = ContinuousClock.now - start
-        // Recorded by `completed`, or when the worker runs it.
-        if response.status == HTTPResponse.streamOpened.status || response.status == HTTPResponse.needsWorker.status { return response }
         metrics.record(route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status, duration: elapsed)
         if context.logs(.debug) {
             context.logger.debug(
                 "request", metadata: ["method": "\(request.method)", "route": "\(context.route)", "status": "\(response.status)"])
         }
-        return response
+        return .response(response)
     }
 
     func completed(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration) {

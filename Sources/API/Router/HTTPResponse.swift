@@ -21,12 +21,6 @@ package struct HTTPResponse: Sendable {
         self.segments = segments
     }
 
-    /// Sentinel the router uses internally: "the body sink is open, no response yet".
-    static let streamOpened = HTTPResponse(status: 0)
-    /// Sentinel for a request tried on the event loop (`RequestContext.mayBlock` false) that
-    /// needs a worker thread: nothing was done, run it again where it may block.
-    package static let needsWorker = HTTPResponse(status: 1)
-
     package func header(_ name: String) -> String? {
         headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
     }

@@ -11,10 +11,8 @@ package struct RequestContext: Sendable {
     package var parameters: [String: String]
     /// What the router resolved for this request (the route's action, or the error to answer).
     var resolution: Result<Route.Action, HTTPError>?
-    /// Where a streaming route's opened sink is handed back to the router.
-    var opened: OpenedSink?
     /// False when the request runs on the server's event loop: a handler that would wait on IO
-    /// returns `HTTPResponse.needsWorker` (or throws `NeedsWorker`) instead (see `Route.inline`).
+    /// throws `NeedsWorker` instead, and the router answers `.needsWorker` (see `Route.inline`).
     package var mayBlock = true
 
     package init(requestID: String, logger: Logger, route: String = "unmatched", parameters: [String: String] = [:]) {
@@ -41,7 +39,7 @@ package struct RequestContext: Sendable {
 }
 
 /// Thrown by an inline handler or body opener (with `mayBlock` false) that would have to wait:
-/// the server runs the request again on a worker. Maps to `HTTPResponse.needsWorker`.
+/// the server runs the request again on a worker (`RunOutcome.needsWorker`). Not an error answer.
 package struct NeedsWorker: Error {
     package init() {}
 }

@@ -94,25 +94,56 @@ package enum StreamOpening {
     case response(HTTPResponse)
 }
 
+/// What the middleware chain and the handlers produce: an answer, or (a streaming route) an
+/// opened body sink that answers once the body is in.
+package enum RouteOutcome {
+    case response(HTTPResponse)
+    case opened(any RequestBodySink, RequestContext)
+}
+
+/// What running a resolved request gave: an outcome, or "nothing was done, run it on a worker"
+/// (on an event loop, a route or handler that would wait).
+package enum RunOutcome {
+    case response(HTTPResponse)
+    case opened(any RequestBodySink, RequestContext)
+    case needsWorker
+}
+
+/// A request's route, resolved once from its method and path: the route (with its decoded
+/// parameters) or the error to answer (404, 405, a bad parameter). Travels with the request.
+package struct RouteResolution: Sendable {
+    /// The route template, or `unmatched`; metrics are labelled by it.
+    package let template: String
+    let outcome: Result<(route: Route, parameters: [String: String]), HTTPError>
+
+    /// Whether the request's body is streamed into a sink (a streaming route).
+    package var streamsBody: Bool {
+        guard case .success(let found) = outcome, case .stream = found.route.action else { return false }
+        return true
+    }
+
+    /// Whether it may run on the event loop (an inline route, or an error answer).
+    var runsInline: Bool {
+        guard case .success(let found) = outcome else { return true }
+        return found.route.inline
+    }
+}
+
+package typealias Next = @Sendable (HTTPRequest, RequestContext) throws -> RouteOutcome
+
 package struct Router: Sendable {
     package private(set) var routes: [Route] = []
-    /// The routes of each method, in registration order (a request looks only at its method's).
     private var byMethod: [String: [Route]] = [:]
-    /// Methods that have a streaming route (most requests are decided without splitting the path).
-    private var streamingMethods: Set<String> = []
     private var middleware: [any Middleware] = []
 
     package init() {}
 
-    /// `inline`: see `Route.inline`; only for handlers that cannot block (or check `mayBlock`).
     package mutating func add(_ method: String, _ template: String, inline: Bool = false, _ handler: @escaping Handler) {
         append(Route(method: method, template: template, action: .respond(handler), inline: inline))
     }
 
-    /// A route whose request body is streamed into the sink `open` returns.
     package mutating func addStreaming(_ method: String, _ template: String, inline: Bool = false, _ open: @escaping StreamOpener) {
         append(Route(method: method, template: template, action: .stream(open), inline: inline))
-        streamingMethods.insert(method)
     }
 
     private mutating func append(_ route: Route) {
@@ -120,25 +151,30 @@ package struct Router: Sendable {
         byMethod[route.method, default: []].append(route)
     }
 
-    /// Whether this request's route streams its body (decided from method and path alone).
-    package func streamsBody(method: String, path: String) -> Bool {
-        guard streamingMethods.contains(method) else { return false }
-        return routes.contains { $0.method == method && $0.match(path) != nil && { if case .stream = $0.action { true } else { false } }($0) }
-    }
-
-    /// Runs the middleware chain for a streaming route and opens its sink, or returns the response
-    /// that refuses it (auth, validation, space).
-    package func open(_ request: HTTPRequest, context: RequestContext) -> StreamOpening {
-        let opened = OpenedSink()
-        let response = respond(to: request, context: context, opened: opened)
-        if response.status == HTTPResponse.streamOpened.status, let sink = opened.sink, let context = opened.context {
-            return .sink(sink, context)
+    /// Finds the route for `method` and `path` (HEAD is served by GET routes), once per request.
+    package func resolve(method: String, path: String) -> RouteResolution {
+        let lookup = method == "HEAD" ? "GET" : method
+        for route in byMethod[lookup] ?? [] {
+            guard let raw = route.match(path) else { continue }
+            var decoded: [String: String] = [:]
+            for (name, value) in raw {
+                guard let value = PercentDecoding.decode(value) else {
+                    return RouteResolution(template: route.template, outcome: .failure(.badRequest("path parameter \(name) is not valid percent-encoded UTF-8")))
+                }
+                decoded[name] = value
+            }
+            return RouteResolution(template: route.template, outcome: .success((route, decoded)))
         }
-        return .response(response)
+        // Not for this method: 405 with the methods the path has, or 404.
+        let candidates = routes.filter { $0.match(path) != nil }
+        guard let first = candidates.first else {
+            return RouteResolution(template: "unmatched", outcome: .failure(.notFound("no route for \(method) \(path)")))
+        }
+        var allowed = candidates.map(\.method)
+        if allowed.contains("GET") { allowed.append("HEAD") }
+        return RouteResolution(template: first.template, outcome: .failure(.methodNotAllowed(allowed: allowed)))
     }
 
-    /// The response that refuses a request from its head alone (auth), before any body is
-    /// buffered; nil when the body is needed to decide.
     package func refusal(ofHead head: HTTPRequest, context: RequestContext) -> HTTPResponse? {
         for middleware in middleware {
             if let error = middleware.refusal(ofHead: head) { return ErrorMapping.response(for: error, context: context) }
@@ -146,7 +182,6 @@ package struct Router: Sendable {
         return nil
     }
 
-    /// Tells middleware that a streamed request finished with `status`.
     package func completed(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration) {
         for middleware in middleware { middleware.completed(request, context: context, status: status, duration: duration) }
     }
@@ -160,81 +195,56 @@ package struct Router: Sendable {
     }
 
     /// The middleware around `dispatch`.
-    private var chain: Handler = Router.dispatch
+    private var chain: Next = Router.dispatch
 
-    /// Dispatches a request through the middleware to its handler; never throws: every error is
-    /// turned into a problem response here. With `context.mayBlock` false, answers
-    /// `HTTPResponse.needsWorker` instead of running a handler that could block.
-    package func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
-        respond(to: request, context: context, opened: nil)
-    }
-
-    private func respond(to request: HTTPRequest, context: RequestContext, opened: OpenedSink?) -> HTTPResponse {
+    /// Runs a resolved request through the middleware to its handler; never throws: every error
+    /// becomes a problem response here. With `context.mayBlock` false (the event loop), a route
+    /// that is not inline, or a handler that would wait (`NeedsWorker`), gives `.needsWorker`.
+    package func run(_ request: HTTPRequest, _ resolution: RouteResolution, context: RequestContext) -> RunOutcome {
+        if !context.mayBlock && !resolution.runsInline { return .needsWorker }
         var context = context
-        context.opened = opened
-        let method = request.method == "HEAD" ? "GET" : request.method
-        var found: (Route, [String: String])?
-        for route in byMethod[method] ?? [] {
-            if let raw = route.match(request.path) {
-                found = (route, raw)
-                break
-            }
-        }
-        if let (route, raw) = found {
-            context.route = route.template
-            var decoded: [String: String] = [:]
-            var failure: HTTPError?
-            for (name, value) in raw {
-                if let value = PercentDecoding.decode(value) { decoded[name] = value } else { failure = .badRequest("path parameter \(name) is not valid percent-encoded UTF-8") }
-            }
-            if let failure {
-                context.resolution = .failure(failure)
-            } else if !context.mayBlock && !route.inline {
-                return .needsWorker
-            } else {
-                context.parameters = decoded
-                context.resolution = .success(route.action)
-            }
-        } else {
-            // Not for this method: 405 with the methods the path has, or 404.
-            let candidates = routes.filter { $0.match(request.path) != nil }
-            if let first = candidates.first {
-                context.route = first.template
-                var allowed = candidates.map(\.method)
-                if allowed.contains("GET") { allowed.append("HEAD") }
-                context.resolution = .failure(.methodNotAllowed(allowed: allowed))
-            } else {
-                context.resolution = .failure(.notFound("no route for \(request.method) \(request.path)"))
-            }
-        }
+        context.route = resolution.template
+        if case .success(let found) = resolution.outcome { context.parameters = found.parameters }
+        context.resolution = resolution.outcome.map(\.route.action)
         do {
-            return try chain(request, context)
+            switch try chain(request, context) {
+            case .response(let response): return .response(response)
+            case .opened(let sink, let context): return .opened(sink, context)
+            }
+        } catch is NeedsWorker {
+            return .needsWorker
         } catch {
-            return ErrorMapping.response(for: error, context: context)
+            return .response(ErrorMapping.response(for: error, context: context))
         }
     }
 
-    /// The innermost handler: runs what `respond` resolved.
-    private static let dispatch: Handler = { request, context in
+    /// Resolves and runs a request that may block, for its response (tests, tools).
+    package func respond(to request: HTTPRequest, context: RequestContext) -> HTTPResponse {
+        switch run(request, resolve(method: request.method, path: request.path), context: context) {
+        case .response(let response): return response
+        case .opened(let sink, let context):
+            sink.abort()
+            return ErrorMapping.response(for: HTTPError.badRequest("this route needs a streamed body"), context: context)
+        case .needsWorker: preconditionFailure("respond(to:) is for requests that may block")
+        }
+    }
+
+    /// Resolves and runs a streaming request's head (tests).
+    package func open(_ request: HTTPRequest, context: RequestContext) -> StreamOpening {
+        switch run(request, resolve(method: request.method, path: request.path), context: context) {
+        case .response(let response): return .response(response)
+        case .opened(let sink, let context): return .sink(sink, context)
+        case .needsWorker: preconditionFailure("open(_:context:) is for requests that may block")
+        }
+    }
+
+    /// The innermost handler: runs what `resolve` found.
+    private static let dispatch: Next = { request, context in
         switch try context.resolution!.get() {
         case .respond(let handler):
-            return try handler(request, context)
+            return .response(try handler(request, context))
         case .stream(let open):
-            guard let opened = context.opened else { throw HTTPError.badRequest("this route needs a streamed body") }
-            opened.sink = try open(request, context)
-            // Handed back without itself: a context holding `opened` would keep the sink (and
-            // everything the upload holds) alive for ever.
-            var handedBack = context
-            handedBack.opened = nil
-            opened.context = handedBack
-            return .streamOpened
+            return .opened(try open(request, context), context)
         }
     }
-}
-
-/// Carries the opened sink out of the middleware chain.
-final class OpenedSink: @unchecked Sendable {
-    // @unchecked: used by one thread, within one `open` call.
-    var sink: (any RequestBodySink)?
-    var context: RequestContext?
 }

@@ -1,6 +1,7 @@
 // C trampolines (non-capturing closures in global lets; context through `void*`) and the
 // per-request bookkeeping across libmicrohttpd's access-handler calls.
 import CMicroHTTPD
+import Engine
 import Foundation
 import Logging
 import Synchronization
@@ -14,6 +15,8 @@ final class RequestState: @unchecked Sendable {
     // comes through `answer`.
     var body: [UInt8] = []
     var tooLarge = false
+    /// The request's route, resolved from its head (once).
+    var resolution: RouteResolution?
     /// A streamed upload: the pump its worker drains.
     var upload: UploadPump?
     /// A request handed to a worker (the connection is suspended until `answer` is set).
@@ -45,6 +48,10 @@ final class StreamBox {
 }
 
 let contentReaderTrampoline: MHD_ContentReaderCallback = { cls, position, buffer, max in
+    EventLoopGuard.onLoop { contentRead(cls, position, buffer, max) }
+}
+
+private func contentRead(_ cls: UnsafeMutableRawPointer?, _ position: UInt64, _ buffer: UnsafeMutablePointer<CChar>?, _ max: Int) -> Int {
     let stream = Unmanaged<StreamBox>.fromOpaque(cls!).takeUnretainedValue().stream
     let remaining = stream.length - Int64(position)
     guard remaining > 0 else { return appliance_mhd_content_end_of_stream }
@@ -58,8 +65,10 @@ let contentReaderTrampoline: MHD_ContentReaderCallback = { cls, position, buffer
 }
 
 let contentFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
-    let box = Unmanaged<StreamBox>.fromOpaque(cls!).takeRetainedValue()
-    box.stream.close()
+    EventLoopGuard.onLoop {
+        let box = Unmanaged<StreamBox>.fromOpaque(cls!).takeRetainedValue()
+        box.stream.close()
+    }
 }
 
 /// A pumped body (read by a worker) and the connection to suspend while it waits.
@@ -74,7 +83,7 @@ final class PumpBox {
 
 let pumpReaderTrampoline: MHD_ContentReaderCallback = { cls, position, buffer, max in
     let box = Unmanaged<PumpBox>.fromOpaque(cls!).takeUnretainedValue()
-    return box.pump.read(at: Int64(position), into: UnsafeMutableRawBufferPointer(start: buffer, count: max), connection: box.connection)
+    return EventLoopGuard.onLoop { box.pump.read(at: Int64(position), into: UnsafeMutableRawBufferPointer(start: buffer, count: max), connection: box.connection) }
 }
 
 let pumpFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
@@ -93,16 +102,18 @@ let segmentsFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
 
 let accessHandlerTrampoline: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadDataSize, requestContext in
     let server = Unmanaged<HTTPServer>.fromOpaque(cls!).takeUnretainedValue()
-    return server.handle(
-        connection: connection!, url: String(cString: url!), method: String(cString: method!),
-        uploadData: uploadData, uploadDataSize: uploadDataSize!, requestContext: requestContext!)
+    return EventLoopGuard.onLoop {
+        server.handle(
+            connection: connection!, url: String(cString: url!), method: String(cString: method!),
+            uploadData: uploadData, uploadDataSize: uploadDataSize!, requestContext: requestContext!)
+    }
 }
 
 let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, connection, requestContext, code in
     guard let cls, let requestContext, let state = requestContext.pointee else { return }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
     let request = Unmanaged<RequestState>.fromOpaque(state).takeRetainedValue()
-    request.upload?.cancel()  // The client went away mid-upload: its worker leaves nothing behind.
+    EventLoopGuard.onLoop { request.upload?.cancel() }  // The client went away mid-upload: its worker leaves nothing behind.
     // A keep-alive connection waits for its next head under the header timeout again.
     if request.bodyTimeout { appliance_mhd_completed_timeout(connection, code, UInt32(server.configuration.headerTimeout)) }
     requestContext.pointee = nil
@@ -135,21 +146,25 @@ extension HTTPServer {
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             inFlight.add(1, ordering: .relaxed)
             awaitBody(state, connection: connection)
-            if router.streamsBody(method: method, path: url) {
+            // Routed once: the resolution travels with the request to the loop or a worker.
+            let resolution = router.resolve(method: method, path: url)
+            state.resolution = resolution
+            if resolution.streamsBody {
                 let head = makeRequest(connection, method: method, url: url, body: [])
                 var context = makeContext()
                 context.mayBlock = false
-                switch router.open(head, context: context) {
-                case .sink(let sink, let context):
+                switch router.run(head, resolution, context: context) {
+                case .opened(let sink, let context):
                     consume(head, into: sink, context: context, state: state, connection: connection)
-                case .response(let response) where response.status == HTTPResponse.needsWorker.status:
+                case .needsWorker:
                     // Opening would wait (a writeback of the same object, throttled writers).
                     context.mayBlock = true
                     let pump = consume(head, into: nil, context: context, state: state, connection: connection)
                     workers.run { [router, context] in
-                        switch router.open(head, context: context) {
-                        case .sink(let sink, let context): pump.drain(sink, context: context)
+                        switch router.run(head, resolution, context: context) {
+                        case .opened(let sink, let context): pump.drain(sink, context: context)
                         case .response(let response): pump.refuse(response)
+                        case .needsWorker: preconditionFailure("a worker may block")
                         }
                     }
                 case .response(let response):
@@ -241,13 +256,26 @@ extension HTTPServer {
         state.body = []
         // Routes that never wait (health, cached object reads) answer right here.
         context.mayBlock = false
-        let response = router.respond(to: request, context: context)
-        if response.status != HTTPResponse.needsWorker.status { return queue(response, on: connection) }
+        let resolution = state.resolution!
+        switch router.run(request, resolution, context: context) {
+        case .response(let response): return queue(response, on: connection)
+        case .opened(let sink, let context):
+            sink.abort()  // Not a streaming route (it would have been opened with the head).
+            return queue(ErrorMapping.response(for: HTTPError.badRequest("this route needs a streamed body"), context: context), on: connection)
+        case .needsWorker: break
+        }
         context.mayBlock = true
         state.dispatched = true
         handle.suspend()
         workers.run { [router, context] in
-            let response = router.respond(to: request, context: context)
+            let response: HTTPResponse
+            switch router.run(request, resolution, context: context) {
+            case .response(let answer): response = answer
+            case .opened(let sink, let context):
+                sink.abort()
+                response = ErrorMapping.response(for: HTTPError.badRequest("this route needs a streamed body"), context: context)
+            case .needsWorker: preconditionFailure("a worker may block")
+            }
             state.answer.withLock { $0 = response }
             handle.resume()
         }

@@ -120,6 +120,20 @@ package final class SpaceAccounting: Sendable {
         release(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical))
     }
 
+    /// Throws the refusal a reservation of `logical` / `physical` bytes is certain to get now
+    /// (with `replacing`, even if it were credited with everything the volume uses); reserves nothing.
+    func refuseEarly(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, replacing: Bool) throws(EngineError) {
+        let quotaLeft = stripe(volumeID).withLock { volumes -> Int64? in
+            volumes[volumeID].map { $0.capacity - (replacing ? 0 : $0.used) - $0.inflightLogical }
+        }
+        if let quotaLeft, logical > quotaLeft {
+            throw .noSpace(.volumeQuota, needed: logical, available: max(0, quotaLeft))
+        }
+        if !thick, physical > reservableBytes {
+            throw .noSpace(.pool, needed: physical, available: reservableBytes)
+        }
+    }
+
     /// The fast path: one compare-and-swap on the budget. In-flight bytes are counted before the
     /// budget is taken, so a recount under the lock never misses a reservation it admitted.
     @inline(__always)

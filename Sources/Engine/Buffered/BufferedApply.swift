@@ -66,7 +66,7 @@ extension Engine {
             object.etag = ObjectWriter.newETag()
             object.contentType = contentType
             object.modifiedAt = Date().truncatedToMilliseconds
-            object.metadataDirty = true
+            PageCache.metadataDirtied(&state, object)
             object.dirtySince = .now
             object.reservedLogical = reservedLogical
             var moved = 0
@@ -143,7 +143,7 @@ extension Engine {
                 object.reservedLogical += reservedLogical
                 object.etag = ObjectWriter.newETag()
                 object.modifiedAt = Date().truncatedToMilliseconds
-                object.metadataDirty = true
+                PageCache.metadataDirtied(&state, object)
                 object.metadataGeneration += 1
                 if object.dirtySince == nil { object.dirtySince = .now }
                 return (object.info, max(0, reservedPhysical - needBytes))

@@ -18,6 +18,7 @@ extension Engine {
                 return try body(&state)
             }
             if let result { return result }
+            EventLoopGuard.assertMayWait("waiting for a busy cache entry")
             usleep(200)
         }
     }

@@ -23,13 +23,14 @@ extension Engine {
             existing: existing)
     }
 
-    /// Whether starting an upload of `key` would wait: earlier writes to it are still to be written
-    /// back (or are being written back), or writers are throttled above the hard dirty limit.
-    package func uploadWouldWait(volume name: String, key: String) -> Bool {
-        if pageCache.dirtyPages > hardDirtyLimit { return true }
-        guard let volume = try? volumeRecord(named: name) else { return false }  // The upload fails at once.
-        let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        return pageCache.state.withLock { state in state.objects[cacheKey].map { $0.isDirty || !$0.lifecycle.isIdle || $0.lastError != nil } ?? false }
+    /// From memory only (an event loop may call it): throws the refusal an upload of `length`
+    /// bytes into `name` is certain to get, whatever object it replaces (it could be credited with
+    /// the whole volume's use). Nothing when the volume is not in memory or the length unknown.
+    package func refuseUploadEarly(volume name: String, length: Int64?, replacing: Bool) throws(EngineError) {
+        guard let length, length > 0, let volume = volumeRecords.withLock({ $0[name] }) else { return }
+        try space.refuseEarly(
+            volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, logical: length,
+            physical: SpaceAccounting.physicalBytes(logical: length, replicas: volume.replicas), replacing: replacing)
     }
 
     /// Writes back, then drops, whatever the cache holds for `key` (before and after direct IO).
@@ -41,7 +42,7 @@ extension Engine {
 
     /// Writes back every dirty object (shutdown).
     func flushAll() {
-        let keys = pageCache.state.withLock { state in state.objects.filter { $0.value.isDirty }.map(\.key) }
+        let keys = pageCache.state.withLock { state in PageCache.dirtyObjects(&state).filter { $0.object.isDirty }.map(\.key) }
         for key in keys {
             do throws(EngineError) {
                 try flushObject(key)

@@ -169,7 +169,7 @@ extension Engine {
     package func flushVolume(named name: String) throws(EngineError) {
         let volume = try volumeRecord(named: name)
         let keys = pageCache.state.withLock { state in
-            state.objects.filter { $0.key.volumeID == volume.id! && ($0.value.isDirty || $0.value.lastError != nil) }.map(\.key)
+            PageCache.dirtyObjects(&state).filter { $0.key.volumeID == volume.id! && ($0.object.isDirty || $0.object.lastError != nil) }.map(\.key)
         }
         var firstError: EngineError?
         for key in keys.sorted(by: { $0.key < $1.key }) {

@@ -40,8 +40,8 @@ extension Engine {
     func backgroundWriteback(maxAge: Duration) {
         let now = ContinuousClock.now
         let (candidates, dirty) = pageCache.state.withLock { state in
-            (state.objects.filter { $0.value.isDirty && $0.value.lifecycle.isIdle }
-                .map { ($0.key, $0.value.dirtySince ?? now) }.sorted { $0.1 < $1.1 }, state.dirtyPages)
+            (PageCache.dirtyObjects(&state).filter { $0.object.isDirty && $0.object.lifecycle.isIdle }
+                .map { ($0.key, $0.object.dirtySince ?? now) }.sorted { $0.1 < $1.1 }, state.dirtyPages)
         }
         let over = dirty > backgroundDirtyLimit
         let due = candidates.filter { over || now - $0.1 >= maxAge }.map(\.0)
@@ -82,6 +82,7 @@ extension Engine {
     /// dirty objects first (the writer waits, it does not fail).
     func throttleWriters() {
         guard pageCache.dirtyPages > hardDirtyLimit else { return }
+        EventLoopGuard.assertMayWait("throttling a writer")
         pageCache.state.withLock { $0.throttled += 1 }
         for _ in 0..<1000 where pageCache.dirtyPages > hardDirtyLimit {
             if !writeBackOldest() { usleep(1000) }
@@ -93,7 +94,8 @@ extension Engine {
     @discardableResult
     func writeBackOldest() -> Bool {
         let oldest = pageCache.state.withLock { state in
-            state.objects.filter { $0.value.isDirty && $0.value.lifecycle.isIdle }.min { ($0.value.dirtySince ?? .now) < ($1.value.dirtySince ?? .now) }?.key
+            PageCache.dirtyObjects(&state).filter { $0.object.isDirty && $0.object.lifecycle.isIdle }
+                .min { ($0.object.dirtySince ?? .now) < ($1.object.dirtySince ?? .now) }?.key
         }
         guard let oldest else { return false }
         try? flushObject(oldest)  // An error is kept on the object and reported by the next flush.

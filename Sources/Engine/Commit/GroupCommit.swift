@@ -44,6 +44,7 @@ final class GroupCommit: Sendable {
     func commit<T>(
         _ engine: Engine, devices: Set<String>, _ change: (CatalogTransaction) throws -> T
     ) throws -> T {
+        EventLoopGuard.assertMayWait("a commit")
         var result: T?
         try withoutActuallyEscaping(change) { change in
             let entry = Entry(devices: devices) { transaction in result = try change(transaction) }

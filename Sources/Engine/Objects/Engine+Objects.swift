@@ -87,7 +87,7 @@ extension Engine {
         let committed = try catalogCall { try catalog.listObjects(volumeID: volume.id!, prefix: prefix, startAfter: startAfter, limit: limit) }
             .map(ObjectInfo.init)
         let pending = pageCache.state.withLock { state in
-            state.objects.values.filter { object in
+            PageCache.dirtyObjects(&state).map(\.object).filter { object in
                 object.volumeID == volume.id! && object.metadataDirty && object.key.utf8.starts(with: prefix.utf8)
                     && startAfter.map { Self.keyPrecedes($0, object.key) } ?? true
             }.map(\.info)

@@ -36,6 +36,10 @@ final class PageCache: Sendable {
         var throttled: Int64 = 0
         /// Pages with at least one dirty sector, pool-wide.
         var dirtyPages = 0
+        /// Keys whose object was dirtied since it was last seen clean: a superset of the dirty
+        /// objects (cleaned ones leave when `dirtyObjects` meets them), so that finding what to
+        /// write back or list costs what is dirty, not what is cached.
+        var dirtyKeys: Set<CacheKey> = []
         /// Frames filled by uploads written through (not in the cache until their commit), counted
         /// against the capacity like cached pages.
         var staged = 0
@@ -155,6 +159,29 @@ final class PageCache: Sendable {
     static func pageDirtied(_ state: inout State, _ object: CachedObject) {
         state.dirtyPages += 1
         object.dirtyPageCount += 1
+        state.dirtyKeys.insert(CacheKey(volumeID: object.volumeID, key: object.key))
+    }
+
+    /// The object's metadata (size, ETag, …) changed in memory and is to be written back.
+    static func metadataDirtied(_ state: inout State, _ object: CachedObject) {
+        object.metadataDirty = true
+        state.dirtyKeys.insert(CacheKey(volumeID: object.volumeID, key: object.key))
+    }
+
+    /// The cached objects that are dirty or hold a writeback error, with their keys; keys of
+    /// objects found clean (or gone) are dropped from `dirtyKeys` on the way.
+    static func dirtyObjects(_ state: inout State) -> [(key: CacheKey, object: CachedObject)] {
+        var found: [(key: CacheKey, object: CachedObject)] = []
+        var clean: [CacheKey] = []
+        for key in state.dirtyKeys {
+            guard let object = state.objects[key], object.isDirty || object.lastError != nil || !object.lifecycle.isIdle else {
+                clean.append(key)
+                continue
+            }
+            found.append((key, object))
+        }
+        for key in clean { state.dirtyKeys.remove(key) }
+        return found
     }
 
     static func pageCleaned(_ state: inout State, _ object: CachedObject) {

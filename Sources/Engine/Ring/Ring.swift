@@ -86,6 +86,7 @@ package final class Ring {
     /// order `next` gives them; `complete(i, result)` is called as each completes (any order),
     /// once per operation. `next` and `complete` must not use this ring.
     package func stream(depth: Int, next: (_ mayWait: Bool) -> StreamStep, complete: (Int, IOResult) -> Void) {
+        EventLoopGuard.assertMayWait("disk IO")
         precondition(depth > 0, "io_uring stream: depth \(depth)")
         let depth = min(depth, entries)
         var issued = 0

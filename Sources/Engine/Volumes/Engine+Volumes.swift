@@ -51,6 +51,7 @@ extension Engine {
             }
         }
         space.volumeCreated(created.record)
+        volumeRecords.withLock { $0[name] = created.record }
         logger.info("volume created", metadata: ["volume": "\(name)", "capacity": "\(capacityBytes)", "replicas": "\(replicas)", "provisioning": "\(provisioning.rawValue)"])
         return Self.info(created)
     }
