@@ -82,14 +82,7 @@ NGINX_PID=""
 SAMPLER_PID=""
 CHILD_PID=""
 
-stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then KILL
-    local pid=$1 sig=$2
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill "-$sig" "$pid" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
+. "$ROOT/scripts/bench_lib.sh"
 cleanup() {
     local rc=$?
     stop_pid "$SAMPLER_PID" TERM
@@ -214,52 +207,8 @@ try: d = json.load(sys.stdin)
 except ValueError: d = {}
 print(" ".join(str(d.get(k, "-")) for k in sys.argv[1:]))' "$@"
 }
-# start_nginx: a throw-away static nginx on a free loopback port (config as in anchors.sh, minus WebDAV),
-# root $T/nginx/www; sets NGINX_PID NGINX_URL NGINX_WWW.
-start_nginx() {
-    local nd="$T/nginx" port
-    port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-    mkdir -p "$nd"/{www,body,logs,tmp}
-    cat >"$nd/nginx.conf" <<EOF
-# temporary config written by bench.sh
-$([[ $EUID == 0 ]] && echo "user root;")
-worker_processes auto;
-daemon off;
-pid $nd/nginx.pid;
-error_log $nd/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_timeout 65;
-    keepalive_requests 1000000;
-    client_body_temp_path $nd/body;
-    proxy_temp_path $nd/tmp/proxy;
-    fastcgi_temp_path $nd/tmp/fastcgi;
-    uwsgi_temp_path $nd/tmp/uwsgi;
-    scgi_temp_path $nd/tmp/scgi;
-    server {
-        listen 127.0.0.1:$port;
-        root $nd/www;
-    }
-}
-EOF
-    nginx -t -q -p "$nd" -c "$nd/nginx.conf" -e "$nd/logs/error.log" 2>"$nd/logs/t.err" \
-        || { log "nginx -t failed: $(cat "$nd/logs/t.err")"; return 1; }
-    nginx -p "$nd" -c "$nd/nginx.conf" -e "$nd/logs/error.log" &
-    NGINX_PID=$!
-    for _ in $(seq 100); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && break
-        kill -0 "$NGINX_PID" 2>/dev/null || { log "nginx exited: $(tail -3 "$nd/logs/error.log")"; NGINX_PID=""; return 1; }
-        sleep 0.1
-    done
-    NGINX_URL="http://127.0.0.1:$port"
-    NGINX_WWW="$nd/www"
-    log "nginx pid $NGINX_PID on $NGINX_URL (root $NGINX_WWW)"
-}
+# start_nginx: a throw-away static nginx (no WebDAV), root $T/nginx/www; sets NGINX_PID NGINX_URL NGINX_WWW.
+start_nginx() { start_nginx_at "$T/nginx" 0; }
 # wrk_run NAME URL [wrk options...] -> "rps p50_us p99_us errors non2xx" (empty on failure)
 wrk_run() {
     local name=$1 url=$2; shift 2
@@ -428,17 +377,9 @@ R = {$(for k in "${!R[@]}"; do printf '"%s": "%s", ' "$k" "${R[$k]}"; done)}
 et, ht, rss_limit = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 ncpu, kernel, tools, eng_mib, secs, rss_gib = sys.argv[4:10]
 rss_cache, app_cache, buf_mib, wrk_t, wrk_c, wrk_d, rounds = sys.argv[10:17]
-def values(k):  # one value per round (None where a round failed)
-    out = []
-    for v in R.get(k, "").split():
-        try: out.append(float(v))
-        except ValueError: out.append(None)
-    return out
-def median(xs):
-    xs = sorted(x for x in xs if x is not None)
-    if not xs: return None
-    m = len(xs) // 2
-    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+sys.path.insert(0, "$ROOT/scripts")
+from bench_table import median, parse_values
+def values(k): return parse_values(R, k)  # one value per round (None where a round failed)
 def num(k): return median(values(k))
 rows = []
 spread = []  # "name: r1 r2 r3" for rows measured over several rounds

@@ -32,11 +32,8 @@ for tool in wrk curl python3; do command -v "$tool" >/dev/null || { echo "bench_
 
 T=$(mktemp -d "$TMPBASE/appliance-bench-scale.XXXXXX") || exit 1
 APP_PID=""
-stop_app() {
-    [[ -n "$APP_PID" ]] && kill -0 "$APP_PID" 2>/dev/null || return 0
-    kill -TERM "$APP_PID"; for _ in $(seq 600); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null; APP_PID=""
-}
+. "$ROOT/scripts/bench_lib.sh"
+stop_app() { stop_pid "$APP_PID" TERM; APP_PID=""; }
 cleanup() { local rc=$?; stop_app; rm -rf "$T"; exit $rc; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -59,16 +56,7 @@ start_app() {  # sets APP_PID URL AUTH; R[start_s] = seconds until /healthz answ
 }
 count() { curl -sS -H "$AUTH" "$URL/v1/volumes/bench" | python3 -c 'import json,sys; print(json.load(sys.stdin)["object_count"])'; }
 flush() { curl -sS -o /dev/null --max-time 3600 -X POST -H "$AUTH" "$URL/v1/volumes/bench/flush"; }
-wrk_json() {  # NAME DUR URL [options] [-- script args] -> "rps p50 p99 min_n"
-    local name=$1 dur=$2 url=$3 opts=(); shift 3
-    while (( $# )) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
-    timeout 900 wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$dur" "${opts[@]}" "$url" "$@" >"$T/wrk-$name.txt" 2>&1
-    grep -m1 '^WRKJSON ' "$T/wrk-$name.txt" | cut -d' ' -f2- | python3 -c '
-import json, sys
-try: d = json.loads(sys.stdin.read())
-except ValueError: sys.exit(0)
-print("%.0f %d %d %d %d/%d" % (d["rps"], d["p50_us"], d["p99_us"], min(d.get("n_thr") or [0]), d["errors"], d["status_errors"]))'
-}
+wrk_scale() { local name=$1 dur=$2 url=$3; shift 3; wrk_json "$name" "$dur" "$WRK_THREADS" "$WRK_CONNS" "$url" "$@"; }
 fill_to() {  # fill_to N PREFIX: async PUTs of new keys until the volume holds N objects, then flush
     local target=$1 prefix=$2 have run=0 t0
     t0=$(date +%s.%N)
@@ -77,7 +65,7 @@ fill_to() {  # fill_to N PREFIX: async PUTs of new keys until the volume holds N
         run=$((run + 1))
         local need=$((target - have)) secs
         secs=$(( need / 3000 + 1 )); (( secs > 60 )) && secs=60
-        wrk_json "fill-$prefix-$run" "${secs}s" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/$prefix$run-@N@?durability=async" 4096 0 >/dev/null
+        wrk_scale "fill-$prefix-$run" "${secs}s" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/$prefix$run-@N@?durability=async" 4096 0 >/dev/null
         flush
         have=$(count)
         log "fill: $have objects"
@@ -86,11 +74,11 @@ fill_to() {  # fill_to N PREFIX: async PUTs of new keys until the volume holds N
 }
 measure() {  # measure TAG: PUT rate, GET p99 over the fixed key set, list page time
     local tag=$1 res rps p99
-    res=$(wrk_json "put-$tag" "$WRK_DUR" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/sync-$tag-@N@" 4096 0)
+    res=$(wrk_scale "put-$tag" "$WRK_DUR" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/sync-$tag-@N@" 4096 0)
     read -r rps _ p99 _ errs <<<"$res"; R[put_$tag]=$rps; R[put_p99_$tag]=$p99
     log "$tag: sync PUT $rps req/s (p99 $p99 us, errors ${errs:-?})"
     flush
-    res=$(wrk_json "get-$tag" "$WRK_DUR" "$URL" -H "$AUTH" -s "$GET_LUA" -- "/v1/volumes/bench/objects/base-@N@" "$WRK_THREADS" "$BASE_KEYS" 7)
+    res=$(wrk_scale "get-$tag" "$WRK_DUR" "$URL" -H "$AUTH" -s "$GET_LUA" -- "/v1/volumes/bench/objects/base-@N@" "$WRK_THREADS" "$BASE_KEYS" 7)
     read -r rps _ p99 _ errs <<<"$res"; R[get_$tag]=$rps; R[get_p99_$tag]=$p99
     log "$tag: GET $rps req/s p99 $p99 us (errors ${errs:-?})"
     R[list_$tag]=$(python3 - "$URL" "$AUTH" "$LIST_CALLS" <<'PY'
@@ -120,7 +108,7 @@ start_app || exit 1
 curl -sS -o /dev/null -X POST -H "$AUTH" -H 'Content-Type: application/json' \
     -d '{"name":"bench","capacity_bytes":12884901888,"replicas":1,"provisioning":"thin"}' "$URL/v1/volumes"
 # The fixed key set every GET reads: base-<t>-<k>, k < BASE_KEYS per wrk thread.
-res=$(wrk_json base 2s "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/base-@N@?durability=async" 4096 0)
+res=$(wrk_scale base 2s "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/base-@N@?durability=async" 4096 0)
 read -r _ _ _ nbase _ <<<"$res"; BASE_KEYS=$(( ${nbase:-0} > WRK_CONNS ? nbase - WRK_CONNS : 1 ))
 flush
 log "base key set: $((BASE_KEYS * WRK_THREADS)) objects"

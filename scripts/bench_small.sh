@@ -36,14 +36,7 @@ for tool in fio nginx wrk curl python3; do command -v "$tool" >/dev/null || { ec
 
 T=$(mktemp -d "$TMPBASE/appliance-bench-small.XXXXXX") || exit 1
 APP_PID=""; NGINX_PID=""
-stop_pid() {
-    local pid=$1 sig=$2
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill "-$sig" "$pid" 2>/dev/null
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
+. "$ROOT/scripts/bench_lib.sh"
 cleanup() { local rc=$?; stop_pid "$NGINX_PID" QUIT; stop_pid "$APP_PID" TERM; rm -rf "$T"; exit $rc; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -73,50 +66,6 @@ start_app() {
 }
 restart_app() { stop_pid "$APP_PID" TERM; : >"$T/app.log"; start_app; }
 
-start_dav() {
-    local nd="$T/nginx" port
-    port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-    mkdir -p "$nd"/{www,body,logs,tmp}
-    cat >"$nd/nginx.conf" <<EOF
-$([[ $EUID == 0 ]] && echo "user root;")
-worker_processes auto;
-daemon off;
-pid $nd/nginx.pid;
-error_log $nd/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    default_type application/octet-stream;
-    sendfile on; tcp_nopush on; tcp_nodelay on;
-    keepalive_timeout 65; keepalive_requests 1000000;
-    client_body_temp_path $nd/body;
-    proxy_temp_path $nd/tmp/proxy; fastcgi_temp_path $nd/tmp/fastcgi; uwsgi_temp_path $nd/tmp/uwsgi; scgi_temp_path $nd/tmp/scgi;
-    server {
-        listen 127.0.0.1:$port;
-        root $nd/www;
-        location / { dav_methods PUT DELETE; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0; }
-    }
-}
-EOF
-    nginx -p "$nd" -c "$nd/nginx.conf" -e "$nd/logs/error.log" &
-    NGINX_PID=$!
-    for _ in $(seq 100); do curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && break; sleep 0.1; done
-    NGINX="http://127.0.0.1:$port"
-}
-
-# wrk_json NAME DURATION THREADS CONNS URL [wrk options...] [-- script args...] -> "rps p50_us p99_us min_n_per_thread" ("" if it failed or erred)
-wrk_json() {
-    local name=$1 dur=$2 t=$3 c=$4 url=$5 opts=(); shift 5
-    while (( $# )) && [[ $1 != -- ]]; do opts+=("$1"); shift; done
-    timeout 300 wrk -t"$t" -c"$c" -d"$dur" "${opts[@]}" "$url" "$@" >"$T/wrk-$name.txt" 2>&1
-    grep -m1 '^WRKJSON ' "$T/wrk-$name.txt" | cut -d' ' -f2- | python3 -c '
-import json, sys
-try: d = json.loads(sys.stdin.read())
-except ValueError: sys.exit(0)
-if d["errors"] or d["status_errors"]:
-    print("bad %d %d" % (d["errors"], d["status_errors"])); sys.exit(0)
-print("%.0f %d %d %d" % (d["rps"], d["p50_us"], d["p99_us"], min(d.get("n_thr") or [0])))'
-}
 # put_row KEY TARGET(app|ngx) NAME-TEMPLATE KEYS_PER_THREAD QUERY THREADS CONNS
 put_row() {
     local key=$1 tgt=$2 tmpl=$3 keys=$4 query=$5 t=$6 c=$7 base path res rps p50 p99 n
@@ -126,8 +75,8 @@ put_row() {
     else
         res=$(wrk_json "$key-$tgt-$round" "$WRK_DUR" "$t" "$c" "$base" -s "$PUT_LUA" -- "$path" "$SIZE" "$keys")
     fi
-    read -r rps p50 p99 n <<<"$res"
-    if [[ -z "$res" || $rps == bad ]]; then
+    read -r rps p50 p99 n errs <<<"$res"
+    if [[ -z "$res" || $errs != 0/0 ]]; then
         log "$key $tgt: failed ($res) $(tail -2 "$T/wrk-$key-$tgt-$round.txt")"; add "${key}_$tgt" -; return
     fi
     add "${key}_$tgt" "$rps"; add "${key}_${tgt}_p99" "$p99"
@@ -135,7 +84,7 @@ put_row() {
 }
 
 start_app || exit 1
-start_dav || exit 1
+start_nginx_at "$T/nginx" 1 || exit 1; NGINX=$NGINX_URL
 log "appliance $URL (pid $APP_PID, data $T/app), nginx WebDAV $NGINX"
 
 for round in $(seq "$ROUNDS"); do
@@ -163,10 +112,10 @@ done
 # Objects not in the cache: written once (async, then flushed), then read at random.
 log "cold: writing $FILL_DUR of 4 KiB objects into each, then GET at random after a restart / drop_caches"
 res=$(wrk_json fill-app "$FILL_DUR" "$WRK_THREADS" "$WRK_CONNS" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/cold-@N@?durability=async" "$SIZE" 0)
-read -r _ _ _ napp <<<"$res"
+read -r _ _ _ napp _ <<<"$res"
 curl -s -o /dev/null -X POST -H "$AUTH" "$URL/v1/volumes/bench/flush"
 res=$(wrk_json fill-ngx "$FILL_DUR" "$WRK_THREADS" "$WRK_CONNS" "$NGINX" -s "$PUT_LUA" -- "/cold-@N@" "$SIZE" 0)
-read -r _ _ _ nngx <<<"$res"
+read -r _ _ _ nngx _ <<<"$res"
 keys=$(( ${napp:-0} < ${nngx:-0} ? ${napp:-0} : ${nngx:-0} )); keys=$(( keys > WRK_CONNS ? keys - WRK_CONNS : 0 ))  # the last requests of each connection may not have completed
 R[cold_keys]=$((keys * WRK_THREADS))
 dropped=yes
@@ -180,8 +129,8 @@ if (( keys > 0 )); then
             else
                 res=$(wrk_json "cold-ngx-$round" "$WRK_DUR" "$WRK_THREADS" "$WRK_CONNS" "$NGINX" -s "$GET_LUA" -- "/cold-@N@" "$WRK_THREADS" "$keys" "$round")
             fi
-            read -r rps p50 p99 _ <<<"$res"
-            if [[ -z "$res" || $rps == bad ]]; then log "cold GET $tgt failed ($res)"; add "cold_$tgt" -; continue; fi
+            read -r rps p50 p99 _ errs <<<"$res"
+            if [[ -z "$res" || $errs != 0/0 ]]; then log "cold GET $tgt failed ($res)"; add "cold_$tgt" -; continue; fi
             add "cold_$tgt" "$rps"; add "cold_${tgt}_p99" "$p99"
             log "round $round cold GET $tgt: $rps req/s p50 $p50 us p99 $p99 us"
         done
@@ -193,17 +142,9 @@ python3 - "$WRK_THREADS" "$WRK_CONNS" "$WRK_DUR" "$ROUNDS" "$SIZE" <<PY
 import sys
 R = {$(for k in "${!R[@]}"; do printf '"%s": "%s", ' "$k" "${R[$k]}"; done)}
 t, c, d, rounds, size = sys.argv[1:6]
-def values(k):
-    out = []
-    for v in R.get(k, "").split():
-        try: out.append(float(v))
-        except ValueError: out.append(None)
-    return out
-def median(xs):
-    xs = sorted(x for x in xs if x is not None)
-    if not xs: return None
-    m = len(xs) // 2
-    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+sys.path.insert(0, "$ROOT/scripts")
+from bench_table import median, parse_values
+def values(k): return parse_values(R, k)  # one value per round (None where a round failed)
 rows, spread = [], []
 def row(name, ours, ref, refname, target, unit="req/s"):
     o, r = median(values(ours)), median(values(ref))
