@@ -112,8 +112,8 @@ struct ObjectHandlers {
     /// On the event loop an upload is never opened (opening reads the catalog): a refusal that
     /// is certain from memory alone (malformed headers, a body no quota or pool could take) is
     /// answered before the body; anything else is opened by a worker.
-    static func onLoop(_ engine: Engine, _ context: RequestContext, length: Int64?, replacing: Bool) throws -> Never {
-        try engine.refuseUploadEarly(volume: context.parameter("name"), length: length, replacing: replacing)
+    static func onLoop(_ engine: Engine, _ context: RequestContext, length: Int64?) throws -> Never {
+        try engine.refuseUploadEarly(volume: context.parameter("name"), length: length)
         throw NeedsWorker()
     }
 
@@ -121,7 +121,7 @@ struct ObjectHandlers {
         let mode = try ioMode(request)
         let sync = try isSync(request)
         let (offset, length) = try patchRange(request)
-        if !context.mayBlock { try onLoop(engine, context, length: nil, replacing: true) }
+        if !context.mayBlock { try onLoop(engine, context, length: nil) }
         if mode == .direct {
             let alignment = engine.directAlignment
             guard offset % alignment == 0, length % alignment == 0 else {
@@ -154,7 +154,7 @@ struct ObjectHandlers {
             if let digest = Data(base64Encoded: trimmed), digest.count == 32 { return digest }
             throw .badRequest("x-checksum-sha256 must be 64 hex digits or the base64 of 32 bytes")
         }
-        if !context.mayBlock { try onLoop(engine, context, length: mustOpenBeforeBody(request) ? length : nil, replacing: true) }
+        if !context.mayBlock { try onLoop(engine, context, length: mustOpenBeforeBody(request) ? length : nil) }
         let target: UploadSink.Target
         // A sync PUT of a large or unknown size gains nothing from the cache but extra copies.
         let throughCache = mode == .buffered && (!sync || (length ?? Int64.max) <= syncCacheLimit)

@@ -140,8 +140,8 @@ extension HTTPServer {
         guard let raw = requestContext.pointee else {
             // First call: headers only. Queuing now makes MHD close the connection, so only a
             // streamed upload's refusal (auth, validation, space) to a client waiting for
-            // 100 Continue, or sending a large body, is answered here. Uploads are opened right
-            // here unless opening would wait; then a worker opens them.
+            // 100 Continue, or sending a large body, is answered here (a refusal certain from
+            // memory). Opening an upload reads the catalog, so a worker opens it.
             let state = RequestState()
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             inFlight.add(1, ordering: .relaxed)
@@ -157,7 +157,7 @@ extension HTTPServer {
                 case .opened(let sink, let context):
                     consume(head, into: sink, context: context, state: state, connection: connection)
                 case .needsWorker:
-                    // Opening would wait (a writeback of the same object, throttled writers).
+                    // Opening waits (catalog reads, a writeback of the same object, throttled writers).
                     context.mayBlock = true
                     let pump = consume(head, into: nil, context: context, state: state, connection: connection)
                     workers.run { [router, context] in

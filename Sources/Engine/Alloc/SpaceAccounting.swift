@@ -120,11 +120,11 @@ package final class SpaceAccounting: Sendable {
         release(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical))
     }
 
-    /// Throws the refusal a reservation of `logical` / `physical` bytes is certain to get now
-    /// (with `replacing`, even if it were credited with everything the volume uses); reserves nothing.
-    func refuseEarly(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, replacing: Bool) throws(EngineError) {
+    /// Throws the refusal a reservation of `logical` / `physical` bytes is certain to get now,
+    /// even if it replaced an object holding everything the volume uses; reserves nothing.
+    func refuseEarly(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64) throws(EngineError) {
         let quotaLeft = stripe(volumeID).withLock { volumes -> Int64? in
-            volumes[volumeID].map { $0.capacity - (replacing ? 0 : $0.used) - $0.inflightLogical }
+            volumes[volumeID].map { $0.capacity - $0.inflightLogical }
         }
         if let quotaLeft, logical > quotaLeft {
             throw .noSpace(.volumeQuota, needed: logical, available: max(0, quotaLeft))

@@ -26,11 +26,11 @@ extension Engine {
     /// From memory only (an event loop may call it): throws the refusal an upload of `length`
     /// bytes into `name` is certain to get, whatever object it replaces (it could be credited with
     /// the whole volume's use). Nothing when the volume is not in memory or the length unknown.
-    package func refuseUploadEarly(volume name: String, length: Int64?, replacing: Bool) throws(EngineError) {
+    package func refuseUploadEarly(volume name: String, length: Int64?) throws(EngineError) {
         guard let length, length > 0, let volume = volumeRecords.withLock({ $0[name] }) else { return }
         try space.refuseEarly(
             volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, logical: length,
-            physical: SpaceAccounting.physicalBytes(logical: length, replicas: volume.replicas), replacing: replacing)
+            physical: SpaceAccounting.physicalBytes(logical: length, replicas: volume.replicas))
     }
 
     /// Writes back, then drops, whatever the cache holds for `key` (before and after direct IO).

@@ -33,7 +33,7 @@ final class GroupCommit: Sendable {
     }
 
     private let state = Mutex(State())
-    /// Groups committed, changes committed in them, device flushes issued: for tests and metrics.
+    /// Groups committed, changes committed in them, device flushes issued (tests read them).
     let groups = Atomic<Int>(0)
     let changes = Atomic<Int>(0)
     let flushes = Atomic<Int>(0)
@@ -89,7 +89,6 @@ final class GroupCommit: Sendable {
             waiting.finished = true
             waiting.wake.signal()
         }
-        entry.finished = true
     }
 
     private func commitBatch(_ engine: Engine, _ batch: [Entry]) {
