@@ -16,6 +16,27 @@ package struct CatalogTransaction {
         try Catalog.commitObject(db, version, extents: extents, now: now, validate: validate)
     }
 
+    /// `Catalog.commitPart`, inside this transaction.
+    package func commitPart(
+        uploadID: String, number: Int64, size: Int64, etag: String, checksums: [String: String], extents: [NewExtent], now: Date,
+        validate: (UploadRecord?) throws -> Void
+    ) throws -> PartCommit {
+        try Catalog.commitPart(db, uploadID: uploadID, number: number, size: size, etag: etag, checksums: checksums, extents: extents, now: now, validate: validate)
+    }
+
+    /// `Catalog.completeUpload`, inside this transaction.
+    package func completeUpload(
+        uploadID: String, now: Date,
+        choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String])
+    ) throws -> UploadCompletion {
+        try Catalog.completeUpload(db, uploadID: uploadID, now: now, choose: choose)
+    }
+
+    /// `Catalog.abortUpload`, inside this transaction.
+    package func abortUpload(uploadID: String) throws -> UploadRemoval? {
+        try Catalog.abortUpload(db, uploadID: uploadID)
+    }
+
     /// `Catalog.deleteObject`, inside this transaction.
     package func deleteObject(volumeID: Int64, key: String) throws -> ObjectDeletion? {
         try Catalog.deleteObject(db, volumeID: volumeID, key: key)

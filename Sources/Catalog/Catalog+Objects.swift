@@ -56,8 +56,10 @@ package struct ObjectVersion: Sendable {
     package var size: Int64
     package var etag: String
     package var contentType: String?
+    package var attributes: ObjectAttributes
 
-    package init(volumeID: Int64, key: String, size: Int64, etag: String, contentType: String?) {
+    package init(volumeID: Int64, key: String, size: Int64, etag: String, contentType: String?, attributes: ObjectAttributes = .none) {
+        self.attributes = attributes
         self.volumeID = volumeID
         self.key = key
         self.size = size
@@ -118,11 +120,9 @@ extension Catalog {
         }
         var object = ObjectRecord(
             id: nil, volumeId: version.volumeID, key: version.key, size: version.size, etag: version.etag,
-            contentType: version.contentType, createdAt: existing?.record.createdAt ?? now, modifiedAt: now)
-        try db.cachedStatement(sql: """
-            INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [object.volumeId, object.key, object.size, object.etag, object.contentType, object.createdAt, object.modifiedAt])
-        object.id = db.lastInsertedRowID
+            contentType: version.contentType, createdAt: existing?.record.createdAt ?? now, modifiedAt: now,
+            metadata: version.attributes.storedMetadata, checksums: version.attributes.storedChecksums)
+        try insertObjectRow(db, &object)
         var stored = StoredObject(record: object, extents: [])
         let insertExtent = try db.cachedStatement(sql: """
             INSERT INTO extents (objectId, logicalOffset, length, checksumBlock, checksums) VALUES (?, ?, ?, ?, ?)
@@ -147,6 +147,18 @@ extension Catalog {
         stored.extents.sort { $0.record.logicalOffset < $1.record.logicalOffset }
         delta.add(object, replicas: stored.extents.flatMap(\.replicas))
         return ObjectCommit(object: stored, replaced: replaced, delta: delta)
+    }
+
+    /// Inserts an object row (its id is set).
+    static func insertObjectRow(_ db: Database, _ object: inout ObjectRecord) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                object.volumeId, object.key, object.size, object.etag, object.contentType, object.createdAt, object.modifiedAt,
+                object.metadata, object.checksums,
+            ])
+        object.id = db.lastInsertedRowID
     }
 
     /// Deletes an object; returns its replicas to free and the change in the volume's figures,
@@ -188,6 +200,8 @@ extension Catalog {
 
     /// Every allocated replica, for rebuilding free space at start.
     package func allExtentReplicas() throws(CatalogError) -> [ExtentReplicaRecord] {
-        try read { db in try ExtentReplicaRecord.fetchAll(db) }
+        try read { db in
+            try ExtentReplicaRecord.fetchAll(db) + ExtentReplicaRecord.fetchAll(db, sql: "SELECT * FROM part_extent_replicas")
+        }
     }
 }

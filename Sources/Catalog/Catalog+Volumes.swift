@@ -86,8 +86,12 @@ extension Catalog {
             let freed = try ExtentReplicaRecord.fetchAll(db, sql: """
                 SELECT r.* FROM extent_replicas r JOIN extents e ON e.id = r.extentId
                 JOIN objects o ON o.id = e.objectId WHERE o.volumeId = ?
-                """, arguments: [volume.record.id!])
+                UNION ALL
+                SELECT r.* FROM part_extent_replicas r JOIN part_extents e ON e.id = r.extentId
+                JOIN multipart_parts p ON p.id = e.partId JOIN multipart_uploads u ON u.id = p.uploadId WHERE u.volumeId = ?
+                """, arguments: [volume.record.id!, volume.record.id!])
             try volume.record.delete(db)
+            try Self.forgetVolumePermissions(db, name: name)
             return freed
         }
     }

@@ -69,6 +69,62 @@ extension Catalog {
                 UPDATE pool SET defaultDevicesAddedAt = createdAt WHERE EXISTS (SELECT 1 FROM devices);
                 """)
         }
+        migrator.registerMigration("v3-object-attributes-access-keys-multipart") { db in
+            // Object attributes (JSON maps): stored headers and user metadata, and whole-object
+            // checksums (dropped when a PATCH changes the bytes). S3 access keys. Multipart
+            // uploads: each part's extents are its own until Complete moves them to the object.
+            try db.execute(sql: """
+                ALTER TABLE objects ADD COLUMN metadata TEXT;
+                ALTER TABLE objects ADD COLUMN checksums TEXT;
+                CREATE TABLE access_keys (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    sealedSecret BLOB NOT NULL,
+                    permissions TEXT NOT NULL,
+                    createBuckets INTEGER NOT NULL,
+                    createdAt DATETIME NOT NULL
+                );
+                CREATE TABLE multipart_uploads (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    volumeId INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    contentType TEXT,
+                    metadata TEXT,
+                    checksumAlgorithm TEXT,
+                    createdAt DATETIME NOT NULL,
+                    completedETag TEXT,
+                    completedAt DATETIME
+                );
+                CREATE INDEX multipart_uploads_volume ON multipart_uploads(volumeId, key);
+                CREATE TABLE multipart_parts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    uploadId TEXT NOT NULL REFERENCES multipart_uploads(id) ON DELETE CASCADE,
+                    partNumber INTEGER NOT NULL CHECK (partNumber BETWEEN 1 AND 10000),
+                    size INTEGER NOT NULL CHECK (size >= 0),
+                    etag TEXT NOT NULL,
+                    checksums TEXT,
+                    createdAt DATETIME NOT NULL,
+                    UNIQUE (uploadId, partNumber)
+                );
+                CREATE TABLE part_extents (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    partId INTEGER NOT NULL REFERENCES multipart_parts(id) ON DELETE CASCADE,
+                    logicalOffset INTEGER NOT NULL CHECK (logicalOffset >= 0),
+                    length INTEGER NOT NULL CHECK (length > 0),
+                    checksumBlock INTEGER NOT NULL CHECK (checksumBlock > 0),
+                    checksums BLOB NOT NULL,
+                    UNIQUE (partId, logicalOffset)
+                );
+                CREATE TABLE part_extent_replicas (
+                    extentId INTEGER NOT NULL REFERENCES part_extents(id) ON DELETE CASCADE,
+                    deviceId TEXT NOT NULL REFERENCES devices(id) ON DELETE RESTRICT,
+                    physicalOffset INTEGER NOT NULL CHECK (physicalOffset >= 0),
+                    length INTEGER NOT NULL CHECK (length > 0),
+                    PRIMARY KEY (extentId, deviceId)
+                );
+                CREATE INDEX part_extent_replicas_device ON part_extent_replicas(deviceId, physicalOffset);
+                """)
+        }
         return migrator
     }
 }

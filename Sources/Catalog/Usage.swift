@@ -116,7 +116,8 @@ extension Catalog {
         let row = try Row.fetchOne(db, sql: """
             SELECT
               (SELECT COALESCE(SUM(capacityBytes), 0) FROM devices) AS capacity,
-              (SELECT COALESCE(SUM(length), 0) FROM extent_replicas) AS allocated,
+              (SELECT COALESCE(SUM(length), 0) FROM extent_replicas)
+                + (SELECT COALESCE(SUM(length), 0) FROM part_extent_replicas) AS allocated,
               (SELECT COUNT(*) FROM devices) AS devices,
               (SELECT COUNT(*) FROM devices WHERE state = 'active') AS active,
               (SELECT COUNT(*) FROM volumes) AS volumes,
@@ -133,10 +134,16 @@ extension Catalog {
             maxReplicas: row["maxReplicas"])
     }
 
+    /// Allocated bytes per volume: its objects' replicas and its waiting multipart parts'.
     static let allocatedPerVolumeSQL = """
-        SELECT o.volumeId AS volumeId, SUM(r.length) AS bytes
-        FROM objects o JOIN extents e ON e.objectId = o.id JOIN extent_replicas r ON r.extentId = e.id
-        GROUP BY o.volumeId
+        SELECT volumeId, SUM(bytes) AS bytes FROM (
+          SELECT o.volumeId AS volumeId, r.length AS bytes
+          FROM objects o JOIN extents e ON e.objectId = o.id JOIN extent_replicas r ON r.extentId = e.id
+          UNION ALL
+          SELECT u.volumeId AS volumeId, r.length AS bytes
+          FROM multipart_uploads u JOIN multipart_parts p ON p.uploadId = u.id JOIN part_extents e ON e.partId = p.id
+          JOIN part_extent_replicas r ON r.extentId = e.id
+        ) GROUP BY volumeId
         """
 
     /// Usage of every volume, keyed by volume id.
@@ -144,10 +151,13 @@ extension Catalog {
         let filter = volumeId.map { "WHERE v.id = \($0)" } ?? ""
         let rows = try Row.fetchAll(db, sql: """
             SELECT v.id AS id, v.capacityBytes AS capacity, v.replicas AS replicas, v.provisioning AS provisioning,
-                   COALESCE(s.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated
+                   COALESCE(s.used, 0) + COALESCE(w.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated
             FROM volumes v
             LEFT JOIN (SELECT volumeId, SUM(size) AS used, COUNT(*) AS count FROM objects GROUP BY volumeId) s
               ON s.volumeId = v.id
+            LEFT JOIN (SELECT u.volumeId AS volumeId, SUM(p.size) AS used FROM multipart_uploads u
+                       JOIN multipart_parts p ON p.uploadId = u.id GROUP BY u.volumeId) w
+              ON w.volumeId = v.id
             LEFT JOIN (\(allocatedPerVolumeSQL)) a ON a.volumeId = v.id
             \(filter)
             """)
@@ -166,7 +176,11 @@ extension Catalog {
 
     /// Physical bytes allocated per device id.
     static func deviceUsages(_ db: Database) throws -> [String: Int64] {
-        let rows = try Row.fetchAll(db, sql: "SELECT deviceId, SUM(length) AS bytes FROM extent_replicas GROUP BY deviceId")
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT deviceId, SUM(length) AS bytes FROM
+              (SELECT deviceId, length FROM extent_replicas UNION ALL SELECT deviceId, length FROM part_extent_replicas)
+            GROUP BY deviceId
+            """)
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["deviceId"], $0["bytes"]) })
     }
 

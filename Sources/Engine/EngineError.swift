@@ -31,11 +31,21 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case dataUnavailable(key: String, detail: String)
     case io(call: String, path: String, errno: Int32)
     case catalog(String)
+    case accessKeyNotFound(id: String)
+    /// No open multipart upload with this id in the volume.
+    case uploadNotFound(id: String)
+    /// A Complete listed a part that was not uploaded, or with another ETag.
+    case invalidPart(number: Int64, reason: String)
+    /// A Complete listed parts out of ascending order (or twice).
+    case invalidPartOrder
+    /// A part other than the last is smaller than the minimum.
+    case partTooSmall(number: Int64, size: Int64, minimum: Int64)
 
     package var kind: Kind {
         switch self {
         case .invalidArgument, .deviceUnusable: .invalid
-        case .deviceNotFound, .volumeNotFound, .objectNotFound: .notFound
+        case .deviceNotFound, .volumeNotFound, .objectNotFound, .accessKeyNotFound, .uploadNotFound: .notFound
+        case .invalidPart, .invalidPartOrder, .partTooSmall: .invalid
         case .uploadIncomplete, .uploadTooLong: .invalid
         case .dataUnavailable: .io
         case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceNeededByVolumes,
@@ -81,6 +91,11 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .dataUnavailable(let key, let detail): "no intact replica of \(key) could be read: \(detail)"
         case .io(let call, let path, let errno): "\(call) on \(path) failed: \(Syscalls.describe(errno: errno))"
         case .catalog(let detail): "catalog error: \(detail)"
+        case .accessKeyNotFound(let id): "no access key \(id)"
+        case .uploadNotFound(let id): "no open multipart upload \(id)"
+        case .invalidPart(let number, let reason): "part \(number): \(reason)"
+        case .invalidPartOrder: "the parts must be listed in ascending order of part number, each once"
+        case .partTooSmall(let number, let size, let minimum): "part \(number) holds \(size) bytes; every part but the last needs at least \(minimum)"
         }
     }
 }

@@ -73,4 +73,8 @@ package struct ObjectInfo: Sendable, Equatable {
     package var contentType: String?
     package var createdAt: Date
     package var modifiedAt: Date
+    /// Stored headers and user metadata (names chosen by the API layer).
+    package var metadata: [String: String] = [:]
+    /// Whole-object checksums by algorithm; a PATCH drops them.
+    package var checksums: [String: String] = [:]
 }

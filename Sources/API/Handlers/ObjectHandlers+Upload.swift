@@ -18,11 +18,12 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
             }
         }
 
-        func commit() throws(EngineError) -> ObjectInfo {
+        /// `etag`: a PUT's (the MD5 of its bytes); nil for a PATCH (a new random one).
+        func commit(etag: String?) throws(EngineError) -> ObjectInfo {
             switch self {
-            case .direct(let writer): return try writer.commit()
+            case .direct(let writer): return try writer.commit(etag: etag)
             case .buffered(let upload, let sync, let dropAfter, let engine):
-                let info = try upload.finish(sync: sync)
+                let info = try upload.finish(sync: sync, etag: etag)
                 if dropAfter { try engine.dropCached(volume: upload.volumeName, key: upload.key) }
                 return info
             }
@@ -48,11 +49,15 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
     private let expectedMD5: Data?
     private let expectedSHA256: Data?
     private let created: Int
+    /// A PUT's ETag is the hex MD5 of its bytes (what S3 clients compare); a PATCH gets a new
+    /// random one (its MD5 would need the whole object read back).
+    private let md5ETag: Bool
     private var md5 = Insecure.MD5()
     private var sha256 = SHA256()
 
-    init(target: Target, volume: String, expectedMD5: Data?, expectedSHA256: Data?, created: Int) {
+    init(target: Target, volume: String, expectedMD5: Data?, expectedSHA256: Data?, created: Int, md5ETag: Bool) {
         writer = target
+        self.md5ETag = md5ETag
         self.volume = volume
         self.expectedMD5 = expectedMD5
         self.expectedSHA256 = expectedSHA256
@@ -61,12 +66,13 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
 
     func consume(_ bytes: UnsafeRawBufferPointer) throws {
         try writer.append(bytes)
-        if expectedMD5 != nil { md5.update(bufferPointer: bytes) }
+        if md5ETag || expectedMD5 != nil { md5.update(bufferPointer: bytes) }
         if expectedSHA256 != nil { sha256.update(bufferPointer: bytes) }
     }
 
     func finish() throws -> HTTPResponse {
-        if let expectedMD5, Data(md5.finalize()) != expectedMD5 {
+        let digest = Data(md5.finalize())
+        if let expectedMD5, digest != expectedMD5 {
             writer.abort()
             throw HTTPError.badRequest("Content-MD5 does not match the body; the object is unchanged")
         }
@@ -74,7 +80,7 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
             writer.abort()
             throw HTTPError.badRequest("x-checksum-sha256 does not match the body; the object is unchanged")
         }
-        let info = try writer.commit()
+        let info = try writer.commit(etag: md5ETag ? digest.hexString : nil)
         let key = info.key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? info.key
         return .json(
             ObjectJSON(info), status: writer.replacesExisting ? 200 : created,
@@ -85,6 +91,17 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
 }
 
 extension Data {
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     init?(hex: String) {
         guard hex.count % 2 == 0, hex.allSatisfy(\.isHexDigit) else { return nil }
         var bytes: [UInt8] = []

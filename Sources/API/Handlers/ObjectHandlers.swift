@@ -133,7 +133,7 @@ struct ObjectHandlers {
             mode: .patch(offset: offset))
         return UploadSink(
             target: .buffered(upload, sync: sync || mode == .direct, dropAfter: mode == .direct, engine: engine), volume: context.parameter("name"),
-            expectedMD5: nil, expectedSHA256: nil, created: 200)
+            expectedMD5: nil, expectedSHA256: nil, created: 200, md5ETag: false)
     }
 
     static func openUpload(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> any RequestBodySink {
@@ -168,7 +168,7 @@ struct ObjectHandlers {
                 volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length, mode: .replace),
                 sync: sync, dropAfter: false, engine: engine)
         }
-        return UploadSink(target: target, volume: context.parameter("name"), expectedMD5: md5, expectedSHA256: sha256, created: 201)
+        return UploadSink(target: target, volume: context.parameter("name"), expectedMD5: md5, expectedSHA256: sha256, created: 201, md5ETag: true)
     }
 
     static func get(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {

@@ -13,10 +13,17 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var contentType: String?
     package var createdAt: Date
     package var modifiedAt: Date
+    /// Stored headers and user metadata, a JSON object of strings (nil: none).
+    package var metadata: String?
+    /// Whole-object checksums by algorithm, a JSON object of strings (nil: none).
+    package var checksums: String?
 
     package init(
-        id: Int64?, volumeId: Int64, key: String, size: Int64, etag: String, contentType: String?, createdAt: Date, modifiedAt: Date
+        id: Int64?, volumeId: Int64, key: String, size: Int64, etag: String, contentType: String?, createdAt: Date, modifiedAt: Date,
+        metadata: String? = nil, checksums: String? = nil
     ) {
+        self.metadata = metadata
+        self.checksums = checksums
         self.id = id
         self.volumeId = volumeId
         self.key = key

@@ -47,8 +47,8 @@ extension Engine {
 
     /// Installs a staged whole-object replacement as the visible version.
     func installReplacement(
-        volume: VolumeRecord, key: String, contentType: String?, size: Int64, pages: [Page], staging: Int,
-        reservedLogical: Int64, reservedPhysical: Int64
+        volume: VolumeRecord, key: String, contentType: String?, attributes: ObjectAttributes, etag: String?, size: Int64, pages: [Page],
+        staging: Int, reservedLogical: Int64, reservedPhysical: Int64
     ) throws(EngineError) -> ObjectInfo {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
         let thick = volume.provisioning == Provisioning.thick.rawValue
@@ -63,8 +63,9 @@ extension Engine {
             object.createdAt = previous?.createdAt
             object.replacesCommitted = true
             object.size = size
-            object.etag = ObjectWriter.newETag()
+            object.etag = etag ?? ObjectWriter.newETag()
             object.contentType = contentType
+            object.attributes = attributes
             object.modifiedAt = Date().truncatedToMilliseconds
             PageCache.metadataDirtied(&state, object)
             object.dirtySince = .now
@@ -142,6 +143,7 @@ extension Engine {
                 object.size = max(object.size, offset + length)
                 object.reservedLogical += reservedLogical
                 object.etag = ObjectWriter.newETag()
+                object.attributes.checksums = [:]  // They described the bytes before the PATCH.
                 object.modifiedAt = Date().truncatedToMilliseconds
                 PageCache.metadataDirtied(&state, object)
                 object.metadataGeneration += 1

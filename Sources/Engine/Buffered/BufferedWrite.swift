@@ -21,6 +21,7 @@ package final class BufferedUpload: @unchecked Sendable {
     package let key: String
     private let mode: Mode
     private let contentType: String?
+    private let attributes: ObjectAttributes
     private let declaredLength: Int64?
     /// A PATCH's staged content: page index → (page, byte range written within it).
     private var staged: [Int64: (page: Page, bytes: Range<Int>)] = [:]
@@ -42,8 +43,12 @@ package final class BufferedUpload: @unchecked Sendable {
     package private(set) var replacesExisting: Bool
     package var volumeName: String { volume.name }
 
-    init(engine: Engine, volume: VolumeRecord, key: String, mode: Mode, contentType: String?, declaredLength: Int64?, existing: ObjectInfo?) throws(EngineError) {
+    init(
+        engine: Engine, volume: VolumeRecord, key: String, mode: Mode, contentType: String?, attributes: ObjectAttributes, declaredLength: Int64?,
+        existing: ObjectInfo?
+    ) throws(EngineError) {
         self.engine = engine
+        self.attributes = attributes
         self.volume = volume
         self.key = key
         self.mode = mode
@@ -55,7 +60,7 @@ package final class BufferedUpload: @unchecked Sendable {
         case .replace:
             guard let declaredLength, declaredLength > 0 else { break }
             if declaredLength > engine.spillThreshold {
-                spilled = try ObjectWriter(engine: engine, volume: volume, key: key, contentType: contentType, declaredLength: declaredLength, replacing: replacing)
+                spilled = try ObjectWriter(engine: engine, volume: volume, key: key, contentType: contentType, attributes: attributes, declaredLength: declaredLength, replacing: replacing)
             } else {
                 try reserve(logical: declaredLength, physical: SpaceAccounting.physicalBytes(logical: declaredLength, replicas: volume.replicas))
             }
@@ -191,7 +196,7 @@ package final class BufferedUpload: @unchecked Sendable {
         let held = SpaceAccounting.Reservation(
             volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, replacing: replacing ?? 0)
         let writer = try ObjectWriter(
-            engine: engine, volume: volume, key: key, contentType: contentType, declaredLength: declaredLength, replacing: replacing,
+            engine: engine, volume: volume, key: key, contentType: contentType, attributes: attributes, declaredLength: declaredLength, replacing: replacing,
             adopting: held)
         (reservedLogical, reservedPhysical) = (0, 0)
         for (index, page) in pages.enumerated() {
@@ -203,20 +208,22 @@ package final class BufferedUpload: @unchecked Sendable {
         spilled = writer
     }
 
-    /// Makes the write visible (and durable first when `sync`). Returns the new version's info.
-    package func finish(sync: Bool) throws(EngineError) -> ObjectInfo {
+    /// Makes the write visible (and durable first when `sync`), a PUT with `etag` (or a random
+    /// one). Returns the new version's info.
+    package func finish(sync: Bool, etag: String? = nil) throws(EngineError) -> ObjectInfo {
         precondition(!finished, "upload finished twice")
         do throws(EngineError) {
             if let declaredLength, received != declaredLength { throw .uploadIncomplete(expected: declaredLength, received: received) }
             if let spilled {
                 finished = true
-                return try spilled.commit()
+                return try spilled.commit(etag: etag)
             }
             let info: ObjectInfo
             switch mode {
             case .replace:
                 info = try engine.installReplacement(
-                    volume: volume, key: key, contentType: contentType, size: received, pages: pages, staging: stagingHeld,
+                    volume: volume, key: key, contentType: contentType, attributes: attributes, etag: etag, size: received, pages: pages,
+                    staging: stagingHeld,
                     reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
                 (stagingHeld, stagingUsed) = (0, 0)  // Moved into the cache with the pages.
             case .patch(let offset):

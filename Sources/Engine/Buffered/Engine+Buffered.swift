@@ -7,7 +7,8 @@ import Foundation
 extension Engine {
     /// Starts a buffered PUT (`.replace`) or PATCH (`.patch(offset:)`).
     package func beginBufferedUpload(
-        volume name: String, key: String, contentType: String?, length: Int64?, mode: BufferedUpload.Mode
+        volume name: String, key: String, contentType: String?, length: Int64?, mode: BufferedUpload.Mode,
+        metadata: [String: String] = [:], checksums: [String: String] = [:]
     ) throws(EngineError) -> BufferedUpload {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
@@ -19,8 +20,9 @@ extension Engine {
             if let length, length > spillThreshold { throw .patchTooLarge(length: length, limit: spillThreshold) }
         }
         return try BufferedUpload(
-            engine: self, volume: volume, key: key, mode: mode, contentType: contentType ?? existing?.contentType, declaredLength: length,
-            existing: existing)
+            engine: self, volume: volume, key: key, mode: mode, contentType: contentType ?? existing?.contentType,
+            attributes: mode == .replace ? ObjectAttributes(metadata: metadata, checksums: checksums) : existing?.attributes ?? .none,
+            declaredLength: length, existing: existing)
     }
 
     /// From memory only (an event loop may call it): throws the refusal an upload of `length`

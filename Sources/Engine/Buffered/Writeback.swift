@@ -119,7 +119,8 @@ extension Engine {
             return WritebackSnapshot(
                 object: object, pages: pages.map { (index: $0.0, page: $0.1, mask: $0.2, generation: $0.3) },
                 runs: runs.map { (pages: $0.0, start: $0.1, length: $0.2) }, size: object.size,
-                version: ObjectVersion(volumeID: object.volumeID, key: object.key, size: object.size, etag: object.etag, contentType: object.contentType),
+                version: ObjectVersion(volumeID: object.volumeID, key: object.key, size: object.size, etag: object.etag, contentType: object.contentType,
+                    attributes: object.attributes),
                 extents: object.extents, replacesCommitted: object.replacesCommitted, committedID: object.committedID,
                 reservedPhysical: Int64(reserved * PageState.sectorSize), reservedLogical: object.reservedLogical,
                 metadataGeneration: object.metadataGeneration)

@@ -30,7 +30,8 @@ extension Engine {
     /// `cacheThrough` (a buffered-mode upload sent direct): an object of known length that fits
     /// the cache's staging limit is also left in the cache, clean, as it is written.
     package func beginUpload(
-        volume name: String, key: String, contentType: String?, length: Int64?, cacheThrough: Bool = false
+        volume name: String, key: String, contentType: String?, length: Int64?, cacheThrough: Bool = false,
+        metadata: [String: String] = [:], checksums: [String: String] = [:]
     ) throws(EngineError) -> ObjectWriter {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
@@ -38,7 +39,8 @@ extension Engine {
         try flushObject(CacheKey(volumeID: volume.id!, key: key))
         let replacing = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record.size
         return try ObjectWriter(
-            engine: self, volume: volume, key: key, contentType: contentType, declaredLength: length, replacing: replacing,
+            engine: self, volume: volume, key: key, contentType: contentType,
+            attributes: ObjectAttributes(metadata: metadata, checksums: checksums), declaredLength: length, replacing: replacing,
             cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
     }
 

@@ -11,12 +11,21 @@ package final class ObjectWriter: @unchecked Sendable {
     // @unchecked: an upload is driven by one thread at a time.
     package static let extentBytes = 4 << 20
 
+    /// What the written extents become: a new version of the object, or a part of a multipart
+    /// upload (its extents of its own until the upload is completed).
+    enum Destination {
+        case object
+        case part(uploadID: String, number: Int64, checksums: [String: String])
+    }
+
     private let engine: Engine
     private let volume: VolumeRecord
     package let key: String
     /// Whether this upload replaces an existing version.
     package let replacesExisting: Bool
     private let contentType: String?
+    private let attributes: ObjectAttributes
+    private let destination: Destination
     private let declaredLength: Int64?
     private var buffer: AlignedBuffer
     /// Extent writes in flight while the next buffer fills from the network. Two keep 8 MiB
@@ -34,10 +43,12 @@ package final class ObjectWriter: @unchecked Sendable {
     /// taken over as it is: nothing is released and reserved again, so no other upload can take
     /// the space in between.
     init(
-        engine: Engine, volume: VolumeRecord, key: String, contentType: String?, declaredLength: Int64?, replacing: Int64?,
-        cacheThrough: Bool = false, adopting: SpaceAccounting.Reservation? = nil
+        engine: Engine, volume: VolumeRecord, key: String, contentType: String?, attributes: ObjectAttributes = .none, declaredLength: Int64?,
+        replacing: Int64?, cacheThrough: Bool = false, adopting: SpaceAccounting.Reservation? = nil, destination: Destination = .object
     ) throws(EngineError) {
         self.engine = engine
+        self.destination = destination
+        self.attributes = attributes
         self.cacheThrough = cacheThrough
         replacesExisting = replacing != nil
         self.volume = volume
@@ -92,8 +103,9 @@ package final class ObjectWriter: @unchecked Sendable {
         filled = 0
     }
 
-    /// Writes what is buffered, makes every replica durable, and commits the version.
-    package func commit() throws(EngineError) -> ObjectInfo {
+    /// Writes what is buffered, makes every replica durable, and commits the version (with
+    /// `etag`, or a random one).
+    package func commit(etag: String? = nil) throws(EngineError) -> ObjectInfo {
         precondition(!finished, "upload committed twice")
         do throws(EngineError) {
             try flush(last: true)
@@ -101,8 +113,12 @@ package final class ObjectWriter: @unchecked Sendable {
             if let declaredLength, flushed != declaredLength {
                 throw .uploadIncomplete(expected: declaredLength, received: flushed)
             }
+            if case .part(let uploadID, let number, let checksums) = destination {
+                return try commitPart(uploadID: uploadID, number: number, etag: etag ?? Self.newETag(), checksums: checksums)
+            }
             let version = ObjectVersion(
-                volumeID: volume.id!, key: key, size: flushed, etag: Self.newETag(), contentType: contentType)
+                volumeID: volume.id!, key: key, size: flushed, etag: etag ?? Self.newETag(), contentType: contentType,
+                attributes: attributes)
             let (engine, volume, reservation) = (self.engine, self.volume, self.reservation)
             let (extents, writes) = (self.writes.extents, self.writes)
             let devices = Set(writes.allocated.map(\.deviceID))
@@ -135,6 +151,27 @@ package final class ObjectWriter: @unchecked Sendable {
         }
     }
 
+    /// A part: its extents are recorded under the upload, made durable with the commit's group.
+    private func commitPart(uploadID: String, number: Int64, etag: String, checksums: [String: String]) throws(EngineError) -> ObjectInfo {
+        let (engine, volume, reservation, size) = (self.engine, self.volume, self.reservation, flushed)
+        let extents = writes.extents
+        let devices = Set(writes.allocated.map(\.deviceID))
+        let now = Date().truncatedToMilliseconds
+        let replaced = try engine.space.commit(reservation) { () throws(EngineError) in
+            let commit = try engine.catalogCall(notFound: .uploadNotFound(id: uploadID)) {
+                try engine.groupCommit.commit(engine, devices: devices) { transaction in
+                    try transaction.commitPart(uploadID: uploadID, number: number, size: size, etag: etag, checksums: checksums, extents: extents, now: now) { upload in
+                        guard let upload, upload.volumeId == volume.id!, upload.key == key else { throw EngineError.uploadNotFound(id: uploadID) }
+                    }
+                }
+            }
+            return (commit.replaced, commit.delta)
+        }
+        finished = true
+        engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+        return ObjectInfo(key: key, size: size, etag: etag, contentType: nil, createdAt: now, modifiedAt: now, checksums: checksums)
+    }
+
     /// Frees everything written and releases the reservation. Safe to call more than once.
     package func abort() {
         guard !finished else { return }
@@ -160,8 +197,11 @@ extension ObjectInfo {
     init(_ record: ObjectRecord) {
         self.init(
             key: record.key, size: record.size, etag: record.etag, contentType: record.contentType,
-            createdAt: record.createdAt, modifiedAt: record.modifiedAt)
+            createdAt: record.createdAt, modifiedAt: record.modifiedAt, metadata: record.attributes.metadata,
+            checksums: record.attributes.checksums)
     }
+
+    var attributes: ObjectAttributes { ObjectAttributes(metadata: metadata, checksums: checksums) }
 }
 
 extension Date {

@@ -1,6 +1,7 @@
 // A cached object: one key's entry in the page cache, the committed version it started from plus
 // its in-memory pages and size. Owned by the PageCache; every access happens under the cache's
 // lock. Who may use the entry at a given moment is its lifecycle (CachedObject+StateMachine.swift).
+import Catalog
 import Foundation
 
 /// A cached object: the committed version it started from, plus in-memory pages and size.
@@ -22,6 +23,7 @@ final class CachedObject: @unchecked Sendable {
     var size: Int64
     var etag: String
     var contentType: String?
+    var attributes: ObjectAttributes
     var modifiedAt: Date
     var pages: [Int64: Page] = [:]
     /// Size, ETag or existence changed in memory and not committed yet.
@@ -60,6 +62,7 @@ final class CachedObject: @unchecked Sendable {
         size = committed?.size ?? 0
         etag = committed?.etag ?? ""
         contentType = committed?.contentType
+        attributes = committed?.attributes ?? .none
         modifiedAt = committed?.modifiedAt ?? Date()
     }
 
@@ -86,7 +89,9 @@ final class CachedObject: @unchecked Sendable {
     var exists: Bool { committedExists || metadataDirty }
 
     var info: ObjectInfo {
-        ObjectInfo(key: key, size: size, etag: etag, contentType: contentType, createdAt: createdAt ?? modifiedAt, modifiedAt: modifiedAt)
+        ObjectInfo(
+            key: key, size: size, etag: etag, contentType: contentType, createdAt: createdAt ?? modifiedAt, modifiedAt: modifiedAt,
+            metadata: attributes.metadata, checksums: attributes.checksums)
     }
 
     /// Copies on disk for each sector of page `index`, from the committed extents.
