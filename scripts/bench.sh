@@ -176,7 +176,7 @@ done
 start_app() {
     local name=$1 cache=$2 code
     log "$name: starting the appliance (2 device files of $((SERVE_DEVICE_BYTES >> 20)) MiB, cache ${cache:-default})"
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/$name" --device-size "$SERVE_DEVICE_BYTES" \
+    "$BIN" serve --listen 127.0.0.1:0 --s3-listen off --data-dir "$T/$name" --device-size "$SERVE_DEVICE_BYTES" \
         ${cache:+--cache-size "$cache"} >"$T/$name.log" 2>&1 &
     APP_PID=$!
     URL=""

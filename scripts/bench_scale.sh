@@ -42,7 +42,7 @@ declare -A R
 start_app() {  # sets APP_PID URL AUTH; R[start_s] = seconds until /healthz answered
     : >"$T/app.log"
     local t0; t0=$(date +%s.%N)
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/app" >>"$T/app.log" 2>&1 &
+    "$BIN" serve --listen 127.0.0.1:0 --s3-listen off --data-dir "$T/app" >>"$T/app.log" 2>&1 &
     APP_PID=$!; URL=""
     for _ in $(seq 6000); do
         URL=$(grep -o 'listening on http://[^ ]*' "$T/app.log" 2>/dev/null | tail -1 | sed 's/^listening on //')

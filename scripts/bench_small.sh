@@ -48,7 +48,7 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null && return 0; 
 
 # start_app: serve the data dir $T/app (created with its default devices on the first start)
 start_app() {
-    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$T/app" >>"$T/app.log" 2>&1 &
+    "$BIN" serve --listen 127.0.0.1:0 --s3-listen off --data-dir "$T/app" >>"$T/app.log" 2>&1 &
     APP_PID=$!
     URL=""
     for _ in $(seq 600); do

@@ -150,7 +150,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> None:
         step("3. starting the server")
-        cmd = [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+        cmd = [self.binary, "serve", "--listen", "127.0.0.1:0", "--s3-listen", "off", "--data-dir", self.data_dir,
                "--device-size", str(DEVICE_SIZE)]
         print("   $", " ".join(cmd))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

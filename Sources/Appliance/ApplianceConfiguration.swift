@@ -20,8 +20,17 @@ struct ApplianceConfiguration: Sendable {
     var bodyTimeout: Int = 60
     var logLevel: Logger.Level = .info
     var cacheBytes: Int64 = Engine.defaultCacheBytes
+    /// The S3 listener (nil: off).
+    var s3Host: String? = "127.0.0.1"
+    var s3Port: UInt16 = 9000
+    var s3Region = "us-east-1"
+    /// Capacity of buckets created through S3 (0: the pool's capacity then).
+    var s3BucketCapacity: Int64 = 0
+    var s3BucketReplicas: Int64 = 1
 
     static let tokenFileName = "token"
+    static let credentialsFileName = "s3-credentials"
+    static let secretsKeyFileName = "s3-secrets.key"
 
     enum Invalid: Error, CustomStringConvertible {
         case listen(String)
@@ -60,4 +69,6 @@ struct ApplianceConfiguration: Sendable {
     }
 
     var tokenFile: String { dataDirectory + "/" + Self.tokenFileName }
+    var credentialsFile: String { dataDirectory + "/" + Self.credentialsFileName }
+    var secretsKeyFile: String { dataDirectory + "/" + Self.secretsKeyFileName }
 }

@@ -8,10 +8,13 @@ import Logging
 struct Application: Sendable {
     let engine: Engine
     let server: HTTPServer
+    /// The S3 listener (nil when off).
+    let s3Server: HTTPServer?
     let logger: Logger
 
     /// Stop accepting, finish in-flight requests, then close the engine (and the database).
     func shutdown() {
+        s3Server?.shutdown()
         server.shutdown()
         engine.shutdown()
     }
@@ -24,7 +27,11 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         try engine.bootstrapFileDevices(count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/devices")
         let token = try resolveToken(config, logger: logger)
         let metrics = HTTPMetrics()
-        let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics)
+        let keys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)
+        if let key = try keys.bootstrapDefaultKey(credentialsFile: config.credentialsFile) {
+            logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
+        }
+        let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics, keys: keys)
         let server = HTTPServer(
             configuration: .init(
                 host: config.host, port: config.port, maxConnections: connections, eventThreads: config.httpThreads,
@@ -33,7 +40,25 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         try server.start()
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
         logger.info("listening on http://\(host):\(server.port)", metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())"])
-        return Application(engine: engine, server: server, logger: logger)
+        var s3Server: HTTPServer?
+        if let s3Host = config.s3Host {
+            let settings = S3Settings(region: config.s3Region, bucketCapacity: config.s3BucketCapacity, bucketReplicas: config.s3BucketReplicas)
+            let s3 = HTTPServer(
+                configuration: .init(
+                    host: s3Host, port: config.s3Port, maxConnections: connections, eventThreads: config.httpThreads,
+                    maxBodyBytes: 4 << 20, headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout),
+                router: S3Routes.makeRouter(engine: engine, keys: keys, settings: settings, metrics: metrics), logger: logger)
+            do {
+                try s3.start()
+            } catch {
+                server.shutdown()
+                throw error
+            }
+            let shown = s3Host.contains(":") ? "[\(s3Host)]" : s3Host
+            logger.info("S3 endpoint listening on http://\(shown):\(s3.port)", metadata: ["region": "\(config.s3Region)"])
+            s3Server = s3
+        }
+        return Application(engine: engine, server: server, s3Server: s3Server, logger: logger)
     } catch {
         engine.shutdown()
         throw error

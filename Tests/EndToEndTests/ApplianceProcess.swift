@@ -22,6 +22,8 @@ final class ApplianceProcess: @unchecked Sendable {
     let dataDir: URL
     let process = Process()
     private(set) var baseURL = URL(string: "http://127.0.0.1")!
+    /// The S3 endpoint (nil with `--s3-listen off`).
+    private(set) var s3URL: URL?
     private let stderrPipe = Pipe()
     private(set) var token = ""
     private let ownsDataDir: Bool
@@ -55,11 +57,14 @@ final class ApplianceProcess: @unchecked Sendable {
         }
         process.arguments = [
             "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirArgument, "--device-size", String(256 << 20),
-        ] + extraArguments
+        ] + (extraArguments.contains("--s3-listen") ? [] : ["--s3-listen", "127.0.0.1:0"]) + extraArguments
+        let wantsS3 = !(extraArguments.firstIndex(of: "--s3-listen").map { extraArguments[$0 + 1] == "off" } ?? false)
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        baseURL = URL(string: try waitForListenURL())!
+        let (admin, s3) = try waitForListenURL(s3: wantsS3)
+        baseURL = URL(string: admin)!
+        s3URL = s3.flatMap { URL(string: $0) }
         if let flag = extraArguments.firstIndex(of: "--token") {
             token = extraArguments[flag + 1]
         } else {
@@ -68,7 +73,8 @@ final class ApplianceProcess: @unchecked Sendable {
         }
     }
 
-    private func waitForListenURL() throws -> String {
+    /// The admin API's URL, and the S3 endpoint's when `s3`.
+    private func waitForListenURL(s3: Bool) throws -> (String, String?) {
         let handle = stderrPipe.fileHandleForReading
         var log = ""
         let deadline = Date().addingTimeInterval(60)
@@ -79,11 +85,13 @@ final class ApplianceProcess: @unchecked Sendable {
                 continue
             }
             log += String(decoding: chunk, as: UTF8.self)
-            if let range = log.range(of: #"listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression) {
-                let match = String(log[range])
+            if let range = log.range(of: #"] listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression) {
+                let admin = String(String(log[range]).dropFirst("] listening on ".count))
+                let s3Range = log.range(of: #"S3 endpoint listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression)
+                if s3, s3Range == nil { continue }
                 // Keep draining stderr so the child never blocks on a full pipe.
                 handle.readabilityHandler = { _ = $0.availableData }
-                return String(match.dropFirst("listening on ".count))
+                return (admin, s3Range.map { String(String(log[$0]).dropFirst("S3 endpoint listening on ".count)) })
             }
         }
         process.terminate()

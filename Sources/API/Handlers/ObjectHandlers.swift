@@ -202,36 +202,8 @@ struct ObjectHandlers {
             break
         }
         headers.append(("Content-Type", info.contentType ?? defaultContentType))
-        // The first stretch is read (and verified) before the status goes out, so data that no
-        // replica can serve intact is a 503 rather than a cut-off 200.
         func body(_ status: Int, start: Int64, length: Int64) throws -> HTTPResponse {
-            // HEAD: the headers only (MHD takes Content-Length from the stream and never reads it).
-            if request.method == "HEAD" {
-                reader.close()
-                return HTTPResponse(status: status, headers: headers, stream: EmptyStream(length: length))
-            }
-            // Wholly cached: sent from the cache's pages, pinned, without a copy. MHD keeps its
-            // own copy of the iovec list in the connection's memory pool: only short lists.
-            if let cached = reader as? BufferedReader, let pinned = cached.pin(at: start, length: length, maxSegments: maxSendSegments) {
-                reader.close()
-                return HTTPResponse(status: status, headers: headers, segments: pinned)
-            }
-            if !context.mayBlock {
-                reader.close()
-                throw NeedsWorker()
-            }
-            do {
-                let stream = try ObjectStream(reader: reader, start: start, length: length)
-                // A small body was read whole already: send it as a buffer (cheaper than a stream).
-                if length <= Int64(ObjectStream.headBytes), let bytes = stream.wholeBody {
-                    stream.close()
-                    return HTTPResponse(status: status, headers: headers, body: bytes)
-                }
-                return HTTPResponse(status: status, headers: headers, stream: stream)
-            } catch {
-                reader.close()
-                throw error
-            }
+            try objectBody(reader, request, context, status: status, headers: headers, start: start, length: length)
         }
         switch parseRange(request.header("range"), size: info.size) {
         case .whole:
@@ -244,6 +216,43 @@ struct ObjectHandlers {
             var response = ErrorMapping.response(for: HTTPError.rangeNotSatisfiable(size: info.size), context: context)
             response.headers.append(("Content-Range", "bytes */\(info.size)"))
             return response
+        }
+    }
+
+    /// A GET's (or HEAD's) answer from an opened version: `length` bytes from `start`. The first
+    /// stretch is read (and verified) before the status goes out, so data that no replica can
+    /// serve intact is an error answer rather than a cut-off 200. Closes `reader` unless the
+    /// answer's body reads from it.
+    static func objectBody(
+        _ reader: any ObjectSource, _ request: HTTPRequest, _ context: RequestContext, status: Int, headers: [(name: String, value: String)],
+        start: Int64, length: Int64
+    ) throws -> HTTPResponse {
+        // HEAD: the headers only (MHD takes Content-Length from the stream and never reads it).
+        if request.method == "HEAD" {
+            reader.close()
+            return HTTPResponse(status: status, headers: headers, stream: EmptyStream(length: length))
+        }
+        // Wholly cached: sent from the cache's pages, pinned, without a copy. MHD keeps its
+        // own copy of the iovec list in the connection's memory pool: only short lists.
+        if let cached = reader as? BufferedReader, let pinned = cached.pin(at: start, length: length, maxSegments: maxSendSegments) {
+            reader.close()
+            return HTTPResponse(status: status, headers: headers, segments: pinned)
+        }
+        if !context.mayBlock {
+            reader.close()
+            throw NeedsWorker()
+        }
+        do {
+            let stream = try ObjectStream(reader: reader, start: start, length: length)
+            // A small body was read whole already: send it as a buffer (cheaper than a stream).
+            if length <= Int64(ObjectStream.headBytes), let bytes = stream.wholeBody {
+                stream.close()
+                return HTTPResponse(status: status, headers: headers, body: bytes)
+            }
+            return HTTPResponse(status: status, headers: headers, stream: stream)
+        } catch {
+            reader.close()
+            throw error
         }
     }
 

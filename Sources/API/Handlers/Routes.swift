@@ -3,7 +3,7 @@ package import Engine
 
 package enum Routes {
     /// Builds the router with every route and the middleware chain.
-    package static func makeRouter(engine: Engine, token: String, metrics: HTTPMetrics) -> Router {
+    package static func makeRouter(engine: Engine, token: String, metrics: HTTPMetrics, keys: AccessKeyStore? = nil) -> Router {
         var router = Router()
         router.use(MetricsMiddleware(metrics: metrics))
         router.use(AuthMiddleware(token: token))
@@ -12,6 +12,7 @@ package enum Routes {
         DeviceHandlers(engine: engine).register(in: &router)
         VolumeHandlers(engine: engine).register(in: &router)
         ObjectHandlers(engine: engine).register(in: &router)
+        if let keys { AccessKeyHandlers(keys: keys).register(in: &router) }
         return router
     }
 }

@@ -16,7 +16,7 @@ struct AuthMiddleware: Middleware {
 
     /// An unauthenticated request's body is not buffered (10,000 connections could otherwise pin
     /// up to 1 MiB each before being told 401).
-    func refusal(ofHead head: HTTPRequest) -> HTTPError? {
+    func refusal(ofHead head: HTTPRequest) -> (any Error)? {
         head.path.hasPrefix("/v1/") || head.path == "/v1" ? check(head) : nil
     }
 

@@ -5,6 +5,8 @@ import Prometheus
 
 struct MetricsMiddleware: Middleware {
     let metrics: HTTPMetrics
+    /// The listener's error answers (problem+json, or S3 XML).
+    var errorResponse: @Sendable (any Error, RequestContext) -> HTTPResponse = { ErrorMapping.response(for: $0, context: $1) }
     /// Method labels are bounded: anything else is counted as `other`.
     static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -19,7 +21,7 @@ struct MetricsMiddleware: Middleware {
         } catch is NeedsWorker {
             throw NeedsWorker()  // Nothing was done here: recorded when the worker runs it.
         } catch {
-            response = ErrorMapping.response(for: error, context: context)
+            response = errorResponse(error, context)
         }
         let elapsed = ContinuousClock.now - start
         metrics.record(route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status, duration: elapsed)

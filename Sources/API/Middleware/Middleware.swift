@@ -5,10 +5,10 @@ package protocol Middleware: Sendable {
     func completed(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration)
     /// From the head alone, before a body is buffered: the error that will refuse the request
     /// whatever its body (auth), or nil.
-    func refusal(ofHead head: HTTPRequest) -> HTTPError?
+    func refusal(ofHead head: HTTPRequest) -> (any Error)?
 }
 
 extension Middleware {
     package func completed(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration) {}
-    package func refusal(ofHead head: HTTPRequest) -> HTTPError? { nil }
+    package func refusal(ofHead head: HTTPRequest) -> (any Error)? { nil }
 }

@@ -14,6 +14,9 @@ package struct RequestContext: Sendable {
     /// False when the request runs on the server's event loop: a handler that would wait on IO
     /// throws `NeedsWorker` instead, and the router answers `.needsWorker` (see `Route.inline`).
     package var mayBlock = true
+    /// S3: the resource an error names (the decoded path), and who signed the request.
+    package var resource = ""
+    package var s3: S3Principal?
 
     package init(requestID: String, logger: Logger, route: String = "unmatched", parameters: [String: String] = [:]) {
         self.requestID = requestID

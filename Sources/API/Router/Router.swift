@@ -136,7 +136,12 @@ package struct Router: Sendable {
     private var byMethod: [String: [Route]] = [:]
     private var middleware: [any Middleware] = []
 
-    package init() {}
+    /// How errors become answers: problem+json on the admin API, S3 XML on the S3 listener.
+    package let errorResponse: @Sendable (any Error, RequestContext) -> HTTPResponse
+
+    package init(errorResponse: @escaping @Sendable (any Error, RequestContext) -> HTTPResponse = { ErrorMapping.response(for: $0, context: $1) }) {
+        self.errorResponse = errorResponse
+    }
 
     package mutating func add(_ method: String, _ template: String, inline: Bool = false, _ handler: @escaping Handler) {
         append(Route(method: method, template: template, action: .respond(handler), inline: inline))
@@ -177,7 +182,7 @@ package struct Router: Sendable {
 
     package func refusal(ofHead head: HTTPRequest, context: RequestContext) -> HTTPResponse? {
         for middleware in middleware {
-            if let error = middleware.refusal(ofHead: head) { return ErrorMapping.response(for: error, context: context) }
+            if let error = middleware.refusal(ofHead: head) { return errorResponse(error, context) }
         }
         return nil
     }
@@ -214,7 +219,7 @@ package struct Router: Sendable {
         } catch is NeedsWorker {
             return .needsWorker
         } catch {
-            return .response(ErrorMapping.response(for: error, context: context))
+            return .response(errorResponse(error, context))
         }
     }
 
@@ -224,7 +229,7 @@ package struct Router: Sendable {
         case .response(let response): return response
         case .opened(let sink, let context):
             sink.abort()
-            return ErrorMapping.response(for: HTTPError.badRequest("this route needs a streamed body"), context: context)
+            return errorResponse(HTTPError.badRequest("this route needs a streamed body"), context)
         case .needsWorker: preconditionFailure("respond(to:) is for requests that may block")
         }
     }

@@ -250,7 +250,7 @@ extension HTTPServer {
         }
         var context = makeContext()
         if state.tooLarge {
-            return queue(ErrorMapping.response(for: HTTPError.payloadTooLarge(limit: configuration.maxBodyBytes), context: context), on: connection)
+            return queue(router.errorResponse(HTTPError.payloadTooLarge(limit: configuration.maxBodyBytes), context), on: connection)
         }
         let request = makeRequest(connection, method: method, url: url, body: state.body)
         state.body = []
@@ -261,7 +261,7 @@ extension HTTPServer {
         case .response(let response): return queue(response, on: connection)
         case .opened(let sink, let context):
             sink.abort()  // Not a streaming route (it would have been opened with the head).
-            return queue(ErrorMapping.response(for: HTTPError.badRequest("this route needs a streamed body"), context: context), on: connection)
+            return queue(router.errorResponse(HTTPError.badRequest("this route needs a streamed body"), context), on: connection)
         case .needsWorker: break
         }
         context.mayBlock = true
@@ -273,7 +273,7 @@ extension HTTPServer {
             case .response(let answer): response = answer
             case .opened(let sink, let context):
                 sink.abort()
-                response = ErrorMapping.response(for: HTTPError.badRequest("this route needs a streamed body"), context: context)
+                response = router.errorResponse(HTTPError.badRequest("this route needs a streamed body"), context)
             case .needsWorker: preconditionFailure("a worker may block")
             }
             state.answer.withLock { $0 = response }
@@ -315,7 +315,7 @@ extension HTTPServer {
         let started = ContinuousClock.now
         let pump = UploadPump(
             expectedLength: head.header("content-length").flatMap { Int64($0) }, socket: appliance_mhd_connection_fd(connection),
-            respond: { ErrorMapping.response(for: $0, context: $1) },
+            respond: { router.errorResponse($0, $1) },
             answered: { router.completed(head, context: $1, status: $0.status, duration: ContinuousClock.now - started) })
         state.upload = pump
         if let sink { workers.run { pump.drain(sink, context: context) } }

@@ -14,7 +14,8 @@ struct RoutesCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let engine = try Engine.open(dataDirectory: dir, logger: Logger(label: "routes"))
         defer { engine.shutdown() }
-        let router = Routes.makeRouter(engine: engine, token: String(repeating: "x", count: 32), metrics: HTTPMetrics())
+        let keys = try AccessKeyStore(engine: engine, keyFile: dir + "/" + ApplianceConfiguration.secretsKeyFileName)
+        let router = Routes.makeRouter(engine: engine, token: String(repeating: "x", count: 32), metrics: HTTPMetrics(), keys: keys)
         for route in router.routes { print("\(route.method) \(route.template)") }
     }
 }

@@ -37,6 +37,18 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Page cache size in bytes (env APPLIANCE_CACHE_SIZE; default a quarter of RAM, at most 4 GiB).")
     var cacheSize: Int64?
 
+    @Option(help: "S3 endpoint address, HOST:PORT or off (env APPLIANCE_S3_LISTEN; default 127.0.0.1:9000).")
+    var s3Listen: String?
+
+    @Option(help: "Region name the S3 endpoint reports (env APPLIANCE_S3_REGION; default us-east-1; signatures for any region are accepted).")
+    var s3Region: String?
+
+    @Option(help: "Capacity in bytes of a bucket created through S3, a thin volume (env APPLIANCE_S3_BUCKET_CAPACITY; default the pool's capacity).")
+    var s3BucketCapacity: Int64?
+
+    @Option(help: "Replicas of a bucket created through S3 (env APPLIANCE_S3_BUCKET_REPLICAS; default 1).")
+    var s3BucketReplicas: Int64?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -74,6 +86,27 @@ struct ServeCommand: ParsableCommand {
         config.httpThreads = try number(httpThreads, "APPLIANCE_HTTP_THREADS", "http-threads", 1...256, "must be 1...256") ?? config.httpThreads
         config.cacheBytes = try number(
             cacheSize, "APPLIANCE_CACHE_SIZE", "cache-size", (1 << 20)...Int64.max, "must be at least 1048576 (1 MiB)") ?? config.cacheBytes
+        if let raw = pick(s3Listen, "APPLIANCE_S3_LISTEN") {
+            if raw == "off" {
+                config.s3Host = nil
+            } else {
+                do {
+                    (config.s3Host, config.s3Port) = try ApplianceConfiguration.parseListen(raw)
+                } catch {
+                    throw ApplianceConfiguration.Invalid.value(name: "s3-listen", reason: "expected HOST:PORT or off, got \(raw)")
+                }
+            }
+        }
+        if let region = pick(s3Region, "APPLIANCE_S3_REGION") {
+            guard !region.isEmpty, region.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+                throw ApplianceConfiguration.Invalid.value(name: "s3-region", reason: "letters, digits and '-' only")
+            }
+            config.s3Region = region
+        }
+        config.s3BucketCapacity = try number(
+            s3BucketCapacity, "APPLIANCE_S3_BUCKET_CAPACITY", "s3-bucket-capacity", 0...(1 << 56), "must be 0 (the pool's capacity) to 2^56") ?? config.s3BucketCapacity
+        config.s3BucketReplicas = try number(
+            s3BucketReplicas, "APPLIANCE_S3_BUCKET_REPLICAS", "s3-bucket-replicas", 1...16, "must be 1...16") ?? config.s3BucketReplicas
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {
                 throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")

@@ -21,7 +21,7 @@ package final class BufferedUpload: @unchecked Sendable {
     package let key: String
     private let mode: Mode
     private let contentType: String?
-    private let attributes: ObjectAttributes
+    private var attributes: ObjectAttributes
     private let declaredLength: Int64?
     /// A PATCH's staged content: page index → (page, byte range written within it).
     private var staged: [Int64: (page: Page, bytes: Range<Int>)] = [:]
@@ -41,6 +41,15 @@ package final class BufferedUpload: @unchecked Sendable {
     private var spilled: ObjectWriter?
     private var finished = false
     package private(set) var replacesExisting: Bool
+
+    /// A PUT's whole-object checksums, when known only once the body is in (trailers).
+    package var checksums: [String: String] {
+        get { attributes.checksums }
+        set {
+            attributes.checksums = newValue
+            spilled?.checksums = newValue
+        }
+    }
     package var volumeName: String { volume.name }
 
     init(

@@ -68,7 +68,7 @@ extension Engine {
 
     /// Starts writing part `number` of an upload: a writer whose commit records the part.
     package func beginPart(
-        volume name: String, key: String, uploadID: String, number: Int64, length: Int64?, checksums: [String: String] = [:]
+        volume name: String, key: String, uploadID: String, number: Int64, length: Int64?
     ) throws(EngineError) -> ObjectWriter {
         guard (1...Self.maxPartNumber).contains(number) else {
             throw .invalidArgument(field: "partNumber", reason: "must be 1 to \(Self.maxPartNumber)")
@@ -77,7 +77,7 @@ extension Engine {
         let volume = try volumeRecord(named: name)
         return try ObjectWriter(
             engine: self, volume: volume, key: upload.key, contentType: nil, declaredLength: length, replacing: nil,
-            destination: .part(uploadID: uploadID, number: number, checksums: checksums))
+            destination: .part(uploadID: uploadID, number: number))
     }
 
     package func listParts(volume name: String, key: String, uploadID: String) throws(EngineError) -> (UploadInfo, [PartInfo]) {

@@ -15,7 +15,7 @@ package final class ObjectWriter: @unchecked Sendable {
     /// upload (its extents of its own until the upload is completed).
     enum Destination {
         case object
-        case part(uploadID: String, number: Int64, checksums: [String: String])
+        case part(uploadID: String, number: Int64)
     }
 
     private let engine: Engine
@@ -24,7 +24,7 @@ package final class ObjectWriter: @unchecked Sendable {
     /// Whether this upload replaces an existing version.
     package let replacesExisting: Bool
     private let contentType: String?
-    private let attributes: ObjectAttributes
+    private var attributes: ObjectAttributes
     private let destination: Destination
     private let declaredLength: Int64?
     private var buffer: AlignedBuffer
@@ -65,6 +65,12 @@ package final class ObjectWriter: @unchecked Sendable {
 
     deinit {
         if !finished { abort() }
+    }
+
+    /// The version's (or part's) whole-object checksums, when known only once the body is in (trailers).
+    package var checksums: [String: String] {
+        get { attributes.checksums }
+        set { attributes.checksums = newValue }
     }
 
     /// Bytes received so far.
@@ -113,8 +119,8 @@ package final class ObjectWriter: @unchecked Sendable {
             if let declaredLength, flushed != declaredLength {
                 throw .uploadIncomplete(expected: declaredLength, received: flushed)
             }
-            if case .part(let uploadID, let number, let checksums) = destination {
-                return try commitPart(uploadID: uploadID, number: number, etag: etag ?? Self.newETag(), checksums: checksums)
+            if case .part(let uploadID, let number) = destination {
+                return try commitPart(uploadID: uploadID, number: number, etag: etag ?? Self.newETag(), checksums: attributes.checksums)
             }
             let version = ObjectVersion(
                 volumeID: volume.id!, key: key, size: flushed, etag: etag ?? Self.newETag(), contentType: contentType,

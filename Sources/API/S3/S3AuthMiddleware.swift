@@ -1,0 +1,121 @@
+// Authenticates every S3 request (SigV4 in the Authorization header or a presigned query) before
+// its handler runs, and checks a hex `x-amz-content-sha256` against a buffered body (a streamed
+// body's digest is checked by its sink, S3BodySink). Anonymous requests are refused. The signer
+// (key, signing key, seed signature) travels in `context.s3` for permission checks and chunk
+// signatures.
+package import Crypto
+import Foundation
+
+/// Who signed an S3 request, and what chunk signatures chain from.
+package struct S3Principal: Sendable {
+    package var key: AccessKey
+    /// The SigV4 signing key's bytes (SymmetricKey is not Sendable).
+    package var signingKeyBytes: [UInt8]
+    package var signingKey: SymmetricKey { SymmetricKey(data: signingKeyBytes) }
+    package var amzDate: String
+    package var scope: String
+    /// The request's signature: the seed of an aws-chunked body's chunk signatures.
+    package var signature: String
+    /// `x-amz-content-sha256` as signed (a hex digest, UNSIGNED-PAYLOAD or a STREAMING-… form).
+    package var payloadHash: String
+}
+
+struct S3AuthMiddleware: Middleware {
+    let store: AccessKeyStore
+    static let maxSkew: TimeInterval = 15 * 60
+    static let maxPresignedExpiry = 7 * 24 * 3600
+    /// The clock (tests move it).
+    var now: @Sendable () -> Date = { Date() }
+
+    func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
+        var context = context
+        context.resource = PercentDecoding.decode(request.path) ?? request.path
+        let principal = try authenticate(request)
+        context.s3 = principal
+        let streamed: Bool = if case .success(.stream) = context.resolution { true } else { false }
+        if !streamed, Self.isHexDigest(principal.payloadHash), SigV4.sha256Hex(request.body) != principal.payloadHash {
+            throw S3Error("XAmzContentSHA256Mismatch", 400, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+        }
+        return try next(request, context)
+    }
+
+    /// Refuses a head that carries no credentials at all before its body is buffered.
+    func refusal(ofHead head: HTTPRequest) -> (any Error)? {
+        if head.header("authorization") == nil, !head.query.contains(where: { $0.name == "X-Amz-Signature" }) {
+            return S3Error.accessDenied("Anonymous access is not allowed: sign the request with an access key")
+        }
+        return nil
+    }
+
+    static func isHexDigest(_ value: String) -> Bool {
+        value.utf8.count == 64 && value.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    func authenticate(_ request: HTTPRequest) throws(S3Error) -> S3Principal {
+        if let header = request.header("authorization") {
+            if header.hasPrefix("AWS ") { throw .accessDenied("Signature Version 2 is not supported: use Signature Version 4") }
+            guard let parsed = SigV4.HeaderAuthorization(header) else {
+                throw S3Error("AuthorizationHeaderMalformed", 400, "The authorization header is malformed")
+            }
+            guard let amzDate = request.header("x-amz-date") else {
+                throw .accessDenied("AWS authentication requires a valid Date or x-amz-date header")
+            }
+            try checkClock(amzDate)
+            let payload = request.header("x-amz-content-sha256") ?? "UNSIGNED-PAYLOAD"
+            guard parsed.signedHeaders.contains("host") else { throw .accessDenied("SignedHeaders must include host") }
+            return try verify(
+                request, credential: parsed.credential, amzDate: amzDate, signedHeaders: parsed.signedHeaders,
+                query: SigV4.canonicalQuery(request.query), payloadHash: payload, signature: parsed.signature)
+        }
+        func query(_ name: String) -> String? {
+            request.query.last { $0.name == name }?.value.flatMap { PercentDecoding.decode($0) }
+        }
+        guard let signature = query("X-Amz-Signature") else {
+            throw .accessDenied("Anonymous access is not allowed: sign the request with an access key")
+        }
+        guard query("X-Amz-Algorithm") == SigV4.algorithm, let credential = query("X-Amz-Credential").flatMap(SigV4.Credential.init),
+            let amzDate = query("X-Amz-Date"), let date = SigV4.parseAmzDate(amzDate),
+            let expires = query("X-Amz-Expires").flatMap(Int.init), let signed = query("X-Amz-SignedHeaders")
+        else {
+            throw S3Error("AuthorizationQueryParametersError", 400, "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
+        }
+        guard (1...Self.maxPresignedExpiry).contains(expires) else {
+            throw S3Error("AuthorizationQueryParametersError", 400, "X-Amz-Expires must be between 1 and \(Self.maxPresignedExpiry) seconds")
+        }
+        if date.timeIntervalSince(now()) > Self.maxSkew { throw .accessDenied("Request is not valid yet") }
+        if now().timeIntervalSince(date) > TimeInterval(expires) { throw .accessDenied("Request has expired") }
+        let signedHeaders = signed.split(separator: ";").map(String.init)
+        return try verify(
+            request, credential: credential, amzDate: amzDate, signedHeaders: signedHeaders,
+            query: SigV4.canonicalQuery(request.query, excluding: "X-Amz-Signature"),
+            payloadHash: query("X-Amz-Content-Sha256") ?? "UNSIGNED-PAYLOAD", signature: signature)
+    }
+
+    private func checkClock(_ amzDate: String) throws(S3Error) {
+        guard let date = SigV4.parseAmzDate(amzDate) else { throw .accessDenied("x-amz-date is not in the ISO 8601 basic format (20130524T000000Z)") }
+        if abs(date.timeIntervalSince(now())) > Self.maxSkew {
+            throw S3Error("RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large.")
+        }
+    }
+
+    private func verify(
+        _ request: HTTPRequest, credential: SigV4.Credential, amzDate: String, signedHeaders: [String], query: String?, payloadHash: String,
+        signature: String
+    ) throws(S3Error) -> S3Principal {
+        guard credential.service == "s3", amzDate.hasPrefix(credential.date) else {
+            throw S3Error("AuthorizationHeaderMalformed", 400, "The credential scope must be DATE/REGION/s3/aws4_request with the request's date")
+        }
+        guard let key = store.key(id: credential.accessKeyID) else {
+            throw S3Error("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
+        }
+        guard let uri = SigV4.canonicalURI(rawPath: request.path), let query,
+            let headers = SigV4.canonicalHeaders(request.headers, signed: signedHeaders)
+        else { throw S3Error.signatureMismatch }
+        let canonical = SigV4.canonicalRequest(
+            method: request.method, uri: uri, query: query, headers: headers, signedHeaders: signedHeaders, payloadHash: payloadHash)
+        let signingKey = SigV4.signingKey(secret: key.secret, credential: credential)
+        let expected = SigV4.signature(key: signingKey, stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: credential.scope, canonicalRequest: canonical))
+        guard SigV4.constantTimeEqual(expected, signature.lowercased()) else { throw S3Error.signatureMismatch }
+        return S3Principal(key: key, signingKeyBytes: signingKey.withUnsafeBytes { Array($0) }, amzDate: amzDate, scope: credential.scope, signature: expected, payloadHash: payloadHash)
+    }
+}

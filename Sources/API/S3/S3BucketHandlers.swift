@@ -1,0 +1,134 @@
+// Buckets: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, and the probes
+// clients send (GetBucketVersioning: never enabled; GetBucketAcl: the owner has FULL_CONTROL).
+// A bucket is a volume; one created through S3 is thin, of the configured capacity, and its
+// creator's key becomes its owner.
+import Engine
+import Foundation
+
+extension S3Handlers {
+    func listBuckets(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let principal = try principal(context)
+        let key = keys.key(id: principal.key.id) ?? principal.key
+        let volumes = try engine.listVolumes().filter { key.permission(on: $0.name) != nil }
+        var xml = S3XML()
+        xml.open("ListAllMyBucketsResult", namespaced: true)
+        Self.owner(&xml, principal)
+        xml.open("Buckets")
+        for volume in volumes.sorted(by: { $0.name < $1.name }) {
+            xml.open("Bucket")
+            xml.element("Name", volume.name)
+            xml.element("CreationDate", Self.iso8601(volume.createdAt))
+            xml.close("Bucket")
+        }
+        xml.close("Buckets")
+        xml.close("ListAllMyBucketsResult")
+        return S3XML.response(xml)
+    }
+
+    func bucketGet(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let bucket = context.parameter("bucket")
+        if let other = Self.unsupportedSubresource(request, served: ["location", "versioning", "acl", "uploads", "versions"]) {
+            try require(.read, bucket, context)
+            _ = try engine.volume(named: bucket)
+            throw S3Error.notImplemented("GET ?\(other)")
+        }
+        let principal = try require(.read, bucket, context)
+        if request.method == "HEAD" {
+            _ = try engine.volume(named: bucket)
+            return HTTPResponse(status: 200, headers: [("x-amz-bucket-region", settings.region)])
+        }
+        if Self.has(request, "location") {
+            _ = try engine.volume(named: bucket)
+            var xml = S3XML()
+            xml.open("LocationConstraint", namespaced: true)
+            // us-east-1 is reported as an empty constraint, as S3 does.
+            if settings.region != "us-east-1" { xml.text(settings.region) }
+            xml.close("LocationConstraint")
+            return S3XML.response(xml)
+        }
+        if Self.has(request, "versioning") {
+            _ = try engine.volume(named: bucket)
+            var xml = S3XML()
+            xml.open("VersioningConfiguration", namespaced: true)
+            xml.close("VersioningConfiguration")
+            return S3XML.response(xml)
+        }
+        if Self.has(request, "acl") {
+            _ = try engine.volume(named: bucket)
+            return Self.acl(principal)
+        }
+        if Self.has(request, "uploads") { return try listUploads(request, context, bucket: bucket) }
+        if Self.has(request, "versions") { return try listObjects(request, context, bucket: bucket, style: .versions) }
+        return try listObjects(request, context, bucket: bucket, style: try Self.query(request, "list-type") == "2" ? .v2 : .v1)
+    }
+
+    static func acl(_ principal: S3Principal) -> HTTPResponse {
+        var xml = S3XML()
+        xml.open("AccessControlPolicy", namespaced: true)
+        owner(&xml, principal)
+        xml.open("AccessControlList")
+        xml.raw("<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">")
+        xml.element("ID", principal.key.id)
+        xml.element("DisplayName", principal.key.name)
+        xml.raw("</Grantee>")
+        xml.element("Permission", "FULL_CONTROL")
+        xml.raw("</Grant>")
+        xml.close("AccessControlList")
+        xml.close("AccessControlPolicy")
+        return S3XML.response(xml)
+    }
+
+    func bucketPut(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let bucket = context.parameter("bucket")
+        if let other = Self.unsupportedSubresource(request, served: []) {
+            try require(.owner, bucket, context)
+            _ = try engine.volume(named: bucket)
+            throw S3Error.notImplemented("PUT ?\(other)")
+        }
+        let principal = try principal(context)
+        let key = keys.key(id: principal.key.id) ?? principal.key
+        guard key.createBuckets else { throw S3Error.accessDenied("Access Denied: access key \(key.id) may not create buckets") }
+        try Self.validateBucketName(bucket)
+        if !request.body.isEmpty {
+            let root = try XMLNode.parse(request.body)
+            guard root.name == "CreateBucketConfiguration" else { throw S3Error.malformedXML("expected CreateBucketConfiguration") }
+        }
+        let capacity = settings.bucketCapacity > 0 ? settings.bucketCapacity : max(1, try engine.pool().capacityBytes)
+        let created: Result<VolumeInfo, EngineError> = Result { () throws(EngineError) in
+            try engine.createVolume(name: bucket, capacityBytes: capacity, replicas: settings.bucketReplicas, provisioning: .thin)
+        }
+        if case .failure(let error) = created {
+            guard case .volumeExists = error else { throw error }
+            if key.permission(on: bucket) == .owner {
+                throw S3Error("BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it.")
+            }
+            throw S3Error("BucketAlreadyExists", 409, "The requested bucket name is not available. Select a different name and try again.")
+        }
+        try keys.update(id: key.id) { $0.permissions[bucket] = .owner }
+        return HTTPResponse(status: 200, headers: [("Location", "/\(bucket)")])
+    }
+
+    func bucketDelete(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let bucket = context.parameter("bucket")
+        if let other = Self.unsupportedSubresource(request, served: []) {
+            try require(.owner, bucket, context)
+            _ = try engine.volume(named: bucket)
+            throw S3Error.notImplemented("DELETE ?\(other)")
+        }
+        try require(.owner, bucket, context)
+        try engine.deleteVolume(named: bucket, force: false)
+        keys.forgetVolume(bucket)
+        return .noContent()
+    }
+
+    func bucketPost(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let bucket = context.parameter("bucket")
+        guard Self.has(request, "delete") else { throw S3Error.notImplemented("POST on a bucket without ?delete") }
+        return try deleteObjects(request, context, bucket: bucket)
+    }
+}
+
+extension S3XML {
+    /// Text inside the open element.
+    mutating func text(_ value: String) { raw(Self.escape(value)) }
+}

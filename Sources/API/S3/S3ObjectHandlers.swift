@@ -1,0 +1,289 @@
+// Objects: GetObject / HeadObject (Range, conditionals, response-* overrides, checksums on
+// request), PutObject (streamed, every check before the commit), CopyObject (server-side, COPY or
+// REPLACE metadata, copy-source conditionals), DeleteObject, DeleteObjects, GetObjectAcl.
+import Crypto
+import Engine
+import Foundation
+
+extension S3Handlers {
+    // MARK: GET / HEAD
+
+    func objectGet(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
+        if let other = Self.unsupportedSubresource(request, served: ["acl", "uploadId"]) { throw S3Error.notImplemented("GET ?\(other) on an object") }
+        let principal = try require(.read, bucket, context)
+        if let uploadID = try Self.query(request, "uploadId") { return try listParts(request, context, bucket: bucket, key: key, uploadID: uploadID) }
+        if Self.has(request, "acl") {
+            _ = try engine.openBuffered(volume: bucket, key: key).info
+            return Self.acl(principal)
+        }
+        if Self.has(request, "partNumber") { throw S3Error.notImplemented("GET ?partNumber") }
+        let reader = try engine.openBuffered(volume: bucket, key: key)
+        let info = reader.info
+        var headers = Self.objectHeaders(info)
+        switch try Self.evaluate(request, info) {
+        case .proceed: break
+        case .notModified:
+            reader.close()
+            return HTTPResponse(status: 304, headers: headers, stream: EmptyStream(length: 0))
+        case .failed:
+            reader.close()
+            throw HTTPError.preconditionFailed("the object's ETag is \(Self.quoted(info.etag))")
+        }
+        let range = ObjectHandlers.parseRange(request.header("range"), size: info.size)
+        if request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED", range == .whole {
+            for (algorithm, value) in info.checksums.sorted(by: { $0.key < $1.key }) {
+                if let known = S3ChecksumAlgorithm(name: algorithm) { headers.append((known.header, value)) }
+            }
+        }
+        try Self.applyOverrides(request, &headers)
+        switch range {
+        case .whole:
+            return try ObjectHandlers.objectBody(reader, request, context, status: 200, headers: headers, start: 0, length: info.size)
+        case .partial(let start, let end):
+            headers.append(("Content-Range", "bytes \(start)-\(end)/\(info.size)"))
+            return try ObjectHandlers.objectBody(reader, request, context, status: 206, headers: headers, start: start, length: end - start + 1)
+        case .unsatisfiable:
+            reader.close()
+            throw HTTPError.rangeNotSatisfiable(size: info.size)
+        }
+    }
+
+    /// The headers of an object's GET/HEAD answer (before overrides).
+    static func objectHeaders(_ info: ObjectInfo) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [
+            ("ETag", quoted(info.etag)), ("Last-Modified", HTTPDate.format(info.modifiedAt)), ("Accept-Ranges", "bytes"),
+            ("Content-Type", info.contentType ?? ObjectHandlers.defaultContentType),
+        ]
+        for (name, value) in info.metadata.sorted(by: { $0.key < $1.key }) { headers.append((name, value)) }
+        if let parts = info.etag.split(separator: "-").last.flatMap({ Int($0) }), info.etag.contains("-") {
+            headers.append(("x-amz-mp-parts-count", String(parts)))
+        }
+        return headers
+    }
+
+    /// `response-content-type` and the other overrides of a GET (signed requests only, as S3).
+    static func applyOverrides(_ request: HTTPRequest, _ headers: inout [(name: String, value: String)]) throws {
+        let overrides = [
+            ("response-content-type", "Content-Type"), ("response-content-language", "Content-Language"), ("response-expires", "Expires"),
+            ("response-cache-control", "Cache-Control"), ("response-content-disposition", "Content-Disposition"),
+            ("response-content-encoding", "Content-Encoding"),
+        ]
+        for (parameter, header) in overrides {
+            guard let value = try query(request, parameter) else { continue }
+            headers.removeAll { $0.name.caseInsensitiveCompare(header) == .orderedSame }
+            headers.append((header, value))
+        }
+    }
+
+    enum Precondition { case proceed, notModified, failed }
+
+    /// S3's order: If-Match (else If-Unmodified-Since) may fail the request (412); If-None-Match
+    /// (else If-Modified-Since) may answer 304.
+    static func evaluate(_ request: HTTPRequest, _ info: ObjectInfo, prefix: String = "") throws -> Precondition {
+        let etag = quoted(info.etag)
+        func tags(_ header: String) -> [String]? { ObjectHandlers.entityTags(header) }
+        let modified = info.modifiedAt.timeIntervalSince1970.rounded(.down)
+        if let ifMatch = request.header(prefix + "if-match") {
+            if let list = tags(ifMatch), !list.contains(etag), !list.contains(info.etag) { return .failed }
+        } else if let since = request.header(prefix + "if-unmodified-since").flatMap(HTTPDate.parse), modified > since.timeIntervalSince1970 {
+            return .failed
+        }
+        if let ifNoneMatch = request.header(prefix + "if-none-match") {
+            if let list = tags(ifNoneMatch) {
+                if list.contains(etag) || list.contains(info.etag) { return .notModified }
+            } else {
+                return .notModified
+            }
+        } else if let since = request.header(prefix + "if-modified-since").flatMap(HTTPDate.parse), modified <= since.timeIntervalSince1970 {
+            return .notModified
+        }
+        return .proceed
+    }
+
+    // MARK: PUT
+
+    func objectPut(_ request: HTTPRequest, _ context: RequestContext) throws -> any RequestBodySink {
+        let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
+        if let other = Self.unsupportedSubresource(request, served: ["uploadId"]) { throw S3Error.notImplemented("PUT ?\(other) on an object") }
+        let principal = try require(.write, bucket, context)
+        let uploadID = try Self.query(request, "uploadId")
+        let partNumber = try Self.query(request, "partNumber")
+        if (uploadID == nil) != (partNumber == nil) { throw S3Error.invalidArgument("UploadPart needs both uploadId and partNumber") }
+        if let source = request.header("x-amz-copy-source") {
+            return CopySink { [self] in
+                if let uploadID, let partNumber {
+                    return try copyPart(request, context, bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, source: source)
+                }
+                return try copyObject(request, context, bucket: bucket, key: key, source: source)
+            }
+        }
+        var expectations = try Self.expectations(request, principal)
+        let length: Int64? = if let decoded = expectations.decodedLength { decoded } else { try ObjectHandlers.declaredLength(request) }
+        if expectations.chunked != nil, expectations.decodedLength == nil {
+            throw S3Error("MissingContentLength", 411, "x-amz-decoded-content-length is needed with a streaming (aws-chunked) body")
+        }
+        if let uploadID, let partNumber {
+            guard let number = Int64(partNumber), (1...Engine.maxPartNumber).contains(number) else {
+                throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Engine.maxPartNumber), inclusive")
+            }
+            let writer = try engine.beginPart(volume: bucket, key: key, uploadID: uploadID, number: number, length: length)
+            expectations.decodedLength = expectations.chunked == nil ? nil : length
+            return S3BodySink(writer: .part(writer), expectations: expectations) { info, checksums in
+                Self.putAnswer(info, checksums)
+            }
+        }
+        let contentType = Self.contentType(request)
+        guard contentType.utf8.count <= 256 else { throw S3Error.invalidArgument("Content-Type is longer than 256 bytes") }
+        let metadata = try Self.metadata(from: request)
+        // As the native API does: a small upload goes through the cache (staying cached for reads).
+        let target: UploadSink.Target
+        if (length ?? Int64.max) <= ObjectHandlers.syncCacheLimit {
+            target = .buffered(
+                try engine.beginBufferedUpload(volume: bucket, key: key, contentType: contentType, length: length, mode: .replace, metadata: metadata),
+                sync: true, dropAfter: false, engine: engine)
+        } else {
+            target = .direct(try engine.beginUpload(
+                volume: bucket, key: key, contentType: contentType, length: length, cacheThrough: true, metadata: metadata))
+        }
+        return S3BodySink(writer: .object(target), expectations: expectations) { info, checksums in Self.putAnswer(info, checksums) }
+    }
+
+    static func putAnswer(_ info: ObjectInfo, _ checksums: [String: String]) -> HTTPResponse {
+        var headers: [(name: String, value: String)] = [("ETag", quoted(info.etag))]
+        for (algorithm, value) in checksums {
+            if let known = S3ChecksumAlgorithm(name: algorithm) { headers.append((known.header, value)) }
+        }
+        return HTTPResponse(status: 200, headers: headers)
+    }
+
+    /// What an upload's headers promise about its body.
+    static func expectations(_ request: HTTPRequest, _ principal: S3Principal) throws -> S3BodySink.Expectations {
+        var expectations = S3BodySink.Expectations()
+        let payload = principal.payloadHash
+        if S3AuthMiddleware.isHexDigest(payload) {
+            expectations.payloadSHA256 = payload
+        } else if payload.hasPrefix("STREAMING-") {
+            guard let form = AWSChunkedDecoder.Form(rawValue: payload) else {
+                throw S3Error.notImplemented("x-amz-content-sha256 \(payload)")
+            }
+            let signer = form.signsChunks
+                ? AWSChunkedDecoder.Signer(key: principal.signingKey, amzDate: principal.amzDate, scope: principal.scope, previous: principal.signature)
+                : nil
+            expectations.chunked = AWSChunkedDecoder(form: form, signer: signer)
+            if let raw = request.header("x-amz-decoded-content-length") {
+                guard let value = Int64(raw.trimmingCharacters(in: .whitespaces)), value >= 0 else {
+                    throw S3Error.invalidArgument("x-amz-decoded-content-length must be a non-negative integer")
+                }
+                expectations.decodedLength = value
+            }
+        } else if payload != "UNSIGNED-PAYLOAD" {
+            throw S3Error.invalidArgument("x-amz-content-sha256 must be a SHA-256 hex digest, UNSIGNED-PAYLOAD or a STREAMING- form")
+        }
+        if let md5 = request.header("content-md5") {
+            guard let digest = Data(base64Encoded: md5.trimmingCharacters(in: .whitespaces)), digest.count == 16 else {
+                throw S3Error("InvalidDigest", 400, "The Content-MD5 you specified is not valid.")
+            }
+            expectations.contentMD5 = digest
+        }
+        for algorithm in S3ChecksumAlgorithm.allCases {
+            guard let value = request.header(algorithm.header)?.trimmingCharacters(in: .whitespaces) else { continue }
+            guard let digest = Data(base64Encoded: value), digest.count == algorithm.digestBytes else {
+                throw S3Error.invalidRequest("Value for \(algorithm.header) header is invalid.")
+            }
+            guard expectations.checksum == nil else { throw S3Error.invalidRequest("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.") }
+            expectations.checksum = (algorithm, value)
+        }
+        if let trailer = request.header("x-amz-trailer")?.trimmingCharacters(in: .whitespaces).lowercased(), !trailer.isEmpty {
+            guard expectations.chunked != nil else { throw S3Error.invalidRequest("x-amz-trailer needs a STREAMING-…-TRAILER body") }
+            guard let algorithm = S3ChecksumAlgorithm(header: trailer) else { throw S3Error.invalidRequest("The trailer \(trailer) is not supported") }
+            guard expectations.checksum == nil else { throw S3Error.invalidRequest("A checksum is sent both as a header and a trailer") }
+            expectations.checksum = (algorithm, nil)
+        }
+        return expectations
+    }
+
+    // MARK: DELETE
+
+    func objectDelete(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
+        if let other = Self.unsupportedSubresource(request, served: ["uploadId"]) { throw S3Error.notImplemented("DELETE ?\(other) on an object") }
+        try require(.write, bucket, context)
+        if let uploadID = try Self.query(request, "uploadId") {
+            try engine.abortUpload(volume: bucket, key: key, uploadID: uploadID)
+            return .noContent()
+        }
+        try deleteIfPresent(bucket, key)
+        return .noContent()
+    }
+
+    func deleteObjects(_ request: HTTPRequest, _ context: RequestContext, bucket: String) throws -> HTTPResponse {
+        try require(.write, bucket, context)
+        _ = try engine.volume(named: bucket)
+        if let md5 = request.header("content-md5") {
+            guard Data(base64Encoded: md5.trimmingCharacters(in: .whitespaces)) == Data(Insecure.MD5.hash(data: request.body)) else {
+                throw S3Error.badDigest("The Content-MD5 you specified did not match what we received.")
+            }
+        }
+        for algorithm in S3ChecksumAlgorithm.allCases {
+            guard let value = request.header(algorithm.header)?.trimmingCharacters(in: .whitespaces) else { continue }
+            guard S3Checksum.of(algorithm, request.body) == value else {
+                throw S3Error.badDigest("The \(algorithm.rawValue) you specified did not match the calculated checksum.")
+            }
+        }
+        let root = try XMLNode.parse(request.body)
+        guard root.name == "Delete" else { throw S3Error.malformedXML("expected a Delete element") }
+        let quiet = root.child("Quiet")?.trimmedText.lowercased() == "true"
+        let objects = root.all("Object")
+        guard !objects.isEmpty, objects.count <= Self.maxKeys else { throw S3Error.malformedXML("Delete lists 1 to \(Self.maxKeys) objects") }
+        var xml = S3XML()
+        xml.open("DeleteResult", namespaced: true)
+        for object in objects {
+            guard let key = object.child("Key")?.text, !key.isEmpty else { throw S3Error.malformedXML("an Object without a Key") }
+            do {
+                try deleteIfPresent(bucket, key)
+                if !quiet {
+                    xml.open("Deleted")
+                    xml.element("Key", key)
+                    xml.close("Deleted")
+                }
+            } catch {
+                let s3 = S3ErrorMapping.classify(error)
+                xml.open("Error")
+                xml.element("Key", key)
+                xml.element("Code", s3.code)
+                xml.element("Message", s3.message)
+                xml.close("Error")
+            }
+        }
+        xml.close("DeleteResult")
+        return S3XML.response(xml)
+    }
+
+    /// S3 answers a delete of a missing key like any other.
+    func deleteIfPresent(_ bucket: String, _ key: String) throws(EngineError) {
+        do {
+            try engine.deleteObject(volume: bucket, key: key)
+        } catch {
+            guard case .objectNotFound = error else { throw error }
+        }
+    }
+
+    func objectPost(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
+        if Self.has(request, "uploads") { return try createUpload(request, context, bucket: bucket, key: key) }
+        if let uploadID = try Self.query(request, "uploadId") { return try completeUpload(request, context, bucket: bucket, key: key, uploadID: uploadID) }
+        throw S3Error.notImplemented("POST on an object without ?uploads or ?uploadId")
+    }
+}
+
+/// The body of a copy (none is expected): the copy runs when the (empty) body is in.
+final class CopySink: RequestBodySink, @unchecked Sendable {
+    private let run: () throws -> HTTPResponse
+    init(_ run: @escaping () throws -> HTTPResponse) { self.run = run }
+    func consume(_ bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.isEmpty else { throw S3Error.invalidRequest("A copy request carries no body") }
+    }
+    func finish() throws -> HTTPResponse { try run() }
+    func abort() {}
+}

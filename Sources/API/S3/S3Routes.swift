@@ -1,0 +1,56 @@
+// The S3 listener's route table: path-style addressing (`/bucket/key`), one route per path shape
+// and method, each dispatching on the query's subresource (`?uploads`, `?uploadId=`, `?delete`,
+// `?location`, …). Errors are S3 XML (S3ErrorMapping). Every route runs on a worker: each reads
+// the catalog or waits on a commit.
+package import Engine
+
+/// S3 behaviour an operator chooses.
+package struct S3Settings: Sendable {
+    /// Reported by GetBucketLocation and HeadBucket; any region is accepted in signatures.
+    package var region: String
+    /// Capacity of a bucket created through S3 (a thin volume); 0: the pool's capacity then.
+    package var bucketCapacity: Int64
+    package var bucketReplicas: Int64
+
+    package init(region: String = "us-east-1", bucketCapacity: Int64 = 0, bucketReplicas: Int64 = 1) {
+        self.region = region
+        self.bucketCapacity = bucketCapacity
+        self.bucketReplicas = bucketReplicas
+    }
+}
+
+package enum S3Routes {
+    package static func makeRouter(engine: Engine, keys: AccessKeyStore, settings: S3Settings, metrics: HTTPMetrics) -> Router {
+        let errors: @Sendable (any Error, RequestContext) -> HTTPResponse = { S3ErrorMapping.response(for: $0, context: $1) }
+        var router = Router(errorResponse: errors)
+        var metricsMiddleware = MetricsMiddleware(metrics: metrics)
+        metricsMiddleware.errorResponse = errors
+        router.use(metricsMiddleware)
+        router.use(S3AuthMiddleware(store: keys))
+        S3Handlers(engine: engine, keys: keys, settings: settings).register(in: &router)
+        return router
+    }
+}
+
+struct S3Handlers: Sendable {
+    let engine: Engine
+    let keys: AccessKeyStore
+    let settings: S3Settings
+    /// Every part but the last holds at least this much (S3's limit).
+    static let minimumPartSize: Int64 = 5 << 20
+    static let maxKeys = 1000
+
+    func register(in router: inout Router) {
+        router.add("GET", "/") { request, context in try listBuckets(request, context) }
+        for template in ["/{bucket}", "/{bucket}/"] {
+            router.add("GET", template) { request, context in try bucketGet(request, context) }
+            router.add("PUT", template) { request, context in try bucketPut(request, context) }
+            router.add("DELETE", template) { request, context in try bucketDelete(request, context) }
+            router.add("POST", template) { request, context in try bucketPost(request, context) }
+        }
+        router.add("GET", "/{bucket}/{key...}") { request, context in try objectGet(request, context) }
+        router.addStreaming("PUT", "/{bucket}/{key...}") { request, context in try objectPut(request, context) }
+        router.add("DELETE", "/{bucket}/{key...}") { request, context in try objectDelete(request, context) }
+        router.add("POST", "/{bucket}/{key...}") { request, context in try objectPost(request, context) }
+    }
+}

@@ -1,0 +1,180 @@
+// AWS Signature Version 4 (the form S3 uses): canonical request, string to sign, signing key,
+// signature; the `Authorization` header and presigned-query forms; the chunk and trailer
+// signatures of aws-chunked bodies. Pure functions over strings and bytes: no HTTP server here.
+// S3 signs the path as sent, each segment URI-encoded once, with no path normalization.
+package import Crypto
+package import Foundation
+
+package enum SigV4 {
+    package static let algorithm = "AWS4-HMAC-SHA256"
+    package static let emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    /// `AKID/20150830/us-east-1/s3/aws4_request`.
+    package struct Credential: Sendable, Equatable {
+        package var accessKeyID: String
+        package var date: String
+        package var region: String
+        package var service: String
+
+        package var scope: String { "\(date)/\(region)/\(service)/aws4_request" }
+
+        package init?(_ text: String) {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 5, parts[4] == "aws4_request", !parts[0].isEmpty, parts[1].count == 8 else { return nil }
+            (accessKeyID, date, region, service) = (parts[0], parts[1], parts[2], parts[3])
+        }
+    }
+
+    /// A parsed `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
+    package struct HeaderAuthorization: Sendable, Equatable {
+        package var credential: Credential
+        package var signedHeaders: [String]
+        package var signature: String
+
+        package init?(_ header: String) {
+            guard header.hasPrefix(SigV4.algorithm + " ") else { return nil }
+            var fields: [String: String] = [:]
+            for part in header.dropFirst(SigV4.algorithm.count + 1).split(separator: ",") {
+                let trimmed = part.trimmingCharacters(in: .whitespaces)
+                guard let eq = trimmed.firstIndex(of: "=") else { return nil }
+                fields[String(trimmed[..<eq])] = String(trimmed[trimmed.index(after: eq)...])
+            }
+            guard let credential = fields["Credential"].flatMap(Credential.init), let signed = fields["SignedHeaders"],
+                let signature = fields["Signature"], !signed.isEmpty
+            else { return nil }
+            self.credential = credential
+            signedHeaders = signed.split(separator: ";").map { String($0) }
+            self.signature = signature
+        }
+    }
+
+    /// RFC 3986 unreserved characters stay; every other byte is %XX (upper case). `/` stays
+    /// unless `encodeSlash`.
+    package static func uriEncode(_ text: String, encodeSlash: Bool = true) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(byte)
+            case UInt8(ascii: "/") where !encodeSlash:
+                out.append(byte)
+            default:
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 15)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The canonical URI of a raw (percent-encoded) path: decoded, then each segment encoded once.
+    package static func canonicalURI(rawPath: String) -> String? {
+        guard let decoded = PercentDecoding.decode(rawPath) else { return nil }
+        return decoded.isEmpty ? "/" : uriEncode(decoded, encodeSlash: false)
+    }
+
+    /// Query pairs (raw, as sent) decoded, encoded the AWS way, sorted by name then value.
+    /// `excluding`: a name left out (X-Amz-Signature of a presigned URL).
+    package static func canonicalQuery(_ query: [(name: String, value: String?)], excluding: String? = nil) -> String? {
+        var pairs: [(String, String)] = []
+        for (name, value) in query where name != excluding {
+            guard let decodedName = PercentDecoding.decode(name), let decodedValue = PercentDecoding.decode(value ?? "") else { return nil }
+            pairs.append((uriEncode(decodedName), uriEncode(decodedValue)))
+        }
+        pairs.sort { $0.0 != $1.0 ? $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) : $0.1.utf8.lexicographicallyPrecedes($1.1.utf8) }
+        return pairs.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+    }
+
+    /// `name:value\n` for each signed header (values trimmed, inner runs of spaces collapsed).
+    /// nil when a signed header is missing.
+    package static func canonicalHeaders(_ headers: [String: String], signed: [String]) -> String? {
+        var out = ""
+        for name in signed {
+            guard let value = headers[name] else { return nil }
+            var collapsed = ""
+            var lastWasSpace = false
+            for character in value.trimmingCharacters(in: .whitespaces) {
+                if character == " " || character == "\t" {
+                    if !lastWasSpace { collapsed.append(" ") }
+                    lastWasSpace = true
+                } else {
+                    collapsed.append(character)
+                    lastWasSpace = false
+                }
+            }
+            out += "\(name):\(collapsed)\n"
+        }
+        return out
+    }
+
+    package static func canonicalRequest(
+        method: String, uri: String, query: String, headers: String, signedHeaders: [String], payloadHash: String
+    ) -> String {
+        [method, uri, query, headers, signedHeaders.joined(separator: ";"), payloadHash].joined(separator: "\n")
+    }
+
+    package static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
+        [algorithm, amzDate, scope, sha256Hex(Array(canonicalRequest.utf8))].joined(separator: "\n")
+    }
+
+    package static func signingKey(secret: String, credential: Credential) -> SymmetricKey {
+        var key = SymmetricKey(data: Array(("AWS4" + secret).utf8))
+        for part in [credential.date, credential.region, credential.service, "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
+        }
+        return key
+    }
+
+    package static func signature(key: SymmetricKey, stringToSign: String) -> String {
+        Data(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key)).hexString
+    }
+
+    /// The signature of one aws-chunked chunk, chained from the previous one (the seed is the
+    /// request's signature).
+    package static func chunkSignature(
+        key: SymmetricKey, amzDate: String, scope: String, previous: String, chunkSHA256: String
+    ) -> String {
+        let text = ["AWS4-HMAC-SHA256-PAYLOAD", amzDate, scope, previous, emptySHA256, chunkSHA256].joined(separator: "\n")
+        return signature(key: key, stringToSign: text)
+    }
+
+    /// The signature of an aws-chunked body's trailer (the trailing headers, each `name:value\n`).
+    package static func trailerSignature(key: SymmetricKey, amzDate: String, scope: String, previous: String, trailer: String) -> String {
+        let text = ["AWS4-HMAC-SHA256-TRAILER", amzDate, scope, previous, sha256Hex(Array(trailer.utf8))].joined(separator: "\n")
+        return signature(key: key, stringToSign: text)
+    }
+
+    package static func sha256Hex(_ bytes: [UInt8]) -> String { Data(SHA256.hash(data: bytes)).hexString }
+
+    /// Compares two signatures without an early exit.
+    package static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        AuthMiddleware.constantTimeEqual(Array(a.utf8), Array(b.utf8))
+    }
+
+    /// `20150830T123600Z` → the instant; nil when malformed.
+    package static func parseAmzDate(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 16, bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard byte >= 48, byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8), let hour = number(9..<11),
+            let minute = number(11..<13), let second = number(13..<15)
+        else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (year, month, day)
+        (components.hour, components.minute, components.second) = (hour, minute, second)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: components), calendar.component(.day, from: date) == day else { return nil }
+        return date
+    }
+}
