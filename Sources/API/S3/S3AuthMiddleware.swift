@@ -41,7 +41,7 @@ struct S3AuthMiddleware: Middleware {
 
     /// Refuses a head that carries no credentials at all before its body is buffered.
     func refusal(ofHead head: HTTPRequest) -> (any Error)? {
-        if head.header("authorization") == nil, !head.query.contains(where: { $0.name == "X-Amz-Signature" }) {
+        if head.header("authorization") == nil, !head.query.contains(where: { $0.name == "X-Amz-Signature" || $0.name == "Signature" }) {
             return S3Error.accessDenied("Anonymous access is not allowed: sign the request with an access key")
         }
         return nil
@@ -53,7 +53,7 @@ struct S3AuthMiddleware: Middleware {
 
     func authenticate(_ request: HTTPRequest) throws(S3Error) -> S3Principal {
         if let header = request.header("authorization") {
-            if header.hasPrefix("AWS ") { throw .accessDenied("Signature Version 2 is not supported: use Signature Version 4") }
+            if header.hasPrefix("AWS ") { return try verifyV2Header(request, header) }
             guard let parsed = SigV4.HeaderAuthorization(header) else {
                 throw S3Error("AuthorizationHeaderMalformed", 400, "The authorization header is malformed")
             }
@@ -69,6 +69,9 @@ struct S3AuthMiddleware: Middleware {
         }
         func query(_ name: String) -> String? {
             request.query.last { $0.name == name }?.value.flatMap { PercentDecoding.decode($0) }
+        }
+        if let signature = query("Signature"), let id = query("AWSAccessKeyId"), let expires = query("Expires") {
+            return try verifyV2Query(request, id: id, signature: signature, expires: expires)
         }
         guard let signature = query("X-Amz-Signature") else {
             throw .accessDenied("Anonymous access is not allowed: sign the request with an access key")
@@ -89,6 +92,43 @@ struct S3AuthMiddleware: Middleware {
             request, credential: credential, amzDate: amzDate, signedHeaders: signedHeaders,
             query: SigV4.canonicalQuery(request.query, excluding: "X-Amz-Signature"),
             payloadHash: query("X-Amz-Content-Sha256") ?? "UNSIGNED-PAYLOAD", signature: signature)
+    }
+
+    /// `Authorization: AWS id:signature` (Signature Version 2).
+    private func verifyV2Header(_ request: HTTPRequest, _ header: String) throws(S3Error) -> S3Principal {
+        let credentials = header.dropFirst("AWS ".count)
+        guard let colon = credentials.lastIndex(of: ":") else { throw S3Error("AuthorizationHeaderMalformed", 400, "The authorization header is malformed") }
+        let (id, signature) = (String(credentials[..<colon]), String(credentials[credentials.index(after: colon)...]))
+        // The date signed is Date, or empty when x-amz-date carries it (as x-amz-* headers are signed).
+        let date: String
+        if let amzDate = request.header("x-amz-date") {
+            guard let parsed = HTTPDate.parse(amzDate) ?? SigV4.parseAmzDate(amzDate) else { throw .accessDenied("x-amz-date is malformed") }
+            if abs(parsed.timeIntervalSince(now())) > Self.maxSkew { throw S3Error("RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large.") }
+            date = ""
+        } else {
+            guard let header = request.header("date"), let parsed = HTTPDate.parse(header) else { throw .accessDenied("AWS authentication requires a valid Date or x-amz-date header") }
+            if abs(parsed.timeIntervalSince(now())) > Self.maxSkew { throw S3Error("RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large.") }
+            date = header
+        }
+        return try verifyV2(request, id: id, signature: signature, date: date)
+    }
+
+    /// `?AWSAccessKeyId=…&Signature=…&Expires=…` (a Signature Version 2 presigned URL).
+    private func verifyV2Query(_ request: HTTPRequest, id: String, signature: String, expires: String) throws(S3Error) -> S3Principal {
+        guard let seconds = TimeInterval(expires) else { throw .accessDenied("Expires must be seconds since the epoch") }
+        if now().timeIntervalSince1970 > seconds { throw .accessDenied("Request has expired") }
+        var unsigned = request
+        unsigned.query.removeAll { ["Signature", "AWSAccessKeyId", "Expires"].contains($0.name) }
+        return try verifyV2(unsigned, id: id, signature: signature, date: expires)
+    }
+
+    private func verifyV2(_ request: HTTPRequest, id: String, signature: String, date: String) throws(S3Error) -> S3Principal {
+        guard let key = store.key(id: id) else {
+            throw S3Error("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
+        }
+        let expected = SigV2.signature(secret: key.secret, SigV2.stringToSign(request, date: date))
+        guard SigV4.constantTimeEqual(expected, signature) else { throw S3Error.signatureMismatch }
+        return S3Principal(key: key, signingKeyBytes: [], amzDate: "", scope: "", signature: expected, payloadHash: "UNSIGNED-PAYLOAD")
     }
 
     private func checkClock(_ amzDate: String) throws(S3Error) {
