@@ -46,6 +46,7 @@ import zlib
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.handlers
 from boto3.s3.transfer import TransferConfig
 
 MiB = 1024 * 1024
@@ -378,10 +379,13 @@ def s3_checksum(algorithm: str, data: bytes) -> str:
 # ---------------------------------------------------------------------------------------------
 # Helpers for S3 answers.
 
-def s3_client(ctx: Context, secret: str | None = None):
+def s3_client(ctx: Context, secret: str | None = None, signature_version: str | None = None):
+    """boto3's S3 client, path-style, no retries. Requests are signed with SigV4 either way;
+    `signature_version` only changes presigned URLs (botocore's default for them is SigV2 query auth)."""
+    extra = {"signature_version": signature_version} if signature_version else {}
     config = botocore.config.Config(
-        s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4",
-        connect_timeout=10, read_timeout=60, region_name=REGION)
+        s3={"addressing_style": "path"}, retries={"max_attempts": 1}, connect_timeout=10, read_timeout=60,
+        region_name=REGION, **extra)
     session = boto3.session.Session(aws_access_key_id=ctx.access_key, aws_secret_access_key=secret or ctx.secret_key,
                                     region_name=REGION)
     return session.client("s3", endpoint_url=ctx.s3_url, config=config)
@@ -413,6 +417,14 @@ def xml_error_code(body: bytes) -> str | None:
         if child.tag.rsplit("}", 1)[-1] == "Code":
             return (child.text or "").strip()
     return None
+
+
+def show(body: bytes, limit: int = 300) -> str:
+    """A response body for a failure message: text if it is, else its size and first bytes."""
+    try:
+        return repr(clip(body.decode("utf-8"), limit))
+    except UnicodeDecodeError:
+        return f"{len(body)} bytes of binary, starting {body[:32]!r}"
 
 
 def http_get(url: str, headers: dict[str, str] | None = None):
@@ -549,17 +561,33 @@ def check_boto3(ctx: Context) -> None:
            f"put {put['ETag']!r}, head {head['ETag']!r}, MD5 {md5_hex(data)}")
     expect(head["ContentLength"] == len(data), "boto3 head_object ContentLength", f"{head['ContentLength']}")
 
-    # Presigned URLs, fetched without any other authentication.
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "plain.bin"}, ExpiresIn=300)
-    status, _, body = http_get(url)
-    expect(status == 200 and body == data, "presigned GET (300 s) answers 200 with the bytes",
-           f"HTTP {status}, {len(body)} bytes: {body[:300]!r}")
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "plain.bin"}, ExpiresIn=1)
+    # Presigned URLs, fetched without any other authentication: botocore's default (SigV2 query
+    # auth, ?AWSAccessKeyId=&Signature=&Expires=) and SigV4 (?X-Amz-Algorithm=...&X-Amz-Expires=).
+    signers = {"default (SigV2)": s3, "s3v4": s3_client(ctx, signature_version="s3v4")}
+    params = {"Bucket": bucket, "Key": "plain.bin"}
+    expired = {}
+    for kind, signer in signers.items():
+        url = signer.generate_presigned_url("get_object", Params=params, ExpiresIn=300)
+        status, _, body = http_get(url)
+        expect(status == 200 and body == data, f"presigned GET, {kind}, 300 s: 200 with the bytes",
+               f"HTTP {status}, {len(body)} bytes: {show(body)} (URL {url})")
+        # The same URL with one character of its signature changed (to another hex digit or base64 letter).
+        m = re.search(r"(Signature|X-Amz-Signature)=([^&]+)", url)
+        assert m, url
+        value = urllib.parse.unquote(m.group(2))
+        forged = value[:-2] + ("0" if value[-2] not in "0" else "1") + value[-1]
+        tampered = url[:m.start(2)] + urllib.parse.quote(forged, safe="") + url[m.end(2):]
+        status, _, body = http_get(tampered)
+        code = xml_error_code(body)
+        expect(status == 403 and code == "SignatureDoesNotMatch", f"presigned GET, {kind}, wrong signature: 403 SignatureDoesNotMatch",
+               f"HTTP {status}, code {code!r}: {show(body)} (URL {tampered})")
+        expired[kind] = signer.generate_presigned_url("get_object", Params=params, ExpiresIn=1)
     time.sleep(2)
-    status, _, body = http_get(url)
-    code = xml_error_code(body)
-    expect(status == 403 and code == "AccessDenied", "expired presigned GET: 403 AccessDenied",
-           f"HTTP {status}, code {code!r}: {body[:500]!r}")
+    for kind, url in expired.items():
+        status, _, body = http_get(url)
+        code = xml_error_code(body)
+        expect(status == 403 and code == "AccessDenied", f"presigned GET, {kind}, expired: 403 AccessDenied",
+               f"HTTP {status}, code {code!r}: {show(body)} (URL {url})")
 
     # Copies: metadata copied by default, replaced with REPLACE.
     source = os.urandom(3000)
@@ -631,10 +659,13 @@ def check_boto3(ctx: Context) -> None:
 
     client_error("boto3 delete_bucket on a non-empty bucket: BucketNotEmpty",
                  lambda: s3.delete_bucket(Bucket=bucket), codes=("BucketNotEmpty",), status=409)
-    # botocore itself refuses names outside [A-Za-z0-9._-] (such as 'Bad_Name!') before sending:
-    # this one passes its check but is no valid S3 bucket name (upper case, underscore).
-    client_error("boto3 create_bucket 'Bad_Name': InvalidBucketName or InvalidArgument 400",
-                 lambda: s3.create_bucket(Bucket="Bad_Name"), codes=("InvalidBucketName", "InvalidArgument"), status=400)
+    # botocore itself refuses names outside [A-Za-z0-9._-] (such as 'Bad_Name!') before sending,
+    # unless its check is unregistered; 'Bad_Name' passes it but is no valid S3 name either.
+    unchecked = s3_client(ctx)
+    unchecked.meta.events.unregister("before-parameter-build.s3", botocore.handlers.validate_bucket_name)
+    for name in ("Bad_Name", "Bad_Name!"):
+        client_error(f"boto3 create_bucket {name!r}: InvalidBucketName or InvalidArgument 400",
+                     lambda: unchecked.create_bucket(Bucket=name), codes=("InvalidBucketName", "InvalidArgument"), status=400)
 
     # Negative authentication.
     wrong = s3_client(ctx, secret="x" * 40)
@@ -642,14 +673,13 @@ def check_boto3(ctx: Context) -> None:
                  lambda: wrong.get_object(Bucket=bucket, Key="plain.bin"), codes=("SignatureDoesNotMatch",), status=403)
     unknown = boto3.session.Session(aws_access_key_id="AKNOSUCHKEY0000000000", aws_secret_access_key="x" * 40,
                                     region_name=REGION).client(
-        "s3", endpoint_url=ctx.s3_url,
-        config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, signature_version="s3v4"))
+        "s3", endpoint_url=ctx.s3_url, config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
     client_error("boto3 with an unknown access key: InvalidAccessKeyId 403",
                  lambda: unknown.get_object(Bucket=bucket, Key="plain.bin"), codes=("InvalidAccessKeyId",), status=403)
     status, _, body = http_get(s3_object_url(ctx, bucket, "plain.bin"))
     code = xml_error_code(body)
     expect(status == 403 and code == "AccessDenied", "anonymous GET /bucket/key: 403 AccessDenied",
-           f"HTTP {status}, code {code!r}: {body[:500]!r}")
+           f"HTTP {status}, code {code!r}: {show(body)}")
 
 
 def check_boto3_checksums(ctx: Context, s3, bucket: str) -> None:
@@ -664,7 +694,7 @@ def check_boto3_checksums(ctx: Context, s3, bucket: str) -> None:
             put = s3.put_object(Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm=algorithm)
         except botocore.exceptions.MissingDependencyException:
             # botocore needs awscrt for it: send the value computed here, the server checks it just the same.
-            how = "computed by this script (botocore needs awscrt)"
+            how = "value computed here: botocore lacks awscrt"
             note(f"botocore cannot compute {algorithm} without awscrt; the script computes it and sends {member}")
             try:
                 put = s3.put_object(Bucket=bucket, Key=key, Body=data, **{member: expected})
@@ -842,7 +872,7 @@ def check_restic(ctx: Context) -> None:
     total = sum(len(d) for d in files.values())
 
     def restic(label: str, *args: str) -> subprocess.CompletedProcess:
-        res = run(ctx, label, ["restic", "--no-progress", *args], env=env)
+        res = run(ctx, label, ["restic", "-o", "s3.retries=1", *args], env=env)
         ok(label)
         return res
 
@@ -864,9 +894,9 @@ def check_s3cmd(ctx: Context) -> None:
     with open(config, "w", encoding="utf-8") as f:
         f.write(f"[default]\naccess_key = {ctx.access_key}\nsecret_key = {ctx.secret_key}\n"
                 f"host_base = {ctx.host_port}\nhost_bucket = {ctx.host_port}\nuse_https = False\n"
-                f"signature_v2 = False\nbucket_location = {REGION}\n")
+                f"signature_v2 = False\nbucket_location = {REGION}\nmax_retries = 1\n")
     bucket = "s3cmdbucket"
-    base = ["s3cmd", "-c", config, "--no-progress", "--max-retries=1"]
+    base = ["s3cmd", "-c", config, "--no-progress"]
 
     def s3cmd(label: str, *args: str) -> subprocess.CompletedProcess:
         res = run(ctx, label, base + list(args))
@@ -905,7 +935,7 @@ def check_native(ctx: Context) -> None:
     key = "from s3/ünï.bin"
     s3.put_object(Bucket=bucket, Key=key, Body=data)
     status, headers, body = server.request("GET", f"/v1/volumes/{bucket}/objects/{urllib.parse.quote(key, safe='')}")
-    expect(status == 200, "native GET of an object put through S3: 200", f"HTTP {status}: {body[:500]!r}")
+    expect(status == 200, "native GET of an object put through S3: 200", f"HTTP {status}: {show(body)}")
     same_bytes("native GET of an object put through S3, same bytes", data, body)
     expect(headers.get("ETag") == f'"{md5_hex(data)}"', "native ETag of an S3 put is its MD5", f"{headers.get('ETag')!r}")
 
@@ -913,7 +943,7 @@ def check_native(ctx: Context) -> None:
     key = "from native/obj.bin"
     status, _, body = server.request("PUT", f"/v1/volumes/{bucket}/objects/{urllib.parse.quote(key, safe='')}", data,
                                      headers={"Content-Type": "application/octet-stream"})
-    expect(status == 201, "native PUT of a new object: 201", f"HTTP {status}: {body[:500]!r}")
+    expect(status == 201, "native PUT of a new object: 201", f"HTTP {status}: {show(body)}")
     got = s3.get_object(Bucket=bucket, Key=key)
     same_bytes("boto3 get_object of a native PUT, same bytes", data, got["Body"].read())
     expect(got["ETag"] == f'"{md5_hex(data)}"', "boto3 ETag of a native PUT is its MD5", f"{got['ETag']!r}")
@@ -978,21 +1008,23 @@ def main() -> int:
             except (Failure, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, OSError) as err:
                 if isinstance(err, Failure):
                     text = str(err)
-                else:  # an unexpected client error in a call that should have worked
-                    text = f"{type(err).__name__}: {err}\n{clip(''.join(traceback.format_exc()), 3000)}"
+                else:  # an unexpected error in a call that should have worked: name the call
+                    here = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == os.path.abspath(__file__)]
+                    where = "".join(f"\n    at line {f.lineno} in {f.name}: {f.line}" for f in here[-2:])
+                    text = f"unexpected {type(err).__name__}: {err}{where}"
                 if server and not server.alive():
                     text += f"\n(the server exited with status {server.proc.returncode})"
                 failures.append(f"[{RUN.step}] {text}")
                 print(f"\nFAIL in step {RUN.step}:\n{text}", file=sys.stderr, flush=True)
-                if server and not args.server_log:
+                if server and server.log and not args.server_log:
                     tail = list(server.log)[-60:]
                     print("--- last server log lines\n" + "\n".join(tail), file=sys.stderr, flush=True)
                 if not args.keep_going or (server and not server.alive()):
                     break
-    except Failure as err:
+    except (Failure, OSError) as err:
         failures.append(f"[{RUN.step}] {err}")
         print(f"\nFAIL in step {RUN.step}:\n{err}", file=sys.stderr, flush=True)
-        if server:
+        if server and server.log:
             print("--- last server log lines\n" + "\n".join(list(server.log)[-60:]), file=sys.stderr, flush=True)
     finally:
         if server:
@@ -1007,7 +1039,7 @@ def main() -> int:
     for text in RUN.notes:
         print(f"note: {text}")
     if failures:
-        print("FAILED: " + "; ".join(f.splitlines()[0] for f in failures), file=sys.stderr)
+        print("FAILED: " + "; ".join(f.splitlines()[0][:300] for f in failures), file=sys.stderr)
         return 1
     print("all S3 client checks passed")
     return 0

@@ -6,7 +6,9 @@ import Testing
 @Suite struct MigrationsTests {
     @Test func appliedMigrationsAreTheRegisteredOnes() throws {
         let catalog = try Catalog.inMemory()
-        #expect(Catalog.migrator.migrations == ["v1-pool-devices-volumes-objects-extents", "v2-pool-default-devices-added"])
+        #expect(Catalog.migrator.migrations == [
+            "v1-pool-devices-volumes-objects-extents", "v2-pool-default-devices-added", "v3-object-attributes-access-keys-multipart",
+        ])
         #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
     }
 
@@ -25,6 +27,26 @@ import Testing
         defer { try? second.close() }
         #expect(try second.appliedMigrations() == applied)
         #expect(try second.devices().map(\.record) == [Fixture.device("d1")])
+    }
+
+    /// A catalog written before v3 (objects without attributes) opens with its objects intact.
+    @Test func aV2CatalogUpgradesWithItsObjects() throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "catalog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appending(path: "catalog.sqlite").path
+        let old = try DatabaseQueue(path: path)
+        try Catalog.migrator.migrate(old, upTo: "v2-pool-default-devices-added")
+        try old.write { db in
+            try db.execute(sql: "INSERT INTO volumes (name, capacityBytes, replicas, provisioning, createdAt, updatedAt) VALUES ('v', 100, 1, 'thin', 0, 0)")
+            try db.execute(sql: "INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt) VALUES (1, 'k', 5, 'e', 'text/plain', 0, 0)")
+        }
+        try old.close()
+        let catalog = try Catalog(path: path)
+        defer { try? catalog.close() }
+        let object = try #require(try catalog.object(volumeID: 1, key: "k"))
+        #expect(object.record.etag == "e" && object.record.attributes == .none)
+        #expect(try catalog.accessKeys().isEmpty)
     }
 
     @Test func foreignKeysAreEnforced() throws {

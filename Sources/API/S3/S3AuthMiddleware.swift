@@ -65,7 +65,7 @@ struct S3AuthMiddleware: Middleware {
             guard parsed.signedHeaders.contains("host") else { throw .accessDenied("SignedHeaders must include host") }
             return try verify(
                 request, credential: parsed.credential, amzDate: amzDate, signedHeaders: parsed.signedHeaders,
-                query: SigV4.canonicalQuery(request.query), payloadHash: payload, signature: parsed.signature)
+                excludingQuery: nil, payloadHash: payload, signature: parsed.signature)
         }
         func query(_ name: String) -> String? {
             request.query.last { $0.name == name }?.value.flatMap { PercentDecoding.decode($0) }
@@ -90,7 +90,7 @@ struct S3AuthMiddleware: Middleware {
         let signedHeaders = signed.split(separator: ";").map(String.init)
         return try verify(
             request, credential: credential, amzDate: amzDate, signedHeaders: signedHeaders,
-            query: SigV4.canonicalQuery(request.query, excluding: "X-Amz-Signature"),
+            excludingQuery: "X-Amz-Signature",
             payloadHash: query("X-Amz-Content-Sha256") ?? "UNSIGNED-PAYLOAD", signature: signature)
     }
 
@@ -139,7 +139,7 @@ struct S3AuthMiddleware: Middleware {
     }
 
     private func verify(
-        _ request: HTTPRequest, credential: SigV4.Credential, amzDate: String, signedHeaders: [String], query: String?, payloadHash: String,
+        _ request: HTTPRequest, credential: SigV4.Credential, amzDate: String, signedHeaders: [String], excludingQuery: String?, payloadHash: String,
         signature: String
     ) throws(S3Error) -> S3Principal {
         guard credential.service == "s3", amzDate.hasPrefix(credential.date) else {
@@ -148,11 +148,8 @@ struct S3AuthMiddleware: Middleware {
         guard let key = store.key(id: credential.accessKeyID) else {
             throw S3Error("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
         }
-        guard let uri = SigV4.canonicalURI(rawPath: request.path), let query,
-            let headers = SigV4.canonicalHeaders(request.headers, signed: signedHeaders)
+        guard let canonical = SigV4.canonicalRequest(request, signedHeaders: signedHeaders, payloadHash: payloadHash, excludingQuery: excludingQuery)
         else { throw S3Error.signatureMismatch }
-        let canonical = SigV4.canonicalRequest(
-            method: request.method, uri: uri, query: query, headers: headers, signedHeaders: signedHeaders, payloadHash: payloadHash)
         let signingKey = SigV4.signingKey(secret: key.secret, credential: credential)
         let expected = SigV4.signature(key: signingKey, stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: credential.scope, canonicalRequest: canonical))
         guard SigV4.constantTimeEqual(expected, signature.lowercased()) else { throw S3Error.signatureMismatch }

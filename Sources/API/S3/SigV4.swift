@@ -116,6 +116,17 @@ package enum SigV4 {
         [method, uri, query, headers, signedHeaders.joined(separator: ";"), payloadHash].joined(separator: "\n")
     }
 
+    /// The canonical request of `request` as sent (raw path and query), or nil when a signed
+    /// header is missing or the path or query is not valid percent-encoding.
+    package static func canonicalRequest(
+        _ request: HTTPRequest, signedHeaders: [String], payloadHash: String, excludingQuery: String? = nil
+    ) -> String? {
+        guard let uri = canonicalURI(rawPath: request.path), let query = canonicalQuery(request.query, excluding: excludingQuery),
+            let headers = canonicalHeaders(request.headers, signed: signedHeaders)
+        else { return nil }
+        return canonicalRequest(method: request.method, uri: uri, query: query, headers: headers, signedHeaders: signedHeaders, payloadHash: payloadHash)
+    }
+
     package static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
         [algorithm, amzDate, scope, sha256Hex(Array(canonicalRequest.utf8))].joined(separator: "\n")
     }
