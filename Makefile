@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract bench bench-tools bench-scale clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract test-s3 bench bench-tools bench-scale clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 2>/dev/null; then \
@@ -15,16 +15,19 @@ system-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) pkg-config; \
 	fi
 
-# The tests also trace the server's fsyncs (the catalog's WAL must be synced before a sync PUT is answered).
+# The tests also trace the server's fsyncs (the catalog's WAL must be synced before a sync PUT is
+# answered), and drive the S3 endpoint with real clients (rclone, restic, s3cmd; openssl for a TLS front).
 test-system-deps: system-deps
-	@if ! command -v strace >/dev/null; then \
-		echo "installing strace"; \
+	@need=""; \
+	for tool in strace rclone restic s3cmd openssl; do command -v $$tool >/dev/null || need="$$need $$tool"; done; \
+	if [ -n "$$need" ]; then \
+		echo "installing$$need"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq strace; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$need; \
 	fi
 
 python-deps:
-	@python3 -c "import schemathesis, prometheus_client, openapi_spec_validator, yaml" 2>/dev/null || \
+	@python3 -c "import schemathesis, prometheus_client, openapi_spec_validator, yaml, boto3, awscrt" 2>/dev/null && command -v aws >/dev/null || \
 		python3 -m pip install -q -r scripts/requirements.txt
 
 deps: system-deps test-system-deps python-deps
@@ -46,7 +49,12 @@ test-swift: build
 test-contract: build python-deps
 	python3 scripts/contract_test.py --bin $(BIN)
 
-test: deps test-swift test-contract
+# Real S3 clients (aws cli, boto3, rclone, restic, s3cmd) against the S3 endpoint, and its refusals.
+test-s3: build python-deps
+	python3 scripts/s3_clients_test.py --bin $(BIN)
+	@if [ -f scripts/s3_negative_test.py ]; then python3 scripts/s3_negative_test.py --bin $(BIN); fi
+
+test: deps test-swift test-contract test-s3
 
 bench-tools: system-deps
 	@need=""; \

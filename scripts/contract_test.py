@@ -308,8 +308,13 @@ def check_objects(server: Server) -> None:
     expect(headers.get("ETag") == created["etag"], f"ETag header {headers.get('ETag')!r} != body etag {created['etag']!r}")
     location = headers.get("Location", "")
     expect(urllib.parse.unquote(location) == f"{vol}/objects/{key}", f"Location {location!r}")
+    # A PUT's ETag is the MD5 of its bytes (as S3 clients expect): replacing with the same
+    # bytes gives the same ETag.
+    expect(created["etag"] == f'"{hashlib.md5(data).hexdigest()}"', f"PUT new object: ETag {created['etag']} is not the MD5")
+    status, headers, body = put(key, b"other bytes")
+    expect(status == 200 and json.loads(body)["etag"] == f'"{hashlib.md5(b"other bytes").hexdigest()}"', f"PUT replacing: {status} {body[:500]!r}")
     status, headers, body = put(key, data)
-    expect(status == 200 and json.loads(body)["etag"] != created["etag"], f"PUT replacing: {status} {body[:500]!r}")
+    expect(status == 200 and json.loads(body)["etag"] == created["etag"], f"PUT replacing: {status} {body[:500]!r}")
     etag = headers.get("ETag")
 
     # The key may hold `/` literally or as %2F; both name the same object.

@@ -123,6 +123,12 @@ extension S3Handlers {
         if expectations.chunked != nil, expectations.decodedLength == nil {
             throw S3Error("MissingContentLength", 411, "x-amz-decoded-content-length is needed with a streaming (aws-chunked) body")
         }
+        if !context.mayBlock {
+            // On the event loop: only what memory makes certain, before a client waiting for
+            // 100 Continue (or sending a large body) sends it; the rest is opened by a worker.
+            if ObjectHandlers.mustOpenBeforeBody(request) { try engine.refuseUploadEarly(volume: bucket, length: length) }
+            throw NeedsWorker()
+        }
         if let uploadID, let partNumber {
             guard let number = Int64(partNumber), (1...Engine.maxPartNumber).contains(number) else {
                 throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Engine.maxPartNumber), inclusive")

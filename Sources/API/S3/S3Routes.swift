@@ -1,7 +1,7 @@
 // The S3 listener's route table: path-style addressing (`/bucket/key`), one route per path shape
 // and method, each dispatching on the query's subresource (`?uploads`, `?uploadId=`, `?delete`,
 // `?location`, …). Errors are S3 XML (S3ErrorMapping). Every route runs on a worker: each reads
-// the catalog or waits on a commit.
+// the catalog or waits on a commit (a PUT's head is checked on the loop first).
 package import Engine
 
 /// S3 behaviour an operator chooses.
@@ -49,7 +49,9 @@ struct S3Handlers: Sendable {
             router.add("POST", template) { request, context in try bucketPost(request, context) }
         }
         router.add("GET", "/{bucket}/{key...}") { request, context in try objectGet(request, context) }
-        router.addStreaming("PUT", "/{bucket}/{key...}") { request, context in try objectPut(request, context) }
+        // Inline: a refusal certain from memory (auth, permission, a body no quota could take) is
+        // answered on the event loop before the body is sent; the upload is opened by a worker.
+        router.addStreaming("PUT", "/{bucket}/{key...}", inline: true) { request, context in try objectPut(request, context) }
         router.add("DELETE", "/{bucket}/{key...}") { request, context in try objectDelete(request, context) }
         router.add("POST", "/{bucket}/{key...}") { request, context in try objectPost(request, context) }
     }
