@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract test-s3 bench bench-tools bench-scale clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract test-s3 bench bench-tools bench-scale bench-s3 clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 2>/dev/null; then \
@@ -56,7 +56,7 @@ test-s3: build python-deps
 
 test: deps test-swift test-contract test-s3
 
-bench-tools: system-deps
+bench-tools: system-deps python-deps
 	@need=""; \
 	command -v fio >/dev/null || need="$$need fio"; \
 	command -v nginx >/dev/null || need="$$need nginx"; \
@@ -69,11 +69,16 @@ bench-tools: system-deps
 	fi
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 
-# Streams and the engine (bench.sh), small objects (bench_small.sh), a million objects (bench_scale.sh).
+# Streams and the engine (bench.sh), small objects (bench_small.sh), a million objects (bench_scale.sh),
+# S3 beside the native API (bench_s3.py; make bench-s3 alone).
 bench: bench-tools
 	BIN=.build/release/appliance bash scripts/bench.sh
 	BIN=.build/release/appliance bash scripts/bench_small.sh
 	BIN=.build/release/appliance bash scripts/bench_scale.sh
+	BIN=.build/release/appliance python3 scripts/bench_s3.py
+
+bench-s3: bench-tools
+	BIN=.build/release/appliance python3 scripts/bench_s3.py
 
 bench-scale: bench-tools
 	BIN=.build/release/appliance bash scripts/bench_scale.sh

@@ -64,6 +64,8 @@ package final class Engine: Sendable {
         try engine.rebuildFreeSpace()
         let recount = try engine.catalogCall { try catalog.recountUsage() }
         engine.space.load(recount)
+        // Completed multipart uploads keep their row a day, so that a retried Complete gets the same answer.
+        try engine.catalogCall { try catalog.pruneCompletedUploads(before: Date().addingTimeInterval(-86_400)) }
         // Every volume's row in memory from the start: what an event loop may look at.
         engine.volumeRecords.withLock { cached in for volume in recount.volumes { cached[volume.name] = volume } }
         engine.writeback.start(engine)

@@ -5,6 +5,7 @@
 // signatures.
 package import Crypto
 import Foundation
+import Synchronization
 
 /// Who signed an S3 request, and what chunk signatures chain from.
 package struct S3Principal: Sendable {
@@ -20,8 +21,26 @@ package struct S3Principal: Sendable {
     package var payloadHash: String
 }
 
+/// Derived SigV4 signing keys by key id and scope: four HMACs a request saved (a scope changes daily).
+final class SigningKeyCache: Sendable {
+    private let keys = Mutex<[String: [UInt8]]>([:])
+    static let limit = 4096
+
+    func key(for key: AccessKey, _ credential: SigV4.Credential) -> [UInt8] {
+        let name = key.id + "\n" + credential.scope
+        if let found = keys.withLock({ $0[name] }) { return found }
+        let derived = SigV4.signingKey(secret: key.secret, credential: credential).withUnsafeBytes { Array($0) }
+        keys.withLock { keys in
+            if keys.count >= Self.limit { keys.removeAll() }
+            keys[name] = derived
+        }
+        return derived
+    }
+}
+
 struct S3AuthMiddleware: Middleware {
     let store: AccessKeyStore
+    let signingKeys = SigningKeyCache()
     static let maxSkew: TimeInterval = 15 * 60
     static let maxPresignedExpiry = 7 * 24 * 3600
     /// The clock (tests move it).
@@ -150,9 +169,10 @@ struct S3AuthMiddleware: Middleware {
         }
         guard let canonical = SigV4.canonicalRequest(request, signedHeaders: signedHeaders, payloadHash: payloadHash, excludingQuery: excludingQuery)
         else { throw S3Error.signatureMismatch }
-        let signingKey = SigV4.signingKey(secret: key.secret, credential: credential)
+        let signingKeyBytes = signingKeys.key(for: key, credential)
+        let signingKey = SymmetricKey(data: signingKeyBytes)
         let expected = SigV4.signature(key: signingKey, stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: credential.scope, canonicalRequest: canonical))
         guard SigV4.constantTimeEqual(expected, signature.lowercased()) else { throw S3Error.signatureMismatch }
-        return S3Principal(key: key, signingKeyBytes: signingKey.withUnsafeBytes { Array($0) }, amzDate: amzDate, scope: credential.scope, signature: expected, payloadHash: payloadHash)
+        return S3Principal(key: key, signingKeyBytes: signingKeyBytes, amzDate: amzDate, scope: credential.scope, signature: expected, payloadHash: payloadHash)
     }
 }

@@ -12,13 +12,22 @@ extension S3Handlers {
         let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
         if let other = Self.unsupportedSubresource(request, served: ["acl", "uploadId"]) { throw S3Error.notImplemented("GET ?\(other) on an object") }
         let principal = try require(.read, bucket, context)
+        let plain = !Self.has(request, "uploadId") && !Self.has(request, "acl")
+        // On the event loop only a plain GET of an object the cache holds; the rest on a worker.
+        if !context.mayBlock, !plain { throw NeedsWorker() }
         if let uploadID = try Self.query(request, "uploadId") { return try listParts(request, context, bucket: bucket, key: key, uploadID: uploadID) }
         if Self.has(request, "acl") {
-            _ = try engine.openBuffered(volume: bucket, key: key).info
+            try engine.openBuffered(volume: bucket, key: key).close()
             return Self.acl(principal)
         }
         if Self.has(request, "partNumber") { throw S3Error.notImplemented("GET ?partNumber") }
-        let reader = try engine.openBuffered(volume: bucket, key: key)
+        let reader: BufferedReader
+        if context.mayBlock {
+            reader = try engine.openBuffered(volume: bucket, key: key)
+        } else {
+            guard let cached = try engine.openBufferedIfCached(volume: bucket, key: key) else { throw NeedsWorker() }
+            reader = cached
+        }
         let info = reader.info
         var headers = Self.objectHeaders(info)
         switch try Self.evaluate(request, info) {

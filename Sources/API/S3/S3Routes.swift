@@ -48,7 +48,8 @@ struct S3Handlers: Sendable {
             router.add("DELETE", template) { request, context in try bucketDelete(request, context) }
             router.add("POST", template) { request, context in try bucketPost(request, context) }
         }
-        router.add("GET", "/{bucket}/{key...}") { request, context in try objectGet(request, context) }
+        // Inline: a GET of a range the cache holds is answered on the event loop (as on the native API).
+        router.add("GET", "/{bucket}/{key...}", inline: true) { request, context in try objectGet(request, context) }
         // Inline: a refusal certain from memory (auth, permission, a body no quota could take) is
         // answered on the event loop before the body is sent; the upload is opened by a worker.
         router.addStreaming("PUT", "/{bucket}/{key...}", inline: true) { request, context in try objectPut(request, context) }
