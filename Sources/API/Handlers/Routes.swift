@@ -10,7 +10,7 @@ package enum Routes {
         HealthHandlers(engine: engine, metrics: metrics).register(in: &router)
         PoolHandlers(engine: engine).register(in: &router)
         DeviceHandlers(engine: engine).register(in: &router)
-        VolumeHandlers(engine: engine).register(in: &router)
+        VolumeHandlers(engine: engine, keys: keys).register(in: &router)
         ObjectHandlers(engine: engine).register(in: &router)
         if let keys { AccessKeyHandlers(keys: keys).register(in: &router) }
         return router

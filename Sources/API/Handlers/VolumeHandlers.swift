@@ -3,6 +3,8 @@ import Engine
 
 struct VolumeHandlers {
     let engine: Engine
+    /// S3 access keys: a deleted volume's permissions go with it (the catalog drops them too).
+    var keys: AccessKeyStore?
 
     func register(in router: inout Router) {
         router.add("GET", "/v1/volumes") { [engine] _, _ in
@@ -30,9 +32,10 @@ struct VolumeHandlers {
             let body = try JSONBody.decode(VolumeUpdateJSON.self, from: request.body, allowedFields: VolumeUpdateJSON.fields)
             return .json(VolumeJSON(try engine.resizeVolume(named: context.parameter("name"), capacityBytes: body.capacityBytes)))
         }
-        router.add("DELETE", "/v1/volumes/{name}") { [engine] request, context in
+        router.add("DELETE", "/v1/volumes/{name}") { [engine, keys] request, context in
             let force = try QueryValues.bool("force", in: request, default: false)
             try engine.deleteVolume(named: context.parameter("name"), force: force)
+            keys?.forgetVolume(context.parameter("name"))
             return .noContent()
         }
     }
