@@ -52,7 +52,7 @@ test-contract: build python-deps
 # Real S3 clients (aws cli, boto3, rclone, restic, s3cmd) against the S3 endpoint, and its refusals.
 test-s3: build python-deps
 	python3 scripts/s3_clients_test.py --bin $(BIN)
-	@if [ -f scripts/s3_negative_test.py ]; then python3 scripts/s3_negative_test.py --bin $(BIN); fi
+	python3 scripts/s3_negative_test.py --bin $(BIN)
 
 test: deps test-swift test-contract test-s3
 

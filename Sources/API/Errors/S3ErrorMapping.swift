@@ -32,7 +32,7 @@ package struct S3Error: Error, Sendable, Equatable {
 package enum S3ErrorMapping {
     package static func response(for error: any Error, context: RequestContext) -> HTTPResponse {
         var error = classify(error)
-        if error.status >= 500 {
+        if error.status >= 500, error.status != 507 {  // 507: the client's upload does not fit.
             context.logger.error("S3 request failed", metadata: ["route": "\(context.route)", "code": "\(error.code)", "error": "\(error.message)"])
         }
         var xml = S3XML()

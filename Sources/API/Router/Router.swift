@@ -181,6 +181,8 @@ package struct Router: Sendable {
     }
 
     package func refusal(ofHead head: HTTPRequest, context: RequestContext) -> HTTPResponse? {
+        var context = context
+        context.resource = PercentDecoding.decode(head.path) ?? head.path
         for middleware in middleware {
             if let error = middleware.refusal(ofHead: head) { return errorResponse(error, context) }
         }
@@ -209,6 +211,7 @@ package struct Router: Sendable {
         if !context.mayBlock && !resolution.runsInline { return .needsWorker }
         var context = context
         context.route = resolution.template
+        context.resource = PercentDecoding.decode(request.path) ?? request.path  // What an S3 error names.
         if case .success(let found) = resolution.outcome { context.parameters = found.parameters }
         context.resolution = resolution.outcome.map(\.route.action)
         do {
