@@ -42,9 +42,13 @@ serve: build
 # beside the other suites (which run in parallel) on 2 cores they would time the machine, not the server.
 ALONE_SUITES := ConnectionLimitTests MixedLoadTests
 
+# A hung test run fails within these bounds (seconds) instead of using up CI's time.
+TEST_TIMEOUT := timeout --kill-after=30 1500
+SUITE_TIMEOUT := timeout --kill-after=30 600
+
 test-swift: build
-	swift test $(SWIFT_BUILD_FLAGS) --skip "$$(echo $(ALONE_SUITES) | tr ' ' '|')"
-	@for suite in $(ALONE_SUITES); do echo "swift test --filter $$suite"; swift test $(SWIFT_BUILD_FLAGS) --filter "$$suite" || exit 1; done
+	$(TEST_TIMEOUT) swift test $(SWIFT_BUILD_FLAGS) --skip "$$(echo $(ALONE_SUITES) | tr ' ' '|')"
+	@for suite in $(ALONE_SUITES); do echo "swift test --filter $$suite"; $(SUITE_TIMEOUT) swift test $(SWIFT_BUILD_FLAGS) --filter "$$suite" || exit 1; done
 
 test-contract: build python-deps
 	python3 scripts/contract_test.py --bin $(BIN)

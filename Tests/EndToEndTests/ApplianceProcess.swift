@@ -1,9 +1,6 @@
 // Test harness: starts the real `appliance` binary on 127.0.0.1:0 with a temp data dir and
 // speaks HTTP to it.
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 struct HTTPResult: Sendable {
     var status: Int
@@ -25,6 +22,7 @@ final class ApplianceProcess: @unchecked Sendable {
     /// The S3 endpoint (nil with `--s3-listen off`).
     private(set) var s3URL: URL?
     private let stderrPipe = Pipe()
+    private var stderrLog: ChildOutput?
     private(set) var token = ""
     private let ownsDataDir: Bool
 
@@ -61,6 +59,7 @@ final class ApplianceProcess: @unchecked Sendable {
         let wantsS3 = !(extraArguments.firstIndex(of: "--s3-listen").map { extraArguments[$0 + 1] == "off" } ?? false)
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         let (admin, s3) = try waitForListenURL(s3: wantsS3)
         baseURL = URL(string: admin)!
@@ -75,27 +74,18 @@ final class ApplianceProcess: @unchecked Sendable {
 
     /// The admin API's URL, and the S3 endpoint's when `s3`.
     private func waitForListenURL(s3: Bool) throws -> (String, String?) {
-        let handle = stderrPipe.fileHandleForReading
-        var log = ""
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                if !process.isRunning { break }
-                continue
-            }
-            log += String(decoding: chunk, as: UTF8.self)
-            if let range = log.range(of: #"] listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression) {
-                let admin = String(String(log[range]).dropFirst("] listening on ".count))
-                let s3Range = log.range(of: #"S3 endpoint listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression)
-                if s3, s3Range == nil { continue }
-                // Keep draining stderr so the child never blocks on a full pipe.
-                handle.readabilityHandler = { _ = $0.availableData }
-                return (admin, s3Range.map { String(String(log[$0]).dropFirst("S3 endpoint listening on ".count)) })
-            }
+        let log = ChildOutput(stderrPipe.fileHandleForReading)
+        stderrLog = log
+        let found = log.wait(seconds: 60) { text -> (String, String?)? in
+            guard let range = text.range(of: #"] listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression) else { return nil }
+            let admin = String(String(text[range]).dropFirst("] listening on ".count))
+            let s3Range = text.range(of: #"S3 endpoint listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression)
+            if s3, s3Range == nil { return nil }
+            return (admin, s3Range.map { String(String(text[$0]).dropFirst("S3 endpoint listening on ".count)) })
         }
+        if let found { return found }
         process.terminate()
-        throw NSError(domain: "ApplianceProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "appliance did not start: \(log)"])
+        throw NSError(domain: "ApplianceProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "appliance did not start: \(log.text)"])
     }
 
     /// SIGTERM, wait; returns the exit status.
@@ -105,7 +95,6 @@ final class ApplianceProcess: @unchecked Sendable {
             process.terminate()
             process.waitUntilExit()
         }
-        stderrPipe.fileHandleForReading.readabilityHandler = nil
         if removeData && ownsDataDir { try? FileManager.default.removeItem(at: dataDir) }
         return process.terminationStatus
     }
@@ -114,21 +103,24 @@ final class ApplianceProcess: @unchecked Sendable {
         _ method: String, _ path: String, json: Any? = nil, body: Data? = nil, auth: Bool = true,
         headers: [String: String] = [:]
     ) async throws -> HTTPResult {
-        var request = URLRequest(url: URL(string: baseURL.absoluteString + path)!)
-        request.httpMethod = method
-        if auth { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        var fields: [(String, String)] = auth ? [("Authorization", "Bearer \(token)")] : []
+        fields += headers.map { ($0.key, $0.value) }
+        var payload = body
         if let json {
-            request.httpBody = try JSONSerialization.data(withJSONObject: json)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        } else if let body {
-            request.httpBody = body
+            payload = try JSONSerialization.data(withJSONObject: json)
+            fields.append(("Content-Type", "application/json"))
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as! HTTPURLResponse
-        var fields: [String: String] = [:]
-        for (key, value) in http.allHeaderFields { fields["\(key)"] = "\(value)" }
-        return HTTPResult(status: http.statusCode, headers: fields, body: data)
+        let port = baseURL.port!
+        let bytes = payload.map { [UInt8]($0) }
+        let sendable = fields
+        // On a thread of its own: the blocking exchange must not hold a thread of the test pool.
+        let response = try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Result { try HTTPConnection(port: port, timeout: 120).exchange(method, path, headers: sendable, body: bytes) })
+            }.start()
+        }
+        return HTTPResult(status: response.status, headers: response.headers, body: Data(response.body))
     }
 
     /// A sparse file of `size` bytes in this appliance's temp area (outside its data dir).

@@ -185,105 +185,12 @@ enum SelfDescribingBody {
     }
 }
 
-struct LoadError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// One keep-alive connection over RawConnection: a request out, its whole response in.
-final class LoadConnection {
-    let raw: RawConnection
-    private var pending: [UInt8] = []  // received, not yet parsed
-    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
-
-    init(port: Int) throws {
-        raw = try RawConnection(port: port)
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(raw.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(raw.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    /// Head and body go out in one send (no Nagle / delayed-ACK stall between them).
-    func exchange(_ method: String, _ target: String, token: String, body: [UInt8]? = nil)
-        throws -> (status: Int, headers: [String: String], body: [UInt8])
-    {
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n"
-        if let body { head += "Content-Length: \(body.count)\r\n" }
-        var request = Data((head + "\r\n").utf8)
-        if let body { request.append(contentsOf: body) }
-        try raw.send(request)
-
-        let lines = try String(decoding: take(through: [13, 10, 13, 10]).dropLast(4), as: UTF8.self).components(separatedBy: "\r\n")
-        let statusLine = lines[0].split(separator: " ")
-        guard statusLine.count >= 2, statusLine[0] == "HTTP/1.1", let status = Int(statusLine[1]) else {
-            throw LoadError("bad status line \(lines[0].prefix(100))")
-        }
-        var headers: [String: String] = [:]
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        var received: [UInt8] = []
-        if method == "HEAD" || status == 204 || status == 304 || status < 200 {
-            // no body
-        } else if headers["transfer-encoding"]?.lowercased() == "chunked" {
-            while true {
-                let sizeLine = String(decoding: try take(through: [13, 10]).dropLast(2), as: UTF8.self)
-                guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else {
-                    throw LoadError("bad chunk size \(sizeLine.prefix(40))")
-                }
-                if size == 0 {
-                    while try take(through: [13, 10]).count > 2 {}  // trailers, then the empty line
-                    break
-                }
-                received += try take(size)
-                _ = try take(2)
-            }
-        } else if let length = headers["content-length"].flatMap({ Int($0) }) {
-            received = try take(length)
-        } else {
-            throw LoadError("\(status) response without a length")
-        }
-        if headers["connection"]?.lowercased() == "close" { throw LoadError("server closed the keep-alive connection after \(status)") }
-        return (status, headers, received)
-    }
-
-    private func receiveMore() throws {
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(raw.fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 {
-                pending.append(contentsOf: buffer[0..<n])
-                return
-            }
-            if n == 0 { throw LoadError("server closed the connection") }
-            if errno != EINTR { throw LoadError("recv: \(String(cString: strerror(errno)))") }  // reset, 30 s timeout
-        }
-    }
-
-    private func take(through delimiter: [UInt8]) throws -> [UInt8] {
-        while true {
-            if let end = pending.firstRange(of: delimiter)?.upperBound {
-                defer { pending.removeSubrange(..<end) }
-                return Array(pending[..<end])
-            }
-            try receiveMore()
-        }
-    }
-
-    private func take(_ count: Int) throws -> [UInt8] {
-        pending.reserveCapacity(count)
-        while pending.count < count { try receiveMore() }
-        defer { pending.removeSubrange(..<count) }
-        return Array(pending[..<count])
-    }
-}
-
 enum LoadClient {
     /// One client's loop; after an error it goes on over a new connection.
     static func run(_ index: Int, port: Int, token: String, until deadline: ContinuousClock.Instant, state: LoadState) {
         defer { state.finished.withLock { $0 += 1 } }
         var random = SplitMix64(seed: UInt64(index + 1) &* 0x2545_F491_4F6C_DD1D)
-        var connection: LoadConnection?
+        var connection: HTTPConnection?
         var puts: UInt64 = 0
         while ContinuousClock.now < deadline {
             let key = Int.random(in: 0..<MixedLoadTests.keyCount, using: &random)
@@ -292,7 +199,7 @@ enum LoadClient {
             let method = roll < 35 ? "PUT" : roll < 75 ? "GET" : roll < 90 ? "HEAD" : "DELETE"
             let what = "client \(index) \(method) \(target)"
             do {
-                if connection == nil { connection = try LoadConnection(port: port) }
+                if connection == nil { connection = try HTTPConnection(port: port, timeout: 30) }
                 let response: (status: Int, headers: [String: String], body: [UInt8])
                 let expected: Set<Int>
                 switch method {
@@ -302,13 +209,13 @@ enum LoadClient {
                     state.started(version, key: key)  // before sending: a GET may see it at once
                     let async = Int.random(in: 0..<3, using: &random) == 0
                     let body = SelfDescribingBody.make(key: key, version: version)
-                    response = try connection!.exchange("PUT", target + (async ? "?durability=async" : ""), token: token, body: body)
+                    response = try connection!.keepAliveExchange("PUT", target + (async ? "?durability=async" : ""), token: token, body: body)
                     expected = [200, 201]
                 case "DELETE":
-                    response = try connection!.exchange("DELETE", target, token: token)
+                    response = try connection!.keepAliveExchange("DELETE", target, token: token)
                     expected = [204, 404]
                 default:
-                    response = try connection!.exchange(method, target, token: token)
+                    response = try connection!.keepAliveExchange(method, target, token: token)
                     expected = [200, 404]
                 }
                 state.record(method, response.status)
