@@ -44,19 +44,19 @@ ALONE_SUITES := ConnectionLimitTests MixedLoadTests
 
 # A hung test run fails within these bounds (seconds) instead of using up CI's time.
 TEST_TIMEOUT := timeout --kill-after=30 1500
-SUITE_TIMEOUT := timeout --kill-after=30 600
+SUITE_TIMEOUT := timeout --kill-after=30 900
 
 test-swift: build
 	$(TEST_TIMEOUT) swift test $(SWIFT_BUILD_FLAGS) --skip "$$(echo $(ALONE_SUITES) | tr ' ' '|')"
 	@for suite in $(ALONE_SUITES); do echo "swift test --filter $$suite"; $(SUITE_TIMEOUT) swift test $(SWIFT_BUILD_FLAGS) --filter "$$suite" || exit 1; done
 
 test-contract: build python-deps
-	python3 scripts/contract_test.py --bin $(BIN)
+	$(SUITE_TIMEOUT) python3 scripts/contract_test.py --bin $(BIN)
 
 # Real S3 clients (aws cli, boto3, rclone, restic, s3cmd) against the S3 endpoint, and its refusals.
 test-s3: build python-deps
-	python3 scripts/s3_clients_test.py --bin $(BIN)
-	python3 scripts/s3_negative_test.py --bin $(BIN)
+	$(SUITE_TIMEOUT) python3 scripts/s3_clients_test.py --bin $(BIN)
+	$(SUITE_TIMEOUT) python3 scripts/s3_negative_test.py --bin $(BIN)
 
 test: deps test-swift test-contract test-s3
 
