@@ -26,6 +26,7 @@ let package = Package(
         .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "CCRC32C"),
         .target(name: "CMalloc"),
+        .target(name: "CSQLiteVFS", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "Catalog",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
@@ -33,7 +34,7 @@ let package = Package(
         ),
         .target(
             name: "Engine",
-            dependencies: ["Catalog", "CURing", "CCRC32C", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Catalog", "CURing", "CCRC32C", "CSQLiteVFS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: upcoming
         ),
         .target(

@@ -22,6 +22,7 @@ struct Application: Sendable {
 
 func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -> Application {
     let connections = connectionLimit(config, logger: logger)
+    try DataDirectoryLock.acquire(config.dataDirectory)
     let engine = try Engine.open(dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes)
     do {
         try engine.bootstrapFileDevices(count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/devices")

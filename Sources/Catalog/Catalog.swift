@@ -7,10 +7,11 @@ package struct Catalog: Sendable {
     private let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the catalog database at `path` and migrates it.
-    package init(path: String) throws(CatalogError) {
+    /// `durableCommits: false` is a bug planted for the power-cut test (GRDB's NORMAL is left).
+    package init(path: String, durableCommits: Bool = true) throws(CatalogError) {
         do {
             let pool = try DatabasePool(path: path, configuration: Self.makeConfiguration())
-            try Self.makeCommitsDurable(pool)
+            if durableCommits { try Self.makeCommitsDurable(pool) }
             writer = pool
             try Self.migrator.migrate(writer)
         } catch let error as CatalogError {

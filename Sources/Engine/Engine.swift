@@ -24,11 +24,14 @@ package final class Engine: Sendable {
     let logger: Logger
     /// Serializes control-plane changes that touch device headers and the catalog together.
     let control = Mutex<Void>(())
+    /// Bugs planted for the power-cut test; none in production.
+    let planted: PlantedFaults
 
     package static let catalogFileName = "catalog.sqlite"
 
-    private init(catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64) {
+    private init(catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64, planted: PlantedFaults) {
         self.catalog = catalog
+        self.planted = planted
         self.poolUUID = poolUUID
         self.logger = logger
         deferredFree = DeferredFree(allocator: allocator)
@@ -43,7 +46,8 @@ package final class Engine: Sendable {
     /// Opens the catalog in `dataDirectory` (creating the directory and the pool on first start)
     /// and opens every registered device; devices that fail to open are reported as failed.
     package static func open(
-        dataDirectory: String, logger: Logger, cacheBytes: Int64 = Engine.defaultCacheBytes, now: Date = Date()
+        dataDirectory: String, logger: Logger, cacheBytes: Int64 = Engine.defaultCacheBytes, now: Date = Date(),
+        planted: PlantedFaults = []
     ) throws(EngineError) -> Engine {
         do {
             try Syscalls.mkdir(dataDirectory, mode: 0o700)
@@ -53,13 +57,13 @@ package final class Engine: Sendable {
         let catalog: Catalog
         let pool: PoolRecord
         do {
-            catalog = try Catalog(path: dataDirectory + "/" + catalogFileName)
+            catalog = try Catalog(path: dataDirectory + "/" + catalogFileName, durableCommits: !planted.contains(.catalogWithoutFullSync))
             pool = try catalog.createPoolIfMissing(uuid: UUID().uuidString.lowercased(), now: now)
         } catch {
             throw .catalog(error.description)
         }
         guard let uuid = UUID(uuidString: pool.uuid) else { throw .catalog("pool uuid \(pool.uuid) is malformed") }
-        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes)
+        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted)
         try engine.openRegisteredDevices()
         try engine.rebuildFreeSpace()
         let recount = try engine.catalogCall { try catalog.recountUsage() }

@@ -93,7 +93,9 @@ final class GroupCommit: Sendable {
 
     private func commitBatch(_ engine: Engine, _ batch: [Entry]) {
         let devices = batch.reduce(into: Set<String>()) { $0.formUnion($1.devices) }
-        let failed = engine.makeDurableEach(devices)
+        let late = engine.planted.contains(.commitBeforeDataSync)
+        let failed = late ? [:] : engine.makeDurableEach(devices)
+        defer { if late { _ = engine.makeDurableEach(devices) } }
         flushes.add(devices.count, ordering: .relaxed)
         var ready: [Entry] = []
         for entry in batch {

@@ -66,8 +66,13 @@ extension Engine {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
         var wasCachedOnly = false
+        var freedEarly = false
         let replicas = try commitBypassingCache(volume, key: key, flushFirst: false) { dropped throws(EngineError) in
             wasCachedOnly = dropped.map { !$0.object.committedExists && $0.object.metadataDirty } ?? false
+            if planted.contains(.reuseBeforeFreeIsDurable), let doomed = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) {
+                allocator.free(doomed.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+                freedEarly = true
+            }
             return try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false)) { () throws(EngineError) in
                 let deletion = try catalogCall {
                     try groupCommit.commit(self, devices: []) { transaction in try transaction.deleteObject(volumeID: volume.id!, key: key) }
@@ -79,6 +84,7 @@ extension Engine {
             if wasCachedOnly { return }  // Written with async durability and never written back.
             throw .objectNotFound(volume: name, key: key)
         }
+        if freedEarly { return }
         deferredFree.retire(replicas.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
     }
 

@@ -92,6 +92,8 @@ package final class Ring {
         var issued = 0
         var inFlight = 0
         var ended = false
+        let modelled = DurabilityModel.isActive
+        var modelTokens: [Int: Int64] = [:]  // operation → the durability model's token (tests)
         while !ended || inFlight > 0 {
             // Fill the SQ up to the depth. inFlight < depth ≤ entries, so an SQE is always free.
             fill: while !ended && inFlight < depth {
@@ -111,6 +113,7 @@ package final class Ring {
                     guard let sqe = io_uring_get_sqe(ring) else {
                         preconditionFailure("io_uring: SQ full with \(inFlight) of \(entries) in flight")
                     }
+                    if modelled { modelTokens[index] = operation.announce() }
                     operation.prepare(sqe, index: index)
                     inFlight += 1
                 }
@@ -125,6 +128,9 @@ package final class Ring {
                 let completion = Completion(ready)
                 io_uring_cqe_seen(ring, ready)
                 inFlight -= 1
+                if modelled, let token = modelTokens.removeValue(forKey: completion.index) {
+                    DurabilityModel.finish(token, ok: (try? completion.result.get()) != nil)
+                }
                 complete(completion.index, completion.result)
                 if !ended { break }
             }

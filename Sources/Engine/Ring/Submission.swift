@@ -23,6 +23,15 @@ package enum IOOperation: @unchecked Sendable {  // the buffer pointers are the 
         }
     }
 
+    /// Tells the durability model (tests) about this operation before it is submitted: its token.
+    func announce() -> Int64 {
+        switch self {
+        case .read: 0
+        case let .write(fd, buffer, offset): DurabilityModel.willWrite(fd: fd, buffer, offset: offset)
+        case let .fdatasync(fd), let .fsync(fd): DurabilityModel.willSync(fd: fd)
+        }
+    }
+
     /// Fills `sqe` (fresh from io_uring_get_sqe) for this operation, tagged with operation `index`.
     func prepare(_ sqe: UnsafeMutablePointer<io_uring_sqe>, index: Int) {
         switch self {

@@ -64,10 +64,13 @@ package enum Syscalls {
     static let oDirect = c_O_DIRECT
 
     static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws(SyscallError) -> Int32 {
-        try retrying("open") { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        let fd = try retrying("open") { Glibc.open(path, flags | O_CLOEXEC, mode) }
+        DurabilityModel.opened(fd, path: path)
+        return fd
     }
 
     static func close(_ fd: Int32) {
+        DurabilityModel.closed(fd)
         _ = Glibc.close(fd)  // Linux: never retry close on EINTR.
     }
 
@@ -104,7 +107,15 @@ package enum Syscalls {
     }
 
     static func pwrite(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, offset: Int64) throws(SyscallError) -> Int {
-        try retrying("pwrite") { Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+        let token = DurabilityModel.willWrite(fd: fd, buffer, offset: offset)
+        do {
+            let n = try retrying("pwrite") { Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+            DurabilityModel.finish(token, ok: true)
+            return n
+        } catch {
+            DurabilityModel.finish(token, ok: false)
+            throw error
+        }
     }
 
     /// Faults in `length` bytes at `address` writable in one call (MADV_POPULATE_WRITE) instead of
@@ -114,15 +125,29 @@ package enum Syscalls {
     }
 
     static func fdatasync(_ fd: Int32) throws(SyscallError) {
-        _ = try retrying("fdatasync") { Glibc.fdatasync(fd) }
+        try modelled(DurabilityModel.willSync(fd: fd)) { () throws(SyscallError) in _ = try retrying("fdatasync") { Glibc.fdatasync(fd) } }
     }
 
     static func fsync(_ fd: Int32) throws(SyscallError) {
-        _ = try retrying("fsync") { Glibc.fsync(fd) }
+        try modelled(DurabilityModel.willSync(fd: fd)) { () throws(SyscallError) in _ = try retrying("fsync") { Glibc.fsync(fd) } }
     }
 
     static func ftruncate(_ fd: Int32, _ length: Int64) throws(SyscallError) {
-        _ = try retrying("ftruncate") { Glibc.ftruncate(fd, off_t(length)) }
+        try modelled(DurabilityModel.willTruncate(fd: fd, to: length)) { () throws(SyscallError) in
+            _ = try retrying("ftruncate") { Glibc.ftruncate(fd, off_t(length)) }
+        }
+    }
+
+    /// Runs `call`, telling the durability model (its `token`) whether it succeeded.
+    @inline(__always)
+    private static func modelled(_ token: Int64, _ call: () throws(SyscallError) -> Void) throws(SyscallError) {
+        do {
+            try call()
+            DurabilityModel.finish(token, ok: true)
+        } catch {
+            DurabilityModel.finish(token, ok: false)
+            throw error
+        }
     }
 
     static func mkdir(_ path: String, mode: mode_t) throws(SyscallError) {

@@ -1,0 +1,15 @@
+// Durability bugs planted on purpose, so that the power-cut test (Tests/EngineTests/Crash) can show
+// it catches them. Test switches: an engine opened without them (production) has none.
+package struct PlantedFaults: OptionSet, Sendable {
+    package let rawValue: Int
+    package init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// A group commits its catalog transaction (the object becomes visible and is answered for)
+    /// before the fdatasync of the devices its data went to.
+    package static let commitBeforeDataSync = PlantedFaults(rawValue: 1 << 0)
+    /// The catalog runs `PRAGMA synchronous = NORMAL`: with WAL, a commit does not fsync the WAL.
+    package static let catalogWithoutFullSync = PlantedFaults(rawValue: 1 << 1)
+    /// A DELETE gives its object's space back to the allocator before the catalog commit that
+    /// drops the object is durable, so another upload can overwrite data still referenced.
+    package static let reuseBeforeFreeIsDurable = PlantedFaults(rawValue: 1 << 2)
+}
