@@ -114,6 +114,7 @@ package final class ObjectWriter: @unchecked Sendable {
     package func commit(etag: String? = nil) throws(EngineError) -> ObjectInfo {
         precondition(!finished, "upload committed twice")
         do throws(EngineError) {
+            let freedEarly = try plantedEarlyFree()
             try flush(last: true)
             try writes.finish()
             if let declaredLength, flushed != declaredLength {
@@ -149,12 +150,24 @@ package final class ObjectWriter: @unchecked Sendable {
                 $0.bytesWritten += flushed
                 $0.writeOps += 1
             }
-            engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+            if !freedEarly {
+                engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+            }
             return ObjectInfo(object.record)
         } catch {
             abort()
             throw error
         }
+    }
+
+    /// The planted `reuseBeforeFreeIsDurable`: an overwrite gives the replaced version's space
+    /// back before its last extent is even allocated, so the new data can land on the old.
+    private func plantedEarlyFree() throws(EngineError) -> Bool {
+        guard engine.planted.contains(.reuseBeforeFreeIsDurable), replacesExisting, case .object = destination else { return false }
+        let (engine, volume, key) = (self.engine, self.volume, self.key)
+        guard let current = try engine.catalogCall({ try engine.catalog.object(volumeID: volume.id!, key: key) }) else { return false }
+        engine.allocator.free(current.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+        return true
     }
 
     /// A part: its extents are recorded under the upload, made durable with the commit's group.

@@ -233,7 +233,7 @@ package final class DurabilityModel: Sendable {
     private func takeImage(_ state: inout State, into directory: String) {
         state.images += 1
         state.pendingAtImages += state.pending.count
-        var random = SplitMix64(seed: seed &+ UInt64(state.barriers) &* 0x9E37_79B9_7F4A_7C15)
+        var random = SplitMix(state: seed &+ UInt64(state.barriers) &* 0x9E37_79B9_7F4A_7C15)
         let files = Self.files(under: root)
         for relative in files where !relative.hasSuffix("-shm") {
             Self.sparseCopy(from: root + relative, to: directory + "/" + relative)
@@ -337,18 +337,5 @@ package final class DurabilityModel: Sendable {
             at = hole
         }
         _ = Glibc.ftruncate(output, off_t(size))
-    }
-}
-
-/// The model's own generator: images are the same for the same seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
