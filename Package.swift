@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog"], swiftSettings: upcoming),
         .testTarget(name: "APITests", dependencies: ["API", "Engine"], swiftSettings: upcoming),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["Appliance", .product(name: "Crypto", package: "swift-crypto")],
+            name: "EndToEndTests", dependencies: ["Appliance", "Catalog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming),
     ],
     swiftLanguageModes: [.v6]
