@@ -18,6 +18,7 @@ package final class Engine: Sendable {
     let pageCache: PageCache
     let writeback = WritebackScheduler()
     let groupCommit = GroupCommit()
+    let scrubber = Scrubber()
     /// Volume rows by name (see `volumeRecord(named:)`).
     let volumeRecords = Lock<[String: VolumeRecord]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -79,6 +80,7 @@ package final class Engine: Sendable {
     /// Writes back the cache, closes devices and the catalog. After the last request; idempotent.
     package func shutdown() {
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        scrubber.stop()
         writeback.stop()
         flushAll()
         devices.removeAll()

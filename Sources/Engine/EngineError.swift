@@ -40,6 +40,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidPartOrder
     /// A part other than the last is smaller than the minimum.
     case partTooSmall(number: Int64, size: Int64, minimum: Int64)
+    /// A scrub is already running (one at a time).
+    case scrubRunning
 
     package var kind: Kind {
         switch self {
@@ -50,7 +52,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .dataUnavailable: .io
         case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceNeededByVolumes,
             .deviceNeededForReservations, .deviceStateChange, .volumeExists, .replicasExceedDevices,
-            .volumeShrinkBelowUsed, .volumeNotEmpty:
+            .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning:
             .conflict
         case .noSpace: .noSpace
         case .patchTooLarge: .tooLarge
@@ -96,6 +98,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidPart(let number, let reason): "part \(number): \(reason)"
         case .invalidPartOrder: "the parts must be listed in ascending order of part number, each once"
         case .partTooSmall(let number, let size, let minimum): "part \(number) holds \(size) bytes; every part but the last needs at least \(minimum)"
+        case .scrubRunning: "a scrub is already running; GET /v1/pool/scrub shows its progress"
         }
     }
 }

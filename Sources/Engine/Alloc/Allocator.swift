@@ -90,6 +90,25 @@ package final class Allocator: Sendable {
         }
     }
 
+    /// One contiguous range of exactly `length` bytes (a multiple of the unit) for a new copy of an
+    /// extent (a repair or a drain): on `preferring` when it is active and has room, else on the
+    /// active device with the most free space that is not in `avoiding` (the devices that hold the
+    /// extent's other copies). nil when no such device has the room.
+    package func allocateCopy(length: Int64, avoiding: Set<String>, preferring: String? = nil) -> PhysicalRange? {
+        precondition(length > 0 && length % Self.unit == 0)
+        return devices.withLock { devices -> PhysicalRange? in
+            var order = devices.filter { $0.value.state == .active && !avoiding.contains($0.key) }
+                .sorted { ($0.value.free.freeBytes, $1.key) > ($1.value.free.freeBytes, $0.key) }.map(\.key)
+            if let preferring, devices[preferring]?.state == .active { order.insert(preferring, at: 0) }
+            for id in order where devices[id]!.free.largest >= length {
+                guard let range = devices[id]!.free.take(upTo: length, unit: Self.unit) else { continue }
+                if range.length == length { return PhysicalRange(deviceID: id, offset: range.offset, length: length) }
+                devices[id]!.free.free(offset: range.offset, length: range.length)
+            }
+            return nil
+        }
+    }
+
     /// Returns ranges to their devices (ranges on devices no longer registered are dropped).
     package func free(_ ranges: [PhysicalRange]) {
         devices.withLock { devices in

@@ -287,6 +287,16 @@ package final class SpaceAccounting: Sendable {
         }
     }
 
+    /// A copy of `length` bytes moved from one device to another (a repair or a drain): the
+    /// pool's allocation is unchanged, the devices' shares change.
+    func replicaMoved(from: String, to: String, length: Int64) {
+        guard from != to else { return }
+        changePool { pool in
+            pool.devices[from]?.allocatedBytes -= length
+            pool.devices[to]?.allocatedBytes += length
+        }
+    }
+
     func deviceAdded(id: String, capacityBytes: Int64) {
         changePool { pool in
             if let old = pool.devices[id] { pool.capacity -= old.capacityBytes }

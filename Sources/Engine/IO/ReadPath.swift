@@ -34,6 +34,7 @@ extension Engine {
         let block = Int(Extent.checksumBlock)
         precondition(offsetInExtent % Int64(block) == 0 && length % block == 0 && length <= buffer.count)
         var failures: [String] = []
+        var bad: [PhysicalRange] = []  // copies that failed, to repair once another served the read
         for replica in extent.replicas {
             guard let device = devices.device(id: replica.deviceID) else {
                 failures.append("\(replica.deviceID): device unavailable")
@@ -58,10 +59,12 @@ extension Engine {
             case .failure(let error):
                 deviceIOError(replica.deviceID)
                 failures.append("\(device.path): \(Syscalls.describe(errno: error.errno))")
+                bad.append(replica)
                 continue
             case .success(let n) where n != length:
                 deviceIOError(replica.deviceID)
                 failures.append("\(device.path): short read (\(n) of \(length))")
+                bad.append(replica)
                 continue
             case .success:
                 break
@@ -70,9 +73,12 @@ extension Engine {
                 stats.device(replica.deviceID) { $0.checksumErrors += 1 }
                 failures.append("\(device.path): checksum mismatch")
                 logger.error("checksum mismatch; trying another replica", metadata: ["key": "\(key)", "device": "\(device.path)", "offset": "\(replica.offset + offsetInExtent)"])
+                bad.append(replica)
                 continue
             }
             stats.recordRead(device: replica.deviceID, bytes: Int64(length), since: start)
+            // Read repair: the bad copies are mended in the background from this good one.
+            for copy in bad { scrubber.scheduleRepair(self, copy) }
             return
         }
         throw .dataUnavailable(key: key, detail: failures.joined(separator: "; "))

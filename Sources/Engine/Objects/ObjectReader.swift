@@ -74,10 +74,17 @@ package final class ObjectReader: @unchecked Sendable {
         let start = offset / block * block
         let padded = (extent.length + block - 1) / block * block
         let wanted = (offset - start + wanting + block - 1) / block * block
-        let length = Int(min(Int64(Self.windowBytes), padded - start, wanted))
+        var length = Int(min(Int64(Self.windowBytes), padded - start, wanted))
         windowContent = nil
         if ring == nil { ring = engine.rings.take() }
-        try engine.readExtentBlocks(extent, offsetInExtent: start, length: length, into: window.bytes, key: info.key, ring: ring)
+        do {
+            try engine.readExtentBlocks(extent, offsetInExtent: start, length: length, into: window.bytes, key: info.key, ring: ring)
+        } catch .dataUnavailable where length > Int(block) {
+            // A block no copy holds intact fails only the reads that need it: fall back to the one
+            // block at `offset`, so the rest of the object is still served.
+            length = Int(block)
+            try engine.readExtentBlocks(extent, offsetInExtent: start, length: length, into: window.bytes, key: info.key, ring: ring)
+        }
         let valid = Int(min(Int64(length), extent.length - start))
         windowContent = (index, start, valid)
         return (start, valid)

@@ -1,0 +1,54 @@
+// What a scrub reports (GET /v1/pool/scrub), as a value: the state machine idle → running →
+// finished (or cancelled by shutdown), and one running at a time. The lifetime counters behind
+// the metrics are in ScrubCounters.
+package import Foundation
+
+/// A byte range of an object that no copy holds intact.
+package struct UnrepairableRange: Sendable, Equatable {
+    package var volume: String
+    package var key: String
+    /// Logical bytes `[offset, offset + length)` of the object.
+    package var offset: Int64
+    package var length: Int64
+}
+
+package struct ScrubStatus: Sendable, Equatable {
+    package enum State: String, Sendable {
+        case idle, running, finished, cancelled
+    }
+
+    package var state: State = .idle
+    package var startedAt: Date?
+    package var finishedAt: Date?
+    /// Bytes of extent copies read and verified so far, and of all copies when it started.
+    package var checkedBytes: Int64 = 0
+    package var totalBytes: Int64 = 0
+    /// Copies found with a bad block, an IO error, or missing (their device failed).
+    package var errors: Int64 = 0
+    /// Copies rewritten from good ones.
+    package var repaired: Int64 = 0
+    package var unrepairable: [UnrepairableRange] = []
+
+    /// The transition of a start: refused while one runs.
+    mutating func start(totalBytes: Int64, at now: Date) -> Bool {
+        guard state != .running else { return false }
+        self = ScrubStatus(state: .running, startedAt: now, totalBytes: totalBytes)
+        return true
+    }
+
+    mutating func end(cancelled: Bool, at now: Date) {
+        precondition(state == .running, "a scrub ended that was not running")
+        state = cancelled ? .cancelled : .finished
+        finishedAt = now
+    }
+}
+
+/// Lifetime totals over every scrub and read repair (Prometheus counters).
+package struct ScrubCounters: Sendable, Equatable {
+    package var checkedBytes: Int64 = 0
+    package var errors: Int64 = 0
+    package var repaired: Int64 = 0
+    package var unrepairable: Int64 = 0
+    /// When the last scrub finished (seconds since 1970; 0: never).
+    package var lastFinished: Double = 0
+}
