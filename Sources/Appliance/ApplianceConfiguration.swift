@@ -27,6 +27,9 @@ struct ApplianceConfiguration: Sendable {
     /// Capacity of buckets created through S3 (0: the pool's capacity then).
     var s3BucketCapacity: Int64 = 0
     var s3BucketReplicas: Int64 = 1
+    /// Bytes of copies a scrub reads per second (0: no limit), and seconds between periodic scrubs (0: none).
+    var scrubRate: Int64 = 128 << 20
+    var scrubInterval: Int64 = 0
 
     static let tokenFileName = "token"
     static let credentialsFileName = "s3-credentials"

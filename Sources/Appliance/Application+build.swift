@@ -26,6 +26,7 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
     let engine = try Engine.open(dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes)
     do {
         try engine.bootstrapFileDevices(count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/devices")
+        engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
         let token = try resolveToken(config, logger: logger)
         let metrics = HTTPMetrics()
         let keys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)

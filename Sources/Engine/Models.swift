@@ -48,6 +48,7 @@ package struct EngineSnapshot: Sendable, Equatable {
     package var volumes: [VolumeInfo]
     package var io: IOStatsSnapshot
     package var cache: CacheTotals
+    package var scrub: ScrubCounters
 }
 
 /// Pool-wide page-cache figures.

@@ -6,10 +6,13 @@ import Testing
 
 @Suite struct CheckCommandTests {
     /// Runs `appliance check` with `arguments`; its exit status and output.
-    static func check(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func check(_ arguments: [String]) throws -> (status: Int32, output: String) { try run(["check"] + arguments) }
+
+    /// Runs `appliance` with `arguments` to its end; its exit status and output.
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = ApplianceProcess.binary
-        process.arguments = ["check"] + arguments
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

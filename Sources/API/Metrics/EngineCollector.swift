@@ -75,6 +75,13 @@ enum EngineCollector {
             counter("appliance_device_io_errors_total", "IO errors (EIO, short IO) on the device", c.ioErrors, labels)
             counter("appliance_device_checksum_errors_total", "Blocks read from the device that failed their checksum", c.checksumErrors, labels)
         }
+        let scrub = snapshot.scrub
+        counter("appliance_scrub_checked_bytes_total", "Bytes of extent copies read and verified by scrubs", scrub.checkedBytes, [])
+        counter("appliance_scrub_errors_total", "Copies found bad (checksum, IO error, failed device) by scrubs and reads", scrub.errors, [])
+        counter("appliance_scrub_repaired_total", "Bad copies rewritten from good ones (scrub and read repair)", scrub.repaired, [])
+        counter("appliance_scrub_unrepairable_total", "Byte ranges no copy holds intact", scrub.unrepairable, [])
+        registry.makeGauge(descriptor: .init(metricName: "appliance_scrub_last_completed_timestamp_seconds", unitName: "", helpText: "When the last scrub finished (0: never)"), labels: [])
+            .set(scrub.lastFinished)
         registry.emit(into: &buffer)
         emitLatency(snapshot.io.latency, into: &buffer)
     }

@@ -49,6 +49,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Replicas of a bucket created through S3 (env APPLIANCE_S3_BUCKET_REPLICAS; default 1).")
     var s3BucketReplicas: Int64?
 
+    @Option(help: "Bytes of extent copies a scrub reads per second, 0 for no limit (env APPLIANCE_SCRUB_RATE; default 134217728, 128 MiB/s).")
+    var scrubRate: Int64?
+
+    @Option(help: "Seconds between periodic scrubs, 0 for none (env APPLIANCE_SCRUB_INTERVAL; default 0).")
+    var scrubInterval: Int64?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -107,6 +113,9 @@ struct ServeCommand: ParsableCommand {
             s3BucketCapacity, "APPLIANCE_S3_BUCKET_CAPACITY", "s3-bucket-capacity", 0...(1 << 56), "must be 0 (the pool's capacity) to 2^56") ?? config.s3BucketCapacity
         config.s3BucketReplicas = try number(
             s3BucketReplicas, "APPLIANCE_S3_BUCKET_REPLICAS", "s3-bucket-replicas", 1...16, "must be 1...16") ?? config.s3BucketReplicas
+        config.scrubRate = try number(scrubRate, "APPLIANCE_SCRUB_RATE", "scrub-rate", 0...Int64.max, "must be 0 (no limit) or more bytes per second") ?? config.scrubRate
+        config.scrubInterval = try number(
+            scrubInterval, "APPLIANCE_SCRUB_INTERVAL", "scrub-interval", 0...(10 * 365 * 86_400), "must be 0 (none) or seconds up to ten years") ?? config.scrubInterval
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {
                 throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")

@@ -23,6 +23,6 @@ extension Engine {
     }
 
     package func snapshot() throws(EngineError) -> EngineSnapshot {
-        EngineSnapshot(pool: try pool(), devices: try listDevices(), volumes: try listVolumes(), io: stats.snapshot, cache: cacheTotals)
+        EngineSnapshot(pool: try pool(), devices: try listDevices(), volumes: try listVolumes(), io: stats.snapshot, cache: cacheTotals, scrub: scrubCounters())
     }
 }

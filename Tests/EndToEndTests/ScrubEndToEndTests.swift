@@ -1,0 +1,59 @@
+// POST/GET /v1/pool/scrub on the real binary: idle before the first, 202 and running, 409 while
+// it runs, a rotted copy on a device file found and repaired, the scrub metrics.
+import Foundation
+import Testing
+
+@Suite struct ScrubEndToEndTests {
+    @Test func aScrubRepairsARottedCopyAndReportsIt() async throws {
+        let app = try ApplianceProcess(extraArguments: ["--s3-listen", "off", "--scrub-rate", String(2 << 20)])
+        defer { app.stop() }
+        let idle = try await app.request("GET", "/v1/pool/scrub")
+        #expect(idle.status == 200)
+        #expect(idle.json["state"] as? String == "idle")
+        #expect(idle.json["started_at"] is NSNull)
+        try await ObjectEndToEndTests.makeVolume(app, replicas: 2)
+        let data = ObjectEndToEndTests.randomData(3 << 20)
+        #expect(try await app.request("PUT", "/v1/volumes/objs/objects/photo", body: data).status == 201)
+        // The pool's first extent lies at the start of each device's data area (1 MiB in).
+        let device = app.dataDir.appendingPathComponent("devices/device-0.img")
+        let handle = try FileHandle(forUpdating: device)
+        try handle.seek(toOffset: UInt64(1 << 20) + 8192)
+        try handle.write(contentsOf: Data(repeating: 0x5A, count: 16))
+        try handle.close()
+
+        let started = try await app.request("POST", "/v1/pool/scrub")
+        #expect(started.status == 202, "\(started.text)")
+        #expect(started.json["state"] as? String == "running")
+        #expect(started.json["total_bytes"] as? Int == 2 * (3 << 20))
+        let again = try await app.request("POST", "/v1/pool/scrub")
+        #expect(again.status == 409)
+        #expect(again.header("Content-Type")?.hasPrefix("application/problem+json") == true)
+
+        var status: [String: Any] = [:]
+        for _ in 0..<200 {
+            status = try await app.request("GET", "/v1/pool/scrub").json
+            if status["state"] as? String == "finished" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(status["state"] as? String == "finished")
+        #expect(status["checked_bytes"] as? Int == 2 * (3 << 20))
+        #expect(status["errors"] as? Int == 1)
+        #expect(status["repaired"] as? Int == 1)
+        #expect((status["unrepairable"] as? [Any])?.isEmpty == true)
+        #expect(status["finished_at"] is String)
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/photo").body == data)
+
+        let metrics = try await app.request("GET", "/metrics").text
+        #expect(metrics.contains("appliance_scrub_checked_bytes_total \(2 * (3 << 20))"))
+        #expect(metrics.contains("appliance_scrub_repaired_total 1"))
+        #expect(metrics.contains("appliance_scrub_errors_total 1"))
+        #expect(metrics.contains("appliance_scrub_unrepairable_total 0"))
+        #expect(metrics.contains("appliance_scrub_last_completed_timestamp_seconds"))
+    }
+
+    @Test func aBadScrubRateIsRefusedAtStart() throws {
+        let result = try CheckCommandTests.run(["serve", "--scrub-rate", "-5", "--data-dir", "/nonexistent-x"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("scrub-rate"))
+    }
+}
