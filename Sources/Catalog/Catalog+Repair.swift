@@ -48,6 +48,24 @@ extension Catalog {
         }
     }
 
+    /// Objects with an extent whose only copies are on `deviceIDs` (what losing those devices
+    /// loses): up to `limit` of them, and how many bytes of extents in all.
+    package func soleCopies(onDevices deviceIDs: Set<String>, limit: Int) throws(CatalogError) -> (objects: [String], bytes: Int64) {
+        guard !deviceIDs.isEmpty else { return ([], 0) }
+        let marks = Array(repeating: "?", count: deviceIDs.count).joined(separator: ", ")
+        let ids = Array(deviceIDs)
+        return try read { db in
+            let lost = """
+                SELECT e.id AS id, e.length AS length, v.name || '/' || o.key AS object FROM extents e
+                JOIN objects o ON o.id = e.objectId JOIN volumes v ON v.id = o.volumeId
+                WHERE NOT EXISTS (SELECT 1 FROM extent_replicas r WHERE r.extentId = e.id AND r.deviceId NOT IN (\(marks)))
+                """
+            let objects = try String.fetchAll(db, sql: "SELECT DISTINCT object FROM (\(lost)) ORDER BY object LIMIT ?", arguments: StatementArguments(ids + [limit]))
+            let bytes = try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(length), 0) FROM (\(lost))", arguments: StatementArguments(ids)) ?? 0
+            return (objects, bytes)
+        }
+    }
+
     /// Moves the copy of `extentID` at `from` to `to`, if it is still there (an overwrite or a
     /// delete may have dropped the extent meanwhile). Returns whether it moved.
     package func moveReplica(

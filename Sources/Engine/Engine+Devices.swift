@@ -69,18 +69,22 @@ extension Engine {
             allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, state: .active, used: [])
             space.deviceAdded(id: record.id, capacityBytes: record.capacityBytes)
             logger.info("device added", metadata: ["id": "\(record.id)", "path": "\(path)", "bytes": "\(record.capacityBytes)"])
+            resumeEvacuations()  // a rebuild or drain that ran out of room may go on now
             return info(record)
         }
     }
 
-    /// Sets an operator-chosen state (`active` or `readonly`).
+    /// Sets an operator-chosen state: `active`, `readonly`, or `draining` (every copy is moved
+    /// off in the background; refused with `noSpace` when the other active devices cannot hold
+    /// them). `active` or `readonly` cancels a drain.
     package func setDeviceState(id: String, to target: DeviceState) throws(EngineError) -> DeviceInfo {
-        guard target == .active || target == .readonly else {
-            throw .invalidArgument(field: "state", reason: "must be active or readonly")
+        guard target == .active || target == .readonly || target == .draining else {
+            throw .invalidArgument(field: "state", reason: "must be active, readonly or draining")
         }
         if devices.failureReason(id: id) != nil, try catalogCall({ try catalog.deviceRecord(id: id) }) != nil {
             throw .deviceStateChange(id: id, from: DeviceState.failed.rawValue, to: target.rawValue)
         }
+        if target == .draining { try checkDrainFits(id) }
         let updated = try catalogCall(notFound: .deviceNotFound(id: id)) {
             try catalog.updateDeviceState(id: id, to: target.rawValue) { record in
                 var lifecycle = DeviceLifecycle(state: DeviceState(rawValue: record.state) ?? .failed)
@@ -90,16 +94,65 @@ extension Engine {
             }
         }
         allocator.setState(id: id, target)
+        if target == .draining {
+            evacuator.start(self, device: id, reason: .drain)
+        } else {
+            evacuator.cancel(id)
+        }
         return info(updated.record)
     }
 
+    /// A drain of `id` must fit: its copies on the other active devices' free space, and enough
+    /// other active devices for every volume's replicas (each copy on a distinct device).
+    private func checkDrainFits(_ id: String) throws(EngineError) {
+        let records = try catalogCall { try catalog.deviceRecords() }
+        guard records.contains(where: { $0.id == id }) else { throw .deviceNotFound(id: id) }
+        let others = records.filter { $0.id != id && $0.state == DeviceState.active.rawValue && devices.device(id: $0.id) != nil }
+        let needed = space.deviceAllocated(id)
+        let available = others.reduce(Int64(0)) { $0 + allocator.freeBytes(deviceID: $1.id) }
+        if needed > available { throw .noSpace(.pool, needed: needed, available: available) }
+        let replicas = volumeRecords.withLock { $0.values.map(\.replicas).max() ?? 0 }
+        if needed > 0, replicas > Int64(others.count) {
+            throw .deviceNeededByVolumes(id: id, replicas: replicas, remaining: others.count)
+        }
+    }
+
+    /// Starts the background moves a device's state calls for: a drain resumes, a failed device
+    /// holding copies is rebuilt from the other copies (at open, and when a device is added).
+    func resumeEvacuations() {
+        guard let records = try? catalogCall({ try catalog.deviceRecords() }) else { return }
+        for record in records {
+            if devices.failureReason(id: record.id) != nil {
+                if space.deviceAllocated(record.id) > 0 { evacuator.start(self, device: record.id, reason: .rebuild) }
+            } else if record.state == DeviceState.draining.rawValue {
+                evacuator.start(self, device: record.id, reason: .drain)
+            }
+        }
+    }
+
     /// Removes a device that holds no data and is not needed by any volume's replicas or the
-    /// pool's thick reservations; wipes its superblock.
-    package func removeDevice(id: String) throws(EngineError) {
+    /// pool's thick reservations; wipes its superblock. With `force`, its copies are first moved
+    /// off (re-created from the other copies when the device is dead); refused, changing nothing,
+    /// when some data has no copy elsewhere (`deviceHoldsSoleCopies` names it).
+    package func removeDevice(id: String, force: Bool = false) throws(EngineError) {
+        if force {
+            guard try catalogCall({ try catalog.deviceRecord(id: id) }) != nil else { throw .deviceNotFound(id: id) }
+            if devices.device(id: id) == nil {
+                let sole = try catalogCall { try catalog.soleCopies(onDevices: [id], limit: 10) }
+                if sole.bytes > 0 { throw .deviceHoldsSoleCopies(id: id, bytes: sole.bytes, objects: sole.objects) }
+            }
+            evacuator.cancel(id)
+            allocator.setState(id: id, .draining)  // nothing new lands there meanwhile
+            let failures = evacuator.evacuateNow(self, device: id)
+            if space.deviceAllocated(id) > 0 {
+                resumeEvacuations()
+                throw .deviceHoldsData(id: id, bytes: space.deviceAllocated(id), detail: failures.first)
+            }
+        }
         try control.withLock { _ throws(EngineError) in
             let removed = try catalogCall(notFound: .deviceNotFound(id: id)) {
                 try catalog.deleteDevice(id: id) { device, poolWithout in
-                    if device.usedBytes > 0 { throw EngineError.deviceHoldsData(id: id, bytes: device.usedBytes) }
+                    if device.usedBytes > 0 { throw EngineError.deviceHoldsData(id: id, bytes: device.usedBytes, detail: nil) }
                     if poolWithout.maxReplicas > Int64(poolWithout.activeDeviceCount) {
                         throw EngineError.deviceNeededByVolumes(
                             id: id, replicas: poolWithout.maxReplicas, remaining: poolWithout.activeDeviceCount)
@@ -188,7 +241,8 @@ extension Engine {
         let state = devices.failureReason(id: record.id) != nil ? .failed : DeviceState(rawValue: record.state) ?? .failed
         return DeviceInfo(
             id: record.id, path: record.path, label: record.label, state: state, capacityBytes: record.capacityBytes,
-            usedBytes: space.deviceAllocated(record.id), logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt)
+            usedBytes: space.deviceAllocated(record.id), logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt,
+            movedBytes: evacuator.moved(record.id))
     }
 }
 

@@ -19,6 +19,7 @@ package final class Engine: Sendable {
     let writeback = WritebackScheduler()
     let groupCommit = GroupCommit()
     let scrubber = Scrubber()
+    let evacuator = Evacuator()
     /// Volume rows by name (see `volumeRecord(named:)`).
     let volumeRecords = Lock<[String: VolumeRecord]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -74,6 +75,7 @@ package final class Engine: Sendable {
         // Every volume's row in memory from the start: what an event loop may look at.
         engine.volumeRecords.withLock { cached in for volume in recount.volumes { cached[volume.name] = volume } }
         engine.writeback.start(engine)
+        engine.resumeEvacuations()
         return engine
     }
 
@@ -81,6 +83,7 @@ package final class Engine: Sendable {
     package func shutdown() {
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         scrubber.stop()
+        evacuator.stop()
         writeback.stop()
         flushAll()
         devices.removeAll()

@@ -11,7 +11,9 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case devicePathInUse(path: String)
     case deviceAlreadyMember(path: String)
     case deviceForeign(path: String, reason: String)
-    case deviceHoldsData(id: String, bytes: Int64)
+    case deviceHoldsData(id: String, bytes: Int64, detail: String?)
+    /// A forced removal of a dead device would lose data that has no copy elsewhere.
+    case deviceHoldsSoleCopies(id: String, bytes: Int64, objects: [String])
     case deviceNeededByVolumes(id: String, replicas: Int64, remaining: Int)
     case deviceNeededForReservations(id: String)
     case deviceStateChange(id: String, from: String, to: String)
@@ -50,7 +52,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidPart, .invalidPartOrder, .partTooSmall: .invalid
         case .uploadIncomplete, .uploadTooLong: .invalid
         case .dataUnavailable: .io
-        case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceNeededByVolumes,
+        case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceHoldsSoleCopies, .deviceNeededByVolumes,
             .deviceNeededForReservations, .deviceStateChange, .volumeExists, .replicasExceedDevices,
             .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning:
             .conflict
@@ -71,7 +73,10 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .devicePathInUse(let path): "\(path) is already registered as a device"
         case .deviceAlreadyMember(let path): "\(path) is already a member of this pool"
         case .deviceForeign(let path, let reason): "\(path) \(reason); pass force=true to overwrite it"
-        case .deviceHoldsData(let id, let bytes): "device \(id) still holds \(bytes) bytes of data"
+        case .deviceHoldsData(let id, let bytes, let detail):
+            "device \(id) still holds \(bytes) bytes of data" + (detail.map { "; \($0)" } ?? "; drain it first (PATCH state draining), or pass force=true")
+        case .deviceHoldsSoleCopies(let id, let bytes, let objects):
+            "device \(id) is unavailable and holds the only copy of \(bytes) bytes of \(objects.count == 10 ? "at least 10" : "\(objects.count)") object(s) (\(objects.joined(separator: ", "))); removing it would lose them"
         case .deviceNeededByVolumes(let id, let replicas, let remaining):
             "removing device \(id) would leave \(remaining) active device(s) for a volume with \(replicas) replicas"
         case .deviceNeededForReservations(let id):

@@ -14,6 +14,10 @@ package struct DeviceInfo: Sendable, Equatable {
     package var usedBytes: Int64
     package var logicalBlockSize: Int64
     package var createdAt: Date
+    /// Bytes of copies moved off it by a drain or rebuild (since this process started it).
+    package var movedBytes: Int64 = 0
+    /// Bytes of copies still on it (a drain is done at 0).
+    package var remainingBytes: Int64 { usedBytes }
 }
 
 package struct VolumeInfo: Sendable, Equatable {
@@ -39,6 +43,9 @@ package struct PoolInfo: Sendable, Equatable {
     package var deviceCount: Int
     package var activeDeviceCount: Int
     package var volumeCount: Int
+    /// Bytes of copies on failed devices: data with fewer intact copies than its volume asks for
+    /// until a rebuild re-creates them elsewhere.
+    package var degradedBytes: Int64 = 0
 }
 
 /// Everything `/metrics` shows about the engine, taken at one moment.

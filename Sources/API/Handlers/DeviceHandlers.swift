@@ -1,4 +1,5 @@
-// /v1/devices: add, list, show, change state, remove.
+// /v1/devices: add, list, show, change state (draining moves every copy off), remove (force:
+// move the copies off first, re-creating a dead device's from the other copies).
 import Engine
 
 struct DeviceHandlers {
@@ -22,13 +23,14 @@ struct DeviceHandlers {
         }
         router.add("PATCH", "/v1/devices/{id}") { [engine] request, context in
             let body = try JSONBody.decode(DeviceUpdateJSON.self, from: request.body, allowedFields: DeviceUpdateJSON.fields)
-            guard let state = DeviceState(rawValue: body.state), state == .active || state == .readonly else {
-                throw HTTPError.badRequest("field 'state' must be active or readonly")
+            guard let state = DeviceState(rawValue: body.state), state == .active || state == .readonly || state == .draining else {
+                throw HTTPError.badRequest("field 'state' must be active, readonly or draining")
             }
             return .json(DeviceJSON(try engine.setDeviceState(id: context.parameter("id"), to: state)))
         }
-        router.add("DELETE", "/v1/devices/{id}") { [engine] _, context in
-            try engine.removeDevice(id: context.parameter("id"))
+        router.add("DELETE", "/v1/devices/{id}") { [engine] request, context in
+            let force = try QueryValues.bool("force", in: request, default: false)
+            try engine.removeDevice(id: context.parameter("id"), force: force)
             return .noContent()
         }
     }

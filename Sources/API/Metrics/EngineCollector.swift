@@ -16,10 +16,12 @@ enum EngineCollector {
         gauge("appliance_pool_free_bytes", "Bytes neither allocated nor reserved", pool.freeBytes)
         gauge("appliance_pool_devices", "Member devices", Int64(pool.deviceCount))
         gauge("appliance_pool_volumes", "Volumes", Int64(pool.volumeCount))
+        gauge("appliance_pool_degraded_bytes", "Bytes of copies on failed devices, not yet re-created elsewhere", pool.degradedBytes)
         for device in snapshot.devices {
             let labels = [("device", device.id), ("path", device.path)]
             gauge("appliance_device_capacity_bytes", "Usable bytes on the device", device.capacityBytes, labels)
             gauge("appliance_device_used_bytes", "Bytes allocated on the device", device.usedBytes, labels)
+            gauge("appliance_device_moved_bytes", "Bytes of copies moved off the device by a drain or rebuild (since start)", device.movedBytes, labels)
             for state in DeviceState.allCases {
                 gauge("appliance_device_state", "1 for the device's current state", device.state == state ? 1 : 0,
                       [("device", device.id), ("state", state.rawValue)])

@@ -11,6 +11,8 @@ struct DeviceJSON: Codable, Sendable, Equatable {
     var usedBytes: Int64
     var logicalBlockSize: Int64
     var createdAt: String
+    var movedBytes: Int64
+    var remainingBytes: Int64
 
     enum CodingKeys: String, CodingKey {
         case id, path, label, state
@@ -18,6 +20,8 @@ struct DeviceJSON: Codable, Sendable, Equatable {
         case usedBytes = "used_bytes"
         case logicalBlockSize = "logical_block_size"
         case createdAt = "created_at"
+        case movedBytes = "moved_bytes"
+        case remainingBytes = "remaining_bytes"
     }
 
     init(_ info: DeviceInfo) {
@@ -29,6 +33,8 @@ struct DeviceJSON: Codable, Sendable, Equatable {
         usedBytes = info.usedBytes
         logicalBlockSize = info.logicalBlockSize
         createdAt = info.createdAt.wireFormat
+        movedBytes = info.movedBytes
+        remainingBytes = info.remainingBytes
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -41,6 +47,8 @@ struct DeviceJSON: Codable, Sendable, Equatable {
         try c.encode(usedBytes, forKey: .usedBytes)
         try c.encode(logicalBlockSize, forKey: .logicalBlockSize)
         try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(movedBytes, forKey: .movedBytes)
+        try c.encode(remainingBytes, forKey: .remainingBytes)
     }
 }
 

@@ -10,6 +10,7 @@ struct PoolJSON: Codable, Sendable, Equatable {
     var deviceCount: Int
     var activeDeviceCount: Int
     var volumeCount: Int
+    var degradedBytes: Int64
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -20,6 +21,7 @@ struct PoolJSON: Codable, Sendable, Equatable {
         case deviceCount = "device_count"
         case activeDeviceCount = "active_device_count"
         case volumeCount = "volume_count"
+        case degradedBytes = "degraded_bytes"
     }
 
     init(_ info: PoolInfo) {
@@ -31,6 +33,7 @@ struct PoolJSON: Codable, Sendable, Equatable {
         deviceCount = info.deviceCount
         activeDeviceCount = info.activeDeviceCount
         volumeCount = info.volumeCount
+        degradedBytes = info.degradedBytes
     }
 }
 

@@ -4,7 +4,7 @@ package enum DeviceState: String, Sendable, Equatable, CaseIterable {
     case active
     /// Readable; no new allocations.
     case readonly
-    /// Data is being moved off (set by the engine).
+    /// Readable; no new allocations; every copy is being moved off (the operator asks for it).
     case draining
     /// Unusable: IO errors past a threshold, or missing/mismatched at start (set by the engine).
     case failed
@@ -22,11 +22,12 @@ package struct DeviceLifecycle: Sendable, Equatable {
         case reject(from: DeviceState, to: DeviceState)
     }
 
-    /// An operator asks for `target` (only `active` and `readonly` may be asked for).
+    /// An operator asks for `target` (`active`, `readonly` or `draining`; `active` or `readonly`
+    /// cancels a drain).
     package mutating func operatorRequests(_ target: DeviceState) -> Action {
         switch (state, target) {
         case (let from, let to) where from == to: return .nothing
-        case (.active, .readonly), (.readonly, .active), (.draining, .active), (.draining, .readonly):
+        case (.active, .readonly), (.readonly, .active), (.draining, .active), (.draining, .readonly), (.active, .draining), (.readonly, .draining):
             state = target
             return .persist(target)
         default:

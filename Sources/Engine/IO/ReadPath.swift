@@ -22,6 +22,7 @@ extension Engine {
         devices.markFailed(id: id, reason: "\(total) IO errors")
         allocator.setState(id: id, .failed)
         logger.critical("device failed after repeated IO errors; its data is served from other replicas", metadata: ["device": "\(id)", "errors": "\(total)"])
+        evacuator.start(self, device: id, reason: .rebuild)  // re-create its copies from the others
     }
 
     /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the

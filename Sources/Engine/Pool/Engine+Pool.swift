@@ -4,11 +4,15 @@ import Foundation
 extension Engine {
     package func pool() throws(EngineError) -> PoolInfo {
         let members = try catalogCall { try catalog.poolMembership() }
-        let space = space.poolFigures()
+        // Copies on failed devices: what a rebuild has yet to re-create elsewhere.
+        let degraded = try catalogCall { try catalog.deviceRecords() }.filter { devices.failureReason(id: $0.id) != nil }
+            .reduce(Int64(0)) { $0 + space.deviceAllocated($1.id) }
+        let figures = space.poolFigures()
         return PoolInfo(
-            id: poolUUID.uuidString.lowercased(), capacityBytes: space.capacity, allocatedBytes: space.allocated,
-            reservedBytes: space.reserved, freeBytes: max(0, space.capacity - space.allocated - space.reserved),
-            deviceCount: members.deviceCount, activeDeviceCount: members.activeDeviceCount, volumeCount: members.volumeCount)
+            id: poolUUID.uuidString.lowercased(), capacityBytes: figures.capacity, allocatedBytes: figures.allocated,
+            reservedBytes: figures.reserved, freeBytes: max(0, figures.capacity - figures.allocated - figures.reserved),
+            deviceCount: members.deviceCount, activeDeviceCount: members.activeDeviceCount, volumeCount: members.volumeCount,
+            degradedBytes: degraded)
     }
 
     /// The space counters as they are, and the same figures counted afresh from the catalog (tests).

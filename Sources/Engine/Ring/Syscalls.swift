@@ -26,6 +26,14 @@ package enum Syscalls {
         }
     }
 
+    /// Disarms the fault of `call`, if it was not taken.
+    package static func clearFault(call: String) {
+        faults.withLock { faults in
+            faults[call] = nil
+            armed.store(faults.count, ordering: .releasing)
+        }
+    }
+
     @inline(__always)
     static func takeFault(_ call: String, fd: Int32? = nil) -> Int32? {
         guard armed.load(ordering: .relaxed) > 0 else { return nil }

@@ -4,6 +4,7 @@ import Testing
 @Suite struct DeviceStateTests {
     @Test(arguments: [
         (DeviceState.active, DeviceState.readonly), (.readonly, .active), (.draining, .active), (.draining, .readonly),
+        (.active, .draining), (.readonly, .draining),
     ])
     func allowedChangesPersist(from: DeviceState, to: DeviceState) {
         var lifecycle = DeviceLifecycle(state: from)
@@ -19,7 +20,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (DeviceState.failed, DeviceState.active), (.failed, .readonly), (.active, .draining), (.readonly, .failed),
+        (DeviceState.failed, DeviceState.active), (.failed, .readonly), (.failed, .draining), (.readonly, .failed), (.active, .failed),
     ])
     func otherChangesAreRejected(from: DeviceState, to: DeviceState) {
         var lifecycle = DeviceLifecycle(state: from)

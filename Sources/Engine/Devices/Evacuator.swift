@@ -1,0 +1,123 @@
+// Moving every copy off one device: a drain (the operator set it `draining`) or a rebuild (it
+// failed: its copies are re-created from the other copies). One thread per device walks the
+// extents with a copy there and mends each with that device evacuated (ExtentRepair.swift: the
+// same copy-on-write rewrite and conditional catalog move a repair uses, through the same IO path
+// as writeback), while clients keep reading and writing. A pass that moves nothing ends the job
+// (no space, or data with no other intact copy); adding a device or restarting starts it again.
+// The owner of the jobs' progress; no lock is held across IO.
+import Catalog
+import Foundation
+import Logging
+
+final class Evacuator: Sendable {
+    enum Reason: String, Sendable { case drain, rebuild }
+
+    private struct Job {
+        var reason: Reason
+        var moved: Int64 = 0
+        var running = false
+        var cancelled = false
+        /// Why the last pass left copies behind.
+        var stalled: String?
+    }
+
+    private struct State {
+        var jobs: [String: Job] = [:]
+        var stopping = false
+    }
+
+    private let state = Lock(State())
+
+    /// Bytes moved off `device` since its job started (this process).
+    func moved(_ device: String) -> Int64 { state.withLock { $0.jobs[device]?.moved ?? 0 } }
+
+    func stalled(_ device: String) -> String? { state.withLock { $0.jobs[device]?.stalled } }
+
+    var running: Bool { state.withLock { $0.jobs.values.contains { $0.running } } }
+
+    /// Starts (or restarts) moving copies off `device`; nothing if its job is running.
+    func start(_ engine: Engine, device: String, reason: Reason) {
+        let start = state.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            var job = state.jobs[device] ?? Job(reason: reason)
+            if job.running { return false }
+            if job.reason != reason { job = Job(reason: reason) }
+            job.running = true
+            job.cancelled = false
+            job.stalled = nil
+            state.jobs[device] = job
+            return true
+        }
+        guard start else { return }
+        let thread = Thread { [weak engine, self] in
+            if let engine { run(engine, device: device) }
+            state.withLock { $0.jobs[device]?.running = false }
+        }
+        thread.name = "evacuate"
+        thread.start()
+    }
+
+    /// Stops the job on `device` (a drain cancelled); what it moved stays moved.
+    func cancel(_ device: String) {
+        state.withLock { $0.jobs[device]?.cancelled = true }
+        while state.withLock({ $0.jobs[device]?.running ?? false }) { usleep(2000) }
+        state.withLock { _ = $0.jobs.removeValue(forKey: device) }
+    }
+
+    /// Stops every job (shutdown, before the devices and the catalog close).
+    func stop() {
+        state.withLock { state in
+            state.stopping = true
+            for id in state.jobs.keys { state.jobs[id]?.cancelled = true }
+        }
+        let until = Date().addingTimeInterval(30)
+        while Date() < until, running { usleep(2000) }
+    }
+
+    /// Moves what it can off `device` now, on the calling thread (a forced removal); returns
+    /// the copies it could not move, with why.
+    func evacuateNow(_ engine: Engine, device: String) -> [String] {
+        var failures: [String] = []
+        var after: Int64 = 0
+        while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
+            for id in ids {
+                after = id
+                let verdict = engine.mendExtent(id: id, evacuate: device)
+                failures += verdict.failures
+                failures += verdict.unrepairable.map { "\($0.volume)/\($0.key) bytes \($0.offset)-\($0.offset + $0.length - 1) have no intact copy elsewhere" }
+            }
+        }
+        return failures
+    }
+
+    private func run(_ engine: Engine, device: String) {
+        engine.logger.info("moving copies off a device", metadata: ["device": "\(device)", "reason": "\(state.withLock { $0.jobs[device]?.reason.rawValue ?? "" })"])
+        while true {
+            var after: Int64 = 0
+            var movedThisPass = 0
+            var problems: [String] = []
+            while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
+                for id in ids {
+                    if state.withLock({ $0.jobs[device]?.cancelled ?? true }) { return }
+                    after = id
+                    let verdict = engine.mendExtent(id: id, evacuate: device)
+                    movedThisPass += verdict.moved
+                    problems += verdict.failures
+                    problems += verdict.unrepairable.map { "\($0.volume)/\($0.key) bytes \($0.offset)-\($0.offset + $0.length - 1) have no intact copy elsewhere" }
+                    state.withLock { $0.jobs[device]?.moved += verdict.movedBytes }
+                }
+            }
+            let left = (try? engine.catalogCall { try engine.catalog.extentIDs(onDevice: device, afterID: 0, limit: 1) })?.isEmpty == false
+            if !left {
+                engine.logger.info("device holds no copies now", metadata: ["device": "\(device)", "moved": "\(moved(device))"])
+                return
+            }
+            if movedThisPass == 0 {
+                let why = problems.first ?? "copies remain"
+                state.withLock { $0.jobs[device]?.stalled = why }
+                engine.logger.warning("copies could not be moved off a device; retried when a device is added or at restart", metadata: ["device": "\(device)", "problem": "\(why)"])
+                return
+            }
+        }
+    }
+}
