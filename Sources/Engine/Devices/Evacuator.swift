@@ -78,37 +78,49 @@ final class Evacuator: Sendable {
     /// the copies it could not move, with why.
     func evacuateNow(_ engine: Engine, device: String) -> [String] {
         var failures: [String] = []
-        var after: Int64 = 0
-        while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
-            for id in ids {
-                after = id
-                let verdict = engine.mendExtent(id: id, evacuate: device)
-                failures += verdict.failures
-                failures += verdict.unrepairable.map { "\($0.volume)/\($0.key) bytes \($0.offset)-\($0.offset + $0.length - 1) have no intact copy elsewhere" }
+        for table in ExtentTable.allCases {
+            var after: Int64 = 0
+            while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(in: table, onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
+                for id in ids {
+                    after = id
+                    let verdict = engine.mendExtent(table, id: id, evacuate: device)
+                    failures += verdict.failures + Self.describe(verdict.unrepairable)
+                    state.withLock { $0.jobs[device]?.moved += verdict.movedBytes }
+                }
             }
         }
         return failures
     }
 
+    private static func describe(_ lost: [UnrepairableRange]) -> [String] {
+        lost.map { "\($0.volume)/\($0.key) bytes \($0.offset)-\($0.offset + $0.length - 1) have no intact copy elsewhere" }
+    }
+
+    private static func holdsCopies(_ engine: Engine, _ device: String) -> Bool {
+        ExtentTable.allCases.contains { table in
+            (try? engine.catalogCall { try engine.catalog.extentIDs(in: table, onDevice: device, afterID: 0, limit: 1) })?.isEmpty == false
+        }
+    }
+
     private func run(_ engine: Engine, device: String) {
         engine.logger.info("moving copies off a device", metadata: ["device": "\(device)", "reason": "\(state.withLock { $0.jobs[device]?.reason.rawValue ?? "" })"])
         while true {
-            var after: Int64 = 0
             var movedThisPass = 0
             var problems: [String] = []
-            while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
-                for id in ids {
-                    if state.withLock({ $0.jobs[device]?.cancelled ?? true }) { return }
-                    after = id
-                    let verdict = engine.mendExtent(id: id, evacuate: device)
-                    movedThisPass += verdict.moved
-                    problems += verdict.failures
-                    problems += verdict.unrepairable.map { "\($0.volume)/\($0.key) bytes \($0.offset)-\($0.offset + $0.length - 1) have no intact copy elsewhere" }
-                    state.withLock { $0.jobs[device]?.moved += verdict.movedBytes }
+            for table in ExtentTable.allCases {
+                var after: Int64 = 0
+                while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(in: table, onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
+                    for id in ids {
+                        if state.withLock({ $0.jobs[device]?.cancelled ?? true }) { return }
+                        after = id
+                        let verdict = engine.mendExtent(table, id: id, evacuate: device)
+                        movedThisPass += verdict.moved
+                        problems += verdict.failures + Self.describe(verdict.unrepairable)
+                        state.withLock { $0.jobs[device]?.moved += verdict.movedBytes }
+                    }
                 }
             }
-            let left = (try? engine.catalogCall { try engine.catalog.extentIDs(onDevice: device, afterID: 0, limit: 1) })?.isEmpty == false
-            if !left {
+            if !Self.holdsCopies(engine, device) {
                 engine.logger.info("device holds no copies now", metadata: ["device": "\(device)", "moved": "\(moved(device))"])
                 return
             }

@@ -84,7 +84,7 @@ extension Engine {
             case .failed: break
             }
             let avoiding = leaves ? otherDevices.union([old.deviceID]) : otherDevices
-            switch rewrite(good, padded: padded, replacing: old, extentID: item.extent.record.id!, avoiding: avoiding, preferring: rotted ? old.deviceID : nil) {
+            switch rewrite(good, padded: padded, replacing: old, in: item.table, extentID: item.id, avoiding: avoiding, preferring: rotted ? old.deviceID : nil) {
             case .success(true):
                 if old.deviceID == evacuate {
                     verdict.moved += 1
@@ -104,7 +104,7 @@ extension Engine {
     /// copy there. Success(false): the copy was no longer where it was read (the new space is
     /// freed again).
     private func rewrite(
-        _ good: AlignedBuffer, padded: Int, replacing old: PhysicalRange, extentID: Int64, avoiding: Set<String>, preferring: String?
+        _ good: AlignedBuffer, padded: Int, replacing old: PhysicalRange, in table: ExtentTable, extentID: Int64, avoiding: Set<String>, preferring: String?
     ) -> Result<Bool, EngineError> {
         guard let target = allocator.allocateCopy(length: old.length, avoiding: avoiding, preferring: preferring) else {
             return .failure(.noSpace(.pool, needed: old.length, available: 0))
@@ -133,7 +133,7 @@ extension Engine {
         do {
             try makeDurable([target.deviceID])
             let moved = try catalogCall {
-                try catalog.moveReplica(extentID: extentID, from: (old.deviceID, old.offset), to: (target.deviceID, target.offset, target.length))
+                try catalog.moveReplica(table, extentID: extentID, from: (old.deviceID, old.offset), to: (target.deviceID, target.offset, target.length))
             }
             guard moved else {
                 allocator.free([target])

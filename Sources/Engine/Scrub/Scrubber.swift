@@ -1,4 +1,5 @@
-// The owner of scrubbing and repair. A scrub walks every object extent in id order on a thread of
+// The owner of scrubbing and repair. A scrub walks every extent (objects', then waiting
+// multipart parts') in id order on a thread of
 // its own (one at a time), mends each (ExtentRepair.swift) and throttles itself to `rate` bytes
 // of copies read per second, so client IO keeps the disks; an optional interval starts one
 // periodically. Read repair: a read that found a bad copy and served another queues that copy
@@ -51,7 +52,7 @@ final class Scrubber: Sendable {
 
     /// Starts a scrub; `.scrubRunning` while one runs.
     func start(_ engine: Engine) throws(EngineError) -> ScrubStatus {
-        let total = try engine.catalogCall { try engine.catalog.objectCopyBytes() }
+        let total = try engine.catalogCall { try engine.catalog.copyBytes() }
         let started = try state.withLock { state throws(EngineError) -> ScrubStatus in
             guard !state.stopping, state.status.start(totalBytes: total, at: Date()) else { throw .scrubRunning }
             return state.status
@@ -65,20 +66,21 @@ final class Scrubber: Sendable {
     private func run(_ engine: Engine) {
         let began = ContinuousClock.now
         var checked: Int64 = 0
-        var after: Int64 = 0
         var cancelled = false
-        walk: while true {
-            guard let ids = try? engine.catalogCall({ try engine.catalog.objectExtentIDs(afterID: after, limit: 64) }), !ids.isEmpty else { break }
-            for id in ids {
-                after = id
-                if state.withLock({ $0.stopping }) {
-                    cancelled = true
-                    break walk
+        walk: for table in ExtentTable.allCases {
+            var after: Int64 = 0
+            while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(in: table, afterID: after, limit: 64) }), !ids.isEmpty {
+                for id in ids {
+                    after = id
+                    if state.withLock({ $0.stopping }) {
+                        cancelled = true
+                        break walk
+                    }
+                    let verdict = engine.mendExtent(table, id: id)
+                    checked += verdict.checkedBytes
+                    record(verdict, scrub: true)
+                    throttle(checked: checked, since: began)
                 }
-                let verdict = engine.mendExtent(id: id)
-                checked += verdict.checkedBytes
-                record(verdict, scrub: true)
-                throttle(checked: checked, since: began)
             }
         }
         state.withLock { state in
@@ -155,8 +157,8 @@ final class Scrubber: Sendable {
             }
             switch next {
             case .some(.some(let replica)):
-                if let id = try? engine.catalogCall({ try engine.catalog.extentID(deviceID: replica.deviceID, physicalOffset: replica.offset) }) {
-                    record(engine.mendExtent(id: id), scrub: false)
+                if let found = try? engine.catalogCall({ try engine.catalog.extent(deviceID: replica.deviceID, physicalOffset: replica.offset) }) {
+                    record(engine.mendExtent(found.table, id: found.id), scrub: false)
                 }
                 state.withLock { state in
                     state.queued.remove(replica)
@@ -208,12 +210,12 @@ final class Scrubber: Sendable {
 }
 
 extension Engine {
-    /// Mends the extent `id` as it is now (nothing when it is gone), holding a DeferredFree
-    /// epoch so its space cannot be reused while its copies are read.
-    func mendExtent(id: Int64, evacuate: String? = nil) -> ExtentVerdict {
+    /// Mends the extent `id` of `table` as it is now (nothing when it is gone), holding a
+    /// DeferredFree epoch so its space cannot be reused while its copies are read.
+    func mendExtent(_ table: ExtentTable, id: Int64, evacuate: String? = nil) -> ExtentVerdict {
         let epoch = deferredFree.pin()
         defer { deferredFree.unpin(epoch) }
-        guard let item = try? catalogCall({ try catalog.repairItem(extentID: id) }) else { return ExtentVerdict() }
+        guard let item = try? catalogCall({ try catalog.repairItem(table, extentID: id) }) else { return ExtentVerdict() }
         return mend(item, evacuate: evacuate)
     }
 }

@@ -56,13 +56,14 @@ final class PowerCutHistory: @unchecked Sendable {
     }
 
     /// A short account of `id`'s operations, for a violation's message.
-    func describe(_ id: String, cut: Int) -> String {
+    func describe(_ id: String, volume: String, cut: Int) -> String {
         lock.withLock {
-            (ops[id] ?? []).map { op in
+            let flushed = (flushes[volume] ?? []).map { "[\($0.start)-\($0.end)]" }.joined(separator: " ")
+            return (ops[id] ?? []).map { op in
                 let size = op.result.map { "\($0.count) B" } ?? "absent"
                 let end = op.end.map(String.init) ?? "failed"
                 return "\(op.kind.rawValue)\(op.sync ? "" : "(async)") → \(size) [\(op.start)-\(end)]"
-            }.joined(separator: ", ") + " ; cut at \(cut)"
+            }.joined(separator: ", ") + " ; flushes of \(volume): \(flushed.isEmpty ? "none" : flushed) ; cut at \(cut)"
         }
     }
 }

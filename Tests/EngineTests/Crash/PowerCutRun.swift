@@ -216,6 +216,20 @@ enum PowerCutRun {
         }
     }
 
+    /// What `bytes` resemble: the version named in its first 8 bytes, and where it first differs
+    /// from each allowed state of its size.
+    static func explain(_ bytes: [UInt8], _ allowed: [[UInt8]?]) -> String {
+        let header = bytes.count >= 8 ? bytes[0..<8].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } : 0
+        var parts = ["starts as version \(header >> 32)/\(header & 0xFFFF_FFFF)"]
+        for case let candidate? in allowed {
+            let common = min(candidate.count, bytes.count)
+            let first = (0..<common).first { candidate[$0] != bytes[$0] }
+            let named = candidate.count >= 8 ? candidate[0..<8].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } : 0
+            parts.append("vs \(candidate.count) B version \(named >> 32)/\(named & 0xFFFF_FFFF): " + (first.map { "differs from byte \($0)" } ?? "same for \(common) bytes"))
+        }
+        return parts.joined(separator: "; ")
+    }
+
     private static func verify(_ root: URL, _ history: PowerCutHistory, cut: Int, report: inout PowerCutReport) -> [String] {
         var violations: [String] = []
         var first: [String: Found] = [:]
@@ -237,10 +251,10 @@ enum PowerCutRun {
                     let what: String
                     switch found {
                     case .absent: what = "absent"
-                    case .content(let bytes): what = "\(bytes.count) bytes of no version that may be there"
+                    case .content(let bytes): what = "\(bytes.count) bytes of no version that may be there (\(Self.explain(bytes, allowed)))"
                     case .unreadable(let error): what = "unreadable (\(error))"
                     }
-                    violations.append("\(id) is \(what); history: \(history.describe(id, cut: cut))")
+                    violations.append("\(id) is \(what); history: \(history.describe(id, volume: volume, cut: cut))")
                 }
             }
             violations += engine.check(verifyData: true).problems.map { "check: \($0)" }

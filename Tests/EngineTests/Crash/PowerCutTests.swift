@@ -1,6 +1,6 @@
 // Power cuts at every durability barrier of a workload (PowerCutRun), and the bugs planted in the
 // engine that the same check must catch. Bounded for `make test`; APPLIANCE_POWERCUT_SCALE=N runs
-// N seeds of N times as many operations and crash points. The durability model is one per
+// N seeds of N times as many operations and crash points (APPLIANCE_POWERCUT_SEED: the first). The durability model is one per
 // process, hence serialized.
 @testable import Engine
 import Foundation
@@ -8,11 +8,13 @@ import Testing
 
 @Suite(.serialized) struct PowerCutTests {
     static var scale: Int { Int(ProcessInfo.processInfo.environment["APPLIANCE_POWERCUT_SCALE"] ?? "") ?? 1 }
+    /// The first seed (APPLIANCE_POWERCUT_SEED); rounds take the next ones.
+    static var seed: UInt64 { UInt64(ProcessInfo.processInfo.environment["APPLIANCE_POWERCUT_SEED"] ?? "") ?? 0xC0FFEE }
 
     @Test func everyCrashPointKeepsWhatWasAcknowledged() throws {
         var total = PowerCutReport(seed: 0)
         for round in 0..<Self.scale {
-            let settings = PowerCutRun.Settings(seed: 0xC0FFEE &+ UInt64(round), opsPerThread: 14 * Self.scale, maxImages: 60 * Self.scale)
+            let settings = PowerCutRun.Settings(seed: Self.seed &+ UInt64(round), opsPerThread: 14 * Self.scale, maxImages: 60 * Self.scale)
             let report = try PowerCutRun.run(settings)
             print("[power-cut] \(report.summary)")
             for violation in report.violations.prefix(10) { print("[power-cut]   \(violation)") }

@@ -220,4 +220,26 @@ import Testing
         try Self.verifyAll(engine, expected)
         _ = devices
     }
+
+    @Test func aDrainMovesTheWaitingPartsOfAMultipartUploadToo() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, devices) = try Scratch.engine(dir, devices: 3, volume: "vol", capacity: 60 << 20, replicas: 2)
+        defer { engine.shutdown() }
+        let upload = try engine.createUpload(volume: "vol", key: "big", contentType: nil, metadata: [:], checksumAlgorithm: nil)
+        let one = Scratch.splitMixBytes(MultipartTests.partSize, seed: 1)
+        let two = Scratch.splitMixBytes(1000, seed: 2)
+        let e1 = try MultipartTests.upload(engine, "vol", "big", upload.id, number: 1, one)
+        let e2 = try MultipartTests.upload(engine, "vol", "big", upload.id, number: 2, two)
+        let target = try #require(devices.first { (try? engine.device(id: $0.id).usedBytes) ?? 0 > 0 }).id
+        _ = try engine.setDeviceState(id: target, to: .draining)
+        #expect(try Self.waitUntil { try engine.device(id: target).remainingBytes == 0 }, "the parts were not moved")
+        #expect(engine.check(verifyData: true).problems.isEmpty)
+        _ = try engine.completeUpload(
+            volume: "vol", key: "big", uploadID: upload.id, parts: [(1, e1), (2, e2)], minimumPartSize: Int64(MultipartTests.partSize),
+            combine: MultipartTests.combine)
+        #expect(try ScrubTests.read(engine, "vol", "big") == one + two)
+        #expect(engine.spaceAudit().isEmpty)
+        try engine.removeDevice(id: target)
+    }
 }
