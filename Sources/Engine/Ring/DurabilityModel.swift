@@ -51,9 +51,9 @@ package final class DurabilityModel: Sendable {
     private let sector: Int
     /// Barrier number (1, 2, …) → the directory for an image of that instant, or nil for none.
     private let plan: @Sendable (Int) -> String?
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
-    private static let current = Mutex<DurabilityModel?>(nil)
+    private static let current = Lock<DurabilityModel?>(nil)
     private static let active = Atomic<Bool>(false)
 
     private init(root: String, seed: UInt64, sector: Int, plan: @escaping @Sendable (Int) -> String?) {
