@@ -203,9 +203,13 @@ package final class DurabilityModel: Sendable {
         return token
     }
 
+    /// The model's own fd for `path`: O_DIRECT where the file allows it, so that what it reads is
+    /// what the device holds even while the engine's O_DIRECT writes race it (a buffered read
+    /// racing an O_DIRECT write can leave stale pages in the page cache).
     private static func reader(_ state: inout State, _ path: String) -> Int32 {
         if let fd = state.readers[path] { return fd }
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        var fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | Syscalls.oDirect)
+        if fd < 0 { fd = Glibc.open(path, O_RDONLY | O_CLOEXEC) }
         if fd >= 0 { state.readers[path] = fd }
         return fd
     }
@@ -215,15 +219,26 @@ package final class DurabilityModel: Sendable {
         return fd >= 0 && Glibc.fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
     }
 
+    /// `count` bytes at `offset` (zeros past the end), read in whole aligned blocks.
     private static func read(_ fd: Int32, count: Int, at offset: Int64) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
+        guard count > 0, fd >= 0 else { return bytes }
+        let block: Int64 = 4096
+        let start = offset / block * block
+        let end = (offset + Int64(count) + block - 1) / block * block
+        let buffer = AlignedBuffer(count: Int(end - start))
         var done = 0
-        while done < count, fd >= 0 {
-            let n = bytes.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+        while done < buffer.count {
+            let n = Glibc.pread(fd, buffer.bytes.baseAddress! + done, buffer.count - done, off_t(start) + off_t(done))
             if n <= 0 { break }
             done += n
         }
-        return bytes
+        let skip = Int(offset - start)
+        let available = max(0, min(count, done - skip))
+        if available > 0 {
+            bytes.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer.bytes[skip..<skip + available])) }
+        }
+        return withExtendedLifetime(buffer) { bytes }
     }
 
     // MARK: Images
@@ -314,27 +329,29 @@ package final class DurabilityModel: Sendable {
     /// Copies a file's data extents only (SEEK_DATA / SEEK_HOLE), so sparse devices stay sparse.
     static func sparseCopy(from source: String, to target: String) {
         try? FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
+        var input = Glibc.open(source, O_RDONLY | O_CLOEXEC | Syscalls.oDirect)  // see `reader`
+        if input < 0 { input = Glibc.open(source, O_RDONLY | O_CLOEXEC) }
         guard input >= 0 else { return }
         defer { _ = Glibc.close(input) }
         let output = Glibc.open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard output >= 0 else { return }
         defer { _ = Glibc.close(output) }
         let size = size(input)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let chunk = 1 << 20
         var at: off_t = 0
         while at < size {
             let data = lseek(input, at, Self.seekData)
             if data < 0 { break }
             let hole = min(lseek(input, data, Self.seekHole), off_t(size))
-            var offset = data
+            var offset = data / 4096 * 4096
             while offset < hole {
-                let n = buffer.withUnsafeMutableBytes { Glibc.pread(input, $0.baseAddress, min($0.count, Int(hole - offset)), offset) }
-                if n <= 0 { break }
-                _ = buffer.withUnsafeBytes { Glibc.pwrite(output, $0.baseAddress, n, offset) }
-                offset += off_t(n)
+                let want = Int(min(Int64(chunk), (Int64(hole) - Int64(offset) + 4095) / 4096 * 4096))
+                let bytes = read(input, count: want, at: Int64(offset))
+                let keep = min(bytes.count, Int(hole - offset))
+                _ = bytes.withUnsafeBytes { Glibc.pwrite(output, $0.baseAddress, keep, offset) }
+                offset += off_t(keep)
             }
-            at = hole
+            at = max(hole, at + 1)
         }
         _ = Glibc.ftruncate(output, off_t(size))
     }
