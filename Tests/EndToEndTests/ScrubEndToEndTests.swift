@@ -65,6 +65,21 @@ import Testing
         #expect(status["finished_at"] is NSNull)
     }
 
+    @Test func aScrubIntervalStartsScrubsByItself() async throws {
+        let app = try ApplianceProcess(extraArguments: ["--s3-listen", "off", "--scrub-interval", "1", "--scrub-rate", "0"])
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app)
+        #expect(try await app.request("PUT", "/v1/volumes/objs/objects/a", body: ObjectEndToEndTests.randomData(100_000)).status == 201)
+        var status: [String: Any] = [:]
+        for _ in 0..<100 {
+            status = try await app.request("GET", "/v1/pool/scrub").json
+            if status["state"] as? String == "finished", status["checked_bytes"] as? Int ?? 0 > 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(status["state"] as? String == "finished")
+        #expect(status["checked_bytes"] as? Int == 102_400)
+    }
+
     @Test func aBadScrubRateIsRefusedAtStart() throws {
         let result = try CheckCommandTests.run(["serve", "--scrub-rate", "-5", "--data-dir", "/nonexistent-x"])
         #expect(result.status != 0)

@@ -20,6 +20,7 @@ final class Scrubber: Sendable {
         var stopping = false
         var rate: Int64 = 0
         var interval: Double = 0
+        var scheduled = false
     }
 
     private let state = Lock(State())
@@ -28,11 +29,13 @@ final class Scrubber: Sendable {
 
     /// Bytes per second (0: unthrottled) and seconds between periodic scrubs (0: none).
     func configure(_ engine: Engine, rate: Int64, interval: Double) {
-        state.withLock {
-            $0.rate = rate
-            $0.interval = interval
+        let schedule = state.withLock { state -> Bool in
+            state.rate = rate
+            state.interval = interval
+            defer { if interval > 0 { state.scheduled = true } }
+            return interval > 0 && !state.scheduled
         }
-        guard interval > 0 else { return }
+        guard schedule else { return }
         let thread = Thread { [weak engine, self] in
             var last = Date()
             while let engine, !self.state.withLock({ $0.stopping }) {
