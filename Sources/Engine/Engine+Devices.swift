@@ -85,6 +85,11 @@ extension Engine {
             throw .deviceStateChange(id: id, from: DeviceState.failed.rawValue, to: target.rawValue)
         }
         if target == .draining { try checkDrainFits(id) }
+        if target != .active {
+            // What uploads and cached writes were promised must still fit on the devices left.
+            let fit = space.fitsWithout(id, moving: target == .draining)
+            if !fit.fits { throw .noSpace(.pool, needed: fit.needed, available: fit.available) }
+        }
         let updated = try catalogCall(notFound: .deviceNotFound(id: id)) {
             try catalog.updateDeviceState(id: id, to: target.rawValue) { record in
                 var lifecycle = DeviceLifecycle(state: DeviceState(rawValue: record.state) ?? .failed)
@@ -94,6 +99,7 @@ extension Engine {
             }
         }
         allocator.setState(id: id, target)
+        space.withhold(id, moving: target == .active ? nil : target == .draining)
         if target == .draining {
             evacuator.start(self, device: id, reason: .drain)
         } else {
@@ -114,6 +120,18 @@ extension Engine {
         let replicas = volumeRecords.withLock { $0.values.map(\.replicas).max() ?? 0 }
         if needed > 0, replicas > Int64(others.count) {
             throw .deviceNeededByVolumes(id: id, replicas: replicas, remaining: others.count)
+        }
+    }
+
+    /// The space accounting's view of devices that take no allocations (at open).
+    func withholdUnavailableDevices() {
+        guard let records = try? catalogCall({ try catalog.deviceRecords() }) else { return }
+        for record in records {
+            if devices.failureReason(id: record.id) != nil {
+                space.withhold(record.id, moving: true)
+            } else if record.state != DeviceState.active.rawValue {
+                space.withhold(record.id, moving: record.state == DeviceState.draining.rawValue)
+            }
         }
     }
 

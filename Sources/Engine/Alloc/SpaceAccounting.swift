@@ -37,8 +37,20 @@ package final class SpaceAccounting: Sendable {
         var capacity: Int64 = 0
         var allocated: Int64 = 0
         var thickReserved: Int64 = 0
+        /// Devices nothing new is allocated on: readonly ones (false) keep their copies; draining
+        /// or failed ones (true) have theirs moved onto the others, so all of them is withheld.
+        var withheld: [String: Bool] = [:]
 
-        var free: Int64 { max(0, capacity - allocated - thickReserved) }
+        /// What new writes may still be given: the active devices' free space, less the copies
+        /// that must move onto them and the thick reservations.
+        var free: Int64 {
+            var held: Int64 = 0
+            for (id, moving) in withheld {
+                guard let device = devices[id] else { continue }
+                held += moving ? device.capacityBytes : device.capacityBytes - device.allocatedBytes
+            }
+            return max(0, capacity - allocated - thickReserved - held)
+        }
     }
 
     private static let stripeCount = 16
@@ -305,8 +317,26 @@ package final class SpaceAccounting: Sendable {
         }
     }
 
+    /// Nothing new goes to `id` any more (`moving`: its copies move onto the others), or, with
+    /// nil, it takes allocations again.
+    func withhold(_ id: String, moving: Bool?) {
+        changePool { $0.withheld[id] = moving }
+    }
+
+    /// Whether what in-flight writes hold would still fit with `id` withheld; the figures.
+    func fitsWithout(_ id: String, moving: Bool) -> (fits: Bool, needed: Int64, available: Int64) {
+        pool.withLock { pool in
+            var after = pool
+            after.withheld[id] = moving
+            let available = Self.reservable(after.free)
+            let needed = inflight.load(ordering: .sequentiallyConsistent)
+            return (needed <= available, needed, available)
+        }
+    }
+
     func deviceRemoved(id: String) {
         changePool { pool in
+            pool.withheld[id] = nil
             guard let device = pool.devices.removeValue(forKey: id) else { return }
             pool.capacity -= device.capacityBytes
             pool.allocated -= device.allocatedBytes

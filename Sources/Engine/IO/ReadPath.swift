@@ -21,6 +21,7 @@ extension Engine {
         guard total >= Self.deviceErrorThreshold, devices.failureReason(id: id) == nil else { return }
         devices.markFailed(id: id, reason: "\(total) IO errors")
         allocator.setState(id: id, .failed)
+        space.withhold(id, moving: true)
         logger.critical("device failed after repeated IO errors; its data is served from other replicas", metadata: ["device": "\(id)", "errors": "\(total)"])
         evacuator.start(self, device: id, reason: .rebuild)  // re-create its copies from the others
     }

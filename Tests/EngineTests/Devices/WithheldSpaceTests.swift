@@ -1,0 +1,40 @@
+// A device that takes no new allocations (readonly, draining, failed) takes its free space out of
+// what writes may be admitted to, and cannot be switched off while the writes already accepted
+// would no longer fit: an accepted write never fails at writeback for lack of space. (The contract
+// fuzzer found this: devices set readonly under cached async writes, whose writeback then failed
+// with 507, even on a GET.)
+@testable import Engine
+import Foundation
+import Testing
+
+@Suite struct WithheldSpaceTests {
+    static func isNoSpace(_ error: any Error) -> Bool {
+        if case EngineError.noSpace = error { return true }
+        return false
+    }
+
+    @Test func switchingDevicesOffNeverStrandsAcceptedWrites() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, devices) = try Scratch.engine(dir, devices: 2, deviceSize: 64 << 20, volume: "vol", capacity: 120 << 20)
+        defer { engine.shutdown() }
+        let (a, b) = (devices[0].id, devices[1].id)
+        let data = Scratch.splitMixBytes(40 << 20, seed: 3)
+        try Scratch.bufferedUpload(engine, "vol", "cached", data, sync: false)  // 40 MiB reserved, in the cache
+        _ = try engine.setDeviceState(id: a, to: .readonly)  // b alone still holds it
+        #expect(throws: EngineError.self, "b cannot go too: the cached 40 MiB would have nowhere to go") {
+            _ = try engine.setDeviceState(id: b, to: .readonly)
+        }
+        #expect(try engine.device(id: b).state == .active)
+        // Admission now counts b's free space only.
+        #expect { try Scratch.bufferedUpload(engine, "vol", "more", Scratch.splitMixBytes(30 << 20, seed: 4), sync: false) } throws: { Self.isNoSpace($0) }
+        try engine.flushVolume(named: "vol")
+        #expect(try ScrubTests.read(engine, "vol", "cached") == data)
+        #expect(engine.spaceAudit().isEmpty)
+        // With nothing in flight, b may go readonly; then nothing more is admitted.
+        _ = try engine.setDeviceState(id: b, to: .readonly)
+        #expect { try Scratch.bufferedUpload(engine, "vol", "none", [1, 2, 3], sync: false) } throws: { Self.isNoSpace($0) }
+        _ = try engine.setDeviceState(id: a, to: .active)
+        try Scratch.bufferedUpload(engine, "vol", "again", [1, 2, 3], sync: true)
+    }
+}
