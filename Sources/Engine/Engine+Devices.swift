@@ -89,6 +89,13 @@ extension Engine {
             // What uploads and cached writes were promised must still fit on the devices left.
             let fit = space.fitsWithout(id, moving: target == .draining)
             if !fit.fits { throw .noSpace(.pool, needed: fit.needed, available: fit.available) }
+            // Dirty pages that overwrite data already on disk reserved nothing (their copy-on-write
+            // comes out of the slack): they need some active device left to be written back to.
+            let othersActive = try catalogCall { try catalog.deviceRecords() }.contains {
+                $0.id != id && $0.state == DeviceState.active.rawValue && devices.device(id: $0.id) != nil
+            }
+            let dirty = Int64(pageCache.state.withLock { $0.dirtyPages } * PageState.pageSize)
+            if !othersActive, dirty > 0 { throw .noSpace(.pool, needed: dirty, available: 0) }
         }
         let updated = try catalogCall(notFound: .deviceNotFound(id: id)) {
             try catalog.updateDeviceState(id: id, to: target.rawValue) { record in

@@ -36,5 +36,16 @@ import Testing
         #expect { try Scratch.bufferedUpload(engine, "vol", "none", [1, 2, 3], sync: false) } throws: { Self.isNoSpace($0) }
         _ = try engine.setDeviceState(id: a, to: .active)
         try Scratch.bufferedUpload(engine, "vol", "again", [1, 2, 3], sync: true)
+
+        // An overwrite of data already on disk reserves nothing; with it dirty, the last active
+        // device stays active.
+        _ = try engine.setDeviceState(id: b, to: .active)
+        _ = try engine.setDeviceState(id: a, to: .readonly)
+        try Scratch.bufferedUpload(engine, "vol", "cached", [9, 9, 9, 9], mode: .patch(offset: 100), sync: false)
+        #expect { _ = try engine.setDeviceState(id: b, to: .readonly) } throws: { Self.isNoSpace($0) }
+        try engine.flushVolume(named: "vol")
+        var expected = data
+        expected.replaceSubrange(100..<104, with: [9, 9, 9, 9])
+        #expect(try ScrubTests.read(engine, "vol", "cached") == expected)
     }
 }
