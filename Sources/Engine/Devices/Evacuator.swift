@@ -77,19 +77,28 @@ final class Evacuator: Sendable {
     /// Moves what it can off `device` now, on the calling thread (a forced removal); returns
     /// the copies it could not move, with why.
     func evacuateNow(_ engine: Engine, device: String) -> [String] {
-        var failures: [String] = []
+        pass(engine, device: device, stopping: { false })?.problems ?? []
+    }
+
+    /// One walk over every extent with a copy on `device`, mending each with the device
+    /// evacuated: copies moved and what could not be; nil when `stopping` said stop.
+    private func pass(_ engine: Engine, device: String, stopping: () -> Bool) -> (moved: Int, problems: [String])? {
+        var moved = 0
+        var problems: [String] = []
         for table in ExtentTable.allCases {
             var after: Int64 = 0
             while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(in: table, onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
                 for id in ids {
+                    if stopping() { return nil }
                     after = id
                     let verdict = engine.mendExtent(table, id: id, evacuate: device)
-                    failures += verdict.failures + Self.describe(verdict.unrepairable)
+                    moved += verdict.moved
+                    problems += verdict.failures + Self.describe(verdict.unrepairable)
                     state.withLock { $0.jobs[device]?.moved += verdict.movedBytes }
                 }
             }
         }
-        return failures
+        return (moved, problems)
     }
 
     private static func describe(_ lost: [UnrepairableRange]) -> [String] {
@@ -105,21 +114,8 @@ final class Evacuator: Sendable {
     private func run(_ engine: Engine, device: String) {
         engine.logger.info("moving copies off a device", metadata: ["device": "\(device)", "reason": "\(state.withLock { $0.jobs[device]?.reason.rawValue ?? "" })"])
         while true {
-            var movedThisPass = 0
-            var problems: [String] = []
-            for table in ExtentTable.allCases {
-                var after: Int64 = 0
-                while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(in: table, onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
-                    for id in ids {
-                        if state.withLock({ $0.jobs[device]?.cancelled ?? true }) { return }
-                        after = id
-                        let verdict = engine.mendExtent(table, id: id, evacuate: device)
-                        movedThisPass += verdict.moved
-                        problems += verdict.failures + Self.describe(verdict.unrepairable)
-                        state.withLock { $0.jobs[device]?.moved += verdict.movedBytes }
-                    }
-                }
-            }
+            guard let (movedThisPass, problems) = pass(engine, device: device, stopping: { state.withLock { $0.jobs[device]?.cancelled ?? true } })
+            else { return }
             if !Self.holdsCopies(engine, device) {
                 engine.logger.info("device holds no copies now", metadata: ["device": "\(device)", "moved": "\(moved(device))"])
                 return

@@ -66,8 +66,9 @@ extension Engine {
             return verdict
         }
         guard !targets.isEmpty else { return verdict }
-        // The extent as it should be, from the good blocks.
-        let good = AlignedBuffer(count: padded, zeroed: false)
+        // The extent as it should be, from the good blocks; zeros past it to the end of the
+        // copies' allocation (every copy of an extent has the same length), as a first write leaves.
+        let good = AlignedBuffer(count: max(padded, Int(extent.replicas.map(\.length).max() ?? 0)))
         for b in 0..<blocks {
             UnsafeMutableRawBufferPointer(rebasing: good.bytes[b * block..<(b + 1) * block])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffers[source[b]!].bytes[b * block..<(b + 1) * block]))
@@ -84,7 +85,7 @@ extension Engine {
             case .failed: break
             }
             let avoiding = leaves ? otherDevices.union([old.deviceID]) : otherDevices
-            switch rewrite(good, padded: padded, replacing: old, in: item.table, extentID: item.id, avoiding: avoiding, preferring: rotted ? old.deviceID : nil) {
+            switch rewrite(good, replacing: old, in: item.table, extentID: item.id, avoiding: avoiding, preferring: rotted ? old.deviceID : nil) {
             case .success(true):
                 if old.deviceID == evacuate {
                     verdict.moved += 1
@@ -104,7 +105,7 @@ extension Engine {
     /// copy there. Success(false): the copy was no longer where it was read (the new space is
     /// freed again).
     private func rewrite(
-        _ good: AlignedBuffer, padded: Int, replacing old: PhysicalRange, in table: ExtentTable, extentID: Int64, avoiding: Set<String>, preferring: String?
+        _ good: AlignedBuffer, replacing old: PhysicalRange, in table: ExtentTable, extentID: Int64, avoiding: Set<String>, preferring: String?
     ) -> Result<Bool, EngineError> {
         guard let target = allocator.allocateCopy(length: old.length, avoiding: avoiding, preferring: preferring) else {
             return .failure(.noSpace(.pool, needed: old.length, available: 0))
@@ -113,16 +114,14 @@ extension Engine {
             allocator.free([target])
             return .failure(.io(call: "write", path: target.deviceID, errno: ENODEV))
         }
-        // The copy's allocation may run past the padded extent: zeros there, as a first write leaves.
-        let content = AlignedBuffer(count: Int(old.length))
-        UnsafeMutableRawBufferPointer(rebasing: content.bytes[0..<padded]).copyMemory(from: UnsafeRawBufferPointer(rebasing: good.bytes[0..<padded]))
+        precondition(good.count >= Int(old.length), "a copy longer than its extent's allocation")
         let chunks = Array(stride(from: 0, to: Int(old.length), by: Self.writeChunk))
         let operations = chunks.map { start in
             IOOperation.write(
-                fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: content.bytes[start..<min(Int(old.length), start + Self.writeChunk)]),
+                fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: good.bytes[start..<min(Int(old.length), start + Self.writeChunk)]),
                 offset: target.offset + Int64(start))
         }
-        let results = withExtendedLifetime((device, content)) { rings.withRing { $0.perform(operations) } }
+        let results = withExtendedLifetime((device, good)) { rings.withRing { $0.perform(operations) } }
         for (start, result) in zip(chunks, results) {
             let expected = min(Int(old.length), start + Self.writeChunk) - start
             if let error = checkWrite(WriteTarget(deviceID: target.deviceID, device: device, expected: expected), result) {

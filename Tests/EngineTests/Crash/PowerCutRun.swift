@@ -205,10 +205,7 @@ enum PowerCutRun {
     static func read(_ engine: Engine, _ id: String) -> Found {
         let parts = id.split(separator: "/", maxSplits: 1).map(String.init)
         do {
-            let reader = try engine.openObject(volume: parts[0], key: parts[1])
-            defer { reader.close() }
-            let bytes = try Scratch.readAll(count: Int(reader.info.size), chunk: 1 << 20) { offset, buffer in try reader.read(at: offset, into: buffer) }
-            return .content(bytes)
+            return .content(try Scratch.readObject(engine, parts[0], parts[1]))
         } catch EngineError.objectNotFound {
             return .absent
         } catch {

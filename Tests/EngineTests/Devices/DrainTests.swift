@@ -25,7 +25,7 @@ import Testing
     }
 
     static func verifyAll(_ engine: Engine, _ expected: [String: [UInt8]], volume: String = "vol") throws {
-        for (key, data) in expected { #expect(try ScrubTests.read(engine, volume, key) == data, "\(key)") }
+        for (key, data) in expected { #expect(try Scratch.readObject(engine, volume, key) == data, "\(key)") }
     }
 
     @Test func aDrainUnderLoadMovesEveryCopyAndTheDeviceCanGo() throws {
@@ -58,7 +58,7 @@ import Testing
                     do {
                         try Scratch.upload(engine, "vol", key, data)
                         written.withLock { $0[key] = data }
-                        _ = try ScrubTests.read(engine, "vol", "k\(15 - round)")
+                        _ = try Scratch.readObject(engine, "vol", "k\(15 - round)")
                     } catch {
                         failures.withLock { $0.append("\(key): \(error)") }
                     }
@@ -156,7 +156,7 @@ import Testing
         var reads = 0
         while engine.devices.failureReason(id: dying) == nil, reads < 200 {
             Syscalls.injectFault(call: "io_uring read", errno: EIO, fd: fd)
-            #expect(try ScrubTests.read(engine, "vol", "k\(reads % 6)") == expected["k\(reads % 6)"])
+            #expect(try Scratch.readObject(engine, "vol", "k\(reads % 6)") == expected["k\(reads % 6)"])
             reads += 1
         }
         Syscalls.clearFault(call: "io_uring read")  // nothing left armed for a number the fd may get again
@@ -238,7 +238,7 @@ import Testing
         _ = try engine.completeUpload(
             volume: "vol", key: "big", uploadID: upload.id, parts: [(1, e1), (2, e2)], minimumPartSize: Int64(MultipartTests.partSize),
             combine: MultipartTests.combine)
-        #expect(try ScrubTests.read(engine, "vol", "big") == one + two)
+        #expect(try Scratch.readObject(engine, "vol", "big") == one + two)
         #expect(engine.spaceAudit().isEmpty)
         try engine.removeDevice(id: target)
     }

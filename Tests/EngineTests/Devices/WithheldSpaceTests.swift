@@ -29,7 +29,7 @@ import Testing
         // Admission now counts b's free space only.
         #expect { try Scratch.bufferedUpload(engine, "vol", "more", Scratch.splitMixBytes(30 << 20, seed: 4), sync: false) } throws: { Self.isNoSpace($0) }
         try engine.flushVolume(named: "vol")
-        #expect(try ScrubTests.read(engine, "vol", "cached") == data)
+        #expect(try Scratch.readObject(engine, "vol", "cached") == data)
         #expect(engine.spaceAudit().isEmpty)
         // With nothing in flight, b may go readonly; then nothing more is admitted.
         _ = try engine.setDeviceState(id: b, to: .readonly)
@@ -46,6 +46,6 @@ import Testing
         try engine.flushVolume(named: "vol")
         var expected = data
         expected.replaceSubrange(100..<104, with: [9, 9, 9, 9])
-        #expect(try ScrubTests.read(engine, "vol", "cached") == expected)
+        #expect(try Scratch.readObject(engine, "vol", "cached") == expected)
     }
 }

@@ -24,13 +24,6 @@ import Testing
         try handle.synchronize()
     }
 
-    static func read(_ engine: Engine, _ volume: String, _ key: String, offset: Int64 = 0, count: Int? = nil) throws -> [UInt8] {
-        let reader = try engine.openObject(volume: volume, key: key)
-        defer { reader.close() }
-        let total = count ?? Int(reader.info.size - offset)
-        return try Scratch.readAll(count: total, chunk: 1 << 20) { at, buffer in try reader.read(at: offset + at, into: buffer) }
-    }
-
     static func scrub(_ engine: Engine) throws -> ScrubStatus {
         _ = try engine.startScrub()
         #expect(engine.waitForScrubAndRepairs())
@@ -59,7 +52,7 @@ import Testing
         let moved = Set(after.extents[0].replicas.map(\.physicalOffset)).subtracting(before.extents[0].replicas.map(\.physicalOffset))
         #expect(moved.count == 1, "the bad copy was rewritten into new space, not in place")
         #expect(engine.check(verifyData: true).problems.isEmpty)
-        #expect(try Self.read(engine, "vol", "photo") == data)
+        #expect(try Scratch.readObject(engine, "vol", "photo") == data)
 
         let second = try Self.scrub(engine)
         #expect(second.errors == 0)
@@ -93,9 +86,9 @@ import Testing
         #expect(status.unrepairable == [UnrepairableRange(volume: "vol", key: "doc", offset: 8192, length: 4096)])
         #expect(engine.scrubCounters().unrepairable == 1)
         // The bad range fails; the rest of the object is still served.
-        #expect(throws: EngineError.self) { _ = try Self.read(engine, "vol", "doc", offset: 8192, count: 4096) }
-        #expect(try Self.read(engine, "vol", "doc", offset: 0, count: 8192) == Array(data[0..<8192]))
-        #expect(try Self.read(engine, "vol", "doc", offset: 12288, count: 4096) == Array(data[12288..<16384]))
+        #expect(throws: EngineError.self) { _ = try Scratch.readObject(engine, "vol", "doc", offset: 8192, count: 4096) }
+        #expect(try Scratch.readObject(engine, "vol", "doc", offset: 0, count: 8192) == Array(data[0..<8192]))
+        #expect(try Scratch.readObject(engine, "vol", "doc", offset: 12288, count: 4096) == Array(data[12288..<16384]))
         #expect(engine.spaceAudit().isEmpty)
     }
 
@@ -110,7 +103,7 @@ import Testing
         try Self.rot(engine, "vol", "k", copy: 0, at: 0)
         #expect(engine.check(verifyData: true).problems.count == 1)
         // Reads until one has gone to the bad copy first (they start at the first listed copy).
-        #expect(try Self.read(engine, "vol", "k") == data)
+        #expect(try Scratch.readObject(engine, "vol", "k") == data)
         #expect(engine.waitForScrubAndRepairs())
         #expect(engine.scrubCounters().repaired == 1)
         #expect(engine.check(verifyData: true).problems.isEmpty)
@@ -131,7 +124,7 @@ import Testing
         usleep(700_000)  // the scrub is into the first extents
         try Scratch.upload(engine, "vol", "big", new)
         #expect(engine.waitForScrubAndRepairs())
-        #expect(try Self.read(engine, "vol", "big") == new)
+        #expect(try Scratch.readObject(engine, "vol", "big") == new)
         #expect(engine.check(verifyData: true).problems.isEmpty)
         #expect(engine.spaceAudit().isEmpty)
         engine.configureScrub(rate: 0, interval: 0)

@@ -98,6 +98,15 @@ enum Scratch {
         _ = try writer.commit()
     }
 
+    /// `count` bytes (all to the end by default) of `key` from `offset`, read directly from disk
+    /// and verified.
+    static func readObject(_ engine: Engine, _ volume: String, _ key: String, offset: Int64 = 0, count: Int? = nil) throws -> [UInt8] {
+        let reader = try engine.openObject(volume: volume, key: key)
+        defer { reader.close() }
+        let total = count ?? Int(reader.info.size - offset)
+        return try readAll(count: total, chunk: 1 << 20) { at, buffer in try reader.read(at: offset + at, into: buffer) }
+    }
+
     /// `count` bytes read through `read(offset, destination)` at most `chunk` at a time, up to
     /// the first empty read; bytes never read keep `fill`.
     static func readAll(
