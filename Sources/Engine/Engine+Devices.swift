@@ -160,8 +160,13 @@ extension Engine {
     /// off (re-created from the other copies when the device is dead); refused, changing nothing,
     /// when some data has no copy elsewhere (`deviceHoldsSoleCopies` names it).
     package func removeDevice(id: String, force: Bool = false) throws(EngineError) {
+        // A forced removal stops allocations on the device while it moves the copies; if the
+        // removal then fails, the device takes allocations as its state says again.
+        var restoreState: DeviceState?
+        defer { if let restoreState { allocator.setState(id: id, restoreState) } }
         if force {
-            guard try catalogCall({ try catalog.deviceRecord(id: id) }) != nil else { throw .deviceNotFound(id: id) }
+            guard let record = try catalogCall({ try catalog.deviceRecord(id: id) }) else { throw .deviceNotFound(id: id) }
+            restoreState = devices.failureReason(id: id) != nil ? .failed : DeviceState(rawValue: record.state) ?? .failed
             if devices.device(id: id) == nil {
                 let sole = try catalogCall { try catalog.soleCopies(onDevices: [id], limit: 10) }
                 if sole.bytes > 0 { throw .deviceHoldsSoleCopies(id: id, bytes: sole.bytes, objects: sole.objects) }

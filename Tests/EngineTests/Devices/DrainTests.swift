@@ -242,4 +242,17 @@ import Testing
         #expect(engine.spaceAudit().isEmpty)
         try engine.removeDevice(id: target)
     }
+
+    @Test func aForcedRemovalThatFailsLeavesTheDeviceTakingAllocations() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, devices) = try Scratch.engine(dir, devices: 2, volume: "vol", capacity: 60 << 20, replicas: 2)
+        defer { engine.shutdown() }
+        try Scratch.upload(engine, "vol", "k", Scratch.splitMixBytes(100_000, seed: 1))
+        // Nowhere to put the second copies: refused, and the device is active as before.
+        #expect(throws: EngineError.self) { try engine.removeDevice(id: devices[0].id, force: true) }
+        #expect(try engine.device(id: devices[0].id).state == .active)
+        try Scratch.upload(engine, "vol", "after", Scratch.splitMixBytes(100_000, seed: 2))
+        #expect(try Scratch.readObject(engine, "vol", "k") == Scratch.splitMixBytes(100_000, seed: 1))
+    }
 }
