@@ -166,11 +166,15 @@ extension Engine {
     }
 
     /// Writes back every dirty object of a volume; the first error (including one from an earlier
-    /// background writeback) is reported.
+    /// background writeback) is reported. A key held by a commit bypassing the cache (a DELETE
+    /// that dropped an async write acknowledged before this flush) is waited for: the flush
+    /// returns only once what replaced that write is durable.
     package func flushVolume(named name: String) throws(EngineError) {
         let volume = try volumeRecord(named: name)
         let keys = pageCache.state.withLock { state in
-            PageCache.dirtyObjects(&state).filter { $0.key.volumeID == volume.id! && ($0.object.isDirty || $0.object.lastError != nil) }.map(\.key)
+            PageCache.dirtyObjects(&state).filter { entry in
+                entry.key.volumeID == volume.id! && (entry.object.isDirty || entry.object.lastError != nil || !entry.object.lifecycle.isIdle)
+            }.map(\.key)
         }
         var firstError: EngineError?
         for key in keys.sorted(by: { $0.key < $1.key }) {
