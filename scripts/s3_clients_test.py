@@ -24,6 +24,7 @@ import argparse
 import base64
 import collections
 import configparser
+import datetime
 import hashlib
 import json
 import os
@@ -643,6 +644,8 @@ def check_boto3(ctx: Context) -> None:
                  lambda: s3.get_object(Bucket="no-such-bucket", Key="k"), codes=("NoSuchBucket",), status=404)
 
     check_boto3_multipart(s3, bucket)
+    check_boto3_multipart_rules(s3, bucket)
+    check_boto3_object_details(s3, bucket)
 
     # Bucket sub-resources clients ask for.
     location = s3.get_bucket_location(Bucket=bucket)
@@ -815,6 +818,126 @@ def check_boto3_multipart(s3, bucket: str) -> None:
                  codes=("NoSuchUpload",), status=404)
     client_error("boto3 head_object of the aborted upload's key: 404",
                  lambda: s3.head_object(Bucket=bucket, Key="mpu/aborted"), codes=("404",), status=404)
+
+
+def check_boto3_multipart_rules(s3, bucket: str) -> None:
+    """Part numbers with gaps, a retried Complete, UploadPartCopy with a range, and the refusals."""
+    key = "mpu/gaps.bin"
+    source = os.urandom(6 * MiB + 333)
+    s3.put_object(Bucket=bucket, Key="mpu/copy-source", Body=source)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    first = os.urandom(5 * MiB)
+    last = os.urandom(4321)
+    e1 = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=first)["ETag"]
+    copied = s3.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=3,
+                                 CopySource={"Bucket": bucket, "Key": "mpu/copy-source"},
+                                 CopySourceRange=f"bytes=100-{100 + 5 * MiB - 1}")["CopyPartResult"]["ETag"]
+    expect(copied == f'"{md5_hex(source[100:100 + 5 * MiB])}"', "boto3 upload_part_copy with CopySourceRange: ETag is the range's MD5",
+           f"{copied!r}")
+    e7 = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=7, Body=last)["ETag"]
+    client_error("boto3 upload_part_copy with a range past the source's end: InvalidArgument or InvalidRange",
+                 lambda: s3.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=9,
+                                             CopySource={"Bucket": bucket, "Key": "mpu/copy-source"},
+                                             CopySourceRange=f"bytes=0-{len(source)}"),
+                 codes=("InvalidArgument", "InvalidRange"), status=None)
+    parts = [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 3, "ETag": copied}, {"PartNumber": 7, "ETag": e7}]
+    client_error("boto3 complete_multipart_upload with parts out of order: InvalidPartOrder 400",
+                 lambda: s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                      MultipartUpload={"Parts": [parts[1], parts[0], parts[2]]}),
+                 codes=("InvalidPartOrder",), status=400)
+    client_error("boto3 complete_multipart_upload with a wrong part ETag: InvalidPart 400",
+                 lambda: s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={
+                     "Parts": [parts[0], {"PartNumber": 3, "ETag": '"00000000000000000000000000000000"'}, parts[2]]}),
+                 codes=("InvalidPart",), status=400)
+    client_error("boto3 the refused Completes left no object", lambda: s3.head_object(Bucket=bucket, Key=key),
+                 codes=("404",), status=404)
+    done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    expect(done["ETag"].strip('"').endswith("-3"), "boto3 complete_multipart_upload of parts 1, 3, 7: ETag ends with -3",
+           f"{done['ETag']!r}")
+    again = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    expect(again["ETag"] == done["ETag"], "boto3 complete_multipart_upload retried: the same ETag again",
+           f"{again['ETag']!r} vs {done['ETag']!r}")
+    same_bytes("boto3 object from parts 1, 3 (copied range), 7: same bytes",
+               first + source[100:100 + 5 * MiB] + last, s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    # A part under 5 MiB that is not the last one.
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mpu/small")["UploadId"]
+    small = [s3.upload_part(Bucket=bucket, Key="mpu/small", UploadId=upload_id, PartNumber=n, Body=os.urandom(1000))["ETag"]
+             for n in (1, 2)]
+    client_error("boto3 complete_multipart_upload with a 1000-byte first part: EntityTooSmall 400",
+                 lambda: s3.complete_multipart_upload(Bucket=bucket, Key="mpu/small", UploadId=upload_id, MultipartUpload={
+                     "Parts": [{"PartNumber": n, "ETag": e} for n, e in zip((1, 2), small)]}),
+                 codes=("EntityTooSmall",), status=400)
+    uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    expect(any(u["UploadId"] == upload_id for u in uploads), "boto3 the refused upload stays open (listed)", f"{uploads}")
+    s3.abort_multipart_upload(Bucket=bucket, Key="mpu/small", UploadId=upload_id)
+    ok("boto3 abort_multipart_upload of the refused upload")
+
+
+def check_boto3_object_details(s3, bucket: str) -> None:
+    """Stored headers, response-* overrides, date conditionals, copy-source conditionals, the
+    probes clients make (versions, object ACL, creating one's own bucket again), awkward keys."""
+    data = os.urandom(2048)
+    put = s3.put_object(Bucket=bucket, Key="details/obj", Body=data, ContentType="text/plain", CacheControl="max-age=60",
+                        ContentDisposition='attachment; filename="a.txt"', ContentLanguage="en", Metadata={"Mixed-Case": "Value"})
+    etag = put["ETag"]
+    head = s3.head_object(Bucket=bucket, Key="details/obj")
+    expect((head.get("ContentType"), head.get("CacheControl"), head.get("ContentDisposition"), head.get("ContentLanguage"),
+            head.get("Metadata")) == ("text/plain", "max-age=60", 'attachment; filename="a.txt"', "en", {"mixed-case": "Value"}),
+           "boto3 head_object returns the stored headers and lower-cased user metadata", f"{head}")
+    got = s3.get_object(Bucket=bucket, Key="details/obj", ResponseContentType="application/x-override",
+                        ResponseContentDisposition="inline", ResponseCacheControl="no-store", ResponseContentLanguage="de")
+    expect((got.get("ContentType"), got.get("ContentDisposition"), got.get("CacheControl"), got.get("ContentLanguage"))
+           == ("application/x-override", "inline", "no-store", "de") and got["Body"].read() == data,
+           "boto3 get_object response-* overrides", f"{got}")
+    expect(s3.head_object(Bucket=bucket, Key="details/obj").get("ContentType") == "text/plain",
+           "boto3 the overrides changed nothing stored")
+    modified = head["LastModified"]
+    client_error("boto3 get_object IfModifiedSince after its LastModified: 304",
+                 lambda: s3.get_object(Bucket=bucket, Key="details/obj", IfModifiedSince=modified + datetime.timedelta(hours=1)),
+                 codes=("304",), status=304)
+    client_error("boto3 get_object IfUnmodifiedSince before its LastModified: 412 PreconditionFailed",
+                 lambda: s3.get_object(Bucket=bucket, Key="details/obj", IfUnmodifiedSince=modified - datetime.timedelta(hours=1)),
+                 codes=("PreconditionFailed",), status=412)
+    expect(s3.get_object(Bucket=bucket, Key="details/obj", IfMatch=etag)["Body"].read() == data,
+           "boto3 get_object IfMatch=its ETag: the bytes")
+
+    source = {"Bucket": bucket, "Key": "details/obj"}
+    client_error("boto3 copy_object CopySourceIfMatch=other: 412 PreconditionFailed",
+                 lambda: s3.copy_object(Bucket=bucket, Key="details/copy", CopySource=source,
+                                        CopySourceIfMatch='"0123456789abcdef0123456789abcdef"'),
+                 codes=("PreconditionFailed",), status=412)
+    client_error("boto3 copy_object CopySourceIfNoneMatch=its ETag: 412 PreconditionFailed",
+                 lambda: s3.copy_object(Bucket=bucket, Key="details/copy", CopySource=source, CopySourceIfNoneMatch=etag),
+                 codes=("PreconditionFailed",), status=412)
+    client_error("boto3 the refused copies left no object", lambda: s3.head_object(Bucket=bucket, Key="details/copy"),
+                 codes=("404",), status=404)
+    copy = s3.copy_object(Bucket=bucket, Key="details/copy", CopySource=source, CopySourceIfMatch=etag)
+    expect(copy["CopyObjectResult"]["ETag"] == etag, "boto3 copy_object CopySourceIfMatch=its ETag: copied, same ETag",
+           f"{copy['CopyObjectResult']}")
+
+    # Keys that need escaping in XML and in URLs, listed with boto3's encoding-type=url.
+    awkward = ["details/k&<>'\"", "details/100%", "details/a+b c", "details/tab\tkey", "details/ünï/cödé"]
+    for key in awkward:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    listed = [k for k in list_all_keys(s3, bucket, "details/") if k not in ("details/obj", "details/copy")]
+    expect(listed == utf8_sorted(awkward), "boto3 list_objects_v2 (encoding-type=url) returns awkward keys exactly",
+           f"{listed} vs {utf8_sorted(awkward)}")
+    for key in awkward:
+        same_bytes(f"boto3 get_object {key!r}", key.encode(), s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    resp = s3.list_objects_v2(Bucket=bucket, Prefix="details/ü", Delimiter="/")
+    expect([p["Prefix"] for p in resp.get("CommonPrefixes", [])] == ["details/ünï/"],
+           "boto3 list_objects_v2 CommonPrefixes of a non-ASCII prefix", f"{resp.get('CommonPrefixes')}")
+
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="details/obj")
+    entries = [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions.get("Versions", [])]
+    expect(entries == [("details/obj", "null", True)], "boto3 list_object_versions: the current object, VersionId null",
+           f"{versions.get('Versions')}")
+    acl = s3.get_object_acl(Bucket=bucket, Key="details/obj")
+    expect(any(g.get("Permission") == "FULL_CONTROL" for g in acl.get("Grants", [])), "boto3 get_object_acl: the owner's FULL_CONTROL",
+           f"{acl}")
+    client_error("boto3 create_bucket of a bucket it owns: BucketAlreadyOwnedByYou 409",
+                 lambda: s3.create_bucket(Bucket=bucket), codes=("BucketAlreadyOwnedByYou",), status=409)
 
 
 # ---------------------------------------------------------------------------------------------
