@@ -5,6 +5,7 @@
   1 GiB GET   aws s3 cp to a file                           vs curl -o to a file
   4 KiB PUT   wrk replaying pre-signed SigV4 PUTs (payload   vs wrk PUT to the native API
               hash signed: the server checks it, the MD5 ETag and the HMAC)
+  4 KiB PUT   the same with x-amz-checksum-crc32c (signed)   vs the same native row
   4 KiB GET   wrk replaying pre-signed SigV4 GETs            vs wrk GET on the native API (cache hits)
 
 The wrk rows cost the client nothing per request for signing (signed beforehand), so their ratio is
@@ -13,6 +14,7 @@ Knobs (env): BIN, ROUNDS (3), BIG_MIB (1024), WRK_DUR (5s), WRK_THREADS (2), WRK
 """
 from __future__ import annotations
 
+import base64
 import configparser
 import datetime
 import hashlib
@@ -44,11 +46,17 @@ def log(text: str) -> None:
     print(f"[bench-s3 {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def sign(method: str, path: str, host: str, key: str, secret: str, payload_sha: str, amz_date: str) -> str:
+def sign(method: str, path: str, host: str, key: str, secret: str, payload_sha: str, amz_date: str,
+         extra: tuple[str, str] | None = None) -> str:
+    """SigV4 of a request with host, x-amz-content-sha256, x-amz-date and `extra` (an x-amz-* header
+    sorting after them, such as x-amz-checksum-crc32c) signed."""
     day = amz_date[:8]
     scope = f"{day}/us-east-1/s3/aws4_request"
     headers = f"host:{host}\nx-amz-content-sha256:{payload_sha}\nx-amz-date:{amz_date}\n"
     signed = "host;x-amz-content-sha256;x-amz-date"
+    if extra:
+        headers += f"{extra[0]}:{extra[1]}\n"
+        signed += f";{extra[0]}"
     canonical = "\n".join([method, path, "", headers, signed, payload_sha])
     sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     k = ("AWS4" + secret).encode()
@@ -56,6 +64,22 @@ def sign(method: str, path: str, host: str, key: str, secret: str, payload_sha: 
         k = hmac.new(k, part.encode(), hashlib.sha256).digest()
     signature = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
     return f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed}, Signature={signature}"
+
+
+def crc32c_base64(data: bytes) -> str:
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return base64.b64encode((crc ^ 0xFFFFFFFF).to_bytes(4, "big")).decode()
+
+
+REQUESTS: dict[str, list[int]] = {}
 
 
 def wrk(name: str, url: str, tmp: str, *args: str) -> float | None:
@@ -72,6 +96,7 @@ def wrk(name: str, url: str, tmp: str, *args: str) -> float | None:
     if d["errors"] or d["status_errors"]:
         log(f"{name}: {d['errors']} errors, {d['status_errors']} non-2xx")
         return None
+    REQUESTS.setdefault(re.sub(r"-\d+$", "", name), []).append(d["requests"])
     return d["rps"]
 
 
@@ -152,7 +177,8 @@ def main() -> int:
         out = os.path.join(tmp, "out.bin")
         host = s3.split("//")[1]
         body_sha = hashlib.sha256(b"p" * SIZE).hexdigest()
-        rows: dict[str, list[tuple[float | None, float | None]]] = {k: [] for k in ("put_big", "get_big", "put_small", "get_small")}
+        body_crc = crc32c_base64(b"p" * SIZE)
+        rows: dict[str, list[tuple[float | None, float | None]]] = {k: [] for k in ("put_big", "get_big", "put_small", "put_small_crc", "get_small")}
         for r in range(ROUNDS):
             log(f"round {r + 1}/{ROUNDS}")
             # 1 GiB: MB/s = size / seconds.
@@ -169,15 +195,22 @@ def main() -> int:
             amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             puts = os.path.join(tmp, f"puts-{r}.txt")
             gets = os.path.join(tmp, f"gets-{r}.txt")
-            with open(puts, "w") as p, open(gets, "w") as g:
+            checked = os.path.join(tmp, f"puts-crc-{r}.txt")
+            with open(puts, "w") as p, open(gets, "w") as g, open(checked, "w") as c:
                 for i in range(60000):
                     path = f"/bench/s-{r}-{i}"
                     p.write(f"{path}\t{sign('PUT', path, host, key, secret, body_sha, amz_date)}\t{amz_date}\t{body_sha}\n")
+                    path = f"/bench/c-{r}-{i}"
+                    extra = ("x-amz-checksum-crc32c", body_crc)
+                    c.write(f"{path}\t{sign('PUT', path, host, key, secret, body_sha, amz_date, extra)}\t{amz_date}\t{body_sha}\t{extra[0]}:{extra[1]}\n")
                     g.write(f"{path}\t{sign('GET', path, host, key, secret, hashlib.sha256(b'').hexdigest(), amz_date)}\t{amz_date}\t{hashlib.sha256(b'').hexdigest()}\n")
             ours = cpu_of("s3_put_small", lambda: wrk(f"s3-put-{r}", s3, tmp, "-s", os.path.join(ROOT, "scripts/wrk_signed.lua"), "--", puts, "PUT", str(SIZE)))
             native = cpu_of("native_put_small", lambda: wrk(f"native-put-{r}", admin, tmp, "-H", auth, "-s", os.path.join(SHARED, "wrk_put.lua"), "--",
                          f"/v1/volumes/bench/objects/n-{r}-@N@", str(SIZE), "0"))
             rows["put_small"].append((ours, native))
+            # The same with a CRC32C of each body sent, checked before commit and stored.
+            ours = cpu_of("s3_put_small_crc", lambda: wrk(f"s3-put-crc-{r}", s3, tmp, "-s", os.path.join(ROOT, "scripts/wrk_signed.lua"), "--", checked, "PUT", str(SIZE)))
+            rows["put_small_crc"].append((ours, native))
             # GETs of what was just written (both in the page cache); keys that surely exist (wrk
             # never sends thread 0's first request).
             some = gets + ".some"
@@ -192,10 +225,27 @@ def main() -> int:
         for name in sorted(CPU):
             print(f"  {name}: {statistics.median(CPU[name]):.2f} s")
         print()
+        print("Server CPU per request in the 4 KiB rows (median of rounds):")
+        per: dict[str, float] = {}
+        for name, cpu in (("s3-put", "s3_put_small"), ("s3-put-crc", "s3_put_small_crc"), ("native-put", "native_put_small"),
+                          ("s3-get", "s3_get_small"), ("native-get", "native_get_small")):
+            counts = REQUESTS.get(name, [])
+            if len(counts) == len(CPU.get(cpu, [])) and counts:
+                per[name] = statistics.median(c / n * 1e6 for c, n in zip(CPU[cpu], counts) if n)
+                print(f"  {name}: {per[name]:.1f} us")
+        if "s3-put" in per and "native-put" in per:
+            print(f"  S3 PUT over native: +{per['s3-put'] - per['native-put']:.1f} us (SigV4 check, SHA-256 of the body, MD5 ETag, S3 headers)")
+        if "s3-put-crc" in per and "s3-put" in per:
+            print(f"  x-amz-checksum-crc32c on top: {per['s3-put-crc'] - per['s3-put']:+.1f} us")
+        if "s3-get" in per and "native-get" in per:
+            print(f"  S3 GET over native: +{per['s3-get'] - per['native-get']:.1f} us (SigV4 check, S3 headers)")
+        print()
         print("| row | S3 | native | ratio (median of rounds) |")
         print("|---|---|---|---|")
         names = {"put_big": ("PUT 1 GiB, aws s3 cp vs curl", "MiB/s"), "get_big": ("GET 1 GiB, aws s3 cp vs curl", "MiB/s"),
-                 "put_small": ("PUT 4 KiB, wrk signed vs wrk", "req/s"), "get_small": ("GET 4 KiB cached, wrk signed vs wrk", "req/s")}
+                 "put_small": ("PUT 4 KiB, wrk signed vs wrk", "req/s"),
+                 "put_small_crc": ("PUT 4 KiB + x-amz-checksum-crc32c, wrk signed vs wrk", "req/s"),
+                 "get_small": ("GET 4 KiB cached, wrk signed vs wrk", "req/s")}
         for row, (label, unit) in names.items():
             pairs = [(a, b) for a, b in rows[row] if a and b]
             if not pairs:

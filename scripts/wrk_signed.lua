@@ -1,6 +1,7 @@
 -- wrk -s wrk_signed.lua URL -- <requests file> <method> <body_size>
 -- Replays pre-signed S3 requests (scripts/bench_s3.py writes the file: one per line, tab-separated
--- path, Authorization, x-amz-date, x-amz-content-sha256). Thread t sends lines t, t+T, t+2T, …
+-- path, Authorization, x-amz-date, x-amz-content-sha256, and optionally one more "name:value"
+-- header the signature covers). Thread t sends lines t, t+T, t+2T, …
 -- (wrapping), so the threads never send the same key at once. PUT bodies are <body_size> bytes of
 -- "p", which the signatures' payload hash covers.
 local threads = {}
@@ -11,8 +12,9 @@ end
 function init(args)
   lines = {}
   for line in io.lines(args[1]) do
-    local path, auth, date, sha = line:match("([^\t]+)\t([^\t]+)\t([^\t]+)\t([^\t]+)")
-    table.insert(lines, { path, auth, date, sha })
+    local path, auth, date, sha, extra = line:match("([^\t]+)\t([^\t]+)\t([^\t]+)\t([^\t]+)\t?([^\t]*)")
+    local name, value = extra:match("([^:]+):(.*)")
+    table.insert(lines, { path, auth, date, sha, name, value })
   end
   method = args[2] or "GET"
   size = tonumber(args[3] or "0")
@@ -24,6 +26,7 @@ function request()
   local entry = lines[(n % #lines) + 1]
   n = n + nthreads
   local headers = { ["Authorization"] = entry[2], ["x-amz-date"] = entry[3], ["x-amz-content-sha256"] = entry[4] }
+  if entry[5] then headers[entry[5]] = entry[6] end
   return wrk.format(method, entry[1], headers, body)
 end
 function done(summary, latency, requests)

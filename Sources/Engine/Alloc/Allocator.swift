@@ -56,6 +56,11 @@ package final class Allocator: Sendable {
         devices.withLock { $0.mapValues(\.free) }
     }
 
+    /// How many devices take new extents now (the active ones).
+    package func activeDeviceCount() -> Int {
+        devices.withLock { $0.values.count { $0.state == .active } }
+    }
+
     package func freeBytes(deviceID: String) -> Int64 {
         devices.withLock { $0[deviceID]?.free.freeBytes ?? 0 }
     }

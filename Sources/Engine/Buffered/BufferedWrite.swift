@@ -56,6 +56,9 @@ package final class BufferedUpload: @unchecked Sendable {
         engine: Engine, volume: VolumeRecord, key: String, mode: Mode, contentType: String?, attributes: ObjectAttributes, declaredLength: Int64?,
         existing: ObjectInfo?
     ) throws(EngineError) {
+        // Even a write that reserves nothing (over sectors already on disk) is written back
+        // copy-on-write: somewhere must take it.
+        if declaredLength != 0 { try engine.requirePlacement(volume, length: declaredLength) }
         self.engine = engine
         self.attributes = attributes
         self.volume = volume

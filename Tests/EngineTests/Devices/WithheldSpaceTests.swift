@@ -48,4 +48,38 @@ import Testing
         expected.replaceSubrange(100..<104, with: [9, 9, 9, 9])
         #expect(try Scratch.readObject(engine, "vol", "cached") == expected)
     }
+
+    /// A write that reserves nothing (a PATCH over sectors on disk) still needs an active device to
+    /// be written back to, and a 2-replica write two of them: without them it is refused up front
+    /// (it was accepted, and its writeback then failed with 507 over and over).
+    @Test func aWriteWithNowhereToGoIsRefusedBeforeItsFirstByte() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, devices) = try Scratch.engine(dir, devices: 2, deviceSize: 64 << 20, volume: "vol", capacity: 32 << 20)
+        defer { engine.shutdown() }
+        _ = try engine.createVolume(name: "mirror", capacityBytes: 8 << 20, replicas: 2, provisioning: .thin)
+        let data = Scratch.splitMixBytes(20_000, seed: 5)
+        try Scratch.upload(engine, "vol", "k", data)
+        try Scratch.upload(engine, "mirror", "m", data)
+        _ = try engine.setDeviceState(id: devices[0].id, to: .readonly)
+        // One active device: a 2-replica volume takes no write of any kind, a 1-replica one does.
+        for sync in [false, true] {
+            #expect { try Scratch.bufferedUpload(engine, "mirror", "m", [7, 7], mode: .patch(offset: 10), sync: sync) } throws: { Self.isNoSpace($0) }
+            #expect { try Scratch.bufferedUpload(engine, "mirror", "new", [7, 7], sync: sync) } throws: { Self.isNoSpace($0) }
+        }
+        #expect { try Scratch.upload(engine, "mirror", "m", [1]) } throws: { Self.isNoSpace($0) }
+        try Scratch.bufferedUpload(engine, "vol", "k", [7, 7], mode: .patch(offset: 10), sync: false)
+        try engine.flushVolume(named: "vol")
+        // None active: nothing is accepted, not even a PATCH that reserves nothing.
+        _ = try engine.setDeviceState(id: devices[1].id, to: .readonly)
+        #expect { try Scratch.bufferedUpload(engine, "vol", "k", [8, 8], mode: .patch(offset: 0), sync: false) } throws: { Self.isNoSpace($0) }
+        #expect(engine.pageCache.state.withLock { $0.dirtyPages } == 0, "nothing was left dirty")
+        var expected = data
+        expected.replaceSubrange(10..<12, with: [7, 7])
+        #expect(try Scratch.readObject(engine, "vol", "k") == expected)
+        #expect(try Scratch.readObject(engine, "mirror", "m") == data)
+        // Empty objects need no device.
+        try Scratch.upload(engine, "vol", "empty", [])
+        #expect(try engine.flushVolume(named: "vol") == ())
+    }
 }
