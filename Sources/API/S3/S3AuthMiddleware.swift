@@ -23,18 +23,27 @@ package struct S3Principal: Sendable {
 
 /// Derived SigV4 signing keys by key id and scope: four HMACs a request saved (a scope changes daily).
 final class SigningKeyCache: Sendable {
-    private let keys = Mutex<[String: [UInt8]]>([:])
+    /// A derived signing key and an HMAC with it, its key schedule done.
+    struct Prepared: @unchecked Sendable {
+        // @unchecked: HMAC's digest states are copied on write, so a copy handed to another
+        // thread is never changed under this one.
+        let bytes: [UInt8]
+        let hmac: HMAC<SHA256>
+    }
+
+    private let keys = Mutex<[String: Prepared]>([:])
     static let limit = 4096
 
-    func key(for key: AccessKey, _ credential: SigV4.Credential) -> [UInt8] {
+    func key(for key: AccessKey, _ credential: SigV4.Credential) -> Prepared {
         let name = key.id + "\n" + credential.scope
         if let found = keys.withLock({ $0[name] }) { return found }
-        let derived = SigV4.signingKey(secret: key.secret, credential: credential).withUnsafeBytes { Array($0) }
+        let derived = SigV4.signingKey(secret: key.secret, credential: credential)
+        let prepared = Prepared(bytes: derived.withUnsafeBytes { Array($0) }, hmac: HMAC<SHA256>(key: derived))
         keys.withLock { keys in
             if keys.count >= Self.limit { keys.removeAll() }
-            keys[name] = derived
+            keys[name] = prepared
         }
-        return derived
+        return prepared
     }
 }
 
@@ -106,7 +115,7 @@ struct S3AuthMiddleware: Middleware {
         }
         if date.timeIntervalSince(now()) > Self.maxSkew { throw .accessDenied("Request is not valid yet") }
         if now().timeIntervalSince(date) > TimeInterval(expires) { throw .accessDenied("Request has expired") }
-        let signedHeaders = signed.split(separator: ";").map(String.init)
+        let signedHeaders = SigV4.signedHeaderNames(signed)
         return try verify(
             request, credential: credential, amzDate: amzDate, signedHeaders: signedHeaders,
             excludingQuery: "X-Amz-Signature",
@@ -169,10 +178,10 @@ struct S3AuthMiddleware: Middleware {
         }
         guard let canonical = SigV4.canonicalRequest(request, signedHeaders: signedHeaders, payloadHash: payloadHash, excludingQuery: excludingQuery)
         else { throw S3Error.signatureMismatch }
-        let signingKeyBytes = signingKeys.key(for: key, credential)
-        let signingKey = SymmetricKey(data: signingKeyBytes)
-        let expected = SigV4.signature(key: signingKey, stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: credential.scope, canonicalRequest: canonical))
+        let prepared = signingKeys.key(for: key, credential)
+        let scope = credential.scope
+        let expected = SigV4.signature(prepared: prepared.hmac, stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical))
         guard SigV4.constantTimeEqual(expected, signature.lowercased()) else { throw S3Error.signatureMismatch }
-        return S3Principal(key: key, signingKeyBytes: signingKeyBytes, amzDate: amzDate, scope: credential.scope, signature: expected, payloadHash: payloadHash)
+        return S3Principal(key: key, signingKeyBytes: prepared.bytes, amzDate: amzDate, scope: scope, signature: expected, payloadHash: payloadHash)
     }
 }

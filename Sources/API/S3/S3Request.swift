@@ -18,14 +18,15 @@ extension S3Handlers {
 
     /// The first subresource of the query that this server does not serve, if any.
     static func unsupportedSubresource(_ request: HTTPRequest, served: Set<String>) -> String? {
-        let known: Set<String> = [
-            "acl", "policy", "cors", "lifecycle", "tagging", "encryption", "object-lock", "website", "logging", "notification",
-            "replication", "ownershipControls", "publicAccessBlock", "requestPayment", "accelerate", "analytics", "inventory",
-            "metrics", "intelligent-tiering", "legal-hold", "retention", "torrent", "restore", "select", "attributes",
-            "versioning", "location", "uploads", "versions", "delete", "uploadId", "policyStatus",
-        ]
-        return request.query.map(\.name).first { known.contains($0) && !served.contains($0) }
+        request.query.lazy.map(\.name).first { knownSubresources.contains($0) && !served.contains($0) }
     }
+
+    private static let knownSubresources: Set<String> = [
+        "acl", "policy", "cors", "lifecycle", "tagging", "encryption", "object-lock", "website", "logging", "notification",
+        "replication", "ownershipControls", "publicAccessBlock", "requestPayment", "accelerate", "analytics", "inventory",
+        "metrics", "intelligent-tiering", "legal-hold", "retention", "torrent", "restore", "select", "attributes",
+        "versioning", "location", "uploads", "versions", "delete", "uploadId", "policyStatus",
+    ]
 
     func principal(_ context: RequestContext) throws(S3Error) -> S3Principal {
         guard let principal = context.s3 else { throw .accessDenied("the request is not signed") }

@@ -71,7 +71,7 @@ struct ServeCommand: ParsableCommand {
             throw ApplianceConfiguration.Invalid.value(name: "token", reason: "must be at least 16 characters without whitespace")
         }
         /// A numeric option from the flag or its variable, checked against `valid`.
-        func number<T: FixedWidthInteger>(
+        func number<T: FixedWidthInteger & SendableMetatype>(
             _ flag: T?, _ env: String, _ name: String, _ valid: ClosedRange<T>, _ reason: String
         ) throws -> T? {
             guard let raw = pick(flag.map(String.init), env) else { return nil }

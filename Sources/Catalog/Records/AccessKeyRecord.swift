@@ -2,7 +2,7 @@
 // never holds it in the clear), per-volume permissions (JSON: volume name → read|write|owner) and
 // whether it may create buckets.
 package import Foundation
-package import GRDB
+import GRDB
 
 package struct AccessKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     package static let databaseTableName = "access_keys"

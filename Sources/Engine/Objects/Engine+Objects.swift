@@ -2,7 +2,7 @@
 // the direct (uncached) path.
 import Catalog
 import Synchronization
-package import Foundation
+import Foundation
 
 extension Engine {
     package static let maxKeyBytes = 1024

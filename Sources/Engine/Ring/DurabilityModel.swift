@@ -9,7 +9,7 @@
 // cut at the same instant as the devices. The -shm file (shared memory, rebuilt from the WAL) is
 // left out. File creation and deletion are not modelled: a file exists once created.
 import CSQLiteVFS
-package import Foundation
+import Foundation
 import Glibc
 import Synchronization
 

@@ -1,5 +1,5 @@
 // The scrub's front door: start one, see it, its lifetime counters, and the settings of `serve`.
-package import Foundation
+import Foundation
 
 extension Engine {
     /// Starts a scrub of every copy of every object extent; `.scrubRunning` while one runs.
