@@ -91,16 +91,7 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
 }
 
 extension Data {
-    var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(count * 2)
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    var hexString: String { withUnsafeBytes { SigV4.hex($0) } }
 
     init?(hex: String) {
         guard hex.count % 2 == 0, hex.allSatisfy(\.isHexDigit) else { return nil }

@@ -6,8 +6,9 @@
 import Catalog
 
 extension Engine {
+    /// An empty object writes no extent: it needs no device.
     func requirePlacement(_ volume: VolumeRecord, length: Int64?) throws(EngineError) {
-        guard allocator.activeDeviceCount() < volume.replicas else { return }
+        guard length != 0, allocator.activeDeviceCount() < volume.replicas else { return }
         let bytes = max(length ?? 0, Allocator.unit)
         throw .noSpace(.pool, needed: SpaceAccounting.physicalBytes(logical: bytes, replicas: volume.replicas), available: 0)
     }

@@ -58,7 +58,7 @@ package final class BufferedUpload: @unchecked Sendable {
     ) throws(EngineError) {
         // Even a write that reserves nothing (over sectors already on disk) is written back
         // copy-on-write: somewhere must take it.
-        if declaredLength != 0 { try engine.requirePlacement(volume, length: declaredLength) }
+        try engine.requirePlacement(volume, length: declaredLength)
         self.engine = engine
         self.attributes = attributes
         self.volume = volume

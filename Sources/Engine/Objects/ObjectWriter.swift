@@ -46,7 +46,7 @@ package final class ObjectWriter: @unchecked Sendable {
         engine: Engine, volume: VolumeRecord, key: String, contentType: String?, attributes: ObjectAttributes = .none, declaredLength: Int64?,
         replacing: Int64?, cacheThrough: Bool = false, adopting: SpaceAccounting.Reservation? = nil, destination: Destination = .object
     ) throws(EngineError) {
-        if declaredLength != 0 { try engine.requirePlacement(volume, length: declaredLength) }
+        try engine.requirePlacement(volume, length: declaredLength)
         self.engine = engine
         self.destination = destination
         self.attributes = attributes
