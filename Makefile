@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract test-s3 bench bench-tools bench-scale bench-s3 clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test test-swift test-contract test-s3 test-adversarial bench bench-tools bench-scale bench-s3 clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 2>/dev/null; then \
@@ -58,7 +58,12 @@ test-s3: build python-deps
 	$(SUITE_TIMEOUT) python3 scripts/s3_clients_test.py --bin $(BIN)
 	$(SUITE_TIMEOUT) python3 scripts/s3_negative_test.py --bin $(BIN)
 
-test: deps test-swift test-contract test-s3
+# Hostile requests (overflowing numbers, deep XML, unsigned headers, framing, slow bodies): the
+# server stays up, refuses each with the right 4xx and changes nothing.
+test-adversarial: build python-deps
+	$(SUITE_TIMEOUT) python3 scripts/adversarial_test.py --bin $(BIN)
+
+test: deps test-swift test-contract test-s3 test-adversarial
 
 bench-tools: system-deps python-deps
 	@need=""; \

@@ -27,6 +27,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case uploadTooLong(expected: Int64)
     /// A PATCH longer than what one request may stage in the cache.
     case patchTooLarge(length: Int64, limit: Int64)
+    /// A length (or offset + length) past the largest object any volume can hold.
+    case objectTooLarge(bytes: Int64, limit: Int64)
     /// The cache has no room to stage a write, even after writing back what it could.
     case cacheFull
     /// No replica of some data could be read intact.
@@ -57,7 +59,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning:
             .conflict
         case .noSpace: .noSpace
-        case .patchTooLarge: .tooLarge
+        case .patchTooLarge, .objectTooLarge: .tooLarge
         case .cacheFull: .busy
         case .io: .io
         case .catalog: .internal
@@ -94,6 +96,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .uploadTooLong(let expected): "the body is longer than the declared \(expected) bytes"
         case .patchTooLarge(let length, let limit):
             "a PATCH writes at most \(limit) bytes (a quarter of the page cache), this one \(length): use PUT, or several PATCHes"
+        case .objectTooLarge(let bytes, let limit): "an object holds at most \(limit) bytes; this write reaches \(bytes)"
         case .cacheFull: "the page cache has no room for this write now; retry shortly"
         case .dataUnavailable(let key, let detail): "no intact replica of \(key) could be read: \(detail)"
         case .io(let call, let path, let errno): "\(call) on \(path) failed: \(Syscalls.describe(errno: errno))"

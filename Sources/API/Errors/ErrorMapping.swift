@@ -21,7 +21,8 @@ package enum ErrorMapping {
         switch error {
         case let error as HTTPError:
             switch error {
-            case .badRequest(let detail): return (400, "bad-request", "Bad Request", detail, [])
+            case .badRequest(let detail), .invalidURI(let detail): return (400, "bad-request", "Bad Request", detail, [])
+            case .notImplemented(let detail): return (501, "not-implemented", "Not Implemented", detail, [])
             case .unauthorized(let detail):
                 return (401, "unauthorized", "Unauthorized", detail, [("WWW-Authenticate", "Bearer realm=\"appliance\"")])
             case .notFound(let detail): return (404, "not-found", "Not Found", detail, [])
@@ -30,6 +31,8 @@ package enum ErrorMapping {
                         [("Allow", allowed.joined(separator: ", "))])
             case .payloadTooLarge(let limit):
                 return (413, "payload-too-large", "Payload Too Large", "request bodies are limited to \(limit) bytes", [])
+            case .objectTooLarge(let limit):
+                return (413, "payload-too-large", "Payload Too Large", "an object holds at most \(limit) bytes", [])
             case .preconditionFailed(let detail): return (412, "precondition-failed", "Precondition Failed", detail, [])
             case .rangeNotSatisfiable(let size):
                 return (416, "range-not-satisfiable", "Range Not Satisfiable", "the object holds \(size) bytes", [])

@@ -1,10 +1,16 @@
 // Errors that only the HTTP layer can raise (parsing, auth, routing, size limits).
 package enum HTTPError: Error, Sendable, Equatable {
     case badRequest(String)
+    /// The request target itself is malformed (not UTF-8, a NUL, a bad escape): refused before auth.
+    case invalidURI(String)
+    /// A request feature this server does not implement (a transfer coding).
+    case notImplemented(String)
     case unauthorized(String)
     case notFound(String)
     case methodNotAllowed(allowed: [String])
     case payloadTooLarge(limit: Int)
+    /// A length or range past the largest object (an upload's Content-Length, a PATCH's range).
+    case objectTooLarge(limit: Int64)
     case preconditionFailed(String)
     case rangeNotSatisfiable(size: Int64)
 }

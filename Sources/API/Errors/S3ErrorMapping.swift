@@ -53,6 +53,8 @@ package enum S3ErrorMapping {
         case let error as HTTPError:
             switch error {
             case .badRequest(let detail): return .invalidArgument(detail)
+            case .invalidURI(let detail): return S3Error("InvalidURI", 400, "Couldn't parse the specified URI: \(detail)")
+            case .notImplemented(let detail): return .notImplemented(detail)
             case .unauthorized(let detail): return .accessDenied(detail)
             case .notFound(let detail): return S3Error("NoSuchKey", 404, detail)
             case .methodNotAllowed(let allowed):
@@ -60,6 +62,7 @@ package enum S3ErrorMapping {
                 s3.headers = [("Allow", allowed.joined(separator: ", "))]
                 return s3
             case .payloadTooLarge(let limit): return S3Error("MaxMessageLengthExceeded", 400, "request bodies are limited to \(limit) bytes")
+            case .objectTooLarge(let limit): return S3Error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size (\(limit) bytes).")
             case .preconditionFailed(let detail): return S3Error("PreconditionFailed", 412, "At least one of the preconditions you specified did not hold: \(detail)")
             case .rangeNotSatisfiable(let size):
                 var s3 = S3Error("InvalidRange", 416, "The requested range is not satisfiable (the object holds \(size) bytes)")
@@ -80,7 +83,7 @@ package enum S3ErrorMapping {
             case .partTooSmall: return S3Error("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size: \(error.description)")
             case .uploadIncomplete: return S3Error("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header: \(error.description)")
             case .uploadTooLong: return .invalidRequest(error.description)
-            case .patchTooLarge: return S3Error("EntityTooLarge", 400, error.description)
+            case .patchTooLarge, .objectTooLarge: return S3Error("EntityTooLarge", 400, error.description)
             case .invalidArgument(let field, _) where field == "key": return S3Error("KeyTooLongError", 400, error.description)
             default:
                 switch error.kind {

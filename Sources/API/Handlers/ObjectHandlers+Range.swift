@@ -16,16 +16,23 @@ extension ObjectHandlers {
         guard let dash = spec.firstIndex(of: "-") else { return .whole }
         let first = spec[..<dash].trimmingCharacters(in: .whitespaces)
         let last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
-        let digits = { (s: String) in !s.isEmpty && s.allSatisfy(\.isASCII) && s.allSatisfy(\.isNumber) }
-        if first.isEmpty {
-            guard digits(last), let suffix = Int64(last) else { return .whole }
-            guard suffix > 0, size > 0 else { return .unsatisfiable }
-            return .partial(start: max(0, size - suffix), end: size - 1)
+        // A position past Int64 is past any object: the same as the largest one.
+        func position(_ text: String) -> Int64? {
+            switch WireNumber.parse(text) {
+            case .value(let value): value
+            case .tooLarge: .max
+            case .malformed: nil
+            }
         }
-        guard digits(first), let start = Int64(first) else { return .whole }
+        if first.isEmpty {
+            guard let suffix = position(last) else { return .whole }
+            guard suffix > 0, size > 0 else { return .unsatisfiable }
+            return .partial(start: suffix >= size ? 0 : size - suffix, end: size - 1)
+        }
+        guard let start = position(first) else { return .whole }
         var end = size - 1
         if !last.isEmpty {
-            guard digits(last), let parsed = Int64(last) else { return .whole }
+            guard let parsed = position(last) else { return .whole }
             guard parsed >= start else { return .whole }
             end = min(parsed, size - 1)
         }

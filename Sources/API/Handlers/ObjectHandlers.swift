@@ -71,10 +71,16 @@ struct ObjectHandlers {
     static func declaredLength(_ request: HTTPRequest) throws(HTTPError) -> Int64? {
         if request.header("transfer-encoding")?.lowercased().contains("chunked") == true { return nil }
         guard let raw = request.header("content-length") else { return nil }
-        guard let value = Int64(raw.trimmingCharacters(in: .whitespaces)), value >= 0 else {
-            throw .badRequest("Content-Length must be a non-negative integer")
+        return try contentLength(raw)
+    }
+
+    /// A Content-Length value: digits only, at most the largest object (413 beyond it).
+    static func contentLength(_ raw: String) throws(HTTPError) -> Int64 {
+        switch WireNumber.parse(raw, limit: Engine.maxObjectBytes) {
+        case .value(let value): return value
+        case .tooLarge: throw .objectTooLarge(limit: Engine.maxObjectBytes)
+        case .malformed: throw .badRequest("Content-Length must be a non-negative integer")
         }
-        return value
     }
 
     /// `Content-Range: bytes a-b/*` (or `/total`): where a PATCH writes.
@@ -83,13 +89,22 @@ struct ObjectHandlers {
             throw .badRequest("PATCH needs Content-Range: bytes FIRST-LAST/*")
         }
         let spec = header.dropFirst("bytes ".count)
-        let digits = { (s: Substring) in !s.isEmpty && s.allSatisfy { $0 >= "0" && $0 <= "9" } }
+        // Positions bounded by the largest object, so LAST - FIRST + 1 cannot overflow.
+        let limit = Engine.maxObjectBytes - 1
         guard let slash = spec.firstIndex(of: "/"), let dash = spec[..<slash].firstIndex(of: "-"),
-            digits(spec[..<dash]), digits(spec[spec.index(after: dash)..<slash]),
-            let first = Int64(spec[..<dash]), let last = Int64(spec[spec.index(after: dash)..<slash]), first >= 0, last >= first,
-            spec[spec.index(after: slash)...] == "*" || digits(spec[spec.index(after: slash)...])
+            case let first = WireNumber.parse(spec[..<dash], limit: limit), case let last = WireNumber.parse(spec[spec.index(after: dash)..<slash], limit: limit),
+            first != .malformed, last != .malformed,
+            spec[spec.index(after: slash)...] == "*" || WireNumber.parse(spec[spec.index(after: slash)...]) != .malformed
         else {
             throw .badRequest("Content-Range must be bytes FIRST-LAST/* with FIRST <= LAST")
+        }
+        guard case .value(let first) = first, case .value(let last) = last else { throw .objectTooLarge(limit: Engine.maxObjectBytes) }
+        guard last >= first else { throw .badRequest("Content-Range must be bytes FIRST-LAST/* with FIRST <= LAST") }
+        // A complete length, when given, must hold the range (RFC 9110 §14.4) and fit an object.
+        switch WireNumber.parse(spec[spec.index(after: slash)...], limit: Engine.maxObjectBytes) {
+        case .tooLarge: throw .objectTooLarge(limit: Engine.maxObjectBytes)
+        case .value(let total) where total <= last: throw .badRequest("Content-Range's complete length \(total) does not hold byte \(last)")
+        default: break
         }
         let length = last - first + 1
         if let declared = try declaredLength(request), declared != length {
@@ -106,7 +121,7 @@ struct ObjectHandlers {
     /// 64 mixed clients 93-150 ms, 4.5 ms once opened on workers).
     static func mustOpenBeforeBody(_ request: HTTPRequest) -> Bool {
         request.header("expect")?.lowercased() == "100-continue"
-            || (request.header("content-length").flatMap { Int($0) } ?? 0) > RequestState.discardLimit
+            || (request.header("content-length").flatMap { WireNumber.bounded($0) } ?? 0) > RequestState.discardLimit
     }
 
     /// On the event loop an upload is never opened (opening reads the catalog): a refusal that
@@ -266,7 +281,7 @@ struct ObjectHandlers {
         }
         var limit = maxListLimit
         if let raw = try query("limit") {
-            guard let value = Int(raw), (1...maxListLimit).contains(value) else {
+            guard let value = WireNumber.bounded(raw, limit: Int64(maxListLimit)).map(Int.init), value >= 1 else {
                 throw HTTPError.badRequest("query parameter 'limit' must be an integer from 1 to \(maxListLimit)")
             }
             limit = value

@@ -51,7 +51,9 @@ package final class Route: Sendable {
     private func walk(_ path: String, collecting: Bool) -> [String: String]? {
         let bytes = path.utf8
         let end = bytes.endIndex
-        guard var position = bytes.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        // Only an absolute path matches (`x/v1/volumes` is not `/v1/volumes`).
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        var position = bytes.startIndex
         var parameters: [String: String] = [:]
         for (index, segment) in segments.enumerated() {
             let start = bytes.index(after: position)
@@ -163,8 +165,8 @@ package struct Router: Sendable {
             guard let raw = route.match(path) else { continue }
             var decoded: [String: String] = [:]
             for (name, value) in raw {
-                guard let value = PercentDecoding.decode(value) else {
-                    return RouteResolution(template: route.template, outcome: .failure(.badRequest("path parameter \(name) is not valid percent-encoded UTF-8")))
+                guard let value = PercentDecoding.decode(value), !value.utf8.contains(0) else {
+                    return RouteResolution(template: route.template, outcome: .failure(.invalidURI("path parameter \(name) is not valid percent-encoded UTF-8 without NUL")))
                 }
                 decoded[name] = value
             }
@@ -180,9 +182,13 @@ package struct Router: Sendable {
         return RouteResolution(template: first.template, outcome: .failure(.methodNotAllowed(allowed: allowed)))
     }
 
-    package func refusal(ofHead head: HTTPRequest, context: RequestContext) -> HTTPResponse? {
+    /// The answer a request with a body gets whatever its body is, from its head alone (no route,
+    /// a malformed target, authentication), or nil: its body is then dropped as it comes, never buffered.
+    package func refusal(ofHead head: HTTPRequest, _ resolution: RouteResolution, context: RequestContext) -> HTTPResponse? {
         var context = context
         context.resource = PercentDecoding.decode(head.path) ?? head.path
+        context.route = resolution.template
+        if case .failure(let error) = resolution.outcome { return errorResponse(error, context) }
         for middleware in middleware {
             if let error = middleware.refusal(ofHead: head) { return errorResponse(error, context) }
         }
@@ -213,6 +219,9 @@ package struct Router: Sendable {
         context.route = resolution.template
         context.resource = PercentDecoding.decode(request.path) ?? request.path  // What an S3 error names.
         if case .success(let found) = resolution.outcome { context.parameters = found.parameters }
+        // A target that cannot be a key at all is answered before authentication (which would
+        // otherwise report a signature mismatch over bytes no client could have meant).
+        if case .failure(let error) = resolution.outcome, case .invalidURI = error { return .response(errorResponse(error, context)) }
         context.resolution = resolution.outcome.map(\.route.action)
         do {
             switch try chain(request, context) {

@@ -34,16 +34,23 @@ final class SigningKeyCache: Sendable {
     private let keys = Mutex<[String: Prepared]>([:])
     static let limit = 4096
 
-    func key(for key: AccessKey, _ credential: SigV4.Credential) -> Prepared {
-        let name = key.id + "\n" + credential.scope
-        if let found = keys.withLock({ $0[name] }) { return found }
+    func cached(for key: AccessKey, _ credential: SigV4.Credential) -> Prepared? {
+        keys.withLock { $0[key.id + "\n" + credential.scope] }
+    }
+
+    func derive(for key: AccessKey, _ credential: SigV4.Credential) -> Prepared {
         let derived = SigV4.signingKey(secret: key.secret, credential: credential)
-        let prepared = Prepared(bytes: derived.withUnsafeBytes { Array($0) }, hmac: HMAC<SHA256>(key: derived))
+        return Prepared(bytes: derived.withUnsafeBytes { Array($0) }, hmac: HMAC<SHA256>(key: derived))
+    }
+
+    /// Keeps a key that verified a signature.
+    func remember(_ prepared: Prepared, for key: AccessKey, _ credential: SigV4.Credential) {
+        let name = key.id + "\n" + credential.scope
         keys.withLock { keys in
+            guard keys[name] == nil else { return }
             if keys.count >= Self.limit { keys.removeAll() }
             keys[name] = prepared
         }
-        return prepared
     }
 }
 
@@ -67,12 +74,16 @@ struct S3AuthMiddleware: Middleware {
         return try next(request, context)
     }
 
-    /// Refuses a head that carries no credentials at all before its body is buffered.
+    /// Verifies the signature from the head, before a body is buffered: the head is all that is
+    /// signed (the payload's hash is declared in it and compared with the body afterwards), so an
+    /// unauthenticated body is dropped, never held.
     func refusal(ofHead head: HTTPRequest) -> (any Error)? {
-        if head.header("authorization") == nil, !head.query.contains(where: { $0.name == "X-Amz-Signature" || $0.name == "Signature" }) {
-            return S3Error.accessDenied("Anonymous access is not allowed: sign the request with an access key")
+        do {
+            _ = try authenticate(head)
+            return nil
+        } catch {
+            return error
         }
-        return nil
     }
 
     static func isHexDigest(_ value: String) -> Bool {
@@ -106,7 +117,8 @@ struct S3AuthMiddleware: Middleware {
         }
         guard query("X-Amz-Algorithm") == SigV4.algorithm, let credential = query("X-Amz-Credential").flatMap(SigV4.Credential.init),
             let amzDate = query("X-Amz-Date"), let date = SigV4.parseAmzDate(amzDate),
-            let expires = query("X-Amz-Expires").flatMap(Int.init), let signed = query("X-Amz-SignedHeaders")
+            let expires = query("X-Amz-Expires").flatMap({ WireNumber.bounded($0, limit: Int64(Self.maxPresignedExpiry) + 1) }).map(Int.init),
+            let signed = query("X-Amz-SignedHeaders")
         else {
             throw S3Error("AuthorizationQueryParametersError", 400, "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
         }
@@ -116,6 +128,7 @@ struct S3AuthMiddleware: Middleware {
         if date.timeIntervalSince(now()) > Self.maxSkew { throw .accessDenied("Request is not valid yet") }
         if now().timeIntervalSince(date) > TimeInterval(expires) { throw .accessDenied("Request has expired") }
         let signedHeaders = SigV4.signedHeaderNames(signed)
+        guard signedHeaders.contains("host") else { throw .accessDenied("X-Amz-SignedHeaders must include host") }
         return try verify(
             request, credential: credential, amzDate: amzDate, signedHeaders: signedHeaders,
             excludingQuery: "X-Amz-Signature",
@@ -143,8 +156,11 @@ struct S3AuthMiddleware: Middleware {
 
     /// `?AWSAccessKeyId=…&Signature=…&Expires=…` (a Signature Version 2 presigned URL).
     private func verifyV2Query(_ request: HTTPRequest, id: String, signature: String, expires: String) throws(S3Error) -> S3Principal {
-        guard let seconds = TimeInterval(expires) else { throw .accessDenied("Expires must be seconds since the epoch") }
-        if now().timeIntervalSince1970 > seconds { throw .accessDenied("Request has expired") }
+        // An integer, and no further off than a SigV4 presigned URL may be (7 days).
+        guard let seconds = WireNumber.bounded(expires, limit: Int64(now().timeIntervalSince1970) + Int64(Self.maxPresignedExpiry)) else {
+            throw .accessDenied("Expires must be an integer number of seconds since the epoch, at most \(Self.maxPresignedExpiry) seconds ahead")
+        }
+        if Int64(now().timeIntervalSince1970) > seconds { throw .accessDenied("Request has expired") }
         var unsigned = request
         unsigned.query.removeAll { ["Signature", "AWSAccessKeyId", "Expires"].contains($0.name) }
         return try verifyV2(unsigned, id: id, signature: signature, date: expires)
@@ -176,12 +192,20 @@ struct S3AuthMiddleware: Middleware {
         guard let key = store.key(id: credential.accessKeyID) else {
             throw S3Error("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
         }
+        // Every x-amz-* header sent is part of what was signed, as S3 requires: a holder of a
+        // presigned URL cannot add a copy source, metadata or a checksum the signer never saw.
+        if let unsigned = request.headers.keys.filter({ $0.hasPrefix("x-amz-") && !signedHeaders.contains($0) }).min() {
+            throw .accessDenied("There were headers present in the request which were not signed: \(unsigned)")
+        }
         guard let canonical = SigV4.canonicalRequest(request, signedHeaders: signedHeaders, payloadHash: payloadHash, excludingQuery: excludingQuery)
         else { throw S3Error.signatureMismatch }
-        let prepared = signingKeys.key(for: key, credential)
         let scope = credential.scope
-        let expected = SigV4.signature(prepared: prepared.hmac, stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical))
+        let stringToSign = SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical)
+        // The cache is filled only once a signature matched: unauthenticated requests cannot churn it.
+        let prepared = signingKeys.cached(for: key, credential) ?? signingKeys.derive(for: key, credential)
+        let expected = SigV4.signature(prepared: prepared.hmac, stringToSign: stringToSign)
         guard SigV4.constantTimeEqual(expected, signature.lowercased()) else { throw S3Error.signatureMismatch }
+        signingKeys.remember(prepared, for: key, credential)
         return S3Principal(key: key, signingKeyBytes: prepared.bytes, amzDate: amzDate, scope: scope, signature: expected, payloadHash: payloadHash)
     }
 }

@@ -91,7 +91,7 @@ extension S3Handlers {
     func copyPart(
         _ request: HTTPRequest, _ context: RequestContext, bucket: String, key: String, uploadID: String, partNumber: String, source: String
     ) throws -> HTTPResponse {
-        guard let number = Int64(partNumber), (1...Engine.maxPartNumber).contains(number) else {
+        guard let number = WireNumber.bounded(partNumber, limit: Engine.maxPartNumber), number >= 1 else {
             throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Engine.maxPartNumber), inclusive")
         }
         let reader = try openCopySource(request, context, source)
@@ -100,7 +100,7 @@ extension S3Handlers {
         var (start, length) = (Int64(0), size)
         if let range = request.header("x-amz-copy-source-range") {
             guard case .partial(let first, let last) = ObjectHandlers.parseRange(range, size: size), range.contains("-"),
-                !range.hasPrefix("bytes=-"), let end = Int64(range.split(separator: "-").last ?? ""), end < size
+                !range.hasPrefix("bytes=-"), let end = WireNumber.bounded(range.split(separator: "-").last ?? ""), end < size
             else {
                 throw S3Error("InvalidArgument", 400, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy, within the source")
             }

@@ -57,11 +57,7 @@ extension S3Handlers {
         _ = try engine.volume(named: bucket)
         let prefix = try Self.query(request, "prefix") ?? ""
         let delimiter = try Self.query(request, "delimiter") ?? ""
-        var maxKeys = Self.maxKeys
-        if let raw = try Self.query(request, "max-keys") {
-            guard let value = Int(raw), value >= 0 else { throw S3Error.invalidArgument("max-keys must be a non-negative integer") }
-            maxKeys = min(value, Self.maxKeys)
-        }
+        let maxKeys = try Self.count(request, "max-keys", cap: Self.maxKeys) ?? Self.maxKeys
         let urlEncoded: Bool
         switch try Self.query(request, "encoding-type") {
         case nil: urlEncoded = false

@@ -36,7 +36,9 @@ extension S3Handlers {
         guard root.name == "CompleteMultipartUpload" else { throw S3Error.malformedXML("expected CompleteMultipartUpload") }
         var parts: [(number: Int64, etag: String)] = []
         for part in root.all("Part") {
-            guard let number = part.child("PartNumber").flatMap({ Int64($0.trimmedText) }), let etag = part.child("ETag")?.trimmedText else {
+            guard let number = part.child("PartNumber").flatMap({ WireNumber.bounded($0.trimmedText, limit: Engine.maxPartNumber) }),
+                let etag = part.child("ETag")?.trimmedText
+            else {
                 throw S3Error.malformedXML("each Part needs a PartNumber and an ETag")
             }
             parts.append((number, etag))
@@ -74,12 +76,8 @@ extension S3Handlers {
     func listParts(_ request: HTTPRequest, _ context: RequestContext, bucket: String, key: String, uploadID: String) throws -> HTTPResponse {
         let principal = try require(.read, bucket, context)
         let (upload, parts) = try engine.listParts(volume: bucket, key: key, uploadID: uploadID)
-        var maxParts = 1000
-        if let raw = try Self.query(request, "max-parts") {
-            guard let value = Int(raw), value >= 0 else { throw S3Error.invalidArgument("max-parts must be a non-negative integer") }
-            maxParts = min(value, 1000)
-        }
-        let marker = try Self.query(request, "part-number-marker").flatMap { Int64($0) } ?? 0
+        let maxParts = try Self.count(request, "max-parts", cap: 1000) ?? 1000
+        let marker = Int64(try Self.count(request, "part-number-marker", cap: Int(Int32.max)) ?? 0)
         let after = parts.filter { $0.number > marker }
         let page = Array(after.prefix(maxParts))
         var xml = S3XML()
@@ -113,11 +111,7 @@ extension S3Handlers {
     func listUploads(_ request: HTTPRequest, _ context: RequestContext, bucket: String) throws -> HTTPResponse {
         let principal = try require(.read, bucket, context)
         let prefix = try Self.query(request, "prefix") ?? ""
-        var maxUploads = 1000
-        if let raw = try Self.query(request, "max-uploads") {
-            guard let value = Int(raw), value >= 0 else { throw S3Error.invalidArgument("max-uploads must be a non-negative integer") }
-            maxUploads = min(value, 1000)
-        }
+        let maxUploads = try Self.count(request, "max-uploads", cap: 1000) ?? 1000
         let keyMarker = try Self.query(request, "key-marker").flatMap { $0.isEmpty ? nil : $0 }
         let uploadIDMarker = try Self.query(request, "upload-id-marker").flatMap { $0.isEmpty ? nil : $0 }
         let uploads = try engine.listUploads(volume: bucket, prefix: prefix, keyMarker: keyMarker, uploadIDMarker: uploadIDMarker, limit: maxUploads + 1)

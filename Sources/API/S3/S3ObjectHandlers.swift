@@ -139,7 +139,7 @@ extension S3Handlers {
             throw NeedsWorker()
         }
         if let uploadID, let partNumber {
-            guard let number = Int64(partNumber), (1...Engine.maxPartNumber).contains(number) else {
+            guard let number = WireNumber.bounded(partNumber, limit: Engine.maxPartNumber), number >= 1 else {
                 throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Engine.maxPartNumber), inclusive")
             }
             let writer = try engine.beginPart(volume: bucket, key: key, uploadID: uploadID, number: number, length: length)
@@ -187,7 +187,7 @@ extension S3Handlers {
                 : nil
             expectations.chunked = AWSChunkedDecoder(form: form, signer: signer)
             if let raw = request.header("x-amz-decoded-content-length") {
-                guard let value = Int64(raw.trimmingCharacters(in: .whitespaces)), value >= 0 else {
+                guard let value = WireNumber.bounded(raw) else {
                     throw S3Error.invalidArgument("x-amz-decoded-content-length must be a non-negative integer")
                 }
                 expectations.decodedLength = value

@@ -14,6 +14,16 @@ extension S3Handlers {
         return value
     }
 
+    /// A count parameter (max-keys, max-parts, part-number-marker…): an integer in S3's range
+    /// (0 to 2^31-1, as S3 takes them), at most `cap` once parsed; nil when absent.
+    static func count(_ request: HTTPRequest, _ name: String, cap: Int) throws(S3Error) -> Int? {
+        guard let raw = try query(request, name) else { return nil }
+        guard let value = WireNumber.bounded(raw, limit: Int64(Int32.max)) else {
+            throw .invalidArgument("Provided \(name) not an integer or within integer range (0 to \(Int32.max))")
+        }
+        return min(Int(value), cap)
+    }
+
     static func has(_ request: HTTPRequest, _ name: String) -> Bool { request.query.contains { $0.name == name } }
 
     /// The first subresource of the query that this server does not serve, if any.

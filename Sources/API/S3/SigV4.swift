@@ -21,7 +21,13 @@ package enum SigV4 {
         /// Split on the bytes (String's split on Characters was a tenth of a cached S3 GET).
         package init?(_ text: String) {
             let parts = text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-            guard parts.count == 5, parts[4].elementsEqual("aws4_request".utf8), !parts[0].isEmpty, parts[1].count == 8 else { return nil }
+            // Bounded: the scope keys the signing-key cache, and the region is echoed in errors.
+            func token(_ part: Substring.UTF8View.SubSequence, _ limit: Int) -> Bool {
+                (1...limit).contains(part.count) && part.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+            }
+            guard parts.count == 5, parts[4].elementsEqual("aws4_request".utf8), (1...128).contains(parts[0].count), parts[1].count == 8,
+                parts[1].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), token(parts[2], 32), token(parts[3], 16)
+            else { return nil }
             func string(_ part: Substring.UTF8View.SubSequence) -> String { String(decoding: part, as: UTF8.self) }
             (accessKeyID, date, region, service) = (string(parts[0]), string(parts[1]), string(parts[2]), string(parts[3]))
         }

@@ -31,7 +31,7 @@ final class RequestState: @unchecked Sendable {
     var discarded = 0
     static let discardLimit = 64 << 20
     /// The body's Content-Length (nil: none, or chunked) and the bytes of it seen so far.
-    var expectedLength: Int?
+    var expectedLength: Int64?
     var received = 0
     /// The request has a body (Content-Length > 0, or chunked).
     var hasBody = false
@@ -103,8 +103,9 @@ let segmentsFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
 let accessHandlerTrampoline: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadDataSize, requestContext in
     let server = Unmanaged<HTTPServer>.fromOpaque(cls!).takeUnretainedValue()
     return EventLoopGuard.onLoop {
+        // Not repaired: a target that is not UTF-8 is refused (two raw keys must not reach one object).
         server.handle(
-            connection: connection!, url: String(cString: url!), method: String(cString: method!),
+            connection: connection!, url: String(validatingCString: url!), method: String(cString: method!),
             uploadData: uploadData, uploadDataSize: uploadDataSize!, requestContext: requestContext!)
     }
 }
@@ -120,23 +121,28 @@ let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, connection
     server.inFlight.subtract(1, ordering: .releasing)
 }
 
-private let collectPairs: MHD_KeyValueIterator = { cls, _, key, value in
+private let collectPairs: MHD_KeyValueIteratorN = { cls, _, key, keySize, value, valueSize in
     let box = Unmanaged<PairBox>.fromOpaque(cls!).takeUnretainedValue()
-    box.pairs.append((String(cString: key!), value.map { String(cString: $0) }))
+    // A NUL inside a name or value would truncate it as a C string: noted, and the request refused.
+    if strlen(key!) != keySize || value.map({ strlen($0) != valueSize }) == true { box.holdsNUL = true }
+    box.pairs.append((String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self),
+                      value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: valueSize), as: UTF8.self) }))
     return mhdYes
 }
 
 private final class PairBox {
     var pairs: [(String, String?)] = []
+    var holdsNUL = false
 }
 
 extension HTTPServer {
     /// libmicrohttpd's access handler, on the connection's event-loop thread: never waits. What
     /// may wait (disk, commits, flushes) runs on a worker while the connection is suspended.
     func handle(
-        connection: OpaquePointer, url: String, method: String, uploadData: UnsafePointer<CChar>?,
+        connection: OpaquePointer, url rawURL: String?, method: String, uploadData: UnsafePointer<CChar>?,
         uploadDataSize: UnsafeMutablePointer<Int>, requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
+        let url = rawURL ?? ""  // An invalid target is refused on the first call.
         guard let raw = requestContext.pointee else {
             // First call: headers only. Queuing now makes MHD close the connection, so only a
             // streamed upload's refusal (auth, validation, space) to a client waiting for
@@ -145,10 +151,22 @@ extension HTTPServer {
             let state = RequestState()
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             inFlight.add(1, ordering: .relaxed)
-            awaitBody(state, connection: connection)
             // Routed once: the resolution travels with the request to the loop or a worker.
             let resolution = router.resolve(method: method, path: url)
             state.resolution = resolution
+            // The head's framing first: a refusal here is answered now and the connection closed.
+            let headers = values(connection, appliance_mhd_header_kind)
+            func header(_ name: String) -> String? { headers.pairs.last { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1 }
+            switch RequestFraming.check(
+                target: rawURL, headerNUL: headers.holdsNUL, contentLength: header("Content-Length"),
+                transferEncoding: header("Transfer-Encoding"), bodyLimit: resolution.streamsBody ? nil : configuration.maxBodyBytes)
+            {
+            case .failure(let error):
+                state.responded = true
+                return queue(router.errorResponse(error, makeContext()), on: connection)
+            case .success(let framing):
+                awaitBody(state, framing: framing, connection: connection)
+            }
             if resolution.streamsBody {
                 let head = makeRequest(connection, method: method, url: url, body: [])
                 var context = makeContext()
@@ -172,15 +190,14 @@ extension HTTPServer {
                     // A client waiting for 100 Continue gets the refusal now and sends no body; one
                     // already sending a body of modest size gets it once the body is read
                     // (`deferredAnswer`); a larger one now, and the connection closes.
-                    let length = head.header("content-length").flatMap { Int($0) } ?? 0
-                    if head.header("expect")?.lowercased() == "100-continue" || length > RequestState.discardLimit {
+                    if head.header("expect")?.lowercased() == "100-continue" || (state.expectedLength ?? 0) > RequestState.discardLimit {
                         return queue(response, on: connection)
                     }
                     state.deferredAnswer = response
                     return mhdYes
                 }
-            } else if state.hasBody, let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), context: makeContext()) {
-                // Refused whatever its body (auth): the body is dropped as it comes, never buffered,
+            } else if state.hasBody, let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext()) {
+                // Refused whatever its body (no route, auth): the body is dropped as it comes, never buffered,
                 // then the refusal is answered (at once to a client waiting for 100 Continue).
                 state.responded = true
                 let expectsContinue = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Expect").map { String(cString: $0).lowercased() } == "100-continue"
@@ -285,11 +302,9 @@ extension HTTPServer {
     /// First call: a request with a body waits for it under the body timeout. One without stays
     /// on the daemon's (the header timeout): MHD looks at connections with their own timeout on
     /// every loop iteration, so only those receiving a body should have one.
-    private func awaitBody(_ state: RequestState, connection: OpaquePointer) {
-        state.expectedLength = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Content-Length")
-            .flatMap { Int(String(cString: $0)) }
-        let chunked = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Transfer-Encoding") != nil
-        state.hasBody = (state.expectedLength ?? 0) > 0 || chunked
+    private func awaitBody(_ state: RequestState, framing: RequestFraming, connection: OpaquePointer) {
+        state.expectedLength = framing.expectedLength
+        state.hasBody = framing.hasBody
         guard state.hasBody, configuration.bodyTimeout != configuration.headerTimeout else { return }
         appliance_mhd_set_timeout(connection, UInt32(configuration.bodyTimeout))
         state.bodyTimeout = true
@@ -301,7 +316,7 @@ extension HTTPServer {
     /// still in MHD's buffer are passed in the same call, so a FIN here means the body is cut off.
     /// (A chunked body's end is unknown here: it is left to the body timeout.)
     private func bodyCutOff(_ state: RequestState, connection: OpaquePointer) -> Bool {
-        guard let expected = state.expectedLength, state.received < expected else { return false }
+        guard let expected = state.expectedLength, Int64(state.received) < expected else { return false }
         return appliance_socket_peer_closed(appliance_mhd_connection_fd(connection)) != 0
     }
 
@@ -314,7 +329,7 @@ extension HTTPServer {
         let router = self.router
         let started = ContinuousClock.now
         let pump = UploadPump(
-            expectedLength: head.header("content-length").flatMap { Int64($0) }, socket: appliance_mhd_connection_fd(connection),
+            expectedLength: state.expectedLength, socket: appliance_mhd_connection_fd(connection),
             respond: { router.errorResponse($0, $1) },
             answered: { router.completed(head, context: $1, status: $0.status, duration: ContinuousClock.now - started) })
         state.upload = pump
@@ -329,15 +344,15 @@ extension HTTPServer {
 
     private func makeRequest(_ connection: OpaquePointer, method: String, url: String, body: [UInt8]) -> HTTPRequest {
         HTTPRequest(
-            method: method, path: url, query: values(connection, appliance_mhd_query_kind).map { ($0.0, $0.1) },
-            headers: Dictionary(values(connection, appliance_mhd_header_kind).map { ($0.0, $0.1 ?? "") }, uniquingKeysWith: { a, b in a + "," + b }),
+            method: method, path: url, query: values(connection, appliance_mhd_query_kind).pairs.map { ($0.0, $0.1) },
+            headers: Dictionary(values(connection, appliance_mhd_header_kind).pairs.map { ($0.0, $0.1 ?? "") }, uniquingKeysWith: { a, b in a + "," + b }),
             body: body)
     }
 
-    private func values(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> [(String, String?)] {
+    private func values(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> PairBox {
         let box = PairBox()
-        _ = MHD_get_connection_values(connection, kind, collectPairs, Unmanaged.passUnretained(box).toOpaque())
-        return box.pairs
+        _ = MHD_get_connection_values_n(connection, kind, collectPairs, Unmanaged.passUnretained(box).toOpaque())
+        return box
     }
 
     private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {

@@ -78,8 +78,13 @@ package final class SpaceAccounting: Sendable {
     /// partial last blocks — so a write that was accepted never meets a full pool at writeback.
     static func reservable(_ free: Int64) -> Int64 { free - free / 65 }
 
+    /// `logical` bytes rounded up to the allocation unit, on every replica; saturates at Int64.max
+    /// (which no pool holds, so a reservation of it is refused) rather than trapping.
     static func physicalBytes(logical: Int64, replicas: Int64) -> Int64 {
-        (logical + Allocator.unit - 1) / Allocator.unit * Allocator.unit * replicas
+        let units = logical / Allocator.unit + (logical % Allocator.unit > 0 ? 1 : 0)
+        let (bytes, over) = units.multipliedReportingOverflow(by: Allocator.unit)
+        let (physical, overflow) = bytes.multipliedReportingOverflow(by: replicas)
+        return over || overflow ? .max : physical
     }
 
     private func stripe(_ volumeID: Int64) -> Lock<[Int64: VolumeCounters]> {

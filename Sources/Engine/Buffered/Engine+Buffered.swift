@@ -11,6 +11,7 @@ extension Engine {
         metadata: [String: String] = [:], checksums: [String: String] = [:]
     ) throws(EngineError) -> BufferedUpload {
         try Self.validate(key: key)
+        if case .patch(let offset) = mode { try Self.validate(offset: offset, length: length ?? 0) } else { try Self.validate(length: length) }
         let volume = try volumeRecord(named: name)
         throttleWriters()
         let existing = try? objectInfo(volume: volume, key: key)
@@ -29,6 +30,7 @@ extension Engine {
     /// bytes into `name` is certain to get, whatever object it replaces (it could be credited with
     /// the whole volume's use). Nothing when the volume is not in memory or the length unknown.
     package func refuseUploadEarly(volume name: String, length: Int64?) throws(EngineError) {
+        try Self.validate(length: length)
         guard let length, length > 0, let volume = volumeRecords.withLock({ $0[name] }) else { return }
         try space.refuseEarly(
             volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, logical: length,

@@ -73,6 +73,7 @@ extension Engine {
         guard (1...Self.maxPartNumber).contains(number) else {
             throw .invalidArgument(field: "partNumber", reason: "must be 1 to \(Self.maxPartNumber)")
         }
+        try Self.validate(length: length)
         let upload = try upload(volume: name, key: key, id: uploadID)
         let volume = try volumeRecord(named: name)
         return try ObjectWriter(

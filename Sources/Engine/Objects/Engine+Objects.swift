@@ -6,6 +6,19 @@ import Foundation
 
 extension Engine {
     package static let maxKeyBytes = 1024
+    /// The largest object (and the furthest byte a write may reach): a volume's largest capacity.
+    /// Lengths and offsets are checked against it before any arithmetic, so sizes × replicas and
+    /// offset + length stay far inside Int64.
+    package static let maxObjectBytes: Int64 = VolumeRules.maxCapacity
+
+    /// A write of `length` bytes at `offset`: both non-negative and the end within maxObjectBytes.
+    static func validate(offset: Int64 = 0, length: Int64?) throws(EngineError) {
+        guard let length else { return }
+        guard offset >= 0, length >= 0 else { throw .invalidArgument(field: "length", reason: "must not be negative") }
+        guard offset <= maxObjectBytes, length <= maxObjectBytes - offset else {
+            throw .objectTooLarge(bytes: offset > maxObjectBytes - length ? .max : offset + length, limit: maxObjectBytes)
+        }
+    }
 
     /// Keys: 1–1024 bytes of UTF-8 without NUL.
     static func validate(key: String) throws(EngineError) {
@@ -34,6 +47,7 @@ extension Engine {
         metadata: [String: String] = [:], checksums: [String: String] = [:]
     ) throws(EngineError) -> ObjectWriter {
         try Self.validate(key: key)
+        try Self.validate(length: length)
         let volume = try volumeRecord(named: name)
         // Earlier buffered writes to this object reach the disk first, so the order is kept.
         try flushObject(CacheKey(volumeID: volume.id!, key: key))
