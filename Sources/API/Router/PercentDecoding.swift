@@ -23,6 +23,13 @@ enum PercentDecoding {
         return String(validating: bytes, as: UTF8.self)
     }
 
+    /// A path as an error names it: decoded, or as sent when decoding fails or would yield control
+    /// characters (which XML 1.0 cannot carry, even escaped).
+    static func resource(_ path: String) -> String {
+        guard let decoded = decode(path), !decoded.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return path }
+        return decoded
+    }
+
     private static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")

@@ -186,7 +186,7 @@ package struct Router: Sendable {
     /// a malformed target, authentication), or nil: its body is then dropped as it comes, never buffered.
     package func refusal(ofHead head: HTTPRequest, _ resolution: RouteResolution, context: RequestContext) -> HTTPResponse? {
         var context = context
-        context.resource = PercentDecoding.decode(head.path) ?? head.path
+        context.resource = PercentDecoding.resource(head.path)
         context.route = resolution.template
         if case .failure(let error) = resolution.outcome { return errorResponse(error, context) }
         for middleware in middleware {
@@ -217,7 +217,7 @@ package struct Router: Sendable {
         if !context.mayBlock && !resolution.runsInline { return .needsWorker }
         var context = context
         context.route = resolution.template
-        context.resource = PercentDecoding.decode(request.path) ?? request.path  // What an S3 error names.
+        context.resource = PercentDecoding.resource(request.path)  // What an S3 error names.
         if case .success(let found) = resolution.outcome { context.parameters = found.parameters }
         // A target that cannot be a key at all is answered before authentication (which would
         // otherwise report a signature mismatch over bytes no client could have meant).

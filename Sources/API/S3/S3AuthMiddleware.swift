@@ -64,7 +64,7 @@ struct S3AuthMiddleware: Middleware {
 
     func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
         var context = context
-        context.resource = PercentDecoding.decode(request.path) ?? request.path
+        context.resource = PercentDecoding.resource(request.path)
         let principal = try authenticate(request)
         context.s3 = principal
         let streamed: Bool = if case .success(.stream) = context.resolution { true } else { false }
