@@ -34,6 +34,7 @@ import s3_negative_test as neg  # noqa: E402
 from s3_clients_test import Failure, begin, expect, ok, note, MiB, md5_hex  # noqa: E402
 
 BUCKET, CONTROL = "adv", "control.bin"
+RATE_WINDOW, UPLOADS_PER_KEY = 4, 6
 CONTROL_BYTES = bytes(range(256)) * 64  # 16 KiB
 HUGE = ["9223372036854775807", "9223372036854775808", "18446744073709551615", "18446744073709551616",
         "99999999999999999999999999"]
@@ -348,9 +349,95 @@ def check_framing() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# 6. Slow bodies: space they hold is shown, the slow ones are cut, the number in flight bounded.
+
+def reserved() -> tuple[int, int]:
+    _, _, pool = S.server.request("GET", "/v1/pool")
+    _, _, volume = S.server.request("GET", f"/v1/volumes/{BUCKET}")
+    return neg.json.loads(pool)["reserved_bytes"], neg.json.loads(volume)["reserved_bytes"]
+
+
+class Trickle:
+    """A PUT that declares `length` bytes and sends one byte every `every` seconds."""
+
+    def __init__(self, key: str, length: int, every: float = 0.5) -> None:
+        self.sock = socket.create_connection((S.admin.host, S.admin.port), timeout=30)
+        self.sock.sendall(S.admin.head("PUT", f"/v1/volumes/{BUCKET}/objects/{key}", {"content-length": str(length)}))
+        self.every, self.answer, self.closed = every, b"", False
+
+    def tick(self) -> None:
+        if self.closed:
+            return
+        try:
+            self.sock.sendall(b"t")
+        except OSError:
+            self.closed = True
+
+    def read_answer(self, timeout: float) -> bytes:
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                self.answer += data
+        except (socket.timeout, OSError):
+            pass
+        return self.answer
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def check_slow_bodies() -> None:
+    begin("6. slow bodies")
+    base_pool, base_volume = reserved()
+    declared = 96 * MiB
+    slow = Trickle("trickle.bin", declared)
+    time.sleep(1.0)
+    pool, volume = reserved()
+    expect(pool - base_pool >= declared and volume - base_volume >= declared,
+           f"a trickling 96 MiB PUT's reservation shows in reserved_bytes (pool +{(pool - base_pool) // MiB} MiB, volume +{(volume - base_volume) // MiB} MiB)",
+           f"pool {base_pool} -> {pool}, volume {base_volume} -> {volume}")
+    started = time.monotonic()
+    while time.monotonic() - started < RATE_WINDOW + 6 and not slow.closed:
+        slow.tick()
+        if slow.read_answer(0.5):
+            break
+    answer = slow.read_answer(2.0)
+    took = time.monotonic() - started
+    expect(answer.startswith(b"HTTP/1.1 408"), f"cut after {took:.1f}s with 408 (1 byte per 0.5 s, floor 1 KiB/s over {RATE_WINDOW} s)",
+           f"got {answer[:200]!r} after {took:.1f}s")
+    slow.close()
+    time.sleep(0.5)
+    expect(reserved() == (base_pool, base_volume), "its reservation is released", f"{(base_pool, base_volume)} -> {reserved()}")
+    still_fine("the cut upload")
+    # Uploads by one signer are bounded: the next is refused at once, not queued.
+    held = [Trickle(f"held-{i}.bin", MiB, every=0.1) for i in range(UPLOADS_PER_KEY)]
+    time.sleep(0.5)
+    r, t = timed(lambda: S.admin.call("PUT", f"/v1/volumes/{BUCKET}/objects/one-more.bin", b"abc", timeout=10))
+    answered(f"a PUT past {UPLOADS_PER_KEY} uploads in flight by the same token: 503 at once", r, {503}, within=3, started=t)
+    expect(r.header("retry-after") is not None, "  with Retry-After", f"headers {r.headers}")
+    r = S.raw.request("PUT", f"/{BUCKET}/other-key.bin", b"abc")
+    expect(r.status == 200, "an S3 PUT by another key meanwhile: 200", f"got {r}")
+    S.raw.request("DELETE", f"/{BUCKET}/other-key.bin")
+    status, _, text = S.server.request("GET", "/metrics")
+    metrics = text.decode()
+    for name in ("appliance_http_uploads_in_flight", "appliance_http_worker_queue_depth", "appliance_http_worker_threads"):
+        expect(name in metrics, f"/metrics has {name}", "missing")
+    for h in held:
+        h.close()
+    time.sleep(1.0)
+    r = S.admin.call("PUT", f"/v1/volumes/{BUCKET}/objects/one-more.bin", b"abc")
+    expect(r.status == 201, "once they are gone, the next PUT: 201", f"got {r}")
+    S.admin.call("DELETE", f"/v1/volumes/{BUCKET}/objects/one-more.bin")
+    still_fine("the bounded uploads")
+
+
+# ---------------------------------------------------------------------------------------------
 
 STEPS = [("numbers-native", check_numbers_native), ("numbers-s3", check_numbers_s3), ("unsigned", check_unsigned_headers),
-         ("unauthenticated", check_unauthenticated_bodies), ("framing", check_framing)]
+         ("unauthenticated", check_unauthenticated_bodies), ("framing", check_framing), ("slow", check_slow_bodies)]
 
 
 def setup() -> None:
@@ -381,7 +468,9 @@ def main() -> int:
         begin("0. starting the server")
         data_dir = os.path.join(tmp, "data")
         os.makedirs(data_dir)
-        server = base.Server(os.path.abspath(args.bin), data_dir, args.server_log)
+        # A short rate window and few uploads per key, so step 6 sees both bounds act in seconds.
+        server = base.Server(os.path.abspath(args.bin), data_dir, args.server_log,
+                             extra=["--upload-rate-window", str(RATE_WINDOW), "--max-uploads-per-key", str(UPLOADS_PER_KEY)])
         server.start()
         S.server = server
         ctx = base.Context(server.s3_url, server.credentials_file, os.path.join(tmp, "work"), server)

@@ -118,8 +118,8 @@ def clip(text: str, limit: int = 4000) -> str:
 class Server:
     """The appliance on 127.0.0.1 with a fresh data directory, an admin and an S3 listener."""
 
-    def __init__(self, binary: str, data_dir: str, echo: bool) -> None:
-        self.binary, self.data_dir, self.echo = binary, data_dir, echo
+    def __init__(self, binary: str, data_dir: str, echo: bool, extra: list[str] | None = None) -> None:
+        self.binary, self.data_dir, self.echo, self.extra = binary, data_dir, echo, list(extra or [])
         self.proc: subprocess.Popen | None = None
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: collections.deque[str] = collections.deque(maxlen=400)
@@ -128,7 +128,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> None:
         cmd = [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-               "--device-size", str(DEVICE_SIZE), "--s3-listen", "127.0.0.1:0"]
+               "--device-size", str(DEVICE_SIZE), "--s3-listen", "127.0.0.1:0"] + self.extra
         print("    $", " ".join(cmd), flush=True)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)

@@ -1,4 +1,5 @@
 // Everything `serve` needs, resolved from flags, then APPLIANCE_* environment variables, then defaults.
+import API
 import Engine
 import Foundation
 import Logging
@@ -18,6 +19,14 @@ struct ApplianceConfiguration: Sendable {
     /// while a request body arrives.
     var headerTimeout: Int = 30
     var bodyTimeout: Int = 60
+    /// An upload's body must bring at least `uploadMinRate` bytes/s over `uploadRateWindow`
+    /// seconds, or it is cut and its space released (0: no floor).
+    var uploadMinRate: Int = 1024
+    var uploadRateWindow: Int = 60
+    /// Uploads receiving their body at once: per volume, per access key (or the admin token), in all.
+    var uploadBounds = UploadLimits.Bounds()
+    /// Worker threads per listener at most.
+    var maxWorkers: Int = 1024
     var logLevel: Logger.Level = .info
     var cacheBytes: Int64 = Engine.defaultCacheBytes
     /// The S3 listener (nil: off).

@@ -33,12 +33,23 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         if let key = try keys.bootstrapDefaultKey(credentialsFile: config.credentialsFile) {
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
         }
-        let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics, keys: keys)
+        let uploads = UploadLimits(config.uploadBounds)
+        let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics, keys: keys, uploads: uploads)
         let server = HTTPServer(
             configuration: .init(
                 host: config.host, port: config.port, maxConnections: connections, eventThreads: config.httpThreads,
-                headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout),
+                headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout, uploadMinRate: config.uploadMinRate,
+                uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers),
             router: router, logger: logger)
+        metrics.addGauges { [weak server] in
+            guard let server else { return [] }
+            let figures = server.workerFigures
+            return [
+                ("appliance_http_worker_threads", "Worker threads alive", [("listener", "admin")], Int64(figures.threads)),
+                ("appliance_http_worker_queue_depth", "Requests waiting for a worker thread", [("listener", "admin")], Int64(figures.queued)),
+                ("appliance_http_uploads_in_flight", "Uploads receiving their body (both listeners)", [], Int64(uploads.inFlight)),
+            ]
+        }
         try server.start()
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
         logger.info("listening on http://\(host):\(server.port)", metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())"])
@@ -48,8 +59,17 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             let s3 = HTTPServer(
                 configuration: .init(
                     host: s3Host, port: config.s3Port, maxConnections: connections, eventThreads: config.httpThreads,
-                    maxBodyBytes: 4 << 20, headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout),
-                router: S3Routes.makeRouter(engine: engine, keys: keys, settings: settings, metrics: metrics), logger: logger)
+                    maxBodyBytes: 4 << 20, headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout,
+                    uploadMinRate: config.uploadMinRate, uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers),
+                router: S3Routes.makeRouter(engine: engine, keys: keys, settings: settings, metrics: metrics, uploads: uploads), logger: logger)
+            metrics.addGauges { [weak s3] in
+                guard let s3 else { return [] }
+                let figures = s3.workerFigures
+                return [
+                    ("appliance_http_worker_threads", "Worker threads alive", [("listener", "s3")], Int64(figures.threads)),
+                    ("appliance_http_worker_queue_depth", "Requests waiting for a worker thread", [("listener", "s3")], Int64(figures.queued)),
+                ]
+            }
             do {
                 try s3.start()
             } catch {

@@ -84,6 +84,17 @@ void appliance_socket_shutdown(int fd) {
     if (fd >= 0) shutdown(fd, SHUT_RDWR);
 }
 
+void appliance_socket_send_final(int fd, const void *data, size_t size) {
+    if (fd < 0) return;
+    size_t sent = 0;
+    while (sent < size) {
+        ssize_t n = send(fd, (const char *)data + sent, size - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n <= 0) break;
+        sent += (size_t)n;
+    }
+    shutdown(fd, SHUT_RDWR);
+}
+
 void appliance_mhd_set_timeout(struct MHD_Connection *connection, unsigned int seconds) {
     MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
 }

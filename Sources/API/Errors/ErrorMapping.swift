@@ -8,7 +8,7 @@ package enum ErrorMapping {
 
     package static func response(for error: any Error, context: RequestContext) -> HTTPResponse {
         let (status, slug, title, detail, headers) = classify(error)
-        if status >= 500 {
+        if status >= 500, slug != "busy" {  // Busy (retry shortly) is not a failure of the server.
             context.logger.error("request failed", metadata: ["route": "\(context.route)", "error": "\(detail)"])
         }
         let problem = Problem(type: typeBase + slug, title: title, status: status, detail: detail)
@@ -23,6 +23,8 @@ package enum ErrorMapping {
             switch error {
             case .badRequest(let detail), .invalidURI(let detail): return (400, "bad-request", "Bad Request", detail, [])
             case .notImplemented(let detail): return (501, "not-implemented", "Not Implemented", detail, [])
+            case .slowDown(let detail): return (503, "busy", "Service Unavailable", detail, [("Retry-After", "1")])
+            case .bodyTooSlow(let detail): return (408, "request-timeout", "Request Timeout", detail, [("Connection", "close")])
             case .unauthorized(let detail):
                 return (401, "unauthorized", "Unauthorized", detail, [("WWW-Authenticate", "Bearer realm=\"appliance\"")])
             case .notFound(let detail): return (404, "not-found", "Not Found", detail, [])

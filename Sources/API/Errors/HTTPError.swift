@@ -5,6 +5,10 @@ package enum HTTPError: Error, Sendable, Equatable {
     case invalidURI(String)
     /// A request feature this server does not implement (a transfer coding).
     case notImplemented(String)
+    /// Too much of something is in progress (uploads): retry shortly.
+    case slowDown(String)
+    /// The body came slower than the configured floor: the upload was cut and its space released.
+    case bodyTooSlow(String)
     case unauthorized(String)
     case notFound(String)
     case methodNotAllowed(allowed: [String])

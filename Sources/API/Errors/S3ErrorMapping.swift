@@ -32,7 +32,7 @@ package struct S3Error: Error, Sendable, Equatable {
 package enum S3ErrorMapping {
     package static func response(for error: any Error, context: RequestContext) -> HTTPResponse {
         var error = classify(error)
-        if error.status >= 500, error.status != 507 {  // 507: the client's upload does not fit.
+        if error.status >= 500, error.status != 507, error.code != "SlowDown" {  // 507: the upload does not fit; SlowDown: retry shortly.
             context.logger.error("S3 request failed", metadata: ["route": "\(context.route)", "code": "\(error.code)", "error": "\(error.message)"])
         }
         var xml = S3XML()
@@ -55,6 +55,12 @@ package enum S3ErrorMapping {
             case .badRequest(let detail): return .invalidArgument(detail)
             case .invalidURI(let detail): return S3Error("InvalidURI", 400, "Couldn't parse the specified URI: \(detail)")
             case .notImplemented(let detail): return .notImplemented(detail)
+            case .slowDown(let detail):
+                var s3 = S3Error("SlowDown", 503, "Please reduce your request rate: \(detail)")
+                s3.headers = [("Retry-After", "1")]
+                return s3
+            case .bodyTooSlow(let detail):
+                return S3Error("RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period: \(detail)")
             case .unauthorized(let detail): return .accessDenied(detail)
             case .notFound(let detail): return S3Error("NoSuchKey", 404, detail)
             case .methodNotAllowed(let allowed):

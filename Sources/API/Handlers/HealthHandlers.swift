@@ -12,6 +12,7 @@ struct HealthHandlers {
             var buffer: [UInt8] = []
             EngineCollector.emit(try engine.snapshot(), into: &buffer)
             metrics.registry.emit(into: &buffer)
+            metrics.emitGauges(into: &buffer)
             return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: buffer)
         }
     }

@@ -20,6 +20,26 @@ package final class HTTPMetrics: Sendable {
 
     package init() {}
 
+    /// A gauge read at scrape time: name, help, labels, value.
+    package typealias Gauge = (name: String, help: String, labels: [(String, String)], value: Int64)
+    private let gaugeSources = Lock<[@Sendable () -> [Gauge]]>([])
+
+    /// Adds gauges read at every scrape (the servers' worker pools, uploads in flight).
+    package func addGauges(_ source: @escaping @Sendable () -> [Gauge]) {
+        gaugeSources.withLock { $0.append(source) }
+    }
+
+    func emitGauges(into buffer: inout [UInt8]) {
+        let registry = PrometheusCollectorRegistry()
+        for source in gaugeSources.withLock({ $0 }) {
+            for gauge in source() {
+                registry.makeGauge(descriptor: .init(metricName: gauge.name, unitName: "", helpText: gauge.help), labels: gauge.labels)
+                    .set(Double(gauge.value))
+            }
+        }
+        registry.emit(into: &buffer)
+    }
+
     /// The registry's metric objects for each label set, looked up once (the registry formats
     /// labels on every make call).
     private let handles = Lock<[String: (Counter, DurationHistogram)]>([:])

@@ -20,13 +20,16 @@ package struct S3Settings: Sendable {
 }
 
 package enum S3Routes {
-    package static func makeRouter(engine: Engine, keys: AccessKeyStore, settings: S3Settings, metrics: HTTPMetrics) -> Router {
+    package static func makeRouter(
+        engine: Engine, keys: AccessKeyStore, settings: S3Settings, metrics: HTTPMetrics, uploads: UploadLimits = UploadLimits()
+    ) -> Router {
         let errors: @Sendable (any Error, RequestContext) -> HTTPResponse = { S3ErrorMapping.response(for: $0, context: $1) }
         var router = Router(errorResponse: errors)
         var metricsMiddleware = MetricsMiddleware(metrics: metrics)
         metricsMiddleware.errorResponse = errors
         router.use(metricsMiddleware)
         router.use(S3AuthMiddleware(store: keys))
+        router.use(UploadLimitMiddleware(limits: uploads))
         S3Handlers(engine: engine, keys: keys, settings: settings).register(in: &router)
         return router
     }

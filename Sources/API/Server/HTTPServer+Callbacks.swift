@@ -163,6 +163,12 @@ extension HTTPServer {
             {
             case .failure(let error):
                 state.responded = true
+                // A body too long for its route is refused, but an unauthenticated request learns only that.
+                if case .payloadTooLarge = error,
+                    let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext())
+                {
+                    return queue(refusal, on: connection)
+                }
                 return queue(router.errorResponse(error, makeContext()), on: connection)
             case .success(let framing):
                 awaitBody(state, framing: framing, connection: connection)
@@ -330,6 +336,9 @@ extension HTTPServer {
         let started = ContinuousClock.now
         let pump = UploadPump(
             expectedLength: state.expectedLength, socket: appliance_mhd_connection_fd(connection),
+            floor: configuration.uploadMinRate > 0
+                ? UploadPump.RateFloor(bytes: Int64(configuration.uploadMinRate) * Int64(configuration.uploadRateWindow), window: TimeInterval(configuration.uploadRateWindow))
+                : nil,
             respond: { router.errorResponse($0, $1) },
             answered: { router.completed(head, context: $1, status: $0.status, duration: ContinuousClock.now - started) })
         state.upload = pump

@@ -34,11 +34,20 @@ package final class HTTPServer: Sendable {
         /// Idle seconds before a connection is closed while a request body arrives and its answer
         /// is sent (nginx: client_body_timeout). A suspended connection (a worker has it) has none.
         package var bodyTimeout: Int
+        /// An upload whose body comes slower than `uploadMinRate` bytes/s over `uploadRateWindow`
+        /// seconds is cut and its space released (0: no floor).
+        package var uploadMinRate: Int
+        package var uploadRateWindow: Int
+        /// Worker threads at most; past it jobs wait in a queue (its depth is on /metrics).
+        package var maxWorkers: Int
 
         package init(
             host: String, port: UInt16, maxConnections: Int = 10_000, eventThreads: Int = 0, maxBodyBytes: Int = 1 << 20,
-            headerTimeout: Int = 30, bodyTimeout: Int = 60
+            headerTimeout: Int = 30, bodyTimeout: Int = 60, uploadMinRate: Int = 1024, uploadRateWindow: Int = 60, maxWorkers: Int = 1024
         ) {
+            self.uploadMinRate = uploadMinRate
+            self.uploadRateWindow = uploadRateWindow
+            self.maxWorkers = maxWorkers
             self.host = host
             self.port = port
             self.maxConnections = maxConnections
@@ -57,14 +66,18 @@ package final class HTTPServer: Sendable {
     let inFlight = Atomic<Int>(0)
     let requestCounter = Atomic<UInt64>(0)
     /// After a burst, the memory its transfers freed goes back to the kernel.
-    let workers = WorkerPool(name: "http-worker", whenQuiet: { HeapTrim.release() })
+    let workers: WorkerPool
     private let boundPort = Atomic<UInt16>(0)
 
     package init(configuration: Configuration, router: Router, logger: Logger) {
         self.configuration = configuration
         self.router = router
         self.logger = logger
+        workers = WorkerPool(name: "http-worker", maxThreads: configuration.maxWorkers, whenQuiet: { HeapTrim.release() })
     }
+
+    /// The worker pool's figures for /metrics: threads alive, and jobs waiting for one.
+    package var workerFigures: (threads: Int, queued: Int) { workers.figures }
 
     /// The port actually bound (meaningful after `start`, also when 0 was asked for).
     package var port: UInt16 { boundPort.load(ordering: .acquiring) }

@@ -11,8 +11,10 @@ struct RequestFraming: Equatable {
     /// - `target`: the request target as sent, nil when it is not valid UTF-8.
     /// - `headerNUL`: a header name or value holds a NUL byte.
     /// - `bodyLimit`: what the route may take (nil: a streamed upload, bounded by the largest object).
+    ///   A longer body up to `dropLimit` is read and dropped before the refusal is answered (so the
+    ///   connection stays usable); a longer one still is refused now.
     static func check(
-        target: String?, headerNUL: Bool, contentLength: String?, transferEncoding: String?, bodyLimit: Int?
+        target: String?, headerNUL: Bool, contentLength: String?, transferEncoding: String?, bodyLimit: Int?, dropLimit: Int = 64 << 20
     ) -> Result<RequestFraming, HTTPError> {
         guard let target else { return .failure(.invalidURI("the request target is not valid UTF-8")) }
         guard target.utf8.first == UInt8(ascii: "/") else { return .failure(.invalidURI("the request target must start with /")) }
@@ -27,7 +29,7 @@ struct RequestFraming: Equatable {
             framing.chunked = true
         }
         if let contentLength {
-            switch WireNumber.parse(contentLength, limit: Int64(bodyLimit ?? Int(Engine.maxObjectBytes))) {
+            switch WireNumber.parse(contentLength, limit: bodyLimit.map { Int64(max($0, dropLimit)) } ?? Engine.maxObjectBytes) {
             case .value(let length): framing.expectedLength = length
             case .malformed: return .failure(.badRequest("Content-Length must be a non-negative integer"))
             case .tooLarge:

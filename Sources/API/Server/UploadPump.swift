@@ -40,14 +40,26 @@ final class UploadPump: @unchecked Sendable {
     /// (a client that sent part of a body and closed at once): without this check the upload would
     /// hold its worker, its staged data and its space reservation until MHD's connection timeout.
     static let idleCheck: TimeInterval = 1
+    /// The slowest body kept: at least `bytes` in any `window` (a trickle would otherwise pin its
+    /// worker and space reservation for as long as it pleases). nil: no floor.
+    struct RateFloor: Sendable {
+        var bytes: Int64
+        var window: TimeInterval
+    }
+    private let floor: RateFloor?
+    /// Body bytes taken from the event loop in all, and samples of it (time, total) while the
+    /// worker waits for more: a window's progress is the total now less the sample a window back.
+    private var taken: Int64 = 0
+    private var samples: [(at: ContinuousClock.Instant, taken: Int64)] = []
 
     /// `expectedLength` (from Content-Length) keeps buffers small for small bodies.
     init(
-        expectedLength: Int64?, socket: Int32 = -1, chunkSize: Int = 1 << 20, maxChunks: Int = 3,
+        expectedLength: Int64?, socket: Int32 = -1, chunkSize: Int = 1 << 20, maxChunks: Int = 3, floor: RateFloor? = nil,
         respond: @escaping @Sendable (any Error, RequestContext) -> HTTPResponse,
         answered: @escaping @Sendable (HTTPResponse, RequestContext) -> Void
     ) {
         self.socket = socket
+        self.floor = floor
         self.chunkSize = Int(min(Int64(chunkSize), max(expectedLength ?? Int64(chunkSize), 1)))
         self.maxChunks = maxChunks
         self.respond = respond
@@ -94,6 +106,7 @@ final class UploadPump: @unchecked Sendable {
                 from: UnsafeRawBufferPointer(rebasing: bytes[taken..<taken + n]))
             filled += n
             taken += n
+            self.taken += Int64(n)
             if filled == buffer.count {
                 full.append((buffer, filled))
                 filling = nil
@@ -143,6 +156,16 @@ final class UploadPump: @unchecked Sendable {
                     cancelled = true
                     appliance_socket_shutdown(socket)  // So that MHD closes the connection now.
                 }
+                if full.isEmpty, !ended, !cancelled, let floor, tooSlow(floor) {
+                    // Cut: MHD cannot answer before the body's end, so the answer is written to
+                    // the socket here and the connection shut; the sink gives its space back.
+                    cancelled = true
+                    let response = respond(
+                        HTTPError.bodyTooSlow("the body came at fewer than \(floor.bytes) bytes in \(Int(floor.window)) s"), context)
+                    let raw = response.serialized()
+                    raw.withUnsafeBytes { appliance_socket_send_final(socket, $0.baseAddress, $0.count) }
+                    answered(response, context)
+                }
             }
             if cancelled {
                 condition.unlock()
@@ -154,6 +177,7 @@ final class UploadPump: @unchecked Sendable {
                 break
             }
             let chunk = full.removeFirst()
+            samples.removeAll()  // A whole chunk came: the window starts again.
             condition.unlock()
             do {
                 try sink.consume(UnsafeRawBufferPointer(rebasing: chunk.buffer[0..<chunk.count]))
@@ -181,6 +205,20 @@ final class UploadPump: @unchecked Sendable {
         let resume = waiting.take()
         condition.unlock()
         resume?.resume()
+    }
+
+    /// Under the lock, while the worker waits for body bytes: whether less than the floor came in
+    /// the last window. Samples are taken only while waiting (a worker busy on disk is not the
+    /// client's slowness; the window restarts after each whole chunk).
+    private func tooSlow(_ floor: RateFloor) -> Bool {
+        let now = ContinuousClock.now
+        samples.append((now, taken))
+        let windowStart = now - .milliseconds(Int64(floor.window * 1000))
+        guard let first = samples.first, first.at <= windowStart else { return false }
+        // The newest sample at least a window old is what the window is measured from.
+        let from = samples.last { $0.at <= windowStart }!
+        samples.removeAll { $0.at < from.at }
+        return taken - from.taken < floor.bytes
     }
 
     /// Worker: the upload was refused before a byte was consumed (auth, validation, space).

@@ -1,4 +1,5 @@
 // `appliance serve`: flags (each also readable from an APPLIANCE_* variable) → configuration → run.
+import API
 import ArgumentParser
 import Foundation
 import Logging
@@ -30,6 +31,21 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: "Seconds a request body may stall before the connection is closed (env APPLIANCE_BODY_TIMEOUT; default 60).")
     var bodyTimeout: Int?
+
+    @Option(help: "Slowest upload body kept, in bytes/s averaged over --upload-rate-window; a slower one is cut and its space released, 0 for none (env APPLIANCE_UPLOAD_MIN_RATE; default 1024).")
+    var uploadMinRate: Int?
+
+    @Option(help: "Seconds over which --upload-min-rate is measured (env APPLIANCE_UPLOAD_RATE_WINDOW; default 60).")
+    var uploadRateWindow: Int?
+
+    @Option(help: "Uploads receiving their body at once into one volume; past it 503 SlowDown (env APPLIANCE_MAX_UPLOADS_PER_VOLUME; default 256).")
+    var maxUploadsPerVolume: Int?
+
+    @Option(help: "Uploads receiving their body at once by one access key (or the admin token); past it 503 SlowDown (env APPLIANCE_MAX_UPLOADS_PER_KEY; default 256).")
+    var maxUploadsPerKey: Int?
+
+    @Option(help: "Worker threads per listener; past it requests wait in a queue shown on /metrics (env APPLIANCE_MAX_WORKERS; default 1024).")
+    var maxWorkers: Int?
 
     @Option(help: "HTTP event-loop threads; disk work runs on worker threads beside them (env APPLIANCE_HTTP_THREADS; default two per core, at least 4).")
     var httpThreads: Int?
@@ -89,6 +105,18 @@ struct ServeCommand: ParsableCommand {
             headerTimeout, "APPLIANCE_HEADER_TIMEOUT", "header-timeout", 1...3600, "must be 1...3600 seconds") ?? config.headerTimeout
         config.bodyTimeout = try number(
             bodyTimeout, "APPLIANCE_BODY_TIMEOUT", "body-timeout", 1...3600, "must be 1...3600 seconds") ?? config.bodyTimeout
+        config.uploadMinRate = try number(
+            uploadMinRate, "APPLIANCE_UPLOAD_MIN_RATE", "upload-min-rate", 0...(1 << 30), "must be 0...1073741824 bytes/s") ?? config.uploadMinRate
+        config.uploadRateWindow = try number(
+            uploadRateWindow, "APPLIANCE_UPLOAD_RATE_WINDOW", "upload-rate-window", 1...3600, "must be 1...3600 seconds") ?? config.uploadRateWindow
+        config.uploadBounds.perVolume = try number(
+            maxUploadsPerVolume, "APPLIANCE_MAX_UPLOADS_PER_VOLUME", "max-uploads-per-volume", 1...100_000, "must be 1...100000")
+            ?? config.uploadBounds.perVolume
+        config.uploadBounds.perKey = try number(
+            maxUploadsPerKey, "APPLIANCE_MAX_UPLOADS_PER_KEY", "max-uploads-per-key", 1...100_000, "must be 1...100000") ?? config.uploadBounds.perKey
+        config.maxWorkers = try number(maxWorkers, "APPLIANCE_MAX_WORKERS", "max-workers", 16...100_000, "must be 16...100000") ?? config.maxWorkers
+        // Uploads in all stay below the workers, so other requests always find one.
+        config.uploadBounds.total = max(1, min(config.uploadBounds.total, config.maxWorkers * 3 / 4))
         config.httpThreads = try number(httpThreads, "APPLIANCE_HTTP_THREADS", "http-threads", 1...256, "must be 1...256") ?? config.httpThreads
         config.cacheBytes = try number(
             cacheSize, "APPLIANCE_CACHE_SIZE", "cache-size", (1 << 20)...Int64.max, "must be at least 1048576 (1 MiB)") ?? config.cacheBytes

@@ -48,6 +48,10 @@ int appliance_socket_peer_closed(int fd);
 /// Shuts the socket down both ways: MHD's loop then sees the connection end and tears it down.
 void appliance_socket_shutdown(int fd);
 
+/// Sends what of `data` the socket takes now (never blocks; no SIGPIPE), then shuts it down both
+/// ways: a last answer to a client whose request is cut off mid-body, where MHD cannot queue one.
+void appliance_socket_send_final(int fd, const void *data, size_t size);
+
 /// Sets the connection's idle timeout (seconds, counted from its last activity; a suspended
 /// connection has none). On its event-loop thread, inside a callback for it. MHD checks
 /// connections with a timeout other than the daemon's on every loop iteration, the others only

@@ -23,12 +23,15 @@ package final class SpaceAccounting: Sendable {
         var objects: Int64 = 0
         var allocated: Int64 = 0
         var inflightLogical: Int64 = 0
+        /// Pool bytes held by uploads still receiving their body (thin volumes): shown in
+        /// reserved_bytes, so space a slow upload pins is visible.
+        var uploadPhysical: Int64 = 0
 
         /// Pool bytes a thick volume holds but has not allocated.
         var thickReserved: Int64 { thick ? max(0, capacity * replicas - allocated) : 0 }
 
         var usage: VolumeUsage {
-            VolumeUsage(usedBytes: used, objectCount: objects, allocatedBytes: allocated, reservedBytes: thickReserved)
+            VolumeUsage(usedBytes: used, objectCount: objects, allocatedBytes: allocated, reservedBytes: thickReserved + uploadPhysical)
         }
     }
 
@@ -71,6 +74,8 @@ package final class SpaceAccounting: Sendable {
         var physical: Int64 = 0
         /// Size of the version being replaced, credited against the quota.
         var replacing: Int64 = 0
+        /// Held by an upload receiving its body (counted in the volume's uploadPhysical).
+        var upload = false
     }
 
     /// What admission may hand out of `free`: a hidden 1/65 stays back (bcachefs's slack) for
@@ -115,8 +120,20 @@ package final class SpaceAccounting: Sendable {
                 throw error
             }
             reservation.physical += physical
+            if reservation.upload { uploadHolds(volumeID, physical) }
         }
         reservation.logical += max(0, logical)
+    }
+
+    /// Changes what uploads of `volumeID` are shown to hold.
+    private func uploadHolds(_ volumeID: Int64, _ bytes: Int64) {
+        guard bytes != 0 else { return }
+        stripe(volumeID).withLock { $0[volumeID]?.uploadPhysical += bytes }
+    }
+
+    /// An upload's reservation became the cache's (its pages now hold it): no longer shown as the upload's.
+    func uploadHandedOver(volumeID: Int64, physical: Int64) {
+        uploadHolds(volumeID, -physical)
     }
 
     /// Adds `logical` bytes and their physical footprint (rounded to the allocation unit, every
@@ -127,14 +144,14 @@ package final class SpaceAccounting: Sendable {
     }
 
     /// Reserves raw amounts for the page cache (buffered writes), or throws noSpace.
-    func reserveBuffered(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, replacing: Int64) throws(EngineError) {
-        var reservation = Reservation(volumeID: volumeID, thick: thick, replacing: replacing)
+    func reserveBuffered(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, replacing: Int64, upload: Bool = false) throws(EngineError) {
+        var reservation = Reservation(volumeID: volumeID, thick: thick, replacing: replacing, upload: upload)
         try reserve(&reservation, logical: logical, physical: physical)
     }
 
     /// Gives back raw amounts reserved with `reserveBuffered`.
-    func releaseBuffered(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64) {
-        release(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical))
+    func releaseBuffered(volumeID: Int64, thick: Bool, logical: Int64, physical: Int64, upload: Bool = false) {
+        release(Reservation(volumeID: volumeID, thick: thick, logical: logical, physical: physical, upload: upload))
     }
 
     /// Throws the refusal a reservation of `logical` / `physical` bytes is certain to get now,
@@ -190,6 +207,7 @@ package final class SpaceAccounting: Sendable {
         }
         if !reservation.thick, reservation.physical != 0 {
             inflight.wrappingSubtract(reservation.physical, ordering: .sequentiallyConsistent)
+            if reservation.upload { uploadHolds(reservation.volumeID, -reservation.physical) }
         }
     }
 
@@ -217,6 +235,7 @@ package final class SpaceAccounting: Sendable {
                 volume.allocated += delta.allocatedBytes
             }
             volume.inflightLogical -= reservation.logical
+            if reservation.upload, !reservation.thick { volume.uploadPhysical -= reservation.physical }
             thickReservedChange = volume.thickReserved - before
             volumes[reservation.volumeID] = volume
         }
@@ -354,9 +373,10 @@ package final class SpaceAccounting: Sendable {
         stripe(id).withLock { $0[id]?.usage }
     }
 
-    /// (capacity, allocated, thick-reserved) of the pool.
+    /// (capacity, allocated, reserved) of the pool: reserved is what thick volumes hold and have
+    /// not allocated, plus what writes in flight (uploads, dirty pages) hold on thin ones.
     func poolFigures() -> (capacity: Int64, allocated: Int64, reserved: Int64) {
-        pool.withLock { ($0.capacity, $0.allocated, $0.thickReserved) }
+        pool.withLock { ($0.capacity, $0.allocated, $0.thickReserved + inflight.load(ordering: .sequentiallyConsistent)) }
     }
 
     func deviceAllocated(_ id: String) -> Int64 {

@@ -93,7 +93,7 @@ package final class BufferedUpload: @unchecked Sendable {
         let engine = self.engine
         let volume = self.volume
         try engine.space.reserveBuffered(
-            volumeID: volume.id!, thick: thick, logical: logical, physical: physical, replacing: mode == .replace ? (replacing ?? 0) : 0)
+            volumeID: volume.id!, thick: thick, logical: logical, physical: physical, replacing: mode == .replace ? (replacing ?? 0) : 0, upload: true)
         reservedLogical += logical
         reservedPhysical += physical
     }
@@ -206,7 +206,7 @@ package final class BufferedUpload: @unchecked Sendable {
         // The writer takes over the space reserved so far as it is: releasing it and reserving it
         // again would let another upload take it in between (a 507 after the upload was accepted).
         let held = SpaceAccounting.Reservation(
-            volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, replacing: replacing ?? 0)
+            volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, replacing: replacing ?? 0, upload: true)
         let writer = try ObjectWriter(
             engine: engine, volume: volume, key: key, contentType: contentType, attributes: attributes, declaredLength: declaredLength, replacing: replacing,
             adopting: held)
@@ -238,15 +238,17 @@ package final class BufferedUpload: @unchecked Sendable {
                     staging: stagingHeld,
                     reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
                 (stagingHeld, stagingUsed) = (0, 0)  // Moved into the cache with the pages.
+                if !thick { engine.space.uploadHandedOver(volumeID: volume.id!, physical: reservedPhysical) }
             case .patch(let offset):
                 guard received > 0 else {
                     finished = true
-                    engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
+                    engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, upload: true)
                     return try engine.objectInfo(volume: volume, key: key)
                 }
                 info = try engine.applyPatch(
                     volume: volume, key: key, offset: offset, length: received, staged: staged,
                     reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
+                if !thick { engine.space.uploadHandedOver(volumeID: volume.id!, physical: reservedPhysical) }
             }
             finished = true
             (staged, pages) = ([:], [])  // The pages belong to the cache now (which may evict them at any time).
@@ -270,6 +272,6 @@ package final class BufferedUpload: @unchecked Sendable {
         spilled?.abort()
         (staged, pages) = ([:], [])
         releaseStaging()
-        engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical)
+        engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, upload: true)
     }
 }

@@ -60,7 +60,7 @@ package final class ObjectWriter: @unchecked Sendable {
             engine: engine, replicas: Int(volume.replicas), volume: volume.name, bufferBytes: Self.extentBytes, depth: Self.maxInFlight)
         buffer = writes.buffer()
         reservation = adopting ?? SpaceAccounting.Reservation(
-            volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0)
+            volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0, upload: true)
         if let declaredLength, declaredLength > reservation.logical { try reserve(declaredLength - reservation.logical) }
     }
 
