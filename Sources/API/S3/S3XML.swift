@@ -36,8 +36,9 @@ struct S3XML {
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&apos;"
-            // Control characters are not allowed in XML 1.0 as themselves.
-            case _ where character.value < 0x20 && character != "\n" && character != "\t" && character != "\r":
+            // Control characters are not allowed in XML 1.0 as themselves; a CR would reach the
+            // client as LF (parsers normalize line ends), so a key "a\r\nb" is written as a reference.
+            case _ where character.value < 0x20 && character != "\n" && character != "\t":
                 out += "&#x\(String(character.value, radix: 16));"
             default: out.unicodeScalars.append(character)
             }
