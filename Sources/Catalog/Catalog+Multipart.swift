@@ -47,7 +47,9 @@ extension Catalog {
             var arguments: StatementArguments = [volumeID, prefix, prefix]
             if let keyMarker {
                 if let uploadIDMarker {
-                    sql += " AND (key > ? OR (key = ? AND id > ?))"
+                    // Past the marker in the listing's own order (key, createdAt, id): ids are
+                    // random, so `id > marker` alone skipped or repeated a key's later uploads.
+                    sql += " AND (key > ? OR (key = ? AND (createdAt, id) > (SELECT createdAt, id FROM multipart_uploads WHERE id = ?)))"
                     arguments += [keyMarker, keyMarker, uploadIDMarker]
                 } else {
                     sql += " AND key > ?"

@@ -1,7 +1,7 @@
 // Listing: ListObjectsV2, ListObjects (v1) and ListObjectVersions (current objects only, version
 // `null`), with prefix, delimiter (CommonPrefixes), max-keys, continuation-token / start-after /
-// marker and `encoding-type=url`. Keys come in byte order from the catalog; a common prefix is
-// skipped past in one step.
+// marker and `encoding-type=url`. Keys come in byte order from the catalog and are grouped on their
+// bytes; a common prefix is skipped past in one step.
 import Engine
 import Foundation
 
@@ -14,39 +14,64 @@ extension S3Handlers {
         case prefix(String)
     }
 
-    /// Past every key that starts with `prefix` (U+10FFFF is the largest scalar; no UTF-8 key
-    /// continues a prefix with a larger lead byte).
+    /// Past every key that starts with `prefix` (U+10FFFF is the largest scalar; only a key that
+    /// continues `prefix` with U+10FFFF itself sorts after it, and `collect` skips those).
     static func pastPrefix(_ prefix: String) -> String { prefix + "\u{10FFFF}" }
 
-    /// Up to `limit` entries after `cursor` (exclusive), grouping by `delimiter`; and whether more follow.
-    func collect(bucket: String, prefix: String, delimiter: String, after cursor: String?, limit: Int) throws -> (entries: [ListEntry], truncated: Bool, next: String?) {
+    /// The common prefix `key` is listed under: `prefix` and the rest of the key up to and
+    /// including the first `delimiter`; nil when the key is listed as itself. On UTF-8 bytes, as
+    /// the catalog orders and matches keys: Swift's `hasPrefix` and `range(of:)` compare
+    /// characters (`"e\u{301}"` does not start with `"e"`; `"\r\n"` is one character).
+    static func commonPrefix(_ key: String, prefix: String, delimiter: String) -> String? {
+        let bytes = Array(key.utf8)
+        let (prefixBytes, delimiterBytes) = (Array(prefix.utf8), Array(delimiter.utf8))
+        guard !delimiterBytes.isEmpty, bytes.starts(with: prefixBytes) else { return nil }
+        var start = prefixBytes.count
+        while start + delimiterBytes.count <= bytes.count {
+            if bytes[start..<start + delimiterBytes.count].elementsEqual(delimiterBytes) {
+                // UTF-8 is self-synchronizing: a match of a whole-scalar delimiter ends on a scalar boundary.
+                return String(decoding: bytes[..<(start + delimiterBytes.count)], as: UTF8.self)
+            }
+            start += 1
+        }
+        return nil
+    }
+
+    /// Up to `limit` entries after `marker` (exclusive), grouping by `delimiter`; whether more
+    /// follow, and the marker to continue from (the last key, or the last common prefix, listed).
+    /// Every comparison is on UTF-8 bytes; each catalog query starts strictly past the previous one.
+    func collect(bucket: String, prefix: String, delimiter: String, after marker: String?, limit: Int) throws -> (entries: [ListEntry], truncated: Bool, next: String?) {
         var entries: [ListEntry] = []
-        var cursor = cursor
-        // A marker inside a common prefix that is the prefix itself: continue past it.
-        if let marker = cursor, !delimiter.isEmpty, marker.hasPrefix(prefix), marker.hasSuffix(delimiter),
-            marker.dropFirst(prefix.count).contains(delimiter) {
-            cursor = Self.pastPrefix(marker)
+        var next: String?
+        var cursor = marker
+        /// The common prefix listed last: keys under it are skipped.
+        var listed: String?
+        // A marker that is a common prefix itself (as `next` gives it): that prefix was listed.
+        if let marker, let common = Self.commonPrefix(marker, prefix: prefix, delimiter: delimiter), common.utf8.elementsEqual(marker.utf8) {
+            listed = common
+            cursor = Self.pastPrefix(common)
+        }
+        func advance(to key: String) {
+            if cursor.map({ Engine.keyPrecedes($0, key) }) ?? true { cursor = key }
         }
         while true {
             let batch = try engine.listObjects(volume: bucket, prefix: prefix, startAfter: cursor, limit: Self.maxKeys + 1)
-            if batch.isEmpty { return (entries, false, nil) }
-            var index = 0
-            while index < batch.count {
-                let object = batch[index]
-                let rest = object.key.dropFirst(prefix.count)
-                if !delimiter.isEmpty, let range = rest.range(of: delimiter) {
-                    let common = prefix + rest[..<range.upperBound]
-                    if entries.count == limit { return (entries, true, cursor) }
-                    entries.append(.prefix(common))
-                    cursor = Self.pastPrefix(common)
-                    // Skip what this batch holds under the same prefix; the next query starts past it.
-                    while index < batch.count, batch[index].key.hasPrefix(common) { index += 1 }
+            for object in batch {
+                if let listed, object.key.utf8.starts(with: listed.utf8) {
+                    advance(to: object.key)
                     continue
                 }
-                if entries.count == limit { return (entries, true, cursor) }
-                entries.append(.object(object))
-                cursor = object.key
-                index += 1
+                if entries.count == limit { return (entries, true, next) }
+                if let common = Self.commonPrefix(object.key, prefix: prefix, delimiter: delimiter) {
+                    entries.append(.prefix(common))
+                    (listed, next) = (common, common)
+                    // The next query starts past the prefix (the rest of this batch is skipped above).
+                    cursor = Self.pastPrefix(common)
+                } else {
+                    entries.append(.object(object))
+                    next = object.key
+                }
+                advance(to: object.key)
             }
             if batch.count <= Self.maxKeys { return (entries, false, nil) }
         }

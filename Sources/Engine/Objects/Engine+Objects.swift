@@ -115,8 +115,9 @@ extension Engine {
             }.map(\.info)
         }
         guard !pending.isEmpty else { return committed }
-        var merged = Dictionary(committed.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-        for info in pending { merged[info.key] = info }
+        // By bytes: String's == would make "\u{E9}" and "e\u{301}" (two keys to the catalog) one.
+        var merged = Dictionary(committed.map { (Array($0.key.utf8), $0) }, uniquingKeysWith: { a, _ in a })
+        for info in pending { merged[Array(info.key.utf8)] = info }
         let sorted = merged.values.sorted { Self.keyPrecedes($0.key, $1.key) }
         // Keys past the catalog's page may belong to its next page: stop where it stopped.
         let bound = committed.count == limit ? committed.last?.key : nil
@@ -124,7 +125,7 @@ extension Engine {
     }
 
     /// Key order is byte order of the UTF-8 (as SQLite compares TEXT).
-    static func keyPrecedes(_ a: String, _ b: String) -> Bool {
+    package static func keyPrecedes(_ a: String, _ b: String) -> Bool {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 }

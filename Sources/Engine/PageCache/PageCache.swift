@@ -7,6 +7,17 @@ import Synchronization
 package struct CacheKey: Hashable, Sendable {
     package var volumeID: Int64
     package var key: String
+
+    // By bytes, as the catalog's UNIQUE(volumeId, key): String's == and hash use canonical
+    // equivalence, which made "caf\u{E9}" and "cafe\u{301}" (two objects) share one entry.
+    package static func == (a: CacheKey, b: CacheKey) -> Bool { a.volumeID == b.volumeID && a.key.utf8.elementsEqual(b.key.utf8) }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(volumeID)
+        hasher.combine(key.utf8.count)
+        let hashed: Void? = key.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil { for byte in key.utf8 { hasher.combine(byte) } }
+    }
 }
 
 /// Per-volume figures, computed from the same per-page state that holds the reservations.

@@ -117,4 +117,15 @@ import Testing
         try SpaceCountersTests.expectCountersMatchRecount(reopened, "after the volume's deletion")
         #expect(try reopened.pool().allocatedBytes == before)
     }
+
+    /// An upload belongs to its key's bytes: "caf\u{E9}"'s upload is not found under "cafe\u{301}".
+    @Test func anUploadIsNotFoundUnderACanonicallyEquivalentKey() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
+        defer { engine.shutdown() }
+        let upload = try engine.createUpload(volume: "vol", key: "caf\u{E9}", contentType: nil, metadata: [:], checksumAlgorithm: nil)
+        #expect(try engine.upload(volume: "vol", key: "caf\u{E9}", id: upload.id).id == upload.id)
+        #expect(throws: EngineError.self) { try engine.upload(volume: "vol", key: "cafe\u{0301}", id: upload.id) }
+    }
 }
