@@ -227,6 +227,24 @@ def create_upload(key: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# 2. Nesting.
+
+def check_xml_depth() -> None:
+    begin("2. deeply nested XML bodies")
+    upload = create_upload("deep.bin")
+    for depth in (33, 1000, 20000, 200000):
+        for root, path, query in (("Delete", f"/{BUCKET}", [("delete", "")]),
+                                  ("CompleteMultipartUpload", f"/{BUCKET}/deep.bin", [("uploadId", upload)]),
+                                  ("CreateBucketConfiguration", "/adv-deep", [])):
+            body = (f"<{root}>" + "<a>" * depth + "</a>" * depth + f"</{root}>").encode()
+            method = "PUT" if root.startswith("CreateBucket") else "POST"
+            r = S.raw.request(method, path, body, query=query)
+            answered(f"{root} nested {depth} deep ({len(body) // 1024} KiB): 400 MalformedXML", r, {400}, {"MalformedXML", "MaxMessageLengthExceeded"})
+    r = S.raw.request("DELETE", f"/{BUCKET}/deep.bin", query=[("uploadId", upload)])
+    expect(r.status == 204, "the upload aborted", f"got {r}")
+
+
+# ---------------------------------------------------------------------------------------------
 # 3. Headers the signer never saw.
 
 def check_unsigned_headers() -> None:
@@ -436,7 +454,7 @@ def check_slow_bodies() -> None:
 
 # ---------------------------------------------------------------------------------------------
 
-STEPS = [("numbers-native", check_numbers_native), ("numbers-s3", check_numbers_s3), ("unsigned", check_unsigned_headers),
+STEPS = [("numbers-native", check_numbers_native), ("numbers-s3", check_numbers_s3), ("xml", check_xml_depth), ("unsigned", check_unsigned_headers),
          ("unauthenticated", check_unauthenticated_bodies), ("framing", check_framing), ("slow", check_slow_bodies)]
 
 
