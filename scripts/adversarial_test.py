@@ -206,6 +206,14 @@ def check_numbers_s3() -> None:
         q = [("AWSAccessKeyId", S.signer.access_key), ("Expires", value), ("Signature", "AAAA")]
         r = raw.send(raw_head("GET", f"/{BUCKET}/{CONTROL}?" + urllib.parse.urlencode(q), {}))
         answered(f"SigV2 presigned Expires={value}: 403 AccessDenied", r, {403}, {"AccessDenied"})
+    dates = ["Sun, 06 Nov 9223372036854775807 08:49:37 GMT", "Sun, 99999999999999999999 Nov 1994 08:49:37 GMT",
+             "Sun, 06 Nov 1994 9223372036854775807:49:37 GMT", "Sun, 06 Nov 1994 08:49:99999999999999999999 GMT", "Sun, 00 Nov 0000 -1:-1:-1 GMT"]
+    for date in dates:
+        r = raw.request("GET", f"/{BUCKET}/{CONTROL}", headers={"if-modified-since": date, "if-unmodified-since": date})
+        answered(f"GetObject If-Modified-Since {date!r}: served", r, {200, 304, 412})
+        head = raw_head("GET", f"/{BUCKET}/{CONTROL}", {"date": date, "authorization": f"AWS {S.signer.access_key}:AAAA"})
+        r = raw.send(head)
+        answered(f"SigV2 Date {date!r}: 403", r, {403})
     for size in ["ffffffffffffffff", "10000000000000000", "7fffffffffffffff", "-1"]:
         body = f"{size}\r\nabc\r\n0\r\n\r\n".encode()
         r = raw.request("PUT", f"/{BUCKET}/{key}", body, headers={"x-amz-decoded-content-length": "3", "content-encoding": "aws-chunked"},

@@ -120,11 +120,12 @@ extension HTTPDate {
     static func parse(_ text: String) -> Date? {
         let parts = text.split(separator: " ")
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let month = months.firstIndex(of: String(parts[2])),
-            let year = Int(parts[3])
+        // Every field bounded before the calendar sees it (the header comes before authentication).
+        guard parts.count == 6, parts[5] == "GMT", let day = WireNumber.bounded(parts[1], limit: 31).map(Int.init), day >= 1,
+            let month = months.firstIndex(of: String(parts[2])), let year = WireNumber.bounded(parts[3], limit: 9999).map(Int.init), year >= 1
         else { return nil }
-        let clock = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard clock.count == 3 else { return nil }
+        let clock = parts[4].split(separator: ":", omittingEmptySubsequences: false).compactMap { WireNumber.bounded($0, limit: 60).map(Int.init) }
+        guard clock.count == 3, clock[0] < 24, clock[1] < 60 else { return nil }
         var components = DateComponents()
         (components.year, components.month, components.day) = (year, month + 1, day)
         (components.hour, components.minute, components.second) = (clock[0], clock[1], clock[2])
