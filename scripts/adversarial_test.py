@@ -483,6 +483,8 @@ def main() -> int:
     parser.add_argument("--keep-going", action="store_true", help="after a failing step, run the next ones (if the server is up)")
     parser.add_argument("--time-limit", type=float, default=240.0, help="seconds for the whole run")
     parser.add_argument("--server-log", action="store_true", help="echo the server's log")
+    parser.add_argument("--old-flags", action="store_true",
+                        help="start the server without the upload-bound flags (to show an older build fails these checks)")
     args = parser.parse_args()
     base.RUN.__init__(args.time_limit)
     steps = [(n, f) for n, f in STEPS if not args.only or n in args.only.split(",")]
@@ -496,7 +498,7 @@ def main() -> int:
         os.makedirs(data_dir)
         # A short rate window and few uploads per key, so step 6 sees both bounds act in seconds.
         server = base.Server(os.path.abspath(args.bin), data_dir, args.server_log,
-                             extra=["--upload-rate-window", str(RATE_WINDOW), "--max-uploads-per-key", str(UPLOADS_PER_KEY)])
+                             extra=[] if args.old_flags else ["--upload-rate-window", str(RATE_WINDOW), "--max-uploads-per-key", str(UPLOADS_PER_KEY)])
         server.start()
         S.server = server
         ctx = base.Context(server.s3_url, server.credentials_file, os.path.join(tmp, "work"), server)

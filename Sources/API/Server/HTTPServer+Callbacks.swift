@@ -121,18 +121,16 @@ let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, connection
     server.inFlight.subtract(1, ordering: .releasing)
 }
 
-private let collectPairs: MHD_KeyValueIteratorN = { cls, _, key, keySize, value, valueSize in
+private let collectPairs: MHD_KeyValueIterator = { cls, _, key, value in
     let box = Unmanaged<PairBox>.fromOpaque(cls!).takeUnretainedValue()
-    // A NUL inside a name or value would truncate it as a C string: noted, and the request refused.
-    if strlen(key!) != keySize || value.map({ strlen($0) != valueSize }) == true { box.holdsNUL = true }
-    box.pairs.append((String(decoding: UnsafeRawBufferPointer(start: key, count: keySize), as: UTF8.self),
-                      value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: valueSize), as: UTF8.self) }))
+    box.pairs.append((String(cString: key!), value.map { String(cString: $0) }))
     return mhdYes
 }
 
+/// (libmicrohttpd 0.9.75 cuts a header or target at a NUL byte before it reaches us: a NUL cannot
+/// be seen here, so it cannot be refused; 1.0 refuses such requests itself.)
 private final class PairBox {
     var pairs: [(String, String?)] = []
-    var holdsNUL = false
 }
 
 extension HTTPServer {
@@ -155,10 +153,11 @@ extension HTTPServer {
             let resolution = router.resolve(method: method, path: url)
             state.resolution = resolution
             // The head's framing first: a refusal here is answered now and the connection closed.
-            let headers = values(connection, appliance_mhd_header_kind)
-            func header(_ name: String) -> String? { headers.pairs.last { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1 }
+            func header(_ name: String) -> String? {
+                MHD_lookup_connection_value(connection, appliance_mhd_header_kind, name).map { String(cString: $0) }
+            }
             switch RequestFraming.check(
-                target: rawURL, headerNUL: headers.holdsNUL, contentLength: header("Content-Length"),
+                target: rawURL, contentLength: header("Content-Length"),
                 transferEncoding: header("Transfer-Encoding"), bodyLimit: resolution.streamsBody ? nil : configuration.maxBodyBytes)
             {
             case .failure(let error):
@@ -360,7 +359,7 @@ extension HTTPServer {
 
     private func values(_ connection: OpaquePointer, _ kind: MHD_ValueKind) -> PairBox {
         let box = PairBox()
-        _ = MHD_get_connection_values_n(connection, kind, collectPairs, Unmanaged.passUnretained(box).toOpaque())
+        _ = MHD_get_connection_values(connection, kind, collectPairs, Unmanaged.passUnretained(box).toOpaque())
         return box
     }
 

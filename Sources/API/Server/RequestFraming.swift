@@ -9,17 +9,15 @@ struct RequestFraming: Equatable {
 
     /// The head's framing, or the error that refuses it.
     /// - `target`: the request target as sent, nil when it is not valid UTF-8.
-    /// - `headerNUL`: a header name or value holds a NUL byte.
     /// - `bodyLimit`: what the route may take (nil: a streamed upload, bounded by the largest object).
     ///   A longer body up to `dropLimit` is read and dropped before the refusal is answered (so the
     ///   connection stays usable); a longer one still is refused now.
     static func check(
-        target: String?, headerNUL: Bool, contentLength: String?, transferEncoding: String?, bodyLimit: Int?, dropLimit: Int = 64 << 20
+        target: String?, contentLength: String?, transferEncoding: String?, bodyLimit: Int?, dropLimit: Int = 64 << 20
     ) -> Result<RequestFraming, HTTPError> {
         guard let target else { return .failure(.invalidURI("the request target is not valid UTF-8")) }
         guard target.utf8.first == UInt8(ascii: "/") else { return .failure(.invalidURI("the request target must start with /")) }
         guard !target.utf8.contains(0) else { return .failure(.invalidURI("the request target holds a NUL byte")) }
-        guard !headerNUL else { return .failure(.badRequest("a header holds a NUL byte")) }
         var framing = RequestFraming(expectedLength: nil, chunked: false)
         if let transferEncoding {
             // A message with both is a smuggling attempt or a broken proxy (RFC 9112 §6.3).
