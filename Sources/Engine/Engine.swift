@@ -24,15 +24,21 @@ package final class Engine: Sendable {
     let volumeRecords = Lock<[String: VolumeRecord]>([:])
     private let isShutDown = Atomic<Bool>(false)
     let logger: Logger
+    /// The data directory, symlinks resolved: no device may be added inside it but under
+    /// `devices/` (a forced add over the catalog or the keys would destroy the appliance's own state).
+    let dataDirectory: String
     /// Serializes control-plane changes that touch device headers and the catalog together.
     let control = Mutex<Void>(())
     /// Bugs planted for the power-cut test; none in production.
     let planted: PlantedFaults
 
     package static let catalogFileName = "catalog.sqlite"
+    /// Where the default file devices live in the data directory, the one place in it devices may be.
+    package static let deviceDirectoryName = "devices"
 
-    private init(catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64, planted: PlantedFaults) {
+    private init(catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64, planted: PlantedFaults, dataDirectory: String) {
         self.catalog = catalog
+        self.dataDirectory = dataDirectory
         self.planted = planted
         self.poolUUID = poolUUID
         self.logger = logger
@@ -56,6 +62,12 @@ package final class Engine: Sendable {
         } catch {
             throw .io(call: error.call, path: dataDirectory, errno: error.errno)
         }
+        let resolvedDirectory: String
+        do {
+            resolvedDirectory = try Syscalls.realpath(dataDirectory)
+        } catch {
+            throw .io(call: error.call, path: dataDirectory, errno: error.errno)
+        }
         let catalog: Catalog
         let pool: PoolRecord
         do {
@@ -65,7 +77,8 @@ package final class Engine: Sendable {
             throw .catalog(error.description)
         }
         guard let uuid = UUID(uuidString: pool.uuid) else { throw .catalog("pool uuid \(pool.uuid) is malformed") }
-        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted)
+        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted,
+            dataDirectory: resolvedDirectory)
         try engine.openRegisteredDevices()
         try engine.rebuildFreeSpace()
         let recount = try engine.catalogCall { try catalog.recountUsage() }

@@ -11,6 +11,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case devicePathInUse(path: String)
     case deviceAlreadyMember(path: String)
     case deviceForeign(path: String, reason: String)
+    /// A device path inside the data directory (force or not).
+    case deviceInDataDirectory(path: String, dataDirectory: String)
     case deviceHoldsData(id: String, bytes: Int64, detail: String?)
     /// A forced removal of a dead device would lose data that has no copy elsewhere.
     case deviceHoldsSoleCopies(id: String, bytes: Int64, objects: [String])
@@ -47,7 +49,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
 
     package var kind: Kind {
         switch self {
-        case .invalidArgument, .deviceUnusable: .invalid
+        case .invalidArgument, .deviceUnusable, .deviceInDataDirectory: .invalid
         case .deviceNotFound, .volumeNotFound, .objectNotFound, .accessKeyNotFound, .uploadNotFound: .notFound
         case .invalidPart, .invalidPartOrder, .partTooSmall: .invalid
         case .uploadIncomplete, .uploadTooLong: .invalid
@@ -73,6 +75,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .devicePathInUse(let path): "\(path) is already registered as a device"
         case .deviceAlreadyMember(let path): "\(path) is already a member of this pool"
         case .deviceForeign(let path, let reason): "\(path) \(reason); pass force=true to overwrite it"
+        case .deviceInDataDirectory(let path, let dataDirectory):
+            "\(path) lies inside the data directory \(dataDirectory), which holds the catalog and keys; devices there are refused even with force (only the default device files in devices/ may be added back)"
         case .deviceHoldsData(let id, let bytes, let detail):
             "device \(id) still holds \(bytes) bytes of data" + (detail.map { "; \($0)" } ?? "; drain it first (PATCH state draining), or pass force=true")
         case .deviceHoldsSoleCopies(let id, let bytes, let objects):
