@@ -57,25 +57,18 @@ package final class Engine: Sendable {
         dataDirectory: String, logger: Logger, cacheBytes: Int64 = Engine.defaultCacheBytes, now: Date = Date(),
         planted: PlantedFaults = []
     ) throws(EngineError) -> Engine {
-        do {
-            try Syscalls.mkdir(dataDirectory, mode: 0o700)
-        } catch {
-            throw .io(call: error.call, path: dataDirectory, errno: error.errno)
-        }
-        let resolvedDirectory: String
-        do {
-            resolvedDirectory = try Syscalls.realpath(dataDirectory)
-        } catch {
-            throw .io(call: error.call, path: dataDirectory, errno: error.errno)
-        }
+        let resolvedDirectory = try DataDirectory.prepare(dataDirectory)
+        let catalogPath = dataDirectory + "/" + catalogFileName
+        try DataDirectory.restrictCatalogFiles(catalogPath)
         let catalog: Catalog
         let pool: PoolRecord
         do {
-            catalog = try Catalog(path: dataDirectory + "/" + catalogFileName, durableCommits: !planted.contains(.catalogWithoutFullSync))
+            catalog = try Catalog(path: catalogPath, durableCommits: !planted.contains(.catalogWithoutFullSync))
             pool = try catalog.createPoolIfMissing(uuid: UUID().uuidString.lowercased(), now: now)
         } catch {
             throw .catalog(error.description)
         }
+        try DataDirectory.restrictCatalogFiles(catalogPath)  // a -wal or -shm SQLite made just now
         guard let uuid = UUID(uuidString: pool.uuid) else { throw .catalog("pool uuid \(pool.uuid) is malformed") }
         let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted,
             dataDirectory: resolvedDirectory)
