@@ -1,6 +1,7 @@
 // Everything `serve` needs, resolved from flags, then APPLIANCE_* environment variables, then defaults.
 import Engine
 import Foundation
+import Glibc
 import Logging
 
 struct ApplianceConfiguration: Sendable {
@@ -30,6 +31,8 @@ struct ApplianceConfiguration: Sendable {
     /// Bytes of copies a scrub reads per second (0: no limit), and seconds between periodic scrubs (0: none).
     var scrubRate: Int64 = 128 << 20
     var scrubInterval: Int64 = 0
+    /// /metrics needs the bearer token (resolved from --metrics-auth, else on unless `host` is loopback).
+    var metricsAuth = false
 
     static let tokenFileName = "token"
     static let credentialsFileName = "s3-credentials"
@@ -69,6 +72,18 @@ struct ApplianceConfiguration: Sendable {
         }
         guard !host.isEmpty, let number = UInt16(port) else { throw .listen(value) }
         return (String(host), number)
+    }
+
+    /// A loopback address (127.0.0.0/8, ::1, an IPv4-mapped 127.x) or `localhost`: only this host reaches it.
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if bytes == [UInt8](repeating: 0, count: 15) + [1] { return true }
+        return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
     }
 
     var tokenFile: String { dataDirectory + "/" + Self.tokenFileName }

@@ -33,7 +33,7 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         if let key = try keys.bootstrapDefaultKey(credentialsFile: config.credentialsFile) {
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
         }
-        let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics, keys: keys)
+        let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics, keys: keys, metricsAuth: config.metricsAuth)
         let server = HTTPServer(
             configuration: .init(
                 host: config.host, port: config.port, maxConnections: connections, eventThreads: config.httpThreads,
@@ -41,7 +41,9 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             router: router, logger: logger)
         try server.start()
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
-        logger.info("listening on http://\(host):\(server.port)", metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())"])
+        logger.info(
+            "listening on http://\(host):\(server.port)",
+            metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())", "metrics_auth": "\(config.metricsAuth ? "on" : "off")"])
         var s3Server: HTTPServer?
         if let s3Host = config.s3Host {
             let settings = S3Settings(region: config.s3Region, bucketCapacity: config.s3BucketCapacity, bucketReplicas: config.s3BucketReplicas)

@@ -3,10 +3,13 @@ package import Engine
 
 package enum Routes {
     /// Builds the router with every route and the middleware chain.
-    package static func makeRouter(engine: Engine, token: String, metrics: HTTPMetrics, keys: AccessKeyStore? = nil) -> Router {
+    /// `metricsAuth`: /metrics needs the bearer token too.
+    package static func makeRouter(
+        engine: Engine, token: String, metrics: HTTPMetrics, keys: AccessKeyStore? = nil, metricsAuth: Bool = false
+    ) -> Router {
         var router = Router()
         router.use(MetricsMiddleware(metrics: metrics))
-        router.use(AuthMiddleware(token: token))
+        router.use(AuthMiddleware(token: token, guardsMetrics: metricsAuth))
         HealthHandlers(engine: engine, metrics: metrics).register(in: &router)
         PoolHandlers(engine: engine).register(in: &router)
         DeviceHandlers(engine: engine).register(in: &router)

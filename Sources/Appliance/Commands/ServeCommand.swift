@@ -55,6 +55,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds between periodic scrubs, 0 for none (env APPLIANCE_SCRUB_INTERVAL; default 0).")
     var scrubInterval: Int64?
 
+    @Option(help: "Require the bearer token on /metrics, on or off (env APPLIANCE_METRICS_AUTH; default on unless --listen is a loopback address).")
+    var metricsAuth: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -116,6 +119,12 @@ struct ServeCommand: ParsableCommand {
         config.scrubRate = try number(scrubRate, "APPLIANCE_SCRUB_RATE", "scrub-rate", 0...Int64.max, "must be 0 (no limit) or more bytes per second") ?? config.scrubRate
         config.scrubInterval = try number(
             scrubInterval, "APPLIANCE_SCRUB_INTERVAL", "scrub-interval", 0...(10 * 365 * 86_400), "must be 0 (none) or seconds up to ten years") ?? config.scrubInterval
+        switch pick(metricsAuth, "APPLIANCE_METRICS_AUTH") {
+        case "on": config.metricsAuth = true
+        case "off": config.metricsAuth = false
+        case nil: config.metricsAuth = !ApplianceConfiguration.isLoopback(config.host)
+        case let raw?: throw ApplianceConfiguration.Invalid.value(name: "metrics-auth", reason: "must be on or off, got \(raw)")
+        }
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {
                 throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")
