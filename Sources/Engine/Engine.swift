@@ -77,6 +77,7 @@ package final class Engine: Sendable {
         let recount = try engine.catalogCall { try catalog.recountUsage() }
         engine.space.load(recount)
         engine.withholdUnavailableDevices()
+        try engine.forgetPermissionsOnMissingVolumes()
         // Completed multipart uploads keep their row a day, so that a retried Complete gets the same answer.
         try engine.catalogCall { try catalog.pruneCompletedUploads(before: Date().addingTimeInterval(-86_400)) }
         // Every volume's row in memory from the start: what an event loop may look at.
