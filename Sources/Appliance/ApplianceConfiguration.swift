@@ -31,6 +31,10 @@ struct ApplianceConfiguration: Sendable {
     /// Bytes of copies a scrub reads per second (0: no limit), and seconds between periodic scrubs (0: none).
     var scrubRate: Int64 = 128 << 20
     var scrubInterval: Int64 = 0
+    /// Open multipart uploads a volume may hold, and seconds after its creation an open upload is
+    /// aborted (0: never).
+    var multipartMaxOpen = 10_000
+    var multipartExpiry: Int64 = 0
     /// /metrics needs the bearer token (resolved from --metrics-auth, else on unless `host` is loopback).
     var metricsAuth = false
 
@@ -72,6 +76,16 @@ struct ApplianceConfiguration: Sendable {
         }
         guard !host.isEmpty, let number = UInt16(port) else { throw .listen(value) }
         return (String(host), number)
+    }
+
+    /// `7d`, `36h`, `90m`, `45s` or plain seconds, in seconds; `off` is 0. nil when malformed.
+    static func parseDuration(_ value: String) -> Int64? {
+        if value == "off" { return 0 }
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        let unit = value.last.flatMap { units[$0] }
+        guard let number = Int64(unit == nil ? value : String(value.dropLast())), number >= 0 else { return nil }
+        let (seconds, overflow) = number.multipliedReportingOverflow(by: unit ?? 1)
+        return overflow ? nil : seconds
     }
 
     /// A loopback address (127.0.0.0/8, ::1, an IPv4-mapped 127.x) or `localhost`: only this host reaches it.

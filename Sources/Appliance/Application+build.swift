@@ -27,6 +27,7 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
     do {
         try engine.bootstrapFileDevices(count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/" + Engine.deviceDirectoryName)
         engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
+        engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
         let token = try resolveToken(config, logger: logger)
         let metrics = HTTPMetrics()
         let keys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)

@@ -20,6 +20,7 @@ package final class Engine: Sendable {
     let groupCommit = GroupCommit()
     let scrubber = Scrubber()
     let evacuator = Evacuator()
+    let uploadJanitor = UploadJanitor()
     /// Volume rows by name (see `volumeRecord(named:)`).
     let volumeRecords = Lock<[String: VolumeRecord]>([:])
     private let isShutDown = Atomic<Bool>(false)
@@ -91,6 +92,7 @@ package final class Engine: Sendable {
     package func shutdown() {
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         scrubber.stop()
+        uploadJanitor.stop()
         evacuator.stop()
         writeback.stop()
         flushAll()

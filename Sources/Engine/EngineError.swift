@@ -46,6 +46,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case partTooSmall(number: Int64, size: Int64, minimum: Int64)
     /// A scrub is already running (one at a time).
     case scrubRunning
+    /// A volume holds as many open multipart uploads as it may.
+    case tooManyUploads(volume: String, limit: Int)
 
     package var kind: Kind {
         switch self {
@@ -60,7 +62,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             .conflict
         case .noSpace: .noSpace
         case .patchTooLarge: .tooLarge
-        case .cacheFull: .busy
+        case .cacheFull, .tooManyUploads: .busy
         case .io: .io
         case .catalog: .internal
         }
@@ -108,6 +110,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidPartOrder: "the parts must be listed in ascending order of part number, each once"
         case .partTooSmall(let number, let size, let minimum): "part \(number) holds \(size) bytes; every part but the last needs at least \(minimum)"
         case .scrubRunning: "a scrub is already running; GET /v1/pool/scrub shows its progress"
+        case .tooManyUploads(let volume, let limit):
+            "volume \(volume) holds \(limit) open multipart uploads, the most it may (--multipart-max-open); complete or abort some first (ListMultipartUploads lists them)"
         }
     }
 }
