@@ -39,7 +39,9 @@ import Testing
     }
 
     @Test func uploadsOlderThanTheExpiryAreAbortedAndTheirSpaceFreed() async throws {
-        let app = try ApplianceProcess(extraArguments: ["--multipart-expiry", "3s"])
+        // 10 s: long enough that the part is stored and counted before the upload expires even when
+        // the machine is busy with other suites (3 s was not), short enough for a test.
+        let app = try ApplianceProcess(extraArguments: ["--multipart-expiry", "10s"])
         defer { app.stop() }
         try await Self.makeBucket(app, "parts")
         let created = try await app.s3("POST", "/parts/big", query: [("uploads", "")])
@@ -49,7 +51,7 @@ import Testing
         #expect(stored.status == 200, "\(stored.text)")
         #expect(try await app.request("GET", "/v1/volumes/parts").json["used_bytes"] as? Int == part.count)
 
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(45)
         var listed = try await app.s3("GET", "/parts", query: [("uploads", "")])
         while listed.text.contains(id), Date() < deadline {
             try await Task.sleep(for: .milliseconds(250))
