@@ -25,7 +25,8 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
     try DataDirectoryLock.acquire(config.dataDirectory)
     let engine = try Engine.open(dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes)
     do {
-        try engine.bootstrapFileDevices(count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/" + Engine.deviceDirectoryName)
+        try engine.bootstrapFileDevices(
+            count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/" + Engine.deviceDirectoryName)
         engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
         engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
         let token = try resolveToken(config, logger: logger)

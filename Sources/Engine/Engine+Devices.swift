@@ -43,7 +43,8 @@ extension Engine {
                 if let offset = try device.firstNonZeroByte() {
                     if !force {
                         throw .deviceForeign(
-                            path: path, reason: "holds data at byte \(offset) (its first 4 KiB are zero, but other formats keep their labels further in)")
+                            path: path,
+                            reason: "holds data at byte \(offset) (its first 4 KiB are zero, but other formats keep their labels further in)")
                     }
                     logger.warning("adding a device that holds data (force)", metadata: ["path": "\(path)", "offset": "\(offset)"])
                 }

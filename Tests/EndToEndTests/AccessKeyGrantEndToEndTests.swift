@@ -20,7 +20,8 @@ import Testing
         defer { app.stop() }
         #expect(try await app.request("POST", "/v1/volumes", json: ["name": "photos", "capacity_bytes": 1 << 20]).status == 201)
 
-        let refused = try await app.request("POST", "/v1/access-keys", json: ["name": "squatter", "permissions": ["photos": "read", "future": "owner"]])
+        let refused = try await app.request(
+            "POST", "/v1/access-keys", json: ["name": "squatter", "permissions": ["photos": "read", "future": "owner"]])
         #expect(refused.status == 400)
         #expect(refused.header("Content-Type") == "application/problem+json")
         let detail = refused.json["detail"] as? String ?? ""
@@ -33,7 +34,8 @@ import Testing
         #expect(created.status == 201)
         let id = try #require(created.json["access_key_id"] as? String)
 
-        let patched = try await app.request("PATCH", "/v1/access-keys/\(id)", json: ["name": "renamed", "permissions": ["photos": "write", "future": "owner"]])
+        let patched = try await app.request(
+            "PATCH", "/v1/access-keys/\(id)", json: ["name": "renamed", "permissions": ["photos": "write", "future": "owner"]])
         #expect(patched.status == 400)
         #expect((patched.json["detail"] as? String)?.contains("'future'") == true)
         let unchanged = try await app.request("GET", "/v1/access-keys/\(id)")

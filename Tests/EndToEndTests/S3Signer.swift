@@ -19,9 +19,9 @@ struct S3Signer {
 
     static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 { bytes.map { String(format: "%02x", $0) }.joined() }
 
-    static func encode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? text
-    }
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    static func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text }
 
     /// The headers that sign `method path?query` now; `query` pairs unencoded.
     func headers(_ method: String, _ path: String, query: [(String, String)], date: Date = Date()) -> [(String, String)] {
@@ -44,10 +44,9 @@ struct S3Signer {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: key))
-        return [
-            ("x-amz-date", amzDate), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=\(signature)"),
-        ]
+        let authorization = "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), "
+            + "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=\(signature)"
+        return [("x-amz-date", amzDate), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"), ("Authorization", authorization)]
     }
 }
 
@@ -56,10 +55,13 @@ extension ApplianceProcess {
     func s3(_ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil) async throws -> HTTPResult {
         guard let port = s3URL?.port else { throw HTTPClientError("the S3 listener is off") }
         let headers = try S3Signer(dataDir: dataDir).headers(method, path, query: query)
-        let target = path + (query.isEmpty ? "" : "?" + query.map { $0.1.isEmpty ? S3Signer.encode($0.0) : "\(S3Signer.encode($0.0))=\(S3Signer.encode($0.1))" }.joined(separator: "&"))
+        let pairs = query.map { $0.1.isEmpty ? S3Signer.encode($0.0) : "\(S3Signer.encode($0.0))=\(S3Signer.encode($0.1))" }
+        let target = path + (query.isEmpty ? "" : "?" + pairs.joined(separator: "&"))
         let response = try await withCheckedThrowingContinuation { continuation in
             Thread {
-                continuation.resume(with: Result { try HTTPConnection(port: port, timeout: 60).exchange(method, target, headers: headers, body: body) })
+                continuation.resume(with: Result {
+                    try HTTPConnection(port: port, timeout: 60).exchange(method, target, headers: headers, body: body)
+                })
             }.start()
         }
         return HTTPResult(status: response.status, headers: response.headers, body: Data(response.body))

@@ -129,7 +129,8 @@ struct ServeCommand: ParsableCommand {
             multipartMaxOpen, "APPLIANCE_MULTIPART_MAX_OPEN", "multipart-max-open", 1...1_000_000, "must be 1...1000000") ?? config.multipartMaxOpen
         if let raw = pick(multipartExpiry, "APPLIANCE_MULTIPART_EXPIRY") {
             guard let seconds = ApplianceConfiguration.parseDuration(raw), seconds <= 10 * 365 * 86_400 else {
-                throw ApplianceConfiguration.Invalid.value(name: "multipart-expiry", reason: "expected a duration such as 7d, 36h, 90m or 45s (up to ten years), or off; got \(raw)")
+                throw ApplianceConfiguration.Invalid.value(
+                    name: "multipart-expiry", reason: "expected a duration such as 7d, 36h, 90m or 45s (up to ten years), or off; got \(raw)")
             }
             config.multipartExpiry = seconds
         }
