@@ -2,6 +2,7 @@
 import API
 import Engine
 import Foundation
+import Glibc
 import Logging
 
 struct ApplianceConfiguration: Sendable {
@@ -39,6 +40,12 @@ struct ApplianceConfiguration: Sendable {
     /// Bytes of copies a scrub reads per second (0: no limit), and seconds between periodic scrubs (0: none).
     var scrubRate: Int64 = 128 << 20
     var scrubInterval: Int64 = 0
+    /// Open multipart uploads a volume may hold, and seconds after its creation an open upload is
+    /// aborted (0: never).
+    var multipartMaxOpen = 10_000
+    var multipartExpiry: Int64 = 0
+    /// /metrics needs the bearer token (resolved from --metrics-auth, else on unless `host` is loopback).
+    var metricsAuth = false
 
     static let tokenFileName = "token"
     static let credentialsFileName = "s3-credentials"
@@ -78,6 +85,28 @@ struct ApplianceConfiguration: Sendable {
         }
         guard !host.isEmpty, let number = UInt16(port) else { throw .listen(value) }
         return (String(host), number)
+    }
+
+    /// `7d`, `36h`, `90m`, `45s` or plain seconds, in seconds; `off` is 0. nil when malformed.
+    static func parseDuration(_ value: String) -> Int64? {
+        if value == "off" { return 0 }
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        let unit = value.last.flatMap { units[$0] }
+        guard let number = Int64(unit == nil ? value : String(value.dropLast())), number >= 0 else { return nil }
+        let (seconds, overflow) = number.multipliedReportingOverflow(by: unit ?? 1)
+        return overflow ? nil : seconds
+    }
+
+    /// A loopback address (127.0.0.0/8, ::1, an IPv4-mapped 127.x) or `localhost`: only this host reaches it.
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if bytes == [UInt8](repeating: 0, count: 15) + [1] { return true }
+        return bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127
     }
 
     var tokenFile: String { dataDirectory + "/" + Self.tokenFileName }

@@ -25,8 +25,10 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
     try DataDirectoryLock.acquire(config.dataDirectory)
     let engine = try Engine.open(dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes)
     do {
-        try engine.bootstrapFileDevices(count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/devices")
+        try engine.bootstrapFileDevices(
+            count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/" + Engine.deviceDirectoryName)
         engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
+        engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
         let token = try resolveToken(config, logger: logger)
         let metrics = HTTPMetrics()
         let keys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)
@@ -34,7 +36,8 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
         }
         let uploads = UploadLimits(config.uploadBounds)
-        let router = Routes.makeRouter(engine: engine, token: token, metrics: metrics, keys: keys, uploads: uploads)
+        let router = Routes.makeRouter(
+            engine: engine, token: token, metrics: metrics, keys: keys, metricsAuth: config.metricsAuth, uploads: uploads)
         let server = HTTPServer(
             configuration: .init(
                 host: config.host, port: config.port, maxConnections: connections, eventThreads: config.httpThreads,
@@ -52,7 +55,9 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         }
         try server.start()
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
-        logger.info("listening on http://\(host):\(server.port)", metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())"])
+        logger.info(
+            "listening on http://\(host):\(server.port)",
+            metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())", "metrics_auth": "\(config.metricsAuth ? "on" : "off")"])
         var s3Server: HTTPServer?
         if let s3Host = config.s3Host {
             let settings = S3Settings(region: config.s3Region, bucketCapacity: config.s3BucketCapacity, bucketReplicas: config.s3BucketReplicas)

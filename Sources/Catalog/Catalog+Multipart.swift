@@ -28,11 +28,23 @@ package struct UploadCompletion: Sendable {
 }
 
 extension Catalog {
-    package func createUpload(_ record: UploadRecord) throws(CatalogError) {
-        do {
-            try write { db in try record.insert(db) }
-        } catch {
-            throw CatalogError.wrap(error)
+    /// Records a new upload. `checkOpen` gets, in the same transaction, how many open uploads
+    /// its volume holds already, and throws to refuse one more.
+    package func createUpload(_ record: UploadRecord, checkOpen: (Int) throws -> Void = { _ in }) throws {
+        try write { db in
+            let open = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM multipart_uploads WHERE volumeId = ? AND completedETag IS NULL", arguments: [record.volumeId]) ?? 0
+            try checkOpen(open)
+            try record.insert(db)
+        }
+    }
+
+    /// Open uploads (of any volume) created before `cutoff`, oldest first.
+    package func openUploads(createdBefore cutoff: Date, limit: Int) throws(CatalogError) -> [UploadRecord] {
+        try read { db in
+            try UploadRecord.fetchAll(
+                db, sql: "SELECT * FROM multipart_uploads WHERE completedETag IS NULL AND createdAt < ? ORDER BY createdAt, id LIMIT ?",
+                arguments: [cutoff, limit])
         }
     }
 

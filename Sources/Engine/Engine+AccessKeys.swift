@@ -2,6 +2,7 @@
 // clear here). The API layer keeps its own copy in memory for request signing checks.
 import Catalog
 package import Foundation
+import Logging
 
 package struct AccessKeyInfo: Sendable, Equatable {
     package var id: String
@@ -33,7 +34,26 @@ extension Engine {
         let record = AccessKeyRecord(
             id: key.id, name: key.name, sealedSecret: key.sealedSecret, permissions: key.permissions, createBuckets: key.createBuckets,
             createdAt: key.createdAt.truncatedToSeconds)
-        try catalogCall(duplicate: .invalidArgument(field: "access_key_id", reason: "already exists")) { try catalog.insertAccessKey(record) }
+        try catalogCall(duplicate: .invalidArgument(field: "access_key_id", reason: "already exists")) {
+            try catalog.insertAccessKey(record, checkVolumes: Self.refuseMissingVolumes)
+        }
+    }
+
+    /// A permission names a volume that exists (or `*`): granted on a free name, it would hand the
+    /// volume someone creates later under that name to this key.
+    private static func refuseMissingVolumes(_ missing: [String]) throws(EngineError) {
+        if missing.isEmpty { return }
+        let names = missing.map { "'\($0)'" }.joined(separator: ", ")
+        throw .invalidArgument(
+            field: "permissions", reason: "no volume named \(names): grant a permission once the volume exists, or '*' for every volume")
+    }
+
+    /// At open: a catalog written before grants were checked may hold permissions on names no
+    /// volume has; they are dropped (and logged), so no later volume inherits them.
+    func forgetPermissionsOnMissingVolumes() throws(EngineError) {
+        for (key, volume) in try catalogCall({ try catalog.forgetPermissionsOnMissingVolumes() }) {
+            logger.warning("dropped an access key's permission on a volume that does not exist", metadata: ["key": "\(key)", "volume": "\(volume)"])
+        }
     }
 
     package func accessKeys() throws(EngineError) -> [AccessKeyInfo] {
@@ -43,13 +63,15 @@ extension Engine {
     /// Changes a key's name, permissions or bucket creation in one transaction.
     package func updateAccessKey(id: String, _ change: @escaping (inout AccessKeyInfo) throws(EngineError) -> Void) throws(EngineError) -> AccessKeyInfo {
         let record = try catalogCall(notFound: .accessKeyNotFound(id: id)) {
-            try catalog.updateAccessKey(id: id) { record in
-                var info = AccessKeyInfo(record)
-                try change(&info)
-                record.name = info.name
-                record.permissionMap = info.permissions
-                record.createBuckets = info.createBuckets
-            }
+            try catalog.updateAccessKey(
+                id: id,
+                { record in
+                    var info = AccessKeyInfo(record)
+                    try change(&info)
+                    record.name = info.name
+                    record.permissionMap = info.permissions
+                    record.createBuckets = info.createBuckets
+                }, checkVolumes: Self.refuseMissingVolumes)
         }
         return AccessKeyInfo(record)
     }

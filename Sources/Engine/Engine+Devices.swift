@@ -16,9 +16,10 @@ extension Engine {
         return info(device)
     }
 
-    /// Adds `path` to the pool. Refuses (changing nothing) a path that is registered, a device that
-    /// is already a member, and a device that holds another pool's superblock or other data unless
-    /// `force`.
+    /// Adds `path` to the pool. Refuses (changing nothing) a path inside the data directory (but
+    /// its `devices/`), a path that is registered, a device that is already a member, and, unless
+    /// `force`, a device that holds another pool's superblock or any non-zero byte where the
+    /// appliance writes its header or other formats keep their labels (`BlankCheck`).
     package func addDevice(path rawPath: String, label: String?, force: Bool, now: Date = Date()) throws(EngineError) -> DeviceInfo {
         if rawPath.isEmpty { throw .invalidArgument(field: "path", reason: "must not be empty") }
         if rawPath.utf8.contains(0) { throw .invalidArgument(field: "path", reason: "must not contain NUL") }
@@ -29,6 +30,7 @@ extension Engine {
         } catch {
             throw .deviceUnusable(path: rawPath, reason: error.errno == ENOENT ? "it does not exist" : Syscalls.describe(errno: error.errno))
         }
+        try refuseInsideDataDirectory(path)
         return try control.withLock { _ throws(EngineError) in
             let registered = try catalogCall { try catalog.deviceRecords() }
             if registered.contains(where: { $0.path == path }) { throw .devicePathInUse(path: path) }
@@ -37,7 +39,15 @@ extension Engine {
             let decoded = withExtendedLifetime(original) { SuperblockFormat.decode(UnsafeRawBufferPointer(original.bytes)) }
             switch decoded {
             case .blank:
-                break
+                // "Blank" is more than the first 4 KiB: md, ZFS, ISO 9660, btrfs keep labels past it.
+                if let offset = try device.firstNonZeroByte() {
+                    if !force {
+                        throw .deviceForeign(
+                            path: path,
+                            reason: "holds data at byte \(offset) (its first 4 KiB are zero, but other formats keep their labels further in)")
+                    }
+                    logger.warning("adding a device that holds data (force)", metadata: ["path": "\(path)", "offset": "\(offset)"])
+                }
             case .superblock(let sb) where sb.poolUUID == poolUUID
                 && registered.contains(where: { $0.id == sb.deviceUUID.uuidString.lowercased() }):
                 throw .deviceAlreadyMember(path: path)
@@ -156,7 +166,7 @@ extension Engine {
     }
 
     /// Removes a device that holds no data and is not needed by any volume's replicas or the
-    /// pool's thick reservations; wipes its superblock. With `force`, its copies are first moved
+    /// pool's thick reservations; wipes its superblock and the rest of the blank-check windows. With `force`, its copies are first moved
     /// off (re-created from the other copies when the device is dead); refused, changing nothing,
     /// when some data has no copy elsewhere (`deviceHoldsSoleCopies` names it).
     package func removeDevice(id: String, force: Bool = false) throws(EngineError) {
@@ -196,9 +206,9 @@ extension Engine {
             space.deviceRemoved(id: id)
             if let device = devices.remove(id: id) {
                 do {
-                    try device.wipeSuperblock()
+                    try device.wipeBlankCheckWindows()
                 } catch {
-                    logger.warning("could not wipe the superblock of a removed device", metadata: ["path": "\(removed.path)", "error": "\(error)"])
+                    logger.warning("could not wipe the header of a removed device", metadata: ["path": "\(removed.path)", "error": "\(error)"])
                 }
             }
             logger.info("device removed", metadata: ["id": "\(id)", "path": "\(removed.path)"])
@@ -232,6 +242,15 @@ extension Engine {
             _ = try addDevice(path: path, label: "default-\(index)", force: true)
         }
         try catalogCall { try catalog.markDefaultDevicesAdded(now: now) }
+    }
+
+    /// A device inside the data directory could be the catalog, its WAL or the secrets key: a
+    /// forced add would overwrite the appliance's own state. `path` has its symlinks resolved.
+    private func refuseInsideDataDirectory(_ path: String) throws(EngineError) {
+        let root = dataDirectory == "/" ? "" : dataDirectory
+        guard path == dataDirectory || path.hasPrefix(root + "/") else { return }
+        if path.hasPrefix(root + "/" + Self.deviceDirectoryName + "/") { return }
+        throw .deviceInDataDirectory(path: path, dataDirectory: dataDirectory)
     }
 
     func openRegisteredDevices() throws(EngineError) {

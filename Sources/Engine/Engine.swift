@@ -20,19 +20,26 @@ package final class Engine: Sendable {
     let groupCommit = GroupCommit()
     let scrubber = Scrubber()
     let evacuator = Evacuator()
+    let uploadJanitor = UploadJanitor()
     /// Volume rows by name (see `volumeRecord(named:)`).
     let volumeRecords = Lock<[String: VolumeRecord]>([:])
     private let isShutDown = Atomic<Bool>(false)
     let logger: Logger
+    /// The data directory, symlinks resolved: no device may be added inside it but under
+    /// `devices/` (a forced add over the catalog or the keys would destroy the appliance's own state).
+    let dataDirectory: String
     /// Serializes control-plane changes that touch device headers and the catalog together.
     let control = Mutex<Void>(())
     /// Bugs planted for the power-cut test; none in production.
     let planted: PlantedFaults
 
     package static let catalogFileName = "catalog.sqlite"
+    /// Where the default file devices live in the data directory, the one place in it devices may be.
+    package static let deviceDirectoryName = "devices"
 
-    private init(catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64, planted: PlantedFaults) {
+    private init(catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64, planted: PlantedFaults, dataDirectory: String) {
         self.catalog = catalog
+        self.dataDirectory = dataDirectory
         self.planted = planted
         self.poolUUID = poolUUID
         self.logger = logger
@@ -51,26 +58,27 @@ package final class Engine: Sendable {
         dataDirectory: String, logger: Logger, cacheBytes: Int64 = Engine.defaultCacheBytes, now: Date = Date(),
         planted: PlantedFaults = []
     ) throws(EngineError) -> Engine {
-        do {
-            try Syscalls.mkdir(dataDirectory, mode: 0o700)
-        } catch {
-            throw .io(call: error.call, path: dataDirectory, errno: error.errno)
-        }
+        let resolvedDirectory = try DataDirectory.prepare(dataDirectory)
+        let catalogPath = dataDirectory + "/" + catalogFileName
+        try DataDirectory.restrictCatalogFiles(catalogPath)
         let catalog: Catalog
         let pool: PoolRecord
         do {
-            catalog = try Catalog(path: dataDirectory + "/" + catalogFileName, durableCommits: !planted.contains(.catalogWithoutFullSync))
+            catalog = try Catalog(path: catalogPath, durableCommits: !planted.contains(.catalogWithoutFullSync))
             pool = try catalog.createPoolIfMissing(uuid: UUID().uuidString.lowercased(), now: now)
         } catch {
             throw .catalog(error.description)
         }
+        try DataDirectory.restrictCatalogFiles(catalogPath)  // a -wal or -shm SQLite made just now
         guard let uuid = UUID(uuidString: pool.uuid) else { throw .catalog("pool uuid \(pool.uuid) is malformed") }
-        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted)
+        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted,
+            dataDirectory: resolvedDirectory)
         try engine.openRegisteredDevices()
         try engine.rebuildFreeSpace()
         let recount = try engine.catalogCall { try catalog.recountUsage() }
         engine.space.load(recount)
         engine.withholdUnavailableDevices()
+        try engine.forgetPermissionsOnMissingVolumes()
         // Completed multipart uploads keep their row a day, so that a retried Complete gets the same answer.
         try engine.catalogCall { try catalog.pruneCompletedUploads(before: Date().addingTimeInterval(-86_400)) }
         // Every volume's row in memory from the start: what an event loop may look at.
@@ -84,6 +92,7 @@ package final class Engine: Sendable {
     package func shutdown() {
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         scrubber.stop()
+        uploadJanitor.stop()
         evacuator.stop()
         writeback.stop()
         flushAll()

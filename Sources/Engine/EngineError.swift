@@ -11,6 +11,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case devicePathInUse(path: String)
     case deviceAlreadyMember(path: String)
     case deviceForeign(path: String, reason: String)
+    /// A device path inside the data directory (force or not).
+    case deviceInDataDirectory(path: String, dataDirectory: String)
     case deviceHoldsData(id: String, bytes: Int64, detail: String?)
     /// A forced removal of a dead device would lose data that has no copy elsewhere.
     case deviceHoldsSoleCopies(id: String, bytes: Int64, objects: [String])
@@ -46,10 +48,12 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case partTooSmall(number: Int64, size: Int64, minimum: Int64)
     /// A scrub is already running (one at a time).
     case scrubRunning
+    /// A volume holds as many open multipart uploads as it may.
+    case tooManyUploads(volume: String, limit: Int)
 
     package var kind: Kind {
         switch self {
-        case .invalidArgument, .deviceUnusable: .invalid
+        case .invalidArgument, .deviceUnusable, .deviceInDataDirectory: .invalid
         case .deviceNotFound, .volumeNotFound, .objectNotFound, .accessKeyNotFound, .uploadNotFound: .notFound
         case .invalidPart, .invalidPartOrder, .partTooSmall: .invalid
         case .uploadIncomplete, .uploadTooLong: .invalid
@@ -60,7 +64,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             .conflict
         case .noSpace: .noSpace
         case .patchTooLarge, .objectTooLarge: .tooLarge
-        case .cacheFull: .busy
+        case .cacheFull, .tooManyUploads: .busy
         case .io: .io
         case .catalog: .internal
         }
@@ -75,6 +79,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .devicePathInUse(let path): "\(path) is already registered as a device"
         case .deviceAlreadyMember(let path): "\(path) is already a member of this pool"
         case .deviceForeign(let path, let reason): "\(path) \(reason); pass force=true to overwrite it"
+        case .deviceInDataDirectory(let path, let dataDirectory):
+            "\(path) lies inside the data directory \(dataDirectory), which holds the catalog and keys; devices there are refused even with force (only the default device files in devices/ may be added back)"
         case .deviceHoldsData(let id, let bytes, let detail):
             "device \(id) still holds \(bytes) bytes of data" + (detail.map { "; \($0)" } ?? "; drain it first (PATCH state draining), or pass force=true")
         case .deviceHoldsSoleCopies(let id, let bytes, let objects):
@@ -107,6 +113,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidPartOrder: "the parts must be listed in ascending order of part number, each once"
         case .partTooSmall(let number, let size, let minimum): "part \(number) holds \(size) bytes; every part but the last needs at least \(minimum)"
         case .scrubRunning: "a scrub is already running; GET /v1/pool/scrub shows its progress"
+        case .tooManyUploads(let volume, let limit):
+            "volume \(volume) holds \(limit) open multipart uploads, the most it may (--multipart-max-open); complete or abort some first (ListMultipartUploads lists them)"
         }
     }
 }

@@ -77,7 +77,8 @@ final class ApplianceProcess: @unchecked Sendable {
         let log = ChildOutput(stderrPipe.fileHandleForReading)
         stderrLog = log
         let found = log.wait(seconds: 60) { text -> (String, String?)? in
-            guard let range = text.range(of: #"] listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression) else { return nil }
+            // Any listen address (a test may listen on 0.0.0.0); requests go to 127.0.0.1 at its port.
+            guard let range = text.range(of: #"] listening on (http://\S+:\d+)"#, options: .regularExpression) else { return nil }
             let admin = String(String(text[range]).dropFirst("] listening on ".count))
             let s3Range = text.range(of: #"S3 endpoint listening on (http://127\.0\.0\.1:\d+)"#, options: .regularExpression)
             if s3, s3Range == nil { return nil }

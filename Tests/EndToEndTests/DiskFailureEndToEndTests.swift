@@ -81,7 +81,7 @@ import Testing
         let early = try await app.request("DELETE", "/v1/devices/\(deadID)")
         #expect(early.status == 409, "without force a device holding copies stays: \(early.text)")
 
-        let replacement = try ApplianceProcess.sparseFile(size: 256 << 20, in: dataDir, name: "replacement.img")
+        let replacement = try ApplianceProcess.sparseFile(size: 256 << 20, in: dataDir.appendingPathComponent("devices"), name: "replacement.img")
         #expect(try await app.request("POST", "/v1/devices", json: ["path": replacement.path]).status == 201)
         #expect(try await Self.poll { try await app.request("GET", "/v1/pool").json["degraded_bytes"] as? Int == 0 })
         #expect(try await app.request("DELETE", "/v1/devices/\(deadID)?force=true").status == 204)

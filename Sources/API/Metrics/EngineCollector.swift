@@ -18,7 +18,8 @@ enum EngineCollector {
         gauge("appliance_pool_volumes", "Volumes", Int64(pool.volumeCount))
         gauge("appliance_pool_degraded_bytes", "Bytes of copies on failed devices, not yet re-created elsewhere", pool.degradedBytes)
         for device in snapshot.devices {
-            let labels = [("device", device.id), ("path", device.path)]
+            // By id and operator label, never by path: a scrape must not map the host's disks.
+            let labels = [("device", device.id), ("label", device.label ?? "")]
             gauge("appliance_device_capacity_bytes", "Usable bytes on the device", device.capacityBytes, labels)
             gauge("appliance_device_used_bytes", "Bytes allocated on the device", device.usedBytes, labels)
             gauge("appliance_device_moved_bytes", "Bytes of copies moved off the device by a drain or rebuild (since start)", device.movedBytes, labels)

@@ -1,13 +1,18 @@
-// Bearer-token auth for every /v1 route, compared in constant time. The token is never logged.
+// Bearer-token auth for every /v1 route, and for /metrics with `guardsMetrics` (--metrics-auth),
+// compared in constant time. The token is never logged.
 struct AuthMiddleware: Middleware {
     let token: [UInt8]
+    /// /metrics names volumes and devices and counts requests: guarded unless the operator (or a
+    /// loopback listener) says otherwise.
+    let guardsMetrics: Bool
 
-    init(token: String) {
+    init(token: String, guardsMetrics: Bool = false) {
         self.token = Array(token.utf8)
+        self.guardsMetrics = guardsMetrics
     }
 
     func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
-        guard context.route.hasPrefix("/v1") || request.path.hasPrefix("/v1/") else {
+        guard context.route.hasPrefix("/v1") || guards(request.path) else {
             return try next(request, context)
         }
         if let refusal = check(request) { throw refusal }
@@ -18,6 +23,10 @@ struct AuthMiddleware: Middleware {
     /// up to 1 MiB each before being told 401): on every path but /healthz, a body needs the token.
     func refusal(ofHead head: HTTPRequest) -> (any Error)? {
         head.path == "/healthz" ? nil : check(head)
+    }
+
+    private func guards(_ path: String) -> Bool {
+        path.hasPrefix("/v1/") || path == "/v1" || (guardsMetrics && path == "/metrics")
     }
 
     private func check(_ request: HTTPRequest) -> HTTPError? {

@@ -72,9 +72,11 @@ struct BenchEngineCommand: ParsableCommand {
             guard truncated == 0 else { throw ValidationError("cannot size \(devicePath): \(String(cString: strerror(errno)))") }
         }
 
-        let engine = try Engine.open(dataDirectory: dir, logger: logger)
+        // The catalog in a directory of its own: no device may lie inside a data directory. With
+        // --existing-device, fio has written the file's tail, which the blank check would refuse.
+        let engine = try Engine.open(dataDirectory: dir + "/catalog", logger: logger)
         defer { engine.shutdown() }
-        let device = try engine.addDevice(path: devicePath, label: "bench", force: false)
+        let device = try engine.addDevice(path: devicePath, label: "bench", force: existingDevice)
         _ = try engine.createVolume(name: "bench", capacityBytes: deviceBytes, replicas: 1, provisioning: .thin)
         emit("device", devicePath)
         emit("device_bytes", deviceBytes)

@@ -71,6 +71,15 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds between periodic scrubs, 0 for none (env APPLIANCE_SCRUB_INTERVAL; default 0).")
     var scrubInterval: Int64?
 
+    @Option(help: "Open multipart uploads one bucket may hold; CreateMultipartUpload past it answers SlowDown (env APPLIANCE_MULTIPART_MAX_OPEN; default 10000).")
+    var multipartMaxOpen: Int?
+
+    @Option(help: "Abort multipart uploads this long after they were created, freeing their parts: 7d, 36h, 90m, 45s, or off (env APPLIANCE_MULTIPART_EXPIRY; default off).")
+    var multipartExpiry: String?
+
+    @Option(help: "Require the bearer token on /metrics, on or off (env APPLIANCE_METRICS_AUTH; default on unless --listen is a loopback address).")
+    var metricsAuth: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -144,6 +153,21 @@ struct ServeCommand: ParsableCommand {
         config.scrubRate = try number(scrubRate, "APPLIANCE_SCRUB_RATE", "scrub-rate", 0...Int64.max, "must be 0 (no limit) or more bytes per second") ?? config.scrubRate
         config.scrubInterval = try number(
             scrubInterval, "APPLIANCE_SCRUB_INTERVAL", "scrub-interval", 0...(10 * 365 * 86_400), "must be 0 (none) or seconds up to ten years") ?? config.scrubInterval
+        config.multipartMaxOpen = try number(
+            multipartMaxOpen, "APPLIANCE_MULTIPART_MAX_OPEN", "multipart-max-open", 1...1_000_000, "must be 1...1000000") ?? config.multipartMaxOpen
+        if let raw = pick(multipartExpiry, "APPLIANCE_MULTIPART_EXPIRY") {
+            guard let seconds = ApplianceConfiguration.parseDuration(raw), seconds <= 10 * 365 * 86_400 else {
+                throw ApplianceConfiguration.Invalid.value(
+                    name: "multipart-expiry", reason: "expected a duration such as 7d, 36h, 90m or 45s (up to ten years), or off; got \(raw)")
+            }
+            config.multipartExpiry = seconds
+        }
+        switch pick(metricsAuth, "APPLIANCE_METRICS_AUTH") {
+        case "on": config.metricsAuth = true
+        case "off": config.metricsAuth = false
+        case nil: config.metricsAuth = !ApplianceConfiguration.isLoopback(config.host)
+        case let raw?: throw ApplianceConfiguration.Invalid.value(name: "metrics-auth", reason: "must be on or off, got \(raw)")
+        }
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {
                 throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")

@@ -129,9 +129,4 @@ package final class Device: Sendable, CustomStringConvertible {
             throw .io(call: error.call, path: path, errno: error.errno)
         }
     }
-
-    /// Zeroes the superblock so the device no longer claims membership.
-    func wipeSuperblock() throws(EngineError) {
-        try writeHeaderBlock(AlignedBuffer(count: SuperblockFormat.blockSize))
-    }
 }

@@ -6,6 +6,7 @@
 // written when the process stopped was never committed, so its space is simply free again.
 import Catalog
 package import Foundation
+import Logging
 
 package struct UploadInfo: Sendable, Equatable {
     package var id: String
@@ -53,8 +54,19 @@ extension Engine {
         let record = UploadRecord(
             id: id, volumeId: volume.id!, key: key, contentType: contentType, metadata: metadata, checksumAlgorithm: checksumAlgorithm,
             createdAt: Date().truncatedToMilliseconds)
-        try catalogCall(notFound: .volumeNotFound(name: name)) { try catalog.createUpload(record) }
+        let limit = uploadJanitor.maxOpenPerVolume
+        try catalogCall(notFound: .volumeNotFound(name: name)) {
+            try catalog.createUpload(record) { open throws(EngineError) in
+                if open >= limit { throw .tooManyUploads(volume: name, limit: limit) }
+            }
+        }
         return UploadInfo(record)
+    }
+
+    /// `maxOpenUploadsPerVolume`: open uploads a volume may hold; `expiry`: seconds after its
+    /// creation an open upload is aborted in the background (0: never).
+    package func configureMultipart(maxOpenUploadsPerVolume: Int, expiry: Double) {
+        uploadJanitor.configure(self, maxOpenPerVolume: maxOpenUploadsPerVolume, expiry: expiry)
     }
 
     /// The open upload `id` of `key` in the volume.
@@ -148,7 +160,42 @@ extension Engine {
     package func abortUpload(volume name: String, key: String, uploadID: String) throws(EngineError) {
         _ = try upload(volume: name, key: key, id: uploadID)
         let volume = try volumeRecord(named: name)
-        let removal = try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false)) { () throws(EngineError) in
+        try abortUpload(volumeID: volume.id!, uploadID: uploadID)
+    }
+
+    /// Aborts every open upload created before `cutoff` (the expiry sweep), a batch at a time.
+    /// An upload completed or aborted meanwhile is skipped; a failure is logged and left for the
+    /// next sweep.
+    func abortExpiredUploads(before cutoff: Date) {
+        var failed: Set<String> = []
+        while true {
+            let expired: [UploadRecord]
+            do {
+                expired = try catalogCall { try catalog.openUploads(createdBefore: cutoff, limit: 100 + failed.count) }
+            } catch {
+                logger.error("listing expired multipart uploads failed", metadata: ["error": "\(error)"])
+                return
+            }
+            let todo = expired.filter { !failed.contains($0.id) }
+            if todo.isEmpty { return }
+            for upload in todo {
+                do throws(EngineError) {
+                    try abortUpload(volumeID: upload.volumeId, uploadID: upload.id)
+                    logger.info(
+                        "aborted an expired multipart upload",
+                        metadata: ["upload": "\(upload.id)", "key": "\(upload.key)", "created": "\(upload.createdAt)"])
+                } catch .uploadNotFound {
+                    continue  // completed or aborted meanwhile
+                } catch {
+                    failed.insert(upload.id)
+                    logger.error("aborting an expired multipart upload failed", metadata: ["upload": "\(upload.id)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func abortUpload(volumeID: Int64, uploadID: String) throws(EngineError) {
+        let removal = try space.commit(SpaceAccounting.Reservation(volumeID: volumeID, thick: false)) { () throws(EngineError) in
             let removal = try catalogCall {
                 try groupCommit.commit(self, devices: []) { transaction in try transaction.abortUpload(uploadID: uploadID) }
             }

@@ -166,6 +166,10 @@ package enum Syscalls {
         }
     }
 
+    static func chmod(_ path: String, mode: mode_t) throws(SyscallError) {
+        _ = try retrying("chmod") { Glibc.chmod(path, mode) }
+    }
+
     static func blockDeviceSize(_ fd: Int32) throws(SyscallError) -> Int64 {
         var size: UInt64 = 0
         let rc = c_blk_getsize64(fd, &size)

@@ -16,6 +16,7 @@ import Testing
         (.volumeExists(name: "v"), 409),
         (.replicasExceedDevices(requested: 3, active: 2), 409),
         (.deviceForeign(path: "/x", reason: "r"), 409),
+        (.deviceInDataDirectory(path: "/d/catalog.sqlite", dataDirectory: "/d"), 400),
         (.noSpace(.pool, needed: 2, available: 1), 507),
         (.noSpace(.volumeQuota, needed: 2, available: 1), 507),
         (.io(call: "pwrite", path: "/x", errno: 5), 503),

@@ -25,4 +25,19 @@ import Testing
         let good = HTTPRequest(method: "GET", path: "/v1/x", headers: ["Authorization": "Bearer 0123456789abcdef"])
         #expect(router.respond(to: good, context: context).status == 200)
     }
+
+    @Test(arguments: [false, true])
+    func guardsMetricsOnlyWhenAsked(guardsMetrics: Bool) throws {
+        var router = Router()
+        router.use(AuthMiddleware(token: "0123456789abcdef", guardsMetrics: guardsMetrics))
+        router.add("GET", "/metrics") { _, _ in HTTPResponse(status: 200) }
+        router.add("GET", "/healthz") { _, _ in HTTPResponse(status: 200) }
+        let context = RequestContext(requestID: "t", logger: Logger(label: "test"))
+        let anonymous = HTTPRequest(method: "GET", path: "/metrics")
+        #expect(router.respond(to: anonymous, context: context).status == (guardsMetrics ? 401 : 200))
+        #expect((router.refusal(ofHead: anonymous, context: context) != nil) == guardsMetrics)
+        let good = HTTPRequest(method: "GET", path: "/metrics", headers: ["Authorization": "Bearer 0123456789abcdef"])
+        #expect(router.respond(to: good, context: context).status == 200)
+        #expect(router.respond(to: HTTPRequest(method: "GET", path: "/healthz"), context: context).status == 200)
+    }
 }
