@@ -49,7 +49,10 @@ import Testing
         let part = [UInt8](repeating: 0x5A, count: 1 << 20)
         let stored = try await app.s3("PUT", "/parts/big", query: [("partNumber", "1"), ("uploadId", id)], body: part)
         #expect(stored.status == 200, "\(stored.text)")
-        #expect(try await app.request("GET", "/v1/volumes/parts").json["used_bytes"] as? Int == part.count)
+        // Counted while the upload is open (on a loaded machine the expiry may already have taken it).
+        let used = try await app.request("GET", "/v1/volumes/parts").json["used_bytes"] as? Int
+        let stillOpen = try await app.s3("GET", "/parts", query: [("uploads", "")]).text.contains(id)
+        #expect(used == part.count || (!stillOpen && used == 0), "used_bytes \(String(describing: used)), open: \(stillOpen)")
 
         let deadline = Date().addingTimeInterval(45)
         var listed = try await app.s3("GET", "/parts", query: [("uploads", "")])
