@@ -44,15 +44,8 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
                 headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout, uploadMinRate: config.uploadMinRate,
                 uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers),
             router: router, logger: logger)
-        metrics.addGauges { [weak server] in
-            guard let server else { return [] }
-            let figures = server.workerFigures
-            return [
-                ("appliance_http_worker_threads", "Worker threads alive", [("listener", "admin")], Int64(figures.threads)),
-                ("appliance_http_worker_queue_depth", "Requests waiting for a worker thread", [("listener", "admin")], Int64(figures.queued)),
-                ("appliance_http_uploads_in_flight", "Uploads receiving their body (both listeners)", [], Int64(uploads.inFlight)),
-            ]
-        }
+        metrics.track(server, listener: "admin")
+        metrics.track(uploads)
         try server.start()
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
         logger.info(
@@ -67,14 +60,7 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
                     maxBodyBytes: 4 << 20, headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout,
                     uploadMinRate: config.uploadMinRate, uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers),
                 router: S3Routes.makeRouter(engine: engine, keys: keys, settings: settings, metrics: metrics, uploads: uploads), logger: logger)
-            metrics.addGauges { [weak s3] in
-                guard let s3 else { return [] }
-                let figures = s3.workerFigures
-                return [
-                    ("appliance_http_worker_threads", "Worker threads alive", [("listener", "s3")], Int64(figures.threads)),
-                    ("appliance_http_worker_queue_depth", "Requests waiting for a worker thread", [("listener", "s3")], Int64(figures.queued)),
-                ]
-            }
+            metrics.track(s3, listener: "s3")
             do {
                 try s3.start()
             } catch {

@@ -21,12 +21,30 @@ package final class HTTPMetrics: Sendable {
     package init() {}
 
     /// A gauge read at scrape time: name, help, labels, value.
-    package typealias Gauge = (name: String, help: String, labels: [(String, String)], value: Int64)
+    typealias Gauge = (name: String, help: String, labels: [(String, String)], value: Int64)
     private let gaugeSources = Lock<[@Sendable () -> [Gauge]]>([])
 
     /// Adds gauges read at every scrape (the servers' worker pools, uploads in flight).
-    package func addGauges(_ source: @escaping @Sendable () -> [Gauge]) {
+    private func addGauges(_ source: @escaping @Sendable () -> [Gauge]) {
         gaugeSources.withLock { $0.append(source) }
+    }
+
+    /// A listener's worker pool: threads alive, and requests waiting for one.
+    package func track(_ server: HTTPServer, listener: String) {
+        addGauges { [weak server] in
+            guard let figures = server?.workerFigures else { return [] }
+            return [
+                ("appliance_http_worker_threads", "Worker threads alive", [("listener", listener)], Int64(figures.threads)),
+                ("appliance_http_worker_queue_depth", "Requests waiting for a worker thread", [("listener", listener)], Int64(figures.queued)),
+            ]
+        }
+    }
+
+    /// Uploads receiving their body, both listeners together.
+    package func track(_ uploads: UploadLimits) {
+        addGauges { [uploads] in
+            [("appliance_http_uploads_in_flight", "Uploads receiving their body (both listeners)", [], Int64(uploads.inFlight))]
+        }
     }
 
     func emitGauges(into buffer: inout [UInt8]) {

@@ -77,7 +77,7 @@ package final class HTTPServer: Sendable {
     }
 
     /// The worker pool's figures for /metrics: threads alive, and jobs waiting for one.
-    package var workerFigures: (threads: Int, queued: Int) { workers.figures }
+    var workerFigures: (threads: Int, queued: Int) { workers.figures }
 
     /// The port actually bound (meaningful after `start`, also when 0 was asked for).
     package var port: UInt16 { boundPort.load(ordering: .acquiring) }
