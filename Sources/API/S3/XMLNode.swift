@@ -7,10 +7,10 @@ import FoundationXML
 #endif
 
 /// A parsed XML element: its name (without namespace prefix), text and children.
-final class XMLNode {
-    let name: String
-    var text = ""
-    var children: [XMLNode] = []
+package final class XMLNode {
+    package let name: String
+    package var text = ""
+    package var children: [XMLNode] = []
 
     init(name: String) { self.name = name }
 
@@ -22,17 +22,21 @@ final class XMLNode {
     /// CompleteMultipartUpload of 10,000 parts, each with a number, an ETag and checksums,
     /// is under 100,000 elements. Deeper nesting is refused as it opens: a tree (and its
     /// release, one frame per level) stays as shallow as `depth`.
-    struct Limits: Sendable {
-        var depth = 32
-        var elements = 100_000
-        var bytes = 4 << 20
+    package struct Limits: Sendable {
+        var depth: Int
+        var elements: Int
+        var bytes: Int
+
+        package init(depth: Int = 32, elements: Int = 100_000, bytes: Int = 4 << 20) {
+            (self.depth, self.elements, self.bytes) = (depth, elements, bytes)
+        }
     }
 
     static let malformed = S3Error.malformedXML(
         "The XML you provided was not well-formed or did not validate against our published schema.")
 
     /// Parses a document; throws MalformedXML (also when it breaks `limits` or declares a DTD).
-    static func parse(_ bytes: [UInt8], limits: Limits = Limits()) throws(S3Error) -> XMLNode {
+    package static func parse(_ bytes: [UInt8], limits: Limits = Limits()) throws(S3Error) -> XMLNode {
         guard bytes.count <= limits.bytes else {
             throw .malformedXML("The XML you provided is larger than \(limits.bytes) bytes.")
         }
