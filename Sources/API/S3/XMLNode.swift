@@ -43,6 +43,10 @@ package final class XMLNode {
         // No S3 body has a DTD; refusing it leaves no entity for libxml2 to expand (the parser
         // substitutes entities).
         guard !declaresDTD(bytes) else { throw .malformedXML("The XML you provided declares a DTD.") }
+        // FoundationXML traps on a name, comment or processing instruction that is not UTF-8
+        // (libxml2, recovering, hands it over as it is): found by the parser fuzzer, a comment
+        // holding the byte 0xD0 stopped the server. An S3 body is UTF-8: anything else is refused.
+        guard isUTF8(bytes) else { throw .malformedXML("The XML you provided is not valid UTF-8.") }
         let delegate = TreeBuilder(limits: limits)
         let parser = XMLParser(data: Data(bytes))
         parser.shouldResolveExternalEntities = false
@@ -53,6 +57,18 @@ package final class XMLNode {
         // is malformed too.
         guard parsed, delegate.stack.isEmpty, let root = delegate.root else { throw malformed }
         return root
+    }
+
+    private static func isUTF8(_ bytes: [UInt8]) -> Bool {
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 
     /// Whether `<!DOCTYPE` occurs anywhere (also inside a comment or CDATA: no S3 body has one).
