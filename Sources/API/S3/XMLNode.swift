@@ -47,6 +47,9 @@ package final class XMLNode {
         // (libxml2, recovering, hands it over as it is): found by the parser fuzzer, a comment
         // holding the byte 0xD0 stopped the server. An S3 body is UTF-8: anything else is refused.
         guard isUTF8(bytes) else { throw .malformedXML("The XML you provided is not valid UTF-8.") }
+        // FoundationXML reads a processing instruction without data (`<?x?>`) through a NULL
+        // pointer (found by the fuzzer too). No S3 body has one but the XML declaration.
+        guard !hasProcessingInstruction(bytes) else { throw .malformedXML("The XML you provided has a processing instruction.") }
         let delegate = TreeBuilder(limits: limits)
         let parser = XMLParser(data: Data(bytes))
         parser.shouldResolveExternalEntities = false
@@ -69,6 +72,22 @@ package final class XMLNode {
             case .error: return false
             }
         }
+    }
+
+    /// Whether `<?` occurs anywhere but in the XML declaration at the start (also inside a
+    /// comment or CDATA, as for the DTD).
+    private static func hasProcessingInstruction(_ bytes: [UInt8]) -> Bool {
+        var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // A UTF-8 byte order mark.
+        let declaration = Array("<?xml".utf8)
+        if bytes[index...].starts(with: declaration), bytes.count > index + declaration.count,
+            [0x20, 0x09, 0x0D, 0x0A].contains(bytes[index + declaration.count]) {
+            index += declaration.count
+        }
+        while index + 1 < bytes.count {
+            if bytes[index] == UInt8(ascii: "<"), bytes[index + 1] == UInt8(ascii: "?") { return true }
+            index += 1
+        }
+        return false
     }
 
     /// Whether `<!DOCTYPE` occurs anywhere (also inside a comment or CDATA: no S3 body has one).

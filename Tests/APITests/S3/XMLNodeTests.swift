@@ -103,6 +103,17 @@ import Testing
         #expect(throws: S3Error.malformedXML("The XML you provided is not valid UTF-8.")) { try XMLNode.parse(body) }
     }
 
+    /// Also found by the fuzzer: a processing instruction without data (SIGSEGV in FoundationXML).
+    @Test(arguments: ["<?x?><Delete/>", "<Delete><?x?></Delete>", "<Delete/><?x y?>", "<?xml version=\"1.0\"?><?xml version=\"1.0\"?><Delete/>"])
+    func processingInstructionsAreMalformed(_ body: String) {
+        #expect(throws: S3Error.malformedXML("The XML you provided has a processing instruction.")) { try XMLNode.parse(Array(body.utf8)) }
+    }
+
+    @Test(arguments: ["<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete/>", "\u{FEFF}<?xml version=\"1.0\"?>\n<Delete/>", "<Delete/>"])
+    func theXMLDeclarationIsNotAProcessingInstruction(_ body: String) throws {
+        #expect(try XMLNode.parse(Array(body.utf8)).name == "Delete")
+    }
+
     @Test func utf8NamesAndTextParse() throws {
         let root = try XMLNode.parse(Array("<Delete><!-- caf\u{E9} --><Object><Key>\u{1F600}</Key></Object></Delete>".utf8))
         #expect(root.child("Object")?.child("Key")?.text == "\u{1F600}")
