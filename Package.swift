@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(name: "FuzzParsers", dependencies: ["ParserFuzzing", "CLibFuzzer"], swiftSettings: upcoming),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"], swiftSettings: upcoming),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog"], swiftSettings: upcoming),
-        .testTarget(name: "APITests", dependencies: ["API", "Engine"], swiftSettings: upcoming),
+        .testTarget(name: "APITests", dependencies: ["API", "Engine", "ParserFuzzing"], swiftSettings: upcoming),
         .testTarget(
             name: "EndToEndTests", dependencies: ["Appliance", "Catalog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming),
