@@ -56,9 +56,20 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The request-parser fuzzer: the harness (a library, so a test can replay the corpus) and
+        // its libFuzzer entry point (`make fuzz`; a corpus replayer in a plain build).
+        .target(
+            name: "ParserFuzzing",
+            dependencies: [
+                "API", "Engine", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .systemLibrary(name: "CLibFuzzer"),
+        .executableTarget(name: "FuzzParsers", dependencies: ["ParserFuzzing", "CLibFuzzer"], swiftSettings: upcoming),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"], swiftSettings: upcoming),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog"], swiftSettings: upcoming),
-        .testTarget(name: "APITests", dependencies: ["API", "Engine"], swiftSettings: upcoming),
+        .testTarget(name: "APITests", dependencies: ["API", "Engine", "ParserFuzzing"], swiftSettings: upcoming),
         .testTarget(
             name: "EndToEndTests", dependencies: ["Appliance", "Catalog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming),

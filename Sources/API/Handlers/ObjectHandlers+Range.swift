@@ -1,6 +1,6 @@
 // Range requests (RFC 9110 §14): one byte range per request; anything else is served whole.
 extension ObjectHandlers {
-    enum RangeRequest: Equatable {
+    package enum RangeRequest: Equatable {
         case whole
         case partial(start: Int64, end: Int64)  // inclusive
         case unsatisfiable
@@ -8,7 +8,7 @@ extension ObjectHandlers {
 
     /// Interprets a `Range` header against an object of `size` bytes. Syntax the server does not
     /// support (several ranges, other units, garbage) is ignored, as RFC 9110 allows.
-    static func parseRange(_ header: String?, size: Int64) -> RangeRequest {
+    package static func parseRange(_ header: String?, size: Int64) -> RangeRequest {
         guard let header else { return .whole }
         let value = header.trimmingCharacters(in: .whitespaces)
         guard value.lowercased().hasPrefix("bytes="), !value.contains(",") else { return .whole }

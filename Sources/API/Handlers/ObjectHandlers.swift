@@ -2,7 +2,7 @@
 import Engine
 import Foundation
 
-struct ObjectHandlers {
+package struct ObjectHandlers {
     static let defaultContentType = "application/octet-stream"
     static let maxListLimit = 1000
     /// Sync buffered PUTs up to this size go through the cache (and stay cached for reads).
@@ -68,7 +68,7 @@ struct ObjectHandlers {
         return try parse(request.query.last(where: { $0.name == "durability" })?.value ?? nil) ?? header ?? true
     }
 
-    static func declaredLength(_ request: HTTPRequest) throws(HTTPError) -> Int64? {
+    package static func declaredLength(_ request: HTTPRequest) throws(HTTPError) -> Int64? {
         if request.header("transfer-encoding")?.lowercased().contains("chunked") == true { return nil }
         guard let raw = request.header("content-length") else { return nil }
         return try contentLength(raw)
@@ -84,7 +84,7 @@ struct ObjectHandlers {
     }
 
     /// `Content-Range: bytes a-b/*` (or `/total`): where a PATCH writes.
-    static func patchRange(_ request: HTTPRequest) throws(HTTPError) -> (offset: Int64, length: Int64) {
+    package static func patchRange(_ request: HTTPRequest) throws(HTTPError) -> (offset: Int64, length: Int64) {
         guard let header = request.header("content-range")?.trimmingCharacters(in: .whitespaces), header.lowercased().hasPrefix("bytes ") else {
             throw .badRequest("PATCH needs Content-Range: bytes FIRST-LAST/*")
         }

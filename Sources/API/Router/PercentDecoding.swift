@@ -1,9 +1,9 @@
 // Percent-decoding of path segments and query values (libmicrohttpd is told not to unescape, so
 // `%2F` in a segment stays distinct from `/`).
-enum PercentDecoding {
+package enum PercentDecoding {
     /// Decodes `%XX` escapes (and `+` as space when `plusIsSpace`); nil on a malformed escape or
     /// bytes that are not UTF-8.
-    static func decode(_ raw: String, plusIsSpace: Bool = false) -> String? {
+    package static func decode(_ raw: String, plusIsSpace: Bool = false) -> String? {
         // Nothing to decode (the common case): a Swift String is valid UTF-8 already.
         if !raw.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) { return raw }
         var bytes: [UInt8] = []
@@ -25,7 +25,7 @@ enum PercentDecoding {
 
     /// A path as an error names it: decoded, or as sent when decoding fails or would yield control
     /// characters (which XML 1.0 cannot carry, even escaped).
-    static func resource(_ path: String) -> String {
+    package static func resource(_ path: String) -> String {
         guard let decoded = decode(path), !decoded.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return path }
         return decoded
     }

@@ -116,7 +116,7 @@ package enum RunOutcome {
 package struct RouteResolution: Sendable {
     /// The route template, or `unmatched`; metrics are labelled by it.
     package let template: String
-    let outcome: Result<(route: Route, parameters: [String: String]), HTTPError>
+    package let outcome: Result<(route: Route, parameters: [String: String]), HTTPError>
 
     /// Whether the request's body is streamed into a sink (a streaming route).
     package var streamsBody: Bool {

@@ -4,24 +4,28 @@
 // STREAMING-AWS4-HMAC-SHA256-PAYLOAD (each chunk signed), …-PAYLOAD-TRAILER (chunks and trailer
 // signed), STREAMING-UNSIGNED-PAYLOAD-TRAILER. Payload bytes pass through without a copy; each
 // chunk's signature is checked when the chunk ends (before the upload can commit).
-import Crypto
+package import Crypto
 import Foundation
 
-struct AWSChunkedDecoder {
-    enum Form: String {
+package struct AWSChunkedDecoder {
+    package enum Form: String {
         case signed = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
         case signedTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
         case unsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 
-        var signsChunks: Bool { self != .unsignedTrailer }
+        package var signsChunks: Bool { self != .unsignedTrailer }
     }
 
     /// What signs the chunks: the request's signing key, date, scope and seed signature.
-    struct Signer {
+    package struct Signer {
         var key: SymmetricKey
         var amzDate: String
         var scope: String
         var previous: String
+
+        package init(key: SymmetricKey, amzDate: String, scope: String, previous: String) {
+            (self.key, self.amzDate, self.scope, self.previous) = (key, amzDate, scope, previous)
+        }
     }
 
     private enum State {
@@ -41,19 +45,19 @@ struct AWSChunkedDecoder {
     private var chunkHash = SHA256()
     private var lastChunk = false
     /// Trailing headers (lower-cased names), without the trailer signature.
-    private(set) var trailers: [(name: String, value: String)] = []
+    package private(set) var trailers: [(name: String, value: String)] = []
     private var trailerSignature: String?
-    private(set) var decodedBytes: Int64 = 0
+    package private(set) var decodedBytes: Int64 = 0
 
-    init(form: Form, signer: Signer?) {
+    package init(form: Form, signer: Signer?) {
         self.form = form
         self.signer = signer
     }
 
-    var isDone: Bool { if case .done = state { true } else { false } }
+    package var isDone: Bool { if case .done = state { true } else { false } }
 
     /// Feeds encoded bytes; decoded payload goes to `emit`.
-    mutating func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+    package mutating func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws -> Void) throws {
         var i = 0
         while i < bytes.count {
             switch state {

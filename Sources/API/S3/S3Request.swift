@@ -6,7 +6,7 @@ import Glibc
 
 extension S3Handlers {
     /// A query parameter's decoded value ("" for `?name` alone); nil when absent.
-    static func query(_ request: HTTPRequest, _ name: String) throws(S3Error) -> String? {
+    package static func query(_ request: HTTPRequest, _ name: String) throws(S3Error) -> String? {
         guard let entry = request.query.last(where: { $0.name == name }) else { return nil }
         guard let value = PercentDecoding.decode(entry.value ?? "") else {
             throw .invalidArgument("query parameter \(name) is not valid percent-encoded UTF-8")
@@ -16,7 +16,7 @@ extension S3Handlers {
 
     /// A count parameter (max-keys, max-parts, part-number-marker…): an integer in S3's range
     /// (0 to 2^31-1, as S3 takes them), at most `cap` once parsed; nil when absent.
-    static func count(_ request: HTTPRequest, _ name: String, cap: Int) throws(S3Error) -> Int? {
+    package static func count(_ request: HTTPRequest, _ name: String, cap: Int) throws(S3Error) -> Int? {
         guard let raw = try query(request, name) else { return nil }
         guard let value = WireNumber.bounded(raw, limit: Int64(Int32.max)) else {
             throw .invalidArgument("Provided \(name) not an integer or within integer range (0 to \(Int32.max))")

@@ -35,7 +35,7 @@ package enum S3Routes {
     }
 }
 
-struct S3Handlers: Sendable {
+package struct S3Handlers: Sendable {
     let engine: Engine
     let keys: AccessKeyStore
     let settings: S3Settings

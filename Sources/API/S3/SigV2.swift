@@ -5,7 +5,7 @@
 import Crypto
 import Foundation
 
-enum SigV2 {
+package enum SigV2 {
     /// Query parameters that are part of the signed resource.
     static let subresources: Set<String> = [
         "acl", "cors", "delete", "lifecycle", "location", "logging", "notification", "partNumber", "policy", "requestPayment",
@@ -14,7 +14,7 @@ enum SigV2 {
         "versioning", "versions", "website",
     ]
 
-    static func stringToSign(_ request: HTTPRequest, date: String) -> String {
+    package static func stringToSign(_ request: HTTPRequest, date: String) -> String {
         var amz: [(String, String)] = []
         for (name, value) in request.headers where name.hasPrefix("x-amz-") {
             amz.append((name, value.trimmingCharacters(in: .whitespaces)))

@@ -7,10 +7,10 @@ import FoundationXML
 #endif
 
 /// A parsed XML element: its name (without namespace prefix), text and children.
-final class XMLNode {
-    let name: String
-    var text = ""
-    var children: [XMLNode] = []
+package final class XMLNode {
+    package let name: String
+    package var text = ""
+    package var children: [XMLNode] = []
 
     init(name: String) { self.name = name }
 
@@ -22,23 +22,34 @@ final class XMLNode {
     /// CompleteMultipartUpload of 10,000 parts, each with a number, an ETag and checksums,
     /// is under 100,000 elements. Deeper nesting is refused as it opens: a tree (and its
     /// release, one frame per level) stays as shallow as `depth`.
-    struct Limits: Sendable {
-        var depth = 32
-        var elements = 100_000
-        var bytes = 4 << 20
+    package struct Limits: Sendable {
+        var depth: Int
+        var elements: Int
+        var bytes: Int
+
+        package init(depth: Int = 32, elements: Int = 100_000, bytes: Int = 4 << 20) {
+            (self.depth, self.elements, self.bytes) = (depth, elements, bytes)
+        }
     }
 
     static let malformed = S3Error.malformedXML(
         "The XML you provided was not well-formed or did not validate against our published schema.")
 
     /// Parses a document; throws MalformedXML (also when it breaks `limits` or declares a DTD).
-    static func parse(_ bytes: [UInt8], limits: Limits = Limits()) throws(S3Error) -> XMLNode {
+    package static func parse(_ bytes: [UInt8], limits: Limits = Limits()) throws(S3Error) -> XMLNode {
         guard bytes.count <= limits.bytes else {
             throw .malformedXML("The XML you provided is larger than \(limits.bytes) bytes.")
         }
         // No S3 body has a DTD; refusing it leaves no entity for libxml2 to expand (the parser
         // substitutes entities).
         guard !declaresDTD(bytes) else { throw .malformedXML("The XML you provided declares a DTD.") }
+        // FoundationXML traps on a name, comment or processing instruction that is not UTF-8
+        // (libxml2, recovering, hands it over as it is): found by the parser fuzzer, a comment
+        // holding the byte 0xD0 stopped the server. An S3 body is UTF-8: anything else is refused.
+        guard isUTF8(bytes) else { throw .malformedXML("The XML you provided is not valid UTF-8.") }
+        // FoundationXML reads a processing instruction without data (`<?x?>`) through a NULL
+        // pointer (found by the fuzzer too). No S3 body has one but the XML declaration.
+        guard !hasProcessingInstruction(bytes) else { throw .malformedXML("The XML you provided has a processing instruction.") }
         let delegate = TreeBuilder(limits: limits)
         let parser = XMLParser(data: Data(bytes))
         parser.shouldResolveExternalEntities = false
@@ -49,6 +60,34 @@ final class XMLNode {
         // is malformed too.
         guard parsed, delegate.stack.isEmpty, let root = delegate.root else { throw malformed }
         return root
+    }
+
+    private static func isUTF8(_ bytes: [UInt8]) -> Bool {
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
+    /// Whether `<?` occurs anywhere but in the XML declaration at the start (also inside a
+    /// comment or CDATA, as for the DTD).
+    private static func hasProcessingInstruction(_ bytes: [UInt8]) -> Bool {
+        var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // A UTF-8 byte order mark.
+        let declaration = Array("<?xml".utf8)
+        if bytes[index...].starts(with: declaration), bytes.count > index + declaration.count,
+            [0x20, 0x09, 0x0D, 0x0A].contains(bytes[index + declaration.count]) {
+            index += declaration.count
+        }
+        while index + 1 < bytes.count {
+            if bytes[index] == UInt8(ascii: "<"), bytes[index + 1] == UInt8(ascii: "?") { return true }
+            index += 1
+        }
+        return false
     }
 
     /// Whether `<!DOCTYPE` occurs anywhere (also inside a comment or CDATA: no S3 body has one).

@@ -1,18 +1,18 @@
 // A request's head checked before anything else is done with it (RFC 9112 §6): the target, the
 // body's framing and its declared length, each a refusal answered at once (the connection is then
 // closed: its body, if any, is never read). Pure: the server hands in what MHD parsed.
-struct RequestFraming: Equatable {
+package struct RequestFraming: Equatable {
     /// The body's declared length (nil: none declared, or chunked).
-    var expectedLength: Int64?
-    var chunked: Bool
-    var hasBody: Bool { (expectedLength ?? 0) > 0 || chunked }
+    package var expectedLength: Int64?
+    package var chunked: Bool
+    package var hasBody: Bool { (expectedLength ?? 0) > 0 || chunked }
 
     /// The head's framing, or the error that refuses it.
     /// - `target`: the request target as sent, nil when it is not valid UTF-8.
     /// - `bodyLimit`: what the route may take (nil: a streamed upload, bounded by the largest object).
     ///   A longer body up to `dropLimit` is read and dropped before the refusal is answered (so the
     ///   connection stays usable); a longer one still is refused now.
-    static func check(
+    package static func check(
         target: String?, contentLength: String?, transferEncoding: String?, bodyLimit: Int?, dropLimit: Int = 64 << 20
     ) -> Result<RequestFraming, HTTPError> {
         guard let target else { return .failure(.invalidURI("the request target is not valid UTF-8")) }

@@ -1,6 +1,7 @@
 // The request-body parser: S3's documents parse; a body past a limit (nesting, elements, bytes),
 // with a DTD or unclosed is MalformedXML, and a 20,000-deep one is refused without
-// exhausting the stack (it took the process down).
+// exhausting the stack (it took the process down); a body that is not UTF-8 is refused before
+// FoundationXML sees it (a comment or element name with the byte 0xD0 trapped it).
 @testable import API
 import Foundation
 import Testing
@@ -87,5 +88,34 @@ import Testing
     ])
     func malformedBodies(_ body: String) {
         #expect(throws: S3Error.self) { try XMLNode.parse(Array(body.utf8)) }
+    }
+
+    /// Found by the parser fuzzer (Tests/Fuzz/seeds/xml-crash-*): each trapped in FoundationXML
+    /// (a force-unwrapped UTF-8 decoding of what libxml2 handed over) and took the server down.
+    @Test(arguments: [
+        [UInt8]("<Delete><!--".utf8) + [0xD0] + Array("--></Delete>".utf8),
+        [UInt8]("<Delete><".utf8) + [0xD0, 0xD0] + Array("b/></Delete>".utf8),
+        [UInt8]("<Delete ".utf8) + [0xD0] + Array("=\"1\"/>".utf8),
+        [UInt8]("<?".utf8) + [0xD0] + Array(" x?><Delete/>".utf8),
+        [UInt8]("<Delete><Key>".utf8) + [0xC0, 0x80] + Array("</Key></Delete>".utf8),
+    ])
+    func bodiesThatAreNotUTF8AreMalformed(_ body: [UInt8]) {
+        #expect(throws: S3Error.malformedXML("The XML you provided is not valid UTF-8.")) { try XMLNode.parse(body) }
+    }
+
+    /// Also found by the fuzzer: a processing instruction without data (SIGSEGV in FoundationXML).
+    @Test(arguments: ["<?x?><Delete/>", "<Delete><?x?></Delete>", "<Delete/><?x y?>", "<?xml version=\"1.0\"?><?xml version=\"1.0\"?><Delete/>"])
+    func processingInstructionsAreMalformed(_ body: String) {
+        #expect(throws: S3Error.malformedXML("The XML you provided has a processing instruction.")) { try XMLNode.parse(Array(body.utf8)) }
+    }
+
+    @Test(arguments: ["<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete/>", "\u{FEFF}<?xml version=\"1.0\"?>\n<Delete/>", "<Delete/>"])
+    func theXMLDeclarationIsNotAProcessingInstruction(_ body: String) throws {
+        #expect(try XMLNode.parse(Array(body.utf8)).name == "Delete")
+    }
+
+    @Test func utf8NamesAndTextParse() throws {
+        let root = try XMLNode.parse(Array("<Delete><!-- caf\u{E9} --><Object><Key>\u{1F600}</Key></Object></Delete>".utf8))
+        #expect(root.child("Object")?.child("Key")?.text == "\u{1F600}")
     }
 }
