@@ -39,9 +39,9 @@ import Testing
     }
 
     @Test func uploadsOlderThanTheExpiryAreAbortedAndTheirSpaceFreed() async throws {
-        // 10 s: long enough that the part is stored and counted before the upload expires even when
-        // the machine is busy with other suites (3 s was not), short enough for a test.
-        let app = try ApplianceProcess(extraArguments: ["--multipart-expiry", "10s"])
+        // 30 s: long enough that the part is stored and counted before the upload expires even when
+        // the machine is busy with other suites (3 s and 10 s were not), short enough for a test.
+        let app = try ApplianceProcess(extraArguments: ["--multipart-expiry", "30s"])
         defer { app.stop() }
         try await Self.makeBucket(app, "parts")
         let created = try await app.s3("POST", "/parts/big", query: [("uploads", "")])
@@ -54,7 +54,7 @@ import Testing
         let stillOpen = try await app.s3("GET", "/parts", query: [("uploads", "")]).text.contains(id)
         #expect(used == part.count || (!stillOpen && used == 0), "used_bytes \(String(describing: used)), open: \(stillOpen)")
 
-        let deadline = Date().addingTimeInterval(45)
+        let deadline = Date().addingTimeInterval(90)
         var listed = try await app.s3("GET", "/parts", query: [("uploads", "")])
         while listed.text.contains(id), Date() < deadline {
             try await Task.sleep(for: .milliseconds(250))
