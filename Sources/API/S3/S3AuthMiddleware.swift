@@ -63,8 +63,7 @@ struct S3AuthMiddleware: Middleware {
     var now: @Sendable () -> Date = { Date() }
 
     func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
-        var context = context
-        context.resource = PercentDecoding.resource(request.path)
+        var context = context  // context.resource was set by Router.run.
         let principal = try authenticate(request)
         context.s3 = principal
         let streamed: Bool = if case .success(.stream) = context.resolution { true } else { false }

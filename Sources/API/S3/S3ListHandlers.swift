@@ -47,7 +47,7 @@ extension S3Handlers {
         /// The common prefix listed last: keys under it are skipped.
         var listed: String?
         // A marker that is a common prefix itself (as `next` gives it): that prefix was listed.
-        if let marker, let common = Self.commonPrefix(marker, prefix: prefix, delimiter: delimiter), common.utf8.elementsEqual(marker.utf8) {
+        if let marker, let common = Self.commonPrefix(marker, prefix: prefix, delimiter: delimiter), common.sameBytes(as: marker) {
             listed = common
             cursor = Self.pastPrefix(common)
         }

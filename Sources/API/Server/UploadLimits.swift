@@ -28,15 +28,24 @@ package final class UploadLimits: Sendable {
     /// Takes a slot for an upload into `volume` by `key`, or throws the refusal naming the bound.
     func acquire(volume: String, key: String) throws(HTTPError) {
         try counts.withLock { counts throws(HTTPError) in
-            if counts.total >= bounds.total { throw .slowDown("\(bounds.total) uploads are in progress; retry shortly") }
-            if counts.volumes[volume, default: 0] >= bounds.perVolume {
-                throw .slowDown("\(bounds.perVolume) uploads into \(volume) are in progress; retry shortly")
-            }
-            if counts.keys[key, default: 0] >= bounds.perKey { throw .slowDown("\(bounds.perKey) uploads by this key are in progress; retry shortly") }
+            try refuseIfFull(counts, volume: volume, key: key)
             counts.total += 1
             counts.volumes[volume, default: 0] += 1
             counts.keys[key, default: 0] += 1
         }
+    }
+
+    /// Throws the refusal an upload would get now, taking nothing.
+    func check(volume: String, key: String) throws(HTTPError) {
+        try counts.withLock { counts throws(HTTPError) in try refuseIfFull(counts, volume: volume, key: key) }
+    }
+
+    private func refuseIfFull(_ counts: Counts, volume: String, key: String) throws(HTTPError) {
+        if counts.total >= bounds.total { throw .slowDown("\(bounds.total) uploads are in progress; retry shortly") }
+        if counts.volumes[volume, default: 0] >= bounds.perVolume {
+            throw .slowDown("\(bounds.perVolume) uploads into \(volume) are in progress; retry shortly")
+        }
+        if counts.keys[key, default: 0] >= bounds.perKey { throw .slowDown("\(bounds.perKey) uploads by this key are in progress; retry shortly") }
     }
 
     func release(volume: String, key: String) {
@@ -61,6 +70,20 @@ struct UploadLimitMiddleware: Middleware {
         guard case .success(.stream) = context.resolution else { return try next(request, context) }
         let volume = context.parameters["name"] ?? context.parameters["bucket"] ?? ""
         let key = context.s3?.key.id ?? "admin"
+        // On the event loop an upload is almost always handed to a worker (which takes the slot
+        // then): a full bound is refused here at once, and a slot taken only if the loop opens it.
+        if !context.mayBlock {
+            try limits.check(volume: volume, key: key)
+            let outcome = try next(request, context)
+            guard case .opened(let sink, let context) = outcome else { return outcome }
+            do {
+                try limits.acquire(volume: volume, key: key)
+            } catch {
+                sink.abort()
+                throw error
+            }
+            return .opened(SlotHoldingSink(sink) { [limits] in limits.release(volume: volume, key: key) }, context)
+        }
         try limits.acquire(volume: volume, key: key)
         let outcome: RouteOutcome
         do {

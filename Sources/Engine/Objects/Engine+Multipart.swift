@@ -72,7 +72,7 @@ extension Engine {
     /// The open upload `id` of `key` in the volume.
     package func upload(volume name: String, key: String, id: String) throws(EngineError) -> UploadInfo {
         let volume = try volumeRecord(named: name)
-        guard let record = try catalogCall({ try catalog.upload(id: id) }), record.volumeId == volume.id!, record.key.utf8.elementsEqual(key.utf8),
+        guard let record = try catalogCall({ try catalog.upload(id: id) }), record.volumeId == volume.id!, record.key.sameBytes(as: key),
             record.completedETag == nil
         else { throw .uploadNotFound(id: id) }
         return UploadInfo(record)
@@ -114,7 +114,7 @@ extension Engine {
         combine: @escaping ([PartInfo]) -> (etag: String, checksums: [String: String])
     ) throws(EngineError) -> (ObjectInfo, retried: Bool) {
         let volume = try volumeRecord(named: name)
-        guard let record = try catalogCall({ try catalog.upload(id: uploadID) }), record.volumeId == volume.id!, record.key.utf8.elementsEqual(key.utf8) else {
+        guard let record = try catalogCall({ try catalog.upload(id: uploadID) }), record.volumeId == volume.id!, record.key.sameBytes(as: key) else {
             throw .uploadNotFound(id: uploadID)
         }
         guard !requested.isEmpty else { throw .invalidArgument(field: "CompleteMultipartUpload", reason: "lists no parts") }

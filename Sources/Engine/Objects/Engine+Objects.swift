@@ -129,3 +129,16 @@ extension Engine {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 }
+
+extension String {
+    /// Byte equality, as the catalog compares keys (UNIQUE(volumeId, key)): `==` on Strings uses
+    /// canonical equivalence, so "caf\u{E9}" and "cafe\u{301}", two objects, would be one.
+    package func sameBytes(as other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        return utf8.withContiguousStorageIfAvailable { mine in
+            other.utf8.withContiguousStorageIfAvailable { theirs in
+                mine.count == 0 || memcmp(mine.baseAddress!, theirs.baseAddress!, mine.count) == 0
+            }
+        }.flatMap { $0 } ?? utf8.elementsEqual(other.utf8)
+    }
+}

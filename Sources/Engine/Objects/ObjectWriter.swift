@@ -181,7 +181,7 @@ package final class ObjectWriter: @unchecked Sendable {
             let commit = try engine.catalogCall(notFound: .uploadNotFound(id: uploadID)) {
                 try engine.groupCommit.commit(engine, devices: devices) { transaction in
                     try transaction.commitPart(uploadID: uploadID, number: number, size: size, etag: etag, checksums: checksums, extents: extents, now: now) { upload in
-                        guard let upload, upload.volumeId == volume.id!, upload.key.utf8.elementsEqual(key.utf8) else { throw EngineError.uploadNotFound(id: uploadID) }
+                        guard let upload, upload.volumeId == volume.id!, upload.key.sameBytes(as: key) else { throw EngineError.uploadNotFound(id: uploadID) }
                     }
                 }
             }

@@ -10,7 +10,7 @@ package struct CacheKey: Hashable, Sendable {
 
     // By bytes, as the catalog's UNIQUE(volumeId, key): String's == and hash use canonical
     // equivalence, which made "caf\u{E9}" and "cafe\u{301}" (two objects) share one entry.
-    package static func == (a: CacheKey, b: CacheKey) -> Bool { a.volumeID == b.volumeID && a.key.utf8.elementsEqual(b.key.utf8) }
+    package static func == (a: CacheKey, b: CacheKey) -> Bool { a.volumeID == b.volumeID && a.key.sameBytes(as: b.key) }
 
     package func hash(into hasher: inout Hasher) {
         hasher.combine(volumeID)
