@@ -106,14 +106,17 @@ extension Engine {
     /// are listed as clients see them (the cache's size and ETag), not as the catalog has them.
     package func listObjects(volume name: String, prefix: String, startAfter: String?, limit: Int) throws(EngineError) -> [ObjectInfo] {
         let volume = try volumeRecord(named: name)
-        let committed = try catalogCall { try catalog.listObjects(volumeID: volume.id!, prefix: prefix, startAfter: startAfter, limit: limit) }
-            .map(ObjectInfo.init)
+        // The cache first, then the catalog: a writeback commits to the catalog before it marks its
+        // object clean, so a version is in one read or the other. (Catalog first, a version
+        // committed between the two reads was in neither, and an acknowledged key went unlisted.)
         let pending = pageCache.state.withLock { state in
             PageCache.dirtyObjects(&state).map(\.object).filter { object in
                 object.volumeID == volume.id! && object.metadataDirty && object.key.utf8.starts(with: prefix.utf8)
                     && startAfter.map { Self.keyPrecedes($0, object.key) } ?? true
             }.map(\.info)
         }
+        let committed = try catalogCall { try catalog.listObjects(volumeID: volume.id!, prefix: prefix, startAfter: startAfter, limit: limit) }
+            .map(ObjectInfo.init)
         guard !pending.isEmpty else { return committed }
         // By bytes: String's == would make "\u{E9}" and "e\u{301}" (two keys to the catalog) one.
         var merged = Dictionary(committed.map { (Array($0.key.utf8), $0) }, uniquingKeysWith: { a, _ in a })
