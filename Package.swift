@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CSQLiteVFS", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "Catalog",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: upcoming
         ),
         .target(
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog"], swiftSettings: upcoming),
         .testTarget(name: "APITests", dependencies: ["API", "Engine", "ParserFuzzing"], swiftSettings: upcoming),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["Appliance", "Catalog", .product(name: "Crypto", package: "swift-crypto")],
+            name: "EndToEndTests", dependencies: ["Appliance", "Engine", "Catalog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming),
     ],
     swiftLanguageModes: [.v6]

@@ -12,6 +12,9 @@ struct ApplianceConfiguration: Sendable {
     /// nil: read or generate `<data-dir>/token`.
     var token: String?
     var deviceCount: Int = 2
+    /// `--device` paths: the pool's devices (no default file devices then).
+    var devicePaths: [String] = []
+    var metadataCopies = Engine.defaultMetadataCopies
     var deviceSize: Int64 = 8 << 30
     var maxConnections: Int = 10_000
     /// HTTP event-loop threads (0: two per core, at least 4).

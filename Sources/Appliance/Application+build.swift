@@ -23,10 +23,16 @@ struct Application: Sendable {
 func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -> Application {
     let connections = connectionLimit(config, logger: logger)
     try DataDirectoryLock.acquire(config.dataDirectory)
-    let engine = try Engine.open(dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes)
+    let engine = try Engine.open(
+        dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes, metadataCopies: config.metadataCopies,
+        devicePaths: config.devicePaths)
     do {
-        try engine.bootstrapFileDevices(
-            count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/" + Engine.deviceDirectoryName)
+        if config.devicePaths.isEmpty {
+            try engine.bootstrapFileDevices(
+                count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/" + Engine.deviceDirectoryName)
+        } else {
+            try engine.adoptNamedDevices(config.devicePaths)
+        }
         engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
         engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
         let token = try resolveToken(config, logger: logger)

@@ -47,6 +47,18 @@ extension Catalog {
         }
     }
 
+    /// Records that device `id` is now found at `path` (devices are known by their superblock's
+    /// UUID; a disk moved to another port comes back under another path).
+    package func updateDevicePath(id: String, to path: String) throws(CatalogError) {
+        do {
+            try write { db in
+                try db.execute(sql: "UPDATE devices SET path = ? WHERE id = ?", arguments: [path, id])
+            }
+        } catch {
+            throw CatalogError.wrap(error)
+        }
+    }
+
     /// Changes a device's state after `validate` approves it (it sees the current row).
     package func updateDeviceState(
         id: String, to state: String, validate: (DeviceRecord) throws -> Void

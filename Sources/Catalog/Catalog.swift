@@ -2,15 +2,30 @@
 // Every method is one intent and one transaction. No IO scheduling and no HTTP here.
 import Foundation
 import GRDB
+import GRDBSQLite
 
 package struct Catalog: Sendable {
     private let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the catalog database at `path` and migrates it.
     /// `durableCommits: false` is a bug planted for the power-cut test (GRDB's NORMAL is left).
-    package init(path: String, durableCommits: Bool = true) throws(CatalogError) {
+    /// Every page keeps `PageLayout.reservedBytes` at its end for the checksum the storage under
+    /// SQLite writes there (a database made without them is rebuilt once, by VACUUM).
+    /// `walAutocheckpointPages`: how many WAL pages trigger a checkpoint (the WAL's room is fixed).
+    package init(path: String, durableCommits: Bool = true, walAutocheckpointPages: Int = 1000) throws(CatalogError) {
         do {
-            let pool = try DatabasePool(path: path, configuration: Self.makeConfiguration())
+            var configuration = Self.makeConfiguration()
+            configuration.prepareDatabase { db in
+                var reserved = Int32(PageLayout.reservedBytes)
+                _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserved)
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(walAutocheckpointPages)")
+            }
+            var pool = try DatabasePool(path: path, configuration: configuration)
+            if try Self.makeRoomForPageChecksums(pool) {
+                // Every connection reopened, so that none keeps the old page layout in mind.
+                try pool.close()
+                pool = try DatabasePool(path: path, configuration: configuration)
+            }
             if durableCommits { try Self.makeCommitsDurable(pool) }
             writer = pool
             try Self.migrator.migrate(writer)
@@ -37,6 +52,40 @@ package struct Catalog: Sendable {
     }
 
     static let synchronousFull = 2
+
+    /// The page layout the catalog keeps: 4 KiB pages, the last 8 bytes of each reserved.
+    package enum PageLayout {
+        package static let pageSize = 4096
+        package static let reservedBytes = 8
+    }
+
+    /// A database made before pages kept room for a checksum (or by another tool) is rebuilt
+    /// with it: VACUUM applies the reserve the connection asked for.
+    private static func makeRoomForPageChecksums(_ pool: DatabasePool) throws -> Bool {
+        try pool.writeWithoutTransaction { db in
+            var current: Int32 = -1
+            _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_RESERVE_BYTES, &current)
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            guard pages > 0, current != Int32(PageLayout.reservedBytes) else { return false }
+            var reserved = Int32(PageLayout.reservedBytes)
+            _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserved)
+            try db.execute(sql: "VACUUM")
+            return true
+        }
+    }
+
+    /// Bytes reserved at the end of each page, as the database header says (tests).
+    package func reservedBytesPerPage() throws(CatalogError) -> Int {
+        do {
+            return try writer.writeWithoutTransaction { db in
+                var current: Int32 = -1
+                _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_RESERVE_BYTES, &current)
+                return Int(current)
+            }
+        } catch {
+            throw CatalogError.wrap(error)
+        }
+    }
 
     /// `PRAGMA synchronous` of the connection that writes (2 = FULL), as it is now.
     package func writerSynchronousMode() throws(CatalogError) -> Int {

@@ -15,20 +15,21 @@ enum DataDirectory {
         }
     }
 
-    /// Creates the catalog file 0600 before SQLite does (its -wal and -shm then take the same
-    /// mode), and makes those of the three that exist 0600.
-    static func restrictCatalogFiles(_ catalogPath: String) throws(EngineError) {
+    /// Creates the catalog's lock file 0600 before SQLite opens it (its -shm then takes the same
+    /// mode), and makes the lock, -shm and a data-directory copy's files that exist 0600.
+    static func restrictCatalogFiles(lockPath: String, catalogPath: String) throws(EngineError) {
         do throws(SyscallError) {
-            Syscalls.close(try Syscalls.open(catalogPath, flags: O_RDWR | O_CREAT, mode: 0o600))
-            for suffix in ["", "-wal", "-shm"] {
+            Syscalls.close(try Syscalls.open(lockPath, flags: O_RDWR | O_CREAT, mode: 0o600))
+            let directory = String(lockPath[..<(lockPath.lastIndex(of: "/") ?? lockPath.endIndex)])
+            for path in [lockPath, lockPath + "-shm", catalogPath, catalogPath + "-wal", catalogPath + "-shm", directory + "/" + DeviceHints.fileName] {
                 do {
-                    try Syscalls.chmod(catalogPath + suffix, mode: 0o600)
+                    try Syscalls.chmod(path, mode: 0o600)
                 } catch where error.errno == ENOENT {
                     continue
                 }
             }
         } catch {
-            throw .io(call: error.call, path: catalogPath, errno: error.errno)
+            throw .io(call: error.call, path: lockPath, errno: error.errno)
         }
     }
 }

@@ -20,8 +20,13 @@ extension Engine {
     /// its `devices/`), a path that is registered, a device that is already a member, and, unless
     /// `force`, a device that holds another pool's superblock or any non-zero byte where the
     /// appliance writes its header or other formats keep their labels (`BlankCheck`).
-    package func addDevice(path rawPath: String, label: String?, force: Bool, now: Date = Date()) throws(EngineError) -> DeviceInfo {
+    /// `metadataBytes`: the size of the device's metadata area (where a copy of the catalog may
+    /// live; nil: `MetadataAreaFormat.defaultBytes` for its size).
+    package func addDevice(path rawPath: String, label: String?, force: Bool, metadataBytes: Int64? = nil, now: Date = Date()) throws(EngineError) -> DeviceInfo {
         if rawPath.isEmpty { throw .invalidArgument(field: "path", reason: "must not be empty") }
+        if let metadataBytes, metadataBytes < MetadataAreaFormat.minimumBytes || metadataBytes % (1 << 20) != 0 {
+            throw .invalidArgument(field: "metadata_bytes", reason: "must be a whole number of MiB, at least \(MetadataAreaFormat.minimumBytes >> 20) MiB")
+        }
         if rawPath.utf8.contains(0) { throw .invalidArgument(field: "path", reason: "must not contain NUL") }
         if !rawPath.hasPrefix("/") { throw .invalidArgument(field: "path", reason: "must be absolute") }
         let path: String
@@ -31,7 +36,7 @@ extension Engine {
             throw .deviceUnusable(path: rawPath, reason: error.errno == ENOENT ? "it does not exist" : Syscalls.describe(errno: error.errno))
         }
         try refuseInsideDataDirectory(path)
-        return try control.withLock { _ throws(EngineError) in
+        let added = try control.withLock { _ throws(EngineError) -> DeviceInfo in
             let registered = try catalogCall { try catalog.deviceRecords() }
             if registered.contains(where: { $0.path == path }) { throw .devicePathInUse(path: path) }
             let device = try Device.open(path: path)
@@ -61,27 +66,35 @@ extension Engine {
                 logger.warning("overwriting the header of a device (force)", metadata: ["path": "\(path)"])
             }
             let id = UUID()
+            let areaBytes = metadataBytes ?? MetadataAreaFormat.defaultBytes(deviceSize: device.size)
+            let dataOffset = SuperblockFormat.reservedArea + areaBytes
+            guard device.size - dataOffset >= Device.minimumSize / 2 else {
+                throw .invalidArgument(
+                    field: "metadata_bytes", reason: "\(areaBytes) bytes leave less than \(Device.minimumSize / 2) bytes for data on a \(device.size)-byte device")
+            }
             let sb = Superblock(
                 poolUUID: poolUUID, deviceUUID: id, createdAt: Int64(now.timeIntervalSince1970),
-                dataOffset: SuperblockFormat.reservedArea, deviceSize: device.size)
+                dataOffset: dataOffset, deviceSize: device.size, metadataOffset: SuperblockFormat.reservedArea, metadataBytes: areaBytes)
             try device.writeSuperblock(sb)
             let record = DeviceRecord(
                 id: id.uuidString.lowercased(), path: path, label: label, state: DeviceState.active.rawValue,
-                capacityBytes: device.dataCapacity, logicalBlockSize: device.logicalBlockSize,
-                dataOffset: SuperblockFormat.reservedArea, createdAt: now.truncatedToSeconds)
+                capacityBytes: device.size - dataOffset, logicalBlockSize: device.logicalBlockSize,
+                dataOffset: dataOffset, createdAt: now.truncatedToSeconds)
             do throws(EngineError) {
                 try catalogCall(duplicate: .devicePathInUse(path: path)) { try catalog.insertDevice(record) }
             } catch {
                 try? device.writeHeaderBlock(original)  // Leave the device as we found it.
                 throw error
             }
-            devices.add(id: record.id, device: device)
+            devices.add(id: record.id, device: device, identity: DeviceSet.Identity(uuid: id, metadataArea: sb.metadataArea))
             allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, state: .active, used: [])
             space.deviceAdded(id: record.id, capacityBytes: record.capacityBytes)
             logger.info("device added", metadata: ["id": "\(record.id)", "path": "\(path)", "bytes": "\(record.capacityBytes)"])
             resumeEvacuations()  // a rebuild or drain that ran out of room may go on now
             return info(record)
         }
+        placeMetadataCopies()  // a copy of the catalog on the new device, if one is wanted
+        return added
     }
 
     /// Sets an operator-chosen state: `active`, `readonly`, or `draining` (every copy is moved
@@ -122,6 +135,7 @@ extension Engine {
         } else {
             evacuator.cancel(id)
         }
+        placeMetadataCopies()  // only active devices keep a copy of the catalog
         return info(updated.record)
     }
 
@@ -189,6 +203,15 @@ extension Engine {
                 throw .deviceHoldsData(id: id, bytes: space.deviceAllocated(id), detail: failures.first)
             }
         }
+        // The catalog's copy on the device moves first (it is put back if the removal is refused).
+        if mirror.copies.contains(where: { $0.place.deviceID == id }) {
+            placeMetadataCopies(excluding: id)
+            if mirror.copies.contains(where: { $0.place.deviceID == id }) {
+                throw .catalog("the catalog's copy on device \(id) could not be moved to another device")
+            }
+        }
+        var removedOK = false
+        defer { if !removedOK { placeMetadataCopies() } }
         try control.withLock { _ throws(EngineError) in
             let removed = try catalogCall(notFound: .deviceNotFound(id: id)) {
                 try catalog.deleteDevice(id: id) { device, poolWithout in
@@ -213,6 +236,8 @@ extension Engine {
             }
             logger.info("device removed", metadata: ["id": "\(id)", "path": "\(removed.path)"])
         }
+        removedOK = true
+        try? saveDeviceHints()
     }
 
     /// On the first start, creates `count` sparse files of `size` bytes under `directory` and
@@ -253,9 +278,19 @@ extension Engine {
         throw .deviceInDataDirectory(path: path, dataDirectory: dataDirectory)
     }
 
-    func openRegisteredDevices() throws(EngineError) {
+    /// Opens every registered device. A device is known by the UUID in its superblock: one the
+    /// start found elsewhere (`found`, by UUID: moved to another port, renamed) is opened there and
+    /// its new path recorded.
+    func openRegisteredDevices(found: [UUID: MetadataDiscovery.Found] = [:]) throws(EngineError) {
         for entry in try catalogCall({ try catalog.devices() }) {
-            let record = entry.record
+            var record = entry.record
+            if let uuid = UUID(uuidString: record.id), let moved = found[uuid], moved.path != record.path,
+                moved.superblock.poolUUID == poolUUID
+            {
+                try catalogCall { try catalog.updateDevicePath(id: record.id, to: moved.path) }
+                logger.info("device found under a new path", metadata: ["id": "\(record.id)", "was": "\(record.path)", "now": "\(moved.path)"])
+                record.path = moved.path
+            }
             do throws(EngineError) {
                 let device = try Device.open(path: record.path)
                 guard case .superblock(let sb) = try device.readSuperblock(),
@@ -263,7 +298,7 @@ extension Engine {
                 else {
                     throw EngineError.deviceForeign(path: record.path, reason: "no longer carries this device's superblock")
                 }
-                devices.add(id: record.id, device: device)
+                devices.add(id: record.id, device: device, identity: DeviceSet.Identity(uuid: sb.deviceUUID, metadataArea: sb.metadataArea))
             } catch {
                 devices.markFailed(id: record.id, reason: error.description)
                 logger.error("device unavailable; marked failed", metadata: ["id": "\(record.id)", "path": "\(record.path)", "reason": "\(error)"])
@@ -291,7 +326,7 @@ extension Engine {
         return DeviceInfo(
             id: record.id, path: record.path, label: record.label, state: state, capacityBytes: record.capacityBytes,
             usedBytes: space.deviceAllocated(record.id), logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt,
-            movedBytes: evacuator.moved(record.id))
+            movedBytes: evacuator.moved(record.id), metadataBytes: max(0, record.dataOffset - SuperblockFormat.reservedArea))
     }
 }
 

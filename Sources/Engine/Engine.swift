@@ -11,7 +11,7 @@ package final class Engine: Sendable {
     package let poolUUID: UUID
     let devices = DeviceSet()
     let allocator = Allocator()
-    let rings = RingPool()
+    let rings: RingPool
     let space = SpaceAccounting()
     let stats = IOStats()
     let deferredFree: DeferredFree
@@ -32,13 +32,31 @@ package final class Engine: Sendable {
     let control = Mutex<Void>(())
     /// Bugs planted for the power-cut test; none in production.
     let planted: PlantedFaults
+    /// The catalog's storage: its copies on the devices' metadata areas (Metadata/).
+    let mirror: CatalogMirror
+    /// How many devices should hold a copy of the catalog.
+    let metadataCopies: Int
+    /// Serializes placement runs of the catalog's copies.
+    let metadataPlacement = Mutex<Void>(())
+    let metadataPlacer: MetadataPlacer
 
     package static let catalogFileName = "catalog.sqlite"
+    /// The real file under the catalog's locks and shared memory (its content is on the devices).
+    static let catalogLockFileName = "catalog.lock"
+    /// The default number of catalog copies.
+    package static let defaultMetadataCopies = 3
     /// Where the default file devices live in the data directory, the one place in it devices may be.
     package static let deviceDirectoryName = "devices"
 
-    private init(catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64, planted: PlantedFaults, dataDirectory: String) {
+    private init(
+        catalog: Catalog, poolUUID: UUID, logger: Logger, cacheBytes: Int64, planted: PlantedFaults, dataDirectory: String,
+        mirror: CatalogMirror, metadataCopies: Int, metadataPlacer: MetadataPlacer, rings: RingPool
+    ) {
         self.catalog = catalog
+        self.rings = rings
+        self.mirror = mirror
+        self.metadataCopies = metadataCopies
+        self.metadataPlacer = metadataPlacer
         self.dataDirectory = dataDirectory
         self.planted = planted
         self.poolUUID = poolUUID
@@ -52,28 +70,28 @@ package final class Engine: Sendable {
         min(Int64(ProcessInfo.processInfo.physicalMemory) / 4, 4 << 30)
     }
 
-    /// Opens the catalog in `dataDirectory` (creating the directory and the pool on first start)
-    /// and opens every registered device; devices that fail to open are reported as failed.
+    /// Opens the catalog (creating the directory and the pool on first start) and opens every
+    /// registered device; devices that fail to open are reported as failed. The catalog is found on
+    /// the devices' metadata areas (MetadataDiscovery: the data directory's record of the devices,
+    /// its default devices and `devicePaths`), else in the data directory; its copies are then put
+    /// on `metadataCopies` devices.
     package static func open(
         dataDirectory: String, logger: Logger, cacheBytes: Int64 = Engine.defaultCacheBytes, now: Date = Date(),
-        planted: PlantedFaults = []
+        planted: PlantedFaults = [], metadataCopies: Int = Engine.defaultMetadataCopies, devicePaths: [String] = []
     ) throws(EngineError) -> Engine {
-        let resolvedDirectory = try DataDirectory.prepare(dataDirectory)
-        let catalogPath = dataDirectory + "/" + catalogFileName
-        try DataDirectory.restrictCatalogFiles(catalogPath)
-        let catalog: Catalog
-        let pool: PoolRecord
-        do {
-            catalog = try Catalog(path: catalogPath, durableCommits: !planted.contains(.catalogWithoutFullSync))
-            pool = try catalog.createPoolIfMissing(uuid: UUID().uuidString.lowercased(), now: now)
-        } catch {
-            throw .catalog(error.description)
+        guard metadataCopies >= 1, metadataCopies <= MetadataAreaFormat.maximumCopies else {
+            throw .invalidArgument(field: "metadata-copies", reason: "must be between 1 and \(MetadataAreaFormat.maximumCopies)")
         }
-        try DataDirectory.restrictCatalogFiles(catalogPath)  // a -wal or -shm SQLite made just now
-        guard let uuid = UUID(uuidString: pool.uuid) else { throw .catalog("pool uuid \(pool.uuid) is malformed") }
+        let placer = MetadataPlacer()
+        let opened = try OpenedCatalog.open(
+            dataDirectory: dataDirectory, devicePaths: devicePaths, durableCommits: !planted.contains(.catalogWithoutFullSync), now: now,
+            copyLost: { [placer] _, _ in placer.request() })
+        let (catalog, mirror, uuid, rings, discovery, resolvedDirectory) = (
+            opened.catalog, opened.mirror, opened.poolUUID, opened.rings, opened.discovery, opened.dataDirectory)
         let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted,
-            dataDirectory: resolvedDirectory)
-        try engine.openRegisteredDevices()
+            dataDirectory: resolvedDirectory, mirror: mirror, metadataCopies: metadataCopies, metadataPlacer: placer, rings: rings)
+        placer.attach(engine)
+        try engine.openRegisteredDevices(found: discovery.devices)
         try engine.rebuildFreeSpace()
         let recount = try engine.catalogCall { try catalog.recountUsage() }
         engine.space.load(recount)
@@ -83,6 +101,7 @@ package final class Engine: Sendable {
         try engine.catalogCall { try catalog.pruneCompletedUploads(before: Date().addingTimeInterval(-86_400)) }
         // Every volume's row in memory from the start: what an event loop may look at.
         engine.volumeRecords.withLock { cached in for volume in recount.volumes { cached[volume.name] = volume } }
+        engine.placeMetadataCopies()
         engine.writeback.start(engine)
         engine.resumeEvacuations()
         return engine
@@ -92,6 +111,7 @@ package final class Engine: Sendable {
     package func shutdown() {
         guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         scrubber.stop()
+        metadataPlacer.stop()
         uploadJanitor.stop()
         evacuator.stop()
         writeback.stop()
@@ -102,6 +122,8 @@ package final class Engine: Sendable {
         } catch {
             logger.error("closing the catalog failed", metadata: ["error": "\(error)"])
         }
+        CatalogVFS.unregister(mirror)
+        mirror.close()
     }
 
     /// Runs a catalog call, translating catalog errors; EngineErrors thrown by validation

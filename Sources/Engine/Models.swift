@@ -16,6 +16,8 @@ package struct DeviceInfo: Sendable, Equatable {
     package var createdAt: Date
     /// Bytes of copies moved off it by a drain or rebuild (since this process started it).
     package var movedBytes: Int64 = 0
+    /// Its metadata area (where a copy of the catalog may live); 0 for a device from before areas.
+    package var metadataBytes: Int64 = 0
     /// Bytes of copies still on it (a drain is done at 0).
     package var remainingBytes: Int64 { usedBytes }
 }
@@ -46,6 +48,8 @@ package struct PoolInfo: Sendable, Equatable {
     /// Bytes of copies on failed devices: data with fewer intact copies than its volume asks for
     /// until a rebuild re-creates them elsewhere.
     package var degradedBytes: Int64 = 0
+    /// Where the catalog's copies are.
+    package var metadataCopies = Engine.MetadataCopies(wanted: 0, healthy: 0, devices: [])
 }
 
 /// Everything `/metrics` shows about the engine, taken at one moment.
@@ -56,6 +60,7 @@ package struct EngineSnapshot: Sendable, Equatable {
     package var io: IOStatsSnapshot
     package var cache: CacheTotals
     package var scrub: ScrubCounters
+    package var metadata: CatalogMirror.Figures
 }
 
 /// Pool-wide page-cache figures.

@@ -3,6 +3,7 @@
 // key that holds it. Refused when granted, dropped when the volume goes, and dropped at start from
 // a catalog that holds some from before the check.
 import Catalog
+import Engine
 import Foundation
 import Testing
 
@@ -61,9 +62,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: first.dataDir) }
 
         // What an older version let through: a grant on a name no volume has.
-        let catalog = try Catalog(path: first.dataDir.appendingPathComponent("catalog.sqlite").path)
-        _ = try catalog.updateAccessKey(id: id) { $0.permissionMap = ["photos": "read", "future": "owner"] }
-        try catalog.close()
+        try OpenedCatalog.withCatalog(dataDirectory: first.dataDir.path) { catalog in
+            _ = try catalog.updateAccessKey(id: id) { $0.permissionMap = ["photos": "read", "future": "owner"] }
+        }
 
         let again = try ApplianceProcess(dataDir: first.dataDir, extraArguments: ["--s3-listen", "off"])
         defer { again.stop(removeData: false) }

@@ -1,6 +1,7 @@
 // `appliance check`: the real binary on a real data directory, clean, with one copy of an object
 // rotted on its device file (found through the catalog's extent map), missing, and in use.
 import Catalog
+import Engine
 import Foundation
 import Testing
 
@@ -41,10 +42,12 @@ import Testing
         #expect(clean.output.contains("1 objects, 2 extent copies, 2 copies"), "\(clean.output)")
 
         // Rot 2 bytes of one copy, 5000 bytes in.
-        let catalog = try Catalog(path: app.dataDir.appendingPathComponent("catalog.sqlite").path)
-        let copy = try #require(try catalog.allExtentReplicas().first)
-        let device = try #require(try catalog.devices().first { $0.record.id == copy.deviceId }?.record.path)
-        try catalog.close()
+        let (found, devicePath) = try OpenedCatalog.withCatalog(dataDirectory: app.dataDir.path) { catalog in
+            let first = try catalog.allExtentReplicas().first
+            return (first, try catalog.devices().first { $0.record.id == first?.deviceId }?.record.path)
+        }
+        let copy = try #require(found)
+        let device = try #require(devicePath)
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: device))
         try handle.seek(toOffset: UInt64(copy.physicalOffset + 5000))
         try handle.write(contentsOf: Data([0xDE, 0xAD]))

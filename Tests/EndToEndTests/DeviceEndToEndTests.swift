@@ -12,7 +12,9 @@ import Testing
         #expect(devices.count == 2)
         for device in devices {
             #expect(device["state"] as? String == "active")
-            #expect(device["capacity_bytes"] as? Int == (256 << 20) - (1 << 20))
+            // After the superblock (1 MiB) and the metadata area (1/32 of the device, at least 16 MiB).
+            #expect(device["metadata_bytes"] as? Int == 16 << 20)
+            #expect(device["capacity_bytes"] as? Int == (256 << 20) - (1 << 20) - (16 << 20))
             #expect(device["used_bytes"] as? Int == 0)
             #expect((device["path"] as? String)?.hasPrefix(app.dataDir.path) == true)
         }
@@ -29,7 +31,8 @@ import Testing
         let id = try #require(created.json["id"] as? String)
         #expect(created.header("Location") == "/v1/devices/\(id)")
         #expect(created.json["label"] as? String == "extra")
-        #expect(created.json["capacity_bytes"] as? Int == 127 << 20)
+        #expect(created.json["capacity_bytes"] as? Int == (127 - 16) << 20)
+        #expect(created.json["metadata_bytes"] as? Int == 16 << 20)
         #expect([512, 4096].contains(created.json["logical_block_size"] as? Int ?? 0))
 
         let again = try await app.request("POST", "/v1/devices", json: ["path": file.path])

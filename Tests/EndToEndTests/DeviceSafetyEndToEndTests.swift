@@ -59,12 +59,12 @@ import Testing
         // A big enough file beside the catalog, so only where it lies can be the reason.
         let beside = try ApplianceProcess.sparseFile(size: Self.size, in: data, name: "beside.img")
         let link = scratch.appendingPathComponent("catalog-link")
-        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: data.appendingPathComponent("catalog.sqlite"))
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: data.appendingPathComponent("devices.json"))
         let linkToBeside = scratch.appendingPathComponent("beside-link")
         try FileManager.default.createSymbolicLink(at: linkToBeside, withDestinationURL: beside)
         let paths = [
-            data.appendingPathComponent("catalog.sqlite").path,
-            data.appendingPathComponent("catalog.sqlite-wal").path,
+            data.appendingPathComponent("catalog.lock").path,
+            data.appendingPathComponent("devices.json").path,
             data.appendingPathComponent("token").path,
             data.appendingPathComponent("s3-secrets.key").path,
             beside.path,
@@ -79,9 +79,8 @@ import Testing
                 #expect((refused.json["detail"] as? String)?.contains("inside the data directory") == true, "\(path): \(refused.text)")
             }
         }
-        let catalog = try FileHandle(forReadingFrom: data.appendingPathComponent("catalog.sqlite"))
-        #expect(try catalog.read(upToCount: 16) == Data("SQLite format 3\0".utf8))
-        try catalog.close()
+        let record = try Data(contentsOf: data.appendingPathComponent("devices.json"))
+        #expect(try JSONSerialization.jsonObject(with: record) is [String: Any])
         let devices = try #require(try await app.request("GET", "/v1/devices").json["devices"] as? [[String: Any]])
         #expect(devices.count == 2)
         // The default devices' directory is the exception: a device file there can be added (back).

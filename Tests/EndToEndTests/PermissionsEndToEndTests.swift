@@ -1,6 +1,6 @@
-// The data directory holds the catalog (access-key rows, sealed secrets, every object's name) and
-// the keys: the directory is 0700 and the catalog's files 0600, also when the directory or the
-// catalog existed before with looser modes.
+// The data directory holds the keys, the catalog's lock and shared memory (a map of the catalog's
+// WAL) and the record of the devices: the directory is 0700 and its files 0600, also when the
+// directory or the files existed before with looser modes.
 import Foundation
 import Testing
 
@@ -13,7 +13,7 @@ import Testing
     static func expectPrivate(_ dir: URL) throws {
         let dirMode = try mode(dir)
         #expect(dirMode == 0o700, "the data directory is \(String(dirMode, radix: 8))")
-        for name in ["catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "token", "s3-credentials", "s3-secrets.key", "lock"] {
+        for name in ["catalog.lock", "catalog.lock-shm", "devices.json", "token", "s3-credentials", "s3-secrets.key", "lock"] {
             let file = dir.appendingPathComponent(name)
             #expect(FileManager.default.fileExists(atPath: file.path), "\(name) is missing")
             let fileMode = try mode(file)
@@ -36,7 +36,7 @@ import Testing
         let first = try ApplianceProcess(dataDir: dataDir)
         #expect(try await first.request("POST", "/v1/volumes", json: ["name": "photos", "capacity_bytes": 1 << 20]).status == 201)
         #expect(first.stop(removeData: false) == 0)
-        for name in ["", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
+        for name in ["", "catalog.lock", "catalog.lock-shm", "devices.json"] {
             let path = dataDir.appendingPathComponent(name).path
             if FileManager.default.fileExists(atPath: path) {
                 try FileManager.default.setAttributes([.posixPermissions: name.isEmpty ? 0o755 : 0o644], ofItemAtPath: path)

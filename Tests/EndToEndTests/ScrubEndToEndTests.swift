@@ -14,10 +14,14 @@ import Testing
         try await ObjectEndToEndTests.makeVolume(app, replicas: 2)
         let data = ObjectEndToEndTests.randomData(3 << 20)
         #expect(try await app.request("PUT", "/v1/volumes/objs/objects/photo", body: data).status == 201)
-        // The pool's first extent lies at the start of each device's data area (1 MiB in).
+        // The pool's first extent lies at the start of each device's data area (after the 1 MiB
+        // superblock area and the metadata area).
+        let devices = try #require(try await app.request("GET", "/v1/devices").json["devices"] as? [[String: Any]])
+        let first = try #require(devices.first { ($0["path"] as? String)?.hasSuffix("device-0.img") == true })
+        let dataOffset = (1 << 20) + (first["metadata_bytes"] as? Int ?? 0)
         let device = app.dataDir.appendingPathComponent("devices/device-0.img")
         let handle = try FileHandle(forUpdating: device)
-        try handle.seek(toOffset: UInt64(1 << 20) + 8192)
+        try handle.seek(toOffset: UInt64(dataOffset) + 8192)
         try handle.write(contentsOf: Data(repeating: 0x5A, count: 16))
         try handle.close()
 

@@ -39,16 +39,16 @@ import Testing
         #expect(device.path == path)
         #expect(device.label == "first")
         #expect(device.state == .active)
-        #expect(device.capacityBytes == 127 * Self.mib)
+        #expect(device.capacityBytes == 111 * Self.mib)
         #expect(device.usedBytes == 0)
         #expect([512, 4096].contains(device.logicalBlockSize))
         #expect(device.createdAt == Date(timeIntervalSince1970: 1_700_000_000))
         #expect(try engine.listDevices() == [device])
         #expect(try engine.device(id: device.id) == device)
-        #expect(try engine.pool().capacityBytes == 127 * Self.mib)
+        #expect(try engine.pool().capacityBytes == 111 * Self.mib)
         let superblock = Superblock(
             poolUUID: engine.poolUUID, deviceUUID: try #require(UUID(uuidString: device.id)), createdAt: 1_700_000_000,
-            dataOffset: Self.mib, deviceSize: 128 * Self.mib)
+            dataOffset: 17 * Self.mib, deviceSize: 128 * Self.mib, metadataOffset: Self.mib, metadataBytes: 16 * Self.mib)
         #expect(try Scratch.decodedHeader(path) == .superblock(superblock))
     }
 

@@ -15,7 +15,7 @@ struct DeviceHandlers {
                 throw HTTPError.badRequest("field 'label' must be at most 128 characters")
             }
             if body.path.utf8.count > 4096 { throw HTTPError.badRequest("field 'path' must be at most 4096 bytes") }
-            let device = try engine.addDevice(path: body.path, label: body.label, force: body.force ?? false)
+            let device = try engine.addDevice(path: body.path, label: body.label, force: body.force ?? false, metadataBytes: body.metadataBytes)
             return .json(DeviceJSON(device), status: 201, headers: [("Location", "/v1/devices/\(device.id)")])
         }
         router.add("GET", "/v1/devices/{id}") { [engine] _, context in

@@ -17,6 +17,15 @@ enum EngineCollector {
         gauge("appliance_pool_devices", "Member devices", Int64(pool.deviceCount))
         gauge("appliance_pool_volumes", "Volumes", Int64(pool.volumeCount))
         gauge("appliance_pool_degraded_bytes", "Bytes of copies on failed devices, not yet re-created elsewhere", pool.degradedBytes)
+        let metadata = pool.metadataCopies
+        gauge("appliance_metadata_copies_wanted", "Catalog copies wanted (--metadata-copies, or every active device when fewer)", Int64(metadata.wanted))
+        gauge("appliance_metadata_copies_healthy", "Catalog copies on active devices", Int64(metadata.healthy))
+        gauge("appliance_metadata_database_bytes", "Bytes of the catalog database file (the WAL aside)", snapshot.metadata.databaseBytes)
+        gauge("appliance_metadata_capacity_bytes", "Room for the catalog database in the smallest copy", snapshot.metadata.databaseCapacity)
+        gauge("appliance_metadata_generation", "Generation of the catalog's copy set", Int64(snapshot.metadata.generation))
+        for device in metadata.devices {
+            gauge("appliance_metadata_copy", "1 for each device holding a copy of the catalog", 1, [("device", device)])
+        }
         for device in snapshot.devices {
             // By id and operator label, never by path: a scrape must not map the host's disks.
             let labels = [("device", device.id), ("label", device.label ?? "")]
@@ -56,6 +65,9 @@ enum EngineCollector {
             counter("appliance_volume_cache_misses_total", "Page-cache misses (page runs filled from disk)", volume.cache.misses, labels)
             counter("appliance_volume_writeback_bytes_total", "Bytes written back from the cache", volume.cache.writebackBytes, labels)
         }
+        counter("appliance_metadata_syncs_total", "Syncs of the catalog (each reaches every copy)", Int64(snapshot.metadata.syncs), [])
+        counter("appliance_metadata_checksum_failures_total", "Catalog pages read back with a bad checksum (per copy)", Int64(snapshot.metadata.checksumFailures), [])
+        counter("appliance_metadata_repaired_pages_total", "Catalog pages rewritten from a good copy", Int64(snapshot.metadata.repairedPages), [])
         gauge("appliance_pool_reservable_bytes", "Pool bytes new writes can still reserve", snapshot.cache.reservable)
         gauge("appliance_cache_capacity_bytes", "Bound on the page cache's cached pages", snapshot.cache.capacityBytes)
         gauge("appliance_cache_memory_bytes", "Memory carved for page frames (kept for reuse, never returned)", snapshot.cache.memoryBytes)

@@ -13,6 +13,7 @@ struct DeviceJSON: Codable, Sendable, Equatable {
     var createdAt: String
     var movedBytes: Int64
     var remainingBytes: Int64
+    var metadataBytes: Int64
 
     enum CodingKeys: String, CodingKey {
         case id, path, label, state
@@ -22,6 +23,7 @@ struct DeviceJSON: Codable, Sendable, Equatable {
         case createdAt = "created_at"
         case movedBytes = "moved_bytes"
         case remainingBytes = "remaining_bytes"
+        case metadataBytes = "metadata_bytes"
     }
 
     init(_ info: DeviceInfo) {
@@ -35,6 +37,7 @@ struct DeviceJSON: Codable, Sendable, Equatable {
         createdAt = info.createdAt.wireFormat
         movedBytes = info.movedBytes
         remainingBytes = info.remainingBytes
+        metadataBytes = info.metadataBytes
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -49,6 +52,7 @@ struct DeviceJSON: Codable, Sendable, Equatable {
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(movedBytes, forKey: .movedBytes)
         try c.encode(remainingBytes, forKey: .remainingBytes)
+        try c.encode(metadataBytes, forKey: .metadataBytes)
     }
 }
 
@@ -57,10 +61,16 @@ struct DeviceListJSON: Codable, Sendable {
 }
 
 struct DeviceCreateJSON: Decodable, Sendable {
-    static let fields: Set<String> = ["path", "label", "force"]
+    static let fields: Set<String> = ["path", "label", "force", "metadata_bytes"]
     var path: String
     var label: String?
     var force: Bool?
+    var metadataBytes: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case path, label, force
+        case metadataBytes = "metadata_bytes"
+    }
 }
 
 struct DeviceUpdateJSON: Decodable, Sendable {

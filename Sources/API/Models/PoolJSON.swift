@@ -11,6 +11,7 @@ struct PoolJSON: Codable, Sendable, Equatable {
     var activeDeviceCount: Int
     var volumeCount: Int
     var degradedBytes: Int64
+    var metadataCopies: MetadataCopiesJSON
 
     enum CodingKeys: String, CodingKey {
         case id
@@ -22,6 +23,7 @@ struct PoolJSON: Codable, Sendable, Equatable {
         case activeDeviceCount = "active_device_count"
         case volumeCount = "volume_count"
         case degradedBytes = "degraded_bytes"
+        case metadataCopies = "metadata_copies"
     }
 
     init(_ info: PoolInfo) {
@@ -34,6 +36,21 @@ struct PoolJSON: Codable, Sendable, Equatable {
         activeDeviceCount = info.activeDeviceCount
         volumeCount = info.volumeCount
         degradedBytes = info.degradedBytes
+        metadataCopies = MetadataCopiesJSON(info.metadataCopies)
+    }
+}
+
+/// Where the catalog's copies are: how many are wanted, how many sit on active devices, and which
+/// devices hold them ("data-directory" for a pool with no metadata area yet).
+struct MetadataCopiesJSON: Codable, Sendable, Equatable {
+    var wanted: Int
+    var healthy: Int
+    var devices: [String]
+
+    init(_ copies: Engine.MetadataCopies) {
+        wanted = copies.wanted
+        healthy = copies.healthy
+        devices = copies.devices
     }
 }
 

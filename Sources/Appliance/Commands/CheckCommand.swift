@@ -16,10 +16,14 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Also read every copy of every object's data back and verify its checksums.")
     var verifyData = false
 
+    @Option(name: .customLong("device"), help: "A device of the pool, repeatable: where the catalog's copies are read from (default: the data dir's record of the devices).")
+    var devices: [String] = []
+
     func run() throws {
-        let catalog = dataDir + "/" + Engine.catalogFileName
-        guard FileManager.default.fileExists(atPath: catalog) else {
-            print("error: \(catalog) does not exist: not an appliance data directory")
+        let fileManager = FileManager.default
+        let known = [Engine.catalogFileName, "devices.json", Engine.deviceDirectoryName].contains { fileManager.fileExists(atPath: dataDir + "/" + $0) }
+        guard known || !devices.isEmpty else {
+            print("error: \(dataDir) holds no catalog and no record of devices: not an appliance data directory (name the pool's devices with --device)")
             throw ExitCode(2)
         }
         let engine: Engine
@@ -27,7 +31,7 @@ struct CheckCommand: ParsableCommand {
             try DataDirectoryLock.acquire(dataDir)
             var logger = Logger(label: "check")
             logger.logLevel = .error
-            engine = try Engine.open(dataDirectory: dataDir, logger: logger, cacheBytes: 64 << 20)
+            engine = try Engine.open(dataDirectory: dataDir, logger: logger, cacheBytes: 64 << 20, devicePaths: devices)
         } catch {
             print("error: \(error)")
             throw ExitCode(2)

@@ -83,6 +83,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
     var logLevel: String?
 
+    @Option(name: .customLong("device"), help: "A device of the pool, repeatable (env APPLIANCE_DEVICES, comma-separated): blank ones make a new pool on exactly them; ones that carry a pool import it. Without it, file devices in the data dir.")
+    var devices: [String] = []
+
+    @Option(help: "Devices holding a full copy of the catalog (env APPLIANCE_METADATA_COPIES; default 3, or every active device when fewer).")
+    var metadataCopies: Int?
+
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ApplianceConfiguration {
         var config = ApplianceConfiguration()
         func pick(_ flag: String?, _ env: String) -> String? { flag ?? environment[env].flatMap { $0.isEmpty ? nil : $0 } }
@@ -168,6 +174,15 @@ struct ServeCommand: ParsableCommand {
         case nil: config.metricsAuth = !ApplianceConfiguration.isLoopback(config.host)
         case let raw?: throw ApplianceConfiguration.Invalid.value(name: "metrics-auth", reason: "must be on or off, got \(raw)")
         }
+        let devicePaths = devices.isEmpty
+            ? (environment["APPLIANCE_DEVICES"] ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            : devices
+        for path in devicePaths where !path.hasPrefix("/") {
+            throw ApplianceConfiguration.Invalid.value(name: "device", reason: "must be an absolute path, got \(path)")
+        }
+        config.devicePaths = devicePaths
+        config.metadataCopies = try number(
+            metadataCopies, "APPLIANCE_METADATA_COPIES", "metadata-copies", 1...64, "must be 1...64") ?? config.metadataCopies
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {
                 throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")

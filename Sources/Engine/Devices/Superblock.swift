@@ -8,6 +8,18 @@ package struct Superblock: Sendable, Equatable, CustomStringConvertible {
     package var createdAt: Int64
     package var dataOffset: Int64
     package var deviceSize: Int64
+    /// Where the device's metadata area starts and how long it is (0 and 0: a device added
+    /// before metadata areas existed).
+    package var metadataOffset: Int64 = 0
+    package var metadataBytes: Int64 = 0
+
+    /// The metadata area, if the device has a usable one.
+    package var metadataArea: Range<Int64>? {
+        guard metadataOffset >= SuperblockFormat.reservedArea, metadataBytes >= MetadataAreaFormat.minimumBytes,
+            metadataOffset <= dataOffset - metadataBytes
+        else { return nil }
+        return metadataOffset..<metadataOffset + metadataBytes
+    }
 
     package var description: String {
         "superblock(pool \(poolUUID.uuidString.lowercased()), device \(deviceUUID.uuidString.lowercased()), data at \(dataOffset))"

@@ -1,11 +1,15 @@
 // On-disk layout of the superblock (the *_format.h role): little-endian fields in the first 4 KiB
-// of the device; the rest of the first 1 MiB is reserved; data starts at `dataOffset`.
+// of the device; the rest of the first 1 MiB is reserved; the metadata area (the catalog's copy,
+// MetadataAreaFormat) follows it, and data starts at `dataOffset`.
 //
 //   0   8  magic "APPLSB\0\u{1}"      40  16  device UUID
 //   8   4  format version             56   8  created (unix seconds)
 //  12   4  header bytes covered       64   8  data offset
 //  16   8  (reserved)                 72   8  device size in bytes at format time
-//  24  16  pool UUID                  4092 4  crc32c of bytes 0..<4092
+//  24  16  pool UUID                  80   8  metadata area offset (0: none, a device from before areas)
+//                                     88   8  metadata area bytes
+//                                     4092 4  crc32c of bytes 0..<4092
+// Older builds read the area as reserved bytes and keep out of it: their data starts at `dataOffset`.
 import Foundation
 
 enum SuperblockFormat {
@@ -19,15 +23,17 @@ enum SuperblockFormat {
         precondition(buffer.count >= blockSize)
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
         for (i, byte) in magic.enumerated() { buffer[i] = byte }
-        put(UInt32(version), at: 8, buffer)
-        put(UInt32(80), at: 12, buffer)
-        putUUID(sb.poolUUID, at: 24, buffer)
-        putUUID(sb.deviceUUID, at: 40, buffer)
-        put(UInt64(sb.createdAt), at: 56, buffer)
-        put(UInt64(sb.dataOffset), at: 64, buffer)
-        put(UInt64(sb.deviceSize), at: 72, buffer)
+        HeaderBytes.put(UInt32(version), at: 8, buffer)
+        HeaderBytes.put(UInt32(96), at: 12, buffer)
+        HeaderBytes.putUUID(sb.poolUUID, at: 24, buffer)
+        HeaderBytes.putUUID(sb.deviceUUID, at: 40, buffer)
+        HeaderBytes.put(UInt64(sb.createdAt), at: 56, buffer)
+        HeaderBytes.put(UInt64(sb.dataOffset), at: 64, buffer)
+        HeaderBytes.put(UInt64(sb.deviceSize), at: 72, buffer)
+        HeaderBytes.put(UInt64(sb.metadataOffset), at: 80, buffer)
+        HeaderBytes.put(UInt64(sb.metadataBytes), at: 88, buffer)
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<checksumOffset]))
-        put(crc, at: checksumOffset, buffer)
+        HeaderBytes.put(crc, at: checksumOffset, buffer)
     }
 
     enum Decoded: Equatable {
@@ -44,40 +50,14 @@ enum SuperblockFormat {
             return head.allSatisfy { $0 == 0 } ? .blank : .foreignData
         }
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: head[0..<checksumOffset]))
-        guard crc == get(UInt32.self, at: checksumOffset, head), get(UInt32.self, at: 8, head) == version else {
+        guard crc == HeaderBytes.get(UInt32.self, at: checksumOffset, head), HeaderBytes.get(UInt32.self, at: 8, head) == version else {
             return .foreignData
         }
         return .superblock(Superblock(
-            poolUUID: getUUID(at: 24, head), deviceUUID: getUUID(at: 40, head),
-            createdAt: Int64(get(UInt64.self, at: 56, head)), dataOffset: Int64(get(UInt64.self, at: 64, head)),
-            deviceSize: Int64(get(UInt64.self, at: 72, head))))
-    }
-
-    private static func put<T: FixedWidthInteger>(_ value: T, at offset: Int, _ buffer: UnsafeMutableRawBufferPointer) {
-        withUnsafeBytes(of: value.littleEndian) { src in
-            for (i, b) in src.enumerated() { buffer[offset + i] = b }
-        }
-    }
-
-    private static func get<T: FixedWidthInteger>(_: T.Type, at offset: Int, _ buffer: UnsafeRawBufferPointer) -> T {
-        var value = T.zero
-        withUnsafeMutableBytes(of: &value) { dst in
-            for i in 0..<MemoryLayout<T>.size { dst[i] = buffer[offset + i] }
-        }
-        return T(littleEndian: value)
-    }
-
-    private static func putUUID(_ uuid: UUID, at offset: Int, _ buffer: UnsafeMutableRawBufferPointer) {
-        withUnsafeBytes(of: uuid.uuid) { src in
-            for (i, b) in src.enumerated() { buffer[offset + i] = b }
-        }
-    }
-
-    private static func getUUID(at offset: Int, _ buffer: UnsafeRawBufferPointer) -> UUID {
-        var raw: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &raw) { dst in
-            for i in 0..<16 { dst[i] = buffer[offset + i] }
-        }
-        return UUID(uuid: raw)
+            poolUUID: HeaderBytes.getUUID(at: 24, head), deviceUUID: HeaderBytes.getUUID(at: 40, head),
+            createdAt: Int64(HeaderBytes.get(UInt64.self, at: 56, head)), dataOffset: Int64(HeaderBytes.get(UInt64.self, at: 64, head)),
+            deviceSize: Int64(HeaderBytes.get(UInt64.self, at: 72, head)),
+            metadataOffset: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 80, head)),
+            metadataBytes: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 88, head))))
     }
 }

@@ -24,6 +24,7 @@ extension Engine {
         space.withhold(id, moving: true)
         logger.critical("device failed after repeated IO errors; its data is served from other replicas", metadata: ["device": "\(id)", "errors": "\(total)"])
         evacuator.start(self, device: id, reason: .rebuild)  // re-create its copies from the others
+        metadataPlacer.request()  // and the catalog's copy, if it held one
     }
 
     /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the

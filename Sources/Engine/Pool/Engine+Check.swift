@@ -14,12 +14,14 @@ package struct CheckReport: Sendable {
     /// Copies read back and verified (with `verifyData`), and their bytes.
     package var verifiedCopies = 0
     package var verifiedBytes: Int64 = 0
+    /// Copies of the catalog checked.
+    package var catalogCopies = 0
 
     package var ok: Bool { problems.isEmpty }
 
     package var summary: String {
         let verified = verifiedCopies > 0 ? ", \(verifiedCopies) copies (\(verifiedBytes) bytes) verified" : ""
-        return "\(devices) devices, \(objects) objects, \(copies) extent copies\(verified): "
+        return "\(devices) devices, \(catalogCopies) catalog copies, \(objects) objects, \(copies) extent copies\(verified): "
             + (ok ? "no problems" : "\(problems.count) problem(s)")
     }
 }
@@ -30,6 +32,12 @@ extension Engine {
         var report = CheckReport()
         do {
             report.problems += try catalog.integrityProblems().map { "catalog: \($0)" }
+            report.problems += mirror.verify()
+            let copies = metadataCopiesStatus
+            report.catalogCopies = copies.devices.count
+            if copies.healthy < copies.wanted {
+                report.problems.append("catalog: \(copies.healthy) copies on active devices, \(copies.wanted) wanted")
+            }
             let records = try catalog.devices().map(\.record)
             report.devices = records.count
             for record in records { report.problems += checkSuperblock(record) }

@@ -12,7 +12,7 @@ extension Engine {
             id: poolUUID.uuidString.lowercased(), capacityBytes: figures.capacity, allocatedBytes: figures.allocated,
             reservedBytes: figures.reserved, freeBytes: max(0, figures.capacity - figures.allocated - figures.reserved),
             deviceCount: members.deviceCount, activeDeviceCount: members.activeDeviceCount, volumeCount: members.volumeCount,
-            degradedBytes: degraded)
+            degradedBytes: degraded, metadataCopies: metadataCopiesStatus)
     }
 
     /// The space counters as they are, and the same figures counted afresh from the catalog (tests).
@@ -27,6 +27,6 @@ extension Engine {
     }
 
     package func snapshot() throws(EngineError) -> EngineSnapshot {
-        EngineSnapshot(pool: try pool(), devices: try listDevices(), volumes: try listVolumes(), io: stats.snapshot, cache: cacheTotals, scrub: scrubCounters())
+        EngineSnapshot(pool: try pool(), devices: try listDevices(), volumes: try listVolumes(), io: stats.snapshot, cache: cacheTotals, scrub: scrubCounters(), metadata: metadataFigures)
     }
 }

@@ -7,6 +7,7 @@
 // under one lock; no lock is held across IO.
 import Catalog
 import Foundation
+import Logging
 
 final class Scrubber: Sendable {
     private struct State {
@@ -84,6 +85,14 @@ final class Scrubber: Sendable {
                     record(verdict, scrub: true)
                     throttle(checked: checked, since: began)
                 }
+            }
+        }
+        if !cancelled {
+            // The catalog's copies too: every page of every copy verified, bad ones rewritten.
+            let catalog = engine.mirror.scrub()
+            if catalog.repaired > 0 || catalog.unreadable > 0 {
+                engine.logger.warning(
+                    "scrub: catalog pages bad in a copy", metadata: ["repaired": "\(catalog.repaired)", "unreadable": "\(catalog.unreadable)"])
             }
         }
         state.withLock { state in

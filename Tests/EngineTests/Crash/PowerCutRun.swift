@@ -62,8 +62,11 @@ enum PowerCutRun {
         }
         var report = PowerCutReport(seed: settings.seed)
         do {
-            let engine = try Engine.open(dataDirectory: root.path + "/data", logger: logger, cacheBytes: 64 << 20, planted: settings.planted)
-            for name in ["a.img", "b.img"] {
+            // Three devices, the catalog on two: a device with data and no catalog copy keeps the
+            // catalog's syncs from flushing every data write by the way.
+            let engine = try Engine.open(
+                dataDirectory: root.path + "/data", logger: logger, cacheBytes: 64 << 20, planted: settings.planted, metadataCopies: 2)
+            for name in ["a.img", "b.img", "c.img"] {
                 _ = try engine.addDevice(path: try Scratch.file(root, name, size: Device.minimumSize), label: nil, force: false)
             }
             for volume in volumes {
@@ -231,7 +234,7 @@ enum PowerCutRun {
         var violations: [String] = []
         var first: [String: Found] = [:]
         do {
-            let engine = try Engine.open(dataDirectory: root.path + "/data", logger: logger, cacheBytes: 64 << 20)
+            let engine = try Engine.open(dataDirectory: root.path + "/data", logger: logger, cacheBytes: 64 << 20, metadataCopies: 2)
             for id in history.keys {
                 let volume = String(id.split(separator: "/")[0])
                 let found = read(engine, id)
@@ -262,7 +265,7 @@ enum PowerCutRun {
             return violations + ["the engine did not open: \(error)"]
         }
         do {
-            let engine = try Engine.open(dataDirectory: root.path + "/data", logger: logger, cacheBytes: 64 << 20)
+            let engine = try Engine.open(dataDirectory: root.path + "/data", logger: logger, cacheBytes: 64 << 20, metadataCopies: 2)
             defer { engine.shutdown() }
             for id in history.keys where read(engine, id) != first[id] { violations.append("\(id) differs after a second reopen") }
         } catch {

@@ -60,10 +60,11 @@ enum Scratch {
     }
 
     /// An engine whose data directory is `<directory>/<name>`; the caller shuts it down.
-    static func engine(_ directory: URL, _ name: String = "data") throws -> Engine {
+    static func engine(_ directory: URL, _ name: String = "data", devicePaths: [String] = [], metadataCopies: Int = 3) throws -> Engine {
         try Engine.open(
             dataDirectory: directory.appending(path: name).path,
-            logger: Logger(label: "engine-tests", factory: { _ in SwiftLogNoOpLogHandler() }))
+            logger: Logger(label: "engine-tests", factory: { _ in SwiftLogNoOpLogHandler() }), metadataCopies: metadataCopies,
+            devicePaths: devicePaths)
     }
 
     /// An engine with `devices` sparse device files (a.img, b.img, …) of `deviceSize` bytes and

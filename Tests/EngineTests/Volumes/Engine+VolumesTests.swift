@@ -5,7 +5,7 @@ import Testing
 @Suite struct EngineVolumesTests {
     static let mib = Scratch.mebibyte
 
-    /// Runs `body` with an engine holding one 128 MiB file device (127 MiB of data capacity).
+    /// Runs `body` with an engine holding one 128 MiB file device (111 MiB of data capacity after the superblock and the 16 MiB metadata area).
     func withEngine(_ body: (Engine) throws -> Void) throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
@@ -23,13 +23,13 @@ import Testing
             #expect(created.reservedBytes == 100 * Self.mib)
             #expect(created.createdAt == Date(timeIntervalSince1970: 1_700_000_000))
             #expect(try engine.volume(named: "vol") == created)
-            #expect(try engine.pool().freeBytes == 27 * Self.mib)
+            #expect(try engine.pool().freeBytes == 11 * Self.mib)
         }
     }
 
     @Test func thickVolumeLargerThanThePoolIsRefused() throws {
         try withEngine { engine throws in
-            #expect(throws: EngineError.noSpace(.pool, needed: 128 * Self.mib, available: 127 * Self.mib)) {
+            #expect(throws: EngineError.noSpace(.pool, needed: 128 * Self.mib, available: 111 * Self.mib)) {
                 try engine.createVolume(name: "vol", capacityBytes: 128 * Self.mib, replicas: 1, provisioning: .thick)
             }
             #expect(try engine.listVolumes().isEmpty)
@@ -67,12 +67,12 @@ import Testing
     @Test func growingThickBeyondThePoolIsRefused() throws {
         try withEngine { engine throws in
             let created = try engine.createVolume(name: "vol", capacityBytes: 100 * Self.mib, replicas: 1, provisioning: .thick)
-            #expect(throws: EngineError.noSpace(.pool, needed: 100 * Self.mib, available: 27 * Self.mib)) {
+            #expect(throws: EngineError.noSpace(.pool, needed: 100 * Self.mib, available: 11 * Self.mib)) {
                 try engine.resizeVolume(named: "vol", capacityBytes: 200 * Self.mib)
             }
             #expect(try engine.volume(named: "vol") == created)
-            let grown = try engine.resizeVolume(named: "vol", capacityBytes: 127 * Self.mib)
-            #expect(grown.capacityBytes == 127 * Self.mib)
+            let grown = try engine.resizeVolume(named: "vol", capacityBytes: 111 * Self.mib)
+            #expect(grown.capacityBytes == 111 * Self.mib)
             #expect(try engine.pool().freeBytes == 0)
         }
     }
@@ -102,7 +102,7 @@ import Testing
             _ = try engine.createVolume(name: "vol", capacityBytes: 100 * Self.mib, replicas: 1, provisioning: .thick)
             try engine.deleteVolume(named: "vol", force: false)
             #expect(throws: EngineError.volumeNotFound(name: "vol")) { try engine.volume(named: "vol") }
-            #expect(try engine.pool().freeBytes == 127 * Self.mib)
+            #expect(try engine.pool().freeBytes == 111 * Self.mib)
         }
     }
 }

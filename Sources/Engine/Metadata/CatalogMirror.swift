@@ -1,0 +1,489 @@
+// The catalog's mirror: SQLite's database and WAL files, as the VFS (CatalogVFS) hands them over,
+// kept as full copies on several devices' metadata areas (or, before a pool has any, in the data
+// directory). Every write reaches every copy and every sync syncs every copy (in parallel, on a
+// ring) before SQLite hears back, so a commit is durable on all copies. Reads come from the first
+// copy; a database page whose checksum (PageChecksum) fails is read from the next and the bad copy
+// rewritten. A copy whose device fails a write or a sync is dropped from the set, and the set's
+// new generation is written to the headers of the copies left; the engine then places a new copy.
+//
+// Owner and locks: the mirror owns its copies and its file sizes (`state`, held for snapshots
+// only). `gate` serializes what changes bytes (writes, syncs, truncates, repairs, copy-set
+// changes); SQLite has one writing connection, so it is the writer's own order, held across that
+// writer's IO as SQLite's write lock is. Reads never take `gate`.
+import Foundation
+import Synchronization
+
+package final class CatalogMirror: Sendable {
+    enum File: Int32, Sendable { case database = 0, wal = 1 }
+
+    /// SQLite result codes the VFS returns.
+    enum Result {
+        static let ok: Int32 = 0
+        static let full: Int32 = 13
+        static let ioRead: Int32 = 10 | 1 << 8
+        static let shortRead: Int32 = 10 | 2 << 8
+        static let ioWrite: Int32 = 10 | 3 << 8
+        static let ioSync: Int32 = 10 | 4 << 8
+        static let ioTruncate: Int32 = 10 | 6 << 8
+        static let ioData: Int32 = 10 | 32 << 8
+    }
+
+    private struct State {
+        var copies: [CatalogCopy]
+        var databaseSize: Int64
+        var walSize: Int64
+        var generation: UInt64
+        var checksummed: Bool
+        /// Descriptors of dropped copies: closed with the mirror (a reader may still hold one).
+        var retired: [CatalogCopy] = []
+        var checksumFailures = 0
+        var repairedPages = 0
+        /// Syncs SQLite asked for (each syncs every copy).
+        var syncs = 0
+        /// The pool the copies belong to (unknown for a new pool until its catalog row exists).
+        var poolUUID: UUID?
+    }
+
+    /// The path SQLite names the database by; its WAL is this plus "-wal".
+    package let path: String
+    /// The real file that carries the database's locks and shared memory.
+    let lockPath: String
+    private let state: Mutex<State>
+    private let gate = Mutex<Void>(())
+    private let rings: RingPool
+    /// Told the device id of a copy dropped for an IO error (outside the mirror's locks).
+    private let copyLost: @Sendable (String, String) -> Void
+
+    init(path: String, lockPath: String, poolUUID: UUID?, copies: [CatalogCopy], generation: UInt64, rings: RingPool,
+         copyLost: @escaping @Sendable (String, String) -> Void) {
+        self.path = path
+        self.lockPath = lockPath
+        self.rings = rings
+        self.copyLost = copyLost
+        precondition(!copies.isEmpty, "a catalog mirror needs a copy")
+        let first = copies[0]
+        // Sizes as the first copy has them: a file's own size; in an area, the database's size from
+        // its header page, and the whole WAL region when it starts with a WAL header (SQLite's
+        // recovery reads it up to the first frame that does not belong).
+        var databaseSize: Int64 = 0
+        var walSize: Int64 = 0
+        var checksummed = false
+        var page = [UInt8](repeating: 0, count: PageChecksum.pageSize)
+        if case .dataDirectory = first.place {
+            databaseSize = (try? Syscalls.fileSize(first.database.fd)) ?? 0
+            walSize = (try? Syscalls.fileSize(first.wal.fd)) ?? 0
+            if databaseSize >= Int64(PageChecksum.pageSize), page.withUnsafeMutableBytes({ first.read(.database, into: $0, at: 0) }) {
+                checksummed = page.withUnsafeBytes { PageChecksum.enabled(header: $0) }
+            }
+        } else {
+            if page.withUnsafeMutableBytes({ first.read(.database, into: $0, at: 0) }), page.starts(with: Array("SQLite format 3\0".utf8)) {
+                checksummed = page.withUnsafeBytes { PageChecksum.enabled(header: $0) }
+                let pageSize = Int64(Int(page[16]) << 8 | Int(page[17]))
+                let pages = Int64(page[28]) << 24 | Int64(page[29]) << 16 | Int64(page[30]) << 8 | Int64(page[31])
+                databaseSize = min((pageSize == 1 ? 65536 : pageSize) * pages, first.database.capacity)
+            }
+            var magic = [UInt8](repeating: 0, count: 4)
+            if magic.withUnsafeMutableBytes({ first.read(.wal, into: $0, at: 0) }), magic[0..<3] == [0x37, 0x7F, 0x06], magic[3] & 0xFE == 0x82 {
+                walSize = first.wal.capacity
+            }
+        }
+        state = Mutex(State(
+            copies: copies, databaseSize: databaseSize, walSize: walSize, generation: generation, checksummed: checksummed, poolUUID: poolUUID))
+    }
+
+    /// The pool the copies' headers name.
+    func setPool(_ uuid: UUID) { state.withLock { $0.poolUUID = uuid } }
+
+    // MARK: - What the pool shows
+
+    package struct Figures: Sendable, Equatable {
+        package var copies: [String]  // device ids, or "data-directory"
+        package var generation: UInt64
+        package var databaseBytes: Int64
+        package var databaseCapacity: Int64
+        package var checksumFailures: Int
+        package var repairedPages: Int
+        package var syncs: Int
+    }
+
+    package var figures: Figures {
+        state.withLock { state in
+            Figures(
+                copies: state.copies.map { $0.place.deviceID ?? "data-directory" }, generation: state.generation,
+                databaseBytes: state.databaseSize, databaseCapacity: state.copies.map(\.database.capacity).min() ?? 0,
+                checksumFailures: state.checksumFailures, repairedPages: state.repairedPages, syncs: state.syncs)
+        }
+    }
+
+    var copies: [CatalogCopy] { state.withLock { $0.copies } }
+
+    // MARK: - SQLite's file operations (through CatalogVFS)
+
+    func read(_ file: File, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Int32 {
+        let (copies, size, checksummed) = state.withLock { ($0.copies, file == .database ? $0.databaseSize : $0.walSize, $0.checksummed) }
+        let available = max(0, min(Int64(buffer.count), size - offset))
+        let wanted = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(available)])
+        if available < buffer.count {
+            UnsafeMutableRawBufferPointer(rebasing: buffer[Int(available)...]).initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        if available > 0 {
+            let ok = file == .database && checksummed
+                ? readVerified(wanted, at: offset, copies: copies, repairInline: false)
+                : copies.contains { $0.read(file, into: wanted, at: offset) }
+            if !ok { return file == .database && checksummed ? Result.ioData : Result.ioRead }
+        }
+        return available < buffer.count ? Result.shortRead : Result.ok
+    }
+
+    func write(_ file: File, _ bytes: UnsafeRawBufferPointer, at offset: Int64) -> Int32 {
+        var lost: [(CatalogCopy, SyscallError)] = []
+        let result: Int32 = gate.withLock { _ in
+            let (copies, checksummed) = state.withLock { state in
+                if file == .database, offset == 0, bytes.count >= 21 { state.checksummed = PageChecksum.enabled(header: bytes) }
+                return (state.copies, state.checksummed)
+            }
+            guard offset >= 0, offset + Int64(bytes.count) <= copies.map({ $0.region(file).capacity }).min() ?? 0 else { return Result.full }
+            let sealed = file == .database && checksummed && bytes.count == PageChecksum.pageSize && offset % Int64(PageChecksum.pageSize) == 0
+            var page = sealed ? [UInt8](bytes) : []
+            if sealed { page.withUnsafeMutableBytes { PageChecksum.seal($0, pageNumber: PageChecksum.pageNumber(at: offset)) } }
+            for copy in copies {
+                do throws(SyscallError) {
+                    if sealed {
+                        try copy.write(file, page, at: offset)
+                    } else {
+                        try copy.write(file, bytes, at: offset)
+                    }
+                } catch {
+                    lost.append((copy, error))
+                }
+            }
+            if lost.count == copies.count { return Result.ioWrite }
+            dropLocked(lost.map(\.0))
+            state.withLock { state in
+                if file == .database {
+                    state.databaseSize = max(state.databaseSize, offset + Int64(bytes.count))
+                } else {
+                    state.walSize = max(state.walSize, offset + Int64(bytes.count))
+                }
+            }
+            return Result.ok
+        }
+        report(lost)
+        return result
+    }
+
+    func sync(_ file: File) -> Int32 {
+        var lost: [(CatalogCopy, SyscallError)] = []
+        let result: Int32 = gate.withLock { _ in
+            let copies = state.withLock { state in
+                state.syncs += 1
+                return state.copies
+            }
+            lost = syncLocked(copies, file)
+            if lost.count == copies.count { return Result.ioSync }
+            dropLocked(lost.map(\.0))
+            return Result.ok
+        }
+        report(lost)
+        return result
+    }
+
+    func truncate(_ file: File, to size: Int64) -> Int32 {
+        if file == .wal, size == 0 { return remove(.wal) }
+        return gate.withLock { _ in
+            let copies = state.withLock { $0.copies }
+            for copy in copies where copy.area == nil {
+                do {
+                    try Syscalls.ftruncate(copy.region(file).fd, size)
+                } catch {
+                    return Result.ioTruncate
+                }
+            }
+            state.withLock { state in
+                if file == .database { state.databaseSize = size } else { state.walSize = size }
+            }
+            return Result.ok
+        }
+    }
+
+    func size(_ file: File) -> Int64 {
+        state.withLock { file == .database ? $0.databaseSize : $0.walSize }
+    }
+
+    /// The file is deleted (SQLite deletes the WAL after the last connection checkpointed it): a
+    /// file copy is truncated; in an area the WAL header is zeroed, so that no later open takes
+    /// the old frames for a WAL to recover.
+    func remove(_ file: File) -> Int32 {
+        gate.withLock { _ in
+            let copies = state.withLock { $0.copies }
+            let zeros = [UInt8](repeating: 0, count: WALChain.headerBytes)
+            for copy in copies {
+                do throws(SyscallError) {
+                    if copy.area == nil {
+                        try Syscalls.ftruncate(copy.region(file).fd, 0)
+                    } else if file == .wal {
+                        try copy.write(.wal, zeros, at: 0)
+                    }
+                } catch {
+                    return Result.ioWrite
+                }
+            }
+            state.withLock { state in
+                if file == .database { state.databaseSize = 0 } else { state.walSize = 0 }
+            }
+            return Result.ok
+        }
+    }
+
+    // MARK: - Copies
+
+    /// Makes `copy` a full copy (every byte of the database and the WAL, read verified from the
+    /// current copies), syncs it, adds it to the set and writes the new generation to every
+    /// area copy's header. SQLite's writes wait meanwhile.
+    func add(_ copy: CatalogCopy) throws(EngineError) {
+        try gate.withLock { _ throws(EngineError) in
+            let (copies, databaseSize, walSize) = state.withLock { ($0.copies, $0.databaseSize, $0.walSize) }
+            guard !copies.contains(copy) else { return }
+            guard databaseSize <= copy.database.capacity, walSize <= copy.wal.capacity else {
+                throw .noSpace(.pool, needed: databaseSize, available: copy.database.capacity)
+            }
+            let chunk = 1 << 20
+            var buffer = [UInt8](repeating: 0, count: chunk)
+            for file in [File.database, .wal] {
+                let size = file == .database ? databaseSize : walSize
+                var offset: Int64 = 0
+                while offset < size {
+                    let count = Int(min(Int64(chunk), size - offset))
+                    let ok = buffer.withUnsafeMutableBytes { raw in
+                        let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
+                        return file == .database && state.withLock({ $0.checksummed })
+                            ? readVerified(part, at: offset, copies: copies, repairInline: true)
+                            : copies.contains { $0.read(file, into: part, at: offset) }
+                    }
+                    guard ok else { throw .catalog("no copy of the catalog reads back whole at byte \(offset) of its \(file)") }
+                    do throws(SyscallError) {
+                        try copy.write(file, buffer, count: count, at: offset)
+                    } catch {
+                        throw .io(call: error.call, path: copy.place.description, errno: error.errno)
+                    }
+                    offset += Int64(count)
+                }
+            }
+            if let failure = syncLocked([copy], .database).first?.1 ?? syncLocked([copy], .wal).first?.1 {
+                throw .io(call: failure.call, path: copy.place.description, errno: failure.errno)
+            }
+            state.withLock { $0.copies.append(copy) }
+            try writeHeadersLocked()
+        }
+    }
+
+    /// Drops the copy at `place` (never the last one): the copies left get the new generation.
+    /// A device copy's headers are wiped when the device can still be written; a data-directory
+    /// copy's files are removed.
+    func drop(_ place: CatalogCopy.Place) throws(EngineError) {
+        try gate.withLock { _ throws(EngineError) in
+            guard let copy = state.withLock({ $0.copies.first { $0.place == place } }) else { return }
+            guard state.withLock({ $0.copies.count }) > 1 else { throw .catalog("the last copy of the catalog cannot be dropped") }
+            dropLocked([copy])
+            try? copy.wipeHeaders()
+            if case .dataDirectory(let database, let wal) = place {
+                for fd in copy.descriptors { try? Syscalls.ftruncate(fd, 0) }
+                unlink(database)
+                unlink(wal)
+            }
+        }
+    }
+
+    /// Every copy's database pages verified; bad pages rewritten from a good copy. Returns the
+    /// pages found bad and the pages bad in every copy.
+    func scrub() -> (repaired: Int, unreadable: Int) {
+        gate.withLock { _ in
+            let (copies, size, checksummed) = state.withLock { ($0.copies, $0.databaseSize, $0.checksummed) }
+            guard checksummed else { return (0, 0) }
+            let before = state.withLock { $0.repairedPages }
+            var unreadable = 0
+            var page = [UInt8](repeating: 0, count: PageChecksum.pageSize)
+            var offset: Int64 = 0
+            while offset < size {
+                let ok = page.withUnsafeMutableBytes { readVerified($0, at: offset, copies: copies, repairInline: true, checkEveryCopy: true) }
+                if !ok { unreadable += 1 }
+                offset += Int64(PageChecksum.pageSize)
+            }
+            return (state.withLock { $0.repairedPages } - before, unreadable)
+        }
+    }
+
+    /// Problems of the copies, nothing changed: database pages failing their checksum, per copy.
+    func verify() -> [String] {
+        let (copies, size, checksummed) = state.withLock { ($0.copies, $0.databaseSize, $0.checksummed) }
+        guard checksummed else { return [] }
+        var problems: [String] = []
+        var page = [UInt8](repeating: 0, count: PageChecksum.pageSize)
+        for copy in copies {
+            var bad = 0
+            var offset: Int64 = 0
+            while offset < size {
+                let valid = page.withUnsafeMutableBytes { raw in
+                    copy.read(.database, into: raw, at: offset)
+                        && PageChecksum.verify(UnsafeRawBufferPointer(raw), pageNumber: PageChecksum.pageNumber(at: offset))
+                }
+                if !valid { bad += 1 }
+                offset += Int64(PageChecksum.pageSize)
+            }
+            if bad > 0 { problems.append("the catalog's copy on \(copy.place): \(bad) of \(size / Int64(PageChecksum.pageSize)) pages fail their checksum") }
+        }
+        return problems
+    }
+
+    /// Compares the copies' WALs (before SQLite opens): the longest whole committed WAL wins and is
+    /// written over the others, so a copy with a lost or garbled frame cannot cut commits short.
+    func reconcileWALs() throws(EngineError) {
+        try gate.withLock { _ throws(EngineError) in
+            let copies = state.withLock { $0.copies }
+            guard copies.count > 1 else { return }
+            let lengths = copies.map { copy in
+                WALChain.committedLength(capacity: copy.wal.capacity) { buffer, offset in copy.read(.wal, into: buffer, at: offset) }
+            }
+            guard let best = lengths.indices.max(by: { lengths[$0] < lengths[$1] }), lengths[best] > 0 else { return }
+            var bytes = [UInt8](repeating: 0, count: Int(lengths[best]))
+            guard bytes.withUnsafeMutableBytes({ copies[best].read(.wal, into: $0, at: 0) }) else { return }
+            for (index, copy) in copies.enumerated() where index != best && lengths[index] != lengths[best] {
+                do throws(SyscallError) {
+                    try copy.write(.wal, bytes, at: 0)
+                    if let failure = syncLocked([copy], .wal).first { throw failure.1 }
+                } catch {
+                    throw .io(call: error.call, path: copy.place.description, errno: error.errno)
+                }
+            }
+            // SQLite reads the WAL from the first copy: the winner's bytes are now there too.
+        }
+    }
+
+    /// Closes every copy's descriptors (after the catalog is closed).
+    func close() {
+        let all = state.withLock { state in
+            let all = state.copies + state.retired
+            state.copies = []
+            state.retired = []
+            return all
+        }
+        var closed = Set<Int32>()
+        for copy in all {
+            for fd in copy.descriptors where closed.insert(fd).inserted { Syscalls.close(fd) }
+        }
+    }
+
+    // MARK: - Inside the gate
+
+    /// Reads `buffer.count` bytes of the database at `offset`, page by page verified, trying each
+    /// copy in turn; pages found bad in a copy are rewritten there from the good one (at once when
+    /// the caller holds the gate, else by taking it). False when some page is bad in every copy.
+    private func readVerified(
+        _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, copies: [CatalogCopy], repairInline: Bool, checkEveryCopy: Bool = false
+    ) -> Bool {
+        let pageSize = Int64(PageChecksum.pageSize)
+        let first = offset / pageSize * pageSize
+        let end = offset + Int64(buffer.count)
+        var page = [UInt8](repeating: 0, count: PageChecksum.pageSize)
+        var bad: [(copy: CatalogCopy, offset: Int64, page: [UInt8])] = []
+        var whole = true
+        var pageOffset = first
+        while pageOffset < end {
+            let number = PageChecksum.pageNumber(at: pageOffset)
+            var good = false
+            var badHere: [CatalogCopy] = []
+            for copy in copies {
+                let valid = page.withUnsafeMutableBytes { raw in
+                    copy.read(.database, into: raw, at: pageOffset) && PageChecksum.verify(UnsafeRawBufferPointer(raw), pageNumber: number)
+                }
+                if valid {
+                    good = true
+                    if !checkEveryCopy { break }
+                } else {
+                    badHere.append(copy)
+                }
+            }
+            if good {
+                let from = max(offset, pageOffset)
+                let to = min(end, pageOffset + pageSize)
+                page.withUnsafeBytes { raw in
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[Int(from - offset)..<Int(to - offset)])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[Int(from - pageOffset)..<Int(to - pageOffset)]))
+                }
+                for copy in badHere { bad.append((copy, pageOffset, page)) }
+            } else {
+                whole = false
+            }
+            state.withLock { $0.checksumFailures += badHere.count }
+            pageOffset += pageSize
+        }
+        if !bad.isEmpty {
+            if repairInline {
+                repairLocked(bad)
+            } else {
+                gate.withLock { _ in repairLocked(bad) }
+            }
+        }
+        return whole
+    }
+
+    private func repairLocked(_ pages: [(copy: CatalogCopy, offset: Int64, page: [UInt8])]) {
+        let current = state.withLock { $0.copies }
+        var repaired = 0
+        for entry in pages where current.contains(entry.copy) {
+            let ok = (try? entry.copy.write(.database, entry.page, at: entry.offset)) != nil
+            if ok { repaired += 1 }
+        }
+        let touched = Array(Set(pages.map(\.copy.place.description))).compactMap { name in current.first { $0.place.description == name } }
+        _ = syncLocked(touched, .database)
+        state.withLock { $0.repairedPages += repaired }
+    }
+
+    /// Syncs `file` on every copy in `copies` at once (one ring batch); the copies that failed.
+    private func syncLocked(_ copies: [CatalogCopy], _ file: File) -> [(CatalogCopy, SyscallError)] {
+        var seen = Set<Int32>()
+        let targets = copies.filter { seen.insert($0.region(file).fd).inserted }
+        guard !targets.isEmpty else { return [] }
+        let results = rings.withRing { ring in ring.perform(targets.map { .fdatasync(fd: $0.region(file).fd) }) }
+        var failed: [(CatalogCopy, SyscallError)] = []
+        for (copy, result) in zip(targets, results) {
+            if case .failure(let error) = result { failed.append((copy, error)) }
+        }
+        return failed
+    }
+
+    /// Takes `lost` out of the set and, if any, writes the new generation to the copies left.
+    private func dropLocked(_ lost: [CatalogCopy]) {
+        guard !lost.isEmpty else { return }
+        state.withLock { state in
+            state.copies.removeAll { lost.contains($0) }
+            state.retired += lost
+        }
+        try? writeHeadersLocked()
+    }
+
+    /// A new generation, with the current set, on every area copy's header.
+    private func writeHeadersLocked() throws(EngineError) {
+        let (copies, generation, pool) = state.withLock { state in
+            state.generation += 1
+            return (state.copies, state.generation, state.poolUUID)
+        }
+        guard let pool else { throw .catalog("the catalog's pool is not known yet") }
+        let uuids = copies.compactMap(\.deviceUUID)
+        for copy in copies {
+            guard let uuid = copy.deviceUUID, let area = copy.area else { continue }
+            do {
+                try copy.writeHeader(MetadataAreaFormat.Header(
+                    generation: generation, poolUUID: pool, deviceUUID: uuid, areaBytes: area.bytes, copies: uuids))
+            } catch {
+                throw .io(call: error.call, path: copy.place.description, errno: error.errno)
+            }
+        }
+    }
+
+    private func report(_ lost: [(CatalogCopy, SyscallError)]) {
+        for (copy, error) in lost {
+            copyLost(copy.place.deviceID ?? "data-directory", "\(error.call): \(Syscalls.describe(errno: error.errno))")
+        }
+    }
+}

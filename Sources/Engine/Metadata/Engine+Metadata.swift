@@ -1,0 +1,187 @@
+// Where the catalog's copies live, as membership changes: on `metadataCopies` active devices that
+// have a metadata area (every one when there are fewer), never in the data directory once a device
+// holds one. Placement adds the copies it lacks before it drops those on devices that may not keep
+// one (failed, draining, read-only, removed), so the count never dips below what is there; the
+// last copy is never dropped. It runs at open, after a device is added or changes state, and in
+// the background (MetadataPlacer) when a device fails or a copy is lost to an IO error.
+import Catalog
+import Foundation
+import Logging
+import Synchronization
+
+extension Engine {
+    /// The catalog's copies as the pool shows them.
+    package struct MetadataCopies: Sendable, Equatable {
+        package var wanted: Int
+        package var healthy: Int
+        /// Device ids holding a copy ("data-directory" for a pool with no metadata area yet).
+        package var devices: [String]
+    }
+
+    package var metadataCopiesStatus: MetadataCopies {
+        let holders = mirror.copies.map { $0.place.deviceID ?? "data-directory" }
+        let eligible = (try? metadataEligibleDevices()) ?? []
+        let healthy = holders.filter { id in eligible.contains { $0.id == id } }
+        return MetadataCopies(wanted: min(metadataCopies, max(eligible.count, 1)), healthy: healthy.count, devices: holders)
+    }
+
+    /// The catalog's storage figures (for /metrics).
+    package var metadataFigures: CatalogMirror.Figures { mirror.figures }
+
+    /// Active, open devices with a metadata area: where a copy may live.
+    func metadataEligibleDevices() throws(EngineError) -> [(id: String, path: String, identity: DeviceSet.Identity, area: Range<Int64>)] {
+        try catalogCall { try catalog.deviceRecords() }.compactMap { record in
+            guard record.state == DeviceState.active.rawValue, devices.device(id: record.id) != nil,
+                let identity = devices.identity(id: record.id), let area = identity.metadataArea
+            else { return nil }
+            return (record.id, record.path, identity, area)
+        }
+    }
+
+    /// Adds and drops copies until they sit where they belong (see the top of this file), treating
+    /// `excluding` as gone (a device about to be removed); with no device left to hold one, the
+    /// copy goes back to the data directory. Also rewrites the data directory's record of the
+    /// devices. Errors are logged: the copies that are there keep serving.
+    func placeMetadataCopies(excluding: String? = nil) {
+        metadataPlacement.withLock { _ in
+            do throws(EngineError) {
+                let eligible = try metadataEligibleDevices().filter { $0.id != excluding }
+                let wanted = min(metadataCopies, eligible.count)
+                var onEligible = mirror.copies.filter { copy in eligible.contains { $0.id == copy.place.deviceID } }.count
+                for device in eligible where onEligible < wanted && !mirror.copies.contains(where: { $0.place.deviceID == device.id }) {
+                    let copy = try CatalogCopy.openArea(
+                        deviceID: device.id, deviceUUID: device.identity.uuid, path: device.path,
+                        areaOffset: device.area.lowerBound, areaBytes: Int64(device.area.count))
+                    do throws(EngineError) {
+                        try mirror.add(copy)
+                    } catch {
+                        copy.close()
+                        logger.error("could not place a catalog copy", metadata: ["device": "\(device.id)", "error": "\(error)"])
+                        continue
+                    }
+                    onEligible += 1
+                    logger.info("catalog copy placed", metadata: ["device": "\(device.id)", "copies": "\(onEligible)"])
+                }
+                let inDataDirectory = { (copy: CatalogCopy) -> Bool in copy.place.deviceID == nil }
+                if onEligible == 0, !mirror.copies.contains(where: inDataDirectory) {
+                    let copy = try CatalogCopy.openFiles(database: mirror.path, wal: mirror.path + "-wal")
+                    do throws(EngineError) {
+                        try mirror.add(copy)
+                    } catch {
+                        copy.close()
+                        throw error
+                    }
+                    logger.info("catalog copy placed in the data directory (no device can hold one)")
+                }
+                for copy in mirror.copies {
+                    let belongs = onEligible > 0 ? eligible.contains { $0.id == copy.place.deviceID } : inDataDirectory(copy)
+                    guard !belongs, mirror.copies.count > 1 else { continue }
+                    try mirror.drop(copy.place)
+                    logger.info("catalog copy dropped", metadata: ["from": "\(copy.place)"])
+                }
+                if onEligible < metadataCopies, eligible.count > onEligible {
+                    logger.warning("the catalog has fewer copies than wanted", metadata: ["copies": "\(onEligible)", "wanted": "\(metadataCopies)"])
+                }
+                try saveDeviceHints()
+            } catch {
+                logger.error("placing the catalog's copies failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Rewrites the data directory's record of where the devices are.
+    func saveDeviceHints() throws(EngineError) {
+        let records = try catalogCall { try catalog.deviceRecords() }
+        let hints = DeviceHints(pool: poolUUID.uuidString.lowercased(), devices: records.map { .init(id: $0.id, path: $0.path) })
+        if DeviceHints.load(dataDirectory: dataDirectory) != hints { try hints.save(dataDirectory: dataDirectory) }
+    }
+}
+
+/// Runs metadata placement on a thread of its own when asked (a device failed, a copy was lost),
+/// one run at a time; a request during a run makes one more run.
+final class MetadataPlacer: Sendable {
+    private struct State {
+        var running = false
+        var again = false
+        var stopping = false
+    }
+
+    private let state = Lock(State())
+    private let engine = Lock<Engine?>(nil)
+
+    func attach(_ engine: Engine) { self.engine.withLock { $0 = engine } }
+
+    func request() {
+        let start = state.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            if state.running {
+                state.again = true
+                return false
+            }
+            state.running = true
+            return true
+        }
+        guard start else { return }
+        let thread = Thread { [self] in
+            while true {
+                engine.withLock { $0 }?.placeMetadataCopies()
+                let more = state.withLock { state -> Bool in
+                    if state.again, !state.stopping {
+                        state.again = false
+                        return true
+                    }
+                    state.running = false
+                    return false
+                }
+                if !more { return }
+            }
+        }
+        thread.name = "metadata-placement"
+        thread.start()
+    }
+
+    /// No new runs; waits for one in progress; forgets the engine.
+    func stop() {
+        state.withLock { $0.stopping = true }
+        while state.withLock({ $0.running }) { Thread.sleep(forTimeInterval: 0.01) }
+        engine.withLock { $0 = nil }
+    }
+}
+
+extension Engine {
+    /// The devices the operator named at start (`--device`): on a pool with no device yet, each
+    /// must be blank and becomes a member; on a pool found on its devices, a blank one is added
+    /// (a replacement for a member that is gone), one of this pool is already open, and any other
+    /// is refused. A start that finds members missing fails when some data had its only copies on
+    /// them, naming the objects.
+    package func adoptNamedDevices(_ paths: [String]) throws(EngineError) {
+        let members = try catalogCall { try catalog.deviceRecords() }
+        var blank: [String] = []
+        for path in paths {
+            guard let resolved = try? Syscalls.realpath(path) else { throw .deviceUnusable(path: path, reason: "it does not exist") }
+            if let found = MetadataDiscovery.probe(resolved) {
+                let id = found.superblock.deviceUUID.uuidString.lowercased()
+                if found.superblock.poolUUID == poolUUID, members.contains(where: { $0.id == id }) { continue }
+                throw .deviceForeign(
+                    path: resolved,
+                    reason: found.superblock.poolUUID == poolUUID
+                        ? "carries a superblock of this pool from a removed device (add it with POST /v1/devices and force)"
+                        : "belongs to another pool (\(found.superblock.poolUUID.uuidString.lowercased())); start with the devices of one pool")
+            }
+            blank.append(resolved)
+        }
+        let missing = Set(members.filter { devices.device(id: $0.id) == nil }.map(\.id))
+        if !missing.isEmpty {
+            let lost = try catalogCall { try catalog.soleCopies(onDevices: missing, limit: 10) }
+            if lost.bytes > 0 {
+                throw .dataUnavailable(
+                    key: lost.objects.joined(separator: ", "),
+                    detail: "\(lost.bytes) bytes have every copy on the missing device(s) \(missing.sorted().joined(separator: ", ")); start with them")
+            }
+            logger.warning("devices missing at start; the pool is degraded until their copies are rebuilt", metadata: ["devices": "\(missing.sorted())"])
+        }
+        for path in blank where !members.contains(where: { $0.path == path }) {
+            _ = try addDevice(path: path, label: nil, force: false)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+// A checksum in each catalog database page (SQLite's cksumvfs shows the way): the database keeps
+// 8 reserved bytes at the end of every page (`Catalog` sets them up), and the mirror fills them as
+// it writes a page: crc32c of the page's other bytes and its page number, then the page number.
+// A page read back with another sum, or at another place, is rotten or misdirected.
+enum PageChecksum {
+    static let pageSize = 4096
+    static let reservedBytes = 8
+    private static let sumOffset = pageSize - reservedBytes
+
+    /// Whether a database whose first page starts with `header` keeps room for the checksum:
+    /// an SQLite header with 4 KiB pages and 8 reserved bytes.
+    static func enabled(header: UnsafeRawBufferPointer) -> Bool {
+        guard header.count >= 21, Array(header[0..<16]) == Array("SQLite format 3\0".utf8) else { return false }
+        return Int(header[16]) << 8 | Int(header[17]) == pageSize && Int(header[20]) == reservedBytes
+    }
+
+    /// Page number (1-based) of the page at byte `offset` of the database.
+    static func pageNumber(at offset: Int64) -> UInt32 { UInt32(truncatingIfNeeded: offset / Int64(pageSize) + 1) }
+
+    static func seal(_ page: UnsafeMutableRawBufferPointer, pageNumber: UInt32) {
+        precondition(page.count == pageSize)
+        let sum = sum(UnsafeRawBufferPointer(page), pageNumber: pageNumber)
+        page.storeBytes(of: sum.littleEndian, toByteOffset: sumOffset, as: UInt32.self)
+        page.storeBytes(of: pageNumber.littleEndian, toByteOffset: sumOffset + 4, as: UInt32.self)
+    }
+
+    static func verify(_ page: UnsafeRawBufferPointer, pageNumber: UInt32) -> Bool {
+        precondition(page.count == pageSize)
+        let stored = UInt32(littleEndian: page.loadUnaligned(fromByteOffset: sumOffset, as: UInt32.self))
+        let place = UInt32(littleEndian: page.loadUnaligned(fromByteOffset: sumOffset + 4, as: UInt32.self))
+        return place == pageNumber && stored == sum(page, pageNumber: pageNumber)
+    }
+
+    private static func sum(_ page: UnsafeRawBufferPointer, pageNumber: UInt32) -> UInt32 {
+        let body = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: page[0..<sumOffset]))
+        return withUnsafeBytes(of: pageNumber.littleEndian) { CRC32C.checksum($0, seed: body) }
+    }
+}

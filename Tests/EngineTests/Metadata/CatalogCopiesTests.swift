@@ -1,0 +1,138 @@
+// The catalog on the pool's own devices: copies on `metadataCopies` devices' metadata areas, a
+// pool imported from its devices into an empty data directory (paths renamed and reordered), a
+// rotten page read from another copy and repaired, copies moved off a removed device and back to
+// the data directory when the last device goes.
+@testable import Engine
+import Foundation
+import Testing
+
+@Suite struct CatalogCopiesTests {
+    static func devices(_ directory: URL, _ count: Int, size: Int64 = 128 << 20) throws -> [String] {
+        try (0..<count).map { try Scratch.file(directory, "disk-\($0).img", size: size) }
+    }
+
+    static func fill(_ engine: Engine, count: Int) throws -> [String: [UInt8]] {
+        var written: [String: [UInt8]] = [:]
+        for i in 0..<count {
+            let data = Scratch.splitMixBytes(4096 + i, seed: UInt64(i + 1))
+            try Scratch.upload(engine, "vol", "key-\(i)", data)
+            written["key-\(i)"] = data
+        }
+        return written
+    }
+
+    @Test func theCatalogLivesOnTheDevicesAndAStartFindsItThere() throws {
+        let directory = try Scratch.directory()
+        defer { Scratch.remove(directory) }
+        let paths = try Self.devices(directory, 4)
+        var engine = try Scratch.engine(directory)
+        #expect(engine.metadataCopiesStatus.devices == ["data-directory"])
+        for path in paths { _ = try engine.addDevice(path: path, label: nil, force: false) }
+        let status = engine.metadataCopiesStatus
+        #expect(status.devices.count == 3 && status.healthy == 3 && status.wanted == 3)
+        #expect(!FileManager.default.fileExists(atPath: directory.appending(path: "data/catalog.sqlite").path))
+        _ = try engine.createVolume(name: "vol", capacityBytes: 64 << 20, replicas: 2, provisioning: .thin)
+        let written = try Self.fill(engine, count: 40)
+        engine.shutdown()
+
+        engine = try Scratch.engine(directory)
+        defer { engine.shutdown() }
+        #expect(Set(engine.metadataCopiesStatus.devices) == Set(status.devices))
+        for (key, data) in written { #expect(try Scratch.readObject(engine, "vol", key) == data) }
+    }
+
+    @Test func aNewDataDirectoryImportsThePoolFromRenamedDevicesInAnotherOrder() throws {
+        let directory = try Scratch.directory()
+        defer { Scratch.remove(directory) }
+        let paths = try Self.devices(directory, 3)
+        let first = try Scratch.engine(directory, "first")
+        for path in paths { _ = try first.addDevice(path: path, label: nil, force: false) }
+        _ = try first.createVolume(name: "vol", capacityBytes: 64 << 20, replicas: 2, provisioning: .thin)
+        let written = try Self.fill(first, count: 30)
+        let devices = try first.listDevices()
+        first.shutdown()
+
+        var renamed: [String] = []
+        for (index, path) in paths.enumerated().reversed() {
+            let moved = directory.appending(path: "moved-\(index).img").path
+            try FileManager.default.moveItem(atPath: path, toPath: moved)
+            renamed.append(moved)
+        }
+        try FileManager.default.removeItem(at: directory.appending(path: "first"))
+        let second = try Scratch.engine(directory, "second", devicePaths: renamed)
+        defer { second.shutdown() }
+        #expect(try second.listDevices().map(\.id).sorted() == devices.map(\.id).sorted())
+        #expect(try second.listDevices().allSatisfy { $0.path.contains("moved-") && $0.state == .active })
+        #expect(try second.listVolumes().map(\.name) == ["vol"])
+        for (key, data) in written { #expect(try Scratch.readObject(second, "vol", key) == data) }
+    }
+
+    @Test func aRottenPageIsReadFromAnotherCopyAndRewritten() throws {
+        let directory = try Scratch.directory()
+        defer { Scratch.remove(directory) }
+        let paths = try Self.devices(directory, 2)
+        var engine = try Scratch.engine(directory)
+        for path in paths { _ = try engine.addDevice(path: path, label: nil, force: false) }
+        _ = try engine.createVolume(name: "vol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
+        let written = try Self.fill(engine, count: 50)
+        let first = try #require(engine.mirror.copies.first)
+        let size = engine.mirror.figures.databaseBytes
+        engine.shutdown()
+
+        // Garble every database page of the first copy past the header page.
+        let handle = try FileHandle(forUpdating: URL(filePath: try #require(Self.path(of: first))))
+        for page in stride(from: Int64(4096), to: size, by: 4096) {
+            try handle.seek(toOffset: UInt64(first.database.base + page + 100))
+            handle.write(Data(repeating: 0xA5, count: 64))
+        }
+        try handle.close()
+
+        engine = try Scratch.engine(directory)
+        defer { engine.shutdown() }
+        for (key, data) in written { #expect(try Scratch.readObject(engine, "vol", key) == data) }
+        #expect(engine.metadataFigures.checksumFailures > 0)
+        let afterReads = engine.mirror.scrub()
+        #expect(afterReads.unreadable == 0)
+        #expect(engine.mirror.scrub() == (repaired: 0, unreadable: 0))
+    }
+
+    @Test func aRemovedDeviceTakesNoCopyWithItAndTheLastOneBringsItHome() throws {
+        let directory = try Scratch.directory()
+        defer { Scratch.remove(directory) }
+        let paths = try Self.devices(directory, 3)
+        let engine = try Scratch.engine(directory)
+        defer { engine.shutdown() }
+        let added = try paths.map { try engine.addDevice(path: $0, label: nil, force: false) }
+        let holders = engine.metadataCopiesStatus.devices
+        #expect(holders.count == 3)
+        try engine.removeDevice(id: added[0].id)
+        #expect(Set(engine.metadataCopiesStatus.devices) == Set([added[1].id, added[2].id]))
+        #expect(MetadataDiscovery.probe(paths[0]) == nil)  // its superblock is wiped
+        try engine.removeDevice(id: added[1].id)
+        try engine.removeDevice(id: added[2].id)
+        #expect(engine.metadataCopiesStatus.devices == ["data-directory"])
+        #expect(try engine.listDevices().isEmpty)
+        let again = try engine.addDevice(path: paths[0], label: "again", force: false)
+        #expect(engine.metadataCopiesStatus.devices == [again.id])
+        #expect(try engine.listDevices().map(\.label) == ["again"])
+    }
+
+    @Test func twoPoolsCopiesAreRefusedTogether() throws {
+        let directory = try Scratch.directory()
+        defer { Scratch.remove(directory) }
+        let paths = try Self.devices(directory, 2)
+        for (index, path) in paths.enumerated() {
+            let engine = try Scratch.engine(directory, "pool-\(index)")
+            _ = try engine.addDevice(path: path, label: nil, force: false)
+            engine.shutdown()
+        }
+        #expect(throws: EngineError.self) {
+            try Scratch.engine(directory, "both", devicePaths: paths)
+        }
+    }
+
+    static func path(of copy: CatalogCopy) -> String? {
+        if case .area(_, _, let path) = copy.place { return path }
+        return nil
+    }
+}
