@@ -38,6 +38,11 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         let token = try resolveToken(config, logger: logger)
         let metrics = HTTPMetrics()
         let keys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)
+        if !keys.unreadable.isEmpty {
+            logger.warning(
+                "access keys whose secret this data directory's s3-secrets.key cannot unseal (a pool imported into a new data directory?) sign nothing: delete them and create new ones",
+                metadata: ["keys": "\(keys.unreadable.map { "\($0.id) (\($0.name))" })"])
+        }
         if let key = try keys.bootstrapDefaultKey(credentialsFile: config.credentialsFile) {
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
         }

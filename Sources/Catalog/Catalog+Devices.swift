@@ -59,6 +59,18 @@ extension Catalog {
         }
     }
 
+    /// Lowers device `id`'s data capacity to `bytes` (the tail given to its metadata area); a
+    /// smaller capacity already recorded stays.
+    package func shrinkDeviceCapacity(id: String, to bytes: Int64) throws(CatalogError) {
+        do {
+            try write { db in
+                try db.execute(sql: "UPDATE devices SET capacityBytes = MIN(capacityBytes, ?) WHERE id = ?", arguments: [bytes, id])
+            }
+        } catch {
+            throw CatalogError.wrap(error)
+        }
+    }
+
     /// Changes a device's state after `validate` approves it (it sees the current row).
     package func updateDeviceState(
         id: String, to state: String, validate: (DeviceRecord) throws -> Void

@@ -21,10 +21,11 @@ extension Engine {
     /// `force`, a device that holds another pool's superblock or any non-zero byte where the
     /// appliance writes its header or other formats keep their labels (`BlankCheck`).
     /// `metadataBytes`: the size of the device's metadata area (where a copy of the catalog may
-    /// live; nil: `MetadataAreaFormat.defaultBytes` for its size).
+    /// live; nil: `MetadataAreaFormat.defaultBytes` for its size; 0: none, the layout of a device
+    /// from before areas, which the next start gives one at its end — tests).
     package func addDevice(path rawPath: String, label: String?, force: Bool, metadataBytes: Int64? = nil, now: Date = Date()) throws(EngineError) -> DeviceInfo {
         if rawPath.isEmpty { throw .invalidArgument(field: "path", reason: "must not be empty") }
-        if let metadataBytes, metadataBytes < MetadataAreaFormat.minimumBytes || metadataBytes % (1 << 20) != 0 {
+        if let metadataBytes, metadataBytes != 0, metadataBytes < MetadataAreaFormat.minimumBytes || metadataBytes % (1 << 20) != 0 {
             throw .invalidArgument(field: "metadata_bytes", reason: "must be a whole number of MiB, at least \(MetadataAreaFormat.minimumBytes >> 20) MiB")
         }
         if rawPath.utf8.contains(0) { throw .invalidArgument(field: "path", reason: "must not contain NUL") }
@@ -74,7 +75,8 @@ extension Engine {
             }
             let sb = Superblock(
                 poolUUID: poolUUID, deviceUUID: id, createdAt: Int64(now.timeIntervalSince1970),
-                dataOffset: dataOffset, deviceSize: device.size, metadataOffset: SuperblockFormat.reservedArea, metadataBytes: areaBytes)
+                dataOffset: dataOffset, deviceSize: device.size, metadataOffset: areaBytes > 0 ? SuperblockFormat.reservedArea : 0,
+                metadataBytes: areaBytes)
             try device.writeSuperblock(sb)
             let record = DeviceRecord(
                 id: id.uuidString.lowercased(), path: path, label: label, state: DeviceState.active.rawValue,
@@ -326,7 +328,8 @@ extension Engine {
         return DeviceInfo(
             id: record.id, path: record.path, label: record.label, state: state, capacityBytes: record.capacityBytes,
             usedBytes: space.deviceAllocated(record.id), logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt,
-            movedBytes: evacuator.moved(record.id), metadataBytes: max(0, record.dataOffset - SuperblockFormat.reservedArea))
+            movedBytes: evacuator.moved(record.id),
+            metadataBytes: devices.identity(id: record.id)?.metadataArea.map { Int64($0.count) } ?? max(0, record.dataOffset - SuperblockFormat.reservedArea))
     }
 }
 

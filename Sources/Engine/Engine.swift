@@ -92,6 +92,7 @@ package final class Engine: Sendable {
             dataDirectory: resolvedDirectory, mirror: mirror, metadataCopies: metadataCopies, metadataPlacer: placer, rings: rings)
         placer.attach(engine)
         try engine.openRegisteredDevices(found: discovery.devices)
+        try engine.carveMetadataAreasOnOlderDevices()
         try engine.rebuildFreeSpace()
         let recount = try engine.catalogCall { try catalog.recountUsage() }
         engine.space.load(recount)

@@ -39,14 +39,16 @@ package final class AccessKeyStore: Sendable {
 
     package enum StoreError: Error, CustomStringConvertible {
         case keyFile(String)
-        case unreadable(id: String)
         package var description: String {
             switch self {
             case .keyFile(let detail): "S3 secrets key file: \(detail)"
-            case .unreadable(let id): "the secret of access key \(id) cannot be unsealed with this data dir's s3-secrets.key"
             }
         }
     }
+
+    /// Keys in the catalog whose secret this data directory's key file cannot unseal (a pool
+    /// imported into a new data directory): they sign nothing until deleted and created again.
+    package let unreadable: [(id: String, name: String)]
 
     /// Loads every key, unsealing its secret with the key file at `keyFile` (created on first use).
     package init(engine: Engine, keyFile: String) throws {
@@ -54,13 +56,18 @@ package final class AccessKeyStore: Sendable {
         let sealingKey = try Self.loadOrCreateSealingKey(keyFile)
         sealingKeyBytes = sealingKey.withUnsafeBytes { Array($0) }
         var loaded: [String: AccessKey] = [:]
+        var unreadable: [(id: String, name: String)] = []
         for info in try engine.accessKeys() {
-            guard let secret = Self.unseal(info.sealedSecret, id: info.id, key: sealingKey) else { throw StoreError.unreadable(id: info.id) }
+            guard let secret = Self.unseal(info.sealedSecret, id: info.id, key: sealingKey) else {
+                unreadable.append((info.id, info.name))
+                continue
+            }
             loaded[info.id] = AccessKey(
                 id: info.id, name: info.name, secret: secret, permissions: info.permissions.compactMapValues(AccessKey.Permission.init(rawValue:)),
                 createBuckets: info.createBuckets, createdAt: info.createdAt)
         }
         keys = Mutex(loaded)
+        self.unreadable = unreadable
     }
 
     package func key(id: String) -> AccessKey? { keys.withLock { $0[id] } }

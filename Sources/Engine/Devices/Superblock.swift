@@ -13,10 +13,13 @@ package struct Superblock: Sendable, Equatable, CustomStringConvertible {
     package var metadataOffset: Int64 = 0
     package var metadataBytes: Int64 = 0
 
-    /// The metadata area, if the device has a usable one.
+    /// The metadata area, if the device has a usable one: after the superblock area and before
+    /// the data (a device added with an area), or at the device's end past its data (a device from
+    /// before areas, given the free tail of its data area).
     package var metadataArea: Range<Int64>? {
         guard metadataOffset >= SuperblockFormat.reservedArea, metadataBytes >= MetadataAreaFormat.minimumBytes,
-            metadataOffset <= dataOffset - metadataBytes
+            metadataOffset <= deviceSize - metadataBytes,
+            metadataOffset + metadataBytes <= dataOffset || metadataOffset >= dataOffset
         else { return nil }
         return metadataOffset..<metadataOffset + metadataBytes
     }

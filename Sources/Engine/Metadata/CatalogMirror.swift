@@ -290,6 +290,7 @@ package final class CatalogMirror: Sendable {
                 for fd in copy.descriptors { try? Syscalls.ftruncate(fd, 0) }
                 unlink(database)
                 unlink(wal)
+                unlink(database + "-shm")  // left by a version that kept the catalog here
             }
         }
     }

@@ -185,3 +185,41 @@ extension Engine {
         }
     }
 }
+
+extension Engine {
+    /// Devices added before metadata areas existed get one at their end, where their data area's
+    /// tail is free: the catalog records the smaller data capacity first, then the superblock
+    /// names the area (a start cut between the two does the second step again; the area is the
+    /// device's last bytes either way). Runs at open, before free space is rebuilt. A device whose
+    /// tail holds data, or a pool that could not give up the space, keeps none (logged).
+    func carveMetadataAreasOnOlderDevices() throws(EngineError) {
+        let records = try catalogCall { try catalog.deviceRecords() }
+        let older = records.filter { record in
+            record.state == DeviceState.active.rawValue && devices.device(id: record.id) != nil
+                && devices.identity(id: record.id)?.metadataArea == nil
+        }
+        guard !older.isEmpty else { return }
+        let replicas = try catalogCall { try catalog.allExtentReplicas() }
+        for record in older {
+            guard let device = devices.device(id: record.id), case .superblock(var superblock) = try device.readSuperblock() else { continue }
+            let areaBytes = MetadataAreaFormat.defaultBytes(deviceSize: device.size)
+            let area = device.size - areaBytes..<device.size
+            let dataEnd = record.dataOffset + record.capacityBytes
+            let inTheWay = replicas.contains { $0.deviceId == record.id && $0.physicalOffset + $0.length > area.lowerBound }
+            let pool = try catalogCall { try catalog.poolUsage() }
+            let given = max(0, dataEnd - area.lowerBound)
+            guard !inTheWay, area.lowerBound >= record.dataOffset + Device.minimumSize / 2,
+                pool.capacityBytes - given >= pool.allocatedBytes + pool.reservedBytes
+            else {
+                logger.warning("a device from before metadata areas has no free tail for one; it holds no catalog copy", metadata: ["device": "\(record.id)"])
+                continue
+            }
+            try catalogCall { try catalog.shrinkDeviceCapacity(id: record.id, to: area.lowerBound - record.dataOffset) }
+            superblock.metadataOffset = area.lowerBound
+            superblock.metadataBytes = areaBytes
+            try device.writeSuperblock(superblock)
+            devices.add(id: record.id, device: device, identity: DeviceSet.Identity(uuid: superblock.deviceUUID, metadataArea: superblock.metadataArea))
+            logger.info("metadata area made at the end of a device from before areas", metadata: ["device": "\(record.id)", "bytes": "\(areaBytes)"])
+        }
+    }
+}

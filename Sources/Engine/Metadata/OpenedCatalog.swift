@@ -31,7 +31,13 @@ package struct OpenedCatalog: Sendable {
                     deviceID: found.superblock.deviceUUID.uuidString.lowercased(), deviceUUID: found.superblock.deviceUUID,
                     path: found.path, areaOffset: area.lowerBound, areaBytes: Int64(area.count)))
             }
-            if copies.isEmpty { copies = [try CatalogCopy.openFiles(database: catalogPath, wal: catalogPath + "-wal")] }
+            if copies.isEmpty {
+                copies = [try CatalogCopy.openFiles(database: catalogPath, wal: catalogPath + "-wal")]
+            } else {
+                // A move onto the devices that stopped after their copies were whole: the data
+                // directory's files are an older copy.
+                for suffix in ["", "-wal", "-shm"] { unlink(catalogPath + suffix) }
+            }
         } catch {
             for copy in copies { copy.close() }
             throw error

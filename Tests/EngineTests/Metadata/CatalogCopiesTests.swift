@@ -136,3 +136,35 @@ import Testing
         return nil
     }
 }
+
+@Suite struct OlderPoolTests {
+    /// A pool whose devices have no metadata area (as every device had before them) keeps its
+    /// catalog in the data directory; the next start gives each device an area at its free end
+    /// and moves the catalog there, and a new data directory then imports the pool.
+    @Test func aPoolFromBeforeAreasMovesItsCatalogOntoItsDevices() throws {
+        let directory = try Scratch.directory()
+        defer { Scratch.remove(directory) }
+        let paths = try CatalogCopiesTests.devices(directory, 2)
+        var engine = try Scratch.engine(directory)
+        let before = try paths.map { try engine.addDevice(path: $0, label: nil, force: false, metadataBytes: 0) }
+        #expect(before.allSatisfy { $0.metadataBytes == 0 && $0.capacityBytes == 127 << 20 })
+        #expect(engine.metadataCopiesStatus.devices == ["data-directory"])
+        _ = try engine.createVolume(name: "vol", capacityBytes: 64 << 20, replicas: 2, provisioning: .thin)
+        let written = try CatalogCopiesTests.fill(engine, count: 20)
+        engine.shutdown()
+        #expect(FileManager.default.fileExists(atPath: directory.appending(path: "data/catalog.sqlite").path))
+
+        engine = try Scratch.engine(directory)
+        #expect(Set(engine.metadataCopiesStatus.devices) == Set(before.map(\.id)))
+        #expect(!FileManager.default.fileExists(atPath: directory.appending(path: "data/catalog.sqlite").path))
+        let after = try engine.listDevices()
+        #expect(after.allSatisfy { $0.metadataBytes == 16 << 20 && $0.capacityBytes == (127 - 16) << 20 })
+        for (key, data) in written { #expect(try Scratch.readObject(engine, "vol", key) == data) }
+        #expect(engine.check(verifyData: true).problems == [])
+        engine.shutdown()
+
+        let imported = try Scratch.engine(directory, "elsewhere", devicePaths: paths)
+        defer { imported.shutdown() }
+        for (key, data) in written { #expect(try Scratch.readObject(imported, "vol", key) == data) }
+    }
+}
