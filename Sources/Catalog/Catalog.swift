@@ -74,18 +74,6 @@ package struct Catalog: Sendable {
         }
     }
 
-    /// Bytes reserved at the end of each page, as the database header says (tests).
-    package func reservedBytesPerPage() throws(CatalogError) -> Int {
-        do {
-            return try writer.writeWithoutTransaction { db in
-                var current: Int32 = -1
-                _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_RESERVE_BYTES, &current)
-                return Int(current)
-            }
-        } catch {
-            throw CatalogError.wrap(error)
-        }
-    }
 
     /// `PRAGMA synchronous` of the connection that writes (2 = FULL), as it is now.
     package func writerSynchronousMode() throws(CatalogError) -> Int {
@@ -122,6 +110,17 @@ package struct Catalog: Sendable {
     /// Applied migration identifiers, in order.
     package func appliedMigrations() throws(CatalogError) -> [String] {
         try read { db in try Self.migrator.appliedIdentifiers(db).sorted() }
+    }
+
+    /// Copies the WAL's pages into the database as far as readers allow (a passive checkpoint).
+    package func checkpoint() throws(CatalogError) {
+        do {
+            if let pool = writer as? DatabasePool {
+                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            }
+        } catch {
+            throw CatalogError.wrap(error)
+        }
     }
 
     /// Flushes the WAL into the main database and closes the connections.

@@ -84,7 +84,7 @@ package final class Engine: Sendable {
         }
         let placer = MetadataPlacer()
         let opened = try OpenedCatalog.open(
-            dataDirectory: dataDirectory, devicePaths: devicePaths, durableCommits: !planted.contains(.catalogWithoutFullSync), now: now,
+            dataDirectory: dataDirectory, devicePaths: devicePaths, planted: planted, now: now,
             copyLost: { [placer] _, _ in placer.request() })
         let (catalog, mirror, uuid, rings, discovery, resolvedDirectory) = (
             opened.catalog, opened.mirror, opened.poolUUID, opened.rings, opened.discovery, opened.dataDirectory)

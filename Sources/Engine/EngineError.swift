@@ -24,6 +24,9 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case volumeShrinkBelowUsed(name: String, used: Int64)
     case volumeNotEmpty(name: String, objects: Int64)
     case noSpace(SpaceScope, needed: Int64, available: Int64)
+    /// The catalog has grown near the room of its smallest copy: no new objects until it shrinks
+    /// or its copies move to larger metadata areas.
+    case metadataFull(bytes: Int64, room: Int64)
     case objectNotFound(volume: String, key: String)
     case uploadIncomplete(expected: Int64, received: Int64)
     case uploadTooLong(expected: Int64)
@@ -62,7 +65,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             .deviceNeededForReservations, .deviceStateChange, .volumeExists, .replicasExceedDevices,
             .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning:
             .conflict
-        case .noSpace: .noSpace
+        case .noSpace, .metadataFull: .noSpace
         case .patchTooLarge, .objectTooLarge: .tooLarge
         case .cacheFull, .tooManyUploads: .busy
         case .io: .io
@@ -97,6 +100,9 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .volumeNotEmpty(let name, let objects): "volume \(name) holds \(objects) object(s); pass force=true to delete it anyway"
         case .noSpace(let scope, let needed, let available):
             "not enough space in the \(scope.rawValue): \(needed) bytes needed, \(available) available"
+        case .metadataFull(let bytes, let room):
+            "the catalog (\(bytes) bytes) is near the room of its smallest copy (\(room) bytes in a device's metadata area): "
+                + "no new objects until objects are deleted or the catalog's copies are on devices with larger metadata areas (metadata_bytes)"
         case .objectNotFound(let volume, let key): "no object \(key) in volume \(volume)"
         case .uploadIncomplete(let expected, let received): "the body ended after \(received) of \(expected) bytes"
         case .uploadTooLong(let expected): "the body is longer than the declared \(expected) bytes"

@@ -12,4 +12,7 @@ package struct PlantedFaults: OptionSet, Sendable {
     /// A DELETE gives its object's space back to the allocator before the catalog commit that
     /// drops the object is durable, so another upload can overwrite data still referenced.
     package static let reuseBeforeFreeIsDurable = PlantedFaults(rawValue: 1 << 2)
+    /// A catalog sync returns once the first copy is synced: a commit is answered for before
+    /// every copy of the catalog holds it durably.
+    package static let catalogCopiesUnsynced = PlantedFaults(rawValue: 1 << 3)
 }

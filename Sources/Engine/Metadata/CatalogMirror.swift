@@ -31,6 +31,9 @@ package final class CatalogMirror: Sendable {
     private struct State {
         var copies: [CatalogCopy]
         var databaseSize: Int64
+        /// Bytes of the database's pages in use (its size less its free pages), as its header page
+        /// says as last written (at a checkpoint).
+        var databaseUsed: Int64 = 0
         var walSize: Int64
         var generation: UInt64
         var checksummed: Bool
@@ -53,9 +56,12 @@ package final class CatalogMirror: Sendable {
     private let rings: RingPool
     /// Told the device id of a copy dropped for an IO error (outside the mirror's locks).
     private let copyLost: @Sendable (String, String) -> Void
+    /// The planted bug `catalogCopiesUnsynced`: SQLite's syncs reach the first copy only.
+    private let syncFirstCopyOnly: Bool
 
     init(path: String, lockPath: String, poolUUID: UUID?, copies: [CatalogCopy], generation: UInt64, rings: RingPool,
-         copyLost: @escaping @Sendable (String, String) -> Void) {
+         syncFirstCopyOnly: Bool = false, copyLost: @escaping @Sendable (String, String) -> Void) {
+        self.syncFirstCopyOnly = syncFirstCopyOnly
         self.path = path
         self.lockPath = lockPath
         self.rings = rings
@@ -87,8 +93,18 @@ package final class CatalogMirror: Sendable {
                 walSize = first.wal.capacity
             }
         }
+        let used = page.withUnsafeBytes { Self.usedBytes(header: $0) } ?? databaseSize
         state = Mutex(State(
-            copies: copies, databaseSize: databaseSize, walSize: walSize, generation: generation, checksummed: checksummed, poolUUID: poolUUID))
+            copies: copies, databaseSize: databaseSize, databaseUsed: used, walSize: walSize, generation: generation,
+            checksummed: checksummed, poolUUID: poolUUID))
+    }
+
+    /// Pages in use × page size, from an SQLite header page (nil: not one).
+    static func usedBytes(header: UnsafeRawBufferPointer) -> Int64? {
+        guard header.count >= 40, Array(header[0..<16]) == Array("SQLite format 3\0".utf8) else { return nil }
+        func word(_ at: Int) -> Int64 { Int64(header[at]) << 24 | Int64(header[at + 1]) << 16 | Int64(header[at + 2]) << 8 | Int64(header[at + 3]) }
+        let raw = Int64(header[16]) << 8 | Int64(header[17])
+        return max(0, word(28) - word(36)) * (raw == 1 ? 65536 : raw)
     }
 
     /// The pool the copies' headers name.
@@ -100,6 +116,8 @@ package final class CatalogMirror: Sendable {
         package var copies: [String]  // device ids, or "data-directory"
         package var generation: UInt64
         package var databaseBytes: Int64
+        /// Of those, in pages in use (not on SQLite's free list).
+        package var databaseUsedBytes: Int64
         package var databaseCapacity: Int64
         package var checksumFailures: Int
         package var repairedPages: Int
@@ -110,7 +128,7 @@ package final class CatalogMirror: Sendable {
         state.withLock { state in
             Figures(
                 copies: state.copies.map { $0.place.deviceID ?? "data-directory" }, generation: state.generation,
-                databaseBytes: state.databaseSize, databaseCapacity: state.copies.map(\.database.capacity).min() ?? 0,
+                databaseBytes: state.databaseSize, databaseUsedBytes: state.databaseUsed, databaseCapacity: state.copies.map(\.database.capacity).min() ?? 0,
                 checksumFailures: state.checksumFailures, repairedPages: state.repairedPages, syncs: state.syncs)
         }
     }
@@ -139,7 +157,10 @@ package final class CatalogMirror: Sendable {
         var lost: [(CatalogCopy, SyscallError)] = []
         let result: Int32 = gate.withLock { _ in
             let (copies, checksummed) = state.withLock { state in
-                if file == .database, offset == 0, bytes.count >= 21 { state.checksummed = PageChecksum.enabled(header: bytes) }
+                if file == .database, offset == 0, bytes.count >= 21 {
+                    state.checksummed = PageChecksum.enabled(header: bytes)
+                    if let used = Self.usedBytes(header: bytes) { state.databaseUsed = used }
+                }
                 return (state.copies, state.checksummed)
             }
             guard offset >= 0, offset + Int64(bytes.count) <= copies.map({ $0.region(file).capacity }).min() ?? 0 else { return Result.full }
@@ -179,7 +200,7 @@ package final class CatalogMirror: Sendable {
                 state.syncs += 1
                 return state.copies
             }
-            lost = syncLocked(copies, file)
+            lost = syncLocked(syncFirstCopyOnly ? Array(copies.prefix(1)) : copies, file)
             if lost.count == copies.count { return Result.ioSync }
             dropLocked(lost.map(\.0))
             return Result.ok

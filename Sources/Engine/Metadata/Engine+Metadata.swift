@@ -25,6 +25,23 @@ extension Engine {
         return MetadataCopies(wanted: min(metadataCopies, max(eligible.count, 1)), healthy: healthy.count, devices: holders)
     }
 
+    /// Refuses what would add rows to a catalog near the room of its smallest copy: the pages in
+    /// use may fill 90 % of it (at least 2 MiB stay free for the WAL's pages to be checkpointed and
+    /// for deletes), well before SQLite would find no room to write. Deletes free pages that new
+    /// rows then reuse.
+    func checkMetadataRoom() throws(EngineError) {
+        let figures = mirror.figures
+        let room = figures.databaseCapacity
+        guard room < Int64.max / 2 else { return }  // the data directory's copy: a file, no fixed room
+        let limit = room - max(room / 10, 2 << 20)
+        if figures.databaseUsedBytes > limit { throw .metadataFull(bytes: figures.databaseUsedBytes, room: room) }
+    }
+
+    /// A passive checkpoint of the catalog (its database pages and header reach the copies).
+    package func checkpointCatalog() throws(EngineError) {
+        try catalogCall { try catalog.checkpoint() }
+    }
+
     /// The catalog's storage figures (for /metrics).
     package var metadataFigures: CatalogMirror.Figures { mirror.figures }
 

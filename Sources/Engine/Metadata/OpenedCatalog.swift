@@ -15,7 +15,7 @@ package struct OpenedCatalog: Sendable {
     let dataDirectory: String
 
     static func open(
-        dataDirectory: String, devicePaths: [String], durableCommits: Bool, now: Date,
+        dataDirectory: String, devicePaths: [String], planted: PlantedFaults = [], now: Date,
         copyLost: @escaping @Sendable (String, String) -> Void
     ) throws(EngineError) -> OpenedCatalog {
         let resolvedDirectory = try DataDirectory.prepare(dataDirectory)
@@ -45,7 +45,7 @@ package struct OpenedCatalog: Sendable {
         let rings = RingPool()
         let mirror = CatalogMirror(
             path: catalogPath, lockPath: lockPath, poolUUID: discovery.poolUUID, copies: copies, generation: discovery.generation,
-            rings: rings, copyLost: copyLost)
+            rings: rings, syncFirstCopyOnly: planted.contains(.catalogCopiesUnsynced), copyLost: copyLost)
         let catalog: Catalog
         let pool: PoolRecord
         do throws(EngineError) {
@@ -53,7 +53,7 @@ package struct OpenedCatalog: Sendable {
             try CatalogVFS.register(mirror)
             do {
                 catalog = try Catalog(
-                    path: catalogPath, durableCommits: durableCommits, walAutocheckpointPages: MetadataAreaFormat.walAutocheckpointPages)
+                    path: catalogPath, durableCommits: !planted.contains(.catalogWithoutFullSync), walAutocheckpointPages: MetadataAreaFormat.walAutocheckpointPages)
                 pool = try catalog.createPoolIfMissing(uuid: (discovery.poolUUID ?? UUID()).uuidString.lowercased(), now: now)
             } catch {
                 throw EngineError.catalog(error.description)
@@ -80,7 +80,7 @@ package struct OpenedCatalog: Sendable {
     package static func withCatalog<T>(
         dataDirectory: String, devicePaths: [String] = [], _ body: (Catalog) throws -> T
     ) throws -> T {
-        let opened = try open(dataDirectory: dataDirectory, devicePaths: devicePaths, durableCommits: true, now: Date(), copyLost: { _, _ in })
+        let opened = try open(dataDirectory: dataDirectory, devicePaths: devicePaths, now: Date(), copyLost: { _, _ in })
         defer { opened.close() }
         return try body(opened.catalog)
     }

@@ -2,9 +2,11 @@
 // 8 reserved bytes at the end of every page (`Catalog` sets them up), and the mirror fills them as
 // it writes a page: crc32c of the page's other bytes and its page number, then the page number.
 // A page read back with another sum, or at another place, is rotten or misdirected.
+import Catalog
+
 enum PageChecksum {
-    static let pageSize = 4096
-    static let reservedBytes = 8
+    static let pageSize = Catalog.PageLayout.pageSize
+    static let reservedBytes = Catalog.PageLayout.reservedBytes
     private static let sumOffset = pageSize - reservedBytes
 
     /// Whether a database whose first page starts with `header` keeps room for the checksum:

@@ -34,6 +34,7 @@ extension Engine {
         try VolumeRules.validate(name: name)
         try VolumeRules.validate(capacity: capacityBytes)
         try VolumeRules.validate(replicas: replicas)
+        try checkMetadataRoom()
         let record = VolumeRecord(
             name: name, capacityBytes: capacityBytes, replicas: replicas, provisioning: provisioning.rawValue,
             createdAt: now.truncatedToSeconds)

@@ -9,6 +9,7 @@
 //   free space and allocations tiling every device, every copy's checksums;
 // - the space counters equal a recount;
 // - reopening again gives the same state.
+import Catalog
 @testable import Engine
 import Foundation
 import Logging
@@ -230,8 +231,59 @@ enum PowerCutRun {
         return parts.joined(separator: "; ")
     }
 
+    /// Each current copy of the catalog, on its own, must show an allowed version of every key:
+    /// a commit is answered only once every copy holds it durably, so any copy may be the one a
+    /// start is left with. Read before the engine opens (which reconciles the copies): each copy's
+    /// database and whole WAL are copied into files and read with SQLite; a version is known by
+    /// its size (the workload's versions of a key differ in size but by chance).
+    static func copyProblems(_ root: URL, _ history: PowerCutHistory, cut: Int) -> [String] {
+        let images = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).filter { $0.hasSuffix(".img") }.sorted()
+        let found = images.compactMap { MetadataDiscovery.probe(root.path + "/" + $0) }.filter { $0.header != nil }
+        guard let newest = found.compactMap(\.header?.generation).max() else { return ["no catalog copy on the devices"] }
+        var problems: [String] = []
+        for copy in found where copy.header?.generation == newest {
+            guard let area = copy.superblock.metadataArea else { continue }
+            let directory = FileManager.default.temporaryDirectory.appending(path: "copy-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                let regions = MetadataAreaFormat.regions(areaBytes: Int64(area.count))
+                let handle = try FileHandle(forReadingFrom: URL(filePath: copy.path))
+                defer { try? handle.close() }
+                func bytes(_ offset: Int64, _ count: Int) throws -> Data {
+                    try handle.seek(toOffset: UInt64(area.lowerBound + offset))
+                    return try handle.read(upToCount: count) ?? Data()
+                }
+                let header = try bytes(regions.database.lowerBound, 100)
+                let pages = header.count == 100 ? Int(header[28]) << 24 | Int(header[29]) << 16 | Int(header[30]) << 8 | Int(header[31]) : 0
+                try bytes(regions.database.lowerBound, pages * 4096).write(to: directory.appending(path: "catalog.sqlite"))
+                let walLength = WALChain.committedLength(capacity: Int64(regions.wal.count)) { buffer, offset in
+                    guard let data = try? bytes(regions.wal.lowerBound + offset, buffer.count), data.count == buffer.count else { return false }
+                    data.copyBytes(to: buffer)
+                    return true
+                }
+                try bytes(regions.wal.lowerBound, Int(walLength)).write(to: directory.appending(path: "catalog.sqlite-wal"))
+                let catalog = try Catalog(path: directory.appending(path: "catalog.sqlite").path)
+                defer { try? catalog.close() }
+                let volumes = Dictionary(uniqueKeysWithValues: try catalog.volumeRecords().map { ($0.name, $0.id!) })
+                for id in history.keys {
+                    let parts = id.split(separator: "/", maxSplits: 1).map(String.init)
+                    let allowed = history.allowed(id, volume: parts[0], cut: cut)
+                    let size = try volumes[parts[0]].flatMap { try catalog.object(volumeID: $0, key: parts[1]) }?.record.size
+                    let fits = allowed.contains { candidate in candidate.map { Int64($0.count) } == size }
+                    if !fits {
+                        problems.append("the catalog's copy on \(copy.path) holds \(id) at \(size.map { "\($0) bytes" } ?? "absent"); history: \(history.describe(id, volume: parts[0], cut: cut))")
+                    }
+                }
+            } catch {
+                problems.append("the catalog's copy on \(copy.path) does not open: \(error)")
+            }
+        }
+        return problems
+    }
+
     private static func verify(_ root: URL, _ history: PowerCutHistory, cut: Int, report: inout PowerCutReport) -> [String] {
-        var violations: [String] = []
+        var violations: [String] = copyProblems(root, history, cut: cut)
         var first: [String: Found] = [:]
         do {
             let engine = try Engine.open(dataDirectory: root.path + "/data", logger: logger, cacheBytes: 64 << 20, metadataCopies: 2)

@@ -32,6 +32,7 @@ import Testing
         ("the catalog commit before the data's fdatasync", PlantedFaults.commitBeforeDataSync),
         ("a catalog without synchronous = FULL", PlantedFaults.catalogWithoutFullSync),
         ("space reused before the commit that freed it is durable", PlantedFaults.reuseBeforeFreeIsDurable),
+        ("a commit answered before every catalog copy is synced", PlantedFaults.catalogCopiesUnsynced),
     ])
     func aPlantedBugIsCaught(_ name: String, _ fault: PlantedFaults) throws {
         var found: PowerCutReport?

@@ -168,3 +168,40 @@ import Testing
         for (key, data) in written { #expect(try Scratch.readObject(imported, "vol", key) == data) }
     }
 }
+
+@Suite struct CatalogRoomTests {
+    /// A catalog near its smallest copy's room refuses new objects (507 on the wire) and takes
+    /// deletes and overwrites; it is never left half-written.
+    @Test func aCatalogNearItsRoomRefusesNewObjectsButNotDeletes() throws {
+        let directory = try Scratch.directory()
+        defer { Scratch.remove(directory) }
+        let path = try Scratch.file(directory, "disk.img", size: 128 << 20)
+        let engine = try Scratch.engine(directory)
+        defer { engine.shutdown() }
+        _ = try engine.addDevice(path: path, label: nil, force: false)
+        _ = try engine.createVolume(name: "vol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
+        var stored = 0
+        var refusal: EngineError?
+        // Long keys fill the catalog quickly (each row holds its key twice: the row and its index).
+        let pad = String(repeating: "k", count: 900)
+        while refusal == nil, stored < 100_000 {
+            do {
+                try Scratch.upload(engine, "vol", "\(pad)-\(stored)", [1])
+                stored += 1
+            } catch let error as EngineError {
+                refusal = error
+            }
+        }
+        guard case .metadataFull(let bytes, let room)? = refusal else {
+            Issue.record("no refusal after \(stored) objects: \(String(describing: refusal))")
+            return
+        }
+        #expect(refusal?.kind == .noSpace)
+        #expect(bytes <= room)
+        try Scratch.upload(engine, "vol", "\(pad)-0", [2])  // an overwrite is taken
+        for i in 0..<stored / 2 { try engine.deleteObject(volume: "vol", key: "\(pad)-\(i)") }
+        try engine.checkpointCatalog()  // the header page, with the free list, reaches the copies
+        try Scratch.upload(engine, "vol", "after-deletes", [3])  // room again
+        #expect(engine.check(verifyData: false).problems == [])
+    }
+}
