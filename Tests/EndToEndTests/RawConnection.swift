@@ -15,10 +15,11 @@ final class RawConnection {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else {
-            close(fd)
-            throw POSIXError(.ECONNREFUSED)
-        }
+        // No close here: an initializer that throws once every stored property is set still
+        // runs deinit, which closes `fd`. Closing it here too closed it twice; with tests running
+        // in parallel, the second close hit another test's new socket under the same number, and
+        // two requests then shared one connection (a GET got another test's PUT answer).
+        guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
     }
 
     deinit { close(fd) }
