@@ -404,6 +404,13 @@ package final class CatalogMirror: Sendable {
         _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, copies: [CatalogCopy], repairInline: Bool, checkEveryCopy: Bool = false
     ) -> Bool {
         let pageSize = Int64(PageChecksum.pageSize)
+        // SQLite's usual read, one whole page from the first copy, verified where it landed.
+        if !checkEveryCopy, buffer.count == PageChecksum.pageSize, offset % pageSize == 0, let primary = copies.first,
+            primary.read(.database, into: buffer, at: offset),
+            PageChecksum.verify(UnsafeRawBufferPointer(buffer), pageNumber: PageChecksum.pageNumber(at: offset))
+        {
+            return true
+        }
         let first = offset / pageSize * pageSize
         let end = offset + Int64(buffer.count)
         var page = [UInt8](repeating: 0, count: PageChecksum.pageSize)

@@ -185,6 +185,16 @@ extension Engine {
                         ? "carries a superblock of this pool from a removed device (add it with POST /v1/devices and force)"
                         : "belongs to another pool (\(found.superblock.poolUUID.uuidString.lowercased())); start with the devices of one pool")
             }
+            // Every named device is judged before any is written: a blank one must be blank
+            // where other formats keep their labels too (as `addDevice` checks without force).
+            let device = try Device.open(path: resolved)
+            let header = try device.readHeaderBlock()
+            guard withExtendedLifetime(header, { SuperblockFormat.decode(UnsafeRawBufferPointer(header.bytes)) }) == .blank else {
+                throw .deviceForeign(path: resolved, reason: "holds data that is not an appliance superblock")
+            }
+            if let offset = try device.firstNonZeroByte() {
+                throw .deviceForeign(path: resolved, reason: "holds data at byte \(offset)")
+            }
             blank.append(resolved)
         }
         let missing = Set(members.filter { devices.device(id: $0.id) == nil }.map(\.id))

@@ -43,6 +43,11 @@ struct MetadataDiscovery {
         discovery.generation = newest
         discovery.current = copies.filter { $0.header?.generation == newest }.sorted { $0.path < $1.path }
         discovery.poolUUID = pools.first
+        // Copies of one generation were written together: they name the same set of copies.
+        let sets = Set(discovery.current.compactMap { $0.header.map { Set($0.copies) } })
+        if sets.count > 1 {
+            throw .catalog("the catalog's copies of generation \(newest) disagree about which devices hold copies; nothing was changed")
+        }
         return discovery
     }
 
