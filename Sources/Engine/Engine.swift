@@ -74,10 +74,12 @@ package final class Engine: Sendable {
     /// registered device; devices that fail to open are reported as failed. The catalog is found on
     /// the devices' metadata areas (MetadataDiscovery: the data directory's record of the devices,
     /// its default devices and `devicePaths`), else in the data directory; its copies are then put
-    /// on `metadataCopies` devices.
+    /// on `metadataCopies` devices. `placeMetadata: false` (`appliance check`) leaves the copies
+    /// and the devices' areas as they are found.
     package static func open(
         dataDirectory: String, logger: Logger, cacheBytes: Int64 = Engine.defaultCacheBytes, now: Date = Date(),
-        planted: PlantedFaults = [], metadataCopies: Int = Engine.defaultMetadataCopies, devicePaths: [String] = []
+        planted: PlantedFaults = [], metadataCopies: Int = Engine.defaultMetadataCopies, devicePaths: [String] = [],
+        placeMetadata: Bool = true
     ) throws(EngineError) -> Engine {
         guard metadataCopies >= 1, metadataCopies <= MetadataAreaFormat.maximumCopies else {
             throw .invalidArgument(field: "metadata-copies", reason: "must be between 1 and \(MetadataAreaFormat.maximumCopies)")
@@ -92,7 +94,7 @@ package final class Engine: Sendable {
             dataDirectory: resolvedDirectory, mirror: mirror, metadataCopies: metadataCopies, metadataPlacer: placer, rings: rings)
         placer.attach(engine)
         try engine.openRegisteredDevices(found: discovery.devices)
-        try engine.carveMetadataAreasOnOlderDevices()
+        if placeMetadata { try engine.carveMetadataAreasOnOlderDevices() }
         try engine.rebuildFreeSpace()
         let recount = try engine.catalogCall { try catalog.recountUsage() }
         engine.space.load(recount)
@@ -102,7 +104,7 @@ package final class Engine: Sendable {
         try engine.catalogCall { try catalog.pruneCompletedUploads(before: Date().addingTimeInterval(-86_400)) }
         // Every volume's row in memory from the start: what an event loop may look at.
         engine.volumeRecords.withLock { cached in for volume in recount.volumes { cached[volume.name] = volume } }
-        engine.placeMetadataCopies()
+        if placeMetadata { engine.placeMetadataCopies() }
         engine.writeback.start(engine)
         engine.resumeEvacuations()
         return engine

@@ -31,7 +31,7 @@ struct CheckCommand: ParsableCommand {
             try DataDirectoryLock.acquire(dataDir)
             var logger = Logger(label: "check")
             logger.logLevel = .error
-            engine = try Engine.open(dataDirectory: dataDir, logger: logger, cacheBytes: 64 << 20, devicePaths: devices)
+            engine = try Engine.open(dataDirectory: dataDir, logger: logger, cacheBytes: 64 << 20, devicePaths: devices, placeMetadata: false)
         } catch {
             print("error: \(error)")
             throw ExitCode(2)
