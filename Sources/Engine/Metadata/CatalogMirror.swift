@@ -309,9 +309,8 @@ package final class CatalogMirror: Sendable {
             try? copy.wipeHeaders()
             if case .dataDirectory(let database, let wal) = place {
                 for fd in copy.descriptors { try? Syscalls.ftruncate(fd, 0) }
-                unlink(database)
-                unlink(wal)
-                unlink(database + "-shm")  // left by a version that kept the catalog here
+                // (-shm: left by a version that kept the catalog here.)
+                for path in [database, wal, database + "-shm"] { try? Syscalls.unlink(path) }
             }
         }
     }

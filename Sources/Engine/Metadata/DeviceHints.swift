@@ -43,6 +43,10 @@ struct DeviceHints: Codable, Equatable {
         } catch {
             throw .io(call: error.call, path: temporary, errno: error.errno)
         }
-        guard rename(temporary, path) == 0 else { throw .io(call: "rename", path: path, errno: errno) }
+        do {
+            try Syscalls.rename(temporary, to: path)
+        } catch {
+            throw .io(call: error.call, path: path, errno: error.errno)
+        }
     }
 }

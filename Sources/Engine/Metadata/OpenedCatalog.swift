@@ -36,7 +36,7 @@ package struct OpenedCatalog: Sendable {
             } else {
                 // A move onto the devices that stopped after their copies were whole: the data
                 // directory's files are an older copy.
-                for suffix in ["", "-wal", "-shm"] { unlink(catalogPath + suffix) }
+                for suffix in ["", "-wal", "-shm"] { try? Syscalls.unlink(catalogPath + suffix) }
             }
         } catch {
             for copy in copies { copy.close() }

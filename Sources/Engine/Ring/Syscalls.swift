@@ -166,6 +166,19 @@ package enum Syscalls {
         }
     }
 
+    /// Removes `path`; one that is not there is no error.
+    static func unlink(_ path: String) throws(SyscallError) {
+        do {
+            _ = try retrying("unlink") { Glibc.unlink(path) }
+        } catch where error.errno == ENOENT {
+            return
+        }
+    }
+
+    static func rename(_ from: String, to: String) throws(SyscallError) {
+        _ = try retrying("rename") { Glibc.rename(from, to) }
+    }
+
     static func chmod(_ path: String, mode: mode_t) throws(SyscallError) {
         _ = try retrying("chmod") { Glibc.chmod(path, mode) }
     }
