@@ -43,6 +43,10 @@ package final class CatalogMirror: Sendable {
         var repairedPages = 0
         /// Syncs SQLite asked for (each syncs every copy).
         var syncs = 0
+        /// crc32c of each page SQLite wrote into the WAL this run, by its offset: a page read back
+        /// from the WAL is verified against it (frames from before the start were verified by
+        /// their chain, `reconcileWALs` and SQLite's recovery).
+        var walSums: [Int64: UInt32] = [:]
         /// The pool the copies belong to (unknown for a new pool until its catalog row exists).
         var poolUUID: UUID?
     }
@@ -145,10 +149,16 @@ package final class CatalogMirror: Sendable {
             UnsafeMutableRawBufferPointer(rebasing: buffer[Int(available)...]).initializeMemory(as: UInt8.self, repeating: 0)
         }
         if available > 0 {
-            let ok = file == .database && checksummed
-                ? readVerified(wanted, at: offset, copies: copies, repairInline: false)
-                : copies.contains { $0.read(file, into: wanted, at: offset) }
-            if !ok { return file == .database && checksummed ? Result.ioData : Result.ioRead }
+            let walSum = file == .wal && available == PageChecksum.pageSize ? state.withLock { $0.walSums[offset] } : nil
+            let ok: Bool
+            if file == .database && checksummed {
+                ok = readVerified(wanted, at: offset, copies: copies, repairInline: false)
+            } else if let walSum {
+                ok = readWALPage(wanted, at: offset, sum: walSum, copies: copies)
+            } else {
+                ok = copies.contains { $0.read(file, into: wanted, at: offset) }
+            }
+            if !ok { return (file == .database && checksummed) || walSum != nil ? Result.ioData : Result.ioRead }
         }
         return available < buffer.count ? Result.shortRead : Result.ok
     }
@@ -165,6 +175,12 @@ package final class CatalogMirror: Sendable {
             }
             guard offset >= 0, offset + Int64(bytes.count) <= copies.map({ $0.region(file).capacity }).min() ?? 0 else { return Result.full }
             let sealed = file == .database && checksummed && bytes.count == PageChecksum.pageSize && offset % Int64(PageChecksum.pageSize) == 0
+            if file == .wal {
+                let sum = bytes.count == PageChecksum.pageSize ? CRC32C.checksum(bytes) : nil
+                state.withLock { state in
+                    if let sum { state.walSums[offset] = sum } else { state.walSums[offset] = nil }
+                }
+            }
             var page = sealed ? [UInt8](bytes) : []
             if sealed { page.withUnsafeMutableBytes { PageChecksum.seal($0, pageNumber: PageChecksum.pageNumber(at: offset)) } }
             for copy in copies {
@@ -250,7 +266,12 @@ package final class CatalogMirror: Sendable {
                 }
             }
             state.withLock { state in
-                if file == .database { state.databaseSize = 0 } else { state.walSize = 0 }
+                if file == .database {
+                    state.databaseSize = 0
+                } else {
+                    state.walSize = 0
+                    state.walSums = [:]
+                }
             }
             return Result.ok
         }
@@ -453,6 +474,33 @@ package final class CatalogMirror: Sendable {
             }
         }
         return whole
+    }
+
+    /// A page of the WAL read from the first copy whose bytes match the sum it was written with;
+    /// the copies that did not are rewritten from it.
+    private func readWALPage(_ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, sum: UInt32, copies: [CatalogCopy]) -> Bool {
+        var bad: [CatalogCopy] = []
+        var good = false
+        for copy in copies {
+            if copy.read(.wal, into: buffer, at: offset), CRC32C.checksum(UnsafeRawBufferPointer(buffer)) == sum {
+                good = true
+                break
+            }
+            bad.append(copy)
+        }
+        state.withLock { $0.checksumFailures += bad.count }
+        guard good, !bad.isEmpty else { return good }
+        let page = [UInt8](UnsafeRawBufferPointer(buffer))
+        gate.withLock { _ in
+            let current = state.withLock { $0.copies }
+            var repaired = 0
+            for copy in bad where current.contains(copy) {
+                if (try? copy.write(.wal, page, at: offset)) != nil { repaired += 1 }
+            }
+            _ = syncLocked(bad.filter { current.contains($0) }, .wal)
+            state.withLock { $0.repairedPages += repaired }
+        }
+        return true
     }
 
     private func repairLocked(_ pages: [(copy: CatalogCopy, offset: Int64, page: [UInt8])]) {
