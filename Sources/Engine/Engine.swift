@@ -125,7 +125,6 @@ package final class Engine: Sendable {
         } catch {
             logger.error("closing the catalog failed", metadata: ["error": "\(error)"])
         }
-        CatalogVFS.unregister(mirror)
         mirror.close()
     }
 

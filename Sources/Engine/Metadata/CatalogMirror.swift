@@ -82,33 +82,24 @@ package final class CatalogMirror: Sendable {
         if case .dataDirectory = first.place {
             databaseSize = (try? Syscalls.fileSize(first.database.fd)) ?? 0
             walSize = (try? Syscalls.fileSize(first.wal.fd)) ?? 0
-            if databaseSize >= Int64(PageChecksum.pageSize), page.withUnsafeMutableBytes({ first.read(.database, into: $0, at: 0) }) {
-                checksummed = page.withUnsafeBytes { PageChecksum.enabled(header: $0) }
-            }
-        } else {
-            if page.withUnsafeMutableBytes({ first.read(.database, into: $0, at: 0) }), page.starts(with: Array("SQLite format 3\0".utf8)) {
-                checksummed = page.withUnsafeBytes { PageChecksum.enabled(header: $0) }
-                let pageSize = Int64(Int(page[16]) << 8 | Int(page[17]))
-                let pages = Int64(page[28]) << 24 | Int64(page[29]) << 16 | Int64(page[30]) << 8 | Int64(page[31])
-                databaseSize = min((pageSize == 1 ? 65536 : pageSize) * pages, first.database.capacity)
-            }
+        }
+        let header = databaseSize >= Int64(PageChecksum.pageSize) || first.area != nil
+            ? page.withUnsafeMutableBytes { first.read(.database, into: $0, at: 0) ? SQLiteHeader(UnsafeRawBufferPointer($0)) : nil }
+            : nil
+        if let header {
+            checksummed = PageChecksum.enabled(header)
+            if first.area != nil { databaseSize = min(header.bytes, first.database.capacity) }
+        }
+        if first.area != nil {
             var magic = [UInt8](repeating: 0, count: 4)
             if magic.withUnsafeMutableBytes({ first.read(.wal, into: $0, at: 0) }), magic[0..<3] == [0x37, 0x7F, 0x06], magic[3] & 0xFE == 0x82 {
                 walSize = first.wal.capacity
             }
         }
-        let used = page.withUnsafeBytes { Self.usedBytes(header: $0) } ?? databaseSize
+        let used = header?.usedBytes ?? databaseSize
         state = Mutex(State(
             copies: copies, databaseSize: databaseSize, databaseUsed: used, walSize: walSize, generation: generation,
             checksummed: checksummed, poolUUID: poolUUID))
-    }
-
-    /// Pages in use × page size, from an SQLite header page (nil: not one).
-    static func usedBytes(header: UnsafeRawBufferPointer) -> Int64? {
-        guard header.count >= 40, Array(header[0..<16]) == Array("SQLite format 3\0".utf8) else { return nil }
-        func word(_ at: Int) -> Int64 { Int64(header[at]) << 24 | Int64(header[at + 1]) << 16 | Int64(header[at + 2]) << 8 | Int64(header[at + 3]) }
-        let raw = Int64(header[16]) << 8 | Int64(header[17])
-        return max(0, word(28) - word(36)) * (raw == 1 ? 65536 : raw)
     }
 
     /// The pool the copies' headers name.
@@ -167,13 +158,13 @@ package final class CatalogMirror: Sendable {
         var lost: [(CatalogCopy, SyscallError)] = []
         let result: Int32 = gate.withLock { _ in
             let (copies, checksummed) = state.withLock { state in
-                if file == .database, offset == 0, bytes.count >= 21 {
-                    state.checksummed = PageChecksum.enabled(header: bytes)
-                    if let used = Self.usedBytes(header: bytes) { state.databaseUsed = used }
+                if file == .database, offset == 0, let header = SQLiteHeader(bytes) {
+                    state.checksummed = PageChecksum.enabled(header)
+                    state.databaseUsed = header.usedBytes
                 }
                 return (state.copies, state.checksummed)
             }
-            guard offset >= 0, offset + Int64(bytes.count) <= copies.map({ $0.region(file).capacity }).min() ?? 0 else { return Result.full }
+            guard offset >= 0, offset + Int64(bytes.count) <= copies.lazy.map({ $0.region(file).capacity }).min() ?? 0 else { return Result.full }
             let sealed = file == .database && checksummed && bytes.count == PageChecksum.pageSize && offset % Int64(PageChecksum.pageSize) == 0
             if file == .wal {
                 let sum = bytes.count == PageChecksum.pageSize ? CRC32C.checksum(bytes) : nil
@@ -401,8 +392,10 @@ package final class CatalogMirror: Sendable {
         }
     }
 
-    /// Closes every copy's descriptors (after the catalog is closed).
+    /// Stops serving SQLite (the VFS forgets this mirror) and closes every copy's descriptors
+    /// (after the catalog is closed).
     func close() {
+        CatalogVFS.unregister(self)
         let all = state.withLock { state in
             let all = state.copies + state.retired
             state.copies = []

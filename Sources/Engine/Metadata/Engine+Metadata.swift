@@ -125,6 +125,8 @@ final class MetadataPlacer: Sendable {
 
     private let state = Lock(State())
     private let engine = Lock<Engine?>(nil)
+    /// Signalled when a run ends for good.
+    private let ended = NSCondition()
 
     func attach(_ engine: Engine) { self.engine.withLock { $0 = engine } }
 
@@ -150,7 +152,12 @@ final class MetadataPlacer: Sendable {
                     state.running = false
                     return false
                 }
-                if !more { return }
+                if !more {
+                    ended.lock()
+                    ended.broadcast()
+                    ended.unlock()
+                    return
+                }
             }
         }
         thread.name = "metadata-placement"
@@ -160,7 +167,9 @@ final class MetadataPlacer: Sendable {
     /// No new runs; waits for one in progress; forgets the engine.
     func stop() {
         state.withLock { $0.stopping = true }
-        while state.withLock({ $0.running }) { Thread.sleep(forTimeInterval: 0.01) }
+        ended.lock()
+        while state.withLock({ $0.running }) { ended.wait() }
+        ended.unlock()
         engine.withLock { $0 = nil }
     }
 }

@@ -59,14 +59,12 @@ package struct OpenedCatalog: Sendable {
                 throw EngineError.catalog(error.description)
             }
         } catch {
-            CatalogVFS.unregister(mirror)
             mirror.close()
             throw error
         }
         try DataDirectory.restrictCatalogFiles(lockPath: lockPath, catalogPath: catalogPath)  // a -shm SQLite made just now
         guard let uuid = UUID(uuidString: pool.uuid), discovery.poolUUID == nil || discovery.poolUUID == uuid else {
             try? catalog.close()
-            CatalogVFS.unregister(mirror)
             mirror.close()
             throw .catalog("pool uuid \(pool.uuid) is malformed or is not the devices' pool")
         }
@@ -88,7 +86,6 @@ package struct OpenedCatalog: Sendable {
     /// Closes the catalog, then the mirror under it.
     func close() {
         try? catalog.close()
-        CatalogVFS.unregister(mirror)
         mirror.close()
     }
 }

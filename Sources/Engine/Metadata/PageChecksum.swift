@@ -9,11 +9,9 @@ enum PageChecksum {
     static let reservedBytes = Catalog.PageLayout.reservedBytes
     private static let sumOffset = pageSize - reservedBytes
 
-    /// Whether a database whose first page starts with `header` keeps room for the checksum:
-    /// an SQLite header with 4 KiB pages and 8 reserved bytes.
-    static func enabled(header: UnsafeRawBufferPointer) -> Bool {
-        guard header.count >= 21, Array(header[0..<16]) == Array("SQLite format 3\0".utf8) else { return false }
-        return Int(header[16]) << 8 | Int(header[17]) == pageSize && Int(header[20]) == reservedBytes
+    /// Whether a database with `header` keeps room for the checksum: 4 KiB pages, 8 reserved bytes.
+    static func enabled(_ header: SQLiteHeader) -> Bool {
+        header.pageSize == Int64(pageSize) && header.reservedBytes == reservedBytes
     }
 
     /// Page number (1-based) of the page at byte `offset` of the database.

@@ -254,9 +254,8 @@ enum PowerCutRun {
                     try handle.seek(toOffset: UInt64(area.lowerBound + offset))
                     return try handle.read(upToCount: count) ?? Data()
                 }
-                let header = try bytes(regions.database.lowerBound, 100)
-                let pages = header.count == 100 ? Int(header[28]) << 24 | Int(header[29]) << 16 | Int(header[30]) << 8 | Int(header[31]) : 0
-                try bytes(regions.database.lowerBound, pages * 4096).write(to: directory.appending(path: "catalog.sqlite"))
+                let header = try bytes(regions.database.lowerBound, 100).withUnsafeBytes { SQLiteHeader($0) }
+                try bytes(regions.database.lowerBound, Int(header?.bytes ?? 0)).write(to: directory.appending(path: "catalog.sqlite"))
                 let walLength = WALChain.committedLength(capacity: Int64(regions.wal.count)) { buffer, offset in
                     guard let data = try? bytes(regions.wal.lowerBound + offset, buffer.count), data.count == buffer.count else { return false }
                     data.copyBytes(to: buffer)
