@@ -35,8 +35,12 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: ["Catalog", "CURing", "CCRC32C", "CSQLiteVFS", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: upcoming
+            // Debug builds (the tests') carry the test hooks: syscall faults, the IO observer the
+            // power-cut model plugs into, planted bugs. A release binary has none of them.
+            swiftSettings: upcoming + [.define("TEST_HOOKS", .when(configuration: .debug))]
         ),
+        // What only tests link: the power-cut model (an IO observer of the Engine's syscall seam).
+        .target(name: "EngineTestSupport", dependencies: ["Engine", "CSQLiteVFS"], swiftSettings: upcoming),
         .target(
             name: "API",
             dependencies: [
@@ -68,7 +72,7 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer"),
         .executableTarget(name: "FuzzParsers", dependencies: ["ParserFuzzing", "CLibFuzzer"], swiftSettings: upcoming),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"], swiftSettings: upcoming),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog"], swiftSettings: upcoming),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog", "EngineTestSupport"], swiftSettings: upcoming),
         .testTarget(name: "APITests", dependencies: ["API", "Engine", "ParserFuzzing"], swiftSettings: upcoming),
         .testTarget(
             name: "EndToEndTests", dependencies: ["Appliance", "Engine", "Catalog", .product(name: "Crypto", package: "swift-crypto")],

@@ -30,8 +30,13 @@ package final class Engine: Sendable {
     let dataDirectory: String
     /// Serializes control-plane changes that touch device headers and the catalog together.
     let control = Mutex<Void>(())
-    /// Bugs planted for the power-cut test; none in production.
-    let planted: PlantedFaults
+    #if TEST_HOOKS
+        /// Bugs planted for the power-cut test; none in production.
+        let planted: PlantedFaults
+    #else
+        /// Release builds have none, known at compile time: the planted branches fold away.
+        var planted: PlantedFaults { [] }
+    #endif
     /// The catalog's storage: its copies on the devices' metadata areas (Metadata/).
     let mirror: CatalogMirror
     /// How many devices should hold a copy of the catalog.
@@ -58,7 +63,9 @@ package final class Engine: Sendable {
         self.metadataCopies = metadataCopies
         self.metadataPlacer = metadataPlacer
         self.dataDirectory = dataDirectory
-        self.planted = planted
+        #if TEST_HOOKS
+            self.planted = planted
+        #endif
         self.poolUUID = poolUUID
         self.logger = logger
         deferredFree = DeferredFree(allocator: allocator)
@@ -130,10 +137,14 @@ package final class Engine: Sendable {
 
     /// Runs a catalog call, translating catalog errors; EngineErrors thrown by validation
     /// closures pass through unchanged.
+    /// The fault-hook name (Syscalls.injectFault) of this engine's catalog calls.
+    var catalogFault: String { "catalog " + dataDirectory }
+
     func catalogCall<T>(
         notFound: EngineError? = nil, duplicate: EngineError? = nil, _ body: () throws -> T
     ) throws(EngineError) -> T {
         EventLoopGuard.assertMayWait("a catalog (SQLite) call")
+        if let errno = Syscalls.takeFault(catalogFault) { throw .catalog("injected fault: \(Syscalls.describe(errno: errno))") }
         do {
             return try body()
         } catch let error as EngineError {

@@ -4,22 +4,34 @@
 // connection server; workers blocked on IO are still many) that spinning burned the CPU the lock
 // holder needed (28% of a cache-hit GET run in Mutex._lockSlow; 12k → 21k req/s with this lock).
 // ThreadSanitizer here reports races inside Synchronization.Mutex closures that are not races (it
-// does the same for a minimal two-thread Mutex program); it understands this lock. Same shape as Mutex: `withLock { inout }`.
-// Rarely contended state keeps using Mutex.
+// does the same for a minimal two-thread Mutex program); it understands this lock. Same shape as
+// Mutex: `withLock { inout }`. Rarely contended state keeps using Mutex.
+//
+// It also carries a condition, so that a thread waiting for the state to change sleeps until the
+// change instead of polling: `wait(until:)` waits for a predicate of the state, and a change that
+// a waiter may be waiting for is made with `withLockWaking`, which wakes every waiter.
 import Glibc
 
 package final class Lock<State>: @unchecked Sendable {
     // @unchecked: `state` is only touched while `mutex` is held.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var state: State
 
     package init(_ state: State) {
         self.state = state
         pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)  // deadlines immune to clock steps
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
+        pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)
+        condition.deallocate()
         mutex.deallocate()
     }
 
@@ -27,5 +39,46 @@ package final class Lock<State>: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
+    }
+
+    /// `withLock`, then wakes every thread in `wait(until:)` to look at the state again.
+    package func withLockWaking<T, E: Error>(_ body: (inout State) throws(E) -> T) throws(E) -> T {
+        pthread_mutex_lock(mutex)
+        defer {
+            pthread_cond_broadcast(condition)
+            pthread_mutex_unlock(mutex)
+        }
+        return try body(&state)
+    }
+
+    /// Wakes every waiter without changing anything (a change made elsewhere, e.g. an atomic).
+    package func wakeAll() {
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Sleeps until `ready(state)` holds (checked under the lock, again after every wake) or
+    /// `seconds` have passed (nil: no limit); the lock is not held while sleeping. Returns whether
+    /// the state was ready.
+    @discardableResult
+    package func wait(seconds: Double? = nil, until ready: (inout State) -> Bool) -> Bool {
+        var deadline = timespec()
+        if let seconds {
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let nanoseconds = Int(deadline.tv_nsec) + Int((max(0, seconds) * 1e9).rounded())
+            deadline.tv_sec += nanoseconds / 1_000_000_000
+            deadline.tv_nsec = nanoseconds % 1_000_000_000
+        }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !ready(&state) {
+            if seconds == nil {
+                pthread_cond_wait(condition, mutex)
+            } else if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT {
+                return ready(&state)
+            }
+        }
+        return true
     }
 }

@@ -1,5 +1,6 @@
 // Durability bugs planted on purpose, so that the power-cut test (Tests/EngineTests/Crash) can show
-// it catches them. Test switches: an engine opened without them (production) has none.
+// it catches them. Test switches, honoured only in builds with TEST_HOOKS (debug builds): a release
+// binary's `Engine.planted` is empty at compile time.
 package struct PlantedFaults: OptionSet, Sendable {
     package let rawValue: Int
     package init(rawValue: Int) { self.rawValue = rawValue }
@@ -15,4 +16,16 @@ package struct PlantedFaults: OptionSet, Sendable {
     /// A catalog sync returns once the first copy is synced: a commit is answered for before
     /// every copy of the catalog holds it durably.
     package static let catalogCopiesUnsynced = PlantedFaults(rawValue: 1 << 3)
+}
+
+extension PlantedFaults {
+    /// The faults an engine may be opened with: all of them with TEST_HOOKS, none otherwise.
+    static func admitted(_ faults: PlantedFaults) -> PlantedFaults {
+        #if TEST_HOOKS
+            return faults
+        #else
+            precondition(faults.isEmpty, "planted faults need a build with TEST_HOOKS (a debug build)")
+            return []
+        #endif
+    }
 }

@@ -18,9 +18,10 @@ struct ScrubJSON: Encodable, Sendable {
     var errors: Int64
     var repaired: Int64
     var unrepairable: [Range]
+    var problem: String?
 
     enum CodingKeys: String, CodingKey {
-        case state, errors, repaired, unrepairable
+        case state, errors, repaired, unrepairable, problem
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case checkedBytes = "checked_bytes"
@@ -35,6 +36,7 @@ struct ScrubJSON: Encodable, Sendable {
         totalBytes = status.totalBytes
         errors = status.errors
         repaired = status.repaired
+        problem = status.problem
         unrepairable = status.unrepairable.map { Range(volume: $0.volume, key: $0.key, offset: $0.offset, length: $0.length) }
     }
 
@@ -48,5 +50,6 @@ struct ScrubJSON: Encodable, Sendable {
         try c.encode(errors, forKey: .errors)
         try c.encode(repaired, forKey: .repaired)
         try c.encode(unrepairable, forKey: .unrepairable)
+        try c.encodeIfPresent(problem, forKey: .problem)
     }
 }

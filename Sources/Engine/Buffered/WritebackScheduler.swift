@@ -6,29 +6,23 @@ import Foundation
 import Synchronization
 
 final class WritebackScheduler: Sendable {
-    let interval: Duration = .milliseconds(200)
+    static let interval = 0.2
     let maxAge: Duration = .seconds(3)
-    private let running = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(true)
+    private let task = Mutex<PeriodicTask?>(nil)
 
     func start(_ engine: Engine) {
-        running.store(true, ordering: .releasing)
-        stopped.store(false, ordering: .releasing)
-        let thread = Thread { [self] in
-            while running.load(ordering: .acquiring) {
-                Thread.sleep(forTimeInterval: 0.2)
-                engine.backgroundWriteback(maxAge: maxAge)
-            }
-            stopped.store(true, ordering: .releasing)
+        let maxAge = maxAge
+        let flusher = PeriodicTask(name: "writeback", period: { Self.interval }) { [weak engine] in
+            guard let engine else { return false }
+            engine.backgroundWriteback(maxAge: maxAge)
+            return true
         }
-        thread.name = "writeback"
-        thread.start()
+        task.withLock { $0 = flusher }
     }
 
-    /// Stops the thread and waits for it.
+    /// Stops the flusher and waits for a pass under way.
     func stop() {
-        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        while !stopped.load(ordering: .acquiring) { usleep(1000) }
+        task.withLock { $0.take() }?.stop(seconds: nil)
     }
 }
 

@@ -49,18 +49,16 @@ final class Evacuator: Sendable {
             return true
         }
         guard start else { return }
-        let thread = Thread { [weak engine, self] in
+        BackgroundThread.start("evacuate") { [weak engine, self] in
             if let engine { run(engine, device: device) }
-            state.withLock { $0.jobs[device]?.running = false }
+            state.withLockWaking { $0.jobs[device]?.running = false }
         }
-        thread.name = "evacuate"
-        thread.start()
     }
 
     /// Stops the job on `device` (a drain cancelled); what it moved stays moved.
     func cancel(_ device: String) {
         state.withLock { $0.jobs[device]?.cancelled = true }
-        while state.withLock({ $0.jobs[device]?.running ?? false }) { usleep(2000) }
+        state.wait { !($0.jobs[device]?.running ?? false) }
         state.withLock { _ = $0.jobs.removeValue(forKey: device) }
     }
 
@@ -70,28 +68,34 @@ final class Evacuator: Sendable {
             state.stopping = true
             for id in state.jobs.keys { state.jobs[id]?.cancelled = true }
         }
-        let until = Date().addingTimeInterval(30)
-        while Date() < until, running { usleep(2000) }
+        state.wait(seconds: 30) { !$0.jobs.values.contains { $0.running } }
     }
 
     /// Moves what it can off `device` now, on the calling thread (a forced removal); returns
     /// the copies it could not move, with why.
     func evacuateNow(_ engine: Engine, device: String) -> [String] {
-        pass(engine, device: device, stopping: { false })?.problems ?? []
+        do {
+            return try pass(engine, device: device, stopping: { false })?.problems ?? []
+        } catch {
+            return ["the catalog could not be read: \(error)"]
+        }
     }
 
     /// One walk over every extent with a copy on `device`, mending each with the device
     /// evacuated: copies moved and what could not be; nil when `stopping` said stop.
-    private func pass(_ engine: Engine, device: String, stopping: () -> Bool) -> (moved: Int, problems: [String])? {
+    /// A catalog error is thrown: it is never read as "no copies left".
+    private func pass(_ engine: Engine, device: String, stopping: () -> Bool) throws(EngineError) -> (moved: Int, problems: [String])? {
         var moved = 0
         var problems: [String] = []
         for table in ExtentTable.allCases {
             var after: Int64 = 0
-            while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(in: table, onDevice: device, afterID: after, limit: 64) }), !ids.isEmpty {
+            while case let ids = try engine.catalogCall({ try engine.catalog.extentIDs(in: table, onDevice: device, afterID: after, limit: 64) }),
+                !ids.isEmpty
+            {
                 for id in ids {
                     if stopping() { return nil }
                     after = id
-                    let verdict = engine.mendExtent(table, id: id, evacuate: device)
+                    let verdict = try engine.mendExtent(table, id: id, evacuate: device)
                     moved += verdict.moved
                     problems += verdict.failures + Self.describe(verdict.unrepairable)
                     state.withLock { $0.jobs[device]?.moved += verdict.movedBytes }
@@ -105,18 +109,32 @@ final class Evacuator: Sendable {
         lost.map { "\($0.volume)/\($0.key) bytes \($0.offset)-\($0.offset + $0.length - 1) have no intact copy elsewhere" }
     }
 
-    private static func holdsCopies(_ engine: Engine, _ device: String) -> Bool {
-        ExtentTable.allCases.contains { table in
-            (try? engine.catalogCall { try engine.catalog.extentIDs(in: table, onDevice: device, afterID: 0, limit: 1) })?.isEmpty == false
+    private static func holdsCopies(_ engine: Engine, _ device: String) throws(EngineError) -> Bool {
+        for table in ExtentTable.allCases
+        where try !engine.catalogCall({ try engine.catalog.extentIDs(in: table, onDevice: device, afterID: 0, limit: 1) }).isEmpty {
+            return true
         }
+        return false
     }
 
     private func run(_ engine: Engine, device: String) {
         engine.logger.info("moving copies off a device", metadata: ["device": "\(device)", "reason": "\(state.withLock { $0.jobs[device]?.reason.rawValue ?? "" })"])
+        do {
+            try passes(engine, device: device)
+        } catch {
+            // The job stops where it is, as a pass that moved nothing does: retried when a device
+            // is added or at restart. The device still holds what was not moved.
+            let why = "the catalog could not be read: \(error)"
+            state.withLock { $0.jobs[device]?.stalled = why }
+            engine.logger.error("moving copies off a device stopped", metadata: ["device": "\(device)", "problem": "\(why)"])
+        }
+    }
+
+    private func passes(_ engine: Engine, device: String) throws(EngineError) {
         while true {
-            guard let (movedThisPass, problems) = pass(engine, device: device, stopping: { state.withLock { $0.jobs[device]?.cancelled ?? true } })
+            guard let (movedThisPass, problems) = try pass(engine, device: device, stopping: { state.withLock { $0.jobs[device]?.cancelled ?? true } })
             else { return }
-            if !Self.holdsCopies(engine, device) {
+            if try !Self.holdsCopies(engine, device) {
                 engine.logger.info("device holds no copies now", metadata: ["device": "\(device)", "moved": "\(moved(device))"])
                 return
             }

@@ -123,10 +123,9 @@ final class MetadataPlacer: Sendable {
         var stopping = false
     }
 
+    /// A run ending for good is a change made with `withLockWaking` (`stop` waits for it).
     private let state = Lock(State())
     private let engine = Lock<Engine?>(nil)
-    /// Signalled when a run ends for good.
-    private let ended = NSCondition()
 
     func attach(_ engine: Engine) { self.engine.withLock { $0 = engine } }
 
@@ -141,10 +140,10 @@ final class MetadataPlacer: Sendable {
             return true
         }
         guard start else { return }
-        let thread = Thread { [self] in
+        BackgroundThread.start("metadata-placement") { [self] in
             while true {
                 engine.withLock { $0 }?.placeMetadataCopies()
-                let more = state.withLock { state -> Bool in
+                let more = state.withLockWaking { state -> Bool in
                     if state.again, !state.stopping {
                         state.again = false
                         return true
@@ -152,24 +151,15 @@ final class MetadataPlacer: Sendable {
                     state.running = false
                     return false
                 }
-                if !more {
-                    ended.lock()
-                    ended.broadcast()
-                    ended.unlock()
-                    return
-                }
+                if !more { return }
             }
         }
-        thread.name = "metadata-placement"
-        thread.start()
     }
 
     /// No new runs; waits for one in progress; forgets the engine.
     func stop() {
         state.withLock { $0.stopping = true }
-        ended.lock()
-        while state.withLock({ $0.running }) { ended.wait() }
-        ended.unlock()
+        state.wait { !$0.running }
         engine.withLock { $0 = nil }
     }
 }

@@ -45,7 +45,7 @@ package struct OpenedCatalog: Sendable {
         let rings = RingPool()
         let mirror = CatalogMirror(
             path: catalogPath, lockPath: lockPath, poolUUID: discovery.poolUUID, copies: copies, generation: discovery.generation,
-            rings: rings, syncFirstCopyOnly: planted.contains(.catalogCopiesUnsynced), copyLost: copyLost)
+            rings: rings, syncFirstCopyOnly: PlantedFaults.admitted(planted).contains(.catalogCopiesUnsynced), copyLost: copyLost)
         let catalog: Catalog
         let pool: PoolRecord
         do throws(EngineError) {
@@ -53,7 +53,7 @@ package struct OpenedCatalog: Sendable {
             try CatalogVFS.register(mirror)
             do {
                 catalog = try Catalog(
-                    path: catalogPath, durableCommits: !planted.contains(.catalogWithoutFullSync), walAutocheckpointPages: MetadataAreaFormat.walAutocheckpointPages)
+                    path: catalogPath, durableCommits: !PlantedFaults.admitted(planted).contains(.catalogWithoutFullSync), walAutocheckpointPages: MetadataAreaFormat.walAutocheckpointPages)
                 pool = try catalog.createPoolIfMissing(uuid: (discovery.poolUUID ?? UUID()).uuidString.lowercased(), now: now)
             } catch {
                 throw EngineError.catalog(error.description)

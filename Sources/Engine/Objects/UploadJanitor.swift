@@ -12,14 +12,11 @@ final class UploadJanitor: Sendable {
         var maxOpenPerVolume = UploadJanitor.defaultMaxOpenPerVolume
         /// Seconds after its creation an open upload is aborted (0: never).
         var expiry: Double = 0
-        var scheduled = false
-        var sweeping = false
         var stopping = false
+        var sweeps: PeriodicTask?
     }
 
     private let state = Mutex(State())
-    /// Signalled on stop and when a sweep ends.
-    private let changed = NSCondition()
 
     var maxOpenPerVolume: Int { state.withLock { $0.maxOpenPerVolume } }
 
@@ -27,32 +24,17 @@ final class UploadJanitor: Sendable {
         let schedule = state.withLock { state -> Bool in
             state.maxOpenPerVolume = maxOpenPerVolume
             state.expiry = expiry
-            defer { if expiry > 0 { state.scheduled = true } }
-            return expiry > 0 && !state.scheduled
+            return expiry > 0 && state.sweeps == nil && !state.stopping
         }
         guard schedule else { return }
-        let thread = Thread { [weak engine, self] in
-            while true {
-                let expiry = state.withLock { $0.expiry }
-                sleep(seconds: Self.period(expiry: expiry))
-                guard let engine else { return }
-                // nil: stopping; 0: no expiry (nothing to sweep); else the expiry in seconds.
-                let sweep = state.withLock { state -> Double? in
-                    if state.stopping { return nil }
-                    state.sweeping = state.expiry > 0
-                    return state.expiry
-                }
-                guard let sweep else { return }
-                guard sweep > 0 else { continue }
-                engine.abortExpiredUploads(before: Date().addingTimeInterval(-sweep))
-                state.withLock { $0.sweeping = false }
-                changed.lock()
-                changed.broadcast()
-                changed.unlock()
-            }
+        let sweeps = PeriodicTask(name: "upload-expiry", period: { [self] in Self.period(expiry: state.withLock { $0.expiry }) }) {
+            [weak engine, self] in
+            guard let engine else { return false }
+            let expiry = state.withLock { $0.expiry }
+            if expiry > 0 { engine.abortExpiredUploads(before: Date().addingTimeInterval(-expiry)) }
+            return true
         }
-        thread.name = "upload-expiry"
-        thread.start()
+        state.withLock { $0.sweeps = sweeps }
     }
 
     /// Seconds between sweeps: a tenth of the expiry, from 1 s to 10 minutes (an upload lives at
@@ -61,19 +43,9 @@ final class UploadJanitor: Sendable {
 
     /// Stops the sweeps; waits (up to 30 s) for one under way, before the catalog closes.
     func stop() {
-        state.withLock { $0.stopping = true }
-        changed.lock()
-        changed.broadcast()
-        let until = Date().addingTimeInterval(30)
-        while state.withLock({ $0.sweeping }), Date() < until { _ = changed.wait(until: min(until, Date().addingTimeInterval(0.05))) }
-        changed.unlock()
-    }
-
-    /// Sleeps up to `seconds`, waking early when stopping.
-    private func sleep(seconds: Double) {
-        let until = Date().addingTimeInterval(seconds)
-        changed.lock()
-        while Date() < until, !state.withLock({ $0.stopping }) { _ = changed.wait(until: min(until, Date().addingTimeInterval(0.25))) }
-        changed.unlock()
+        state.withLock { state in
+            state.stopping = true
+            return state.sweeps.take()
+        }?.stop()
     }
 }

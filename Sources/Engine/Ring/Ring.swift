@@ -92,8 +92,8 @@ package final class Ring {
         var issued = 0
         var inFlight = 0
         var ended = false
-        let modelled = DurabilityModel.isActive
-        var modelTokens: [Int: Int64] = [:]  // operation → the durability model's token (tests)
+        let modelled = IOObservation.current != nil
+        var modelTokens: [Int: Int64] = [:]  // operation → the IO observer's token (tests)
         while !ended || inFlight > 0 {
             // Fill the SQ up to the depth. inFlight < depth ≤ entries, so an SQE is always free.
             fill: while !ended && inFlight < depth {
@@ -129,7 +129,7 @@ package final class Ring {
                 io_uring_cqe_seen(ring, ready)
                 inFlight -= 1
                 if modelled, let token = modelTokens.removeValue(forKey: completion.index) {
-                    DurabilityModel.finish(token, ok: (try? completion.result.get()) != nil)
+                    IOObservation.finish(token, ok: (try? completion.result.get()) != nil)
                 }
                 complete(completion.index, completion.result)
                 if !ended { break }

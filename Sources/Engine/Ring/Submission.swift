@@ -23,12 +23,12 @@ package enum IOOperation: @unchecked Sendable {  // the buffer pointers are the 
         }
     }
 
-    /// Tells the durability model (tests) about this operation before it is submitted: its token.
+    /// Tells the IO observer (tests) about this operation before it is submitted: its token.
     func announce() -> Int64 {
         switch self {
         case .read: 0
-        case let .write(fd, buffer, offset): DurabilityModel.willWrite(fd: fd, buffer, offset: offset)
-        case let .fdatasync(fd), let .fsync(fd): DurabilityModel.willSync(fd: fd)
+        case let .write(fd, buffer, offset): IOObservation.willWrite(fd: fd, buffer, offset: offset)
+        case let .fdatasync(fd), let .fsync(fd): IOObservation.willSync(fd: fd)
         }
     }
 

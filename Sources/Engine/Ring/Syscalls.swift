@@ -1,5 +1,6 @@
 // Every direct syscall the Engine makes goes through here: one wrapper per call, EINTR retried,
-// errno turned into a typed error, a test-only fault hook. Nothing else in Engine touches libc IO.
+// errno turned into a typed error, a test-only fault hook (compiled only with TEST_HOOKS, as the
+// IO observer of IOObserver.swift is). Nothing else in Engine touches libc IO.
 import CURing
 import Glibc
 import Synchronization
@@ -10,45 +11,76 @@ package struct SyscallError: Error, Sendable, Equatable {
 }
 
 package enum Syscalls {
-    /// Test hook (swift-system's mocking idea): the next call named `call` fails with `errno`.
-    /// A fault is for any thread, for one thread, or for one file descriptor (so a test's fault
-    /// cannot be consumed by IO that other tests run at the same time, and reaches the engine's
-    /// IO on whichever thread it runs).
-    private static let faults = Mutex<[String: (errno: Int32, thread: UInt?, fd: Int32?)]>([:])
-    /// How many faults are armed: with none (production), a call pays one relaxed load, not the lock.
-    private static let armed = Atomic<Int>(0)
+    #if TEST_HOOKS
+        /// Test hook (swift-system's mocking idea): the next call named `call` fails with `errno`.
+        /// A fault is for any thread, for one thread, for the threads of one name (the engine's
+        /// "scrub", "evacuate"…), or for one file descriptor (so a test's fault cannot be consumed
+        /// by IO that other tests run at the same time, and reaches the engine's IO on whichever
+        /// thread it runs). The call `Engine.catalogFault` is every catalog call of that engine. A fault
+        /// is taken `times` times (until cleared: `Int.max`).
+        private static let faults = Mutex<[String: (errno: Int32, thread: UInt?, threadName: String?, fd: Int32?, times: Int)]>([:])
+        /// How many faults are armed: with none (production), a call pays one relaxed load, not the lock.
+        private static let armed = Atomic<Int>(0)
 
-    package static func injectFault(call: String, errno: Int32, thisThreadOnly: Bool = false, fd: Int32? = nil) {
-        let thread = thisThreadOnly ? UInt(pthread_self()) : nil
-        faults.withLock { faults in
-            faults[call] = (errno, thread, fd)
-            armed.store(faults.count, ordering: .releasing)
+        package static func injectFault(
+            call: String, errno: Int32, thisThreadOnly: Bool = false, threadNamed: String? = nil, fd: Int32? = nil, times: Int = 1
+        ) {
+            let thread = thisThreadOnly ? UInt(pthread_self()) : nil
+            faults.withLock { faults in
+                faults[call] = (errno, thread, threadNamed, fd, times)
+                armed.store(faults.count, ordering: .releasing)
+            }
         }
+
+        /// Disarms the fault of `call`, if it was not taken.
+        package static func clearFault(call: String) {
+            faults.withLock { faults in
+                faults[call] = nil
+                armed.store(faults.count, ordering: .releasing)
+            }
+        }
+
+        @inline(__always)
+        static func takeFault(_ call: @autoclosure () -> String, fd: Int32? = nil) -> Int32? {
+            guard armed.load(ordering: .relaxed) > 0 else { return nil }
+            return takeArmedFault(call(), fd: fd)
+        }
+
+        private static func takeArmedFault(_ call: String, fd: Int32?) -> Int32? {
+            faults.withLock { faults in
+                guard let fault = faults[call], fault.thread == nil || fault.thread == UInt(pthread_self()),
+                    fault.fd == nil || fault.fd == fd, fault.threadName == nil || fault.threadName == threadName()
+                else { return nil }
+                faults[call]?.times -= 1
+                if fault.times <= 1 { faults[call] = nil }
+                armed.store(faults.count, ordering: .releasing)
+                return fault.errno
+            }
+        }
+
+    #else
+        /// Release builds have no fault hook: a test that arms one is a test run on the wrong build.
+        package static func injectFault(
+            call: String, errno: Int32, thisThreadOnly: Bool = false, threadNamed: String? = nil, fd: Int32? = nil, times: Int = 1
+        ) {
+            preconditionFailure("Syscalls.injectFault needs a build with TEST_HOOKS (a debug build)")
+        }
+
+        package static func clearFault(call: String) {}
+
+        @inline(__always)
+        static func takeFault(_ call: @autoclosure () -> String, fd: Int32? = nil) -> Int32? { nil }
+    #endif
+
+    /// Names the calling thread for the kernel (`top -H`, `perf`, /proc/…/comm; at most 15 bytes).
+    static func nameThisThread(_ name: String) {
+        _ = c_set_thread_name(String(name.utf8.prefix(15))!)
     }
 
-    /// Disarms the fault of `call`, if it was not taken.
-    package static func clearFault(call: String) {
-        faults.withLock { faults in
-            faults[call] = nil
-            armed.store(faults.count, ordering: .releasing)
-        }
-    }
-
-    @inline(__always)
-    static func takeFault(_ call: String, fd: Int32? = nil) -> Int32? {
-        guard armed.load(ordering: .relaxed) > 0 else { return nil }
-        return takeArmedFault(call, fd: fd)
-    }
-
-    private static func takeArmedFault(_ call: String, fd: Int32?) -> Int32? {
-        faults.withLock { faults in
-            guard let fault = faults[call], fault.thread == nil || fault.thread == UInt(pthread_self()),
-                fault.fd == nil || fault.fd == fd
-            else { return nil }
-            faults[call] = nil
-            armed.store(faults.count, ordering: .releasing)
-            return fault.errno
-        }
+    static func threadName() -> String {
+        var name = [CChar](repeating: 0, count: 16)
+        _ = c_get_thread_name(&name, name.count)
+        return String(cString: name)
     }
 
     static func describe(errno: Int32) -> String {
@@ -69,16 +101,16 @@ package enum Syscalls {
         }
     }
 
-    static let oDirect = c_O_DIRECT
+    package static let oDirect = c_O_DIRECT
 
     static func open(_ path: String, flags: Int32, mode: mode_t = 0o600) throws(SyscallError) -> Int32 {
         let fd = try retrying("open") { Glibc.open(path, flags | O_CLOEXEC, mode) }
-        DurabilityModel.opened(fd, path: path)
+        IOObservation.opened(fd, path: path)
         return fd
     }
 
     static func close(_ fd: Int32) {
-        DurabilityModel.closed(fd)
+        IOObservation.closed(fd)
         _ = Glibc.close(fd)  // Linux: never retry close on EINTR.
     }
 
@@ -115,13 +147,13 @@ package enum Syscalls {
     }
 
     static func pwrite(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, offset: Int64) throws(SyscallError) -> Int {
-        let token = DurabilityModel.willWrite(fd: fd, buffer, offset: offset)
+        let token = IOObservation.willWrite(fd: fd, buffer, offset: offset)
         do {
             let n = try retrying("pwrite") { Glibc.pwrite(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
-            DurabilityModel.finish(token, ok: true)
+            IOObservation.finish(token, ok: true)
             return n
         } catch {
-            DurabilityModel.finish(token, ok: false)
+            IOObservation.finish(token, ok: false)
             throw error
         }
     }
@@ -133,27 +165,27 @@ package enum Syscalls {
     }
 
     static func fdatasync(_ fd: Int32) throws(SyscallError) {
-        try modelled(DurabilityModel.willSync(fd: fd)) { () throws(SyscallError) in _ = try retrying("fdatasync") { Glibc.fdatasync(fd) } }
+        try modelled(IOObservation.willSync(fd: fd)) { () throws(SyscallError) in _ = try retrying("fdatasync") { Glibc.fdatasync(fd) } }
     }
 
     static func fsync(_ fd: Int32) throws(SyscallError) {
-        try modelled(DurabilityModel.willSync(fd: fd)) { () throws(SyscallError) in _ = try retrying("fsync") { Glibc.fsync(fd) } }
+        try modelled(IOObservation.willSync(fd: fd)) { () throws(SyscallError) in _ = try retrying("fsync") { Glibc.fsync(fd) } }
     }
 
     static func ftruncate(_ fd: Int32, _ length: Int64) throws(SyscallError) {
-        try modelled(DurabilityModel.willTruncate(fd: fd, to: length)) { () throws(SyscallError) in
+        try modelled(IOObservation.willTruncate(fd: fd, to: length)) { () throws(SyscallError) in
             _ = try retrying("ftruncate") { Glibc.ftruncate(fd, off_t(length)) }
         }
     }
 
-    /// Runs `call`, telling the durability model (its `token`) whether it succeeded.
+    /// Runs `call`, telling the IO observer (its `token`) whether it succeeded.
     @inline(__always)
     private static func modelled(_ token: Int64, _ call: () throws(SyscallError) -> Void) throws(SyscallError) {
         do {
             try call()
-            DurabilityModel.finish(token, ok: true)
+            IOObservation.finish(token, ok: true)
         } catch {
-            DurabilityModel.finish(token, ok: false)
+            IOObservation.finish(token, ok: false)
             throw error
         }
     }

@@ -1,5 +1,6 @@
 // What a scrub reports (GET /v1/pool/scrub), as a value: the state machine idle → running →
-// finished (or cancelled by shutdown), and one running at a time. The lifetime counters behind
+// finished (or cancelled by shutdown, or failed when the catalog could not be read), and one
+// running at a time. The lifetime counters behind
 // the metrics are in ScrubCounters.
 package import Foundation
 
@@ -14,7 +15,7 @@ package struct UnrepairableRange: Sendable, Equatable {
 
 package struct ScrubStatus: Sendable, Equatable {
     package enum State: String, Sendable {
-        case idle, running, finished, cancelled
+        case idle, running, finished, cancelled, failed
     }
 
     package var state: State = .idle
@@ -28,6 +29,8 @@ package struct ScrubStatus: Sendable, Equatable {
     /// Copies rewritten from good ones.
     package var repaired: Int64 = 0
     package var unrepairable: [UnrepairableRange] = []
+    /// Why a `failed` scrub stopped (the catalog error); nil otherwise.
+    package var problem: String?
 
     /// The transition of a start: refused while one runs.
     mutating func start(totalBytes: Int64, at now: Date) -> Bool {
@@ -36,9 +39,21 @@ package struct ScrubStatus: Sendable, Equatable {
         return true
     }
 
-    mutating func end(cancelled: Bool, at now: Date) {
+    /// How a scrub that ran ended.
+    enum Outcome {
+        case finished, cancelled
+        case failed(String)
+    }
+
+    mutating func end(_ outcome: Outcome, at now: Date) {
         precondition(state == .running, "a scrub ended that was not running")
-        state = cancelled ? .cancelled : .finished
+        switch outcome {
+        case .finished: state = .finished
+        case .cancelled: state = .cancelled
+        case .failed(let why):
+            state = .failed
+            problem = why
+        }
         finishedAt = now
     }
 }

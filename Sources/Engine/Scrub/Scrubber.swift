@@ -8,6 +8,7 @@
 import Catalog
 import Foundation
 import Logging
+import Synchronization
 
 final class Scrubber: Sendable {
     private struct State {
@@ -21,34 +22,42 @@ final class Scrubber: Sendable {
         var stopping = false
         var rate: Int64 = 0
         var interval: Double = 0
-        var scheduled = false
+        var schedule: PeriodicTask?
     }
 
+    /// Changes that a waiter waits for (a scrub or the repair worker ending, work queued,
+    /// stopping) are made with `withLockWaking`.
     private let state = Lock(State())
-    /// Signalled when a scrub thread or the repair worker ends, or work is queued.
-    private let changed = NSCondition()
 
     /// Bytes per second (0: unthrottled) and seconds between periodic scrubs (0: none).
     func configure(_ engine: Engine, rate: Int64, interval: Double) {
-        let schedule = state.withLock { state -> Bool in
+        let needed = state.withLock { state -> Bool in
             state.rate = rate
             state.interval = interval
-            defer { if interval > 0 { state.scheduled = true } }
-            return interval > 0 && !state.scheduled
+            return interval > 0 && state.schedule == nil && !state.stopping
         }
-        guard schedule else { return }
-        let thread = Thread { [weak engine, self] in
-            var last = Date()
-            while let engine, !self.state.withLock({ $0.stopping }) {
-                self.sleep(seconds: 1)
-                let due = self.state.withLock { $0.interval > 0 && Date().timeIntervalSince(last) >= $0.interval }
-                guard due else { continue }
+        guard needed else { return }
+        let last = Mutex(Date())
+        let schedule = PeriodicTask(name: "scrub-schedule", period: { 1 }) { [weak engine, self] in
+            guard let engine else { return false }
+            let interval = state.withLock { $0.interval }
+            let due = last.withLock { last in
+                guard interval > 0, Date().timeIntervalSince(last) >= interval else { return false }
                 last = Date()
-                _ = try? self.start(engine)
+                return true
             }
+            if due {
+                do {
+                    _ = try start(engine)
+                } catch EngineError.scrubRunning {
+                    // The last one is still running: this one is skipped, not queued.
+                } catch {
+                    engine.logger.error("a scheduled scrub did not start", metadata: ["error": "\(error)"])
+                }
+            }
+            return true
         }
-        thread.name = "scrub-schedule"
-        thread.start()
+        state.withLock { $0.schedule = schedule }
     }
 
     var status: ScrubStatus { state.withLock { $0.status } }
@@ -61,33 +70,20 @@ final class Scrubber: Sendable {
             guard !state.stopping, state.status.start(totalBytes: total, at: Date()) else { throw .scrubRunning }
             return state.status
         }
-        let thread = Thread { [self] in run(engine) }
-        thread.name = "scrub"
-        thread.start()
+        BackgroundThread.start("scrub") { [self] in run(engine) }
         return started
     }
 
     private func run(_ engine: Engine) {
-        let began = ContinuousClock.now
-        var checked: Int64 = 0
-        var cancelled = false
-        walk: for table in ExtentTable.allCases {
-            var after: Int64 = 0
-            while let ids = try? engine.catalogCall({ try engine.catalog.extentIDs(in: table, afterID: after, limit: 64) }), !ids.isEmpty {
-                for id in ids {
-                    after = id
-                    if state.withLock({ $0.stopping }) {
-                        cancelled = true
-                        break walk
-                    }
-                    let verdict = engine.mendExtent(table, id: id)
-                    checked += verdict.checkedBytes
-                    record(verdict, scrub: true)
-                    throttle(checked: checked, since: began)
-                }
-            }
+        let outcome: ScrubStatus.Outcome
+        do {
+            outcome = try walk(engine)
+        } catch {
+            // A catalog that cannot be read is not a scrub that found nothing.
+            engine.logger.error("scrub stopped: the catalog could not be read", metadata: ["error": "\(error)"])
+            outcome = .failed("the catalog could not be read: \(error)")
         }
-        if !cancelled {
+        if case .finished = outcome {
             // The catalog's copies too: every page of every copy verified, bad ones rewritten.
             let catalog = engine.mirror.scrub()
             if catalog.repaired > 0 || catalog.unreadable > 0 {
@@ -95,13 +91,30 @@ final class Scrubber: Sendable {
                     "scrub: catalog pages bad in a copy", metadata: ["repaired": "\(catalog.repaired)", "unreadable": "\(catalog.unreadable)"])
             }
         }
-        state.withLock { state in
-            state.status.end(cancelled: cancelled, at: Date())
-            if !cancelled { state.counters.lastFinished = Date().timeIntervalSince1970 }
+        state.withLockWaking { state in
+            state.status.end(outcome, at: Date())
+            if case .finished = outcome { state.counters.lastFinished = Date().timeIntervalSince1970 }
         }
-        changed.lock()
-        changed.broadcast()
-        changed.unlock()
+    }
+
+    /// Every extent of every table, in id order: finished, or cancelled when stopping.
+    private func walk(_ engine: Engine) throws(EngineError) -> ScrubStatus.Outcome {
+        let began = ContinuousClock.now
+        var checked: Int64 = 0
+        for table in ExtentTable.allCases {
+            var after: Int64 = 0
+            while case let ids = try engine.catalogCall({ try engine.catalog.extentIDs(in: table, afterID: after, limit: 64) }), !ids.isEmpty {
+                for id in ids {
+                    after = id
+                    if state.withLock({ $0.stopping }) { return .cancelled }
+                    let verdict = try engine.mendExtent(table, id: id)
+                    checked += verdict.checkedBytes
+                    record(verdict, scrub: true)
+                    throttle(checked: checked, since: began)
+                }
+            }
+        }
+        return .finished
     }
 
     /// Sleeps as long as the copies read so far are ahead of the rate.
@@ -115,10 +128,7 @@ final class Scrubber: Sendable {
 
     /// Sleeps up to `seconds`, waking early when stopping.
     private func sleep(seconds: Double) {
-        let until = Date().addingTimeInterval(seconds)
-        changed.lock()
-        while Date() < until, !state.withLock({ $0.stopping }) { _ = changed.wait(until: min(until, Date().addingTimeInterval(0.05))) }
-        changed.unlock()
+        state.wait(seconds: seconds) { $0.stopping }
     }
 
     private func record(_ verdict: ExtentVerdict, scrub: Bool) {
@@ -141,22 +151,17 @@ final class Scrubber: Sendable {
 
     /// Queues the repair of the copy at `replica`, which a read found bad.
     func scheduleRepair(_ engine: Engine, _ replica: PhysicalRange) {
-        let startWorker = state.withLock { state -> Bool in
+        let startWorker = state.withLockWaking { state -> Bool in
             guard !state.stopping, state.queued.insert(replica).inserted else { return false }
             state.queue.append(replica)
             defer { state.repairWorker = true }
             return !state.repairWorker
         }
         if startWorker {
-            let thread = Thread { [weak engine, self] in
+            BackgroundThread.start("read-repair") { [weak engine, self] in
                 if let engine { repairLoop(engine) }
             }
-            thread.name = "read-repair"
-            thread.start()
         }
-        changed.lock()
-        changed.broadcast()
-        changed.unlock()
     }
 
     private func repairLoop(_ engine: Engine) {
@@ -169,26 +174,23 @@ final class Scrubber: Sendable {
             }
             switch next {
             case .some(.some(let replica)):
-                if let found = try? engine.catalogCall({ try engine.catalog.extent(deviceID: replica.deviceID, physicalOffset: replica.offset) }) {
-                    record(engine.mendExtent(found.table, id: found.id), scrub: false)
+                do {
+                    if let found = try engine.catalogCall({ try engine.catalog.extent(deviceID: replica.deviceID, physicalOffset: replica.offset) }) {
+                        record(try engine.mendExtent(found.table, id: found.id), scrub: false)
+                    }
+                } catch {
+                    // The bad copy stays as it is; the next read of it or the next scrub tries again.
+                    engine.logger.error("read repair skipped: the catalog could not be read", metadata: ["error": "\(error)"])
                 }
-                state.withLock { state in
+                state.withLockWaking { state in
                     state.queued.remove(replica)
                     state.repairing = false
                 }
-                changed.lock()
-                changed.broadcast()
-                changed.unlock()
             case .some(.none):
-                state.withLock { $0.repairWorker = false }
-                changed.lock()
-                changed.broadcast()
-                changed.unlock()
+                state.withLockWaking { $0.repairWorker = false }
                 return
             case .none:
-                changed.lock()
-                _ = changed.wait(until: Date().addingTimeInterval(0.2))
-                changed.unlock()
+                state.wait { !$0.queue.isEmpty || $0.stopping }
             }
         }
     }
@@ -198,36 +200,29 @@ final class Scrubber: Sendable {
     /// Waits until no scrub runs and no repair is queued or in progress, or `seconds` pass.
     @discardableResult
     func waitUntilIdle(seconds: Double) -> Bool {
-        let until = Date().addingTimeInterval(seconds)
-        changed.lock()
-        defer { changed.unlock() }
-        while true {
-            let idle = state.withLock { $0.status.state != .running && $0.queue.isEmpty && !$0.repairing }
-            if idle { return true }
-            if Date() >= until { return false }
-            _ = changed.wait(until: min(until, Date().addingTimeInterval(0.05)))
-        }
+        state.wait(seconds: seconds) { $0.status.state != .running && $0.queue.isEmpty && !$0.repairing }
     }
 
     /// Stops the schedule, the running scrub and the repair worker (at shutdown; before the
     /// devices and the catalog close).
     func stop() {
-        state.withLock { $0.stopping = true }
-        changed.lock()
-        changed.broadcast()
-        changed.unlock()
-        let until = Date().addingTimeInterval(30)
-        while Date() < until, state.withLock({ $0.status.state == .running || $0.repairWorker }) { usleep(5000) }
+        let schedule = state.withLockWaking { state in
+            state.stopping = true
+            return state.schedule.take()
+        }
+        schedule?.stop()
+        state.wait(seconds: 30) { $0.status.state != .running && !$0.repairWorker }
     }
 }
 
 extension Engine {
     /// Mends the extent `id` of `table` as it is now (nothing when it is gone), holding a
     /// DeferredFree epoch so its space cannot be reused while its copies are read.
-    func mendExtent(_ table: ExtentTable, id: Int64, evacuate: String? = nil) -> ExtentVerdict {
+    /// A catalog error is thrown, never read as "gone".
+    func mendExtent(_ table: ExtentTable, id: Int64, evacuate: String? = nil) throws(EngineError) -> ExtentVerdict {
         let epoch = deferredFree.pin()
         defer { deferredFree.unpin(epoch) }
-        guard let item = try? catalogCall({ try catalog.repairItem(table, extentID: id) }) else { return ExtentVerdict() }
+        guard let item = try catalogCall({ try catalog.repairItem(table, extentID: id) }) else { return ExtentVerdict() }
         return mend(item, evacuate: evacuate)
     }
 }

@@ -11,6 +11,7 @@
 // - reopening again gives the same state.
 import Catalog
 @testable import Engine
+import EngineTestSupport
 import Foundation
 import Logging
 import Synchronization

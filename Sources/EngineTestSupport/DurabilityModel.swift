@@ -1,4 +1,4 @@
-// The power-cut model (test builds switch it on; production pays one relaxed load per call): after
+// The power-cut model, an IO observer (Engine/Ring/IOObserver.swift) that only test builds link: after
 // RocksDB's FaultInjectionTestFS, SQLite's crash-test VFS and FoundationDB's AsyncFileNonDurable.
 // Every write and truncate of a file under `root` (devices through Syscalls and the ring, the
 // catalog through the SQLite VFS in CSQLiteVFS) is recorded with the bytes it replaced; it becomes
@@ -9,11 +9,12 @@
 // cut at the same instant as the devices. The -shm file (shared memory, rebuilt from the WAL) is
 // left out. File creation and deletion are not modelled: a file exists once created.
 import CSQLiteVFS
+import Engine
 import Foundation
 import Glibc
 import Synchronization
 
-package final class DurabilityModel: Sendable {
+package final class DurabilityModel: IOObserver {
     /// A write or truncate not yet covered by a completed sync.
     struct Pending {
         var path: String
@@ -53,8 +54,8 @@ package final class DurabilityModel: Sendable {
     private let plan: @Sendable (Int) -> String?
     private let state = Lock(State())
 
+    /// The running model, for the SQLite VFS's C hooks (which carry no context pointer).
     private static let current = Lock<DurabilityModel?>(nil)
-    private static let active = Atomic<Bool>(false)
 
     private init(root: String, seed: UInt64, sector: Int, plan: @escaping @Sendable (Int) -> String?) {
         self.root = root.hasSuffix("/") ? root : root + "/"
@@ -86,14 +87,14 @@ package final class DurabilityModel: Sendable {
             })
         let rc = appliance_vfs_install(&hooks)
         precondition(rc == 0, "the SQLite VFS of the durability model did not register: \(rc)")
-        active.store(true, ordering: .releasing)
+        IOObservation.install(model)
         return model
     }
 
     /// Stops recording; what the run saw.
     @discardableResult
     package func stop() -> Figures {
-        Self.active.store(false, ordering: .releasing)
+        IOObservation.install(nil)
         _ = appliance_vfs_install(nil)
         Self.current.withLock { $0 = nil }
         return state.withLock { state in
@@ -111,40 +112,30 @@ package final class DurabilityModel: Sendable {
         return String(cString: path).hasPrefix(model.root) ? model : nil
     }
 
-    // MARK: Hooks of the seam (Syscalls and Ring)
+    // MARK: IOObserver (Syscalls and the ring)
 
-    @inline(__always)
-    static var isActive: Bool { active.load(ordering: .relaxed) }
-
-    static func opened(_ fd: Int32, path: String) {
-        guard isActive, let model = current.withLock({ $0 }), path.hasPrefix(model.root) else { return }
-        model.state.withLock { $0.paths[fd] = path }
+    package func opened(_ fd: Int32, path: String) {
+        guard path.hasPrefix(root) else { return }
+        state.withLock { $0.paths[fd] = path }
     }
 
-    static func closed(_ fd: Int32) {
-        guard isActive, let model = current.withLock({ $0 }) else { return }
-        model.state.withLock { _ = $0.paths.removeValue(forKey: fd) }
+    package func closed(_ fd: Int32) {
+        state.withLock { _ = $0.paths.removeValue(forKey: fd) }
     }
 
-    /// Before a write to `fd`: a token for `finish`, or 0 when the fd is not tracked.
-    static func willWrite(fd: Int32, _ bytes: UnsafeRawBufferPointer, offset: Int64) -> Int64 {
-        guard isActive, let model = current.withLock({ $0 }), let path = model.state.withLock({ $0.paths[fd] }) else { return 0 }
-        return model.willWrite(path, bytes, offset: offset)
+    package func willWrite(fd: Int32, _ bytes: UnsafeRawBufferPointer, offset: Int64) -> Int64 {
+        guard let path = state.withLock({ $0.paths[fd] }) else { return 0 }
+        return willWrite(path, bytes, offset: offset)
     }
 
-    static func willSync(fd: Int32) -> Int64 {
-        guard isActive, let model = current.withLock({ $0 }), let path = model.state.withLock({ $0.paths[fd] }) else { return 0 }
-        return model.willSync(path)
+    package func willSync(fd: Int32) -> Int64 {
+        guard let path = state.withLock({ $0.paths[fd] }) else { return 0 }
+        return willSync(path)
     }
 
-    static func willTruncate(fd: Int32, to size: Int64) -> Int64 {
-        guard isActive, let model = current.withLock({ $0 }), let path = model.state.withLock({ $0.paths[fd] }) else { return 0 }
-        return model.willTruncate(path, to: size)
-    }
-
-    static func finish(_ token: Int64, ok: Bool) {
-        guard token != 0, let model = current.withLock({ $0 }) else { return }
-        model.finish(token, ok: ok)
+    package func willTruncate(fd: Int32, to size: Int64) -> Int64 {
+        guard let path = state.withLock({ $0.paths[fd] }) else { return 0 }
+        return willTruncate(path, to: size)
     }
 
     // MARK: Recording
@@ -179,7 +170,7 @@ package final class DurabilityModel: Sendable {
         }
     }
 
-    private func finish(_ token: Int64, ok: Bool) {
+    package func finish(_ token: Int64, ok: Bool) {
         state.withLock { state in
             if let covered = state.syncs.removeValue(forKey: token) {
                 guard ok else { return }
@@ -327,7 +318,7 @@ package final class DurabilityModel: Sendable {
     private static let seekHole: Int32 = 4  // SEEK_HOLE
 
     /// Copies a file's data extents only (SEEK_DATA / SEEK_HOLE), so sparse devices stay sparse.
-    static func sparseCopy(from source: String, to target: String) {
+    package static func sparseCopy(from source: String, to target: String) {
         try? FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var input = Glibc.open(source, O_RDONLY | O_CLOEXEC | Syscalls.oDirect)  // see `reader`
         if input < 0 { input = Glibc.open(source, O_RDONLY | O_CLOEXEC) }

@@ -1,0 +1,16 @@
+// The one way the Engine starts a thread of its own: named for the kernel (so `top -H`, `perf` and
+// the fault hooks see "scrub", "evacuate"…; Foundation's `Thread.name` does not reach the kernel on
+// Linux). Which threads exist and who stops them: ARCHITECTURE.md §2.
+import Foundation
+
+enum BackgroundThread {
+    /// Starts `body` on a new thread called `name` (at most 15 bytes are kept).
+    static func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread {
+            Syscalls.nameThisThread(name)
+            body()
+        }
+        thread.name = name
+        thread.start()
+    }
+}
