@@ -88,9 +88,9 @@ extension Engine {
                 try? device.writeHeaderBlock(original)  // Leave the device as we found it.
                 throw error
             }
-            devices.add(id: record.id, device: device, identity: DeviceSet.Identity(uuid: id, metadataArea: sb.metadataArea))
-            allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, state: .active, used: [])
+            allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, used: [])
             space.deviceAdded(id: record.id, capacityBytes: record.capacityBytes)
+            devices.add(id: record.id, device: device, identity: DeviceSet.Identity(uuid: id, metadataArea: sb.metadataArea), chosen: .active)
             logger.info("device added", metadata: ["id": "\(record.id)", "path": "\(path)", "bytes": "\(record.capacityBytes)"])
             resumeEvacuations()  // a rebuild or drain that ran out of room may go on now
             return info(record)
@@ -102,43 +102,69 @@ extension Engine {
     /// Sets an operator-chosen state: `active`, `readonly`, or `draining` (every copy is moved
     /// off in the background; refused with `noSpace` when the other active devices cannot hold
     /// them). `active` or `readonly` cancels a drain.
+    /// Changes are serialized by `control` (with membership changes); each is decided by the
+    /// device set on the state as it is (a failure found meanwhile refuses it), applied there,
+    /// then persisted, and undone if persisting fails.
     package func setDeviceState(id: String, to target: DeviceState) throws(EngineError) -> DeviceInfo {
         guard target == .active || target == .readonly || target == .draining else {
             throw .invalidArgument(field: "state", reason: "must be active, readonly or draining")
         }
-        if devices.failureReason(id: id) != nil, try catalogCall({ try catalog.deviceRecord(id: id) }) != nil {
-            throw .deviceStateChange(id: id, from: DeviceState.failed.rawValue, to: target.rawValue)
-        }
-        if target == .draining { try checkDrainFits(id) }
-        if target != .active {
-            // What uploads and cached writes were promised must still fit on the devices left.
-            let fit = space.fitsWithout(id, moving: target == .draining)
-            if !fit.fits { throw .noSpace(.pool, needed: fit.needed, available: fit.available) }
-            // Dirty pages that overwrite data already on disk reserved nothing (their copy-on-write
-            // comes out of the slack): they need some active device left to be written back to.
-            let othersActive = try catalogCall { try catalog.deviceRecords() }.contains {
-                $0.id != id && $0.state == DeviceState.active.rawValue && devices.device(id: $0.id) != nil
+        let (actions, record) = try control.withLock { _ throws(EngineError) -> ([DeviceLifecycle.Action], DeviceRecord) in
+            guard var lifecycle = devices.lifecycle(id: id) else { throw .deviceNotFound(id: id) }
+            let previous = lifecycle.chosen
+            let unchanged: Bool
+            do throws(DeviceLifecycle.Refusal) {
+                unchanged = try lifecycle.operatorRequests(target).isEmpty
+            } catch {
+                throw .deviceStateChange(id: id, from: error.from.rawValue, to: error.to.rawValue)
             }
-            let dirty = Int64(pageCache.state.withLock { $0.dirtyPages } * PageState.pageSize)
-            if !othersActive, dirty > 0 { throw .noSpace(.pool, needed: dirty, available: 0) }
-        }
-        let updated = try catalogCall(notFound: .deviceNotFound(id: id)) {
-            try catalog.updateDeviceState(id: id, to: target.rawValue) { record in
-                var lifecycle = DeviceLifecycle(state: DeviceState(rawValue: record.state) ?? .failed)
-                if case .reject(let from, let to) = lifecycle.operatorRequests(target) {
-                    throw EngineError.deviceStateChange(id: id, from: from.rawValue, to: to.rawValue)
+            if unchanged { return ([], try deviceRecord(id)) }  // the state already
+            try checkStateChangeFits(id, target)
+            let actions = try devices.request(id: id, target)
+            do throws(EngineError) {
+                let updated = try catalogCall(notFound: .deviceNotFound(id: id)) {
+                    try catalog.updateDeviceState(id: id, to: target.rawValue) { _ in }
                 }
+                return (actions, updated.record)
+            } catch {
+                devices.revert(id: id, to: previous)
+                throw error
             }
         }
-        allocator.setState(id: id, target)
-        space.withhold(id, moving: target == .active ? nil : target == .draining)
-        if target == .draining {
-            evacuator.start(self, device: id, reason: .drain)
-        } else {
-            evacuator.cancel(id)
+        carryOut(actions, device: id, placeMetadataNow: true)
+        return info(record)
+    }
+
+    private func deviceRecord(_ id: String) throws(EngineError) -> DeviceRecord {
+        guard let record = try catalogCall({ try catalog.deviceRecord(id: id) }) else { throw .deviceNotFound(id: id) }
+        return record
+    }
+
+    /// What leaving `id` out of new allocations needs: a drain's copies fit elsewhere, what
+    /// uploads and cached writes were promised still fits, and dirty pages that overwrite data on
+    /// disk (they reserved nothing: their copy-on-write comes out of the slack) still have an
+    /// active device to be written back to.
+    private func checkStateChangeFits(_ id: String, _ target: DeviceState) throws(EngineError) {
+        if target == .draining { try checkDrainFits(id) }
+        guard target != .active else { return }
+        let fit = space.fitsWithout(id, moving: target == .draining)
+        if !fit.fits { throw .noSpace(.pool, needed: fit.needed, available: fit.available) }
+        let othersActive = !devices.allocatable.subtracting([id]).isEmpty
+        let dirty = Int64(pageCache.state.withLock { $0.dirtyPages } * PageState.pageSize)
+        if !othersActive, dirty > 0 { throw .noSpace(.pool, needed: dirty, available: 0) }
+    }
+
+    /// Carries out what a device's state change calls for. `placeMetadataNow`: place the
+    /// catalog's copies before returning (an operator's request), or in the background (a failure
+    /// found on the data path).
+    func carryOut(_ actions: [DeviceLifecycle.Action], device id: String, placeMetadataNow: Bool) {
+        for action in actions {
+            switch action {
+            case .evacuate(let rebuild): evacuator.start(self, device: id, reason: rebuild ? .rebuild : .drain)
+            case .cancelEvacuation: evacuator.cancel(id)
+            case .placeMetadataCopies: placeMetadataNow ? placeMetadataCopies() : metadataPlacer.request()
+            }
         }
-        placeMetadataCopies()  // only active devices keep a copy of the catalog
-        return info(updated.record)
     }
 
     /// A drain of `id` must fit: its copies on the other active devices' free space, and enough
@@ -146,7 +172,8 @@ extension Engine {
     private func checkDrainFits(_ id: String) throws(EngineError) {
         let records = try catalogCall { try catalog.deviceRecords() }
         guard records.contains(where: { $0.id == id }) else { throw .deviceNotFound(id: id) }
-        let others = records.filter { $0.id != id && $0.state == DeviceState.active.rawValue && devices.device(id: $0.id) != nil }
+        let serving = devices.allocatable
+        let others = records.filter { $0.id != id && serving.contains($0.id) }
         let needed = space.deviceAllocated(id)
         let available = others.reduce(Int64(0)) { $0 + allocator.freeBytes(deviceID: $1.id) }
         if needed > available { throw .noSpace(.pool, needed: needed, available: available) }
@@ -156,27 +183,14 @@ extension Engine {
         }
     }
 
-    /// The space accounting's view of devices that take no allocations (at open).
-    func withholdUnavailableDevices() {
-        guard let records = try? catalogCall({ try catalog.deviceRecords() }) else { return }
-        for record in records {
-            if devices.failureReason(id: record.id) != nil {
-                space.withhold(record.id, moving: true)
-            } else if record.state != DeviceState.active.rawValue {
-                space.withhold(record.id, moving: record.state == DeviceState.draining.rawValue)
-            }
-        }
-    }
-
     /// Starts the background moves a device's state calls for: a drain resumes, a failed device
     /// holding copies is rebuilt from the other copies (at open, and when a device is added).
     func resumeEvacuations() {
-        guard let records = try? catalogCall({ try catalog.deviceRecords() }) else { return }
-        for record in records {
-            if devices.failureReason(id: record.id) != nil {
-                if space.deviceAllocated(record.id) > 0 { evacuator.start(self, device: record.id, reason: .rebuild) }
-            } else if record.state == DeviceState.draining.rawValue {
-                evacuator.start(self, device: record.id, reason: .drain)
+        for (id, lifecycle) in devices.lifecycles {
+            if lifecycle.failure != nil {
+                if space.deviceAllocated(id) > 0 { evacuator.start(self, device: id, reason: .rebuild) }
+            } else if lifecycle.chosen == .draining {
+                evacuator.start(self, device: id, reason: .drain)
             }
         }
     }
@@ -188,17 +202,17 @@ extension Engine {
     package func removeDevice(id: String, force: Bool = false) throws(EngineError) {
         // A forced removal stops allocations on the device while it moves the copies; if the
         // removal then fails, the device takes allocations as its state says again.
-        var restoreState: DeviceState?
-        defer { if let restoreState { allocator.setState(id: id, restoreState) } }
+        var removing = false
+        defer { if removing { devices.setRemoving(id: id, false) } }
         if force {
-            guard let record = try catalogCall({ try catalog.deviceRecord(id: id) }) else { throw .deviceNotFound(id: id) }
-            restoreState = devices.failureReason(id: id) != nil ? .failed : DeviceState(rawValue: record.state) ?? .failed
+            guard try catalogCall({ try catalog.deviceRecord(id: id) }) != nil else { throw .deviceNotFound(id: id) }
             if devices.device(id: id) == nil {
                 let sole = try catalogCall { try catalog.soleCopies(onDevices: [id], limit: 10) }
                 if sole.bytes > 0 { throw .deviceHoldsSoleCopies(id: id, bytes: sole.bytes, objects: sole.objects) }
             }
             evacuator.cancel(id)
-            allocator.setState(id: id, .draining)  // nothing new lands there meanwhile
+            devices.setRemoving(id: id, true)  // nothing new lands there meanwhile
+            removing = true
             let failures = evacuator.evacuateNow(self, device: id)
             if space.deviceAllocated(id) > 0 {
                 resumeEvacuations()
@@ -300,9 +314,11 @@ extension Engine {
                 else {
                     throw EngineError.deviceForeign(path: record.path, reason: "no longer carries this device's superblock")
                 }
-                devices.add(id: record.id, device: device, identity: DeviceSet.Identity(uuid: sb.deviceUUID, metadataArea: sb.metadataArea))
+                devices.add(
+                    id: record.id, device: device, identity: DeviceSet.Identity(uuid: sb.deviceUUID, metadataArea: sb.metadataArea),
+                    chosen: try Self.chosenState(record))
             } catch {
-                devices.markFailed(id: record.id, reason: error.description)
+                devices.addUnavailable(id: record.id, chosen: try Self.chosenState(record), reason: error.description)
                 logger.error("device unavailable; marked failed", metadata: ["id": "\(record.id)", "path": "\(record.path)", "reason": "\(error)"])
             }
         }
@@ -314,17 +330,24 @@ extension Engine {
         for entry in try catalogCall({ try catalog.devices() }) where devices.device(id: entry.record.id) != nil {
             let record = entry.record
             let ranges = (used[record.id] ?? []).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) }
-            let conflicts = allocator.addDevice(
-                id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes,
-                state: DeviceState(rawValue: record.state) ?? .failed, used: ranges)
+            let conflicts = allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, used: ranges)
             if !conflicts.isEmpty {
                 logger.critical("catalog holds overlapping extents", metadata: ["device": "\(record.id)", "ranges": "\(conflicts)"])
             }
         }
     }
 
+    /// The operator's state a catalog row holds; a value this build does not know is an error,
+    /// never a guess.
+    static func chosenState(_ record: DeviceRecord) throws(EngineError) -> DeviceState {
+        guard let state = DeviceState(rawValue: record.state), state != .failed else {
+            throw .catalog("device \(record.id) has the state \(record.state), which this build does not know")
+        }
+        return state
+    }
+
     func info(_ record: DeviceRecord) -> DeviceInfo {
-        let state = devices.failureReason(id: record.id) != nil ? .failed : DeviceState(rawValue: record.state) ?? .failed
+        let state = devices.lifecycle(id: record.id)?.state ?? .failed
         return DeviceInfo(
             id: record.id, path: record.path, label: record.label, state: state, capacityBytes: record.capacityBytes,
             usedBytes: space.deviceAllocated(record.id), logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt,

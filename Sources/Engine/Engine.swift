@@ -9,8 +9,8 @@ import Synchronization
 package final class Engine: Sendable {
     let catalog: Catalog
     package let poolUUID: UUID
-    let devices = DeviceSet()
-    let allocator = Allocator()
+    let devices: DeviceSet
+    let allocator: Allocator
     let rings: RingPool
     let space = SpaceAccounting()
     let stats = IOStats()
@@ -68,6 +68,9 @@ package final class Engine: Sendable {
         #endif
         self.poolUUID = poolUUID
         self.logger = logger
+        let devices = DeviceSet(space: space)
+        self.devices = devices
+        allocator = Allocator(inService: { devices.allocatable })
         deferredFree = DeferredFree(allocator: allocator)
         pageCache = PageCache(capacityBytes: cacheBytes)
     }
@@ -105,7 +108,7 @@ package final class Engine: Sendable {
         try engine.rebuildFreeSpace()
         let recount = try engine.catalogCall { try catalog.recountUsage() }
         engine.space.load(recount)
-        engine.withholdUnavailableDevices()
+        engine.devices.publishWithheld()
         try engine.forgetPermissionsOnMissingVolumes()
         // Completed multipart uploads keep their row a day, so that a retried Complete gets the same answer.
         try engine.catalogCall { try catalog.pruneCompletedUploads(before: Date().addingTimeInterval(-86_400)) }

@@ -22,33 +22,34 @@ package final class Allocator: Sendable {
     package static let unit: Int64 = 4096
 
     private struct DeviceSpace {
-        var state: DeviceState
         var free: FreeSpace
     }
 
     private let devices = Mutex<[String: DeviceSpace]>([:])
+    /// The devices that take new extents now (the device set's answer; nil: every registered
+    /// one). Read once per allocation, before this allocator's lock: the allocator keeps no copy
+    /// of any device's state.
+    private let inService: @Sendable () -> Set<String>?
 
-    package init() {}
+    package init(inService: @escaping @Sendable () -> Set<String>? = { nil }) {
+        self.inService = inService
+    }
 
     /// Registers a device's data area `[dataOffset, dataOffset+capacity)`, with `used` ranges taken.
     /// Returns the used ranges that overlapped (catalog inconsistencies), for logging.
     @discardableResult
-    package func addDevice(id: String, dataOffset: Int64, capacity: Int64, state: DeviceState, used: [PhysicalRange]) -> [PhysicalRange] {
+    package func addDevice(id: String, dataOffset: Int64, capacity: Int64, used: [PhysicalRange]) -> [PhysicalRange] {
         var free = FreeSpace(start: dataOffset, length: capacity / Self.unit * Self.unit)
         var conflicts: [PhysicalRange] = []
         for range in used.sorted(by: { $0.offset < $1.offset }) where !free.markUsed(offset: range.offset, length: range.length) {
             conflicts.append(range)
         }
-        devices.withLock { $0[id] = DeviceSpace(state: state, free: free) }
+        devices.withLock { $0[id] = DeviceSpace(free: free) }
         return conflicts
     }
 
     package func removeDevice(id: String) {
         _ = devices.withLock { $0.removeValue(forKey: id) }
-    }
-
-    package func setState(id: String, _ state: DeviceState) {
-        devices.withLock { $0[id]?.state = state }
     }
 
     /// Every device's free space as it is now (for the space audit).
@@ -58,7 +59,8 @@ package final class Allocator: Sendable {
 
     /// How many devices take new extents now (the active ones).
     package func activeDeviceCount() -> Int {
-        devices.withLock { $0.values.count { $0.state == .active } }
+        let serving = inService()
+        return devices.withLock { $0.keys.count { serving?.contains($0) ?? true } }
     }
 
     package func freeBytes(deviceID: String) -> Int64 {
@@ -71,8 +73,9 @@ package final class Allocator: Sendable {
     package func allocate(length: Int64, replicas: Int) -> [PhysicalRange]? {
         precondition(length > 0 && replicas > 0)
         let want = (length + Self.unit - 1) / Self.unit * Self.unit
+        let serving = inService()
         return devices.withLock { devices -> [PhysicalRange]? in
-            let candidates = devices.filter { $0.value.state == .active && $0.value.free.largest >= Self.unit }
+            let candidates = devices.filter { (serving?.contains($0.key) ?? true) && $0.value.free.largest >= Self.unit }
                 .sorted { ($0.value.free.freeBytes, $1.key) > ($1.value.free.freeBytes, $0.key) }
                 .prefix(replicas)
             guard candidates.count == replicas else { return nil }
@@ -101,10 +104,11 @@ package final class Allocator: Sendable {
     /// extent's other copies). nil when no such device has the room.
     package func allocateCopy(length: Int64, avoiding: Set<String>, preferring: String? = nil) -> PhysicalRange? {
         precondition(length > 0 && length % Self.unit == 0)
+        let serving = inService()
         return devices.withLock { devices -> PhysicalRange? in
-            var order = devices.filter { $0.value.state == .active && !avoiding.contains($0.key) }
+            var order = devices.filter { (serving?.contains($0.key) ?? true) && !avoiding.contains($0.key) }
                 .sorted { ($0.value.free.freeBytes, $1.key) > ($1.value.free.freeBytes, $0.key) }.map(\.key)
-            if let preferring, devices[preferring]?.state == .active { order.insert(preferring, at: 0) }
+            if let preferring, devices[preferring] != nil, serving?.contains(preferring) ?? true { order.insert(preferring, at: 0) }
             for id in order where devices[id]!.free.largest >= length {
                 guard let range = devices[id]!.free.take(upTo: length, unit: Self.unit) else { continue }
                 if range.length == length { return PhysicalRange(deviceID: id, offset: range.offset, length: length) }

@@ -1,6 +1,9 @@
-// The open member devices of the pool by id, and the ones that could not be opened at start
-// (reported as failed), with where each keeps its metadata area (from its superblock).
-// Membership decisions are in Engine+Devices; this only holds handles.
+// The owner of the pool's member devices: each one's open handle, identity (UUID, metadata area)
+// and lifecycle (DeviceLifecycle), under one lock. Every state event goes through here; the
+// allocator, the space accounting and the health figures read the state from here and keep no
+// copy (the space accounting's withheld figures are set from here, under this lock, so they
+// change in the same order as the state). Membership decisions (add, remove, what a change needs
+// to fit) are in Engine+Devices.
 import Foundation
 import Synchronization
 
@@ -11,46 +14,118 @@ final class DeviceSet: Sendable {
         var metadataArea: Range<Int64>?
     }
 
+    private struct Member {
+        var device: Device?
+        var identity: Identity?
+        var lifecycle: DeviceLifecycle
+        /// A forced removal is moving its copies off: nothing new lands on it meanwhile.
+        var removing = false
+
+        var takesAllocations: Bool { device != nil && lifecycle.takesAllocations && !removing }
+    }
+
     private struct State {
-        var open: [String: Device] = [:]
-        var failed: [String: String] = [:]
-        var identities: [String: Identity] = [:]
+        var members: [String: Member] = [:]
     }
 
     private let state = Lock(State())
+    private let space: SpaceAccounting
 
-    func add(id: String, device: Device, identity: Identity? = nil) {
-        state.withLock {
-            $0.open[id] = device
-            $0.failed[id] = nil
-            if let identity { $0.identities[id] = identity }
+    init(space: SpaceAccounting) { self.space = space }
+
+    /// A member opened (at start, or just added) in the operator's `chosen` state.
+    func add(id: String, device: Device, identity: Identity? = nil, chosen: DeviceState) {
+        state.withLock { state in
+            let lifecycle = DeviceLifecycle(chosen: chosen)
+            state.members[id] = Member(device: device, identity: identity ?? state.members[id]?.identity, lifecycle: lifecycle)
+            space.withhold(id, moving: lifecycle.withholding)
         }
     }
 
-    func identity(id: String) -> Identity? { state.withLock { $0.identities[id] } }
+    /// A registered member that could not be opened at start (missing, wrong superblock).
+    func addUnavailable(id: String, chosen: DeviceState, reason: String) {
+        state.withLock { state in
+            let lifecycle = DeviceLifecycle(chosen: chosen, failure: reason)
+            state.members[id] = Member(device: nil, identity: nil, lifecycle: lifecycle)
+            space.withhold(id, moving: lifecycle.withholding)
+        }
+    }
 
-    func markFailed(id: String, reason: String) {
-        state.withLock {
-            $0.open[id] = nil
-            $0.failed[id] = reason
+    /// The operator's change, decided on the state as it is now (a failure cannot slip in
+    /// between the decision and the change): the actions to carry out. Throws when `id` is not a
+    /// member or the change is refused.
+    func request(id: String, _ target: DeviceState) throws(EngineError) -> [DeviceLifecycle.Action] {
+        try change(id) { lifecycle throws(EngineError) in
+            do throws(DeviceLifecycle.Refusal) {
+                return try lifecycle.operatorRequests(target)
+            } catch {
+                throw .deviceStateChange(id: id, from: error.from.rawValue, to: error.to.rawValue)
+            }
+        }
+    }
+
+    /// Puts back the operator's previous choice (its change could not be persisted).
+    func revert(id: String, to previous: DeviceState) {
+        _ = try? change(id) { lifecycle throws(EngineError) in lifecycle.revert(to: previous) }
+    }
+
+    /// The engine takes `id` out of service; the actions (none when it already was).
+    func fail(id: String, reason: String) -> [DeviceLifecycle.Action] {
+        (try? change(id) { lifecycle throws(EngineError) in lifecycle.fail(reason) }) ?? []
+    }
+
+    private func change<T>(_ id: String, _ event: (inout DeviceLifecycle) throws(EngineError) -> T) throws(EngineError) -> T {
+        try state.withLock { state throws(EngineError) -> T in
+            guard var member = state.members[id] else { throw .deviceNotFound(id: id) }
+            let result = try event(&member.lifecycle)
+            if member.lifecycle.failure != nil { member.device = nil }  // out of service: no IO goes to it
+            state.members[id] = member
+            space.withhold(id, moving: member.lifecycle.withholding)
+            return result
+        }
+    }
+
+    /// A device from before metadata areas was given one.
+    func setIdentity(id: String, _ identity: Identity) {
+        state.withLock { $0.members[id]?.identity = identity }
+    }
+
+    /// While a forced removal moves `id`'s copies off, nothing new is allocated on it.
+    func setRemoving(id: String, _ removing: Bool) {
+        state.withLock { $0.members[id]?.removing = removing }
+    }
+
+    /// Sets the space accounting's withheld figures from every member's state (after the
+    /// counters were rebuilt at start).
+    func publishWithheld() {
+        state.withLock { state in
+            for (id, member) in state.members { space.withhold(id, moving: member.lifecycle.withholding) }
         }
     }
 
     @discardableResult
     func remove(id: String) -> Device? {
-        state.withLock {
-            $0.failed[id] = nil
-            $0.identities[id] = nil
-            return $0.open.removeValue(forKey: id)
-        }
+        state.withLock { $0.members.removeValue(forKey: id)?.device }
     }
 
-    func device(id: String) -> Device? { state.withLock { $0.open[id] } }
+    func device(id: String) -> Device? { state.withLock { $0.members[id]?.device } }
 
-    func failureReason(id: String) -> String? { state.withLock { $0.failed[id] } }
+    func identity(id: String) -> Identity? { state.withLock { $0.members[id]?.identity } }
 
-    /// Devices that are registered but could not be opened.
-    var failedCount: Int { state.withLock { $0.failed.count } }
+    func lifecycle(id: String) -> DeviceLifecycle? { state.withLock { $0.members[id]?.lifecycle } }
+
+    /// Every member's lifecycle by id.
+    var lifecycles: [String: DeviceLifecycle] { state.withLock { $0.members.mapValues(\.lifecycle) } }
+
+    func failureReason(id: String) -> String? { state.withLock { $0.members[id]?.lifecycle.failure } }
+
+    /// The members new extents may go to now (open, active, not being removed).
+    var allocatable: Set<String> {
+        state.withLock { Set($0.members.filter { $0.value.takesAllocations }.keys) }
+    }
+
+    /// Members out of service.
+    var failedCount: Int { state.withLock { $0.members.values.count { $0.lifecycle.failure != nil } } }
 
     func removeAll() { state.withLock { $0 = State() } }
 }

@@ -18,13 +18,11 @@ extension Engine {
             $0.ioErrors += 1
             total = $0.ioErrors
         }
-        guard total >= Self.deviceErrorThreshold, devices.failureReason(id: id) == nil else { return }
-        devices.markFailed(id: id, reason: "\(total) IO errors")
-        allocator.setState(id: id, .failed)
-        space.withhold(id, moving: true)
+        guard total >= Self.deviceErrorThreshold else { return }
+        let actions = devices.fail(id: id, reason: "\(total) IO errors")
+        guard !actions.isEmpty else { return }  // failed already
         logger.critical("device failed after repeated IO errors; its data is served from other replicas", metadata: ["device": "\(id)", "errors": "\(total)"])
-        evacuator.start(self, device: id, reason: .rebuild)  // re-create its copies from the others
-        metadataPlacer.request()  // and the catalog's copy, if it held one
+        carryOut(actions, device: id, placeMetadataNow: false)  // its copies and the catalog's re-created elsewhere
     }
 
     /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the

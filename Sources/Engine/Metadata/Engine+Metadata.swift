@@ -48,7 +48,7 @@ extension Engine {
     /// Active, open devices with a metadata area: where a copy may live.
     func metadataEligibleDevices() throws(EngineError) -> [(id: String, path: String, identity: DeviceSet.Identity, area: Range<Int64>)] {
         try catalogCall { try catalog.deviceRecords() }.compactMap { record in
-            guard record.state == DeviceState.active.rawValue, devices.device(id: record.id) != nil,
+            guard devices.lifecycle(id: record.id)?.state == .active, devices.device(id: record.id) != nil,
                 let identity = devices.identity(id: record.id), let area = identity.metadataArea
             else { return nil }
             return (record.id, record.path, identity, area)
@@ -221,7 +221,7 @@ extension Engine {
     func carveMetadataAreasOnOlderDevices() throws(EngineError) {
         let records = try catalogCall { try catalog.deviceRecords() }
         let older = records.filter { record in
-            record.state == DeviceState.active.rawValue && devices.device(id: record.id) != nil
+            devices.lifecycle(id: record.id)?.state == .active && devices.device(id: record.id) != nil
                 && devices.identity(id: record.id)?.metadataArea == nil
         }
         guard !older.isEmpty else { return }
@@ -244,7 +244,7 @@ extension Engine {
             superblock.metadataOffset = area.lowerBound
             superblock.metadataBytes = areaBytes
             try device.writeSuperblock(superblock)
-            devices.add(id: record.id, device: device, identity: DeviceSet.Identity(uuid: superblock.deviceUUID, metadataArea: superblock.metadataArea))
+            devices.setIdentity(id: record.id, DeviceSet.Identity(uuid: superblock.deviceUUID, metadataArea: superblock.metadataArea))
             logger.info("metadata area made at the end of a device from before areas", metadata: ["device": "\(record.id)", "bytes": "\(areaBytes)"])
         }
     }

@@ -9,10 +9,10 @@ import Testing
     @Test(arguments: [1, 2, 3, 42, 1337, 9001])
     func randomSequencesKeepEveryInvariant(seed: UInt64) {
         var rng = SplitMix(state: seed)
-        let allocator = Allocator()
+        // dev3 is readonly: the device set says it takes no allocations.
+        let allocator = Allocator(inService: { ["dev0", "dev1", "dev2"] })
         let devices = (0..<4).map { i in (id: "dev\(i)", start: Int64(1 << 20), capacity: Int64(Int.random(in: 64...256, using: &rng)) * Self.unit) }
-        for d in devices { allocator.addDevice(id: d.id, dataOffset: d.start, capacity: d.capacity, state: .active, used: []) }
-        allocator.setState(id: "dev3", .readonly)
+        for d in devices { allocator.addDevice(id: d.id, dataOffset: d.start, capacity: d.capacity, used: []) }
         var live: [[PhysicalRange]] = []
         for _ in 0..<2000 {
             if live.isEmpty || Bool.random(using: &rng) {
@@ -44,22 +44,22 @@ import Testing
 
     @Test func prefersTheDeviceWithTheMostFreeSpace() {
         let allocator = Allocator()
-        allocator.addDevice(id: "small", dataOffset: 0, capacity: 100 * Self.unit, state: .active, used: [])
-        allocator.addDevice(id: "large", dataOffset: 0, capacity: 1000 * Self.unit, state: .active, used: [])
+        allocator.addDevice(id: "small", dataOffset: 0, capacity: 100 * Self.unit, used: [])
+        allocator.addDevice(id: "large", dataOffset: 0, capacity: 1000 * Self.unit, used: [])
         #expect(allocator.allocate(length: Self.unit, replicas: 1)?.first?.deviceID == "large")
     }
 
     @Test func largeRequestsGetOneContiguousExtent() throws {
         let allocator = Allocator()
-        allocator.addDevice(id: "d", dataOffset: 1 << 20, capacity: 64 << 20, state: .active, used: [])
+        allocator.addDevice(id: "d", dataOffset: 1 << 20, capacity: 64 << 20, used: [])
         let copies = try #require(allocator.allocate(length: 4 << 20, replicas: 1))
         #expect(copies[0].length == 4 << 20)
     }
 
     @Test func refusesWhenTooFewActiveDevices() {
-        let allocator = Allocator()
-        allocator.addDevice(id: "a", dataOffset: 0, capacity: 10 * Self.unit, state: .active, used: [])
-        allocator.addDevice(id: "b", dataOffset: 0, capacity: 10 * Self.unit, state: .readonly, used: [])
+        let allocator = Allocator(inService: { ["a"] })  // b is readonly
+        allocator.addDevice(id: "a", dataOffset: 0, capacity: 10 * Self.unit, used: [])
+        allocator.addDevice(id: "b", dataOffset: 0, capacity: 10 * Self.unit, used: [])
         #expect(allocator.allocate(length: Self.unit, replicas: 2) == nil)
         #expect(allocator.freeBytes(deviceID: "a") == 10 * Self.unit, "a failed allocation must not leak space")
     }
@@ -67,7 +67,7 @@ import Testing
     @Test func rebuildMarksUsedRangesAndReportsOverlaps() {
         let allocator = Allocator()
         let used = [PhysicalRange(deviceID: "d", offset: 0, length: 2 * Self.unit), PhysicalRange(deviceID: "d", offset: Self.unit, length: Self.unit)]
-        let conflicts = allocator.addDevice(id: "d", dataOffset: 0, capacity: 8 * Self.unit, state: .active, used: used)
+        let conflicts = allocator.addDevice(id: "d", dataOffset: 0, capacity: 8 * Self.unit, used: used)
         #expect(conflicts == [used[1]])
         #expect(allocator.freeBytes(deviceID: "d") == 6 * Self.unit)
         let copy = allocator.allocate(length: Self.unit, replicas: 1)
@@ -78,7 +78,7 @@ import Testing
         let allocator = Allocator()
         // Free: [0,2) and [4,5) units.
         let used = [PhysicalRange(deviceID: "d", offset: 2 * Self.unit, length: 2 * Self.unit), PhysicalRange(deviceID: "d", offset: 5 * Self.unit, length: 3 * Self.unit)]
-        allocator.addDevice(id: "d", dataOffset: 0, capacity: 8 * Self.unit, state: .active, used: used)
+        allocator.addDevice(id: "d", dataOffset: 0, capacity: 8 * Self.unit, used: used)
         let first = try #require(allocator.allocate(length: 3 * Self.unit, replicas: 1))
         #expect(first[0].length == 2 * Self.unit)
         let second = try #require(allocator.allocate(length: 3 * Self.unit, replicas: 1))

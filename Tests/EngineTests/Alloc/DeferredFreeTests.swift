@@ -5,7 +5,7 @@ import Testing
 @Suite struct DeferredFreeTests {
     @Test func freesWaitForOlderReaders() {
         let allocator = Allocator()
-        allocator.addDevice(id: "d", dataOffset: 0, capacity: 16 * Allocator.unit, state: .active, used: [])
+        allocator.addDevice(id: "d", dataOffset: 0, capacity: 16 * Allocator.unit, used: [])
         let deferred = DeferredFree(allocator: allocator)
         let old = allocator.allocate(length: 4 * Allocator.unit, replicas: 1)!
         let reader = deferred.pin()
@@ -20,7 +20,7 @@ import Testing
 
     @Test func withoutReadersFreesAtOnce() {
         let allocator = Allocator()
-        allocator.addDevice(id: "d", dataOffset: 0, capacity: 4 * Allocator.unit, state: .active, used: [])
+        allocator.addDevice(id: "d", dataOffset: 0, capacity: 4 * Allocator.unit, used: [])
         let deferred = DeferredFree(allocator: allocator)
         deferred.retire(allocator.allocate(length: Allocator.unit, replicas: 1)!)
         #expect(allocator.freeBytes(deviceID: "d") == 4 * Allocator.unit)
