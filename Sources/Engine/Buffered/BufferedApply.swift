@@ -14,10 +14,8 @@ extension Engine {
     var readBypassThreshold: Int64 { min(64 << 20, spillThreshold) }
 
     func objectInfo(volume: VolumeRecord, key: String) throws(EngineError) -> ObjectInfo {
-        try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) { state throws(EngineError) in
-            guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else {
-                throw .objectNotFound(volume: volume.name, key: key)
-            }
+        try withCachedObject(volume, key: key, for: .read) { _, object throws(EngineError) in
+            guard let object, object.exists else { throw .objectNotFound(volume: volume.name, key: key) }
             return object.info
         }
     }
@@ -25,10 +23,8 @@ extension Engine {
     /// Space a PATCH of [offset, offset+length) needs: copies' worth of sectors not yet backed or
     /// reserved, and quota for growth past what is already covered.
     func patchReservation(volume: VolumeRecord, key: String, offset: Int64, length: Int64, alreadyLogical: Int64) throws(EngineError) -> (physical: Int64, logical: Int64) {
-        try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) { state throws(EngineError) in
-            guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else {
-                throw .objectNotFound(volume: volume.name, key: key)
-            }
+        try withCachedObject(volume, key: key, for: .read) { _, object throws(EngineError) in
+            guard let object, object.exists else { throw .objectNotFound(volume: volume.name, key: key) }
             let sector = Int64(PageState.sectorSize)
             var copies: Int64 = 0
             var position = offset / sector * sector
@@ -52,8 +48,8 @@ extension Engine {
     ) throws(EngineError) -> ObjectInfo {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
         let thick = volume.provisioning == Provisioning.thick.rawValue
-        let (info, release) = try withIdleObject(cacheKey) { state throws(EngineError) -> (ObjectInfo, (Int64, Int64)) in
-            let previous = try cachedObject(&state, volume: volume, key: key)
+        let (info, release) = try withCachedObject(volume, key: key, for: .change) {
+            state, previous throws(EngineError) -> (ObjectInfo, (Int64, Int64)) in
             let dropped = PageCache.drop(&state, key: cacheKey, pinning: deferredFree)
             let object = CachedObject(
                 volumeID: volume.id!, volumeName: volume.name, key: key, replicas: UInt8(volume.replicas), thick: thick,
@@ -105,10 +101,8 @@ extension Engine {
                 throw .objectNotFound(volume: volume.name, key: key)
             }
             let capacity = pageCache.capacityPages
-            let outcome = try withIdleObject(cacheKey) { state throws(EngineError) -> (ObjectInfo, Int64)? in
-                guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else {
-                    throw .objectNotFound(volume: volume.name, key: key)
-                }
+            let outcome = try withCachedObject(volume, key: key, for: .change) { state, object throws(EngineError) -> (ObjectInfo, Int64)? in
+                guard let object, object.exists else { throw .objectNotFound(volume: volume.name, key: key) }
                 // The fills are of the version they were read from: the same entry, not committed since.
                 guard object === filledFrom, object.commitGeneration == generation else { return nil }
                 var need = 0
@@ -166,9 +160,9 @@ extension Engine {
         // Pinned before the extents are taken: a commit that replaces them cannot free them meanwhile.
         let epoch = deferredFree.pin()
         defer { deferredFree.unpin(epoch) }
-        let snapshot = try withCacheEntry(CacheKey(volumeID: volume.id!, key: key), for: .read) {
-            state throws(EngineError) -> (CachedObject, [Int64], [Extent], Int64, UInt64)? in
-            guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else { return nil }
+        let snapshot = try withCachedObject(volume, key: key, for: .read) {
+            _, object throws(EngineError) -> (CachedObject, [Int64], [Extent], Int64, UInt64)? in
+            guard let object, object.exists else { return nil }
             let needed = pages.filter { index, entry in
                 object.pages[index] == nil && entry.bytes != 0..<PageState.pageSize
                     && index * Int64(PageState.pageSize) < object.committedSize && !object.replacesCommitted

@@ -237,10 +237,8 @@ extension Engine {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        let (object, info) = try withCacheEntry(cacheKey, for: .read) { state throws(EngineError) -> (CachedObject, ObjectInfo) in
-            guard let object = try cachedObject(&state, volume: volume, key: key), object.exists else {
-                throw .objectNotFound(volume: name, key: key)
-            }
+        let (object, info) = try withCachedObject(volume, key: key, for: .read) { _, object throws(EngineError) -> (CachedObject, ObjectInfo) in
+            guard let object, object.exists else { throw .objectNotFound(volume: name, key: key) }
             return (object, object.info)
         }
         return BufferedReader(engine: self, key: cacheKey, object: object, info: info)

@@ -7,20 +7,11 @@ import Catalog
 import Foundation
 
 extension Engine {
-    /// Runs `body` under the cache lock once `key`'s entry admits `use`; waits outside the lock
-    /// while it does not (a bypassing commit of the key runs, or for `.change` a writeback).
+    /// Runs `body` under the cache lock once `key`'s entry admits `use` (see PageCache+Entry.swift).
     func withCacheEntry<T>(
         _ key: CacheKey, for use: ObjectLifecycle.Use, _ body: (inout PageCache.State) throws(EngineError) -> T
     ) throws(EngineError) -> T {
-        while true {
-            let result: T? = try pageCache.state.withLock { state throws(EngineError) -> T? in
-                if let object = state.objects[key], object.lifecycle.admits(use) == .wait { return nil }
-                return try body(&state)
-            }
-            if let result { return result }
-            EventLoopGuard.assertMayWait("waiting for a busy cache entry")
-            usleep(200)
-        }
+        try pageCache.withAdmitted(key, for: use) { state, _ throws(EngineError) in try body(&state) }
     }
 
     /// Waits until no writeback or bypassing commit holds `key`, then runs `body` under the lock.
@@ -28,22 +19,20 @@ extension Engine {
         try withCacheEntry(key, for: .change, body)
     }
 
-    /// The cached object for `key`, loaded from the catalog when not cached. nil when the object
-    /// exists neither in the cache nor in the catalog. Only inside `withCacheEntry` (never on a
-    /// placeholder).
-    func cachedObject(_ state: inout PageCache.State, volume: VolumeRecord, key: String) throws(EngineError) -> CachedObject? {
-        let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        if let object = state.objects[cacheKey] {
-            precondition(!object.lifecycle.isPlaceholder, "a placeholder used as a cached object")
-            return object
-        }
-        guard let stored = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else { return nil }
-        let object = CachedObject(
-            volumeID: volume.id!, volumeName: volume.name, key: key, replicas: UInt8(volume.replicas),
-            thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
-            extents: stored.extents.map(Extent.init), committedID: stored.record.id)
-        state.objects[cacheKey] = object
-        return object
+    /// Runs `body` under the cache lock with `key`'s cached object once it admits `use`: the
+    /// cached one, or loaded from the catalog (read outside the lock, behind a placeholder); nil
+    /// when the object exists neither in the cache nor in the catalog.
+    func withCachedObject<T>(
+        _ volume: VolumeRecord, key: String, for use: ObjectLifecycle.Use,
+        _ body: (inout PageCache.State, CachedObject?) throws(EngineError) -> T
+    ) throws(EngineError) -> T {
+        try pageCache.withEntry(CacheKey(volumeID: volume.id!, key: key), for: use, load: { () throws(EngineError) -> CachedObject? in
+            guard let stored = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else { return nil }
+            return CachedObject(
+                volumeID: volume.id!, volumeName: volume.name, key: key, replicas: UInt8(volume.replicas),
+                thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
+                extents: stored.extents.map(Extent.init), committedID: stored.record.id)
+        }, body)
     }
 
     /// What dropping a cached object gave back: its reservations, to release outside the lock.
@@ -80,10 +69,7 @@ extension Engine {
         install: (T, inout PageCache.State) -> CachedObject? = { _, _ in nil }
     ) throws(EngineError) -> T {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        let placeholder = CachedObject(
-            volumeID: volume.id!, volumeName: volume.name, key: key, replicas: UInt8(volume.replicas),
-            thick: volume.provisioning == Provisioning.thick.rawValue, committed: nil, extents: [],
-            lifecycle: ObjectLifecycle(.committing))
+        let placeholder = CachedObject(placeholderFor: cacheKey, lifecycle: ObjectLifecycle(.committing))
         var dropped: DroppedVersion?
         while true {
             if flushFirst { try flushObject(cacheKey) }
@@ -100,13 +86,13 @@ extension Engine {
         do throws(EngineError) {
             result = try commit(dropped)
         } catch {
-            pageCache.state.withLock { state in
+            pageCache.state.withLockWaking { state in
                 precondition(state.objects[cacheKey] === placeholder, "a placeholder was replaced while its commit ran")
                 state.objects[cacheKey] = nil
             }
             throw error
         }
-        pageCache.state.withLock { state in
+        pageCache.state.withLockWaking { state in
             precondition(state.objects[cacheKey] === placeholder, "a placeholder was replaced while its commit ran")
             state.objects[cacheKey] = install(result, &state)
         }

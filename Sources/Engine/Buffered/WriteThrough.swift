@@ -29,9 +29,10 @@ extension Engine {
     func holdStaging(_ count: Int, writeBack: Bool) -> Bool {
         let capacity = pageCache.capacityPages
         for _ in 0..<(writeBack ? 1000 : 1) {
-            if pageCache.state.withLock({ PageCache.reserveStaging(&$0, capacity: capacity, count: count) }) { return true }
+            let (reserved, epoch) = pageCache.state.withLock { (PageCache.reserveStaging(&$0, capacity: capacity, count: count), $0.roomEpoch) }
+            if reserved { return true }
             guard writeBack else { return false }
-            if !writeBackOldest() { usleep(1000) }  // Others' writebacks or staged uploads hold it.
+            if !writeBackOldest() { pageCache.waitForRoom(after: epoch) }  // Others' writebacks or staged uploads hold it.
         }
         return false
     }
@@ -39,7 +40,10 @@ extension Engine {
     /// Gives back the capacity held by `count` staged frames that will not be installed.
     func unstage(_ count: Int) {
         guard count > 0 else { return }
-        pageCache.state.withLock { $0.staged -= count }
+        pageCache.state.withLockWaking { state in
+            state.staged -= count
+            state.roomEpoch &+= 1
+        }
     }
 
     /// Under the cache lock, inside the commit that bypassed the cache for `stored` (the version a

@@ -129,7 +129,7 @@ extension Engine {
 
     private func finishWriteback(_ snapshot: WritebackSnapshot, merged: [Extent], committedID: Int64?) {
         let object = snapshot.object
-        pageCache.state.withLock { state in
+        pageCache.state.withLockWaking { state in
             var released = 0
             for entry in snapshot.pages {
                 let stillDirty = entry.page.generation != entry.generation
@@ -156,7 +156,7 @@ extension Engine {
 
     private func failWriteback(_ snapshot: WritebackSnapshot, error: EngineError) {
         let object = snapshot.object
-        pageCache.state.withLock { state in
+        pageCache.state.withLockWaking { state in
             for entry in snapshot.pages { entry.page.state.writebackFailed() }
             object.lifecycle.endWriteback()
             object.lastError = error

@@ -78,8 +78,10 @@ extension Engine {
         guard pageCache.dirtyPages > hardDirtyLimit else { return }
         EventLoopGuard.assertMayWait("throttling a writer")
         pageCache.state.withLock { $0.throttled += 1 }
-        for _ in 0..<1000 where pageCache.dirtyPages > hardDirtyLimit {
-            if !writeBackOldest() { usleep(1000) }
+        for _ in 0..<1000 {
+            let (dirty, epoch) = pageCache.state.withLock { ($0.dirtyPages, $0.roomEpoch) }
+            guard dirty > hardDirtyLimit else { return }
+            if !writeBackOldest() { pageCache.waitForRoom(after: epoch) }
         }
     }
 

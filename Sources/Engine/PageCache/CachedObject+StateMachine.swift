@@ -4,6 +4,8 @@
 //
 //   idle ──beginWriteback──▶ flushing ──endWriteback──▶ idle
 //   (placeholder) committing ──────────── the key's bypassing commit ends: entry removed
+//   (placeholder) loading ──────────────── its catalog row was read (outside the cache lock):
+//                                            replaced by the loaded entry, or removed
 //   idle ──retire──▶ retired (dropped from the cache; readers that opened it keep it)
 //
 // A `committing` entry is a placeholder with no data: a commit that bypasses the cache (a direct
@@ -16,6 +18,8 @@ struct ObjectLifecycle: Sendable, Equatable, CustomStringConvertible {
         case flushing
         /// Placeholder of a commit that bypasses the cache: everyone waits.
         case committing
+        /// Placeholder while the key's catalog row is read outside the cache lock: everyone waits.
+        case loading
         /// Dropped from the cache: no new user finds it.
         case retired
     }
@@ -42,12 +46,12 @@ struct ObjectLifecycle: Sendable, Equatable, CustomStringConvertible {
 
     var isIdle: Bool { state == .idle }
     var isFlushing: Bool { state == .flushing }
-    var isPlaceholder: Bool { state == .committing }
+    var isPlaceholder: Bool { state == .committing || state == .loading }
 
     func admits(_ use: Use) -> Decision {
         switch (state, use) {
         case (.idle, _), (.flushing, .read): .proceed
-        case (.flushing, .change), (.committing, _): .wait
+        case (.flushing, .change), (.committing, _), (.loading, _): .wait
         case (.retired, _): preconditionFailure("a retired cache entry is not in the cache")
         }
     }

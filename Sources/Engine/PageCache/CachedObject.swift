@@ -66,6 +66,13 @@ final class CachedObject: @unchecked Sendable {
         modifiedAt = committed?.modifiedAt ?? Date()
     }
 
+    /// A placeholder entry (`committing`, `loading`): no data, it only holds the key.
+    convenience init(placeholderFor key: CacheKey, lifecycle: ObjectLifecycle) {
+        precondition(lifecycle.isPlaceholder)
+        self.init(
+            volumeID: key.volumeID, volumeName: "", key: key.key, replicas: 1, thick: false, committed: nil, extents: [], lifecycle: lifecycle)
+    }
+
     /// Set when the object is dropped from the cache (replaced or deleted) while readers may
     /// still hold it: keeps its committed extents from being freed until the last reader is done.
     private var versionHold: (DeferredFree, UInt64)?

@@ -54,6 +54,9 @@ final class PageCache: Sendable {
         /// Frames filled by uploads written through (not in the cache until their commit), counted
         /// against the capacity like cached pages.
         var staged = 0
+        /// Bumped whenever room is made (a page cleaned, an object dropped, staged frames given
+        /// back): writers waiting for room (`waitForRoom`) look again.
+        var roomEpoch = 0
     }
 
     let capacityPages: Int
@@ -162,6 +165,7 @@ final class PageCache: Sendable {
             released += page.state.invalidate()
         }
         state.pageCount -= object.pages.count
+        state.roomEpoch &+= 1
         // The pages stay with the object: a reader that opened this version keeps reading them.
         return (released, object.reservedLogical)
     }
@@ -198,7 +202,18 @@ final class PageCache: Sendable {
     static func pageCleaned(_ state: inout State, _ object: CachedObject) {
         state.dirtyPages -= 1
         object.dirtyPageCount -= 1
+        state.roomEpoch &+= 1
     }
+
+    /// Waits until room is made after `seen` (a `roomEpoch`), or a little while: the changes
+    /// that make room wake waiters when they are made with `withLockWaking` (a writeback's end,
+    /// staged frames given back); the timeout covers the drops that are not.
+    func waitForRoom(after seen: Int) {
+        EventLoopGuard.assertMayWait("waiting for room in the page cache")
+        state.wait(seconds: 0.002) { $0.roomEpoch != seen }
+    }
+
+    var roomEpoch: Int { state.withLock { $0.roomEpoch } }
 
     func stats(volumeID: Int64) -> VolumeCacheStats {
         state.withLock { state in
