@@ -150,7 +150,7 @@ extension Engine {
         let fit = space.fitsWithout(id, moving: target == .draining)
         if !fit.fits { throw .noSpace(.pool, needed: fit.needed, available: fit.available) }
         let othersActive = !devices.allocatable.subtracting([id]).isEmpty
-        let dirty = Int64(pageCache.state.withLock { $0.dirtyPages } * PageState.pageSize)
+        let dirty = Int64(pageCache.dirtyPages * PageState.pageSize)
         if !othersActive, dirty > 0 { throw .noSpace(.pool, needed: dirty, available: 0) }
     }
 

@@ -47,25 +47,7 @@ package final class BufferedReader: @unchecked Sendable {
         while copied < total {
             let position = offset + Int64(copied)
             // Copy every cached page from `position`; stop at the first miss.
-            let missing = engine.pageCache.state.withLock { state -> Int64? in
-                while copied < total {
-                    let position = offset + Int64(copied)
-                    let index = position / pageSize
-                    guard let page = object.pages[index] else {
-                        state.counters[object.volumeID, default: VolumeCacheStats()].misses += 1
-                        return index
-                    }
-                    let inPage = Int(position % pageSize)
-                    let n = min(total - copied, PageState.pageSize - inPage)
-                    UnsafeMutableRawBufferPointer(rebasing: destination[copied..<copied + n])
-                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: page.bytes[inPage..<inPage + n]))
-                    page.referenced = true
-                    state.counters[object.volumeID, default: VolumeCacheStats()].hits += 1
-                    copied += n
-                }
-                return nil
-            }
-            guard let index = missing else { break }
+            guard let index = engine.pageCache.copyCached(object, offset: offset, total: total, into: destination, copied: &copied) else { break }
             let wanted = (position + Int64(total - copied) + pageSize - 1) / pageSize - index
             let pages = Int(max(wanted, sequential ? Int64(Self.readAheadPages) : 1))
             if info.size > engine.readBypassThreshold {
@@ -87,18 +69,7 @@ package final class BufferedReader: @unchecked Sendable {
         let pageSize = Int64(PageState.pageSize)
         let first = offset / pageSize
         let last = (offset + length - 1) / pageSize
-        let pinned = engine.pageCache.state.withLock { state -> PinnedPages? in
-            var pages: [Page] = []
-            pages.reserveCapacity(Int(last - first + 1))
-            for index in first...last {
-                guard let page = object.pages[index] else { return nil }
-                pages.append(page)
-            }
-            let pinned = PinnedPages(
-                &state, cache: engine.pageCache, pages: pages, offset: Int(offset - first * pageSize), length: length, maxSegments: maxSegments)
-            if pinned != nil { state.counters[object.volumeID, default: VolumeCacheStats()].hits += Int64(pages.count) }
-            return pinned
-        }
+        let pinned = engine.pageCache.pin(object, pages: first, last, offset: Int(offset - first * pageSize), length: length, maxSegments: maxSegments)
         if pinned != nil { bytesRead += length }
         return pinned
     }
@@ -122,7 +93,7 @@ package final class BufferedReader: @unchecked Sendable {
     private static func readWindow(engine: Engine, object: CachedObject, key: String, first: Int64, into buffer: AlignedBuffer) throws(EngineError) {
         let epoch = engine.deferredFree.pin()
         defer { engine.deferredFree.unpin(epoch) }
-        let (extents, committedSize) = engine.pageCache.state.withLock { _ in (object.extents, object.committedSize) }
+        let (extents, committedSize) = engine.pageCache.committedVersion(object)
         try engine.readCommitted(
             extents: extents, committedSize: committedSize, from: first * Int64(PageState.pageSize), into: buffer.bytes, key: key)
     }
@@ -183,42 +154,19 @@ package final class BufferedReader: @unchecked Sendable {
         // while this fill reads (it either happened before the snapshot, or waits for the unpin).
         let epoch = engine.deferredFree.pin()
         defer { engine.deferredFree.unpin(epoch) }
-        let snapshot = engine.pageCache.state.withLock { state -> ([Extent], Int64, Bool, UInt64, Int) in
-            var run = 0
-            while run < count, object.pages[first + Int64(run)] == nil, (first + Int64(run)) * pageSize < object.size { run += 1 }
-            return (object.extents, object.committedSize, object.replacesCommitted, object.commitGeneration, max(run, 1))
-        }
-        let (extents, committedSize, replaced, generation, run) = snapshot
+        let plan = engine.pageCache.planFill(object, from: first, pages: count)
+        let run = plan.pages
         if (fillBuffer?.count ?? 0) < run * PageState.pageSize { fillBuffer = AlignedBuffer(count: run * PageState.pageSize, zeroed: false) }
         let buffer = fillBuffer!
         let target = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<run * PageState.pageSize])
-        if replaced {
+        if plan.replaced {
             // A hole of a whole replacement (a PATCH past its end): zeros, not what the reused
             // buffer held from an earlier fill (once another key's bytes, written back as this one's).
             target.initializeMemory(as: UInt8.self, repeating: 0)
         } else {
-            try engine.readCommitted(extents: extents, committedSize: committedSize, from: first * pageSize, into: target, key: info.key)
+            try engine.readCommitted(extents: plan.extents, committedSize: plan.committedSize, from: first * pageSize, into: target, key: info.key)
         }
-        let capacity = engine.pageCache.capacityPages
-        engine.pageCache.state.withLock { state in
-            guard object.commitGeneration == generation else { return }  // Committed meanwhile: read again.
-            let current = state.objects[key] === object
-            for i in 0..<run {
-                let index = first + Int64(i)
-                guard object.pages[index] == nil else { continue }
-                let page: Page
-                if current {
-                    page = PageCache.insert(&state, capacity: capacity, key: key, object: object, index: index, zeroed: false)
-                } else {
-                    // A replaced version this reader pinned: keep its pages private to it.
-                    page = Page(zeroed: false)
-                    object.pages[index] = page
-                }
-                UnsafeMutableRawBufferPointer(page.bytes)
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer.bytes[i * PageState.pageSize..<(i + 1) * PageState.pageSize]))
-                page.state.load(allocated: object.allocatedReplicas(page: index))
-            }
-        }
+        engine.pageCache.installFill(object, key: key, from: first, plan, buffer: UnsafeRawBufferPointer(buffer.bytes))
     }
 
     package func close() {
@@ -237,9 +185,8 @@ extension Engine {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        let (object, info) = try withCachedObject(volume, key: key, for: .read) { _, object throws(EngineError) -> (CachedObject, ObjectInfo) in
-            guard let object, object.exists else { throw .objectNotFound(volume: name, key: key) }
-            return (object, object.info)
+        guard let (object, info) = try pageCache.openForRead(cacheKey, load: cacheLoader(volume, key: key)) else {
+            throw .objectNotFound(volume: name, key: key)
         }
         return BufferedReader(engine: self, key: cacheKey, object: object, info: info)
     }
@@ -251,11 +198,7 @@ extension Engine {
         try Self.validate(key: key)
         guard let volume = volumeRecords.withLock({ $0[name] }) else { return nil }
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        let found = try pageCache.state.withLock { state throws(EngineError) -> (CachedObject, ObjectInfo)? in
-            guard let object = state.objects[cacheKey], object.lifecycle.admits(.read) == .proceed else { return nil }
-            guard object.exists else { throw .objectNotFound(volume: name, key: key) }
-            return (object, object.info)
-        }
+        let found = try pageCache.cachedForRead(cacheKey, notFound: .objectNotFound(volume: name, key: key))
         return found.map { BufferedReader(engine: self, key: cacheKey, object: $0.0, info: $0.1) }
     }
 }

@@ -38,16 +38,9 @@ extension Engine {
             physical: SpaceAccounting.physicalBytes(logical: length, replicas: volume.replicas))
     }
 
-    /// Writes back, then drops, whatever the cache holds for `key` (before and after direct IO).
-    func invalidateCached(volumeID: Int64, key: String, writeBackFirst: Bool) throws(EngineError) {
-        let cacheKey = CacheKey(volumeID: volumeID, key: key)
-        if writeBackFirst { try flushObject(cacheKey) }
-        release(try withIdleObject(cacheKey) { state in dropCachedVersion(&state, cacheKey) })
-    }
-
     /// Writes back every dirty object (shutdown).
     func flushAll() {
-        let keys = pageCache.state.withLock { state in PageCache.dirtyObjects(&state).filter { $0.object.isDirty }.map(\.key) }
+        let keys = pageCache.dirtyKeys()
         for key in keys {
             do throws(EngineError) {
                 try flushObject(key)
@@ -65,15 +58,10 @@ extension Engine {
     /// Sum of per-page reserved sectors (bytes) and what the space accounting holds for the cache,
     /// for the reservation invariant.
     package func reservationFigures() -> (pagesReserved: Int64, accounted: Int64) {
-        let pages = pageCache.state.withLock { state in
-            state.objects.values.reduce(Int64(0)) { sum, object in
-                sum + object.pages.values.reduce(Int64(0)) { $0 + Int64($1.state.reservedReplicas * PageState.sectorSize) }
-            }
-        }
-        return (pages, space.inflightPhysical)
+        (pageCache.reservedBytes, space.inflightPhysical)
     }
 
-    package var throttledWriters: Int64 { pageCache.state.withLock { $0.throttled } }
+    package var throttledWriters: Int64 { pageCache.throttled }
 }
 
 extension Engine {
@@ -90,11 +78,8 @@ extension Engine {
 
     /// Pool-wide buffered-IO figures for `/metrics`.
     package var cacheTotals: CacheTotals {
-        var totals = pageCache.state.withLock { state in
-            CacheTotals(
-                writebackBytes: state.counters.values.reduce(0) { $0 + $1.writebackBytes },
-                writebackErrors: state.counters.values.reduce(0) { $0 + $1.writebackErrors }, throttled: state.throttled)
-        }
+        let figures = pageCache.totals
+        var totals = CacheTotals(writebackBytes: figures.writebackBytes, writebackErrors: figures.writebackErrors, throttled: figures.throttled)
         totals.reservable = space.reservableBytes
         totals.capacityBytes = Int64(pageCache.capacityPages * PageState.pageSize)
         let frames = FramePool.shared.counts

@@ -33,10 +33,7 @@ extension Engine {
     /// One pass of the background flusher.
     func backgroundWriteback(maxAge: Duration) {
         let now = ContinuousClock.now
-        let (candidates, dirty) = pageCache.state.withLock { state in
-            (PageCache.dirtyObjects(&state).filter { $0.object.isDirty && $0.object.lifecycle.isIdle }
-                .map { ($0.key, $0.object.dirtySince ?? now) }.sorted { $0.1 < $1.1 }, state.dirtyPages)
-        }
+        let (candidates, dirty) = pageCache.writebackCandidates(now: now)
         let over = dirty > backgroundDirtyLimit
         let due = candidates.filter { over || now - $0.1 >= maxAge }.map(\.0)
         // Several objects at once, so that their commits share device flushes and catalog
@@ -77,9 +74,9 @@ extension Engine {
     func throttleWriters() {
         guard pageCache.dirtyPages > hardDirtyLimit else { return }
         EventLoopGuard.assertMayWait("throttling a writer")
-        pageCache.state.withLock { $0.throttled += 1 }
+        pageCache.countThrottled()
         for _ in 0..<1000 {
-            let (dirty, epoch) = pageCache.state.withLock { ($0.dirtyPages, $0.roomEpoch) }
+            let (dirty, epoch) = pageCache.dirtyPagesAndRoom
             guard dirty > hardDirtyLimit else { return }
             if !writeBackOldest() { pageCache.waitForRoom(after: epoch) }
         }
@@ -89,11 +86,7 @@ extension Engine {
     /// there is none.
     @discardableResult
     func writeBackOldest() -> Bool {
-        let oldest = pageCache.state.withLock { state in
-            PageCache.dirtyObjects(&state).filter { $0.object.isDirty && $0.object.lifecycle.isIdle }
-                .min { ($0.object.dirtySince ?? .now) < ($1.object.dirtySince ?? .now) }?.key
-        }
-        guard let oldest else { return false }
+        guard let oldest = pageCache.oldestDirtyKey() else { return false }
         try? flushObject(oldest)  // An error is kept on the object and reported by the next flush.
         return true
     }

@@ -83,7 +83,7 @@ extension Engine {
         var wasCachedOnly = false
         var freedEarly = false
         let replicas = try commitBypassingCache(volume, key: key, flushFirst: false) { dropped throws(EngineError) in
-            wasCachedOnly = dropped.map { !$0.object.committedExists && $0.object.metadataDirty } ?? false
+            wasCachedOnly = dropped?.wasCachedOnly ?? false
             if planted.contains(.reuseBeforeFreeIsDurable), let doomed = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) {
                 allocator.free(doomed.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
                 freedEarly = true
@@ -110,11 +110,8 @@ extension Engine {
         // The cache first, then the catalog: a writeback commits to the catalog before it marks its
         // object clean, so a version is in one read or the other. (Catalog first, a version
         // committed between the two reads was in neither, and an acknowledged key went unlisted.)
-        let pending = pageCache.state.withLock { state in
-            PageCache.dirtyObjects(&state).map(\.object).filter { object in
-                object.volumeID == volume.id! && object.metadataDirty && object.key.utf8.starts(with: prefix.utf8)
-                    && startAfter.map { Self.keyPrecedes($0, object.key) } ?? true
-            }.map(\.info)
+        let pending = pageCache.pendingVersions(volumeID: volume.id!) { key in
+            key.utf8.starts(with: prefix.utf8) && startAfter.map { Self.keyPrecedes($0, key) } ?? true
         }
         let committed = try catalogCall { try catalog.listObjects(volumeID: volume.id!, prefix: prefix, startAfter: startAfter, limit: limit) }
             .map(ObjectInfo.init)

@@ -142,9 +142,9 @@ package final class ObjectWriter: @unchecked Sendable {
                     }
                     return ((commit.object, commit.replaced), commit.delta)
                 }
-            } install: { committed, state in
+            } install: { committed in
                 let staged = writes.takeStaged()  // Left for `abort` to give back if the commit fails.
-                return staged.count > 0 ? engine.writtenThroughObject(&state, volume: volume, stored: committed.0, pages: staged.pages, count: staged.count) : nil
+                return staged.count > 0 ? .writtenThrough(stored: committed.0, pages: staged.pages, count: staged.count) : .none
             }
             finished = true
             engine.stats.mode(volume.name, "direct") {

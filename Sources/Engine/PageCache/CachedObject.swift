@@ -66,6 +66,14 @@ final class CachedObject: @unchecked Sendable {
         modifiedAt = committed?.modifiedAt ?? Date()
     }
 
+    /// The entry of a committed version (its catalog row and extents) of an object of `volume`.
+    convenience init(volume: VolumeRecord, stored: StoredObject) {
+        self.init(
+            volumeID: volume.id!, volumeName: volume.name, key: stored.record.key, replicas: UInt8(volume.replicas),
+            thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
+            extents: stored.extents.map(Extent.init), committedID: stored.record.id)
+    }
+
     /// A placeholder entry (`committing`, `loading`): no data, it only holds the key.
     convenience init(placeholderFor key: CacheKey, lifecycle: ObjectLifecycle) {
         precondition(lifecycle.isPlaceholder)

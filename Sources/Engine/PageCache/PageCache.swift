@@ -33,6 +33,14 @@ package struct VolumeCacheStats: Sendable, Equatable {
 
     package init() {}
     package var dirtyBytes: Int64 { dirtyPages * Int64(PageState.pageSize) }
+
+    /// Adds (`sign` 1) or takes away (-1) one cached page in state `page`.
+    mutating func add(_ page: PageState, _ sign: Int64) {
+        cachedPages += sign
+        reservedBytes += sign * Int64(page.reservedReplicas * PageState.sectorSize)
+        if page.isDirty { dirtyPages += sign }
+        if page.writebackInFlight > 0 { writebackPages += sign }
+    }
 }
 
 final class PageCache: Sendable {
@@ -42,7 +50,8 @@ final class PageCache: Sendable {
         /// CLOCK ring of (object, page) candidates for eviction.
         var clock: [(CacheKey, Int64)] = []
         var hand = 0
-        /// Hits, misses and writeback counters per volume id.
+        /// Per volume id: hits, misses and writeback counters, and the running figures of the
+        /// pages of its cached objects (kept by `count` at every change of a page's state).
         var counters: [Int64: VolumeCacheStats] = [:]
         var throttled: Int64 = 0
         /// Pages with at least one dirty sector, pool-wide.
@@ -83,6 +92,7 @@ final class PageCache: Sendable {
                 page.referenced = false
                 state.hand += 1
             } else {
+                Self.countPage(&state, object, page, -1)
                 object.pages[index] = nil
                 state.pageCount -= 1
                 removeClockEntry(&state)
@@ -140,6 +150,7 @@ final class PageCache: Sendable {
     static func add(_ state: inout State, _ page: Page, at index: Int64, of object: CachedObject, key: CacheKey) {
         precondition(object.pages[index] == nil, "page \(index) of \(key.key) added twice")
         object.pages[index] = page
+        Self.countPage(&state, object, page, 1)
         state.pageCount += 1
         track(&state, key, index)
     }
@@ -160,6 +171,7 @@ final class PageCache: Sendable {
         object.retire(deferredFree)
         var released = 0
         for page in object.pages.values {
+            Self.countPage(&state, object, page, -1)
             if page.state.isDirty { state.dirtyPages -= 1 }
             object.dirtyPageCount = 0
             released += page.state.invalidate()
@@ -215,18 +227,56 @@ final class PageCache: Sendable {
 
     var roomEpoch: Int { state.withLock { $0.roomEpoch } }
 
+    /// Adds (`sign` 1) or takes away (-1) what `page`, a page of the cached `object`, counts in
+    /// its volume's figures. Every change of a cached page's state is wrapped in a -1 before and a
+    /// 1 after; a page entering or leaving an object in the cache is one of them.
+    static func countPage(_ state: inout State, _ object: CachedObject, _ page: Page, _ sign: Int64) {
+        state.counters[object.volumeID, default: VolumeCacheStats()].add(page.state, sign)
+    }
+
+    /// A volume's figures: running counters, not a scan (with TEST_HOOKS, checked against one).
     func stats(volumeID: Int64) -> VolumeCacheStats {
         state.withLock { state in
-            var stats = state.counters[volumeID] ?? VolumeCacheStats()
-            for object in state.objects.values where object.volumeID == volumeID {
-                for page in object.pages.values {
-                    stats.cachedPages += 1
-                    stats.reservedBytes += Int64(page.state.reservedReplicas * PageState.sectorSize)
-                    if page.state.isDirty { stats.dirtyPages += 1 }
-                    if page.state.writebackInFlight > 0 { stats.writebackPages += 1 }
+            let stats = state.counters[volumeID] ?? VolumeCacheStats()
+            #if TEST_HOOKS
+                var scanned = VolumeCacheStats()
+                for object in state.objects.values where object.volumeID == volumeID {
+                    for page in object.pages.values { scanned.add(page.state, 1) }
                 }
-            }
+                precondition(
+                    (scanned.cachedPages, scanned.reservedBytes, scanned.dirtyPages, scanned.writebackPages)
+                        == (stats.cachedPages, stats.reservedBytes, stats.dirtyPages, stats.writebackPages),
+                    "the cache's running figures of volume \(volumeID) drifted from its pages: \(stats) vs \(scanned)")
+            #endif
             return stats
+        }
+    }
+
+    /// Sum over every cached page of its reserved sectors (bytes): the reservation invariant.
+    var reservedBytes: Int64 {
+        state.withLock { $0.counters.values.reduce(0) { $0 + $1.reservedBytes } }
+    }
+
+    /// Pool-wide writeback bytes and errors, and writers throttled.
+    var totals: (writebackBytes: Int64, writebackErrors: Int64, throttled: Int64) {
+        state.withLock { state in
+            (state.counters.values.reduce(0) { $0 + $1.writebackBytes }, state.counters.values.reduce(0) { $0 + $1.writebackErrors }, state.throttled)
+        }
+    }
+
+    /// The pool's dirty pages and the room epoch (for `waitForRoom`).
+    var dirtyPagesAndRoom: (dirtyPages: Int, roomEpoch: Int) { state.withLock { ($0.dirtyPages, $0.roomEpoch) } }
+
+    /// The keys of `volumeID` the cache holds an entry for.
+    func keys(volumeID: Int64) -> [CacheKey] {
+        state.withLock { state in state.objects.keys.filter { $0.volumeID == volumeID } }
+    }
+
+    /// What clients see of the objects of `volumeID` whose metadata is newer in memory than in
+    /// the catalog (accepted with async durability, not written back yet), filtered by `include`.
+    func pendingVersions(volumeID: Int64, include: (String) -> Bool) -> [ObjectInfo] {
+        state.withLock { state in
+            Self.dirtyObjects(&state).map(\.object).filter { $0.volumeID == volumeID && $0.metadataDirty && include($0.key) }.map(\.info)
         }
     }
 

@@ -1,14 +1,16 @@
 // Cached pages lent to a response that sends them without copying (sendmsg over the frames).
 // While pinned a page is not evicted, and a write to it goes to a copy (see `Page.sendPins`), so
 // the bytes a response sends are one consistent snapshot and stay valid until `release`.
+import Synchronization
+
 package final class PinnedPages: @unchecked Sendable {
-    // @unchecked: `pages` is immutable; `released` is only touched under the cache's lock.
+    // @unchecked: `pages` is immutable; `released` is atomic; `sendPins` changes under the cache's lock.
     /// The body as contiguous memory runs (adjacent frames merged), in order.
     package let segments: [(base: UnsafeRawPointer, count: Int)]
     package let length: Int64
     private let pages: [Page]
     private let cache: PageCache
-    private var released = false
+    private let released = Atomic<Bool>(false)
 
     /// Pins `pages` (under the cache's lock) for `length` bytes from `offset` in the first page;
     /// nil, with nothing pinned, when they make more than `maxSegments` memory runs.
@@ -37,11 +39,11 @@ package final class PinnedPages: @unchecked Sendable {
         self.segments = segments
     }
 
-    /// Gives the pages back to the cache. Idempotent.
+    /// Gives the pages back to the cache. Idempotent: the second call (`deinit` after the send's
+    /// release) does not take the cache lock.
     package func release() {
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         cache.state.withLock { _ in
-            guard !released else { return }
-            released = true
             for page in pages { page.sendPins -= 1 }
         }
     }

@@ -79,7 +79,7 @@ extension Engine {
     /// Deletes a volume; one holding objects only with `force`.
     package func deleteVolume(named name: String, force: Bool) throws(EngineError) {
         if let volume = try? volumeRecord(named: name) {
-            let cached = pageCache.state.withLock { state in state.objects.keys.filter { $0.volumeID == volume.id! } }
+            let cached = pageCache.keys(volumeID: volume.id!)
             if !cached.isEmpty, !force { try flushVolume(named: name) }
             for key in cached { try? invalidateCached(volumeID: volume.id!, key: key.key, writeBackFirst: false) }
         }
