@@ -1,7 +1,7 @@
 // Engine errors: specific cases inside, each classified into a small closed `Kind` that the API
 // maps to HTTP in exactly one place (bcachefs's errcode-with-parent-class idea). No status codes here.
 package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
-    package enum Kind: Sendable, Equatable { case invalid, notFound, conflict, noSpace, tooLarge, range, io, busy, `internal` }
+    package enum Kind: Sendable, Equatable { case invalid, notFound, conflict, precondition, noSpace, tooLarge, range, io, busy, `internal` }
     package enum SpaceScope: String, Sendable, Equatable { case pool, volumeQuota = "volume quota" }
 
     case invalidArgument(field: String, reason: String)
@@ -53,6 +53,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case scrubRunning
     /// A volume holds as many open multipart uploads as it may.
     case tooManyUploads(volume: String, limit: Int)
+    /// A read's or copy's conditions (If-Match and the others) do not hold for the version found.
+    case conditionNotMet(String)
 
     package var kind: Kind {
         switch self {
@@ -70,6 +72,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .cacheFull, .tooManyUploads: .busy
         case .io: .io
         case .catalog: .internal
+        case .conditionNotMet: .precondition
         }
     }
 
@@ -121,6 +124,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .scrubRunning: "a scrub is already running; GET /v1/pool/scrub shows its progress"
         case .tooManyUploads(let volume, let limit):
             "volume \(volume) holds \(limit) open multipart uploads, the most it may (--multipart-max-open); complete or abort some first (ListMultipartUploads lists them)"
+        case .conditionNotMet(let detail): detail
         }
     }
 }

@@ -44,6 +44,7 @@ package enum ErrorMapping {
             case .invalid: return (400, "bad-request", "Bad Request", error.description, [])
             case .notFound: return (404, "not-found", "Not Found", error.description, [])
             case .conflict: return (409, "conflict", "Conflict", error.description, [])
+            case .precondition: return (412, "precondition-failed", "Precondition Failed", error.description, [])
             case .noSpace: return (507, "insufficient-storage", "Insufficient Storage", error.description, [])
             case .tooLarge: return (413, "payload-too-large", "Payload Too Large", error.description, [])
             case .range: return (416, "range-not-satisfiable", "Range Not Satisfiable", error.description, [])

@@ -77,6 +77,8 @@ package enum S3ErrorMapping {
             }
         case let error as EngineError:
             switch error {
+            case .conditionNotMet(let detail):
+                return S3Error("PreconditionFailed", 412, "At least one of the preconditions you specified did not hold: \(detail)")
             case .volumeNotFound: return S3Error("NoSuchBucket", 404, "The specified bucket does not exist")
             case .objectNotFound: return S3Error("NoSuchKey", 404, "The specified key does not exist.")
             case .uploadNotFound: return S3Error("NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
@@ -96,6 +98,7 @@ package enum S3ErrorMapping {
                 case .invalid: return .invalidArgument(error.description)
                 case .notFound: return S3Error("NoSuchKey", 404, error.description)
                 case .conflict: return S3Error("OperationAborted", 409, error.description)
+                case .precondition: return S3Error("PreconditionFailed", 412, error.description)
                 case .noSpace: return S3Error("InsufficientStorage", 507, error.description)
                 case .tooLarge: return S3Error("EntityTooLarge", 400, error.description)
                 case .range: return S3Error("InvalidRange", 416, error.description)

@@ -1,10 +1,11 @@
-// Conditional requests: If-None-Match (→ 304 for GET/HEAD) and If-Match (→ 412).
+// Conditional requests: the native API's If-Match / If-None-Match headers as the Engine's
+// ReadConditions (evaluated there). An entity tag matches only in its quoted form, as sent in ETag.
 import Engine
 
 extension ObjectHandlers {
     static func quotedETag(_ info: ObjectInfo) -> String { "\"\(info.etag)\"" }
 
-    /// The entity tags listed in an If-Match / If-None-Match header; nil for `*`.
+    /// The entity tags listed in an If-Match / If-None-Match header (weak ones as strong); nil for `*`.
     static func entityTags(_ header: String) -> [String]? {
         let trimmed = header.trimmingCharacters(in: .whitespaces)
         if trimmed == "*" { return nil }
@@ -15,23 +16,19 @@ extension ObjectHandlers {
         }
     }
 
-    enum Precondition: Equatable {
-        case proceed
-        case notModified
-        case failed
+    /// A header's tags as bare ETags: `*` is any; a quoted tag is its content; with
+    /// `unquotedToo`, a bare token is taken as it is (S3 clients send both), else it can match nothing.
+    static func tags(_ header: String, unquotedToo: Bool = false) -> ReadConditions.Tags {
+        guard let tags = entityTags(header) else { return .any }
+        return .list(tags.compactMap { tag in
+            if tag.count >= 2, tag.hasPrefix("\""), tag.hasSuffix("\"") { return String(tag.dropFirst().dropLast()) }
+            return unquotedToo ? tag : nil
+        })
     }
 
-    /// Evaluates preconditions for reading the current version (`info`).
-    static func evaluate(_ request: HTTPRequest, current info: ObjectInfo) -> Precondition {
-        let etag = quotedETag(info)
-        if let ifMatch = request.header("if-match") {
-            if let tags = entityTags(ifMatch), !tags.contains(etag) { return .failed }
-        }
-        if let ifNoneMatch = request.header("if-none-match") {
-            let tags = entityTags(ifNoneMatch)
-            if tags == nil || tags!.contains(etag) { return .notModified }
-        }
-        return .proceed
+    /// The native API's conditions: If-Match and If-None-Match.
+    static func conditions(_ request: HTTPRequest) -> ReadConditions {
+        ReadConditions(ifMatch: request.header("if-match").map { tags($0) }, ifNoneMatch: request.header("if-none-match").map { tags($0) })
     }
 }
 

@@ -3,14 +3,6 @@ import Engine
 import Foundation
 
 /// An opened object version, direct or through the cache.
-protocol ObjectSource: AnyObject {
-    var info: ObjectInfo { get }
-    func read(at offset: Int64, into destination: UnsafeMutableRawBufferPointer) throws(EngineError) -> Int
-    func close()
-}
-
-extension ObjectReader: ObjectSource {}
-extension BufferedReader: ObjectSource {}
 extension PinnedPages: ResponseBodySegments {}
 
 /// A GET's body: `length` bytes of the opened version from `start`.

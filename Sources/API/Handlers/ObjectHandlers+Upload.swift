@@ -6,45 +6,7 @@ import Foundation
 /// Streams an upload into the engine, checking optional digests before the commit.
 final class UploadSink: RequestBodySink, @unchecked Sendable {
     // @unchecked: one worker drives an upload (UploadPump).
-    enum Target {
-        case direct(ObjectWriter)
-        /// `dropAfter`: a direct PATCH, made durable then evicted from the cache.
-        case buffered(BufferedUpload, sync: Bool, dropAfter: Bool, engine: Engine)
-
-        func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
-            switch self {
-            case .direct(let writer): try writer.append(bytes)
-            case .buffered(let upload, _, _, _): try upload.append(bytes)
-            }
-        }
-
-        /// `etag`: a PUT's (the MD5 of its bytes); nil for a PATCH (a new random one).
-        func commit(etag: String?) throws(EngineError) -> ObjectInfo {
-            switch self {
-            case .direct(let writer): return try writer.commit(etag: etag)
-            case .buffered(let upload, let sync, let dropAfter, let engine):
-                let info = try upload.finish(sync: sync, etag: etag)
-                if dropAfter { try engine.dropCached(volume: upload.volumeName, key: upload.key) }
-                return info
-            }
-        }
-
-        func abort() {
-            switch self {
-            case .direct(let writer): writer.abort()
-            case .buffered(let upload, _, _, _): upload.abort()
-            }
-        }
-
-        var replacesExisting: Bool {
-            switch self {
-            case .direct(let writer): writer.replacesExisting
-            case .buffered(let upload, _, _, _): upload.replacesExisting
-            }
-        }
-    }
-
-    private let writer: Target
+    private let writer: ObjectUpload
     private let volume: String
     private let expectedMD5: Data?
     private let expectedSHA256: Data?
@@ -55,7 +17,7 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
     private var md5 = Insecure.MD5()
     private var sha256 = SHA256()
 
-    init(target: Target, volume: String, expectedMD5: Data?, expectedSHA256: Data?, created: Int, md5ETag: Bool) {
+    init(target: ObjectUpload, volume: String, expectedMD5: Data?, expectedSHA256: Data?, created: Int, md5ETag: Bool) {
         writer = target
         self.md5ETag = md5ETag
         self.volume = volume

@@ -5,8 +5,6 @@ import Foundation
 package struct ObjectHandlers {
     static let defaultContentType = "application/octet-stream"
     static let maxListLimit = 1000
-    /// Sync buffered PUTs up to this size go through the cache (and stay cached for reads).
-    static let syncCacheLimit: Int64 = 64 << 20
     /// At most this many memory runs per zero-copy body. MHD 0.9.75 copies the iovec list into
     /// the connection's 32 KiB memory pool; when it does not fit it drops the connection and then
     /// aborts the process on a still-locked mutex. About 2000 entries fit (measured), so 512
@@ -42,12 +40,10 @@ package struct ObjectHandlers {
         }
     }
 
-    enum IOMode: String { case buffered, direct }
-
     /// `?io=buffered` (the default) goes through the page cache; `?io=direct` bypasses it.
-    static func ioMode(_ request: HTTPRequest) throws(HTTPError) -> IOMode {
+    static func ioMode(_ request: HTTPRequest) throws(HTTPError) -> ObjectIO {
         guard let entry = request.query.last(where: { $0.name == "io" }) else { return .buffered }
-        guard let mode = entry.value.flatMap(IOMode.init(rawValue:)) else {
+        guard let mode = entry.value.flatMap(ObjectIO.init(rawValue:)) else {
             throw .badRequest("query parameter 'io' must be buffered or direct")
         }
         return mode
@@ -137,18 +133,9 @@ package struct ObjectHandlers {
         let sync = try isSync(request)
         let (offset, length) = try patchRange(request)
         if !context.mayBlock { try onLoop(engine, context, length: nil) }
-        if mode == .direct {
-            let alignment = engine.directAlignment
-            guard offset % alignment == 0, length % alignment == 0 else {
-                throw HTTPError.badRequest("direct PATCH offset and length must be multiples of the device block size (\(alignment))")
-            }
-        }
-        let upload = try engine.beginBufferedUpload(
-            volume: context.parameter("name"), key: context.parameter("key"), contentType: nil, length: length,
-            mode: .patch(offset: offset))
-        return UploadSink(
-            target: .buffered(upload, sync: sync || mode == .direct, dropAfter: mode == .direct, engine: engine), volume: context.parameter("name"),
-            expectedMD5: nil, expectedSHA256: nil, created: 200, md5ETag: false)
+        let upload = try engine.openPatch(
+            volume: context.parameter("name"), key: context.parameter("key"), offset: offset, length: length, io: mode, sync: sync)
+        return UploadSink(target: upload, volume: context.parameter("name"), expectedMD5: nil, expectedSHA256: nil, created: 200, md5ETag: false)
     }
 
     static func openUpload(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> any RequestBodySink {
@@ -170,41 +157,22 @@ package struct ObjectHandlers {
             throw .badRequest("x-checksum-sha256 must be 64 hex digits or the base64 of 32 bytes")
         }
         if !context.mayBlock { try onLoop(engine, context, length: mustOpenBeforeBody(request) ? length : nil) }
-        let target: UploadSink.Target
-        // A sync PUT of a large or unknown size gains nothing from the cache but extra copies.
-        let throughCache = mode == .buffered && (!sync || (length ?? Int64.max) <= syncCacheLimit)
-        switch throughCache ? IOMode.buffered : IOMode.direct {
-        case .direct:
-            target = .direct(try engine.beginUpload(
-                volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length,
-                cacheThrough: mode == .buffered))
-        case .buffered:
-            target = .buffered(try engine.beginBufferedUpload(
-                volume: context.parameter("name"), key: context.parameter("key"), contentType: contentType, length: length, mode: .replace),
-                sync: sync, dropAfter: false, engine: engine)
-        }
-        return UploadSink(target: target, volume: context.parameter("name"), expectedMD5: md5, expectedSHA256: sha256, created: 201, md5ETag: true)
+        let upload = try engine.openWrite(
+            volume: context.parameter("name"), key: context.parameter("key"),
+            WriteOptions(io: mode, sync: sync, length: length, contentType: contentType))
+        return UploadSink(target: upload, volume: context.parameter("name"), expectedMD5: md5, expectedSHA256: sha256, created: 201, md5ETag: true)
     }
 
     static func get(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
-        // A direct read first writes back dirty pages in its range: never on the event loop.
-        if !context.mayBlock, try ioMode(request) == .direct { throw NeedsWorker() }
-        let reader: any ObjectSource
-        if !context.mayBlock {
-            // On the event loop only what memory holds: an object not cached is looked up in the catalog on a worker.
-            guard let cached = try engine.openBufferedIfCached(volume: context.parameter("name"), key: context.parameter("key")) else { throw NeedsWorker() }
-            reader = cached
-        } else {
-            reader = switch try ioMode(request) {
-            case .direct: try engine.openObject(volume: context.parameter("name"), key: context.parameter("key"))
-            case .buffered: try engine.openBuffered(volume: context.parameter("name"), key: context.parameter("key"))
-            }
-        }
+        // On the event loop only what memory holds; the rest (a miss, a direct read) on a worker.
+        guard let reader = try engine.openRead(
+            volume: context.parameter("name"), key: context.parameter("key"), io: try ioMode(request), mayWait: context.mayBlock)
+        else { throw NeedsWorker() }
         let info = reader.info
         var headers: [(name: String, value: String)] = [
             ("ETag", quotedETag(info)), ("Last-Modified", HTTPDate.format(info.modifiedAt)), ("Accept-Ranges", "bytes"),
         ]
-        switch evaluate(request, current: info) {
+        switch conditions(request).evaluate(info) {
         case .failed:
             reader.close()
             return ErrorMapping.response(for: HTTPError.preconditionFailed("the object's ETag is \(quotedETag(info))"), context: context)

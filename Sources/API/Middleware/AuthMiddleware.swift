@@ -12,10 +12,12 @@ struct AuthMiddleware: Middleware {
     }
 
     func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
-        guard context.route.hasPrefix("/v1") || guards(request.path) else {
+        guard !context.authenticated, context.route.hasPrefix("/v1") || guards(request.path) else {
             return try next(request, context)
         }
         if let refusal = check(request) { throw refusal }
+        var context = context
+        context.authenticated = true
         return try next(request, context)
     }
 

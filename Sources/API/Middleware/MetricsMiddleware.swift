@@ -18,8 +18,8 @@ struct MetricsMiddleware: Middleware {
             case .opened(let sink, let context): return .opened(sink, context)  // Recorded by `completed`.
             case .response(let answer): response = answer
             }
-        } catch is NeedsWorker {
-            throw NeedsWorker()  // Nothing was done here: recorded when the worker runs it.
+        } catch let needs as NeedsWorker {
+            throw needs  // Nothing was done here: recorded when the worker runs it.
         } catch {
             response = errorResponse(error, context)
         }

@@ -17,6 +17,9 @@ package struct RequestContext: Sendable {
     /// S3: the resource an error names (the decoded path), and who signed the request.
     package var resource = ""
     package var s3: S3Principal?
+    /// The bearer token was checked (AuthMiddleware), on the event loop before a worker took the
+    /// request over: the worker does not check it again.
+    package var authenticated = false
 
     package init(requestID: String, logger: Logger, route: String = "unmatched", parameters: [String: String] = [:]) {
         self.requestID = requestID
@@ -43,6 +46,9 @@ package struct RequestContext: Sendable {
 
 /// Thrown by an inline handler or body opener (with `mayBlock` false) that would have to wait:
 /// the server runs the request again on a worker (`RunOutcome.needsWorker`). Not an error answer.
+/// It carries the context the handler had (the router fills it in), so the worker's run starts
+/// from what the loop's established: who the caller is, authenticated once.
 package struct NeedsWorker: Error {
+    package var context: RequestContext?
     package init() {}
 }

@@ -108,7 +108,9 @@ package enum RouteOutcome {
 package enum RunOutcome {
     case response(HTTPResponse)
     case opened(any RequestBodySink, RequestContext)
-    case needsWorker
+    /// Run it again on a worker, with this context (nil: as it came; else what the loop's run
+    /// established, such as the authenticated caller).
+    case needsWorker(RequestContext?)
 }
 
 /// A request's route, resolved once from its method and path: the route (with its decoded
@@ -214,7 +216,7 @@ package struct Router: Sendable {
     /// becomes a problem response here. With `context.mayBlock` false (the event loop), a route
     /// that is not inline, or a handler that would wait (`NeedsWorker`), gives `.needsWorker`.
     package func run(_ request: HTTPRequest, _ resolution: RouteResolution, context: RequestContext) -> RunOutcome {
-        if !context.mayBlock && !resolution.runsInline { return .needsWorker }
+        if !context.mayBlock && !resolution.runsInline { return .needsWorker(nil) }
         var context = context
         context.route = resolution.template
         context.resource = PercentDecoding.resource(request.path)  // What an S3 error names.
@@ -228,8 +230,8 @@ package struct Router: Sendable {
             case .response(let response): return .response(response)
             case .opened(let sink, let context): return .opened(sink, context)
             }
-        } catch is NeedsWorker {
-            return .needsWorker
+        } catch let needs as NeedsWorker {
+            return .needsWorker(needs.context)
         } catch {
             return .response(errorResponse(error, context))
         }
@@ -257,11 +259,16 @@ package struct Router: Sendable {
 
     /// The innermost handler: runs what `resolve` found.
     private static let dispatch: Next = { request, context in
-        switch try context.resolution!.get() {
-        case .respond(let handler):
-            return .response(try handler(request, context))
-        case .stream(let open):
-            return .opened(try open(request, context), context)
+        do {
+            switch try context.resolution!.get() {
+            case .respond(let handler):
+                return .response(try handler(request, context))
+            case .stream(let open):
+                return .opened(try open(request, context), context)
+            }
+        } catch var needs as NeedsWorker {
+            needs.context = context  // What the middleware established travels to the worker.
+            throw needs
         }
     }
 }

@@ -63,6 +63,8 @@ struct S3AuthMiddleware: Middleware {
     var now: @Sendable () -> Date = { Date() }
 
     func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
+        // Verified on the event loop, from this very request, before a worker took it over.
+        if context.s3 != nil { return try next(request, context) }
         var context = context  // context.resource was set by Router.run.
         let principal = try authenticate(request)
         context.s3 = principal

@@ -8,7 +8,7 @@ import Foundation
 final class S3BodySink: RequestBodySink, @unchecked Sendable {
     // @unchecked: one worker drives an upload (UploadPump).
     enum Writer {
-        case object(UploadSink.Target)
+        case object(ObjectUpload)
         case part(ObjectWriter)
 
         func append(_ bytes: UnsafeRawBufferPointer) throws(EngineError) {
@@ -20,12 +20,9 @@ final class S3BodySink: RequestBodySink, @unchecked Sendable {
 
         func commit(etag: String, checksums: [String: String]) throws(EngineError) -> ObjectInfo {
             switch self {
-            case .object(let target):
-                switch target {
-                case .direct(let writer): writer.checksums = checksums
-                case .buffered(let upload, _, _, _): upload.checksums = checksums
-                }
-                return try target.commit(etag: etag)
+            case .object(let upload):
+                upload.checksums = checksums
+                return try upload.commit(etag: etag)
             case .part(let writer):
                 writer.checksums = checksums
                 return try writer.commit(etag: etag)

@@ -1,6 +1,6 @@
-// Server-side copies: CopyObject and UploadPartCopy read the source version through the engine and
-// write a new version (or part) from it; the bytes never travel back through HTTP. The copy-source
-// conditionals are checked against the version opened, which is the one copied.
+// Server-side copies: CopyObject and UploadPartCopy map their headers (source, directive, range,
+// copy-source conditions) to Engine.copyObject / copyPart, which copy inside the engine (the bytes
+// never travel back through HTTP) and check the conditions against the version copied.
 import Crypto
 import Engine
 import Foundation
@@ -22,70 +22,30 @@ extension S3Handlers {
         return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]))
     }
 
-    /// Opens the copy source after checking the key may read it and its conditionals.
-    func openCopySource(_ request: HTTPRequest, _ context: RequestContext, _ header: String) throws -> BufferedReader {
+    /// The copy source, after checking the key may read it.
+    func copySourceReadable(_ context: RequestContext, _ header: String) throws -> (volume: String, key: String) {
         let (bucket, key) = try Self.copySource(header)
         try require(.read, bucket, context)
-        let reader = try engine.openBuffered(volume: bucket, key: key)
-        do {
-            if try Self.evaluate(request, reader.info, prefix: "x-amz-copy-source-") != .proceed {
-                throw HTTPError.preconditionFailed("a copy-source condition does not hold for \(bucket)/\(key)")
-            }
-        } catch {
-            reader.close()
-            throw error
-        }
-        return reader
-    }
-
-    /// Reads `length` bytes from `start` of `reader` into `append`; returns their MD5 (hex).
-    static func pump(_ reader: BufferedReader, start: Int64, length: Int64, into append: (UnsafeRawBufferPointer) throws -> Void) throws -> String {
-        var md5 = Insecure.MD5()
-        let chunk = 1 << 20
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
-        defer { buffer.deallocate() }
-        var done: Int64 = 0
-        while done < length {
-            let want = Int(min(Int64(chunk), length - done))
-            let n = try reader.read(at: start + done, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-            guard n > 0 else { throw EngineError.dataUnavailable(key: reader.info.key, detail: "the source ended early") }
-            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            md5.update(bufferPointer: bytes)
-            try append(bytes)
-            done += Int64(n)
-        }
-        return Data(md5.finalize()).hexString
+        return (bucket, key)
     }
 
     func copyObject(_ request: HTTPRequest, _ context: RequestContext, bucket: String, key: String, source: String) throws -> HTTPResponse {
-        let reader = try openCopySource(request, context, source)
-        defer { reader.close() }
-        let info = reader.info
-        let (sourceBucket, sourceKey) = try Self.copySource(source)
+        let from = try copySourceReadable(context, source)
         let directive = request.header("x-amz-metadata-directive")?.uppercased() ?? "COPY"
         guard directive == "COPY" || directive == "REPLACE" else { throw S3Error.invalidArgument("Unknown metadata directive \(directive)") }
-        if directive == "COPY", sourceBucket == bucket, sourceKey == key {
+        if directive == "COPY", from.volume == bucket, from.key == key {
             throw S3Error.invalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
         }
-        let contentType = directive == "COPY" ? info.contentType : Self.contentType(request)
-        let metadata = directive == "COPY" ? info.metadata : try Self.metadata(from: request)
-        let writer = try engine.beginUpload(
-            volume: bucket, key: key, contentType: contentType, length: info.size, cacheThrough: true, metadata: metadata, checksums: info.checksums)
-        do {
-            let md5 = try Self.pump(reader, start: 0, length: info.size) { try writer.append($0) }
-            // A copy of a multipart object is one part: its ETag is the MD5 of the bytes.
-            let copied = try writer.commit(etag: md5)
-            var xml = S3XML()
-            xml.open("CopyObjectResult", namespaced: true)
-            xml.element("LastModified", Self.iso8601(copied.modifiedAt))
-            xml.element("ETag", Self.quoted(copied.etag))
-            xml.close("CopyObjectResult")
-            return S3XML.response(xml)
-        } catch {
-            writer.abort()
-            throw error
-        }
+        let metadata: CopyMetadata = directive == "COPY" ? .copy : .replace(contentType: Self.contentType(request), metadata: try Self.metadata(from: request))
+        let copied = try engine.copyObject(
+            from: from, if: Self.conditions(request, prefix: "x-amz-copy-source-"), to: (bucket, key), metadata: metadata, digest: MD5Digest())
+        var xml = S3XML()
+        xml.open("CopyObjectResult", namespaced: true)
+        xml.element("LastModified", Self.iso8601(copied.modifiedAt))
+        xml.element("ETag", Self.quoted(copied.etag))
+        xml.close("CopyObjectResult")
+        return S3XML.response(xml)
     }
 
     func copyPart(
@@ -94,31 +54,31 @@ extension S3Handlers {
         guard let number = WireNumber.bounded(partNumber, limit: Engine.maxPartNumber), number >= 1 else {
             throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Engine.maxPartNumber), inclusive")
         }
-        let reader = try openCopySource(request, context, source)
-        defer { reader.close() }
-        let size = reader.info.size
-        var (start, length) = (Int64(0), size)
-        if let range = request.header("x-amz-copy-source-range") {
-            guard case .partial(let first, let last) = ObjectHandlers.parseRange(range, size: size), range.contains("-"),
-                !range.hasPrefix("bytes=-"), let end = WireNumber.bounded(range.split(separator: "-").last ?? ""), end < size
-            else {
-                throw S3Error("InvalidArgument", 400, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy, within the source")
-            }
-            (start, length) = (first, last - first + 1)
-        }
-        let writer = try engine.beginPart(volume: bucket, key: key, uploadID: uploadID, number: number, length: length)
-        do {
-            let md5 = try Self.pump(reader, start: start, length: length) { try writer.append($0) }
-            let part = try writer.commit(etag: md5)
-            var xml = S3XML()
-            xml.open("CopyPartResult", namespaced: true)
-            xml.element("LastModified", Self.iso8601(part.modifiedAt))
-            xml.element("ETag", Self.quoted(part.etag))
-            xml.close("CopyPartResult")
-            return S3XML.response(xml)
-        } catch {
-            writer.abort()
-            throw error
-        }
+        let from = try copySourceReadable(context, source)
+        let rangeHeader = request.header("x-amz-copy-source-range")
+        let part = try engine.copyPart(
+            from: from, if: Self.conditions(request, prefix: "x-amz-copy-source-"),
+            range: { size in
+                guard let range = rangeHeader else { return (0, size) }
+                guard case .partial(let first, let last) = ObjectHandlers.parseRange(range, size: size), range.contains("-"),
+                    !range.hasPrefix("bytes=-"), let end = WireNumber.bounded(range.split(separator: "-").last ?? ""), end < size
+                else { return nil }
+                return (first, last - first + 1)
+            }, to: (bucket, key), uploadID: uploadID, number: number, digest: MD5Digest())
+        var xml = S3XML()
+        xml.open("CopyPartResult", namespaced: true)
+        xml.element("LastModified", Self.iso8601(part.modifiedAt))
+        xml.element("ETag", Self.quoted(part.etag))
+        xml.close("CopyPartResult")
+        return S3XML.response(xml)
     }
+}
+
+/// The S3 ETag of copied bytes: their MD5, hex.
+final class MD5Digest: ObjectDigest {
+    private var md5 = Insecure.MD5()
+
+    func update(_ bytes: UnsafeRawBufferPointer) { md5.update(bufferPointer: bytes) }
+
+    func finish() -> String { Data(md5.finalize()).hexString }
 }

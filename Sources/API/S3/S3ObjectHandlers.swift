@@ -21,16 +21,10 @@ extension S3Handlers {
             return Self.acl(principal)
         }
         if Self.has(request, "partNumber") { throw S3Error.notImplemented("GET ?partNumber") }
-        let reader: BufferedReader
-        if context.mayBlock {
-            reader = try engine.openBuffered(volume: bucket, key: key)
-        } else {
-            guard let cached = try engine.openBufferedIfCached(volume: bucket, key: key) else { throw NeedsWorker() }
-            reader = cached
-        }
+        guard let reader = try engine.openRead(volume: bucket, key: key, io: .buffered, mayWait: context.mayBlock) else { throw NeedsWorker() }
         let info = reader.info
         var headers = Self.objectHeaders(info)
-        switch try Self.evaluate(request, info) {
+        switch Self.conditions(request).evaluate(info) {
         case .proceed: break
         case .notModified:
             reader.close()
@@ -85,29 +79,14 @@ extension S3Handlers {
         }
     }
 
-    enum Precondition { case proceed, notModified, failed }
-
-    /// S3's order: If-Match (else If-Unmodified-Since) may fail the request (412); If-None-Match
-    /// (else If-Modified-Since) may answer 304.
-    static func evaluate(_ request: HTTPRequest, _ info: ObjectInfo, prefix: String = "") throws -> Precondition {
-        let etag = quoted(info.etag)
-        func tags(_ header: String) -> [String]? { ObjectHandlers.entityTags(header) }
-        let modified = info.modifiedAt.timeIntervalSince1970.rounded(.down)
-        if let ifMatch = request.header(prefix + "if-match") {
-            if let list = tags(ifMatch), !list.contains(etag), !list.contains(info.etag) { return .failed }
-        } else if let since = request.header(prefix + "if-unmodified-since").flatMap(HTTPDate.parse), modified > since.timeIntervalSince1970 {
-            return .failed
-        }
-        if let ifNoneMatch = request.header(prefix + "if-none-match") {
-            if let list = tags(ifNoneMatch) {
-                if list.contains(etag) || list.contains(info.etag) { return .notModified }
-            } else {
-                return .notModified
-            }
-        } else if let since = request.header(prefix + "if-modified-since").flatMap(HTTPDate.parse), modified <= since.timeIntervalSince1970 {
-            return .notModified
-        }
-        return .proceed
+    /// S3's conditions of a GET/HEAD (or, with `prefix` "x-amz-copy-source-", of a copy's source):
+    /// entity tags quoted or bare, dates as HTTP dates (an unparsable date is ignored, as S3 does).
+    static func conditions(_ request: HTTPRequest, prefix: String = "") -> ReadConditions {
+        ReadConditions(
+            ifMatch: request.header(prefix + "if-match").map { ObjectHandlers.tags($0, unquotedToo: true) },
+            ifNoneMatch: request.header(prefix + "if-none-match").map { ObjectHandlers.tags($0, unquotedToo: true) },
+            ifUnmodifiedSince: request.header(prefix + "if-unmodified-since").flatMap(HTTPDate.parse),
+            ifModifiedSince: request.header(prefix + "if-modified-since").flatMap(HTTPDate.parse))
     }
 
     // MARK: PUT
@@ -151,17 +130,10 @@ extension S3Handlers {
         let contentType = Self.contentType(request)
         guard contentType.utf8.count <= 256 else { throw S3Error.invalidArgument("Content-Type is longer than 256 bytes") }
         let metadata = try Self.metadata(from: request)
-        // As the native API does: a small upload goes through the cache (staying cached for reads).
-        let target: UploadSink.Target
-        if (length ?? Int64.max) <= ObjectHandlers.syncCacheLimit {
-            target = .buffered(
-                try engine.beginBufferedUpload(volume: bucket, key: key, contentType: contentType, length: length, mode: .replace, metadata: metadata),
-                sync: true, dropAfter: false, engine: engine)
-        } else {
-            target = .direct(try engine.beginUpload(
-                volume: bucket, key: key, contentType: contentType, length: length, cacheThrough: true, metadata: metadata))
-        }
-        return S3BodySink(writer: .object(target), expectations: expectations) { info, checksums in Self.putAnswer(info, checksums) }
+        // Durable before the answer, buffered (a small one stays cached for reads), as the native API's default.
+        let upload = try engine.openWrite(
+            volume: bucket, key: key, WriteOptions(io: .buffered, sync: true, length: length, contentType: contentType, metadata: metadata))
+        return S3BodySink(writer: .object(upload), expectations: expectations) { info, checksums in Self.putAnswer(info, checksums) }
     }
 
     static func putAnswer(_ info: ObjectInfo, _ checksums: [String: String]) -> HTTPResponse {

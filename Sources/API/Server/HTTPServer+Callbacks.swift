@@ -179,8 +179,9 @@ extension HTTPServer {
                 switch router.run(head, resolution, context: context) {
                 case .opened(let sink, let context):
                     consume(head, into: sink, context: context, state: state, connection: connection)
-                case .needsWorker:
+                case .needsWorker(let carried):
                     // Opening waits (catalog reads, a writeback of the same object, throttled writers).
+                    context = carried ?? context
                     context.mayBlock = true
                     let pump = consume(head, into: nil, context: context, state: state, connection: connection)
                     workers.run { [router, context] in
@@ -284,7 +285,7 @@ extension HTTPServer {
         case .opened(let sink, let context):
             sink.abort()  // Not a streaming route (it would have been opened with the head).
             return queue(router.errorResponse(HTTPError.badRequest("this route needs a streamed body"), context), on: connection)
-        case .needsWorker: break
+        case .needsWorker(let carried): context = carried ?? context
         }
         context.mayBlock = true
         state.dispatched = true

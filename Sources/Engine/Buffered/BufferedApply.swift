@@ -7,13 +7,6 @@ import Catalog
 import Foundation
 
 extension Engine {
-    /// Above this, a buffered PUT goes through the direct writer instead of the cache.
-    var spillThreshold: Int64 { Int64(pageCache.capacityPages) * Int64(PageState.pageSize) / 4 }
-
-    /// Reads of objects larger than this stream past the cache (a large sequential read would
-    /// only evict what is worth keeping): 64 MiB, or less for a small cache.
-    var readBypassThreshold: Int64 { min(64 << 20, spillThreshold) }
-
     func objectInfo(volume: VolumeRecord, key: String) throws(EngineError) -> ObjectInfo {
         guard let info = try pageCache.objectInfo(CacheKey(volumeID: volume.id!, key: key), load: cacheLoader(volume, key: key)) else {
             throw .objectNotFound(volume: volume.name, key: key)

@@ -1,0 +1,97 @@
+// Server-side copies (S3 CopyObject and UploadPartCopy): the version of the source that the
+// copy-source conditions accept is read through the cache and written as a new version (or a
+// part); the bytes never travel back through HTTP. The front end's digest (S3: the MD5 of the
+// bytes) sees every byte and names the copy's ETag.
+package protocol ObjectDigest: AnyObject {
+    func update(_ bytes: UnsafeRawBufferPointer)
+    /// The ETag of the bytes seen.
+    func finish() -> String
+}
+
+/// A copy's metadata: the source's, or new (S3's REPLACE directive).
+package enum CopyMetadata: Sendable {
+    case copy
+    case replace(contentType: String?, metadata: [String: String])
+}
+
+extension Engine {
+    /// Copies `source` into `target` when `conditions` accept the source's version (else
+    /// `conditionNotMet`, nothing written); the new version's info.
+    package func copyObject(
+        from source: (volume: String, key: String), if conditions: ReadConditions, to target: (volume: String, key: String),
+        metadata: CopyMetadata, digest: any ObjectDigest
+    ) throws(EngineError) -> ObjectInfo {
+        let reader = try openCopySource(source, conditions)
+        defer { reader.close() }
+        let info = reader.info
+        let (contentType, userMetadata): (String?, [String: String]) = switch metadata {
+        case .copy: (info.contentType, info.metadata)
+        case .replace(let contentType, let metadata): (contentType, metadata)
+        }
+        let writer = try beginUpload(
+            volume: target.volume, key: target.key, contentType: contentType, length: info.size, cacheThrough: true, metadata: userMetadata,
+            checksums: info.checksums)
+        do throws(EngineError) {
+            try Self.pump(reader, start: 0, length: info.size, digest: digest) { bytes throws(EngineError) in try writer.append(bytes) }
+            // A copy of a multipart object is one part: its ETag is the digest of the bytes.
+            return try writer.commit(etag: digest.finish())
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Copies bytes of `source` (all, or the range `range` picks from its size; nil from `range`:
+    /// `invalidArgument`) as part `number` of the multipart upload `uploadID` of `target`, when
+    /// `conditions` accept the source's version; the part's info.
+    package func copyPart(
+        from source: (volume: String, key: String), if conditions: ReadConditions, range: (_ size: Int64) -> (start: Int64, length: Int64)?,
+        to target: (volume: String, key: String), uploadID: String, number: Int64, digest: any ObjectDigest
+    ) throws(EngineError) -> ObjectInfo {
+        let reader = try openCopySource(source, conditions)
+        defer { reader.close() }
+        guard let (start, length) = range(reader.info.size) else {
+            throw .invalidArgument(
+                field: "x-amz-copy-source-range",
+                reason: "must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy, within the source")
+        }
+        let writer = try beginPart(volume: target.volume, key: target.key, uploadID: uploadID, number: number, length: length)
+        do throws(EngineError) {
+            try Self.pump(reader, start: start, length: length, digest: digest) { bytes throws(EngineError) in try writer.append(bytes) }
+            return try writer.commit(etag: digest.finish())
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// The source's version, opened once: the conditions are checked against the very version copied.
+    private func openCopySource(_ source: (volume: String, key: String), _ conditions: ReadConditions) throws(EngineError) -> BufferedReader {
+        let reader = try openBuffered(volume: source.volume, key: source.key)
+        guard conditions.evaluate(reader.info) == .proceed else {
+            reader.close()
+            throw .conditionNotMet("a copy-source condition does not hold for \(source.volume)/\(source.key)")
+        }
+        return reader
+    }
+
+    /// Reads `length` bytes from `start` of `reader` into `append`, through `digest`.
+    private static func pump(
+        _ reader: BufferedReader, start: Int64, length: Int64, digest: any ObjectDigest,
+        into append: (UnsafeRawBufferPointer) throws(EngineError) -> Void
+    ) throws(EngineError) {
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        var done: Int64 = 0
+        while done < length {
+            let want = Int(min(Int64(chunk), length - done))
+            let n = try reader.read(at: start + done, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+            guard n > 0 else { throw .dataUnavailable(key: reader.info.key, detail: "the source ended early") }
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            digest.update(bytes)
+            try append(bytes)
+            done += Int64(n)
+        }
+    }
+}
