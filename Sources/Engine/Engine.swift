@@ -21,6 +21,10 @@ package final class Engine: Sendable {
     let scrubber = Scrubber()
     let evacuator = Evacuator()
     let uploadJanitor = UploadJanitor()
+    /// The Engine's workers: writeback helpers and read-ahead run here, not on threads of their own.
+    let workers = WorkerPool(name: "engine-worker", keepIdle: 4, maxThreads: Engine.maxWorkers)
+    /// At most this many engine workers: 8 writeback helpers and read-ahead for the rest.
+    static let maxWorkers = 32
     /// Volume rows by name (see `volumeRecord(named:)`).
     let volumeRecords = Lock<[String: VolumeRecord]>([:])
     private let isShutDown = Atomic<Bool>(false)

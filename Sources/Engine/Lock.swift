@@ -51,6 +51,43 @@ package final class Lock<State>: @unchecked Sendable {
         return try body(&state)
     }
 
+    /// `withLock`, then wakes one thread in `wait(until:)` (a change one waiter can take, such
+    /// as a job queued for a pool of identical workers).
+    package func withLockSignaling<T, E: Error>(_ body: (inout State) throws(E) -> T) throws(E) -> T {
+        pthread_mutex_lock(mutex)
+        defer {
+            pthread_cond_signal(condition)
+            pthread_mutex_unlock(mutex)
+        }
+        return try body(&state)
+    }
+
+    /// Waits as `wait(seconds:until:)` does, then runs `body` in the same hold of the lock, told
+    /// whether the state became ready (false: the time ran out first).
+    package func withLock<T>(waitingUpTo seconds: Double?, until ready: (inout State) -> Bool, _ body: (inout State, Bool) -> T) -> T {
+        var deadline = timespec()
+        if let seconds { deadline = Self.deadline(after: seconds) }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !ready(&state) {
+            if seconds == nil {
+                pthread_cond_wait(condition, mutex)
+            } else if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT {
+                return body(&state, ready(&state))
+            }
+        }
+        return body(&state, true)
+    }
+
+    private static func deadline(after seconds: Double) -> timespec {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + Int((max(0, seconds) * 1e9).rounded())
+        deadline.tv_sec += nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        return deadline
+    }
+
     /// Wakes every waiter without changing anything (a change made elsewhere, e.g. an atomic).
     package func wakeAll() {
         pthread_mutex_lock(mutex)
@@ -63,22 +100,6 @@ package final class Lock<State>: @unchecked Sendable {
     /// the state was ready.
     @discardableResult
     package func wait(seconds: Double? = nil, until ready: (inout State) -> Bool) -> Bool {
-        var deadline = timespec()
-        if let seconds {
-            clock_gettime(CLOCK_MONOTONIC, &deadline)
-            let nanoseconds = Int(deadline.tv_nsec) + Int((max(0, seconds) * 1e9).rounded())
-            deadline.tv_sec += nanoseconds / 1_000_000_000
-            deadline.tv_nsec = nanoseconds % 1_000_000_000
-        }
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while !ready(&state) {
-            if seconds == nil {
-                pthread_cond_wait(condition, mutex)
-            } else if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT {
-                return ready(&state)
-            }
-        }
-        return true
+        withLock(waitingUpTo: seconds, until: ready) { _, ready in ready }
     }
 }

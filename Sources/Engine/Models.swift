@@ -61,6 +61,9 @@ package struct EngineSnapshot: Sendable, Equatable {
     package var cache: CacheTotals
     package var scrub: ScrubCounters
     package var metadata: CatalogMirror.Figures
+    /// The engine's worker pool: threads alive, and jobs waiting for one.
+    package var workerThreads = 0
+    package var workerQueue = 0
 }
 
 /// Pool-wide page-cache figures.

@@ -70,6 +70,8 @@ enum EngineCollector {
         counter("appliance_metadata_repaired_pages_total", "Catalog pages rewritten from a good copy", Int64(snapshot.metadata.repairedPages), [])
         gauge("appliance_pool_reservable_bytes", "Pool bytes new writes can still reserve", snapshot.cache.reservable)
         gauge("appliance_cache_capacity_bytes", "Bound on the page cache's cached pages", snapshot.cache.capacityBytes)
+        gauge("appliance_engine_worker_threads", "Engine worker threads alive (writeback helpers, read-ahead)", Int64(snapshot.workerThreads))
+        gauge("appliance_engine_worker_queue_depth", "Engine jobs waiting for a worker thread", Int64(snapshot.workerQueue))
         gauge("appliance_cache_memory_bytes", "Memory carved for page frames (kept for reuse, never returned)", snapshot.cache.memoryBytes)
         gauge("appliance_cache_used_bytes", "Page frames holding data: cached, staged by uploads, or being sent", snapshot.cache.usedBytes)
         counter("appliance_writeback_bytes_total", "Bytes written back from the page cache", snapshot.cache.writebackBytes, [])

@@ -9,6 +9,7 @@
 // keep-alive connection) is cut after the header timeout, a body after the body timeout.
 // Shutdown stops accepting, waits for in-flight requests, then stops the daemon.
 import CMicroHTTPD
+import Engine
 import Foundation
 import Glibc
 package import Logging

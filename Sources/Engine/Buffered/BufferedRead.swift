@@ -127,7 +127,7 @@ package final class BufferedReader: @unchecked Sendable {
                 let ahead = Prefetch(first: next, buffer: spare.flatMap { $0.count == window!.buffer.count ? $0 : nil }
                     ?? AlignedBuffer(count: window!.buffer.count, zeroed: false))
                 let (engine, object, key) = (engine, object, info.key)
-                Thread.detachNewThread {
+                engine.workers.run {
                     do throws(EngineError) {
                         try Self.readWindow(engine: engine, object: object, key: key, first: ahead.first, into: ahead.buffer)
                     } catch {

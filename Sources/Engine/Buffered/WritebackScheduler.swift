@@ -43,8 +43,8 @@ extension Engine {
 
     static let writebackWidth = 8
 
-    /// Writes back `keys` on `width` threads, each taking the next key while `more()` holds.
-    /// Errors are kept on the objects and reported by their next flush.
+    /// Writes back `keys` on `width` of the engine's workers, each taking the next key while
+    /// `more()` holds. Errors are kept on the objects and reported by their next flush.
     func flushEach(_ keys: [CacheKey], width: Int, while more: @escaping @Sendable () -> Bool) {
         guard !keys.isEmpty else { return }
         if keys.count == 1 {
@@ -56,14 +56,14 @@ extension Engine {
         withExtendedLifetime(next) {
             for _ in 0..<min(width, keys.count) {
                 done.enter()
-                Thread { [self] in
+                workers.run { [self] in
                     while more() {
                         let i = next.add(1, ordering: .relaxed).oldValue
                         guard i < keys.count else { break }
                         try? flushObject(keys[i])
                     }
                     done.leave()
-                }.start()
+                }
             }
             done.wait()
         }

@@ -27,6 +27,9 @@ extension Engine {
     }
 
     package func snapshot() throws(EngineError) -> EngineSnapshot {
-        EngineSnapshot(pool: try pool(), devices: try listDevices(), volumes: try listVolumes(), io: stats.snapshot, cache: cacheTotals, scrub: scrubCounters(), metadata: metadataFigures)
+        let workers = workers.figures
+        return EngineSnapshot(
+            pool: try pool(), devices: try listDevices(), volumes: try listVolumes(), io: stats.snapshot, cache: cacheTotals, scrub: scrubCounters(),
+            metadata: metadataFigures, workerThreads: workers.threads, workerQueue: workers.queued)
     }
 }

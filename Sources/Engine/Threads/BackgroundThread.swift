@@ -4,13 +4,15 @@
 import Foundation
 
 enum BackgroundThread {
-    /// Starts `body` on a new thread called `name` (at most 15 bytes are kept).
-    static func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
+    /// Starts `body` on a new thread called `name` (at most 15 bytes are kept), with
+    /// `stackSize` bytes of stack reserved (nil: the default).
+    static func start(_ name: String, stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) {
         let thread = Thread {
             Syscalls.nameThisThread(name)
             body()
         }
         thread.name = name
+        if let stackSize { thread.stackSize = stackSize }
         thread.start()
     }
 }

@@ -1,5 +1,5 @@
 // The worker pool: a job never waits for another, and idle threads are reused.
-@testable import API
+@testable import Engine
 import Foundation
 import Synchronization
 import Testing
