@@ -118,7 +118,10 @@ let requestCompletedTrampoline: MHD_RequestCompletedCallback = { cls, connection
     // A keep-alive connection waits for its next head under the header timeout again.
     if request.bodyTimeout { appliance_mhd_completed_timeout(connection, code, UInt32(server.configuration.headerTimeout)) }
     requestContext.pointee = nil
-    server.inFlight.subtract(1, ordering: .releasing)
+    // While draining (`shutdown`), the last request to finish wakes it.
+    if server.inFlight.subtract(1, ordering: .acquiringAndReleasing).newValue == 0, server.draining.load(ordering: .acquiring) {
+        server.drained.wakeAll()
+    }
 }
 
 private let collectPairs: MHD_KeyValueIterator = { cls, _, key, value in

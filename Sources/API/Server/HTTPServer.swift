@@ -65,6 +65,9 @@ package final class HTTPServer: Sendable {
     /// The MHD_Daemon pointer's bits (OpaquePointer is not Sendable); 0 when not running.
     private let daemon = Atomic<UInt>(0)
     let inFlight = Atomic<Int>(0)
+    /// Set while `shutdown` waits for the requests in flight; `drained` wakes it.
+    let draining = Atomic<Bool>(false)
+    let drained = Lock(())
     let requestCounter = Atomic<UInt64>(0)
     /// After a burst, the memory its transfers freed goes back to the kernel.
     let workers: WorkerPool
@@ -117,10 +120,9 @@ package final class HTTPServer: Sendable {
         let bits = daemon.exchange(0, ordering: .acquiringAndReleasing)
         guard let handle = OpaquePointer(bitPattern: bits) else { return }
         let listenFD = MHD_quiesce_daemon(handle)
-        let deadline = ContinuousClock.now + drainTimeout
-        while inFlight.load(ordering: .acquiring) > 0, ContinuousClock.now < deadline {
-            usleep(10_000)
-        }
+        draining.store(true, ordering: .releasing)
+        let seconds = Double(drainTimeout.components.seconds) + Double(drainTimeout.components.attoseconds) / 1e18
+        drained.wait(seconds: seconds) { _ in inFlight.load(ordering: .acquiring) == 0 }
         let remaining = inFlight.load(ordering: .acquiring)
         if remaining > 0 {
             // Some may be suspended while a worker still runs them, and MHD_stop_daemon must not

@@ -74,7 +74,7 @@ final class WriteStream: @unchecked Sendable {
     init(engine: Engine, volume: String, depth: Int) {
         self.engine = engine
         self.volume = volume
-        Thread.detachNewThread { [self] in run(depth: depth) }
+        BackgroundThread.start("write-stream") { [self] in run(depth: depth) }
     }
 
     func enqueue(_ job: WriteJob) {
