@@ -21,7 +21,8 @@ package struct CatalogTransaction {
         uploadID: String, number: Int64, size: Int64, etag: String, checksums: [String: String], extents: [NewExtent], now: Date,
         validate: (UploadRecord?) throws -> Void
     ) throws -> PartCommit {
-        try Catalog.commitPart(db, uploadID: uploadID, number: number, size: size, etag: etag, checksums: checksums, extents: extents, now: now, validate: validate)
+        try Catalog.commitPart(
+            db, uploadID: uploadID, number: number, size: size, etag: etag, checksums: checksums, extents: extents, now: now, validate: validate)
     }
 
     /// `Catalog.completeUpload`, inside this transaction.

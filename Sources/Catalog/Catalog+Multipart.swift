@@ -32,8 +32,9 @@ extension Catalog {
     /// its volume holds already, and throws to refuse one more.
     package func createUpload(_ record: UploadRecord, checkOpen: (Int) throws -> Void = { _ in }) throws {
         try write { db in
-            let open = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM multipart_uploads WHERE volumeId = ? AND completedETag IS NULL", arguments: [record.volumeId]) ?? 0
+            let open =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM multipart_uploads WHERE volumeId = ? AND completedETag IS NULL", arguments: [record.volumeId]) ?? 0
             try checkOpen(open)
             try record.insert(db)
         }
@@ -53,7 +54,9 @@ extension Catalog {
     }
 
     /// Open (not completed) uploads of a volume, by key then creation, after the markers.
-    package func listUploads(volumeID: Int64, prefix: String, keyMarker: String?, uploadIDMarker: String?, limit: Int) throws(CatalogError) -> [UploadRecord] {
+    package func listUploads(volumeID: Int64, prefix: String, keyMarker: String?, uploadIDMarker: String?, limit: Int) throws(CatalogError)
+        -> [UploadRecord]
+    {
         try read { db in
             var sql = "SELECT * FROM multipart_uploads WHERE volumeId = ? AND completedETag IS NULL AND substr(key, 1, length(?)) = ?"
             var arguments: StatementArguments = [volumeID, prefix, prefix]
@@ -77,14 +80,18 @@ extension Catalog {
     static func parts(_ db: Database, uploadID: String) throws -> [StoredPart] {
         let parts = try PartRecord.fetchAll(db, sql: "SELECT * FROM multipart_parts WHERE uploadId = ? ORDER BY partNumber", arguments: [uploadID])
         return try parts.map { part in
-            let extents = try ExtentRecord.fetchAll(db, sql: """
-                SELECT id, partId AS objectId, logicalOffset, length, checksumBlock, checksums FROM part_extents
-                WHERE partId = ? ORDER BY logicalOffset
-                """, arguments: [part.id!])
-            let replicas = try ExtentReplicaRecord.fetchAll(db, sql: """
-                SELECT r.* FROM part_extent_replicas r JOIN part_extents e ON e.id = r.extentId
-                WHERE e.partId = ? ORDER BY r.extentId, r.deviceId
-                """, arguments: [part.id!])
+            let extents = try ExtentRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT id, partId AS objectId, logicalOffset, length, checksumBlock, checksums FROM part_extents
+                    WHERE partId = ? ORDER BY logicalOffset
+                    """, arguments: [part.id!])
+            let replicas = try ExtentReplicaRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT r.* FROM part_extent_replicas r JOIN part_extents e ON e.id = r.extentId
+                    WHERE e.partId = ? ORDER BY r.extentId, r.deviceId
+                    """, arguments: [part.id!])
             let byExtent = Dictionary(grouping: replicas, by: \.extentId)
             return StoredPart(record: part, extents: extents.map { StoredExtent(record: $0, replicas: byExtent[$0.id!] ?? []) })
         }
@@ -185,7 +192,9 @@ extension Catalog {
             for extent in part.extents {
                 try db.execute(
                     sql: "INSERT INTO extents (objectId, logicalOffset, length, checksumBlock, checksums) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [object.id!, base + extent.record.logicalOffset, extent.record.length, extent.record.checksumBlock, extent.record.checksums])
+                    arguments: [
+                        object.id!, base + extent.record.logicalOffset, extent.record.length, extent.record.checksumBlock, extent.record.checksums,
+                    ])
                 let extentID = db.lastInsertedRowID
                 for replica in extent.replicas {
                     try db.execute(
@@ -222,7 +231,9 @@ extension Catalog {
     /// Completed uploads' rows older than `before` (kept only so a retried Complete gets the same answer).
     package func pruneCompletedUploads(before: Date) throws(CatalogError) {
         do {
-            try write { db in try db.execute(sql: "DELETE FROM multipart_uploads WHERE completedAt IS NOT NULL AND completedAt < ?", arguments: [before]) }
+            try write { db in
+                try db.execute(sql: "DELETE FROM multipart_uploads WHERE completedAt IS NOT NULL AND completedAt < ?", arguments: [before])
+            }
         } catch {
             throw CatalogError.wrap(error)
         }

@@ -23,7 +23,9 @@ package struct NewExtent: Sendable, Equatable {
     /// (device id, physical offset, allocated length) per replica.
     package var replicas: [(deviceID: String, offset: Int64, length: Int64)]
 
-    package init(logicalOffset: Int64, length: Int64, checksumBlock: Int64, checksums: Data, replicas: [(deviceID: String, offset: Int64, length: Int64)]) {
+    package init(
+        logicalOffset: Int64, length: Int64, checksumBlock: Int64, checksums: Data, replicas: [(deviceID: String, offset: Int64, length: Int64)]
+    ) {
         self.logicalOffset = logicalOffset
         self.length = length
         self.checksumBlock = checksumBlock
@@ -76,17 +78,20 @@ extension Catalog {
     static func object(_ db: Database, volumeID: Int64, key: String) throws -> StoredObject? {
         // The per-request lookups run as cached statements: prepared (and authorized) once per
         // connection, not built from the query interface on every call (a third of a small PUT's CPU).
-        guard let record = try ObjectRecord.fetchOne(
-            db.cachedStatement(sql: "SELECT * FROM objects WHERE volumeId = ? AND key = ?"), arguments: [volumeID, key])
+        guard
+            let record = try ObjectRecord.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM objects WHERE volumeId = ? AND key = ?"), arguments: [volumeID, key])
         else {
             return nil
         }
         let extents = try ExtentRecord.fetchAll(
             db.cachedStatement(sql: "SELECT * FROM extents WHERE objectId = ? ORDER BY logicalOffset"), arguments: [record.id!])
-        let replicas = try ExtentReplicaRecord.fetchAll(db.cachedStatement(sql: """
-            SELECT r.* FROM extent_replicas r JOIN extents e ON e.id = r.extentId
-            WHERE e.objectId = ? ORDER BY r.extentId, r.deviceId
-            """), arguments: [record.id!])
+        let replicas = try ExtentReplicaRecord.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT r.* FROM extent_replicas r JOIN extents e ON e.id = r.extentId
+                    WHERE e.objectId = ? ORDER BY r.extentId, r.deviceId
+                    """), arguments: [record.id!])
         let byExtent = Dictionary(grouping: replicas, by: \.extentId)
         return StoredObject(record: record, extents: extents.map { StoredExtent(record: $0, replicas: byExtent[$0.id!] ?? []) })
     }
@@ -106,7 +111,9 @@ extension Catalog {
         _ db: Database, _ version: ObjectVersion, extents: [NewExtent], now: Date,
         validate: (VolumeRecord, _ replacing: ObjectRecord?) throws -> Void
     ) throws -> ObjectCommit {
-        guard let volumeRecord = try VolumeRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM volumes WHERE id = ?"), arguments: [version.volumeID]) else {
+        guard
+            let volumeRecord = try VolumeRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM volumes WHERE id = ?"), arguments: [version.volumeID])
+        else {
             throw CatalogError.notFound("volume \(version.volumeID)")
         }
         var delta = UsageDelta(volumeID: version.volumeID)
@@ -124,12 +131,14 @@ extension Catalog {
             metadata: version.attributes.storedMetadata, checksums: version.attributes.storedChecksums)
         try insertObjectRow(db, &object)
         var stored = StoredObject(record: object, extents: [])
-        let insertExtent = try db.cachedStatement(sql: """
-            INSERT INTO extents (objectId, logicalOffset, length, checksumBlock, checksums) VALUES (?, ?, ?, ?, ?)
-            """)
-        let insertReplica = try db.cachedStatement(sql: """
-            INSERT INTO extent_replicas (extentId, deviceId, physicalOffset, length) VALUES (?, ?, ?, ?)
-            """)
+        let insertExtent = try db.cachedStatement(
+            sql: """
+                INSERT INTO extents (objectId, logicalOffset, length, checksumBlock, checksums) VALUES (?, ?, ?, ?, ?)
+                """)
+        let insertReplica = try db.cachedStatement(
+            sql: """
+                INSERT INTO extent_replicas (extentId, deviceId, physicalOffset, length) VALUES (?, ?, ?, ?)
+                """)
         for extent in extents {
             var record = ExtentRecord(
                 id: nil, objectId: object.id!, logicalOffset: extent.logicalOffset, length: extent.length,
@@ -138,7 +147,8 @@ extension Catalog {
             record.id = db.lastInsertedRowID
             var replicas: [ExtentReplicaRecord] = []
             for replica in extent.replicas {
-                let row = ExtentReplicaRecord(extentId: record.id!, deviceId: replica.deviceID, physicalOffset: replica.offset, length: replica.length)
+                let row = ExtentReplicaRecord(
+                    extentId: record.id!, deviceId: replica.deviceID, physicalOffset: replica.offset, length: replica.length)
                 try insertReplica.execute(arguments: [row.extentId, row.deviceId, row.physicalOffset, row.length])
                 replicas.append(row)
             }
@@ -151,13 +161,15 @@ extension Catalog {
 
     /// Inserts an object row (its id is set).
     static func insertObjectRow(_ db: Database, _ object: inout ObjectRecord) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                object.volumeId, object.key, object.size, object.etag, object.contentType, object.createdAt, object.modifiedAt,
-                object.metadata, object.checksums,
-            ])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            object.volumeId, object.key, object.size, object.etag, object.contentType, object.createdAt, object.modifiedAt,
+            object.metadata, object.checksums,
+        ])
         object.id = db.lastInsertedRowID
     }
 

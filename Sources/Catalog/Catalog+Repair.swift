@@ -41,20 +41,25 @@ extension Catalog {
     /// Up to `limit` ids of `table`'s extents above `afterID`, in order (a walk that survives
     /// concurrent changes: new extents come later, gone ones are skipped).
     package func extentIDs(in table: ExtentTable, afterID: Int64, limit: Int) throws(CatalogError) -> [Int64] {
-        try read { db in try Int64.fetchAll(db, sql: "SELECT id FROM \(table.extents) WHERE id > ? ORDER BY id LIMIT ?", arguments: [afterID, limit]) }
+        try read { db in try Int64.fetchAll(db, sql: "SELECT id FROM \(table.extents) WHERE id > ? ORDER BY id LIMIT ?", arguments: [afterID, limit])
+        }
     }
 
     /// Bytes of every copy of every extent, objects' and parts' (what a scrub reads).
     package func copyBytes() throws(CatalogError) -> Int64 {
         try read { db in
-            try Int64.fetchOne(db, sql: "SELECT (SELECT COALESCE(SUM(length), 0) FROM extent_replicas) + (SELECT COALESCE(SUM(length), 0) FROM part_extent_replicas)") ?? 0
+            try Int64.fetchOne(
+                db, sql: "SELECT (SELECT COALESCE(SUM(length), 0) FROM extent_replicas) + (SELECT COALESCE(SUM(length), 0) FROM part_extent_replicas)"
+            ) ?? 0
         }
     }
 
     /// The extent `extentID` of `table` as it is now; nil when it is gone.
     package func repairItem(_ table: ExtentTable, extentID: Int64) throws(CatalogError) -> RepairItem? {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT v.name AS volume, \(table.key) AS key FROM \(table.owners) WHERE e.id = ?", arguments: [extentID]),
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT v.name AS volume, \(table.key) AS key FROM \(table.owners) WHERE e.id = ?", arguments: [extentID]),
                 let record = try Row.fetchOne(db, sql: "SELECT * FROM \(table.extents) WHERE id = ?", arguments: [extentID])
             else { return nil }
             let extent = ExtentRecord(
@@ -62,7 +67,8 @@ extension Catalog {
                 length: record["length"], checksumBlock: record["checksumBlock"], checksums: record["checksums"])
             let replicas = try ExtentReplicaRecord.fetchAll(
                 db, sql: "SELECT * FROM \(table.replicas) WHERE extentId = ? ORDER BY deviceId", arguments: [extentID])
-            return RepairItem(table: table, id: extentID, volumeName: row["volume"], key: row["key"], extent: StoredExtent(record: extent, replicas: replicas))
+            return RepairItem(
+                table: table, id: extentID, volumeName: row["volume"], key: row["key"], extent: StoredExtent(record: extent, replicas: replicas))
         }
     }
 
@@ -71,7 +77,8 @@ extension Catalog {
         try read { db in
             for table in ExtentTable.allCases {
                 if let id = try Int64.fetchOne(
-                    db, sql: "SELECT extentId FROM \(table.replicas) WHERE deviceId = ? AND physicalOffset = ?", arguments: [deviceID, physicalOffset])
+                    db, sql: "SELECT extentId FROM \(table.replicas) WHERE deviceId = ? AND physicalOffset = ?",
+                    arguments: [deviceID, physicalOffset])
                 {
                     return (table, id)
                 }
@@ -117,10 +124,11 @@ extension Catalog {
     ) throws(CatalogError) -> Bool {
         do {
             return try write { db in
-                try db.execute(sql: """
-                    UPDATE \(table.replicas) SET deviceId = ?, physicalOffset = ?, length = ?
-                    WHERE extentId = ? AND deviceId = ? AND physicalOffset = ?
-                    """, arguments: [to.deviceID, to.offset, to.length, extentID, from.deviceID, from.offset])
+                try db.execute(
+                    sql: """
+                        UPDATE \(table.replicas) SET deviceId = ?, physicalOffset = ?, length = ?
+                        WHERE extentId = ? AND deviceId = ? AND physicalOffset = ?
+                        """, arguments: [to.deviceID, to.offset, to.length, extentID, from.deviceID, from.offset])
                 return db.changesCount == 1
             }
         } catch {

@@ -83,13 +83,15 @@ extension Catalog {
         try write { db in
             guard let volume = try Self.volume(db, named: name) else { throw CatalogError.notFound("volume \(name)") }
             try validate(volume)
-            let freed = try ExtentReplicaRecord.fetchAll(db, sql: """
-                SELECT r.* FROM extent_replicas r JOIN extents e ON e.id = r.extentId
-                JOIN objects o ON o.id = e.objectId WHERE o.volumeId = ?
-                UNION ALL
-                SELECT r.* FROM part_extent_replicas r JOIN part_extents e ON e.id = r.extentId
-                JOIN multipart_parts p ON p.id = e.partId JOIN multipart_uploads u ON u.id = p.uploadId WHERE u.volumeId = ?
-                """, arguments: [volume.record.id!, volume.record.id!])
+            let freed = try ExtentReplicaRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT r.* FROM extent_replicas r JOIN extents e ON e.id = r.extentId
+                    JOIN objects o ON o.id = e.objectId WHERE o.volumeId = ?
+                    UNION ALL
+                    SELECT r.* FROM part_extent_replicas r JOIN part_extents e ON e.id = r.extentId
+                    JOIN multipart_parts p ON p.id = e.partId JOIN multipart_uploads u ON u.id = p.uploadId WHERE u.volumeId = ?
+                    """, arguments: [volume.record.id!, volume.record.id!])
             try volume.record.delete(db)
             try Self.forgetVolumePermissions(db, name: name)
             return freed

@@ -47,7 +47,9 @@ package struct Catalog: Sendable {
             return try Int.fetchOne(db, sql: "PRAGMA synchronous")
         }
         guard mode == Self.synchronousFull else {
-            throw CatalogError.database("PRAGMA synchronous reads back \(mode.map(String.init) ?? "nothing") on the writing connection, not FULL (2): commits would not be durable")
+            throw CatalogError.database(
+                "PRAGMA synchronous reads back \(mode.map(String.init) ?? "nothing") on the writing connection, not FULL (2): commits would not be durable"
+            )
         }
     }
 
@@ -73,7 +75,6 @@ package struct Catalog: Sendable {
             return true
         }
     }
-
 
     /// `PRAGMA synchronous` of the connection that writes (2 = FULL), as it is now.
     package func writerSynchronousMode() throws(CatalogError) -> Int {

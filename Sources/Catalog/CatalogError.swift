@@ -9,8 +9,9 @@ package enum CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
 
     static func wrap(_ error: any Error) -> CatalogError {
         if let error = error as? CatalogError { return error }
-        if let error = error as? DatabaseError, error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
-            || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+        if let error = error as? DatabaseError,
+            error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+                || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
         {
             return .duplicate(error.message ?? "duplicate")
         }

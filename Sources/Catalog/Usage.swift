@@ -95,39 +95,47 @@ extension Catalog {
             let devices = try DeviceRecord.fetchAll(db)
             return UsageRecount(
                 volumes: try VolumeRecord.fetchAll(db), volumeUsages: try Self.volumeUsages(db),
-                devices: Dictionary(uniqueKeysWithValues: devices.map {
-                    ($0.id, DeviceSpace(capacityBytes: $0.capacityBytes, allocatedBytes: allocated[$0.id] ?? 0))
-                }))
+                devices: Dictionary(
+                    uniqueKeysWithValues: devices.map {
+                        ($0.id, DeviceSpace(capacityBytes: $0.capacityBytes, allocatedBytes: allocated[$0.id] ?? 0))
+                    }))
         }
     }
 
     package func poolMembership() throws(CatalogError) -> PoolMembership {
         try read { db in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT (SELECT COUNT(*) FROM devices) AS devices,
-                       (SELECT COUNT(*) FROM devices WHERE state = 'active') AS active,
-                       (SELECT COUNT(*) FROM volumes) AS volumes
-                """)!
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT COUNT(*) FROM devices) AS devices,
+                           (SELECT COUNT(*) FROM devices WHERE state = 'active') AS active,
+                           (SELECT COUNT(*) FROM volumes) AS volumes
+                    """)!
             return PoolMembership(deviceCount: row["devices"], activeDeviceCount: row["active"], volumeCount: row["volumes"])
         }
     }
 
     static func poolUsage(_ db: Database) throws -> PoolUsage {
-        let row = try Row.fetchOne(db, sql: """
-            SELECT
-              (SELECT COALESCE(SUM(capacityBytes), 0) FROM devices) AS capacity,
-              (SELECT COALESCE(SUM(length), 0) FROM extent_replicas)
-                + (SELECT COALESCE(SUM(length), 0) FROM part_extent_replicas) AS allocated,
-              (SELECT COUNT(*) FROM devices) AS devices,
-              (SELECT COUNT(*) FROM devices WHERE state = 'active') AS active,
-              (SELECT COUNT(*) FROM volumes) AS volumes,
-              (SELECT COALESCE(MAX(replicas), 0) FROM volumes) AS maxReplicas
-            """)!
-        let reserved = try Int64.fetchOne(db, sql: """
-            SELECT COALESCE(SUM(MAX(0, v.capacityBytes * v.replicas - COALESCE(a.bytes, 0))), 0)
-            FROM volumes v LEFT JOIN (\(allocatedPerVolumeSQL)) a ON a.volumeId = v.id
-            WHERE v.provisioning = 'thick'
-            """) ?? 0
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT
+                  (SELECT COALESCE(SUM(capacityBytes), 0) FROM devices) AS capacity,
+                  (SELECT COALESCE(SUM(length), 0) FROM extent_replicas)
+                    + (SELECT COALESCE(SUM(length), 0) FROM part_extent_replicas) AS allocated,
+                  (SELECT COUNT(*) FROM devices) AS devices,
+                  (SELECT COUNT(*) FROM devices WHERE state = 'active') AS active,
+                  (SELECT COUNT(*) FROM volumes) AS volumes,
+                  (SELECT COALESCE(MAX(replicas), 0) FROM volumes) AS maxReplicas
+                """)!
+        let reserved =
+            try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT COALESCE(SUM(MAX(0, v.capacityBytes * v.replicas - COALESCE(a.bytes, 0))), 0)
+                    FROM volumes v LEFT JOIN (\(allocatedPerVolumeSQL)) a ON a.volumeId = v.id
+                    WHERE v.provisioning = 'thick'
+                    """) ?? 0
         return PoolUsage(
             capacityBytes: row["capacity"], allocatedBytes: row["allocated"], reservedBytes: reserved,
             deviceCount: row["devices"], activeDeviceCount: row["active"], volumeCount: row["volumes"],
@@ -149,18 +157,20 @@ extension Catalog {
     /// Usage of every volume, keyed by volume id.
     static func volumeUsages(_ db: Database, volumeId: Int64? = nil) throws -> [Int64: VolumeUsage] {
         let filter = volumeId.map { "WHERE v.id = \($0)" } ?? ""
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT v.id AS id, v.capacityBytes AS capacity, v.replicas AS replicas, v.provisioning AS provisioning,
-                   COALESCE(s.used, 0) + COALESCE(w.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated
-            FROM volumes v
-            LEFT JOIN (SELECT volumeId, SUM(size) AS used, COUNT(*) AS count FROM objects GROUP BY volumeId) s
-              ON s.volumeId = v.id
-            LEFT JOIN (SELECT u.volumeId AS volumeId, SUM(p.size) AS used FROM multipart_uploads u
-                       JOIN multipart_parts p ON p.uploadId = u.id GROUP BY u.volumeId) w
-              ON w.volumeId = v.id
-            LEFT JOIN (\(allocatedPerVolumeSQL)) a ON a.volumeId = v.id
-            \(filter)
-            """)
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT v.id AS id, v.capacityBytes AS capacity, v.replicas AS replicas, v.provisioning AS provisioning,
+                       COALESCE(s.used, 0) + COALESCE(w.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated
+                FROM volumes v
+                LEFT JOIN (SELECT volumeId, SUM(size) AS used, COUNT(*) AS count FROM objects GROUP BY volumeId) s
+                  ON s.volumeId = v.id
+                LEFT JOIN (SELECT u.volumeId AS volumeId, SUM(p.size) AS used FROM multipart_uploads u
+                           JOIN multipart_parts p ON p.uploadId = u.id GROUP BY u.volumeId) w
+                  ON w.volumeId = v.id
+                LEFT JOIN (\(allocatedPerVolumeSQL)) a ON a.volumeId = v.id
+                \(filter)
+                """)
         var result: [Int64: VolumeUsage] = [:]
         for row in rows {
             let capacity: Int64 = row["capacity"]
@@ -176,11 +186,13 @@ extension Catalog {
 
     /// Physical bytes allocated per device id.
     static func deviceUsages(_ db: Database) throws -> [String: Int64] {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT deviceId, SUM(length) AS bytes FROM
-              (SELECT deviceId, length FROM extent_replicas UNION ALL SELECT deviceId, length FROM part_extent_replicas)
-            GROUP BY deviceId
-            """)
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT deviceId, SUM(length) AS bytes FROM
+                  (SELECT deviceId, length FROM extent_replicas UNION ALL SELECT deviceId, length FROM part_extent_replicas)
+                GROUP BY deviceId
+                """)
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["deviceId"], $0["bytes"]) })
     }
 

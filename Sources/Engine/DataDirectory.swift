@@ -21,10 +21,12 @@ enum DataDirectory {
         do throws(SyscallError) {
             Syscalls.close(try Syscalls.open(lockPath, flags: O_RDWR | O_CREAT, mode: 0o600))
             let directory = String(lockPath[..<(lockPath.lastIndex(of: "/") ?? lockPath.endIndex)])
-            for path in [lockPath, lockPath + "-shm", catalogPath, catalogPath + "-wal", catalogPath + "-shm", directory + "/" + DeviceHints.fileName] {
+            for path in [
+                lockPath, lockPath + "-shm", catalogPath, catalogPath + "-wal", catalogPath + "-shm", directory + "/" + DeviceHints.fileName,
+            ] {
                 do {
                     try Syscalls.chmod(path, mode: 0o600)
-                } catch where error.errno == ENOENT {
+                } catch  where error.errno == ENOENT {
                     continue
                 }
             }

@@ -61,7 +61,9 @@ extension Engine {
     }
 
     /// Changes a key's name, permissions or bucket creation in one transaction.
-    package func updateAccessKey(id: String, _ change: @escaping (inout AccessKeyInfo) throws(EngineError) -> Void) throws(EngineError) -> AccessKeyInfo {
+    package func updateAccessKey(id: String, _ change: @escaping (inout AccessKeyInfo) throws(EngineError) -> Void) throws(EngineError)
+        -> AccessKeyInfo
+    {
         let record = try catalogCall(notFound: .accessKeyNotFound(id: id)) {
             try catalog.updateAccessKey(
                 id: id,

@@ -2,8 +2,8 @@
 // (validate, unregister, wipe the superblock), and re-open at start.
 import Catalog
 package import Foundation
-import Logging
 import Glibc
+import Logging
 import Synchronization
 
 extension Engine {
@@ -23,10 +23,13 @@ extension Engine {
     /// `metadataBytes`: the size of the device's metadata area (where a copy of the catalog may
     /// live; nil: `MetadataAreaFormat.defaultBytes` for its size; 0: none, the layout of a device
     /// from before areas, which the next start gives one at its end — tests).
-    package func addDevice(path rawPath: String, label: String?, force: Bool, metadataBytes: Int64? = nil, now: Date = Date()) throws(EngineError) -> DeviceInfo {
+    package func addDevice(path rawPath: String, label: String?, force: Bool, metadataBytes: Int64? = nil, now: Date = Date()) throws(EngineError)
+        -> DeviceInfo
+    {
         if rawPath.isEmpty { throw .invalidArgument(field: "path", reason: "must not be empty") }
         if let metadataBytes, metadataBytes != 0, metadataBytes < MetadataAreaFormat.minimumBytes || metadataBytes % (1 << 20) != 0 {
-            throw .invalidArgument(field: "metadata_bytes", reason: "must be a whole number of MiB, at least \(MetadataAreaFormat.minimumBytes >> 20) MiB")
+            throw .invalidArgument(
+                field: "metadata_bytes", reason: "must be a whole number of MiB, at least \(MetadataAreaFormat.minimumBytes >> 20) MiB")
         }
         if rawPath.utf8.contains(0) { throw .invalidArgument(field: "path", reason: "must not contain NUL") }
         if !rawPath.hasPrefix("/") { throw .invalidArgument(field: "path", reason: "must be absolute") }
@@ -54,13 +57,16 @@ extension Engine {
                     }
                     logger.warning("adding a device that holds data (force)", metadata: ["path": "\(path)", "offset": "\(offset)"])
                 }
-            case .superblock(let sb) where sb.poolUUID == poolUUID
+            case .superblock(let sb)
+            where sb.poolUUID == poolUUID
                 && registered.contains(where: { $0.id == sb.deviceUUID.uuidString.lowercased() }):
                 throw .deviceAlreadyMember(path: path)
             case .superblock(let sb) where !force:
-                throw .deviceForeign(path: path, reason: sb.poolUUID == poolUUID
-                    ? "carries a superblock of this pool from a removed device"
-                    : "belongs to another pool (\(sb.poolUUID.uuidString.lowercased()))")
+                throw .deviceForeign(
+                    path: path,
+                    reason: sb.poolUUID == poolUUID
+                        ? "carries a superblock of this pool from a removed device"
+                        : "belongs to another pool (\(sb.poolUUID.uuidString.lowercased()))")
             case .foreignData where !force:
                 throw .deviceForeign(path: path, reason: "holds data that is not an appliance superblock")
             case .superblock, .foreignData:
@@ -71,7 +77,8 @@ extension Engine {
             let dataOffset = SuperblockFormat.reservedArea + areaBytes
             guard device.size - dataOffset >= Device.minimumSize / 2 else {
                 throw .invalidArgument(
-                    field: "metadata_bytes", reason: "\(areaBytes) bytes leave less than \(Device.minimumSize / 2) bytes for data on a \(device.size)-byte device")
+                    field: "metadata_bytes",
+                    reason: "\(areaBytes) bytes leave less than \(Device.minimumSize / 2) bytes for data on a \(device.size)-byte device")
             }
             let sb = Superblock(
                 poolUUID: poolUUID, deviceUUID: id, createdAt: Int64(now.timeIntervalSince1970),
@@ -352,7 +359,8 @@ extension Engine {
             id: record.id, path: record.path, label: record.label, state: state, capacityBytes: record.capacityBytes,
             usedBytes: space.deviceAllocated(record.id), logicalBlockSize: record.logicalBlockSize, createdAt: record.createdAt,
             movedBytes: evacuator.moved(record.id),
-            metadataBytes: devices.identity(id: record.id)?.metadataArea.map { Int64($0.count) } ?? max(0, record.dataOffset - SuperblockFormat.reservedArea))
+            metadataBytes: devices.identity(id: record.id)?.metadataArea.map { Int64($0.count) }
+                ?? max(0, record.dataOffset - SuperblockFormat.reservedArea))
     }
 }
 

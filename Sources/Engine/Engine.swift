@@ -2,8 +2,8 @@
 // catalog and the open devices and sequences their start-up and shutdown. No HTTP here.
 import Catalog
 package import Foundation
-package import Logging
 import Glibc
+package import Logging
 import Synchronization
 
 package final class Engine: Sendable {
@@ -103,8 +103,10 @@ package final class Engine: Sendable {
             dataDirectory: dataDirectory, devicePaths: devicePaths, planted: planted, now: now,
             copyLost: { [placer] _, _ in placer.request() })
         let (catalog, mirror, uuid, rings, discovery, resolvedDirectory) = (
-            opened.catalog, opened.mirror, opened.poolUUID, opened.rings, opened.discovery, opened.dataDirectory)
-        let engine = Engine(catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted,
+            opened.catalog, opened.mirror, opened.poolUUID, opened.rings, opened.discovery, opened.dataDirectory
+        )
+        let engine = Engine(
+            catalog: catalog, poolUUID: uuid, logger: logger, cacheBytes: cacheBytes, planted: planted,
             dataDirectory: resolvedDirectory, mirror: mirror, metadataCopies: metadataCopies, metadataPlacer: placer, rings: rings)
         placer.attach(engine)
         try engine.openRegisteredDevices(found: discovery.devices)

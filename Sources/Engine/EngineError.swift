@@ -88,7 +88,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .deviceInDataDirectory(let path, let dataDirectory):
             "\(path) lies inside the data directory \(dataDirectory), which holds the catalog and keys; devices there are refused even with force (only the default device files in devices/ may be added back)"
         case .deviceHoldsData(let id, let bytes, let detail):
-            "device \(id) still holds \(bytes) bytes of data" + (detail.map { "; \($0)" } ?? "; drain it first (PATCH state draining), or pass force=true")
+            "device \(id) still holds \(bytes) bytes of data"
+                + (detail.map { "; \($0)" } ?? "; drain it first (PATCH state draining), or pass force=true")
         case .deviceHoldsSoleCopies(let id, let bytes, let objects):
             "device \(id) is unavailable and holds the only copy of \(bytes) bytes of \(objects.count == 10 ? "at least 10" : "\(objects.count)") object(s) (\(objects.joined(separator: ", "))); removing it would lose them"
         case .deviceNeededByVolumes(let id, let replicas, let remaining):

@@ -5,11 +5,11 @@
 import Glibc
 
 #if DEBUG
-private let onEventLoop: pthread_key_t = {
-    var key = pthread_key_t()
-    precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create")
-    return key
-}()
+    private let onEventLoop: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create")
+        return key
+    }()
 #endif
 
 package enum EventLoopGuard {
@@ -17,9 +17,9 @@ package enum EventLoopGuard {
     @inline(__always)
     package static func onLoop<T>(_ body: () throws -> T) rethrows -> T {
         #if DEBUG
-        let outer = pthread_getspecific(onEventLoop)
-        pthread_setspecific(onEventLoop, UnsafeRawPointer(bitPattern: 1))
-        defer { pthread_setspecific(onEventLoop, outer) }
+            let outer = pthread_getspecific(onEventLoop)
+            pthread_setspecific(onEventLoop, UnsafeRawPointer(bitPattern: 1))
+            defer { pthread_setspecific(onEventLoop, outer) }
         #endif
         return try body()
     }
@@ -27,9 +27,9 @@ package enum EventLoopGuard {
     /// Whether this thread runs an event loop callback now (always false in release builds).
     package static var isOnLoop: Bool {
         #if DEBUG
-        return pthread_getspecific(onEventLoop) != nil
+            return pthread_getspecific(onEventLoop) != nil
         #else
-        return false
+            return false
         #endif
     }
 
@@ -37,7 +37,7 @@ package enum EventLoopGuard {
     @inline(__always)
     package static func assertMayWait(_ what: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) {
         #if DEBUG
-        if isOnLoop { preconditionFailure("\(what()) on an event loop thread: event loops must not wait", file: file, line: line) }
+            if isOnLoop { preconditionFailure("\(what()) on an event loop thread: event loops must not wait", file: file, line: line) }
         #endif
     }
 }

@@ -74,7 +74,9 @@ package final class DurabilityModel: IOObserver {
         }
         var hooks = appliance_vfs_hooks(
             before_write: { path, bytes, amount, offset in
-                DurabilityModel.model(for: path).map { $0.willWrite(String(cString: path!), UnsafeRawBufferPointer(start: bytes, count: Int(amount)), offset: offset) } ?? 0
+                DurabilityModel.model(for: path).map {
+                    $0.willWrite(String(cString: path!), UnsafeRawBufferPointer(start: bytes, count: Int(amount)), offset: offset)
+                } ?? 0
             },
             before_truncate: { path, size in
                 DurabilityModel.model(for: path).map { $0.willTruncate(String(cString: path!), to: size) } ?? 0

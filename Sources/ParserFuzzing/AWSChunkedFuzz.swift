@@ -21,7 +21,8 @@ enum AWSChunkedFuzz {
         let rest = input.rest()
         let encode = flags & 8 != 0
         let body = encode ? encoded(rest, form: form, chunks: pieces) : rest
-        let signer = encode || flags & 4 != 0
+        let signer =
+            encode || flags & 4 != 0
             ? AWSChunkedDecoder.Signer(key: key, amzDate: amzDate, scope: credential.scope, previous: seed) : nil
         var decoder = AWSChunkedDecoder(form: form, signer: signer)
         var decoded: [UInt8] = []
@@ -75,7 +76,8 @@ enum AWSChunkedFuzz {
             let trailer = "x-amz-checksum-crc32:AAAAAA=="
             out += Array((trailer + "\r\n").utf8)
             if form == .signedTrailer {
-                let signature = SigV4.trailerSignature(key: key, amzDate: amzDate, scope: credential.scope, previous: previous, trailer: trailer + "\n")
+                let signature = SigV4.trailerSignature(
+                    key: key, amzDate: amzDate, scope: credential.scope, previous: previous, trailer: trailer + "\n")
                 out += Array("x-amz-trailer-signature:\(signature)\r\n".utf8)
             }
         }

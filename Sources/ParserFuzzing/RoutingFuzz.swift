@@ -13,7 +13,8 @@ enum RoutingFuzz {
             ParserFuzzing.require(decoded == raw, "\(raw.debugDescription) has nothing to decode but became \(decoded.debugDescription)")
         }
         let encoded = SigV4.uriEncode(raw)
-        ParserFuzzing.require(PercentDecoding.decode(encoded, plusIsSpace: plusIsSpace) == raw, "\(encoded) does not decode to \(raw.debugDescription)")
+        ParserFuzzing.require(
+            PercentDecoding.decode(encoded, plusIsSpace: plusIsSpace) == raw, "\(encoded) does not decode to \(raw.debugDescription)")
         _ = PercentDecoding.resource(raw)
         _ = SigV4.canonicalURI(rawPath: raw)
     }
@@ -31,7 +32,8 @@ enum RoutingFuzz {
         let signed = sign && SignatureFuzz.sign(&request, key: FuzzFixture.shared.key)
         let (resolution, refusal) = judge(request, by: FuzzFixture.shared.s3)
         if signed, case .success = resolution.outcome {
-            ParserFuzzing.require(refusal == nil, "a request signed by the harness was refused: \(String(decoding: refusal?.body ?? [], as: UTF8.self))")
+            ParserFuzzing.require(
+                refusal == nil, "a request signed by the harness was refused: \(String(decoding: refusal?.body ?? [], as: UTF8.self))")
         }
     }
 

@@ -1,9 +1,10 @@
+import Foundation
+import Testing
+
 // Listing open uploads: by key (bytes) then creation; the markers continue in that same order,
 // and a prefix matches bytes ("e" is a prefix of "e\u{301}/x", not of "\u{E9}/x"; '%' and '_' are
 // plain characters).
 @testable import Catalog
-import Foundation
-import Testing
 
 @Suite struct CatalogMultipartTests {
     @Test func pagesThroughEveryUploadOfAKeyInCreationOrder() throws {
@@ -15,9 +16,10 @@ import Testing
             ("z", "k", 0), ("a", "k", 1), ("m", "k", 2), ("b", "e\u{0301}/x", 0), ("c", "e/y", 0), ("d", "\u{E9}/x", 0), ("f", "e%_", 0),
         ]
         for upload in uploads {
-            try catalog.createUpload(UploadRecord(
-                id: upload.id, volumeId: volume, key: upload.key, contentType: nil, metadata: [:], checksumAlgorithm: nil,
-                createdAt: start.addingTimeInterval(upload.at)))
+            try catalog.createUpload(
+                UploadRecord(
+                    id: upload.id, volumeId: volume, key: upload.key, contentType: nil, metadata: [:], checksumAlgorithm: nil,
+                    createdAt: start.addingTimeInterval(upload.at)))
         }
         var listed: [String] = []
         var marker: (key: String, id: String)?

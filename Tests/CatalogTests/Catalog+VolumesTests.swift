@@ -1,6 +1,7 @@
-@testable import Catalog
 import Foundation
 import Testing
+
+@testable import Catalog
 
 @Suite struct CatalogVolumesTests {
     @Test func createdVolumeIsListed() throws {

@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 // The catalog's commits are durable: the writing connection runs `synchronous = FULL` (GRDB's WAL
 // set-up leaves NORMAL, under which a commit does not fsync the WAL and can roll back at a power cut).
 @testable import Catalog
-import Foundation
-import Testing
 
 @Suite struct CatalogDurabilityTests {
     @Test func theWritingConnectionRunsSynchronousFull() throws {

@@ -1,14 +1,16 @@
-@testable import Catalog
 import Foundation
 import GRDB
 import Testing
 
+@testable import Catalog
+
 @Suite struct MigrationsTests {
     @Test func appliedMigrationsAreTheRegisteredOnes() throws {
         let catalog = try Catalog.inMemory()
-        #expect(Catalog.migrator.migrations == [
-            "v1-pool-devices-volumes-objects-extents", "v2-pool-default-devices-added", "v3-object-attributes-access-keys-multipart",
-        ])
+        #expect(
+            Catalog.migrator.migrations == [
+                "v1-pool-devices-volumes-objects-extents", "v2-pool-default-devices-added", "v3-object-attributes-access-keys-multipart",
+            ])
         #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
     }
 
@@ -38,8 +40,11 @@ import Testing
         let old = try DatabaseQueue(path: path)
         try Catalog.migrator.migrate(old, upTo: "v2-pool-default-devices-added")
         try old.write { db in
-            try db.execute(sql: "INSERT INTO volumes (name, capacityBytes, replicas, provisioning, createdAt, updatedAt) VALUES ('v', 100, 1, 'thin', 0, 0)")
-            try db.execute(sql: "INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt) VALUES (1, 'k', 5, 'e', 'text/plain', 0, 0)")
+            try db.execute(
+                sql: "INSERT INTO volumes (name, capacityBytes, replicas, provisioning, createdAt, updatedAt) VALUES ('v', 100, 1, 'thin', 0, 0)")
+            try db.execute(
+                sql: "INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt) VALUES (1, 'k', 5, 'e', 'text/plain', 0, 0)"
+            )
         }
         try old.close()
         let catalog = try Catalog(path: path)

@@ -27,7 +27,8 @@ import Testing
         #expect(text.contains("\naws_secret_access_key = "))
         #expect(try Self.mode(credentials) == 0o600)
         #expect(try Self.mode(app.dataDir.appendingPathComponent("s3-secrets.key").path) == 0o600)
-        let defaultSecret = try #require(text.components(separatedBy: "aws_secret_access_key = ").last?.trimmingCharacters(in: .whitespacesAndNewlines))
+        let defaultSecret = try #require(
+            text.components(separatedBy: "aws_secret_access_key = ").last?.trimmingCharacters(in: .whitespacesAndNewlines))
 
         var listed = try await app.request("GET", "/v1/access-keys")
         #expect(listed.status == 200)

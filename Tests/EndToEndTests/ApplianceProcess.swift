@@ -53,9 +53,10 @@ final class ApplianceProcess: @unchecked Sendable {
             precondition(self.dataDir.standardizedFileURL.path.hasPrefix(base), "the data dir must lie under the working directory")
             dataDirArgument = String(self.dataDir.standardizedFileURL.path.dropFirst(base.count))
         }
-        process.arguments = [
-            "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirArgument, "--device-size", String(256 << 20),
-        ] + (extraArguments.contains("--s3-listen") ? [] : ["--s3-listen", "127.0.0.1:0"]) + extraArguments
+        process.arguments =
+            [
+                "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirArgument, "--device-size", String(256 << 20),
+            ] + (extraArguments.contains("--s3-listen") ? [] : ["--s3-listen", "127.0.0.1:0"]) + extraArguments
         let wantsS3 = !(extraArguments.firstIndex(of: "--s3-listen").map { extraArguments[$0 + 1] == "off" } ?? false)
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice

@@ -63,12 +63,14 @@ import Testing
         #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/x", body: one, headers: ["Content-Range": "bytes 5-4/*"]).status == 400)
         #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/x", body: one, headers: ["Content-Range": "bytes 0-1/*"]).status == 400)
         #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/x", body: one, headers: ["Content-Range": "items 0-0/*"]).status == 400)
-        #expect(try await app.request("PATCH", "/v1/volumes/objs/objects/missing", body: one, headers: ["Content-Range": "bytes 0-0/*"]).status == 404)
+        #expect(
+            try await app.request("PATCH", "/v1/volumes/objs/objects/missing", body: one, headers: ["Content-Range": "bytes 0-0/*"]).status == 404)
         // Direct: offset and length must be block-aligned.
         let unaligned = try await app.request("PATCH", "/v1/volumes/objs/objects/x?io=direct", body: one, headers: ["Content-Range": "bytes 0-0/*"])
         #expect(unaligned.status == 400)
         let block = Data(repeating: 7, count: 4096)
-        let aligned = try await app.request("PATCH", "/v1/volumes/objs/objects/x?io=direct", body: block, headers: ["Content-Range": "bytes 4096-8191/*"])
+        let aligned = try await app.request(
+            "PATCH", "/v1/volumes/objs/objects/x?io=direct", body: block, headers: ["Content-Range": "bytes 4096-8191/*"])
         #expect(aligned.status == 200)
         var expected = Data(count: 4096)
         expected.append(block)
@@ -178,7 +180,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         let memory = try #require(try await gauge("appliance_cache_memory_bytes"))
-        #expect(memory <= cacheBytes + (8 << 20), "cache memory \(memory >> 20) MiB for a \(cacheBytes >> 20) MiB cache while 30 MiB are being uploaded")
+        #expect(
+            memory <= cacheBytes + (8 << 20), "cache memory \(memory >> 20) MiB for a \(cacheBytes >> 20) MiB cache while 30 MiB are being uploaded")
         for (connection, body) in zip(connections, bodies) { try connection.send(body.suffix(1)) }
         for (i, body) in bodies.enumerated() {
             var got = Data()

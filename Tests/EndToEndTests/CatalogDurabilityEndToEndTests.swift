@@ -25,7 +25,8 @@ import Testing
         let puts = 12
         for i in 0..<puts {
             let query = i % 2 == 0 ? "" : "?io=direct"
-            #expect(try await app.request("PUT", "/v1/volumes/objs/objects/o\(i)\(query)", body: Data(repeating: UInt8(i), count: 5000)).status == 201)
+            #expect(
+                try await app.request("PUT", "/v1/volumes/objs/objects/o\(i)\(query)", body: Data(repeating: UInt8(i), count: 5000)).status == 201)
         }
         #expect(try await app.request("DELETE", "/v1/volumes/objs/objects/o0").status == 204)
         let syncs = try await Self.catalogSyncs(app) - before

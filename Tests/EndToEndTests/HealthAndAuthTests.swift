@@ -93,7 +93,8 @@ import Testing
         defer { app.stop() }
         let connection = try RawConnection(port: app.baseURL.port!)
         let body = Data(repeating: 0x7B, count: 2 << 20)
-        try connection.sendHead("POST", "/v1/volumes", token: "not-the-token-at-all", headers: ["Content-Length: \(body.count)", "Content-Type: application/json"])
+        try connection.sendHead(
+            "POST", "/v1/volumes", token: "not-the-token-at-all", headers: ["Content-Length: \(body.count)", "Content-Type: application/json"])
         try connection.send(body)
         let answer = connection.receive()
         #expect(answer.hasPrefix("HTTP/1.1 401"), "\(answer.prefix(200))")

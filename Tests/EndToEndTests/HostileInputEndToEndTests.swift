@@ -81,10 +81,18 @@ import Testing
         let underA = ["key a\nb", "prefix a\r\nb/", "prefix a\rb/"]  // "a\nb" has no "/": a key.
         for v2 in [true, false] {
             for maxKeys in [1, 2, 1000] {
-                let e = try #require(try Self.listAll(s3, v2: v2, prefix: "e", delimiter: "/", maxKeys: maxKeys, maxPages: 10), "v2 \(v2) max-keys \(maxKeys): endless")
-                #expect(Set(e.map { Array($0.utf8) }) == Set(underE.map { Array($0.utf8) }) && e.count == underE.count, "v2 \(v2) max-keys \(maxKeys): \(e)")
-                let a = try #require(try Self.listAll(s3, v2: v2, prefix: "a", delimiter: "/", maxKeys: maxKeys, maxPages: 10), "v2 \(v2) max-keys \(maxKeys): endless")
-                #expect(Set(a.map { Array($0.utf8) }) == Set(underA.map { Array($0.utf8) }) && a.count == underA.count, "v2 \(v2) max-keys \(maxKeys): \(a)")
+                let e = try #require(
+                    try Self.listAll(s3, v2: v2, prefix: "e", delimiter: "/", maxKeys: maxKeys, maxPages: 10), "v2 \(v2) max-keys \(maxKeys): endless"
+                )
+                #expect(
+                    Set(e.map { Array($0.utf8) }) == Set(underE.map { Array($0.utf8) }) && e.count == underE.count,
+                    "v2 \(v2) max-keys \(maxKeys): \(e)")
+                let a = try #require(
+                    try Self.listAll(s3, v2: v2, prefix: "a", delimiter: "/", maxKeys: maxKeys, maxPages: 10), "v2 \(v2) max-keys \(maxKeys): endless"
+                )
+                #expect(
+                    Set(a.map { Array($0.utf8) }) == Set(underA.map { Array($0.utf8) }) && a.count == underA.count,
+                    "v2 \(v2) max-keys \(maxKeys): \(a)")
             }
         }
         // Without a delimiter every key comes back once, byte for byte, also through the native listing.

@@ -47,7 +47,8 @@ import Testing
         objects["from-s3"] = viaS3
         let created = try await app.s3("POST", "/objs/big", query: [("uploads", "")])
         let uploadID = try #require(created.text.firstMatch(of: /<UploadId>([^<]+)<\/UploadId>/).map { String($0.1) })
-        let part = try await app.s3("PUT", "/objs/big", query: [("partNumber", "1"), ("uploadId", uploadID)], body: [UInt8](ObjectEndToEndTests.randomData(5 << 20)))
+        let part = try await app.s3(
+            "PUT", "/objs/big", query: [("partNumber", "1"), ("uploadId", uploadID)], body: [UInt8](ObjectEndToEndTests.randomData(5 << 20)))
         #expect(part.status == 200)
         let volume = try await app.request("GET", "/v1/volumes/objs").json
         let pool = try await app.request("GET", "/v1/pool").json

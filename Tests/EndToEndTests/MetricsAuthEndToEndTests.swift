@@ -13,8 +13,9 @@ import Testing
         for device in devices {
             let id = try #require(device["id"] as? String)
             let label = try #require(device["label"] as? String)
-            #expect(metrics.text.contains("appliance_device_used_bytes{device=\"\(id)\",label=\"\(label)\"}")
-                || metrics.text.contains("appliance_device_used_bytes{label=\"\(label)\",device=\"\(id)\"}"), "\(id) \(label)")
+            #expect(
+                metrics.text.contains("appliance_device_used_bytes{device=\"\(id)\",label=\"\(label)\"}")
+                    || metrics.text.contains("appliance_device_used_bytes{label=\"\(label)\",device=\"\(id)\"}"), "\(id) \(label)")
             let path = try #require(device["path"] as? String)
             #expect(!metrics.text.contains(path))
         }

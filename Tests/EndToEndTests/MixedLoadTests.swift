@@ -51,16 +51,18 @@ import Testing
             let tally = state.tally.withLock { $0 }
             let rss = Self.rssKiB(pid) ?? 0
             peakRSS = max(peakRSS, rss)
-            print("[load] \(Self.format(ContinuousClock.now - start)) s: \(tally.ops) ops (\((tally.ops - lastOps) / 5)/s), "
-                + "\(tally.errors) errors, \(tally.wrongBodies) wrong bodies, server VmRSS \(rss >> 10) MiB")
+            print(
+                "[load] \(Self.format(ContinuousClock.now - start)) s: \(tally.ops) ops (\((tally.ops - lastOps) / 5)/s), "
+                    + "\(tally.errors) errors, \(tally.wrongBodies) wrong bodies, server VmRSS \(rss >> 10) MiB")
             lastOps = tally.ops
         }
         let elapsed = ContinuousClock.now - start
         let tally = state.tally.withLock { $0 }
         let health = probe.finish()
         let rss = Self.rssKiB(pid) ?? 0
-        print("[load] \(tally.ops) ops in \(Self.format(elapsed)) s: \(Int(Double(tally.ops) / Self.secondsIn(elapsed))) ops/s; "
-            + tally.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+        print(
+            "[load] \(tally.ops) ops in \(Self.format(elapsed)) s: \(Int(Double(tally.ops) / Self.secondsIn(elapsed))) ops/s; "
+                + tally.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
         print("[load] server VmRSS \(rss >> 10) MiB at the end, peak sampled \(max(peakRSS, rss) >> 10) MiB; healthz \(health)")
 
         #expect(state.finished.withLock { $0 } == Self.clients, "clients still running 90 s after the deadline")
@@ -114,9 +116,21 @@ final class LoadState: Sendable {
         versions.withLock { $0[key].contains { version in SelfDescribingBody.length(version) == length } }
     }
 
-    func record(_ method: String, _ status: Int) { tally.withLock { $0.ops += 1; $0.statuses["\(method) \(status)", default: 0] += 1 } }
-    func error(_ message: String) { tally.withLock { $0.errors += 1; if $0.messages.count < 20 { $0.messages.append(message) } } }
-    func wrongBody(_ message: String) { tally.withLock { $0.wrongBodies += 1; if $0.messages.count < 20 { $0.messages.append(message) } } }
+    func record(_ method: String, _ status: Int) {
+        tally.withLock {
+            $0.ops += 1; $0.statuses["\(method) \(status)", default: 0] += 1
+        }
+    }
+    func error(_ message: String) {
+        tally.withLock {
+            $0.errors += 1; if $0.messages.count < 20 { $0.messages.append(message) }
+        }
+    }
+    func wrongBody(_ message: String) {
+        tally.withLock {
+            $0.wrongBodies += 1; if $0.messages.count < 20 { $0.messages.append(message) }
+        }
+    }
 }
 
 /// splitmix64: the clients' dice and the bodies' byte streams.

@@ -32,7 +32,8 @@ import Testing
         try await Self.makeVolume(app, replicas: 2)
         for size in [0, 1, 4095, 4096, 4097, (1 << 20) + 7, (4 << 20) + 1, 9 << 20] {
             let data = Self.randomData(size)
-            let put = try await app.request("PUT", "/v1/volumes/objs/objects/size-\(size)", body: data, headers: ["Content-Type": "application/x-test"])
+            let put = try await app.request(
+                "PUT", "/v1/volumes/objs/objects/size-\(size)", body: data, headers: ["Content-Type": "application/x-test"])
             #expect(put.status == 201, "PUT \(size): \(put.text)")
             #expect(put.json["size"] as? Int == size)
             let get = try await app.request("GET", "/v1/volumes/objs/objects/size-\(size)")

@@ -15,7 +15,9 @@ import Testing
         #expect(added.status == 201)
         let id = try #require(added.json["id"] as? String)
         #expect(try await first.request("PATCH", "/v1/devices/\(id)", json: ["state": "readonly"]).status == 200)
-        #expect(try await first.request("POST", "/v1/volumes", json: ["name": "kept", "capacity_bytes": 5 << 20, "replicas": 2, "provisioning": "thick"]).status == 201)
+        #expect(
+            try await first.request("POST", "/v1/volumes", json: ["name": "kept", "capacity_bytes": 5 << 20, "replicas": 2, "provisioning": "thick"])
+                .status == 201)
         #expect(try await first.request("POST", "/v1/volumes", json: ["name": "thin-one", "capacity_bytes": 1 << 40]).status == 201)
         #expect(try await first.request("PATCH", "/v1/volumes/thin-one", json: ["capacity_bytes": 1 << 41]).status == 200)
         let paths = ["/v1/pool", "/v1/devices", "/v1/volumes", "/v1/volumes/kept", "/v1/devices/\(id)"]

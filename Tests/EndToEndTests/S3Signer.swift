@@ -44,7 +44,8 @@ struct S3Signer {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: key))
-        let authorization = "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), "
+        let authorization =
+            "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), "
             + "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=\(signature)"
         return [("x-amz-date", amzDate), ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"), ("Authorization", authorization)]
     }
@@ -59,9 +60,10 @@ extension ApplianceProcess {
         let target = path + (query.isEmpty ? "" : "?" + pairs.joined(separator: "&"))
         let response = try await withCheckedThrowingContinuation { continuation in
             Thread {
-                continuation.resume(with: Result {
-                    try HTTPConnection(port: port, timeout: 60).exchange(method, target, headers: headers, body: body)
-                })
+                continuation.resume(
+                    with: Result {
+                        try HTTPConnection(port: port, timeout: 60).exchange(method, target, headers: headers, body: body)
+                    })
             }.start()
         }
         return HTTPResult(status: response.status, headers: response.headers, body: Data(response.body))

@@ -69,14 +69,16 @@ import Testing
         #expect(try await app.request("POST", "/v1/volumes", json: ["name": "dup", "capacity_bytes": 1]).status == 409)
         #expect(try await app.request("POST", "/v1/volumes", json: ["name": "three", "capacity_bytes": 1, "replicas": 3]).status == 409)
 
-        let tooThick = try await app.request("POST", "/v1/volumes", json: ["name": "fat", "capacity_bytes": free, "replicas": 2, "provisioning": "thick"])
+        let tooThick = try await app.request(
+            "POST", "/v1/volumes", json: ["name": "fat", "capacity_bytes": free, "replicas": 2, "provisioning": "thick"])
         #expect(tooThick.status == 507)
         #expect(try await app.request("GET", "/v1/volumes/fat").status == 404)
 
         let thin = try await app.request("POST", "/v1/volumes", json: ["name": "overcommit", "capacity_bytes": free * 10])
         #expect(thin.status == 201)
 
-        let thick = try await app.request("POST", "/v1/volumes", json: ["name": "thick", "capacity_bytes": free / 4, "replicas": 2, "provisioning": "thick"])
+        let thick = try await app.request(
+            "POST", "/v1/volumes", json: ["name": "thick", "capacity_bytes": free / 4, "replicas": 2, "provisioning": "thick"])
         #expect(thick.status == 201)
         #expect(thick.json["reserved_bytes"] as? Int == (free / 4) * 2)
         let after = try await app.request("GET", "/v1/pool").json
@@ -99,7 +101,8 @@ import Testing
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<8 {
                 group.addTask {
-                    try await app.request("POST", "/v1/volumes", json: ["name": "race-\(i)", "capacity_bytes": free / 3, "provisioning": "thick"]).status
+                    try await app.request("POST", "/v1/volumes", json: ["name": "race-\(i)", "capacity_bytes": free / 3, "provisioning": "thick"])
+                        .status
                 }
             }
             return try await group.reduce(into: [Int]()) { $0.append($1) }

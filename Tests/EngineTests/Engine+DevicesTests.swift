@@ -1,6 +1,7 @@
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 @Suite struct EngineDevicesTests {
     static let mib = Scratch.mebibyte

@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 // Debug builds trap when code that may wait runs on an event loop thread; off the loop (and on
 // the loop for what never waits) nothing happens.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct EventLoopGuardTests {
     @Test func theMarkIsScopedToItsCallback() {
@@ -24,23 +25,23 @@ import Testing
     }
 
     #if DEBUG
-    @Test func aCatalogCallOnAnEventLoopTraps() async {
-        await #expect(processExitsWith: .failure) {
-            let dir = try Scratch.directory()
-            let engine = try Scratch.engine(dir)
-            _ = try? EventLoopGuard.onLoop { try engine.listVolumes() }
+        @Test func aCatalogCallOnAnEventLoopTraps() async {
+            await #expect(processExitsWith: .failure) {
+                let dir = try Scratch.directory()
+                let engine = try Scratch.engine(dir)
+                _ = try? EventLoopGuard.onLoop { try engine.listVolumes() }
+            }
         }
-    }
 
-    @Test func diskIOOnAnEventLoopTraps() async {
-        await #expect(processExitsWith: .failure) {
-            let dir = try Scratch.directory()
-            let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
-            try Scratch.upload(engine, "vol", "k", [1, 2, 3])
-            let reader = try engine.openObject(volume: "vol", key: "k")
-            var buffer = [UInt8](repeating: 0, count: 3)
-            _ = try? EventLoopGuard.onLoop { try buffer.withUnsafeMutableBytes { try reader.read(at: 0, into: $0) } }
+        @Test func diskIOOnAnEventLoopTraps() async {
+            await #expect(processExitsWith: .failure) {
+                let dir = try Scratch.directory()
+                let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
+                try Scratch.upload(engine, "vol", "k", [1, 2, 3])
+                let reader = try engine.openObject(volume: "vol", key: "k")
+                var buffer = [UInt8](repeating: 0, count: 3)
+                _ = try? EventLoopGuard.onLoop { try buffer.withUnsafeMutableBytes { try reader.read(at: 0, into: $0) } }
+            }
         }
-    }
     #endif
 }

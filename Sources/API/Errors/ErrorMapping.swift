@@ -29,8 +29,10 @@ package enum ErrorMapping {
                 return (401, "unauthorized", "Unauthorized", detail, [("WWW-Authenticate", "Bearer realm=\"appliance\"")])
             case .notFound(let detail): return (404, "not-found", "Not Found", detail, [])
             case .methodNotAllowed(let allowed):
-                return (405, "method-not-allowed", "Method Not Allowed", "allowed: \(allowed.joined(separator: ", "))",
-                        [("Allow", allowed.joined(separator: ", "))])
+                return (
+                    405, "method-not-allowed", "Method Not Allowed", "allowed: \(allowed.joined(separator: ", "))",
+                    [("Allow", allowed.joined(separator: ", "))]
+                )
             case .payloadTooLarge(let limit):
                 return (413, "payload-too-large", "Payload Too Large", "request bodies are limited to \(limit) bytes", [])
             case .objectTooLarge(let limit):

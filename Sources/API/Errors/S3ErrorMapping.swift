@@ -26,7 +26,8 @@ package struct S3Error: Error, Sendable, Equatable {
     static func malformedXML(_ message: String) -> S3Error { S3Error("MalformedXML", 400, message) }
     static func badDigest(_ message: String) -> S3Error { S3Error("BadDigest", 400, message) }
     static let signatureMismatch = S3Error(
-        "SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+        "SignatureDoesNotMatch", 403,
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
 }
 
 package enum S3ErrorMapping {
@@ -60,7 +61,9 @@ package enum S3ErrorMapping {
                 s3.headers = [("Retry-After", "1")]
                 return s3
             case .bodyTooSlow(let detail):
-                return S3Error("RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period: \(detail)")
+                return S3Error(
+                    "RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period: \(detail)"
+                )
             case .unauthorized(let detail): return .accessDenied(detail)
             case .notFound(let detail): return S3Error("NoSuchKey", 404, detail)
             case .methodNotAllowed(let allowed):
@@ -68,8 +71,10 @@ package enum S3ErrorMapping {
                 s3.headers = [("Allow", allowed.joined(separator: ", "))]
                 return s3
             case .payloadTooLarge(let limit): return S3Error("MaxMessageLengthExceeded", 400, "request bodies are limited to \(limit) bytes")
-            case .objectTooLarge(let limit): return S3Error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size (\(limit) bytes).")
-            case .preconditionFailed(let detail): return S3Error("PreconditionFailed", 412, "At least one of the preconditions you specified did not hold: \(detail)")
+            case .objectTooLarge(let limit):
+                return S3Error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size (\(limit) bytes).")
+            case .preconditionFailed(let detail):
+                return S3Error("PreconditionFailed", 412, "At least one of the preconditions you specified did not hold: \(detail)")
             case .rangeNotSatisfiable(let size):
                 var s3 = S3Error("InvalidRange", 416, "The requested range is not satisfiable (the object holds \(size) bytes)")
                 s3.headers = [("Content-Range", "bytes */\(size)")]
@@ -81,15 +86,24 @@ package enum S3ErrorMapping {
                 return S3Error("PreconditionFailed", 412, "At least one of the preconditions you specified did not hold: \(detail)")
             case .volumeNotFound: return S3Error("NoSuchBucket", 404, "The specified bucket does not exist")
             case .objectNotFound: return S3Error("NoSuchKey", 404, "The specified key does not exist.")
-            case .uploadNotFound: return S3Error("NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
+            case .uploadNotFound:
+                return S3Error(
+                    "NoSuchUpload", 404,
+                    "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
             case .volumeExists: return S3Error("BucketAlreadyExists", 409, "The requested bucket name is not available.")
             case .volumeNotEmpty: return S3Error("BucketNotEmpty", 409, "The bucket you tried to delete is not empty")
-            case .noSpace(.volumeQuota, _, _): return S3Error("QuotaExceeded", 507, "The upload does not fit the bucket's quota: \(error.description)")
+            case .noSpace(.volumeQuota, _, _):
+                return S3Error("QuotaExceeded", 507, "The upload does not fit the bucket's quota: \(error.description)")
             case .noSpace(.pool, _, _): return S3Error("InsufficientStorage", 507, "The pool cannot hold the upload: \(error.description)")
-            case .invalidPart: return S3Error("InvalidPart", 400, "One or more of the specified parts could not be found or did not match: \(error.description)")
+            case .invalidPart:
+                return S3Error("InvalidPart", 400, "One or more of the specified parts could not be found or did not match: \(error.description)")
             case .invalidPartOrder: return S3Error("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
-            case .partTooSmall: return S3Error("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size: \(error.description)")
-            case .uploadIncomplete: return S3Error("IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header: \(error.description)")
+            case .partTooSmall:
+                return S3Error("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size: \(error.description)")
+            case .uploadIncomplete:
+                return S3Error(
+                    "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header: \(error.description)"
+                )
             case .uploadTooLong: return .invalidRequest(error.description)
             case .patchTooLarge, .objectTooLarge: return S3Error("EntityTooLarge", 400, error.description)
             case .invalidArgument(let field, _) where field == "key": return S3Error("KeyTooLongError", 400, error.description)

@@ -10,13 +10,15 @@ struct DeviceHandlers {
             .json(DeviceListJSON(devices: try engine.listDevices().map(DeviceJSON.init)))
         }
         router.add("POST", "/v1/devices") { [engine] request, _ in
-            let body = try JSONBody.decode(DeviceCreateJSON.self, from: request.body, allowedFields: DeviceCreateJSON.fields, nullableFields: ["label"])
+            let body = try JSONBody.decode(
+                DeviceCreateJSON.self, from: request.body, allowedFields: DeviceCreateJSON.fields, nullableFields: ["label"])
             if let label = body.label, label.count > 128 {
                 throw HTTPError.badRequest("field 'label' must be at most 128 characters")
             }
             if body.path.utf8.count > 4096 { throw HTTPError.badRequest("field 'path' must be at most 4096 bytes") }
             if let bytes = body.metadataBytes, bytes < MetadataAreaFormat.minimumBytes || bytes % (1 << 20) != 0 {
-                throw HTTPError.badRequest("field 'metadata_bytes' must be a whole number of MiB, at least \(MetadataAreaFormat.minimumBytes >> 20) MiB")
+                throw HTTPError.badRequest(
+                    "field 'metadata_bytes' must be a whole number of MiB, at least \(MetadataAreaFormat.minimumBytes >> 20) MiB")
             }
             let device = try engine.addDevice(path: body.path, label: body.label, force: body.force ?? false, metadataBytes: body.metadataBytes)
             return .json(DeviceJSON(device), status: 201, headers: [("Location", "/v1/devices/\(device.id)")])

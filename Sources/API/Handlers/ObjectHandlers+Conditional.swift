@@ -1,6 +1,7 @@
 // Conditional requests: the native API's If-Match / If-None-Match headers as the Engine's
 // ReadConditions (evaluated there). An entity tag matches only in its quoted form, as sent in ETag.
 import Engine
+import Foundation
 
 extension ObjectHandlers {
     static func quotedETag(_ info: ObjectInfo) -> String { "\"\(info.etag)\"" }
@@ -20,10 +21,11 @@ extension ObjectHandlers {
     /// `unquotedToo`, a bare token is taken as it is (S3 clients send both), else it can match nothing.
     static func tags(_ header: String, unquotedToo: Bool = false) -> ReadConditions.Tags {
         guard let tags = entityTags(header) else { return .any }
-        return .list(tags.compactMap { tag in
-            if tag.count >= 2, tag.hasPrefix("\""), tag.hasSuffix("\"") { return String(tag.dropFirst().dropLast()) }
-            return unquotedToo ? tag : nil
-        })
+        return .list(
+            tags.compactMap { tag in
+                if tag.count >= 2, tag.hasPrefix("\""), tag.hasSuffix("\"") { return String(tag.dropFirst().dropLast()) }
+                return unquotedToo ? tag : nil
+            })
     }
 
     /// The native API's conditions: If-Match and If-None-Match.
@@ -31,5 +33,3 @@ extension ObjectHandlers {
         ReadConditions(ifMatch: request.header("if-match").map { tags($0) }, ifNoneMatch: request.header("if-none-match").map { tags($0) })
     }
 }
-
-import Foundation

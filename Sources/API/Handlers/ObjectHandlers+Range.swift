@@ -1,3 +1,5 @@
+import Foundation
+
 // Range requests (RFC 9110 §14): one byte range per request; anything else is served whole.
 extension ObjectHandlers {
     package enum RangeRequest: Equatable {
@@ -40,5 +42,3 @@ extension ObjectHandlers {
         return .partial(start: start, end: end)
     }
 }
-
-import Foundation

@@ -88,7 +88,8 @@ package struct ObjectHandlers {
         // Positions bounded by the largest object, so LAST - FIRST + 1 cannot overflow.
         let limit = Engine.maxObjectBytes - 1
         guard let slash = spec.firstIndex(of: "/"), let dash = spec[..<slash].firstIndex(of: "-"),
-            case let first = WireNumber.parse(spec[..<dash], limit: limit), case let last = WireNumber.parse(spec[spec.index(after: dash)..<slash], limit: limit),
+            case let first = WireNumber.parse(spec[..<dash], limit: limit),
+            case let last = WireNumber.parse(spec[spec.index(after: dash)..<slash], limit: limit),
             first != .malformed, last != .malformed,
             spec[spec.index(after: slash)...] == "*" || WireNumber.parse(spec[spec.index(after: slash)...]) != .malformed
         else {
@@ -165,8 +166,9 @@ package struct ObjectHandlers {
 
     static func get(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         // On the event loop only what memory holds; the rest (a miss, a direct read) on a worker.
-        guard let reader = try engine.openRead(
-            volume: context.parameter("name"), key: context.parameter("key"), io: try ioMode(request), mayWait: context.mayBlock)
+        guard
+            let reader = try engine.openRead(
+                volume: context.parameter("name"), key: context.parameter("key"), io: try ioMode(request), mayWait: context.mayBlock)
         else { throw NeedsWorker() }
         let info = reader.info
         var headers: [(name: String, value: String)] = [

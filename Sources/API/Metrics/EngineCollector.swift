@@ -18,7 +18,9 @@ enum EngineCollector {
         gauge("appliance_pool_volumes", "Volumes", Int64(pool.volumeCount))
         gauge("appliance_pool_degraded_bytes", "Bytes of copies on failed devices, not yet re-created elsewhere", pool.degradedBytes)
         let metadata = pool.metadataCopies
-        gauge("appliance_metadata_copies_wanted", "Catalog copies wanted (--metadata-copies, or every active device when fewer)", Int64(metadata.wanted))
+        gauge(
+            "appliance_metadata_copies_wanted", "Catalog copies wanted (--metadata-copies, or every active device when fewer)", Int64(metadata.wanted)
+        )
         gauge("appliance_metadata_copies_healthy", "Catalog copies on active devices", Int64(metadata.healthy))
         gauge("appliance_metadata_database_bytes", "Bytes of the catalog database file (the WAL aside)", snapshot.metadata.databaseBytes)
         gauge("appliance_metadata_capacity_bytes", "Room for the catalog database in the smallest copy", snapshot.metadata.databaseCapacity)
@@ -31,10 +33,12 @@ enum EngineCollector {
             let labels = [("device", device.id), ("label", device.label ?? "")]
             gauge("appliance_device_capacity_bytes", "Usable bytes on the device", device.capacityBytes, labels)
             gauge("appliance_device_used_bytes", "Bytes allocated on the device", device.usedBytes, labels)
-            gauge("appliance_device_moved_bytes", "Bytes of copies moved off the device by a drain or rebuild (since start)", device.movedBytes, labels)
+            gauge(
+                "appliance_device_moved_bytes", "Bytes of copies moved off the device by a drain or rebuild (since start)", device.movedBytes, labels)
             for state in DeviceState.allCases {
-                gauge("appliance_device_state", "1 for the device's current state", device.state == state ? 1 : 0,
-                      [("device", device.id), ("state", state.rawValue)])
+                gauge(
+                    "appliance_device_state", "1 for the device's current state", device.state == state ? 1 : 0,
+                    [("device", device.id), ("state", state.rawValue)])
             }
         }
         for volume in snapshot.volumes {
@@ -66,7 +70,9 @@ enum EngineCollector {
             counter("appliance_volume_writeback_bytes_total", "Bytes written back from the cache", volume.cache.writebackBytes, labels)
         }
         counter("appliance_metadata_syncs_total", "Syncs of the catalog (each reaches every copy)", Int64(snapshot.metadata.syncs), [])
-        counter("appliance_metadata_checksum_failures_total", "Catalog pages read back with a bad checksum (per copy)", Int64(snapshot.metadata.checksumFailures), [])
+        counter(
+            "appliance_metadata_checksum_failures_total", "Catalog pages read back with a bad checksum (per copy)",
+            Int64(snapshot.metadata.checksumFailures), [])
         counter("appliance_metadata_repaired_pages_total", "Catalog pages rewritten from a good copy", Int64(snapshot.metadata.repairedPages), [])
         gauge("appliance_pool_reservable_bytes", "Pool bytes new writes can still reserve", snapshot.cache.reservable)
         gauge("appliance_cache_capacity_bytes", "Bound on the page cache's cached pages", snapshot.cache.capacityBytes)
@@ -97,8 +103,12 @@ enum EngineCollector {
         counter("appliance_scrub_errors_total", "Copies found bad (checksum, IO error, failed device) by scrubs and reads", scrub.errors, [])
         counter("appliance_scrub_repaired_total", "Bad copies rewritten from good ones (scrub and read repair)", scrub.repaired, [])
         counter("appliance_scrub_unrepairable_total", "Byte ranges no copy holds intact", scrub.unrepairable, [])
-        registry.makeGauge(descriptor: .init(metricName: "appliance_scrub_last_completed_timestamp_seconds", unitName: "", helpText: "When the last scrub finished (0: never)"), labels: [])
-            .set(scrub.lastFinished)
+        registry.makeGauge(
+            descriptor: .init(
+                metricName: "appliance_scrub_last_completed_timestamp_seconds", unitName: "", helpText: "When the last scrub finished (0: never)"),
+            labels: []
+        )
+        .set(scrub.lastFinished)
         registry.emit(into: &buffer)
         emitLatency(snapshot.io.latency, into: &buffer)
     }

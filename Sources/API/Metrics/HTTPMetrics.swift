@@ -68,7 +68,8 @@ package final class HTTPMetrics: Sendable {
             if let found = cache[key] { return found }
             let made = (
                 registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
-                registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route), ("method", method)], buckets: Self.buckets))
+                registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route), ("method", method)], buckets: Self.buckets)
+            )
             cache[key] = made
             return made
         }

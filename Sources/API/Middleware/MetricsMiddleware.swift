@@ -24,7 +24,9 @@ struct MetricsMiddleware: Middleware {
             response = errorResponse(error, context)
         }
         let elapsed = ContinuousClock.now - start
-        metrics.record(route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status, duration: elapsed)
+        metrics.record(
+            route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status,
+            duration: elapsed)
         if context.logs(.debug) {
             context.logger.debug(
                 "request", metadata: ["method": "\(request.method)", "route": "\(context.route)", "status": "\(response.status)"])

@@ -168,7 +168,9 @@ package struct Router: Sendable {
             var decoded: [String: String] = [:]
             for (name, value) in raw {
                 guard let value = PercentDecoding.decode(value), !value.utf8.contains(0) else {
-                    return RouteResolution(template: route.template, outcome: .failure(.invalidURI("path parameter \(name) is not valid percent-encoded UTF-8 without NUL")))
+                    return RouteResolution(
+                        template: route.template,
+                        outcome: .failure(.invalidURI("path parameter \(name) is not valid percent-encoded UTF-8 without NUL")))
                 }
                 decoded[name] = value
             }

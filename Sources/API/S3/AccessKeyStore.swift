@@ -81,9 +81,10 @@ package final class AccessKeyStore: Sendable {
             secret: Self.random(40, alphabet: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
             permissions: permissions, createBuckets: createBuckets, createdAt: Date().truncatedToSeconds)
         let sealed = try AES.GCM.seal(Array(key.secret.utf8), using: sealingKey, authenticating: Array(key.id.utf8)).combined!
-        try engine.createAccessKey(AccessKeyInfo(
-            id: key.id, name: key.name, sealedSecret: sealed, permissions: permissions.mapValues(\.rawValue), createBuckets: createBuckets,
-            createdAt: key.createdAt))
+        try engine.createAccessKey(
+            AccessKeyInfo(
+                id: key.id, name: key.name, sealedSecret: sealed, permissions: permissions.mapValues(\.rawValue), createBuckets: createBuckets,
+                createdAt: key.createdAt))
         keys.withLock { $0[key.id] = key }
         return key
     }

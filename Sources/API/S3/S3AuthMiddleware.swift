@@ -121,7 +121,10 @@ struct S3AuthMiddleware: Middleware {
             let expires = query("X-Amz-Expires").flatMap({ WireNumber.bounded($0, limit: Int64(Self.maxPresignedExpiry) + 1) }).map(Int.init),
             let signed = query("X-Amz-SignedHeaders")
         else {
-            throw S3Error("AuthorizationQueryParametersError", 400, "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
+            throw S3Error(
+                "AuthorizationQueryParametersError", 400,
+                "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+            )
         }
         guard (1...Self.maxPresignedExpiry).contains(expires) else {
             throw S3Error("AuthorizationQueryParametersError", 400, "X-Amz-Expires must be between 1 and \(Self.maxPresignedExpiry) seconds")
@@ -139,17 +142,25 @@ struct S3AuthMiddleware: Middleware {
     /// `Authorization: AWS id:signature` (Signature Version 2).
     private func verifyV2Header(_ request: HTTPRequest, _ header: String) throws(S3Error) -> S3Principal {
         let credentials = header.dropFirst("AWS ".count)
-        guard let colon = credentials.lastIndex(of: ":") else { throw S3Error("AuthorizationHeaderMalformed", 400, "The authorization header is malformed") }
+        guard let colon = credentials.lastIndex(of: ":") else {
+            throw S3Error("AuthorizationHeaderMalformed", 400, "The authorization header is malformed")
+        }
         let (id, signature) = (String(credentials[..<colon]), String(credentials[credentials.index(after: colon)...]))
         // The date signed is Date, or empty when x-amz-date carries it (as x-amz-* headers are signed).
         let date: String
         if let amzDate = request.header("x-amz-date") {
             guard let parsed = HTTPDate.parse(amzDate) ?? SigV4.parseAmzDate(amzDate) else { throw .accessDenied("x-amz-date is malformed") }
-            if abs(parsed.timeIntervalSince(now())) > Self.maxSkew { throw S3Error("RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large.") }
+            if abs(parsed.timeIntervalSince(now())) > Self.maxSkew {
+                throw S3Error("RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large.")
+            }
             date = ""
         } else {
-            guard let header = request.header("date"), let parsed = HTTPDate.parse(header) else { throw .accessDenied("AWS authentication requires a valid Date or x-amz-date header") }
-            if abs(parsed.timeIntervalSince(now())) > Self.maxSkew { throw S3Error("RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large.") }
+            guard let header = request.header("date"), let parsed = HTTPDate.parse(header) else {
+                throw .accessDenied("AWS authentication requires a valid Date or x-amz-date header")
+            }
+            if abs(parsed.timeIntervalSince(now())) > Self.maxSkew {
+                throw S3Error("RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large.")
+            }
             date = header
         }
         return try verifyV2(request, id: id, signature: signature, date: date)

@@ -84,7 +84,8 @@ final class S3BodySink: RequestBodySink, @unchecked Sendable {
             if let decoder = expectations.chunked {
                 guard decoder.isDone else { throw S3Error("IncompleteBody", 400, "The aws-chunked body ended before its final chunk") }
                 if let length = expectations.decodedLength, decoder.decodedBytes != length {
-                    throw S3Error("IncompleteBody", 400, "x-amz-decoded-content-length is \(length) but the chunks hold \(decoder.decodedBytes) bytes")
+                    throw S3Error(
+                        "IncompleteBody", 400, "x-amz-decoded-content-length is \(length) but the chunks hold \(decoder.decodedBytes) bytes")
                 }
                 trailers = decoder.trailers
             }

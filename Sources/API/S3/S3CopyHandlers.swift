@@ -35,9 +35,11 @@ extension S3Handlers {
         guard directive == "COPY" || directive == "REPLACE" else { throw S3Error.invalidArgument("Unknown metadata directive \(directive)") }
         if directive == "COPY", from.volume == bucket, from.key == key {
             throw S3Error.invalidRequest(
-                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            )
         }
-        let metadata: CopyMetadata = directive == "COPY" ? .copy : .replace(contentType: Self.contentType(request), metadata: try Self.metadata(from: request))
+        let metadata: CopyMetadata =
+            directive == "COPY" ? .copy : .replace(contentType: Self.contentType(request), metadata: try Self.metadata(from: request))
         let copied = try engine.copyObject(
             from: from, if: Self.conditions(request, prefix: "x-amz-copy-source-"), to: (bucket, key), metadata: metadata, digest: MD5Digest())
         var xml = S3XML()

@@ -40,7 +40,9 @@ extension S3Handlers {
     /// Up to `limit` entries after `marker` (exclusive), grouping by `delimiter`; whether more
     /// follow, and the marker to continue from (the last key, or the last common prefix, listed).
     /// Every comparison is on UTF-8 bytes; each catalog query starts strictly past the previous one.
-    func collect(bucket: String, prefix: String, delimiter: String, after marker: String?, limit: Int) throws -> (entries: [ListEntry], truncated: Bool, next: String?) {
+    func collect(bucket: String, prefix: String, delimiter: String, after marker: String?, limit: Int) throws -> (
+        entries: [ListEntry], truncated: Bool, next: String?
+    ) {
         var entries: [ListEntry] = []
         var next: String?
         var cursor = marker
@@ -105,7 +107,8 @@ extension S3Handlers {
         case .v1: cursor = try Self.query(request, "marker").flatMap { $0.isEmpty ? nil : $0 }
         case .versions: cursor = try Self.query(request, "key-marker").flatMap { $0.isEmpty ? nil : $0 }
         }
-        let (entries, truncated, next) = maxKeys == 0
+        let (entries, truncated, next) =
+            maxKeys == 0
             ? ([], !(try engine.listObjects(volume: bucket, prefix: prefix, startAfter: cursor, limit: 1)).isEmpty, cursor)
             : try collect(bucket: bucket, prefix: prefix, delimiter: delimiter, after: cursor, limit: maxKeys)
         var xml = S3XML()

@@ -114,7 +114,8 @@ extension S3Handlers {
         let maxUploads = try Self.count(request, "max-uploads", cap: 1000) ?? 1000
         let keyMarker = try Self.query(request, "key-marker").flatMap { $0.isEmpty ? nil : $0 }
         let uploadIDMarker = try Self.query(request, "upload-id-marker").flatMap { $0.isEmpty ? nil : $0 }
-        let uploads = try engine.listUploads(volume: bucket, prefix: prefix, keyMarker: keyMarker, uploadIDMarker: uploadIDMarker, limit: maxUploads + 1)
+        let uploads = try engine.listUploads(
+            volume: bucket, prefix: prefix, keyMarker: keyMarker, uploadIDMarker: uploadIDMarker, limit: maxUploads + 1)
         let page = Array(uploads.prefix(maxUploads))
         var xml = S3XML()
         xml.open("ListMultipartUploadsResult", namespaced: true)

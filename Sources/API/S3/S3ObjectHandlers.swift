@@ -10,7 +10,9 @@ extension S3Handlers {
 
     func objectGet(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
-        if let other = Self.unsupportedSubresource(request, served: ["acl", "uploadId"]) { throw S3Error.notImplemented("GET ?\(other) on an object") }
+        if let other = Self.unsupportedSubresource(request, served: ["acl", "uploadId"]) {
+            throw S3Error.notImplemented("GET ?\(other) on an object")
+        }
         let principal = try require(.read, bucket, context)
         let plain = !Self.has(request, "uploadId") && !Self.has(request, "acl")
         // On the event loop only a plain GET of an object the cache holds; the rest on a worker.
@@ -154,8 +156,10 @@ extension S3Handlers {
             guard let form = AWSChunkedDecoder.Form(rawValue: payload) else {
                 throw S3Error.notImplemented("x-amz-content-sha256 \(payload)")
             }
-            let signer = form.signsChunks
-                ? AWSChunkedDecoder.Signer(key: principal.signingKey, amzDate: principal.amzDate, scope: principal.scope, previous: principal.signature)
+            let signer =
+                form.signsChunks
+                ? AWSChunkedDecoder.Signer(
+                    key: principal.signingKey, amzDate: principal.amzDate, scope: principal.scope, previous: principal.signature)
                 : nil
             expectations.chunked = AWSChunkedDecoder(form: form, signer: signer)
             if let raw = request.header("x-amz-decoded-content-length") {
@@ -178,12 +182,16 @@ extension S3Handlers {
             guard let digest = Data(base64Encoded: value), digest.count == algorithm.digestBytes else {
                 throw S3Error.invalidRequest("Value for \(algorithm.header) header is invalid.")
             }
-            guard expectations.checksum == nil else { throw S3Error.invalidRequest("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.") }
+            guard expectations.checksum == nil else {
+                throw S3Error.invalidRequest("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+            }
             expectations.checksum = (algorithm, value)
         }
         if let trailer = request.header("x-amz-trailer")?.trimmingCharacters(in: .whitespaces).lowercased(), !trailer.isEmpty {
             guard expectations.chunked != nil else { throw S3Error.invalidRequest("x-amz-trailer needs a STREAMING-…-TRAILER body") }
-            guard let algorithm = S3ChecksumAlgorithm(header: trailer) else { throw S3Error.invalidRequest("The trailer \(trailer) is not supported") }
+            guard let algorithm = S3ChecksumAlgorithm(header: trailer) else {
+                throw S3Error.invalidRequest("The trailer \(trailer) is not supported")
+            }
             guard expectations.checksum == nil else { throw S3Error.invalidRequest("A checksum is sent both as a header and a trailer") }
             expectations.checksum = (algorithm, nil)
         }
@@ -259,7 +267,9 @@ extension S3Handlers {
     func objectPost(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
         if Self.has(request, "uploads") { return try createUpload(request, context, bucket: bucket, key: key) }
-        if let uploadID = try Self.query(request, "uploadId") { return try completeUpload(request, context, bucket: bucket, key: key, uploadID: uploadID) }
+        if let uploadID = try Self.query(request, "uploadId") {
+            return try completeUpload(request, context, bucket: bucket, key: key, uploadID: uploadID)
+        }
         throw S3Error.notImplemented("POST on an object without ?uploads or ?uploadId")
     }
 }

@@ -50,7 +50,9 @@ extension S3Handlers {
         let principal = try principal(context)
         let current = keys.key(id: principal.key.id) ?? principal.key
         guard let granted = current.permission(on: bucket), granted >= needed else {
-            throw S3Error.accessDenied("Access Denied: access key \(current.id) may not \(needed == .read ? "read" : needed == .write ? "write" : "manage") bucket \(bucket)")
+            throw S3Error.accessDenied(
+                "Access Denied: access key \(current.id) may not \(needed == .read ? "read" : needed == .write ? "write" : "manage") bucket \(bucket)"
+            )
         }
         return principal
     }
@@ -67,14 +69,18 @@ extension S3Handlers {
                 metadata[name] = value
             } else if storedHeaders.contains(name) {
                 // aws-chunked is how the body was sent, not what the object is.
-                let kept = name == "content-encoding"
-                    ? value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0 != "aws-chunked" && !$0.isEmpty }.joined(separator: ",")
+                let kept =
+                    name == "content-encoding"
+                    ? value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0 != "aws-chunked" && !$0.isEmpty }
+                        .joined(separator: ",")
                     : value
                 if !kept.isEmpty { metadata[name] = kept }
             }
         }
         let size = metadata.filter { $0.key.hasPrefix("x-amz-meta-") }.reduce(0) { $0 + $1.key.utf8.count - 11 + $1.value.utf8.count }
-        guard size <= maxMetadataBytes else { throw S3Error("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size (\(maxMetadataBytes) bytes).") }
+        guard size <= maxMetadataBytes else {
+            throw S3Error("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size (\(maxMetadataBytes) bytes).")
+        }
         return metadata
     }
 
@@ -110,7 +116,8 @@ extension S3Handlers {
         guard (3...63).contains(bytes.count), bytes.allSatisfy({ alnum($0) || $0 == 0x2D }), alnum(bytes.first!), alnum(bytes.last!) else {
             throw S3Error(
                 "InvalidBucketName", 400,
-                "The specified bucket is not valid: 3 to 63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit (dots are not supported)")
+                "The specified bucket is not valid: 3 to 63 characters of lowercase letters, digits and '-', starting and ending with a letter or digit (dots are not supported)"
+            )
         }
     }
 }

@@ -23,10 +23,12 @@ package enum SigV2 {
         var resource = request.path
         let signed = request.query.filter { subresources.contains($0.name) }.sorted { $0.name < $1.name }
         if !signed.isEmpty {
-            resource += "?" + signed.map { entry in
-                guard let value = entry.value else { return entry.name }
-                return entry.name + "=" + (PercentDecoding.decode(value) ?? value)
-            }.joined(separator: "&")
+            resource +=
+                "?"
+                + signed.map { entry in
+                    guard let value = entry.value else { return entry.name }
+                    return entry.name + "=" + (PercentDecoding.decode(value) ?? value)
+                }.joined(separator: "&")
         }
         return [request.method, request.header("content-md5") ?? "", request.header("content-type") ?? "", date].joined(separator: "\n") + "\n"
             + amz.map { "\($0.0):\($0.1)\n" }.joined() + resource

@@ -155,7 +155,8 @@ package enum SigV4 {
         guard let uri = canonicalURI(rawPath: request.path), let query = canonicalQuery(request.query, excluding: excludingQuery),
             let headers = canonicalHeaders(request.headers, signed: signedHeaders)
         else { return nil }
-        return canonicalRequest(method: request.method, uri: uri, query: query, headers: headers, signedHeaders: signedHeaders, payloadHash: payloadHash)
+        return canonicalRequest(
+            method: request.method, uri: uri, query: query, headers: headers, signedHeaders: signedHeaders, payloadHash: payloadHash)
     }
 
     package static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {

@@ -2,8 +2,9 @@
 // small tree, within limits: a hostile body (20,000 nested elements, a DTD with entities) is
 // refused as MalformedXML while it is parsed, before the tree or the parser can grow with it.
 import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// A parsed XML element: its name (without namespace prefix), text and children.
@@ -80,7 +81,8 @@ package final class XMLNode {
         var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // A UTF-8 byte order mark.
         let declaration = Array("<?xml".utf8)
         if bytes[index...].starts(with: declaration), bytes.count > index + declaration.count,
-            [0x20, 0x09, 0x0D, 0x0A].contains(bytes[index + declaration.count]) {
+            [0x20, 0x09, 0x0D, 0x0A].contains(bytes[index + declaration.count])
+        {
             index += declaration.count
         }
         while index + 1 < bytes.count {

@@ -83,7 +83,9 @@ final class PumpBox {
 
 let pumpReaderTrampoline: MHD_ContentReaderCallback = { cls, position, buffer, max in
     let box = Unmanaged<PumpBox>.fromOpaque(cls!).takeUnretainedValue()
-    return EventLoopGuard.onLoop { box.pump.read(at: Int64(position), into: UnsafeMutableRawBufferPointer(start: buffer, count: max), connection: box.connection) }
+    return EventLoopGuard.onLoop {
+        box.pump.read(at: Int64(position), into: UnsafeMutableRawBufferPointer(start: buffer, count: max), connection: box.connection)
+    }
 }
 
 let pumpFreeTrampoline: MHD_ContentReaderFreeCallback = { cls in
@@ -167,7 +169,8 @@ extension HTTPServer {
                 state.responded = true
                 // A body too long for its route is refused, but an unauthenticated request learns only that.
                 if case .payloadTooLarge = error,
-                    let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext())
+                    let refusal = router.refusal(
+                        ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext())
                 {
                     return queue(refusal, on: connection)
                 }
@@ -205,11 +208,15 @@ extension HTTPServer {
                     state.deferredAnswer = response
                     return mhdYes
                 }
-            } else if state.hasBody, let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext()) {
+            } else if state.hasBody,
+                let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext())
+            {
                 // Refused whatever its body (no route, auth): the body is dropped as it comes, never buffered,
                 // then the refusal is answered (at once to a client waiting for 100 Continue).
                 state.responded = true
-                let expectsContinue = MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Expect").map { String(cString: $0).lowercased() } == "100-continue"
+                let expectsContinue =
+                    MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Expect").map { String(cString: $0).lowercased() }
+                    == "100-continue"
                 if expectsContinue || (state.expectedLength ?? 0) > RequestState.discardLimit {
                     return queue(refusal, on: connection)
                 }
@@ -340,7 +347,9 @@ extension HTTPServer {
         let pump = UploadPump(
             expectedLength: state.expectedLength, socket: appliance_mhd_connection_fd(connection),
             floor: configuration.uploadMinRate > 0
-                ? UploadPump.RateFloor(bytes: Int64(configuration.uploadMinRate) * Int64(configuration.uploadRateWindow), window: TimeInterval(configuration.uploadRateWindow))
+                ? UploadPump.RateFloor(
+                    bytes: Int64(configuration.uploadMinRate) * Int64(configuration.uploadRateWindow),
+                    window: TimeInterval(configuration.uploadRateWindow))
                 : nil,
             respond: { router.errorResponse($0, $1) },
             answered: { router.completed(head, context: $1, status: $0.status, duration: ContinuousClock.now - started) })
@@ -357,7 +366,8 @@ extension HTTPServer {
     private func makeRequest(_ connection: OpaquePointer, method: String, url: String, body: [UInt8]) -> HTTPRequest {
         HTTPRequest(
             method: method, path: url, query: values(connection, appliance_mhd_query_kind).pairs.map { ($0.0, $0.1) },
-            headers: Dictionary(values(connection, appliance_mhd_header_kind).pairs.map { ($0.0, $0.1 ?? "") }, uniquingKeysWith: { a, b in a + "," + b }),
+            headers: Dictionary(
+                values(connection, appliance_mhd_header_kind).pairs.map { ($0.0, $0.1 ?? "") }, uniquingKeysWith: { a, b in a + "," + b }),
             body: body)
     }
 

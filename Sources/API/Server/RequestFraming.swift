@@ -1,3 +1,6 @@
+import Engine
+import Foundation
+
 // A request's head checked before anything else is done with it (RFC 9112 §6): the target, the
 // body's framing and its declared length, each a refusal answered at once (the connection is then
 // closed: its body, if any, is never read). Pure: the server hands in what MHD parsed.
@@ -38,6 +41,3 @@ package struct RequestFraming: Equatable {
         return .success(framing)
     }
 }
-
-import Engine
-import Foundation

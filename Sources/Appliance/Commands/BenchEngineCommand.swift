@@ -175,7 +175,9 @@ struct BenchEngineCommand: ParsableCommand {
         return (ops, elapsed)
     }
 
-    private func randomReads(engine: Engine, key: String, objectBytes: Int64) throws -> (ops: Int, seconds: Double, p50Micros: Double, p99Micros: Double) {
+    private func randomReads(engine: Engine, key: String, objectBytes: Int64) throws -> (
+        ops: Int, seconds: Double, p50Micros: Double, p99Micros: Double
+    ) {
         let blocks = objectBytes / 4096
         let readers = try (0..<threads).map { _ in try engine.openObject(volume: "bench", key: key) }
         defer { readers.forEach { $0.close() } }

@@ -8,7 +8,8 @@ import Logging
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check", abstract: "Check a stopped appliance's data directory: catalog, superblocks, extents, free space, and optionally every checksum.")
+        commandName: "check",
+        abstract: "Check a stopped appliance's data directory: catalog, superblocks, extents, free space, and optionally every checksum.")
 
     @Option(help: "The data directory to check (the appliance must not be running on it).")
     var dataDir: String
@@ -16,14 +17,20 @@ struct CheckCommand: ParsableCommand {
     @Flag(help: "Also read every copy of every object's data back and verify its checksums.")
     var verifyData = false
 
-    @Option(name: .customLong("device"), help: "A device of the pool, repeatable: where the catalog's copies are read from (default: the data dir's record of the devices).")
+    @Option(
+        name: .customLong("device"),
+        help: "A device of the pool, repeatable: where the catalog's copies are read from (default: the data dir's record of the devices).")
     var devices: [String] = []
 
     func run() throws {
         let fileManager = FileManager.default
-        let known = [Engine.catalogFileName, "devices.json", Engine.deviceDirectoryName].contains { fileManager.fileExists(atPath: dataDir + "/" + $0) }
+        let known = [Engine.catalogFileName, "devices.json", Engine.deviceDirectoryName].contains {
+            fileManager.fileExists(atPath: dataDir + "/" + $0)
+        }
         guard known || !devices.isEmpty else {
-            print("error: \(dataDir) holds no catalog and no record of devices: not an appliance data directory (name the pool's devices with --device)")
+            print(
+                "error: \(dataDir) holds no catalog and no record of devices: not an appliance data directory (name the pool's devices with --device)"
+            )
             throw ExitCode(2)
         }
         let engine: Engine

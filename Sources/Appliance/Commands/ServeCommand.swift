@@ -23,16 +23,25 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Size in bytes of each default device file, created sparse (env APPLIANCE_DEVICE_SIZE; default 8 GiB).")
     var deviceSize: Int64?
 
-    @Option(help: "Most concurrent connections; an idle one costs about 9 KiB, and the open-file limit is raised to fit (env APPLIANCE_MAX_CONNECTIONS; default 10000).")
+    @Option(
+        help:
+            "Most concurrent connections; an idle one costs about 9 KiB, and the open-file limit is raised to fit (env APPLIANCE_MAX_CONNECTIONS; default 10000)."
+    )
     var maxConnections: Int?
 
-    @Option(help: "Seconds a request head may stall, and a keep-alive connection idle, before the connection is closed (env APPLIANCE_HEADER_TIMEOUT; default 30).")
+    @Option(
+        help:
+            "Seconds a request head may stall, and a keep-alive connection idle, before the connection is closed (env APPLIANCE_HEADER_TIMEOUT; default 30)."
+    )
     var headerTimeout: Int?
 
     @Option(help: "Seconds a request body may stall before the connection is closed (env APPLIANCE_BODY_TIMEOUT; default 60).")
     var bodyTimeout: Int?
 
-    @Option(help: "Slowest upload body kept, in bytes/s averaged over --upload-rate-window; a slower one is cut and its space released, 0 for none (env APPLIANCE_UPLOAD_MIN_RATE; default 1024).")
+    @Option(
+        help:
+            "Slowest upload body kept, in bytes/s averaged over --upload-rate-window; a slower one is cut and its space released, 0 for none (env APPLIANCE_UPLOAD_MIN_RATE; default 1024)."
+    )
     var uploadMinRate: Int?
 
     @Option(help: "Seconds over which --upload-min-rate is measured (env APPLIANCE_UPLOAD_RATE_WINDOW; default 60).")
@@ -41,13 +50,17 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Uploads receiving their body at once into one volume; past it 503 SlowDown (env APPLIANCE_MAX_UPLOADS_PER_VOLUME; default 256).")
     var maxUploadsPerVolume: Int?
 
-    @Option(help: "Uploads receiving their body at once by one access key (or the admin token); past it 503 SlowDown (env APPLIANCE_MAX_UPLOADS_PER_KEY; default 256).")
+    @Option(
+        help:
+            "Uploads receiving their body at once by one access key (or the admin token); past it 503 SlowDown (env APPLIANCE_MAX_UPLOADS_PER_KEY; default 256)."
+    )
     var maxUploadsPerKey: Int?
 
     @Option(help: "Worker threads per listener; past it requests wait in a queue shown on /metrics (env APPLIANCE_MAX_WORKERS; default 1024).")
     var maxWorkers: Int?
 
-    @Option(help: "HTTP event-loop threads; disk work runs on worker threads beside them (env APPLIANCE_HTTP_THREADS; default two per core, at least 4).")
+    @Option(
+        help: "HTTP event-loop threads; disk work runs on worker threads beside them (env APPLIANCE_HTTP_THREADS; default two per core, at least 4).")
     var httpThreads: Int?
 
     @Option(help: "Page cache size in bytes (env APPLIANCE_CACHE_SIZE; default a quarter of RAM, at most 4 GiB).")
@@ -71,10 +84,16 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds between periodic scrubs, 0 for none (env APPLIANCE_SCRUB_INTERVAL; default 0).")
     var scrubInterval: Int64?
 
-    @Option(help: "Open multipart uploads one bucket may hold; CreateMultipartUpload past it answers SlowDown (env APPLIANCE_MULTIPART_MAX_OPEN; default 10000).")
+    @Option(
+        help:
+            "Open multipart uploads one bucket may hold; CreateMultipartUpload past it answers SlowDown (env APPLIANCE_MULTIPART_MAX_OPEN; default 10000)."
+    )
     var multipartMaxOpen: Int?
 
-    @Option(help: "Abort multipart uploads this long after they were created, freeing their parts: 7d, 36h, 90m, 45s, or off (env APPLIANCE_MULTIPART_EXPIRY; default off).")
+    @Option(
+        help:
+            "Abort multipart uploads this long after they were created, freeing their parts: 7d, 36h, 90m, 45s, or off (env APPLIANCE_MULTIPART_EXPIRY; default off)."
+    )
     var multipartExpiry: String?
 
     @Option(help: "Require the bearer token on /metrics, on or off (env APPLIANCE_METRICS_AUTH; default on unless --listen is a loopback address).")
@@ -83,7 +102,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical (env APPLIANCE_LOG_LEVEL; default info).")
     var logLevel: String?
 
-    @Option(name: .customLong("device"), help: "A device of the pool, repeatable (env APPLIANCE_DEVICES, comma-separated): blank ones make a new pool on exactly them; ones that carry a pool import it. Without it, file devices in the data dir.")
+    @Option(
+        name: .customLong("device"),
+        help:
+            "A device of the pool, repeatable (env APPLIANCE_DEVICES, comma-separated): blank ones make a new pool on exactly them; ones that carry a pool import it. Without it, file devices in the data dir."
+    )
     var devices: [String] = []
 
     @Option(help: "Devices holding a full copy of the catalog (env APPLIANCE_METADATA_COPIES; default 3, or every active device when fewer).")
@@ -112,29 +135,41 @@ struct ServeCommand: ParsableCommand {
             return value
         }
         config.deviceCount = try number(deviceCount, "APPLIANCE_DEVICE_COUNT", "device-count", 0...64, "must be 0...64") ?? config.deviceCount
-        config.deviceSize = try number(
-            deviceSize, "APPLIANCE_DEVICE_SIZE", "device-size", (64 << 20)...Int64.max, "must be at least 67108864 (64 MiB)") ?? config.deviceSize
-        config.maxConnections = try number(
-            maxConnections, "APPLIANCE_MAX_CONNECTIONS", "max-connections", 1...1_000_000, "must be 1...1000000") ?? config.maxConnections
-        config.headerTimeout = try number(
-            headerTimeout, "APPLIANCE_HEADER_TIMEOUT", "header-timeout", 1...3600, "must be 1...3600 seconds") ?? config.headerTimeout
-        config.bodyTimeout = try number(
-            bodyTimeout, "APPLIANCE_BODY_TIMEOUT", "body-timeout", 1...3600, "must be 1...3600 seconds") ?? config.bodyTimeout
-        config.uploadMinRate = try number(
-            uploadMinRate, "APPLIANCE_UPLOAD_MIN_RATE", "upload-min-rate", 0...(1 << 30), "must be 0...1073741824 bytes/s") ?? config.uploadMinRate
-        config.uploadRateWindow = try number(
-            uploadRateWindow, "APPLIANCE_UPLOAD_RATE_WINDOW", "upload-rate-window", 1...3600, "must be 1...3600 seconds") ?? config.uploadRateWindow
-        config.uploadBounds.perVolume = try number(
-            maxUploadsPerVolume, "APPLIANCE_MAX_UPLOADS_PER_VOLUME", "max-uploads-per-volume", 1...100_000, "must be 1...100000")
+        config.deviceSize =
+            try number(
+                deviceSize, "APPLIANCE_DEVICE_SIZE", "device-size", (64 << 20)...Int64.max, "must be at least 67108864 (64 MiB)") ?? config.deviceSize
+        config.maxConnections =
+            try number(
+                maxConnections, "APPLIANCE_MAX_CONNECTIONS", "max-connections", 1...1_000_000, "must be 1...1000000") ?? config.maxConnections
+        config.headerTimeout =
+            try number(
+                headerTimeout, "APPLIANCE_HEADER_TIMEOUT", "header-timeout", 1...3600, "must be 1...3600 seconds") ?? config.headerTimeout
+        config.bodyTimeout =
+            try number(
+                bodyTimeout, "APPLIANCE_BODY_TIMEOUT", "body-timeout", 1...3600, "must be 1...3600 seconds") ?? config.bodyTimeout
+        config.uploadMinRate =
+            try number(
+                uploadMinRate, "APPLIANCE_UPLOAD_MIN_RATE", "upload-min-rate", 0...(1 << 30), "must be 0...1073741824 bytes/s")
+            ?? config.uploadMinRate
+        config.uploadRateWindow =
+            try number(
+                uploadRateWindow, "APPLIANCE_UPLOAD_RATE_WINDOW", "upload-rate-window", 1...3600, "must be 1...3600 seconds")
+            ?? config.uploadRateWindow
+        config.uploadBounds.perVolume =
+            try number(
+                maxUploadsPerVolume, "APPLIANCE_MAX_UPLOADS_PER_VOLUME", "max-uploads-per-volume", 1...100_000, "must be 1...100000")
             ?? config.uploadBounds.perVolume
-        config.uploadBounds.perKey = try number(
-            maxUploadsPerKey, "APPLIANCE_MAX_UPLOADS_PER_KEY", "max-uploads-per-key", 1...100_000, "must be 1...100000") ?? config.uploadBounds.perKey
+        config.uploadBounds.perKey =
+            try number(
+                maxUploadsPerKey, "APPLIANCE_MAX_UPLOADS_PER_KEY", "max-uploads-per-key", 1...100_000, "must be 1...100000")
+            ?? config.uploadBounds.perKey
         config.maxWorkers = try number(maxWorkers, "APPLIANCE_MAX_WORKERS", "max-workers", 16...100_000, "must be 16...100000") ?? config.maxWorkers
         // Uploads in all stay below the workers, so other requests always find one.
         config.uploadBounds.total = max(1, min(config.uploadBounds.total, config.maxWorkers * 3 / 4))
         config.httpThreads = try number(httpThreads, "APPLIANCE_HTTP_THREADS", "http-threads", 1...256, "must be 1...256") ?? config.httpThreads
-        config.cacheBytes = try number(
-            cacheSize, "APPLIANCE_CACHE_SIZE", "cache-size", (1 << 20)...Int64.max, "must be at least 1048576 (1 MiB)") ?? config.cacheBytes
+        config.cacheBytes =
+            try number(
+                cacheSize, "APPLIANCE_CACHE_SIZE", "cache-size", (1 << 20)...Int64.max, "must be at least 1048576 (1 MiB)") ?? config.cacheBytes
         if let raw = pick(s3Listen, "APPLIANCE_S3_LISTEN") {
             if raw == "off" {
                 config.s3Host = nil
@@ -152,15 +187,24 @@ struct ServeCommand: ParsableCommand {
             }
             config.s3Region = region
         }
-        config.s3BucketCapacity = try number(
-            s3BucketCapacity, "APPLIANCE_S3_BUCKET_CAPACITY", "s3-bucket-capacity", 0...(1 << 56), "must be 0 (the pool's capacity) to 2^56") ?? config.s3BucketCapacity
-        config.s3BucketReplicas = try number(
-            s3BucketReplicas, "APPLIANCE_S3_BUCKET_REPLICAS", "s3-bucket-replicas", 1...16, "must be 1...16") ?? config.s3BucketReplicas
-        config.scrubRate = try number(scrubRate, "APPLIANCE_SCRUB_RATE", "scrub-rate", 0...Int64.max, "must be 0 (no limit) or more bytes per second") ?? config.scrubRate
-        config.scrubInterval = try number(
-            scrubInterval, "APPLIANCE_SCRUB_INTERVAL", "scrub-interval", 0...(10 * 365 * 86_400), "must be 0 (none) or seconds up to ten years") ?? config.scrubInterval
-        config.multipartMaxOpen = try number(
-            multipartMaxOpen, "APPLIANCE_MULTIPART_MAX_OPEN", "multipart-max-open", 1...1_000_000, "must be 1...1000000") ?? config.multipartMaxOpen
+        config.s3BucketCapacity =
+            try number(
+                s3BucketCapacity, "APPLIANCE_S3_BUCKET_CAPACITY", "s3-bucket-capacity", 0...(1 << 56), "must be 0 (the pool's capacity) to 2^56")
+            ?? config.s3BucketCapacity
+        config.s3BucketReplicas =
+            try number(
+                s3BucketReplicas, "APPLIANCE_S3_BUCKET_REPLICAS", "s3-bucket-replicas", 1...16, "must be 1...16") ?? config.s3BucketReplicas
+        config.scrubRate =
+            try number(scrubRate, "APPLIANCE_SCRUB_RATE", "scrub-rate", 0...Int64.max, "must be 0 (no limit) or more bytes per second")
+            ?? config.scrubRate
+        config.scrubInterval =
+            try number(
+                scrubInterval, "APPLIANCE_SCRUB_INTERVAL", "scrub-interval", 0...(10 * 365 * 86_400), "must be 0 (none) or seconds up to ten years")
+            ?? config.scrubInterval
+        config.multipartMaxOpen =
+            try number(
+                multipartMaxOpen, "APPLIANCE_MULTIPART_MAX_OPEN", "multipart-max-open", 1...1_000_000, "must be 1...1000000")
+            ?? config.multipartMaxOpen
         if let raw = pick(multipartExpiry, "APPLIANCE_MULTIPART_EXPIRY") {
             guard let seconds = ApplianceConfiguration.parseDuration(raw), seconds <= 10 * 365 * 86_400 else {
                 throw ApplianceConfiguration.Invalid.value(
@@ -174,15 +218,19 @@ struct ServeCommand: ParsableCommand {
         case nil: config.metricsAuth = !ApplianceConfiguration.isLoopback(config.host)
         case let raw?: throw ApplianceConfiguration.Invalid.value(name: "metrics-auth", reason: "must be on or off, got \(raw)")
         }
-        let devicePaths = devices.isEmpty
-            ? (environment["APPLIANCE_DEVICES"] ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let devicePaths =
+            devices.isEmpty
+            ? (environment["APPLIANCE_DEVICES"] ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             : devices
         for path in devicePaths where !path.hasPrefix("/") {
             throw ApplianceConfiguration.Invalid.value(name: "device", reason: "must be an absolute path, got \(path)")
         }
         config.devicePaths = devicePaths
-        config.metadataCopies = try number(
-            metadataCopies, "APPLIANCE_METADATA_COPIES", "metadata-copies", 1...64, "must be 1...64") ?? config.metadataCopies
+        config.metadataCopies =
+            try number(
+                metadataCopies, "APPLIANCE_METADATA_COPIES", "metadata-copies", 1...64, "must be 1...64") ?? config.metadataCopies
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {
                 throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")

@@ -18,7 +18,9 @@ package struct UploadRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     package var completedETag: String?
     package var completedAt: Date?
 
-    package init(id: String, volumeId: Int64, key: String, contentType: String?, metadata: [String: String], checksumAlgorithm: String?, createdAt: Date) {
+    package init(
+        id: String, volumeId: Int64, key: String, contentType: String?, metadata: [String: String], checksumAlgorithm: String?, createdAt: Date
+    ) {
         self.id = id
         self.volumeId = volumeId
         self.key = key

@@ -53,7 +53,8 @@ struct FreeSpace: Sendable, Equatable, CustomStringConvertible {
     /// else from the largest range. nil when no range holds at least `unit` bytes.
     mutating func take(upTo length: Int64, unit: Int64) -> Range? {
         precondition(length > 0 && length % unit == 0, "allocation of \(length) is not a multiple of \(unit)")
-        let index = ranges.firstIndex { $0.length >= length }
+        let index =
+            ranges.firstIndex { $0.length >= length }
             ?? ranges.indices.max { ranges[$0].length < ranges[$1].length }
         guard let index else { return nil }
         let granted = min(length, ranges[index].length / unit * unit)

@@ -31,7 +31,9 @@ extension Engine {
                 position = max(position, piece.offset + piece.length)
                 previous = "\(piece.what) ending at \(piece.offset + piece.length)"
             }
-            if position < free.end { problems.append("device \(id.prefix(8)): \(free.end - position) bytes at \(position) neither free nor held (leaked)") }
+            if position < free.end {
+                problems.append("device \(id.prefix(8)): \(free.end - position) bytes at \(position) neither free nor held (leaked)")
+            }
             if position > free.end { problems.append("device \(id.prefix(8)): ranges run past the data area's end \(free.end)") }
         }
         return problems

@@ -1,10 +1,10 @@
+import Catalog
+import Foundation
 // Making staged buffered writes visible: install a replacement (PUT) or apply a range (PATCH)
 // through the page cache (PageCache+Write.swift, under its lock), and move the space the upload
 // held: what the cache did not take is released here.
 import Logging
 import Synchronization
-import Catalog
-import Foundation
 
 extension Engine {
     func objectInfo(volume: VolumeRecord, key: String) throws(EngineError) -> ObjectInfo {
@@ -16,9 +16,13 @@ extension Engine {
 
     /// Space a PATCH of [offset, offset+length) needs: copies' worth of sectors not yet backed or
     /// reserved, and quota for growth past what is already covered.
-    func patchReservation(volume: VolumeRecord, key: String, offset: Int64, length: Int64, alreadyLogical: Int64) throws(EngineError) -> (physical: Int64, logical: Int64) {
-        guard let needed = try pageCache.patchReservation(
-            CacheKey(volumeID: volume.id!, key: key), load: cacheLoader(volume, key: key), offset: offset, length: length, alreadyLogical: alreadyLogical)
+    func patchReservation(volume: VolumeRecord, key: String, offset: Int64, length: Int64, alreadyLogical: Int64) throws(EngineError) -> (
+        physical: Int64, logical: Int64
+    ) {
+        guard
+            let needed = try pageCache.patchReservation(
+                CacheKey(volumeID: volume.id!, key: key), load: cacheLoader(volume, key: key), offset: offset, length: length,
+                alreadyLogical: alreadyLogical)
         else { throw .objectNotFound(volume: volume.name, key: key) }
         return needed
     }
@@ -85,7 +89,9 @@ extension Engine {
 
     /// Fills `buffer` (a whole number of pages) with committed bytes from `from`; holes and bytes
     /// past `committedSize` read as zeros.
-    func readCommitted(extents: [Extent], committedSize: Int64, from: Int64, into bytes: UnsafeMutableRawBufferPointer, key: String) throws(EngineError) {
+    func readCommitted(extents: [Extent], committedSize: Int64, from: Int64, into bytes: UnsafeMutableRawBufferPointer, key: String)
+        throws(EngineError)
+    {
         bytes.initializeMemory(as: UInt8.self, repeating: 0)
         let length = min(Int64(bytes.count), max(0, committedSize - from))
         guard length > 0 else { return }
@@ -102,7 +108,8 @@ extension Engine {
                 let at = Int(position - from) - Int(offsetInExtent - start)
                 precondition(at >= 0 && at % Int(block) == 0, "unaligned page fill at \(position)")
                 let count = min(Int(padded - start), bytes.count - at)
-                try readExtentBlocks(extent, offsetInExtent: start, length: count, into: UnsafeMutableRawBufferPointer(rebasing: bytes[at..<at + count]), key: key)
+                try readExtentBlocks(
+                    extent, offsetInExtent: start, length: count, into: UnsafeMutableRawBufferPointer(rebasing: bytes[at..<at + count]), key: key)
                 position += n
             }
         }

@@ -1,12 +1,12 @@
+import Catalog
+import Dispatch
+import Foundation
 // Buffered reads (fs-io-buffered's read path): copy from cached pages; on a miss, read a run of
 // pages (more when the access is sequential: read-ahead) from the committed extents through the
 // read path, insert them clean, and copy. Only a miss pins the committed version while it reads
 // (a cache hit takes one lock); a writeback that commits meanwhile makes the fill read again.
 import Logging
 import Synchronization
-import Catalog
-import Dispatch
-import Foundation
 
 package final class BufferedReader: @unchecked Sendable {
     // @unchecked: a download is driven by one thread at a time.
@@ -52,7 +52,8 @@ package final class BufferedReader: @unchecked Sendable {
             let pages = Int(max(wanted, sequential ? Int64(Self.readAheadPages) : 1))
             if info.size > engine.readBypassThreshold {
                 let windowPages = sequential ? max(pages, Self.streamWindowPages) : pages
-                copied += try readThroughWindow(at: position, count: total - copied, into: destination, at: copied, firstPage: index, pages: windowPages)
+                copied += try readThroughWindow(
+                    at: position, count: total - copied, into: destination, at: copied, firstPage: index, pages: windowPages)
             } else {
                 try fill(from: index, pages: pages)
             }
@@ -69,7 +70,8 @@ package final class BufferedReader: @unchecked Sendable {
         let pageSize = Int64(PageState.pageSize)
         let first = offset / pageSize
         let last = (offset + length - 1) / pageSize
-        let pinned = engine.pageCache.pin(object, pages: first, last, offset: Int(offset - first * pageSize), length: length, maxSegments: maxSegments)
+        let pinned = engine.pageCache.pin(
+            object, pages: first, last, offset: Int(offset - first * pageSize), length: length, maxSegments: maxSegments)
         if pinned != nil { bytesRead += length }
         return pinned
     }
@@ -116,7 +118,8 @@ package final class BufferedReader: @unchecked Sendable {
                 }
             }
             if window == nil || window!.first != firstPage {
-                let buffer = spare.flatMap { $0.count >= pages * PageState.pageSize ? $0 : nil }
+                let buffer =
+                    spare.flatMap { $0.count >= pages * PageState.pageSize ? $0 : nil }
                     ?? AlignedBuffer(count: pages * PageState.pageSize, zeroed: false)
                 try Self.readWindow(engine: engine, object: object, key: info.key, first: firstPage, into: buffer)
                 spare = window?.buffer
@@ -124,8 +127,10 @@ package final class BufferedReader: @unchecked Sendable {
             }
             let next = window!.first + Int64(window!.pages)
             if next * pageSize < info.size, pages >= Self.streamWindowPages {
-                let ahead = Prefetch(first: next, buffer: spare.flatMap { $0.count == window!.buffer.count ? $0 : nil }
-                    ?? AlignedBuffer(count: window!.buffer.count, zeroed: false))
+                let ahead = Prefetch(
+                    first: next,
+                    buffer: spare.flatMap { $0.count == window!.buffer.count ? $0 : nil }
+                        ?? AlignedBuffer(count: window!.buffer.count, zeroed: false))
                 let (engine, object, key) = (engine, object, info.key)
                 engine.workers.run {
                     do throws(EngineError) {

@@ -1,11 +1,11 @@
+import Catalog
+import Foundation
 // A buffered write (fs-io-buffered's write path): reserve space for every sector that is not
 // already backed or reserved, *then* copy into pages and mark them dirty. A PUT stages a whole new
 // version privately and installs it at the end (so a failed upload changes nothing); a PATCH
 // stages its range and applies it atomically. Large PUTs spill to the direct writer.
 import Logging
 import Synchronization
-import Catalog
-import Foundation
 
 package final class BufferedUpload: @unchecked Sendable {
     // @unchecked: an upload is driven by one thread at a time.
@@ -72,7 +72,9 @@ package final class BufferedUpload: @unchecked Sendable {
         case .replace:
             guard let declaredLength, declaredLength > 0 else { break }
             if declaredLength > engine.spillThreshold {
-                spilled = try ObjectWriter(engine: engine, volume: volume, key: key, contentType: contentType, attributes: attributes, declaredLength: declaredLength, replacing: replacing)
+                spilled = try ObjectWriter(
+                    engine: engine, volume: volume, key: key, contentType: contentType, attributes: attributes, declaredLength: declaredLength,
+                    replacing: replacing)
             } else {
                 try reserve(logical: declaredLength, physical: SpaceAccounting.physicalBytes(logical: declaredLength, replicas: volume.replicas))
             }
@@ -93,7 +95,8 @@ package final class BufferedUpload: @unchecked Sendable {
         let engine = self.engine
         let volume = self.volume
         try engine.space.reserveBuffered(
-            volumeID: volume.id!, thick: thick, logical: logical, physical: physical, replacing: mode == .replace ? (replacing ?? 0) : 0, upload: true)
+            volumeID: volume.id!, thick: thick, logical: logical, physical: physical, replacing: mode == .replace ? (replacing ?? 0) : 0, upload: true
+        )
         reservedLogical += logical
         reservedPhysical += physical
     }
@@ -208,7 +211,8 @@ package final class BufferedUpload: @unchecked Sendable {
         let held = SpaceAccounting.Reservation(
             volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, replacing: replacing ?? 0, upload: true)
         let writer = try ObjectWriter(
-            engine: engine, volume: volume, key: key, contentType: contentType, attributes: attributes, declaredLength: declaredLength, replacing: replacing,
+            engine: engine, volume: volume, key: key, contentType: contentType, attributes: attributes, declaredLength: declaredLength,
+            replacing: replacing,
             adopting: held)
         (reservedLogical, reservedPhysical) = (0, 0)
         for (index, page) in pages.enumerated() {
@@ -242,7 +246,8 @@ package final class BufferedUpload: @unchecked Sendable {
             case .patch(let offset):
                 guard received > 0 else {
                     finished = true
-                    engine.space.releaseBuffered(volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, upload: true)
+                    engine.space.releaseBuffered(
+                        volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, upload: true)
                     return try engine.objectInfo(volume: volume, key: key)
                 }
                 info = try engine.applyPatch(

@@ -20,7 +20,8 @@ extension Engine {
     func release(_ dropped: PageCache.DroppedVersion?) {
         guard let dropped else { return }
         space.releaseBuffered(
-            volumeID: dropped.volumeID, thick: dropped.thick, logical: dropped.logical, physical: Int64(dropped.replicaSectors * PageState.sectorSize))
+            volumeID: dropped.volumeID, thick: dropped.thick, logical: dropped.logical, physical: Int64(dropped.replicaSectors * PageState.sectorSize)
+        )
     }
 
     /// What a commit that bypassed the cache leaves cached for its key.

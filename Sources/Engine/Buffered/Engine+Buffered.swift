@@ -1,8 +1,8 @@
+import Catalog
+import Foundation
 // Entry points for buffered IO and the seams that keep direct IO coherent with the cache.
 import Logging
 import Synchronization
-import Catalog
-import Foundation
 
 extension Engine {
     /// Starts a buffered PUT (`.replace`) or PATCH (`.patch(offset:)`).

@@ -1,11 +1,11 @@
+import Catalog
+import Foundation
 // Writeback (fs-io-buffered's writepages): gather an object's dirty pages into contiguous runs,
 // write them as new extents with every replica through the write path, make them durable,
 // commit the spliced extent map (copy-on-write), then mark the sectors allocated and release
 // their reservations. The space was reserved before the data was accepted.
 import Logging
 import Synchronization
-import Catalog
-import Foundation
 
 extension Engine {
     /// Writes back one object's dirty pages and metadata; reports (and clears) the last
@@ -47,7 +47,9 @@ extension Engine {
                         try transaction.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, current in
                             // Kept pieces of the committed extents are only ours to keep over the row they came from.
                             if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
-                                throw EngineError.catalog("\(object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))")
+                                throw EngineError.catalog(
+                                    "\(object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))"
+                                )
                             }
                         }
                     }
@@ -55,7 +57,9 @@ extension Engine {
                 return ((commit.object, commit.replaced), commit.delta)
             }
             // A whole replacement frees whatever the catalog replaced; a splice, what it no longer references.
-            if snapshot.replacesCommitted { freed = replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) } }
+            if snapshot.replacesCommitted {
+                freed = replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) }
+            }
             pageCache.finishWriteback(snapshot, merged: merged, committedID: stored.record.id)
             deferredFree.retire(freed)
         } catch {

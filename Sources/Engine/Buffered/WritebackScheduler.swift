@@ -1,8 +1,8 @@
+import Foundation
 // The background flusher: writes back objects dirty for longer than `maxAge`, and the oldest
 // dirty objects while the cache holds more dirty pages than the background limit. Writers above
 // the hard limit write back themselves before adding more (they wait; they never fail).
 import Logging
-import Foundation
 import Synchronization
 
 final class WritebackScheduler: Sendable {

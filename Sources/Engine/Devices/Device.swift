@@ -89,7 +89,7 @@ package final class Device: Sendable, CustomStringConvertible {
             do {
                 _ = try Syscalls.pread(fd, UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<candidate]), offset: 0)
                 return Int64(candidate)
-            } catch where error.errno == EINVAL {
+            } catch  where error.errno == EINVAL {
                 continue
             }
         }

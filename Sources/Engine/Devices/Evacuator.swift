@@ -118,7 +118,8 @@ final class Evacuator: Sendable {
     }
 
     private func run(_ engine: Engine, device: String) {
-        engine.logger.info("moving copies off a device", metadata: ["device": "\(device)", "reason": "\(state.withLock { $0.jobs[device]?.reason.rawValue ?? "" })"])
+        engine.logger.info(
+            "moving copies off a device", metadata: ["device": "\(device)", "reason": "\(state.withLock { $0.jobs[device]?.reason.rawValue ?? "" })"])
         do {
             try passes(engine, device: device)
         } catch {
@@ -132,7 +133,8 @@ final class Evacuator: Sendable {
 
     private func passes(_ engine: Engine, device: String) throws(EngineError) {
         while true {
-            guard let (movedThisPass, problems) = try pass(engine, device: device, stopping: { state.withLock { $0.jobs[device]?.cancelled ?? true } })
+            guard
+                let (movedThisPass, problems) = try pass(engine, device: device, stopping: { state.withLock { $0.jobs[device]?.cancelled ?? true } })
             else { return }
             if try !Self.holdsCopies(engine, device) {
                 engine.logger.info("device holds no copies now", metadata: ["device": "\(device)", "moved": "\(moved(device))"])
@@ -141,7 +143,9 @@ final class Evacuator: Sendable {
             if movedThisPass == 0 {
                 let why = problems.first ?? "copies remain"
                 state.withLock { $0.jobs[device]?.stalled = why }
-                engine.logger.warning("copies could not be moved off a device; retried when a device is added or at restart", metadata: ["device": "\(device)", "problem": "\(why)"])
+                engine.logger.warning(
+                    "copies could not be moved off a device; retried when a device is added or at restart",
+                    metadata: ["device": "\(device)", "problem": "\(why)"])
                 return
             }
         }

@@ -53,11 +53,12 @@ enum SuperblockFormat {
         guard crc == HeaderBytes.get(UInt32.self, at: checksumOffset, head), HeaderBytes.get(UInt32.self, at: 8, head) == version else {
             return .foreignData
         }
-        return .superblock(Superblock(
-            poolUUID: HeaderBytes.getUUID(at: 24, head), deviceUUID: HeaderBytes.getUUID(at: 40, head),
-            createdAt: Int64(HeaderBytes.get(UInt64.self, at: 56, head)), dataOffset: Int64(HeaderBytes.get(UInt64.self, at: 64, head)),
-            deviceSize: Int64(HeaderBytes.get(UInt64.self, at: 72, head)),
-            metadataOffset: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 80, head)),
-            metadataBytes: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 88, head))))
+        return .superblock(
+            Superblock(
+                poolUUID: HeaderBytes.getUUID(at: 24, head), deviceUUID: HeaderBytes.getUUID(at: 40, head),
+                createdAt: Int64(HeaderBytes.get(UInt64.self, at: 56, head)), dataOffset: Int64(HeaderBytes.get(UInt64.self, at: 64, head)),
+                deviceSize: Int64(HeaderBytes.get(UInt64.self, at: 72, head)),
+                metadataOffset: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 80, head)),
+                metadataBytes: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 88, head))))
     }
 }

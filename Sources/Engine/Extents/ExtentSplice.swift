@@ -27,15 +27,18 @@ enum ExtentSplice {
                 precondition(delta % block == 0, "extent piece at \(start) is not block-aligned")
                 let physicalLength = (end - start + block - 1) / block * block
                 keptPhysical.append((delta, delta + physicalLength))
-                result.append(Extent(
-                    logicalOffset: start, length: end - start,
-                    checksums: Array(extent.checksums[Int(delta / block)..<Int((delta + physicalLength) / block)]),
-                    replicas: extent.replicas.map { PhysicalRange(deviceID: $0.deviceID, offset: $0.offset + delta, length: physicalLength) }))
+                result.append(
+                    Extent(
+                        logicalOffset: start, length: end - start,
+                        checksums: Array(extent.checksums[Int(delta / block)..<Int((delta + physicalLength) / block)]),
+                        replicas: extent.replicas.map { PhysicalRange(deviceID: $0.deviceID, offset: $0.offset + delta, length: physicalLength) }))
             }
             for replica in extent.replicas {
                 var cursor: Int64 = 0
                 for (from, to) in keptPhysical.sorted(by: { $0.0 < $1.0 }) {
-                    if from > cursor { freed.append(PhysicalRange(deviceID: replica.deviceID, offset: replica.offset + cursor, length: from - cursor)) }
+                    if from > cursor {
+                        freed.append(PhysicalRange(deviceID: replica.deviceID, offset: replica.offset + cursor, length: from - cursor))
+                    }
                     cursor = max(cursor, to)
                 }
                 if replica.length > cursor {

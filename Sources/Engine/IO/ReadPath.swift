@@ -21,7 +21,8 @@ extension Engine {
         guard total >= Self.deviceErrorThreshold else { return }
         let actions = devices.fail(id: id, reason: "\(total) IO errors")
         guard !actions.isEmpty else { return }  // failed already
-        logger.critical("device failed after repeated IO errors; its data is served from other replicas", metadata: ["device": "\(id)", "errors": "\(total)"])
+        logger.critical(
+            "device failed after repeated IO errors; its data is served from other replicas", metadata: ["device": "\(id)", "errors": "\(total)"])
         carryOut(actions, device: id, placeMetadataNow: false)  // its copies and the catalog's re-created elsewhere
     }
 
@@ -73,7 +74,9 @@ extension Engine {
             guard extent.verifies(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), offsetInExtent: offsetInExtent) else {
                 stats.device(replica.deviceID) { $0.checksumErrors += 1 }
                 failures.append("\(device.path): checksum mismatch")
-                logger.error("checksum mismatch; trying another replica", metadata: ["key": "\(key)", "device": "\(device.path)", "offset": "\(replica.offset + offsetInExtent)"])
+                logger.error(
+                    "checksum mismatch; trying another replica",
+                    metadata: ["key": "\(key)", "device": "\(device.path)", "offset": "\(replica.offset + offsetInExtent)"])
                 bad.append(replica)
                 continue
             }

@@ -57,15 +57,17 @@ extension Engine {
                 for chunk in stride(from: 0, to: piece, by: Self.writeChunk) {
                     let n = min(Self.writeChunk, piece - chunk)
                     plan.targets.append(WriteTarget(deviceID: range.deviceID, device: device, expected: n))
-                    plan.operations.append(.write(
-                        fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[done + chunk..<done + chunk + n]),
-                        offset: range.offset + Int64(chunk)))
+                    plan.operations.append(
+                        .write(
+                            fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[done + chunk..<done + chunk + n]),
+                            offset: range.offset + Int64(chunk)))
                 }
             }
-            plan.extents.append(NewExtent(
-                logicalOffset: logicalOffset + Int64(done), length: Int64(min(piece, length - done)),
-                checksumBlock: Extent.checksumBlock, checksums: Extent.encodeChecksums(Array(checksums[done / block..<(done + piece) / block])),
-                replicas: ranges.map { ($0.deviceID, $0.offset, $0.length) }))
+            plan.extents.append(
+                NewExtent(
+                    logicalOffset: logicalOffset + Int64(done), length: Int64(min(piece, length - done)),
+                    checksumBlock: Extent.checksumBlock, checksums: Extent.encodeChecksums(Array(checksums[done / block..<(done + piece) / block])),
+                    replicas: ranges.map { ($0.deviceID, $0.offset, $0.length) }))
             done += piece
         }
         return plan

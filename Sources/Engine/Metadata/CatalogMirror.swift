@@ -63,8 +63,10 @@ package final class CatalogMirror: Sendable {
     /// The planted bug `catalogCopiesUnsynced`: SQLite's syncs reach the first copy only.
     private let syncFirstCopyOnly: Bool
 
-    init(path: String, lockPath: String, poolUUID: UUID?, copies: [CatalogCopy], generation: UInt64, rings: RingPool,
-         syncFirstCopyOnly: Bool = false, copyLost: @escaping @Sendable (String, String) -> Void) {
+    init(
+        path: String, lockPath: String, poolUUID: UUID?, copies: [CatalogCopy], generation: UInt64, rings: RingPool,
+        syncFirstCopyOnly: Bool = false, copyLost: @escaping @Sendable (String, String) -> Void
+    ) {
         self.syncFirstCopyOnly = syncFirstCopyOnly
         self.path = path
         self.lockPath = lockPath
@@ -83,7 +85,8 @@ package final class CatalogMirror: Sendable {
             databaseSize = (try? Syscalls.fileSize(first.database.fd)) ?? 0
             walSize = (try? Syscalls.fileSize(first.wal.fd)) ?? 0
         }
-        let header = databaseSize >= Int64(PageChecksum.pageSize) || first.area != nil
+        let header =
+            databaseSize >= Int64(PageChecksum.pageSize) || first.area != nil
             ? page.withUnsafeMutableBytes { first.read(.database, into: $0, at: 0) ? SQLiteHeader(UnsafeRawBufferPointer($0)) : nil }
             : nil
         if let header {
@@ -97,9 +100,10 @@ package final class CatalogMirror: Sendable {
             }
         }
         let used = header?.usedBytes ?? databaseSize
-        state = Mutex(State(
-            copies: copies, databaseSize: databaseSize, databaseUsed: used, walSize: walSize, generation: generation,
-            checksummed: checksummed, poolUUID: poolUUID))
+        state = Mutex(
+            State(
+                copies: copies, databaseSize: databaseSize, databaseUsed: used, walSize: walSize, generation: generation,
+                checksummed: checksummed, poolUUID: poolUUID))
     }
 
     /// The pool the copies' headers name.
@@ -123,7 +127,8 @@ package final class CatalogMirror: Sendable {
         state.withLock { state in
             Figures(
                 copies: state.copies.map { $0.place.deviceID ?? "data-directory" }, generation: state.generation,
-                databaseBytes: state.databaseSize, databaseUsedBytes: state.databaseUsed, databaseCapacity: state.copies.map(\.database.capacity).min() ?? 0,
+                databaseBytes: state.databaseSize, databaseUsedBytes: state.databaseUsed,
+                databaseCapacity: state.copies.map(\.database.capacity).min() ?? 0,
                 checksumFailures: state.checksumFailures, repairedPages: state.repairedPages, syncs: state.syncs)
         }
     }
@@ -363,7 +368,9 @@ package final class CatalogMirror: Sendable {
                 if !valid { bad += 1 }
                 offset += Int64(PageChecksum.pageSize)
             }
-            if bad > 0 { problems.append("the catalog's copy on \(copy.place): \(bad) of \(size / Int64(PageChecksum.pageSize)) pages fail their checksum") }
+            if bad > 0 {
+                problems.append("the catalog's copy on \(copy.place): \(bad) of \(size / Int64(PageChecksum.pageSize)) pages fail their checksum")
+            }
         }
         return problems
     }
@@ -542,8 +549,9 @@ package final class CatalogMirror: Sendable {
         for copy in copies {
             guard let uuid = copy.deviceUUID, let area = copy.area else { continue }
             do {
-                try copy.writeHeader(MetadataAreaFormat.Header(
-                    generation: generation, poolUUID: pool, deviceUUID: uuid, areaBytes: area.bytes, copies: uuids))
+                try copy.writeHeader(
+                    MetadataAreaFormat.Header(
+                        generation: generation, poolUUID: pool, deviceUUID: uuid, areaBytes: area.bytes, copies: uuids))
             } catch {
                 throw .io(call: error.call, path: copy.place.description, errno: error.errno)
             }

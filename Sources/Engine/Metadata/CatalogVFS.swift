@@ -58,23 +58,33 @@ enum CatalogVFS {
                     }
                 },
                 read: { handle, kind, buffer, amount, offset in
-                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind), let buffer else { return CatalogMirror.Result.ioRead }
+                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind), let buffer else {
+                        return CatalogMirror.Result.ioRead
+                    }
                     return mirror.read(file, into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(amount)), at: offset)
                 },
                 write: { handle, kind, buffer, amount, offset in
-                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind), let buffer else { return CatalogMirror.Result.ioWrite }
+                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind), let buffer else {
+                        return CatalogMirror.Result.ioWrite
+                    }
                     return mirror.write(file, UnsafeRawBufferPointer(start: buffer, count: Int(amount)), at: offset)
                 },
                 truncate: { handle, kind, size in
-                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind) else { return CatalogMirror.Result.ioTruncate }
+                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind) else {
+                        return CatalogMirror.Result.ioTruncate
+                    }
                     return mirror.truncate(file, to: size)
                 },
                 sync: { handle, kind in
-                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind) else { return CatalogMirror.Result.ioSync }
+                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind) else {
+                        return CatalogMirror.Result.ioSync
+                    }
                     return mirror.sync(file)
                 },
                 size: { handle, kind, size in
-                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind) else { return CatalogMirror.Result.ioRead }
+                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind) else {
+                        return CatalogMirror.Result.ioRead
+                    }
                     size?.pointee = mirror.size(file)
                     return CatalogMirror.Result.ok
                 },
@@ -83,7 +93,9 @@ enum CatalogVFS {
                     return mirror.size(file) > 0 ? 1 : 0
                 },
                 remove: { handle, kind in
-                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind) else { return CatalogMirror.Result.ioWrite }
+                    guard let mirror = CatalogVFS.mirror(handle), let file = CatalogMirror.File(rawValue: kind) else {
+                        return CatalogMirror.Result.ioWrite
+                    }
                     return mirror.remove(file)
                 },
                 lock_path: { handle, out, capacity in

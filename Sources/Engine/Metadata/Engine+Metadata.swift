@@ -202,9 +202,11 @@ extension Engine {
             if lost.bytes > 0 {
                 throw .dataUnavailable(
                     key: lost.objects.joined(separator: ", "),
-                    detail: "\(lost.bytes) bytes have every copy on the missing device(s) \(missing.sorted().joined(separator: ", ")); start with them")
+                    detail:
+                        "\(lost.bytes) bytes have every copy on the missing device(s) \(missing.sorted().joined(separator: ", ")); start with them")
             }
-            logger.warning("devices missing at start; the pool is degraded until their copies are rebuilt", metadata: ["devices": "\(missing.sorted())"])
+            logger.warning(
+                "devices missing at start; the pool is degraded until their copies are rebuilt", metadata: ["devices": "\(missing.sorted())"])
         }
         for path in blank where !members.contains(where: { $0.path == path }) {
             _ = try addDevice(path: path, label: nil, force: false)
@@ -237,7 +239,8 @@ extension Engine {
             guard !inTheWay, area.lowerBound >= record.dataOffset + Device.minimumSize / 2,
                 pool.capacityBytes - given >= pool.allocatedBytes + pool.reservedBytes
             else {
-                logger.warning("a device from before metadata areas has no free tail for one; it holds no catalog copy", metadata: ["device": "\(record.id)"])
+                logger.warning(
+                    "a device from before metadata areas has no free tail for one; it holds no catalog copy", metadata: ["device": "\(record.id)"])
                 continue
             }
             try catalogCall { try catalog.shrinkDeviceCapacity(id: record.id, to: area.lowerBound - record.dataOffset) }

@@ -90,17 +90,21 @@ package enum MetadataAreaFormat {
     static func decode(_ buffer: UnsafeRawBufferPointer) -> Header? {
         guard buffer.count >= blockSize, Array(buffer[0..<8]) == magic else { return nil }
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<blockSize - 4]))
-        guard crc == HeaderBytes.get(UInt32.self, at: blockSize - 4, buffer), HeaderBytes.get(UInt32.self, at: 8, buffer) == version else { return nil }
+        guard crc == HeaderBytes.get(UInt32.self, at: blockSize - 4, buffer), HeaderBytes.get(UInt32.self, at: 8, buffer) == version else {
+            return nil
+        }
         let areaBytes = Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 56, buffer))
         let count = Int(HeaderBytes.get(UInt32.self, at: 96, buffer))
         guard areaBytes >= minimumBytes, count <= maximumCopies else { return nil }
         let regions = regions(areaBytes: areaBytes)
-        guard HeaderBytes.get(UInt64.self, at: 64, buffer) == UInt64(regions.wal.lowerBound), HeaderBytes.get(UInt64.self, at: 72, buffer) == UInt64(regions.wal.count),
+        guard HeaderBytes.get(UInt64.self, at: 64, buffer) == UInt64(regions.wal.lowerBound),
+            HeaderBytes.get(UInt64.self, at: 72, buffer) == UInt64(regions.wal.count),
             HeaderBytes.get(UInt64.self, at: 80, buffer) == UInt64(regions.database.lowerBound),
             HeaderBytes.get(UInt64.self, at: 88, buffer) == UInt64(regions.database.count)
         else { return nil }
         return Header(
-            generation: HeaderBytes.get(UInt64.self, at: 16, buffer), poolUUID: HeaderBytes.getUUID(at: 24, buffer), deviceUUID: HeaderBytes.getUUID(at: 40, buffer),
+            generation: HeaderBytes.get(UInt64.self, at: 16, buffer), poolUUID: HeaderBytes.getUUID(at: 24, buffer),
+            deviceUUID: HeaderBytes.getUUID(at: 40, buffer),
             areaBytes: areaBytes, copies: (0..<count).map { HeaderBytes.getUUID(at: 104 + 16 * $0, buffer) })
     }
 

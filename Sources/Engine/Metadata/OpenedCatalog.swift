@@ -27,9 +27,10 @@ package struct OpenedCatalog: Sendable {
         do throws(EngineError) {
             for found in discovery.current {
                 guard let area = found.superblock.metadataArea else { continue }
-                copies.append(try CatalogCopy.openArea(
-                    deviceID: found.superblock.deviceUUID.uuidString.lowercased(), deviceUUID: found.superblock.deviceUUID,
-                    path: found.path, areaOffset: area.lowerBound, areaBytes: Int64(area.count)))
+                copies.append(
+                    try CatalogCopy.openArea(
+                        deviceID: found.superblock.deviceUUID.uuidString.lowercased(), deviceUUID: found.superblock.deviceUUID,
+                        path: found.path, areaOffset: area.lowerBound, areaBytes: Int64(area.count)))
             }
             if copies.isEmpty {
                 copies = [try CatalogCopy.openFiles(database: catalogPath, wal: catalogPath + "-wal")]
@@ -53,7 +54,8 @@ package struct OpenedCatalog: Sendable {
             try CatalogVFS.register(mirror)
             do {
                 catalog = try Catalog(
-                    path: catalogPath, durableCommits: !PlantedFaults.admitted(planted).contains(.catalogWithoutFullSync), walAutocheckpointPages: MetadataAreaFormat.walAutocheckpointPages)
+                    path: catalogPath, durableCommits: !PlantedFaults.admitted(planted).contains(.catalogWithoutFullSync),
+                    walAutocheckpointPages: MetadataAreaFormat.walAutocheckpointPages)
                 pool = try catalog.createPoolIfMissing(uuid: (discovery.poolUUID ?? UUID()).uuidString.lowercased(), now: now)
             } catch {
                 throw EngineError.catalog(error.description)

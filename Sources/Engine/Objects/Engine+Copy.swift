@@ -24,10 +24,11 @@ extension Engine {
         let reader = try openCopySource(source, conditions)
         defer { reader.close() }
         let info = reader.info
-        let (contentType, userMetadata): (String?, [String: String]) = switch metadata {
-        case .copy: (info.contentType, info.metadata)
-        case .replace(let contentType, let metadata): (contentType, metadata)
-        }
+        let (contentType, userMetadata): (String?, [String: String]) =
+            switch metadata {
+            case .copy: (info.contentType, info.metadata)
+            case .replace(let contentType, let metadata): (contentType, metadata)
+            }
         let writer = try beginUpload(
             volume: target.volume, key: target.key, contentType: contentType, length: info.size, cacheThrough: true, metadata: userMetadata,
             checksums: info.checksums)
@@ -53,7 +54,9 @@ extension Engine {
         guard let (start, length) = range(reader.info.size) else {
             throw .invalidArgument(
                 field: "x-amz-copy-source-range",
-                reason: "must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy, within the source")
+                reason:
+                    "must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy, within the source"
+            )
         }
         let writer = try beginPart(volume: target.volume, key: target.key, uploadID: uploadID, number: number, length: length)
         do throws(EngineError) {

@@ -99,7 +99,9 @@ extension Engine {
         return (upload, try catalogCall { try catalog.parts(uploadID: uploadID) }.map(PartInfo.init))
     }
 
-    package func listUploads(volume name: String, prefix: String, keyMarker: String?, uploadIDMarker: String?, limit: Int) throws(EngineError) -> [UploadInfo] {
+    package func listUploads(volume name: String, prefix: String, keyMarker: String?, uploadIDMarker: String?, limit: Int) throws(EngineError)
+        -> [UploadInfo]
+    {
         let volume = try volumeRecord(named: name)
         return try catalogCall {
             try catalog.listUploads(volumeID: volume.id!, prefix: prefix, keyMarker: keyMarker, uploadIDMarker: uploadIDMarker, limit: limit)
@@ -129,9 +131,12 @@ extension Engine {
                             let byNumber = Dictionary(uniqueKeysWithValues: stored.map { ($0.record.partNumber, $0) })
                             var chosen: [StoredPart] = []
                             for (index, part) in requested.enumerated() {
-                                guard let found = byNumber[part.number] else { throw EngineError.invalidPart(number: part.number, reason: "was not uploaded") }
+                                guard let found = byNumber[part.number] else {
+                                    throw EngineError.invalidPart(number: part.number, reason: "was not uploaded")
+                                }
                                 guard Self.sameETag(found.record.etag, part.etag) else {
-                                    throw EngineError.invalidPart(number: part.number, reason: "its ETag is \"\(found.record.etag)\", not \(part.etag)")
+                                    throw EngineError.invalidPart(
+                                        number: part.number, reason: "its ETag is \"\(found.record.etag)\", not \(part.etag)")
                                 }
                                 if index < requested.count - 1, found.record.size < minimumPartSize {
                                     throw EngineError.partTooSmall(number: part.number, size: found.record.size, minimum: minimumPartSize)

@@ -1,8 +1,8 @@
 // The object entry points: upload, open for reading, delete, list. Everything here goes through
 // the direct (uncached) path.
 import Catalog
-import Synchronization
 import Foundation
+import Synchronization
 
 extension Engine {
     package static let maxKeyBytes = 1024
@@ -85,7 +85,8 @@ extension Engine {
         let replicas = try commitBypassingCache(volume, key: key, flushFirst: false) { dropped throws(EngineError) in
             wasCachedOnly = dropped?.wasCachedOnly ?? false
             if planted.contains(.reuseBeforeFreeIsDurable), let doomed = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) {
-                allocator.free(doomed.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+                allocator.free(
+                    doomed.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
                 freedEarly = true
             }
             return try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false)) { () throws(EngineError) in

@@ -133,7 +133,9 @@ package final class ObjectReader: @unchecked Sendable {
                     }
                     if !looked[index] {
                         looked[index] = true
-                        if let (replica, device) = extents[index].replicas.lazy.compactMap({ r in self.engine.devices.device(id: r.deviceID).map { (r, $0) } }).first {
+                        if let (replica, device) = extents[index].replicas.lazy.compactMap({ r in
+                            self.engine.devices.device(id: r.deviceID).map { (r, $0) }
+                        }).first {
                             sources[index] = (replica.offset, device, tally.slot(replica.deviceID))
                         }
                     }

@@ -59,8 +59,10 @@ package final class ObjectWriter: @unchecked Sendable {
         writes = ExtentWriteQueue(
             engine: engine, replicas: Int(volume.replicas), volume: volume.name, bufferBytes: Self.extentBytes, depth: Self.maxInFlight)
         buffer = writes.buffer()
-        reservation = adopting ?? SpaceAccounting.Reservation(
-            volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0, upload: true)
+        reservation =
+            adopting
+            ?? SpaceAccounting.Reservation(
+                volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0, upload: true)
         if let declaredLength, declaredLength > reservation.logical { try reserve(declaredLength - reservation.logical) }
     }
 
@@ -167,7 +169,8 @@ package final class ObjectWriter: @unchecked Sendable {
         guard engine.planted.contains(.reuseBeforeFreeIsDurable), replacesExisting, case .object = destination else { return false }
         let (engine, volume, key) = (self.engine, self.volume, self.key)
         guard let current = try engine.catalogCall({ try engine.catalog.object(volumeID: volume.id!, key: key) }) else { return false }
-        engine.allocator.free(current.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+        engine.allocator.free(
+            current.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
         return true
     }
 
@@ -180,8 +183,12 @@ package final class ObjectWriter: @unchecked Sendable {
         let replaced = try engine.space.commit(reservation) { () throws(EngineError) in
             let commit = try engine.catalogCall(notFound: .uploadNotFound(id: uploadID)) {
                 try engine.groupCommit.commit(engine, devices: devices) { transaction in
-                    try transaction.commitPart(uploadID: uploadID, number: number, size: size, etag: etag, checksums: checksums, extents: extents, now: now) { upload in
-                        guard let upload, upload.volumeId == volume.id!, upload.key.sameBytes(as: key) else { throw EngineError.uploadNotFound(id: uploadID) }
+                    try transaction.commitPart(
+                        uploadID: uploadID, number: number, size: size, etag: etag, checksums: checksums, extents: extents, now: now
+                    ) { upload in
+                        guard let upload, upload.volumeId == volume.id!, upload.key.sameBytes(as: key) else {
+                            throw EngineError.uploadNotFound(id: uploadID)
+                        }
                     }
                 }
             }

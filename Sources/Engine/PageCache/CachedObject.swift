@@ -115,7 +115,8 @@ final class CachedObject: @unchecked Sendable {
         let end = start + Int64(PageState.pageSize)
         // Common case: the whole page lies inside one extent (or past the committed end).
         if replacesCommitted || start >= committedSize { return [UInt8](repeating: 0, count: PageState.sectorsPerPage) }
-        if end <= committedSize, let first = ExtentWalk(extents: extents, offset: start, length: Int64(PageState.pageSize)).first(where: { _ in true }),
+        if end <= committedSize,
+            let first = ExtentWalk(extents: extents, offset: start, length: Int64(PageState.pageSize)).first(where: { _ in true }),
             case .mapped(let e, _, let n) = first, n == Int64(PageState.pageSize)
         {
             return [UInt8](repeating: UInt8(extents[e].replicas.count), count: PageState.sectorsPerPage)

@@ -32,7 +32,9 @@ extension PageCache {
 
     /// Once `key`'s entry is idle, and clean when `requireClean` (else nil: written to again, flush
     /// again): drops it and puts a `committing` placeholder in its place. `.some(dropped)`: held.
-    func holdForCommit(_ key: CacheKey, requireClean: Bool, pinning deferredFree: DeferredFree) throws(EngineError) -> (CachedObject, DroppedVersion?)? {
+    func holdForCommit(_ key: CacheKey, requireClean: Bool, pinning deferredFree: DeferredFree) throws(EngineError) -> (
+        CachedObject, DroppedVersion?
+    )? {
         try withAdmitted(key, for: .change) { state, object in
             if requireClean, object?.isDirty == true { return nil }
             let dropped = Self.dropVersion(&state, key, pinning: deferredFree)

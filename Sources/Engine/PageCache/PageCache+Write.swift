@@ -107,7 +107,8 @@ extension PageCache {
                 object.pages[index] == nil && entry.bytes != 0..<PageState.pageSize
                     && index * Int64(PageState.pageSize) < object.committedSize && !object.replacesCommitted
             }.map(\.key)
-            return PatchBase(object: object, needed: needed, extents: object.extents, committedSize: object.committedSize, generation: object.commitGeneration)
+            return PatchBase(
+                object: object, needed: needed, extents: object.extents, committedSize: object.committedSize, generation: object.commitGeneration)
         }
     }
 
@@ -138,7 +139,8 @@ extension PageCache {
                     Self.add(&state, page, at: index, of: object, key: key)
                 }
                 if !page.state.known { page.state.load(allocated: object.allocatedReplicas(page: index)) }
-                let sectors = entry.bytes.lowerBound / PageState.sectorSize..<(entry.bytes.upperBound + PageState.sectorSize - 1) / PageState.sectorSize
+                let sectors =
+                    entry.bytes.lowerBound / PageState.sectorSize..<(entry.bytes.upperBound + PageState.sectorSize - 1) / PageState.sectorSize
                 need += page.state.reservationNeeded(sectors, want: object.replicas)
                 targets.append((index, page, sectors))
             }

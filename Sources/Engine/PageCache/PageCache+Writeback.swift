@@ -131,7 +131,8 @@ extension PageCache {
     func keysToFlush(volumeID: Int64?) -> [CacheKey] {
         state.withLock { state in
             Self.dirtyObjects(&state).filter { entry in
-                (volumeID == nil || entry.key.volumeID == volumeID) && (entry.object.isDirty || entry.object.lastError != nil || !entry.object.lifecycle.isIdle)
+                (volumeID == nil || entry.key.volumeID == volumeID)
+                    && (entry.object.isDirty || entry.object.lastError != nil || !entry.object.lifecycle.isIdle)
             }.map(\.key)
         }
     }
@@ -144,8 +145,10 @@ extension PageCache {
     /// Idle dirty objects, oldest first, with when each became dirty; and the pool's dirty pages.
     func writebackCandidates(now: ContinuousClock.Instant) -> (keys: [(CacheKey, ContinuousClock.Instant)], dirtyPages: Int) {
         state.withLock { state in
-            (Self.dirtyObjects(&state).filter { $0.object.isDirty && $0.object.lifecycle.isIdle }
-                .map { ($0.key, $0.object.dirtySince ?? now) }.sorted { $0.1 < $1.1 }, state.dirtyPages)
+            (
+                Self.dirtyObjects(&state).filter { $0.object.isDirty && $0.object.lifecycle.isIdle }
+                    .map { ($0.key, $0.object.dirtySince ?? now) }.sorted { $0.1 < $1.1 }, state.dirtyPages
+            )
         }
     }
 

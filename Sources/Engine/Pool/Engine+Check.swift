@@ -57,7 +57,8 @@ extension Engine {
                                 report.verifiedCopies += 1
                                 report.verifiedBytes += Int64(extent.checksums.count) * Extent.checksumBlock
                                 if let problem = checkReplica(extent, replica) {
-                                    report.problems.append("\(volume.name)/\(record.key) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
+                                    report.problems.append(
+                                        "\(volume.name)/\(record.key) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
                                 }
                             }
                         }
@@ -84,7 +85,9 @@ extension Engine {
                 if superblock.deviceUUID.uuidString.lowercased() != record.id.lowercased() {
                     problems.append("\(name): its superblock names device \(superblock.deviceUUID)")
                 }
-                if superblock.dataOffset != record.dataOffset { problems.append("\(name): data offset \(superblock.dataOffset) on disk, \(record.dataOffset) in the catalog") }
+                if superblock.dataOffset != record.dataOffset {
+                    problems.append("\(name): data offset \(superblock.dataOffset) on disk, \(record.dataOffset) in the catalog")
+                }
                 return problems
             case let other:
                 return ["\(name): no valid superblock (\(other))"]

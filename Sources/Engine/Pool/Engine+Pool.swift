@@ -1,6 +1,7 @@
 // Pool-wide figures and the snapshot `/metrics` renders.
 import Catalog
 import Foundation
+
 extension Engine {
     package func pool() throws(EngineError) -> PoolInfo {
         let members = try catalogCall { try catalog.poolMembership() }

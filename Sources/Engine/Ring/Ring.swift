@@ -63,11 +63,13 @@ package final class Ring {
     package func pipeline(count: Int, depth: Int, make: (Int) -> IOOperation, complete: (Int, IOResult) -> Void) {
         precondition(count >= 0, "io_uring pipeline: count \(count)")
         var next = 0
-        stream(depth: depth, next: { _ in
-            guard next < count else { return .end }
-            defer { next += 1 }
-            return .operation(make(next))
-        }, complete: complete)
+        stream(
+            depth: depth,
+            next: { _ in
+                guard next < count else { return .end }
+                defer { next += 1 }
+                return .operation(make(next))
+            }, complete: complete)
     }
 
     /// What a stream's source has next.

@@ -80,7 +80,7 @@ package enum Syscalls {
     static func threadName() -> String {
         var name = [CChar](repeating: 0, count: 16)
         _ = c_get_thread_name(&name, name.count)
-        return String(cString: name)
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func describe(errno: Int32) -> String {
@@ -193,7 +193,7 @@ package enum Syscalls {
     static func mkdir(_ path: String, mode: mode_t) throws(SyscallError) {
         do {
             _ = try retrying("mkdir") { Glibc.mkdir(path, mode) }
-        } catch where error.errno == EEXIST {
+        } catch  where error.errno == EEXIST {
             return
         }
     }
@@ -202,7 +202,7 @@ package enum Syscalls {
     static func unlink(_ path: String) throws(SyscallError) {
         do {
             _ = try retrying("unlink") { Glibc.unlink(path) }
-        } catch where error.errno == ENOENT {
+        } catch  where error.errno == ENOENT {
             return
         }
     }

@@ -132,7 +132,8 @@ extension Engine {
         do {
             try makeDurable([target.deviceID])
             let moved = try catalogCall {
-                try catalog.moveReplica(table, extentID: extentID, from: (old.deviceID, old.offset), to: (target.deviceID, target.offset, target.length))
+                try catalog.moveReplica(
+                    table, extentID: extentID, from: (old.deviceID, old.offset), to: (target.deviceID, target.offset, target.length))
             }
             guard moved else {
                 allocator.free([target])

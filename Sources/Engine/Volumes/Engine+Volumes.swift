@@ -1,9 +1,9 @@
+import Catalog
+package import Foundation
 // Volumes: create, resize, delete, list. Each check runs in the same catalog transaction as the
 // change it guards, so two concurrent requests cannot together over-reserve the pool.
 import Logging
-import Catalog
 import Synchronization
-package import Foundation
 
 extension Engine {
     package func listVolumes() throws(EngineError) -> [VolumeInfo] {
@@ -53,7 +53,9 @@ extension Engine {
         }
         space.volumeCreated(created.record)
         volumeRecords.withLock { $0[name] = created.record }
-        logger.info("volume created", metadata: ["volume": "\(name)", "capacity": "\(capacityBytes)", "replicas": "\(replicas)", "provisioning": "\(provisioning.rawValue)"])
+        logger.info(
+            "volume created",
+            metadata: ["volume": "\(name)", "capacity": "\(capacityBytes)", "replicas": "\(replicas)", "provisioning": "\(provisioning.rawValue)"])
         return Self.info(created)
     }
 

@@ -1,9 +1,10 @@
-// Every error kind maps to its status and a problem+json body, in the one mapping file.
-@testable import API
 import Engine
 import Foundation
 import Logging
 import Testing
+
+// Every error kind maps to its status and a problem+json body, in the one mapping file.
+@testable import API
 
 @Suite struct ErrorMappingTests {
     static let context = RequestContext(requestID: "t", logger: Logger(label: "test"))

@@ -1,10 +1,11 @@
+import Foundation
+import Logging
+import Testing
+
 // The native listing (GET /v1/volumes/{name}/objects?prefix=&start_after=&limit=) through the
 // router, in process, against the byte-wise model: keys with NFD accents, CR/LF, emoji and
 // U+10FFFF (some only in the cache), random prefixes and start_after, paged to the end.
 @testable import API
-import Foundation
-import Logging
-import Testing
 
 @Suite struct ObjectHandlersListTests {
     static let token = String(repeating: "t", count: 32)

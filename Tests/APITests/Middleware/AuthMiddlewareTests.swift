@@ -1,7 +1,8 @@
-// Bearer auth: constant-time comparison and which routes it guards.
-@testable import API
 import Logging
 import Testing
+
+// Bearer auth: constant-time comparison and which routes it guards.
+@testable import API
 
 @Suite struct AuthMiddlewareTests {
     @Test func constantTimeEqual() {
@@ -37,7 +38,9 @@ import Testing
         #expect(router.respond(to: anonymous, context: context).status == (guardsMetrics ? 401 : 200))
         // A body sent without the token is refused from the head (never buffered) on any path but /healthz.
         #expect(router.refusal(ofHead: anonymous, router.resolve(method: "GET", path: "/metrics"), context: context) != nil)
-        #expect(router.refusal(ofHead: HTTPRequest(method: "GET", path: "/healthz"), router.resolve(method: "GET", path: "/healthz"), context: context) == nil)
+        #expect(
+            router.refusal(ofHead: HTTPRequest(method: "GET", path: "/healthz"), router.resolve(method: "GET", path: "/healthz"), context: context)
+                == nil)
         let good = HTTPRequest(method: "GET", path: "/metrics", headers: ["Authorization": "Bearer 0123456789abcdef"])
         #expect(router.respond(to: good, context: context).status == 200)
         #expect(router.respond(to: HTTPRequest(method: "GET", path: "/healthz"), context: context).status == 200)

@@ -1,6 +1,7 @@
+import Testing
+
 // JSON body decoding: 400s that name the field.
 @testable import API
-import Testing
 
 @Suite struct JSONBodyTests {
     func detail(_ json: String) -> String? {

@@ -1,8 +1,9 @@
-// The router in-process: template matching, percent-decoding, 404, 405 + Allow, HEAD.
-@testable import API
 import Foundation
 import Logging
 import Testing
+
+// The router in-process: template matching, percent-decoding, 404, 405 + Allow, HEAD.
+@testable import API
 
 @Suite struct RouterTests {
     static func context() -> RequestContext { RequestContext(requestID: "t", logger: Logger(label: "test")) }

@@ -1,6 +1,7 @@
+import Testing
+
 // Numbers from the wire: every digit string is a value, too large, or malformed, and never traps.
 @testable import API
-import Testing
 
 @Suite struct WireNumberTests {
     @Test func plainDecimalsWithinTheBound() {

@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 // The S3 checksums against their published check values ("123456789"), and the same value
 // whatever the chunking of the input.
 @testable import API
-import Foundation
-import Testing
 
 @Suite struct S3ChecksumTests {
     static let check = Array("123456789".utf8)

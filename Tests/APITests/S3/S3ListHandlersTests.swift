@@ -1,12 +1,13 @@
+import Foundation
+import Logging
+import Testing
+
 // ListObjects v1, v2 and ListObjectVersions through the S3 router, in process, against the
 // byte-wise model: keys with NFD accents, CR/LF, emoji and U+10FFFF, random prefixes (cut inside a
 // grapheme too), delimiters, markers and page sizes, paged to the end. Listing "e\u{301}/a" with
 // prefix "e" and delimiter "/" used to answer 1,000 bogus "e/" prefixes and a token that never ended.
 @testable import API
 @testable import Engine
-import Foundation
-import Logging
-import Testing
 
 @Suite struct S3ListHandlersTests {
     /// Lets every request through as the given key (the signature is SigV4Tests' business).
@@ -42,8 +43,9 @@ import Testing
         case .versions: query.append((name: "versions", value: nil))
         }
         if urlEncoded { query.append((name: "encoding-type", value: "url")) }
-        let response = router.respond(to: HTTPRequest(method: "GET", path: "/\(ListingEngine.volume)", query: query),
-                                      context: RequestContext(requestID: "t", logger: Logger(label: "t")))
+        let response = router.respond(
+            to: HTTPRequest(method: "GET", path: "/\(ListingEngine.volume)", query: query),
+            context: RequestContext(requestID: "t", logger: Logger(label: "t")))
         guard response.status == 200 else { throw S3Error("Unexpected", response.status, String(decoding: response.body, as: UTF8.self)) }
         let root = try XMLNode.parse(response.body)
         func text(_ node: XMLNode?) throws -> [UInt8] {
@@ -80,7 +82,8 @@ import Testing
             let delimiter = Int.random(in: 0..<4, using: &random) == 0 ? "" : ListingModel.delimiters.randomElement(using: &random)!
             let maxKeys = [1, 2, 3, 7, 1000].randomElement(using: &random)!
             let marker = Int.random(in: 0..<4, using: &random) == 0 ? model.randomPrefix(&random) : ""
-            let context = "seed \(seed) trial \(trial): \(style) prefix \(prefix.debugDescription) delimiter \(delimiter.debugDescription) marker \(marker.debugDescription) max-keys \(maxKeys)"
+            let context =
+                "seed \(seed) trial \(trial): \(style) prefix \(prefix.debugDescription) delimiter \(delimiter.debugDescription) marker \(marker.debugDescription) max-keys \(maxKeys)"
 
             var expected = ListingModel(keys: model.keys.filter { marker.utf8.lexicographicallyPrecedes($0.utf8) })
                 .entries(prefix: prefix, delimiter: delimiter)

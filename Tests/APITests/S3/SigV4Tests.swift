@@ -1,11 +1,12 @@
+import Crypto
+import Foundation
+import Testing
+
 // SigV4 against AWS's published vectors (SigV4Vectors.json: the aws-sig-v4 test suite as botocore
 // vendors it, and the Amazon S3 documentation's examples): canonical request, string to sign and
 // signature; presigned URLs; and aws-chunked bodies decoded with each chunk's signature checked,
 // cut at any boundary, tampered, truncated, with a signed trailer.
 @testable import API
-import Crypto
-import Foundation
-import Testing
 
 @Suite struct SigV4Tests {
     nonisolated(unsafe) static let vectors: [String: Any] = {  // Read once, never written.
@@ -16,15 +17,18 @@ import Testing
     static func credentials(_ set: String) -> [String: String] { (vectors["credentials"] as! [String: Any])[set] as! [String: String] }
 
     static func splitQuery(_ raw: String) -> [(name: String, value: String?)] {
-        raw.isEmpty ? [] : raw.split(separator: "&", omittingEmptySubsequences: false).map { pair in
-            guard let eq = pair.firstIndex(of: "=") else { return (String(pair), nil) }
-            return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
-        }
+        raw.isEmpty
+            ? []
+            : raw.split(separator: "&", omittingEmptySubsequences: false).map { pair in
+                guard let eq = pair.firstIndex(of: "=") else { return (String(pair), nil) }
+                return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
+            }
     }
 
     /// A raw .req of the test suite as the server would see it.
     static func parse(_ raw: String) -> HTTPRequest {
-        let (head, body) = raw.components(separatedBy: "\n\n").count > 1
+        let (head, body) =
+            raw.components(separatedBy: "\n\n").count > 1
             ? (raw.components(separatedBy: "\n\n")[0], raw.components(separatedBy: "\n\n").dropFirst().joined(separator: "\n\n"))
             : (raw, "")
         var lines = head.components(separatedBy: "\n")
@@ -65,11 +69,13 @@ import Testing
             request = Self.parse(vector["signed_request"] as! String)
             request.headers["authorization"] = nil
         }
-        let canonical = try #require(SigV4.canonicalRequest(
-            request, signedHeaders: authorization.signedHeaders, payloadHash: SigV4.sha256Hex(request.body)))
+        let canonical = try #require(
+            SigV4.canonicalRequest(
+                request, signedHeaders: authorization.signedHeaders, payloadHash: SigV4.sha256Hex(request.body)))
         #expect(canonical == vector["canonical_request"] as! String)
         let credentials = Self.credentials("suite")
-        let (sts, signature) = Self.sign(canonical, amzDate: credentials["date"]!, credential: authorization.credential, secret: credentials["secret_key"]!)
+        let (sts, signature) = Self.sign(
+            canonical, amzDate: credentials["date"]!, credential: authorization.credential, secret: credentials["secret_key"]!)
         #expect(sts == vector["string_to_sign"] as! String)
         #expect(signature == vector["signature"] as! String)
         #expect(authorization.signature == signature)
@@ -81,11 +87,15 @@ import Testing
             let query = (vector["query"] as! [[String]]).map { (name: $0[0], value: Optional($0[1])) }
             let headers = vector["headers"] as! [String: String]
             let request = HTTPRequest(
-                method: vector["method"] as! String, path: SigV4.uriEncode(vector["path"] as! String, encodeSlash: false), query: query, headers: headers)
-            let authorization = try #require(SigV4.HeaderAuthorization((vector["authorization"] as! String).replacingOccurrences(of: ",", with: ", ")))
-            let canonical = try #require(SigV4.canonicalRequest(request, signedHeaders: authorization.signedHeaders, payloadHash: headers["x-amz-content-sha256"]!))
+                method: vector["method"] as! String, path: SigV4.uriEncode(vector["path"] as! String, encodeSlash: false), query: query,
+                headers: headers)
+            let authorization = try #require(
+                SigV4.HeaderAuthorization((vector["authorization"] as! String).replacingOccurrences(of: ",", with: ", ")))
+            let canonical = try #require(
+                SigV4.canonicalRequest(request, signedHeaders: authorization.signedHeaders, payloadHash: headers["x-amz-content-sha256"]!))
             #expect(canonical == vector["canonical_request"] as! String, "\(vector["name"]!)")
-            let (sts, signature) = Self.sign(canonical, amzDate: credentials["date"]!, credential: authorization.credential, secret: credentials["secret_key"]!)
+            let (sts, signature) = Self.sign(
+                canonical, amzDate: credentials["date"]!, credential: authorization.credential, secret: credentials["secret_key"]!)
             #expect(sts == vector["string_to_sign"] as! String)
             #expect(signature == vector["signature"] as! String, "\(vector["name"]!)")
         }
@@ -97,7 +107,8 @@ import Testing
         let url = try #require(URLComponents(string: vector["url"] as! String))
         let query = Self.splitQuery(url.percentEncodedQuery ?? "")
         let request = HTTPRequest(method: "GET", path: url.percentEncodedPath, query: query, headers: vector["headers"] as! [String: String])
-        let canonical = try #require(SigV4.canonicalRequest(request, signedHeaders: ["host"], payloadHash: "UNSIGNED-PAYLOAD", excludingQuery: "X-Amz-Signature"))
+        let canonical = try #require(
+            SigV4.canonicalRequest(request, signedHeaders: ["host"], payloadHash: "UNSIGNED-PAYLOAD", excludingQuery: "X-Amz-Signature"))
         #expect(canonical == vector["canonical_request"] as! String)
         let credential = try #require(SigV4.Credential("AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"))
         let (_, signature) = Self.sign(canonical, amzDate: credentials["date"]!, credential: credential, secret: credentials["secret_key"]!)

@@ -1,10 +1,11 @@
+import Foundation
+import Testing
+
 // The request-body parser: S3's documents parse; a body past a limit (nesting, elements, bytes),
 // with a DTD or unclosed is MalformedXML, and a 20,000-deep one is refused without
 // exhausting the stack (it took the process down); a body that is not UTF-8 is refused before
 // FoundationXML sees it (a comment or element name with the byte 0xD0 trapped it).
 @testable import API
-import Foundation
-import Testing
 
 @Suite struct XMLNodeTests {
     static func nested(_ depth: Int, root: String = "Delete", leaf: String = "Object") -> [UInt8] {

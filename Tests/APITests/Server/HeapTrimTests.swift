@@ -1,7 +1,8 @@
-// HeapTrim hands freed heap pages back to the kernel (glibc malloc_trim through CMalloc).
-@testable import API
 import Glibc
 import Testing
+
+// HeapTrim hands freed heap pages back to the kernel (glibc malloc_trim through CMalloc).
+@testable import API
 
 @Suite struct HeapTrimTests {
     /// Under ThreadSanitizer or AddressSanitizer, malloc is the sanitizer's, not glibc's, and

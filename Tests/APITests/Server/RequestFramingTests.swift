@@ -1,7 +1,8 @@
-// A request's head checked before anything is done with it: target, framing, declared length.
-@testable import API
 import Engine
 import Testing
+
+// A request's head checked before anything is done with it: target, framing, declared length.
+@testable import API
 
 @Suite struct RequestFramingTests {
     static func check(

@@ -1,10 +1,11 @@
+import Foundation
+import Logging
+
 // For the listing property tests: an engine with one volume holding awkward keys (combining marks,
 // CR/LF, emoji, U+10FFFF, '/'), some committed and some only in the cache, and the byte-wise model
 // of a listing that the catalog's order implies.
 @testable import API
 @testable import Engine
-import Foundation
-import Logging
 
 struct ListingModel {
     enum Entry: Equatable, CustomStringConvertible {

@@ -1,8 +1,9 @@
+import Foundation
+import GRDB
+
 // Records and helpers shared by the Catalog tests. Objects and extents have no package API yet,
 // so they are written through the internal `write` (debug builds allow @testable).
 @testable import Catalog
-import Foundation
-import GRDB
 
 enum Fixture {
     /// Whole seconds: SQLite keeps milliseconds, so records round-trip exactly.

@@ -1,7 +1,8 @@
+import Testing
+
 // Property test of the allocator: random allocate/free sequences never overlap, never leave a
 // device's data area, keep replicas on distinct active devices, and account free bytes exactly.
 @testable import Engine
-import Testing
 
 @Suite struct AllocatorTests {
     static let unit = Allocator.unit
@@ -66,7 +67,9 @@ import Testing
 
     @Test func rebuildMarksUsedRangesAndReportsOverlaps() {
         let allocator = Allocator()
-        let used = [PhysicalRange(deviceID: "d", offset: 0, length: 2 * Self.unit), PhysicalRange(deviceID: "d", offset: Self.unit, length: Self.unit)]
+        let used = [
+            PhysicalRange(deviceID: "d", offset: 0, length: 2 * Self.unit), PhysicalRange(deviceID: "d", offset: Self.unit, length: Self.unit),
+        ]
         let conflicts = allocator.addDevice(id: "d", dataOffset: 0, capacity: 8 * Self.unit, used: used)
         #expect(conflicts == [used[1]])
         #expect(allocator.freeBytes(deviceID: "d") == 6 * Self.unit)
@@ -77,7 +80,10 @@ import Testing
     @Test func fragmentedSpaceGivesShorterExtents() throws {
         let allocator = Allocator()
         // Free: [0,2) and [4,5) units.
-        let used = [PhysicalRange(deviceID: "d", offset: 2 * Self.unit, length: 2 * Self.unit), PhysicalRange(deviceID: "d", offset: 5 * Self.unit, length: 3 * Self.unit)]
+        let used = [
+            PhysicalRange(deviceID: "d", offset: 2 * Self.unit, length: 2 * Self.unit),
+            PhysicalRange(deviceID: "d", offset: 5 * Self.unit, length: 3 * Self.unit),
+        ]
         allocator.addDevice(id: "d", dataOffset: 0, capacity: 8 * Self.unit, used: used)
         let first = try #require(allocator.allocate(length: 3 * Self.unit, replicas: 1))
         #expect(first[0].length == 2 * Self.unit)

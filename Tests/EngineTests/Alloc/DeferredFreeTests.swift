@@ -1,6 +1,7 @@
+import Testing
+
 // Replaced extents are freed only after every reader that could still see them is done.
 @testable import Engine
-import Testing
 
 @Suite struct DeferredFreeTests {
     @Test func freesWaitForOlderReaders() {

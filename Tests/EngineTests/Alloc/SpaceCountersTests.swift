@@ -3,10 +3,11 @@
 // thick, 1 and 2 replicas; after a restart; and after many threads at once. And admission over the
 // lock-free fast path: concurrent uploads never together overfill the pool.
 import Catalog
-@testable import Engine
 import Foundation
 import Synchronization
 import Testing
+
+@testable import Engine
 
 @Suite struct SpaceCountersTests {
     static func expectCountersMatchRecount(_ engine: Engine, _ when: String) throws {
@@ -37,7 +38,8 @@ import Testing
                 try Scratch.bufferedUpload(engine, volume.name, key, data, sync: Bool.random(using: &rng))
             case 6..<8:
                 let offset = Int64.random(in: 0..<200_000, using: &rng)
-                try Scratch.bufferedUpload(engine, volume.name, key, Array(data.prefix(20_000)), mode: .patch(offset: offset), sync: Bool.random(using: &rng))
+                try Scratch.bufferedUpload(
+                    engine, volume.name, key, Array(data.prefix(20_000)), mode: .patch(offset: offset), sync: Bool.random(using: &rng))
             case 8..<10:
                 try engine.deleteObject(volume: volume.name, key: key)
             case 10:

@@ -1,9 +1,10 @@
+import Foundation
+import Testing
+
 // Model-based test of buffered and direct IO together: random PUTs (buffered sync/async and
 // direct), PATCHes at random offsets, reads both ways, deletes and flushes on a few objects,
 // checked against an in-memory model after every step, with the reservation invariant.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite(.serialized) struct BufferedModelTests {
     static func put(_ engine: Engine, _ key: String, _ data: [UInt8], direct: Bool, sync: Bool) throws {

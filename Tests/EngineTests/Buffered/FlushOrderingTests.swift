@@ -3,10 +3,11 @@
 // DELETE is durable, never while the disk still holds the version before. (A direct overwrite
 // writes the cached version back before it drops it.) (Found by the power-cut test: a cut after such a flush showed the older version.)
 import Catalog
-@testable import Engine
 import Foundation
 import Synchronization
 import Testing
+
+@testable import Engine
 
 @Suite struct FlushOrderingTests {
     /// Sync PUT `old`, async PUT `acknowledged`, then a DELETE on another thread; once it holds
@@ -41,7 +42,9 @@ import Testing
             let size = try engine.catalog.object(volumeID: volumeID, key: key)?.record.size
             if held {
                 caught += 1
-                #expect(size != Int64(old.count), "round \(round): the flush returned while the catalog still had the version before the acknowledged one")
+                #expect(
+                    size != Int64(old.count), "round \(round): the flush returned while the catalog still had the version before the acknowledged one"
+                )
             }
             while !finished.load(ordering: .acquiring) { usleep(100) }
         }

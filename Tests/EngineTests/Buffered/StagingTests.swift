@@ -1,17 +1,20 @@
+import Foundation
+import Logging
+import Testing
+
 // What a buffered upload stages counts against the cache's capacity; an upload that finds no room
 // continues through the direct writer with the space it already reserved (nothing reserved twice,
 // nothing released in between).
 @testable import Engine
-import Foundation
-import Logging
-import Testing
 
 @Suite struct StagingTests {
     @Test(arguments: [true, false])
     func anUploadThatFindsTheCacheFullContinuesToDiskWithItsReservation(declared: Bool) throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
-        let engine = try Engine.open(dataDirectory: dir.appending(path: "data").path, logger: Logger(label: "staging-tests", factory: { _ in SwiftLogNoOpLogHandler() }), cacheBytes: 16 << 20)
+        let engine = try Engine.open(
+            dataDirectory: dir.appending(path: "data").path, logger: Logger(label: "staging-tests", factory: { _ in SwiftLogNoOpLogHandler() }),
+            cacheBytes: 16 << 20)
         defer { engine.shutdown() }
         _ = try engine.addDevice(path: try Scratch.file(dir, "a.img", size: 64 << 20), label: nil, force: false)
         let size = 3 << 20  // Under a quarter of the cache: staged (1 MiB of frames at a time), until there is no room.

@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 // Direct uploads made in buffered mode leave their version in the cache, clean; cached ranges
 // are lent to responses as pinned pages that a later write does not change under them.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct WriteThroughTests {
     private func upload(_ engine: Engine, _ key: String, _ data: [UInt8], cacheThrough: Bool = true) throws {

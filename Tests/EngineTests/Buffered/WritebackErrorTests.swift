@@ -1,9 +1,10 @@
-// An IO error during writeback is reported by the next flush and counted, and the data stays
-// dirty (and readable) for a retry: never silently dropped.
-@testable import Engine
 import Foundation
 import Glibc
 import Testing
+
+// An IO error during writeback is reported by the next flush and counted, and the data stays
+// dirty (and readable) for a retry: never silently dropped.
+@testable import Engine
 
 @Suite struct WritebackErrorTests {
     @Test func aFailedWritebackIsReportedAndRetried() throws {

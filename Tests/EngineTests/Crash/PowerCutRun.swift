@@ -10,11 +10,12 @@
 // - the space counters equal a recount;
 // - reopening again gives the same state.
 import Catalog
-@testable import Engine
 import EngineTestSupport
 import Foundation
 import Logging
 import Synchronization
+
+@testable import Engine
 
 struct PowerCutReport {
     var seed: UInt64
@@ -227,7 +228,9 @@ enum PowerCutRun {
             let common = min(candidate.count, bytes.count)
             let first = (0..<common).first { candidate[$0] != bytes[$0] }
             let named = candidate.count >= 8 ? candidate[0..<8].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } : 0
-            parts.append("vs \(candidate.count) B version \(named >> 32)/\(named & 0xFFFF_FFFF): " + (first.map { "differs from byte \($0)" } ?? "same for \(common) bytes"))
+            parts.append(
+                "vs \(candidate.count) B version \(named >> 32)/\(named & 0xFFFF_FFFF): "
+                    + (first.map { "differs from byte \($0)" } ?? "same for \(common) bytes"))
         }
         return parts.joined(separator: "; ")
     }
@@ -272,7 +275,9 @@ enum PowerCutRun {
                     let size = try volumes[parts[0]].flatMap { try catalog.object(volumeID: $0, key: parts[1]) }?.record.size
                     let fits = allowed.contains { candidate in candidate.map { Int64($0.count) } == size }
                     if !fits {
-                        problems.append("the catalog's copy on \(copy.path) holds \(id) at \(size.map { "\($0) bytes" } ?? "absent"); history: \(history.describe(id, volume: parts[0], cut: cut))")
+                        problems.append(
+                            "the catalog's copy on \(copy.path) holds \(id) at \(size.map { "\($0) bytes" } ?? "absent"); history: \(history.describe(id, volume: parts[0], cut: cut))"
+                        )
                     }
                 }
             } catch {
@@ -311,7 +316,9 @@ enum PowerCutRun {
             }
             violations += engine.check(verifyData: true).problems.map { "check: \($0)" }
             let counted = engine.spaceCounters()
-            if let recount = try? engine.spaceRecount(), recount != counted { violations.append("space counters \(counted) differ from a recount \(recount)") }
+            if let recount = try? engine.spaceRecount(), recount != counted {
+                violations.append("space counters \(counted) differ from a recount \(recount)")
+            }
             engine.shutdown()
         } catch {
             return violations + ["the engine did not open: \(error)"]

@@ -1,10 +1,11 @@
+import Foundation
+import Testing
+
 // Power cuts at every durability barrier of a workload (PowerCutRun), and the bugs planted in the
 // engine that the same check must catch. Bounded for `make test`; APPLIANCE_POWERCUT_SCALE=N runs
 // N seeds of N times as many operations and crash points (APPLIANCE_POWERCUT_SEED: the first). The durability model is one per
 // process, hence serialized.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite(.serialized) struct PowerCutTests {
     static var scale: Int { Int(ProcessInfo.processInfo.environment["APPLIANCE_POWERCUT_SCALE"] ?? "") ?? 1 }
@@ -25,7 +26,9 @@ import Testing
             total.statesChecked += report.statesChecked
             total.undurableWrites += report.undurableWrites
         }
-        print("[power-cut] total over \(Self.scale) seed(s): \(total.images) crash points, \(total.statesChecked) key states, \(total.undurableWrites) undurable writes")
+        print(
+            "[power-cut] total over \(Self.scale) seed(s): \(total.images) crash points, \(total.statesChecked) key states, \(total.undurableWrites) undurable writes"
+        )
     }
 
     @Test(arguments: [

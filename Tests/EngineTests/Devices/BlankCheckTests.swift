@@ -1,6 +1,7 @@
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 @Suite struct BlankCheckTests {
     static let size: Int64 = 128 << 20

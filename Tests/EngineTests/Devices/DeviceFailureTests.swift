@@ -1,9 +1,10 @@
-// A device that keeps failing IO is taken out of service: reads go to the other replica, nothing
-// new is allocated on it, and it reports `failed`.
-@testable import Engine
 import Foundation
 import Glibc
 import Testing
+
+// A device that keeps failing IO is taken out of service: reads go to the other replica, nothing
+// new is allocated on it, and it reports `failed`.
+@testable import Engine
 
 @Suite struct DeviceFailureTests {
     @Test func repeatedIOErrorsFailTheDeviceAndReadsUseTheOtherReplica() throws {

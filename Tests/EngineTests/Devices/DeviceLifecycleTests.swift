@@ -1,8 +1,9 @@
+import Testing
+
 // The device state machine as a value: the operator's allowed changes and what each calls for,
 // refusals, failure (runtime only: the operator's choice stays underneath), and the figures the
 // allocator and the space accounting read from it.
 @testable import Engine
-import Testing
 
 @Suite struct DeviceLifecycleTests {
     static let choices: [DeviceState] = [.active, .readonly, .draining]

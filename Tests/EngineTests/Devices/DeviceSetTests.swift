@@ -1,11 +1,12 @@
+import Foundation
+import Synchronization
+import Testing
+
 // The device set is the one owner of device state: an operator's change racing a failure found on
 // the data path ends with one state that every reader agrees on (the device's reported state, the
 // allocator's choice of devices, the space accounting's withheld figures) — a failed device never
 // takes allocations again because an operator's change landed after the failure.
 @testable import Engine
-import Foundation
-import Synchronization
-import Testing
 
 @Suite struct DeviceSetTests {
     @Test func anOperatorChangeRacingAFailureLeavesOneStateEveryoneReads() throws {

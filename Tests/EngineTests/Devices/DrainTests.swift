@@ -4,11 +4,12 @@
 // device once one is added, and a forced removal of a dead device (refused while it holds the only
 // copy of something).
 import Catalog
-@testable import Engine
 import Foundation
 import Glibc
 import Synchronization
 import Testing
+
+@testable import Engine
 
 @Suite struct DrainTests {
     static func waitUntil(_ seconds: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {

@@ -1,11 +1,12 @@
+import Foundation
+import Testing
+
 // A device that takes no new allocations (readonly, draining, failed) takes its free space out of
 // what writes may be admitted to, and cannot be switched off while the writes already accepted
 // would no longer fit: an accepted write never fails at writeback for lack of space. (The contract
 // fuzzer found this: devices set readonly under cached async writes, whose writeback then failed
 // with 507, even on a GET.)
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct WithheldSpaceTests {
     static func isNoSpace(_ error: any Error) -> Bool {
@@ -27,7 +28,9 @@ import Testing
         }
         #expect(try engine.device(id: b).state == .active)
         // Admission now counts b's free space only.
-        #expect { try Scratch.bufferedUpload(engine, "vol", "more", Scratch.splitMixBytes(30 << 20, seed: 4), sync: false) } throws: { Self.isNoSpace($0) }
+        #expect { try Scratch.bufferedUpload(engine, "vol", "more", Scratch.splitMixBytes(30 << 20, seed: 4), sync: false) } throws: {
+            Self.isNoSpace($0)
+        }
         try engine.flushVolume(named: "vol")
         #expect(try Scratch.readObject(engine, "vol", "cached") == data)
         #expect(engine.spaceAudit().isEmpty)

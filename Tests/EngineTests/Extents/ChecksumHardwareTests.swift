@@ -30,11 +30,12 @@ import Testing
             for round in 0..<300 {
                 let offset = Int.random(in: 0..<16, using: &generator)
                 // Odd and even lengths, around the three-way stretches (3 x 256 and 3 x 8192 bytes).
-                let length = switch round % 3 {
-                case 0: round == 0 ? 1 << 20 : Int.random(in: 0...5000, using: &generator) | 1
-                case 1: Int.random(in: 0...80_000, using: &generator)
-                default: [767, 768, 769, 4096, 24_575, 24_576, 24_577, 65_536][round / 3 % 8] + Int.random(in: 0...1, using: &generator) * 8
-                }
+                let length =
+                    switch round % 3 {
+                    case 0: round == 0 ? 1 << 20 : Int.random(in: 0...5000, using: &generator) | 1
+                    case 1: Int.random(in: 0...80_000, using: &generator)
+                    default: [767, 768, 769, 4096, 24_575, 24_576, 24_577, 65_536][round / 3 % 8] + Int.random(in: 0...1, using: &generator) * 8
+                    }
                 let seed = UInt32.random(in: 0...UInt32.max, using: &generator)
                 let slice = UnsafeRawBufferPointer(rebasing: all[offset..<offset + length])
                 let hardware = appliance_crc32c(seed, slice.baseAddress, slice.count)

@@ -1,6 +1,7 @@
+import Testing
+
 // Copy-on-write splicing: retained pieces keep their (narrowed) copies, the rest is freed.
 @testable import Engine
-import Testing
 
 @Suite struct ExtentSpliceTests {
     static let block = Extent.checksumBlock

@@ -1,6 +1,7 @@
+import Testing
+
 // The extent iterator splits a range at extent boundaries and reports holes.
 @testable import Engine
-import Testing
 
 @Suite struct ExtentWalkTests {
     static func extent(_ offset: Int64, _ length: Int64) -> Extent {
@@ -11,13 +12,14 @@ import Testing
 
     @Test func splitsAtEveryBoundary() {
         let pieces = Array(ExtentWalk(extents: Self.extents, offset: 90, length: 130))
-        #expect(pieces == [
-            .mapped(index: 0, offsetInExtent: 90, length: 10),
-            .mapped(index: 1, offsetInExtent: 0, length: 50),
-            .hole(length: 50),
-            .mapped(index: 2, offsetInExtent: 0, length: 10),
-            .hole(length: 10),
-        ])
+        #expect(
+            pieces == [
+                .mapped(index: 0, offsetInExtent: 90, length: 10),
+                .mapped(index: 1, offsetInExtent: 0, length: 50),
+                .hole(length: 50),
+                .mapped(index: 2, offsetInExtent: 0, length: 10),
+                .hole(length: 10),
+            ])
     }
 
     @Test func rangeInsideOneExtent() {

@@ -1,10 +1,11 @@
+import Foundation
+import Glibc
+import Testing
+
 // Direct uploads stream their extents through ExtentWriteQueue's WriteStream: many extents on two
 // replicas land intact and in logical order, and a write that fails half way through an upload
 // fails the upload, leaves the previous version readable, and leaks no space.
 @testable import Engine
-import Foundation
-import Glibc
-import Testing
 
 @Suite struct ExtentWriteQueueTests {
     @Test func manyExtentsOnTwoReplicasRoundTripInOrder() throws {

@@ -1,10 +1,11 @@
+import Foundation
+import Testing
+
 // The catalog on the pool's own devices: copies on `metadataCopies` devices' metadata areas, a
 // pool imported from its devices into an empty data directory (paths renamed and reordered), a
 // rotten page read from another copy and repaired, copies moved off a removed device and back to
 // the data directory when the last device goes.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct CatalogCopiesTests {
     static func devices(_ directory: URL, _ count: Int, size: Int64 = 128 << 20) throws -> [String] {

@@ -1,10 +1,11 @@
+import Foundation
+import Testing
+
 // Multipart uploads in the engine: parts are written and committed on their own, Complete makes
 // one object of the listed parts (in order, whatever their numbers) without copying, the space
 // figures equal a fresh recount after every step, and the parts' space comes back on abort, on
 // parts left out, on a re-uploaded part number and on the bucket's deletion.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct MultipartTests {
     static let partSize = 5 << 20
@@ -41,7 +42,8 @@ import Testing
         let first = Scratch.splitMixBytes(Self.partSize, seed: 1)
         let second = Scratch.splitMixBytes(Self.partSize + 123, seed: 2)
         let last = Scratch.splitMixBytes(4097, seed: 3)
-        let upload = try engine.createUpload(volume: "photos", key: "big", contentType: "video/mp4", metadata: ["x-amz-meta-a": "1"], checksumAlgorithm: nil)
+        let upload = try engine.createUpload(
+            volume: "photos", key: "big", contentType: "video/mp4", metadata: ["x-amz-meta-a": "1"], checksumAlgorithm: nil)
         let e1 = try Self.upload(engine, "photos", "big", upload.id, number: 1, Scratch.splitMixBytes(1000, seed: 9))
         _ = e1
         // Part 1 again replaces the first upload of that number; part 7 is left out of the list.
@@ -55,13 +57,18 @@ import Testing
 
         // Out of order, a wrong ETag, a small part that is not the last: refused, nothing changes.
         #expect(throws: EngineError.invalidPartOrder) {
-            try engine.completeUpload(volume: "photos", key: "big", uploadID: upload.id, parts: [(3, e3), (1, e1b)], minimumPartSize: Int64(Self.partSize), combine: Self.combine)
+            try engine.completeUpload(
+                volume: "photos", key: "big", uploadID: upload.id, parts: [(3, e3), (1, e1b)], minimumPartSize: Int64(Self.partSize),
+                combine: Self.combine)
         }
         #expect(throws: EngineError.self) {
-            try engine.completeUpload(volume: "photos", key: "big", uploadID: upload.id, parts: [(1, "nope")], minimumPartSize: Int64(Self.partSize), combine: Self.combine)
+            try engine.completeUpload(
+                volume: "photos", key: "big", uploadID: upload.id, parts: [(1, "nope")], minimumPartSize: Int64(Self.partSize), combine: Self.combine)
         }
         #expect(throws: EngineError.partTooSmall(number: 7, size: 2000, minimum: Int64(Self.partSize))) {
-            try engine.completeUpload(volume: "photos", key: "big", uploadID: upload.id, parts: [(7, "etag-7-2000"), (9, e9)], minimumPartSize: Int64(Self.partSize), combine: Self.combine)
+            try engine.completeUpload(
+                volume: "photos", key: "big", uploadID: upload.id, parts: [(7, "etag-7-2000"), (9, e9)], minimumPartSize: Int64(Self.partSize),
+                combine: Self.combine)
         }
         try SpaceCountersTests.expectCountersMatchRecount(engine, "after refused completes")
 

@@ -1,9 +1,10 @@
+import Foundation
+import Testing
+
 // Bounds on open multipart uploads in the engine: the per-volume limit is checked in the creating
 // transaction, and the expiry sweep aborts exactly the uploads created before its cutoff, freeing
 // their parts' space (the counters equal a recount after it).
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct UploadJanitorTests {
     @Test func aVolumeHoldsAtMostTheLimitOfOpenUploads() throws {

@@ -1,12 +1,13 @@
+import Foundation
+import Synchronization
+import Testing
+
 // Several threads drive one Engine with random PUT / PATCH / GET / HEAD / DELETE / flush on a
 // small shared key set, buffered and direct, sync and async. Every byte read must belong to a
 // version written for that key; afterwards no range may be freed twice or leaked, reservations
 // return to zero after a flush, and a restart shows the same bytes. (A DELETE racing a buffered
 // PUT and its writeback once freed the old version's space twice.)
 @testable import Engine
-import Foundation
-import Synchronization
-import Testing
 
 @Suite(.serialized) struct ConcurrentLifecycleTests {
     /// Object bytes are 8-byte words `tag << 32 | (word index ^ key salt)`: any word read tells
@@ -70,7 +71,9 @@ import Testing
             var bytes = [UInt8](repeating: 0xEE, count: Int(reader.info.size))
             var at = 0
             while at < bytes.count {
-                let n = try bytes.withUnsafeMutableBytes { raw in try reader.read(at: Int64(at), into: UnsafeMutableRawBufferPointer(rebasing: raw[at...])) }
+                let n = try bytes.withUnsafeMutableBytes { raw in
+                    try reader.read(at: Int64(at), into: UnsafeMutableRawBufferPointer(rebasing: raw[at...]))
+                }
                 if n == 0 { break }
                 at += n
             }
@@ -82,7 +85,9 @@ import Testing
         var at = 0
         while at < bytes.count {
             let end = min(bytes.count, at + 5000)
-            let n = try bytes.withUnsafeMutableBytes { raw in try reader.read(at: Int64(at), into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<end])) }
+            let n = try bytes.withUnsafeMutableBytes { raw in
+                try reader.read(at: Int64(at), into: UnsafeMutableRawBufferPointer(rebasing: raw[at..<end]))
+            }
             if n == 0 { break }
             at += n
         }
@@ -104,7 +109,8 @@ import Testing
                     let data = body(tag: tag, salt: salt, from: 0, count: size)
                     switch Int.random(in: 0..<3, using: &rng) {
                     case 0:
-                        let writer = try engine.beginUpload(volume: volume, key: key, contentType: nil, length: Int64(size), cacheThrough: Bool.random(using: &rng))
+                        let writer = try engine.beginUpload(
+                            volume: volume, key: key, contentType: nil, length: Int64(size), cacheThrough: Bool.random(using: &rng))
                         try data.withUnsafeBytes { try writer.append($0) }
                         _ = try writer.commit()
                     default:
@@ -117,13 +123,16 @@ import Testing
                     let count = Int.random(in: 1...3000, using: &rng) * 8
                     let tag = ledger.start(key)
                     let data = body(tag: tag, salt: salt, from: offset, count: count)
-                    let upload = try engine.beginBufferedUpload(volume: volume, key: key, contentType: nil, length: Int64(count), mode: .patch(offset: Int64(offset)))
+                    let upload = try engine.beginBufferedUpload(
+                        volume: volume, key: key, contentType: nil, length: Int64(count), mode: .patch(offset: Int64(offset)))
                     try data.withUnsafeBytes { try upload.append($0) }
                     _ = try upload.finish(sync: Bool.random(using: &rng))
                 case 8..<13:  // GET, buffered or direct
                     let direct = Bool.random(using: &rng)
                     let bytes = try read(engine, volume, key, direct: direct)
-                    if let problem = problem(bytes, salt: salt, written: ledger.written(key)) { ledger.fail("\(direct ? "direct" : "buffered") GET \(key): \(problem)") }
+                    if let problem = problem(bytes, salt: salt, written: ledger.written(key)) {
+                        ledger.fail("\(direct ? "direct" : "buffered") GET \(key): \(problem)")
+                    }
                 case 13..<15:  // HEAD
                     let reader = try engine.openBuffered(volume: volume, key: key)
                     reader.close()
@@ -172,7 +181,9 @@ import Testing
         var contents: [String: [UInt8]] = [:]
         for key in Self.keys {
             guard let bytes = try? Self.read(engine, "shared", key, direct: true) else { continue }
-            if let problem = Self.problem(bytes, salt: Self.salt(key), written: ledger.written(key)) { Issue.record("\(key) after the run: \(problem)") }
+            if let problem = Self.problem(bytes, salt: Self.salt(key), written: ledger.written(key)) {
+                Issue.record("\(key) after the run: \(problem)")
+            }
             contents[key] = bytes
         }
         engine.shutdown()

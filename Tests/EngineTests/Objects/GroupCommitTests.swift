@@ -1,11 +1,12 @@
 // Group commit: concurrent sync writes share device flushes and catalog transactions, each is
 // answered only once its data and its commit are durable, and one write's failure is its own.
 import Catalog
-@testable import Engine
 import Foundation
 import Glibc
 import Synchronization
 import Testing
+
+@testable import Engine
 
 @Suite(.serialized) struct GroupCommitTests {
     /// Runs `body(thread)` on `threads` threads released together; waits for all.

@@ -1,11 +1,12 @@
+import Foundation
+import Synchronization
+import Testing
+
 // A listing taken while async writes are written back lists every acknowledged key. It merges the
 // catalog's page with the cache's not-yet-committed versions; reading the catalog first let an
 // object whose writeback committed between the two reads drop out of both (CI saw 8 of 150 keys
 // missing from a listing).
 @testable import Engine
-import Foundation
-import Synchronization
-import Testing
 
 @Suite struct ListingDuringWritebackTests {
     @Test func everyAcknowledgedKeyIsListedWhileWritebackCommits() throws {

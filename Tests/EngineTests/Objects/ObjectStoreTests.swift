@@ -2,9 +2,10 @@
 // left dirty, direct past it, a large sync buffered write to the direct writer), openPatch checks
 // a direct range's alignment, and a server-side copy honours its conditions.
 import Catalog
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 @Suite struct ObjectStoreTests {
     static func put(_ engine: Engine, _ key: String, _ data: [UInt8], _ options: WriteOptions) throws -> ObjectInfo {

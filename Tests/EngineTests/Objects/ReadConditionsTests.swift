@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 // The conditions of a read or a copy, in RFC 9110 §13.2.2's order: If-Match (else
 // If-Unmodified-Since) decides failure before If-None-Match (else If-Modified-Since) decides 304.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct ReadConditionsTests {
     static let info = ObjectInfo(

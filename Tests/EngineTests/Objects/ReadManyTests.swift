@@ -1,9 +1,10 @@
+import Foundation
+import Testing
+
 // ObjectReader.readMany: many reads in flight from one thread return exactly what `read` would,
 // whatever the range (aligned, unaligned, across extents, past the end), and a replica whose
 // block fails its checksum is counted and read from the other copy.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct ReadManyTests {
     @Test func pipelinedReadsMatchTheObjectAndFallBackPastBadReplicas() throws {
@@ -30,7 +31,9 @@ import Testing
 
         let size = Int64(data.count)
         let extent = Int64(ObjectWriter.extentBytes)
-        var ranges: [(Int64, Int)] = [(0, 4096), (3 * 4096, 4096), (5 * 4096, 8192), (4097, 100), (extent - 4096, 8192), (size - 4096, 4096), (size - 904, 4096)]
+        var ranges: [(Int64, Int)] = [
+            (0, 4096), (3 * 4096, 4096), (5 * 4096, 8192), (4097, 100), (extent - 4096, 8192), (size - 4096, 4096), (size - 904, 4096),
+        ]
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<200 { ranges.append((Int64.random(in: 0..<size / 4096, using: &generator) * 4096, 4096)) }
         let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: ranges.count * 8192, alignment: 4096)

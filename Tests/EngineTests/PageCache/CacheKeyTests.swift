@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 // Cache entries are keyed by the key's bytes, as the catalog's UNIQUE(volumeId, key) is:
 // "\u{E9}" (NFC) and "e\u{301}" (NFD) are two objects, though Swift's String == calls them equal.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct CacheKeyTests {
     @Test func canonicallyEquivalentKeysAreTwoObjectsInTheCache() throws {

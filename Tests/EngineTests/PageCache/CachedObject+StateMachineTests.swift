@@ -1,7 +1,8 @@
+import Testing
+
 // The cache entry lifecycle as a value: which uses each state admits, and the transitions that
 // are allowed (the others trap: they would be two writebacks at once, or a drop under one).
 @testable import Engine
-import Testing
 
 @Suite struct CachedObjectStateMachineTests {
     @Test func whoMayUseAnEntryInEachState() {

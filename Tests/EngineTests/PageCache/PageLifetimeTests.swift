@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 // Pages live as long as the cache (or a reader of their version) needs them, not as long as the
 // upload that wrote them: a finished upload still referenced by its caller holds no page.
 @testable import Engine
-import Foundation
-import Testing
 
 @Suite struct PageLifetimeTests {
     @Test func aFinishedUploadDoesNotKeepItsPages() throws {

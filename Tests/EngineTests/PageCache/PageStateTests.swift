@@ -1,6 +1,7 @@
+import Testing
+
 // The per-sector state machine: reserve-before-copy, dirty, written, invalidate.
 @testable import Engine
-import Testing
 
 @Suite struct PageStateTests {
     @Test func holesNeedAFullReservationAllocatedSectorsNone() {

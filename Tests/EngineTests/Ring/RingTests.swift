@@ -1,10 +1,11 @@
-// io_uring ring layer: batches, pipelines, short reads, injected faults and the ring pool,
-// against O_DIRECT temp files.
-@testable import Engine
 import Foundation
 import Glibc
 import Synchronization
 import Testing
+
+// io_uring ring layer: batches, pipelines, short reads, injected faults and the ring pool,
+// against O_DIRECT temp files.
+@testable import Engine
 
 /// Serialized: the EIO test injects a process-wide fault for "io_uring write", which a
 /// concurrently running ring write in this suite could otherwise consume.
@@ -139,7 +140,11 @@ import Testing
         defer { Self.close(file) }
         let ring = try Ring(entries: 4)
         var calls = 0
-        ring.pipeline(count: 0, depth: 8, make: { _ in calls += 1; return .fsync(fd: file.fd) }, complete: { _, _ in calls += 1 })
+        ring.pipeline(
+            count: 0, depth: 8,
+            make: { _ in
+                calls += 1; return .fsync(fd: file.fd)
+            }, complete: { _, _ in calls += 1 })
         #expect(calls == 0)
         #expect(ring.perform([]).isEmpty)
 
@@ -200,9 +205,10 @@ import Testing
                 given += 1
                 inFlight += 1
                 maxInFlight = max(maxInFlight, inFlight)
-                return .operation(.read(
-                    fd: file.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffers[i * Self.block..<(i + 1) * Self.block]),
-                    offset: Int64(i % blocks * Self.block)))
+                return .operation(
+                    .read(
+                        fd: file.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffers[i * Self.block..<(i + 1) * Self.block]),
+                        offset: Int64(i % blocks * Self.block)))
             },
             complete: { i, result in
                 inFlight -= 1

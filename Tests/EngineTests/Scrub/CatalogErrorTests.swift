@@ -2,10 +2,11 @@
 // ends `failed` with the reason (not `finished` with nothing found), and a drain whose catalog
 // reads fail stops with the reason (not "the device holds no copies now").
 import Catalog
-@testable import Engine
 import Foundation
 import Glibc
 import Testing
+
+@testable import Engine
 
 @Suite struct CatalogErrorTests {
     @Test func aScrubWhoseCatalogReadsFailEndsFailedWithTheReason() throws {

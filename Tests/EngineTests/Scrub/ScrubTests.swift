@@ -4,9 +4,10 @@
 // while the scrub runs (the overwrite wins and nothing is reverted), a read that finds a bad copy
 // (repaired in the background). A second scrub finds nothing.
 import Catalog
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 @Suite struct ScrubTests {
     /// Flips `count` bytes of `key`'s copy `copy` of extent `extent`, `at` bytes into it.

@@ -1,7 +1,8 @@
-// Temporary directories, sparse device files and engines for the Engine tests.
-@testable import Engine
 import Foundation
 import Logging
+
+// Temporary directories, sparse device files and engines for the Engine tests.
+@testable import Engine
 
 enum Scratch {
     static let mebibyte: Int64 = 1 << 20
@@ -46,7 +47,9 @@ enum Scratch {
         var generator = SplitMix(state: seed)
         var bytes = [UInt8](repeating: 0, count: count)
         bytes.withUnsafeMutableBytes { raw in
-            for offset in stride(from: 0, to: count - count % 8, by: 8) { raw.storeBytes(of: generator.next(), toByteOffset: offset, as: UInt64.self) }
+            for offset in stride(from: 0, to: count - count % 8, by: 8) {
+                raw.storeBytes(of: generator.next(), toByteOffset: offset, as: UInt64.self)
+            }
             for offset in count - count % 8..<count { raw[offset] = UInt8(truncatingIfNeeded: generator.next()) }
         }
         return bytes
@@ -74,7 +77,8 @@ enum Scratch {
     ) throws -> (Engine, [DeviceInfo]) {
         let engine = try engine(directory)
         let added = try (0..<devices).map { i in
-            try engine.addDevice(path: try file(directory, "\(Character(UnicodeScalar(UInt8(97 + i)))).img", size: deviceSize), label: nil, force: false)
+            try engine.addDevice(
+                path: try file(directory, "\(Character(UnicodeScalar(UInt8(97 + i)))).img", size: deviceSize), label: nil, force: false)
         }
         _ = try engine.createVolume(name: volume, capacityBytes: capacity, replicas: replicas, provisioning: .thin)
         return (engine, added)

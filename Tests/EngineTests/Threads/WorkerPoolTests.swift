@@ -1,8 +1,9 @@
-// The worker pool: a job never waits for another, and idle threads are reused.
-@testable import Engine
 import Foundation
 import Synchronization
 import Testing
+
+// The worker pool: a job never waits for another, and idle threads are reused.
+@testable import Engine
 
 @Suite struct WorkerPoolTests {
     @Test func aBlockedJobDelaysNoOther() {

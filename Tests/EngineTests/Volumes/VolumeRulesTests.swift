@@ -1,5 +1,6 @@
-@testable import Engine
 import Testing
+
+@testable import Engine
 
 @Suite struct VolumeRulesTests {
     /// The field named by an `invalidArgument`, nil for anything else.
