@@ -4,6 +4,7 @@
 # that a refactor's "before" and "after" can be compared.
 #
 #   scripts/ownership_figures.sh [-v] [ROOT]      (ROOT defaults to `.`; it must hold Sources/)
+#   scripts/ownership_figures.sh --check [ROOT]   (exit 1 when an ownership rule is broken; `make lint`)
 #
 # Prints one `name: count` per line. With -v, each figure is followed by its sites, indented, as
 # `path:line: code` (paths relative to ROOT).
@@ -18,6 +19,32 @@ set -euo pipefail
 export LC_ALL=C.UTF-8   # so that grep counts characters, not bytes, for the line lengths
 
 verbose=0
+if [[ ${1:-} == --check ]]; then
+    # Fails (exit 1, naming the sites) when an ownership rule is broken: the page cache's lock or
+    # its objects' and pages' fields touched outside Engine/PageCache/, or a thread started other
+    # than through Engine/Threads/ (the benchmark command's client threads aside).
+    shift
+    report=$(bash "$0" -v "${1:-.}") || exit 2
+    broken=0
+    for figure in cache_lock_sites_outside_pagecache cache_state_borrowers_outside pagecache_field_writes_outside; do
+        count=$(grep "^$figure: " <<<"$report" | awk '{print $2}')
+        if [[ $count != 0 ]]; then
+            echo "ownership: $figure is $count (must be 0):" >&2
+            awk -v f="$figure: " 'index($0, f) == 1 {on = 1; next} /^[a-z_.]+: / {on = 0} on' <<<"$report" >&2
+            broken=1
+        fi
+    done
+    strays=$(awk '/^thread_start_sites: / {on = 1; next} /^[a-z_.]+: / {on = 0} on' <<<"$report" \
+        | grep -v -e 'Sources/Engine/Threads/' -e 'Sources/Appliance/Commands/BenchEngineCommand.swift' || true)
+    if [[ -n $strays ]]; then
+        echo "ownership: threads started outside Engine/Threads/:" >&2
+        echo "$strays" >&2
+        broken=1
+    fi
+    ((broken)) && exit 1
+    echo "ownership rules hold"
+    exit 0
+fi
 if [[ ${1:-} == -v ]]; then verbose=1; shift; fi
 root=${1:-.}
 cd "$root"
@@ -104,7 +131,7 @@ emit thread_start_sites "$tmp/b"
 # (`sleepUntil`, `asleep`), `func sleep` declarations, and calls like `sleep(seconds:)` or
 # `self.sleep(…)`, which are the scrubber's and the janitor's own waits on a condition.
 sites '\b(usleep|nanosleep)\(|\bThread\.sleep\(|(^|[^A-Za-z0-9_.])sleep\((\)|[^a-zA-Z_)]|[a-zA-Z_][A-Za-z0-9_.]*[^A-Za-z0-9_.:])' \
-    | grep -Ev 'func (u|nano)?sleep\(' >"$tmp/c"
+    | { grep -Ev 'func (u|nano)?sleep\(' || true; } >"$tmp/c"
 emit sleep_loops "$tmp/c"
 
 # --- d. Kinds of lock and synchronization primitive ----------------------------------------------
