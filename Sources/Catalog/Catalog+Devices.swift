@@ -73,7 +73,7 @@ extension Catalog {
 
     /// Changes a device's state after `validate` approves it (it sees the current row).
     package func updateDeviceState(
-        id: String, to state: String, validate: (DeviceRecord) throws -> Void
+        id: String, to state: DeviceRecord.State, validate: (DeviceRecord) throws -> Void
     ) throws -> DeviceWithUsage {
         try write { db in
             guard var record = try DeviceRecord.fetchOne(db, key: id) else { throw CatalogError.notFound("device \(id)") }
@@ -96,7 +96,7 @@ extension Catalog {
             pool.capacityBytes -= record.capacityBytes
             pool.allocatedBytes -= used
             pool.deviceCount -= 1
-            if record.state == "active" { pool.activeDeviceCount -= 1 }
+            if record.state == .active { pool.activeDeviceCount -= 1 }
             try validate(DeviceWithUsage(record: record, usedBytes: used), pool)
             try record.delete(db)
             return record

@@ -176,7 +176,7 @@ extension Catalog {
             let capacity: Int64 = row["capacity"]
             let replicas: Int64 = row["replicas"]
             let allocated: Int64 = row["allocated"]
-            let thick = (row["provisioning"] as String) == "thick"
+            let thick = (row["provisioning"] as VolumeRecord.Provisioning) == .thick
             result[row["id"]] = VolumeUsage(
                 usedBytes: row["used"], objectCount: row["count"], allocatedBytes: allocated,
                 reservedBytes: thick ? max(0, capacity * replicas - allocated) : 0)

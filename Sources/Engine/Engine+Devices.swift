@@ -86,7 +86,7 @@ extension Engine {
                 metadataBytes: areaBytes)
             try device.writeSuperblock(sb)
             let record = DeviceRecord(
-                id: id.uuidString.lowercased(), path: path, label: label, state: DeviceState.active.rawValue,
+                id: id.uuidString.lowercased(), path: path, label: label, state: .active,
                 capacityBytes: device.size - dataOffset, logicalBlockSize: device.logicalBlockSize,
                 dataOffset: dataOffset, createdAt: now.truncatedToSeconds)
             do throws(EngineError) {
@@ -130,7 +130,7 @@ extension Engine {
             let actions = try devices.request(id: id, target)
             do throws(EngineError) {
                 let updated = try catalogCall(notFound: .deviceNotFound(id: id)) {
-                    try catalog.updateDeviceState(id: id, to: target.rawValue) { _ in }
+                    try catalog.updateDeviceState(id: id, to: DeviceRecord.State(target)) { _ in }
                 }
                 return (actions, updated.record)
             } catch {
@@ -323,9 +323,9 @@ extension Engine {
                 }
                 devices.add(
                     id: record.id, device: device, identity: DeviceSet.Identity(uuid: sb.deviceUUID, metadataArea: sb.metadataArea),
-                    chosen: try Self.chosenState(record))
+                    chosen: Self.chosenState(record))
             } catch {
-                devices.addUnavailable(id: record.id, chosen: try Self.chosenState(record), reason: error.description)
+                devices.addUnavailable(id: record.id, chosen: Self.chosenState(record), reason: error.description)
                 logger.error("device unavailable; marked failed", metadata: ["id": "\(record.id)", "path": "\(record.path)", "reason": "\(error)"])
             }
         }
@@ -344,13 +344,15 @@ extension Engine {
         }
     }
 
-    /// The operator's state a catalog row holds; a value this build does not know is an error,
-    /// never a guess.
-    static func chosenState(_ record: DeviceRecord) throws(EngineError) -> DeviceState {
-        guard let state = DeviceState(rawValue: record.state), state != .failed else {
-            throw .catalog("device \(record.id) has the state \(record.state), which this build does not know")
+    /// The operator's state a catalog row holds. No build persists `failed` (it is the engine's
+    /// finding); a row that holds it anyway reads as readonly: readable, taking nothing new, until
+    /// the operator says otherwise.
+    static func chosenState(_ record: DeviceRecord) -> DeviceState {
+        switch record.state {
+        case .active: .active
+        case .readonly, .failed: .readonly
+        case .draining: .draining
         }
-        return state
     }
 
     func info(_ record: DeviceRecord) -> DeviceInfo {

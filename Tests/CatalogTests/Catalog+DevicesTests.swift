@@ -26,11 +26,11 @@ import Testing
     @Test func updateDeviceStateChangesTheRow() throws {
         let catalog = try Catalog.inMemory()
         try catalog.insertDevice(Fixture.device("d1"))
-        var seen: [String] = []
-        let updated = try catalog.updateDeviceState(id: "d1", to: "readonly") { seen.append($0.state) }
-        #expect(seen == ["active"])
-        #expect(updated.record.state == "readonly")
-        #expect(try catalog.device(id: "d1")?.record.state == "readonly")
+        var seen: [DeviceRecord.State] = []
+        let updated = try catalog.updateDeviceState(id: "d1", to: .readonly) { seen.append($0.state) }
+        #expect(seen == [.active])
+        #expect(updated.record.state == .readonly)
+        #expect(try catalog.device(id: "d1")?.record.state == .readonly)
         #expect(try catalog.poolUsage().activeDeviceCount == 0)
     }
 
@@ -38,7 +38,7 @@ import Testing
         let catalog = try Catalog.inMemory()
         try catalog.insertDevice(Fixture.device("d1"))
         #expect(throws: Refused()) {
-            try catalog.updateDeviceState(id: "d1", to: "readonly") { _ in throw Refused() }
+            try catalog.updateDeviceState(id: "d1", to: .readonly) { _ in throw Refused() }
         }
         #expect(try catalog.device(id: "d1")?.record == Fixture.device("d1"))
     }
@@ -46,7 +46,7 @@ import Testing
     @Test func updateDeviceStateOfAnUnknownDeviceIsNotFound() throws {
         let catalog = try Catalog.inMemory()
         #expect(throws: CatalogError.notFound("device nope")) {
-            try catalog.updateDeviceState(id: "nope", to: "readonly") { _ in }
+            try catalog.updateDeviceState(id: "nope", to: .readonly) { _ in }
         }
     }
 
@@ -54,8 +54,8 @@ import Testing
         let catalog = try Catalog.inMemory()
         try catalog.insertDevice(Fixture.device("d1", capacity: 1 << 30))
         try catalog.insertDevice(Fixture.device("d2", capacity: 1 << 29))
-        try catalog.insertDevice(Fixture.device("d3", state: "readonly", capacity: 1 << 28))
-        let volume = try catalog.createVolume(Fixture.volume("vol", capacity: 1 << 20, replicas: 2, provisioning: "thick")) { _ in }
+        try catalog.insertDevice(Fixture.device("d3", state: .readonly, capacity: 1 << 28))
+        let volume = try catalog.createVolume(Fixture.volume("vol", capacity: 1 << 20, replicas: 2, provisioning: .thick)) { _ in }
         try catalog.storeObject(volumeId: volume.record.id!, key: "k", size: 8192, on: ["d1", "d2"])
         let before = try catalog.poolUsage()
 
@@ -80,11 +80,11 @@ import Testing
 
     @Test func deleteDeviceRemovesTheRow() throws {
         let catalog = try Catalog.inMemory()
-        try catalog.insertDevice(Fixture.device("d1", state: "readonly"))
+        try catalog.insertDevice(Fixture.device("d1", state: .readonly))
         try catalog.insertDevice(Fixture.device("d2"))
         var seenPool: PoolUsage?
         let removed = try catalog.deleteDevice(id: "d1") { _, pool in seenPool = pool }
-        #expect(removed == Fixture.device("d1", state: "readonly"))
+        #expect(removed == Fixture.device("d1", state: .readonly))
         #expect(seenPool?.activeDeviceCount == 1)  // d1 was not active: the count is unchanged.
         #expect(try catalog.devices().map(\.record.id) == ["d2"])
         #expect(throws: CatalogError.notFound("device d1")) { try catalog.deleteDevice(id: "d1") { _, _ in } }

@@ -36,7 +36,7 @@ import Testing
     @Test func thickVolumeReservesCapacityTimesReplicas() throws {
         let catalog = try Catalog.inMemory()
         try catalog.insertDevice(Fixture.device("d1", capacity: 1 << 20))
-        let thick = try catalog.createVolume(Fixture.volume("thick", capacity: 1000, replicas: 3, provisioning: "thick")) { _ in }
+        let thick = try catalog.createVolume(Fixture.volume("thick", capacity: 1000, replicas: 3, provisioning: .thick)) { _ in }
         _ = try catalog.createVolume(Fixture.volume("thin", capacity: 5000, replicas: 2)) { _ in }
         #expect(thick.usage.reservedBytes == 3000)
         let pool = try catalog.poolUsage()
@@ -48,7 +48,7 @@ import Testing
 
     @Test func resizeUpdatesCapacityAndReservation() throws {
         let catalog = try Catalog.inMemory()
-        _ = try catalog.createVolume(Fixture.volume("vol", capacity: 1000, replicas: 2, provisioning: "thick")) { _ in }
+        _ = try catalog.createVolume(Fixture.volume("vol", capacity: 1000, replicas: 2, provisioning: .thick)) { _ in }
         let later = Fixture.now.addingTimeInterval(60)
         var seen: (before: Int64, reservedAfter: Int64)?
         let resized = try catalog.resizeVolume(named: "vol", capacityBytes: 4000, now: later) { before, poolAfter in
@@ -65,7 +65,7 @@ import Testing
 
     @Test func resizeRefusedByValidationRollsBack() throws {
         let catalog = try Catalog.inMemory()
-        let created = try catalog.createVolume(Fixture.volume("vol", capacity: 1000, replicas: 2, provisioning: "thick")) { _ in }
+        let created = try catalog.createVolume(Fixture.volume("vol", capacity: 1000, replicas: 2, provisioning: .thick)) { _ in }
         #expect(throws: Refused()) {
             try catalog.resizeVolume(named: "vol", capacityBytes: 4000, now: Fixture.now.addingTimeInterval(60)) { _, _ in
                 throw Refused()

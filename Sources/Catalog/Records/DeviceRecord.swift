@@ -1,4 +1,5 @@
-// One member device of the pool. `state` is stored as its raw name; the schema CHECKs the set.
+// One member device of the pool. `state` is a typed column (its raw name; the schema CHECKs the
+// set): a row with a name this build does not know fails to decode, loudly.
 package import Foundation
 import GRDB
 
@@ -8,7 +9,7 @@ package struct DeviceRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     package var id: String
     package var path: String
     package var label: String?
-    package var state: String
+    package var state: State
     /// Usable data bytes (after the superblock area).
     package var capacityBytes: Int64
     package var logicalBlockSize: Int64
@@ -17,7 +18,7 @@ package struct DeviceRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     package var createdAt: Date
 
     package init(
-        id: String, path: String, label: String?, state: String, capacityBytes: Int64,
+        id: String, path: String, label: String?, state: State, capacityBytes: Int64,
         logicalBlockSize: Int64, dataOffset: Int64, createdAt: Date
     ) {
         self.id = id
@@ -28,6 +29,12 @@ package struct DeviceRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         self.logicalBlockSize = logicalBlockSize
         self.dataOffset = dataOffset
         self.createdAt = createdAt
+    }
+
+    /// The state the operator chose (the catalog never stores the engine's `failed` finding; the
+    /// schema allows it, as rows from early builds may hold it).
+    package enum State: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+        case active, readonly, draining, failed
     }
 
     package enum Columns {

@@ -9,11 +9,11 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var name: String
     package var capacityBytes: Int64
     package var replicas: Int64
-    package var provisioning: String
+    package var provisioning: Provisioning
     package var createdAt: Date
     package var updatedAt: Date
 
-    package init(name: String, capacityBytes: Int64, replicas: Int64, provisioning: String, createdAt: Date) {
+    package init(name: String, capacityBytes: Int64, replicas: Int64, provisioning: Provisioning, createdAt: Date) {
         self.name = name
         self.capacityBytes = capacityBytes
         self.replicas = replicas
@@ -25,6 +25,14 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    /// A typed column (its raw name; the schema CHECKs the set).
+    package enum Provisioning: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+        case thin, thick
+    }
+
+    /// Its whole quota is reserved up front.
+    package var isThick: Bool { provisioning == .thick }
 
     package enum Columns {
         static let name = Column(CodingKeys.name)

@@ -266,7 +266,7 @@ package final class SpaceAccounting: Sendable {
         for record in recount.volumes {
             let usage = recount.volumeUsages[record.id!] ?? .zero
             let volume = VolumeCounters(
-                capacity: record.capacityBytes, replicas: record.replicas, thick: record.provisioning == Provisioning.thick.rawValue,
+                capacity: record.capacityBytes, replicas: record.replicas, thick: record.isThick,
                 used: usage.usedBytes, objects: usage.objectCount, allocated: usage.allocatedBytes)
             pool.thickReserved += volume.thickReserved
             byStripe[Int(UInt64(bitPattern: record.id!) % UInt64(Self.stripeCount))][record.id!] = volume
@@ -295,7 +295,7 @@ package final class SpaceAccounting: Sendable {
 
     func volumeCreated(_ record: VolumeRecord) {
         let volume = VolumeCounters(
-            capacity: record.capacityBytes, replicas: record.replicas, thick: record.provisioning == Provisioning.thick.rawValue)
+            capacity: record.capacityBytes, replicas: record.replicas, thick: record.isThick)
         stripe(record.id!).withLock { $0[record.id!] = volume }
         changePool { $0.thickReserved += volume.thickReserved }
     }

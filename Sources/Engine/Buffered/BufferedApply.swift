@@ -37,7 +37,7 @@ extension Engine {
             attributes: attributes, etag: etag ?? ObjectWriter.newETag(), size: size, pages: pages, staging: staging,
             reservedLogical: reservedLogical, reservedPhysical: reservedPhysical, pinning: deferredFree)
         space.releaseBuffered(
-            volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, logical: installed.releaseLogical,
+            volumeID: volume.id!, thick: volume.isThick, logical: installed.releaseLogical,
             physical: installed.releasePhysical)
         return installed.info
     }
@@ -48,7 +48,7 @@ extension Engine {
         reservedLogical: Int64, reservedPhysical: Int64
     ) throws(EngineError) -> ObjectInfo {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
-        let thick = volume.provisioning == Provisioning.thick.rawValue
+        let thick = volume.isThick
         let notFound = EngineError.objectNotFound(volume: volume.name, key: key)
         for _ in 0..<8 {
             // Pages partly overwritten and not cached are read from disk first, outside the lock.

@@ -89,7 +89,7 @@ package final class BufferedUpload: @unchecked Sendable {
     }
 
     private var replicas: UInt8 { UInt8(volume.replicas) }
-    private var thick: Bool { volume.provisioning == Provisioning.thick.rawValue }
+    private var thick: Bool { volume.isThick }
 
     private func reserve(logical: Int64, physical: Int64) throws(EngineError) {
         let engine = self.engine

@@ -34,7 +34,7 @@ extension Engine {
         try Self.validate(length: length)
         guard let length, length > 0, let volume = volumeRecords.withLock({ $0[name] }) else { return }
         try space.refuseEarly(
-            volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, logical: length,
+            volumeID: volume.id!, thick: volume.isThick, logical: length,
             physical: SpaceAccounting.physicalBytes(logical: length, replicas: volume.replicas))
     }
 

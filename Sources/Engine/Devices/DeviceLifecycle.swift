@@ -3,6 +3,8 @@
 // so the operator's choice is there again when the device comes back). Events return the actions
 // for the owner (DeviceSet, then Engine+Devices) to carry out; nothing here does IO, takes a lock
 // or reads a clock.
+import Catalog
+
 package enum DeviceState: String, Sendable, Equatable, CaseIterable {
     /// New allocations go here.
     case active
@@ -12,6 +14,18 @@ package enum DeviceState: String, Sendable, Equatable, CaseIterable {
     case draining
     /// Unusable: IO errors past a threshold, or missing/mismatched at start (set by the engine).
     case failed
+}
+
+extension DeviceRecord.State {
+    /// The catalog column of an operator's choice.
+    init(_ state: DeviceState) {
+        switch state {
+        case .active: self = .active
+        case .readonly: self = .readonly
+        case .draining: self = .draining
+        case .failed: preconditionFailure("failed is the engine's finding, never persisted")
+        }
+    }
 }
 
 package struct DeviceLifecycle: Sendable, Equatable {

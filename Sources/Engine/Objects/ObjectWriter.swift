@@ -62,7 +62,7 @@ package final class ObjectWriter: @unchecked Sendable {
         reservation =
             adopting
             ?? SpaceAccounting.Reservation(
-                volumeID: volume.id!, thick: volume.provisioning == Provisioning.thick.rawValue, replacing: replacing ?? 0, upload: true)
+                volumeID: volume.id!, thick: volume.isThick, replacing: replacing ?? 0, upload: true)
         if let declaredLength, declaredLength > reservation.logical { try reserve(declaredLength - reservation.logical) }
     }
 

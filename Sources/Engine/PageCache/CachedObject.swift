@@ -70,7 +70,7 @@ final class CachedObject: @unchecked Sendable {
     convenience init(volume: VolumeRecord, stored: StoredObject) {
         self.init(
             volumeID: volume.id!, volumeName: volume.name, key: stored.record.key, replicas: UInt8(volume.replicas),
-            thick: volume.provisioning == Provisioning.thick.rawValue, committed: ObjectInfo(stored.record),
+            thick: volume.isThick, committed: ObjectInfo(stored.record),
             extents: stored.extents.map(Extent.init), committedID: stored.record.id)
     }
 

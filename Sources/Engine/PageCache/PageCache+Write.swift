@@ -54,7 +54,7 @@ extension PageCache {
             let dropped = Self.drop(&state, key: key, pinning: deferredFree)
             let object = CachedObject(
                 volumeID: volume.id!, volumeName: volume.name, key: key.key, replicas: UInt8(volume.replicas),
-                thick: volume.provisioning == Provisioning.thick.rawValue, committed: nil, extents: previous?.extents ?? [],
+                thick: volume.isThick, committed: nil, extents: previous?.extents ?? [],
                 committedID: previous?.committedID)
             object.committedExists = previous?.committedExists ?? false
             object.committedSize = previous?.committedSize ?? 0

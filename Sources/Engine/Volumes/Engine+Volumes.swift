@@ -36,7 +36,7 @@ extension Engine {
         try VolumeRules.validate(replicas: replicas)
         try checkMetadataRoom()
         let record = VolumeRecord(
-            name: name, capacityBytes: capacityBytes, replicas: replicas, provisioning: provisioning.rawValue,
+            name: name, capacityBytes: capacityBytes, replicas: replicas, provisioning: VolumeRecord.Provisioning(provisioning),
             createdAt: now.truncatedToSeconds)
         let unavailable = devices.failedCount
         let created = try catalogCall(duplicate: .volumeExists(name: name)) {
@@ -68,7 +68,7 @@ extension Engine {
                 }
                 let growth = (capacityBytes - before.record.capacityBytes) * before.record.replicas
                 let slack = poolAfter.capacityBytes - poolAfter.allocatedBytes - poolAfter.reservedBytes
-                if before.record.provisioning == Provisioning.thick.rawValue, growth > 0, slack < 0 {
+                if before.record.isThick, growth > 0, slack < 0 {
                     throw EngineError.noSpace(.pool, needed: growth, available: max(0, growth + slack))
                 }
             }
@@ -104,8 +104,26 @@ extension Engine {
         let r = volume.record
         return VolumeInfo(
             name: r.name, capacityBytes: r.capacityBytes, replicas: r.replicas,
-            provisioning: Provisioning(rawValue: r.provisioning) ?? .thin, usedBytes: volume.usage.usedBytes,
+            provisioning: Provisioning(r.provisioning), usedBytes: volume.usage.usedBytes,
             reservedBytes: volume.usage.reservedBytes, objectCount: volume.usage.objectCount,
             createdAt: r.createdAt, updatedAt: r.updatedAt)
+    }
+}
+
+extension Provisioning {
+    init(_ column: VolumeRecord.Provisioning) {
+        switch column {
+        case .thin: self = .thin
+        case .thick: self = .thick
+        }
+    }
+}
+
+extension VolumeRecord.Provisioning {
+    init(_ provisioning: Provisioning) {
+        switch provisioning {
+        case .thin: self = .thin
+        case .thick: self = .thick
+        }
     }
 }

@@ -10,7 +10,7 @@ enum Fixture {
     static let now = Date(timeIntervalSince1970: 1_700_000_000)
 
     static func device(
-        _ id: String, path: String? = nil, state: String = "active", capacity: Int64 = 1 << 30
+        _ id: String, path: String? = nil, state: DeviceRecord.State = .active, capacity: Int64 = 1 << 30
     ) -> DeviceRecord {
         DeviceRecord(
             id: id, path: path ?? "/dev/fake-\(id)", label: "label-\(id)", state: state, capacityBytes: capacity,
@@ -18,7 +18,7 @@ enum Fixture {
     }
 
     static func volume(
-        _ name: String, capacity: Int64 = 1 << 20, replicas: Int64 = 1, provisioning: String = "thin"
+        _ name: String, capacity: Int64 = 1 << 20, replicas: Int64 = 1, provisioning: VolumeRecord.Provisioning = .thin
     ) -> VolumeRecord {
         VolumeRecord(name: name, capacityBytes: capacity, replicas: replicas, provisioning: provisioning, createdAt: now)
     }
