@@ -336,7 +336,7 @@ extension Engine {
         let used = Dictionary(grouping: try catalogCall { try catalog.allExtentReplicas() }, by: \.deviceId)
         for entry in try catalogCall({ try catalog.devices() }) where devices.device(id: entry.record.id) != nil {
             let record = entry.record
-            let ranges = (used[record.id] ?? []).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) }
+            let ranges = (used[record.id] ?? []).map(PhysicalRange.init)
             let conflicts = allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, used: ranges)
             if !conflicts.isEmpty {
                 logger.critical("catalog holds overlapping extents", metadata: ["device": "\(record.id)", "ranges": "\(conflicts)"])

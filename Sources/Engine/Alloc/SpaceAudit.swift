@@ -9,7 +9,7 @@ extension Engine {
     package func spaceAudit() -> [String] {
         let live: [PhysicalRange]
         do {
-            live = try catalog.allExtentReplicas().map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) }
+            live = try catalog.allExtentReplicas().map(PhysicalRange.init)
         } catch {
             return ["catalog: \(error)"]
         }

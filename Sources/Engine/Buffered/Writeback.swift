@@ -25,18 +25,10 @@ extension Engine {
                 try writes.submit(buffer, length: run.length, logicalOffset: run.start, last: r == snapshot.runs.count - 1)
             }
             try writes.finish()
-            let newExtents = writes.extents.map { extent in
-                Extent(
-                    logicalOffset: extent.logicalOffset, length: extent.length, checksums: Extent.decodeChecksums(extent.checksums),
-                    replicas: extent.replicas.map { PhysicalRange(deviceID: $0.deviceID, offset: $0.offset, length: $0.length) })
-            }
+            let newExtents = writes.extents.map(Extent.init)
             let old = snapshot.replacesCommitted ? [] : snapshot.extents
             var (merged, freed) = ExtentSplice.splice(old: old, new: newExtents, size: snapshot.size)
-            let records = merged.map { extent in
-                NewExtent(
-                    logicalOffset: extent.logicalOffset, length: extent.length, checksumBlock: Extent.checksumBlock,
-                    checksums: Extent.encodeChecksums(extent.checksums), replicas: extent.replicas.map { ($0.deviceID, $0.offset, $0.length) })
-            }
+            let records = merged.map(\.record)
             let object = snapshot.object
             let reservation = SpaceAccounting.Reservation(
                 volumeID: object.volumeID, thick: object.thick, logical: snapshot.reservedLogical, physical: snapshot.reservedPhysical)
@@ -58,7 +50,7 @@ extension Engine {
             }
             // A whole replacement frees whatever the catalog replaced; a splice, what it no longer references.
             if snapshot.replacesCommitted {
-                freed = replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) }
+                freed = replaced.map(PhysicalRange.init)
             }
             pageCache.finishWriteback(snapshot, merged: merged, committedID: stored.record.id)
             deferredFree.retire(freed)

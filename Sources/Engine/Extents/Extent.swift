@@ -1,5 +1,6 @@
 // The in-memory extent: a logical range of an object, its crc32c per 4 KiB block, and one
-// physical copy per replica. Built from catalog records; the on-disk form is ExtentRecord.
+// physical copy per replica. The one place where extents and copies are mapped to and from the
+// catalog's records (StoredExtent and ExtentReplicaRecord in, NewExtent out).
 import Catalog
 import Foundation
 
@@ -20,7 +21,22 @@ package struct Extent: Sendable, Equatable, CustomStringConvertible {
         logicalOffset = stored.record.logicalOffset
         length = stored.record.length
         checksums = Self.decodeChecksums(stored.record.checksums)
-        replicas = stored.replicas.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) }
+        replicas = stored.replicas.map(PhysicalRange.init)
+    }
+
+    /// An extent just written, as the catalog will record it.
+    init(_ new: NewExtent) {
+        logicalOffset = new.logicalOffset
+        length = new.length
+        checksums = Self.decodeChecksums(new.checksums)
+        replicas = new.replicas.map { PhysicalRange(deviceID: $0.deviceID, offset: $0.offset, length: $0.length) }
+    }
+
+    /// The record the catalog commits for this extent.
+    var record: NewExtent {
+        NewExtent(
+            logicalOffset: logicalOffset, length: length, checksumBlock: Self.checksumBlock, checksums: Self.encodeChecksums(checksums),
+            replicas: replicas.map { ($0.deviceID, $0.offset, $0.length) })
     }
 
     init(logicalOffset: Int64, length: Int64, checksums: [UInt32], replicas: [PhysicalRange]) {
@@ -52,5 +68,12 @@ package struct Extent: Sendable, Equatable, CustomStringConvertible {
         data.withUnsafeBytes { raw in
             (0..<raw.count / 4).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
         }
+    }
+}
+
+extension PhysicalRange {
+    /// A copy as the catalog records it.
+    init(_ replica: ExtentReplicaRecord) {
+        self.init(deviceID: replica.deviceId, offset: replica.physicalOffset, length: replica.length)
     }
 }

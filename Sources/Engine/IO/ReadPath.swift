@@ -26,59 +26,78 @@ extension Engine {
         carryOut(actions, device: id, placeMetadataNow: false)  // its copies and the catalog's re-created elsewhere
     }
 
-    /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the
-    /// padded extent) into the aligned `buffer`, verified.
+    /// The one read of the IO layer: `length` bytes at `offsetInExtent` (both multiples of the
+    /// checksum block, within the padded extent) of the copy `replica` of `extent`, into the
+    /// aligned `buffer`, in `readChunk` ops of one ring batch (the device sees them in parallel),
+    /// each checksum block verified. An IO error or a short read is counted against the device.
     /// `ring`: the caller's own ring, if it holds one (saves the pool's lock per read).
+    func readReplica(
+        _ extent: Extent, _ replica: PhysicalRange, offsetInExtent: Int64, length: Int, into buffer: UnsafeMutableRawBufferPointer,
+        ring: Ring? = nil
+    ) -> CopyRead {
+        let block = Int(Extent.checksumBlock)
+        precondition(offsetInExtent % Int64(block) == 0 && length % block == 0 && length <= buffer.count)
+        guard let device = devices.device(id: replica.deviceID) else {
+            return .missing(devices.failureReason(id: replica.deviceID) ?? "device \(replica.deviceID) is not open")
+        }
+        let operations = stride(from: 0, to: length, by: Self.readChunk).map { chunk in
+            IOOperation.read(
+                fd: device.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[chunk..<min(length, chunk + Self.readChunk)]),
+                offset: replica.offset + offsetInExtent + Int64(chunk))
+        }
+        // The device (its fd) must outlive the reads, even if it is removed meanwhile.
+        let results = withExtendedLifetime(device) { ring.map { $0.perform(operations) } ?? rings.withRing { $0.perform(operations) } }
+        var total = 0
+        for result in results {
+            switch result {
+            case .failure(let error):
+                deviceIOError(replica.deviceID)
+                return .failed("\(device.path) at \(replica.offset + offsetInExtent): \(Syscalls.describe(errno: error.errno))")
+            case .success(let n):
+                total += n
+            }
+        }
+        guard total == length else {
+            deviceIOError(replica.deviceID)
+            return .failed("\(device.path) at \(replica.offset + offsetInExtent): short read (\(total) of \(length))")
+        }
+        let first = Int(offsetInExtent) / block
+        let bad = (0..<length / block).filter { i in
+            !extent.verifies(UnsafeRawBufferPointer(rebasing: buffer[i * block..<(i + 1) * block]), offsetInExtent: Int64((first + i) * block))
+        }
+        return .read(badBlocks: bad.map { first + $0 }, operations: operations.count)
+    }
+
+    /// Reads `length` bytes at `offsetInExtent` (both multiples of the checksum block, within the
+    /// padded extent) into the aligned `buffer`, verified: from the first copy that serves them
+    /// intact; the copies that did not are queued for repair once one did.
     func readExtentBlocks(
         _ extent: Extent, offsetInExtent: Int64, length: Int, into buffer: UnsafeMutableRawBufferPointer, key: String,
         ring: Ring? = nil
     ) throws(EngineError) {
-        let block = Int(Extent.checksumBlock)
-        precondition(offsetInExtent % Int64(block) == 0 && length % block == 0 && length <= buffer.count)
         var failures: [String] = []
         var bad: [PhysicalRange] = []  // copies that failed, to repair once another served the read
         for replica in extent.replicas {
-            guard let device = devices.device(id: replica.deviceID) else {
+            let start = ContinuousClock.now
+            switch readReplica(extent, replica, offsetInExtent: offsetInExtent, length: length, into: buffer, ring: ring) {
+            case .missing:
                 failures.append("\(replica.deviceID): device unavailable")
                 continue
-            }
-            // Large reads go out as several ops in one batch, so the device sees them in parallel.
-            let operations = stride(from: 0, to: length, by: Self.readChunk).map { chunk in
-                IOOperation.read(
-                    fd: device.fd, buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[chunk..<min(length, chunk + Self.readChunk)]),
-                    offset: replica.offset + offsetInExtent + Int64(chunk))
-            }
-            let start = ContinuousClock.now
-            // The device (its fd) must outlive the reads, even if it is removed meanwhile.
-            let results = withExtendedLifetime(device) { ring.map { $0.perform(operations) } ?? rings.withRing { $0.perform(operations) } }
-            let result: IOResult = results.reduce(.success(0)) { total, next in
-                switch (total, next) {
-                case (.success(let a), .success(let b)): .success(a + b)
-                case (.failure(let error), _), (_, .failure(let error)): .failure(error)
-                }
-            }
-            switch result {
-            case .failure(let error):
-                deviceIOError(replica.deviceID)
-                failures.append("\(device.path): \(Syscalls.describe(errno: error.errno))")
+            case .failed(let reason):
+                failures.append(reason)
                 bad.append(replica)
                 continue
-            case .success(let n) where n != length:
-                deviceIOError(replica.deviceID)
-                failures.append("\(device.path): short read (\(n) of \(length))")
-                bad.append(replica)
-                continue
-            case .success:
-                break
-            }
-            guard extent.verifies(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), offsetInExtent: offsetInExtent) else {
+            case .read(let badBlocks, _) where !badBlocks.isEmpty:
                 stats.device(replica.deviceID) { $0.checksumErrors += 1 }
-                failures.append("\(device.path): checksum mismatch")
+                let path = devices.device(id: replica.deviceID)?.path ?? replica.deviceID
+                failures.append("\(path): checksum mismatch")
                 logger.error(
                     "checksum mismatch; trying another replica",
-                    metadata: ["key": "\(key)", "device": "\(device.path)", "offset": "\(replica.offset + offsetInExtent)"])
+                    metadata: ["key": "\(key)", "device": "\(path)", "offset": "\(replica.offset + offsetInExtent)"])
                 bad.append(replica)
                 continue
+            case .read:
+                break
             }
             stats.recordRead(device: replica.deviceID, bytes: Int64(length), since: start)
             // Read repair: the bad copies are mended in the background from this good one.
@@ -86,5 +105,23 @@ extension Engine {
             return
         }
         throw .dataUnavailable(key: key, detail: failures.joined(separator: "; "))
+    }
+}
+
+/// What reading one copy (or part of one) found.
+enum CopyRead {
+    /// Its device is not open (failed, or missing at start).
+    case missing(String)
+    /// The device answered with an error or a short read.
+    case failed(String)
+    /// Read; the indexes (in the extent) of the checksum blocks that do not match (empty:
+    /// intact), and how many ops it took.
+    case read(badBlocks: [Int], operations: Int)
+
+    var isBad: Bool {
+        switch self {
+        case .missing, .failed: true
+        case .read(let bad, _): !bad.isEmpty
+        }
     }
 }

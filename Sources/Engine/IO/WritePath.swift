@@ -51,16 +51,9 @@ extension Engine {
             allocated += ranges
             let piece = Int(ranges[0].length)
             for range in ranges {
-                guard let device = devices.device(id: range.deviceID) else {
-                    throw .io(call: "write", path: range.deviceID, errno: ENODEV)
-                }
-                for chunk in stride(from: 0, to: piece, by: Self.writeChunk) {
-                    let n = min(Self.writeChunk, piece - chunk)
-                    plan.targets.append(WriteTarget(deviceID: range.deviceID, device: device, expected: n))
-                    plan.operations.append(
-                        .write(
-                            fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[done + chunk..<done + chunk + n]),
-                            offset: range.offset + Int64(chunk)))
+                for (operation, target) in try writeOperations(UnsafeRawBufferPointer(rebasing: bytes[done..<done + piece]), to: range) {
+                    plan.operations.append(operation)
+                    plan.targets.append(target)
                 }
             }
             plan.extents.append(
@@ -71,6 +64,29 @@ extension Engine {
             done += piece
         }
         return plan
+    }
+
+    /// The writes of `bytes` to the copy at `range`, in `writeChunk` ops, each with what it must
+    /// write (for `checkWrite`): the one way the IO layer turns a buffer and a place into writes.
+    func writeOperations(_ bytes: UnsafeRawBufferPointer, to range: PhysicalRange) throws(EngineError) -> [(IOOperation, WriteTarget)] {
+        guard let device = devices.device(id: range.deviceID) else { throw .io(call: "write", path: range.deviceID, errno: ENODEV) }
+        return stride(from: 0, to: bytes.count, by: Self.writeChunk).map { chunk in
+            let n = min(Self.writeChunk, bytes.count - chunk)
+            return (
+                .write(fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: bytes[chunk..<chunk + n]), offset: range.offset + Int64(chunk)),
+                WriteTarget(deviceID: range.deviceID, device: device, expected: n)
+            )
+        }
+    }
+
+    /// Writes `bytes` to the copy at `range` now (one ring batch on the caller), every op checked:
+    /// a new copy of an extent (repair, drain, rebuild). Not durable until `makeDurable`.
+    func writeReplica(_ bytes: UnsafeRawBufferPointer, to range: PhysicalRange) throws(EngineError) {
+        let writes = try writeOperations(bytes, to: range)
+        let results = withExtendedLifetime(writes) { rings.withRing { $0.perform(writes.map(\.0)) } }
+        for ((_, target), result) in zip(writes, results) {
+            if let error = checkWrite(target, result) { throw error }
+        }
     }
 
     /// Accounts one planned write's result against its device: nil when it wrote every byte,

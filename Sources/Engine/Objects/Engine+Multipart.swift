@@ -151,7 +151,7 @@ extension Engine {
                 return (completion, completion.delta)
             }
         }
-        deferredFree.retire(completion.freed.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+        deferredFree.retire(completion.freed.map(PhysicalRange.init))
         return (ObjectInfo(completion.object), completion.retried)
     }
 
@@ -208,6 +208,6 @@ extension Engine {
             guard let removal else { throw EngineError.uploadNotFound(id: uploadID) }
             return (removal, removal.delta)
         }
-        deferredFree.retire(removal.replicas.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+        deferredFree.retire(removal.replicas.map(PhysicalRange.init))
     }
 }

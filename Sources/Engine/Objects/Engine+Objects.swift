@@ -86,7 +86,7 @@ extension Engine {
             wasCachedOnly = dropped?.wasCachedOnly ?? false
             if planted.contains(.reuseBeforeFreeIsDurable), let doomed = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) {
                 allocator.free(
-                    doomed.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+                    doomed.extents.flatMap(\.replicas).map(PhysicalRange.init))
                 freedEarly = true
             }
             return try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false)) { () throws(EngineError) in
@@ -101,7 +101,7 @@ extension Engine {
             throw .objectNotFound(volume: name, key: key)
         }
         if freedEarly { return }
-        deferredFree.retire(replicas.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+        deferredFree.retire(replicas.map(PhysicalRange.init))
     }
 
     /// Objects in key order. Versions accepted with async durability and not yet written back

@@ -154,7 +154,7 @@ package final class ObjectWriter: @unchecked Sendable {
                 $0.writeOps += 1
             }
             if !freedEarly {
-                engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+                engine.deferredFree.retire(replaced.map(PhysicalRange.init))
             }
             return ObjectInfo(object.record)
         } catch {
@@ -170,7 +170,7 @@ package final class ObjectWriter: @unchecked Sendable {
         let (engine, volume, key) = (self.engine, self.volume, self.key)
         guard let current = try engine.catalogCall({ try engine.catalog.object(volumeID: volume.id!, key: key) }) else { return false }
         engine.allocator.free(
-            current.extents.flatMap(\.replicas).map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+            current.extents.flatMap(\.replicas).map(PhysicalRange.init))
         return true
     }
 
@@ -195,7 +195,7 @@ package final class ObjectWriter: @unchecked Sendable {
             return (commit.replaced, commit.delta)
         }
         finished = true
-        engine.deferredFree.retire(replaced.map { PhysicalRange(deviceID: $0.deviceId, offset: $0.physicalOffset, length: $0.length) })
+        engine.deferredFree.retire(replaced.map(PhysicalRange.init))
         return ObjectInfo(key: key, size: size, etag: etag, contentType: nil, createdAt: now, modifiedAt: now, checksums: checksums)
     }
 

@@ -46,7 +46,7 @@ extension Engine {
         // For each block, a copy that holds it intact.
         var source = [Int?](repeating: nil, count: blocks)
         for (index, read) in reads.enumerated() {
-            guard case .read(let bad) = read else { continue }
+            guard case .read(let bad, _) = read else { continue }
             let badSet = Set(bad)
             for b in 0..<blocks where source[b] == nil && !badSet.contains(b) { source[b] = index }
         }
@@ -55,7 +55,7 @@ extension Engine {
             let isBad: Bool
             switch read {
             case .missing, .failed: isBad = true
-            case .read(let bad): isBad = !bad.isEmpty
+            case .read(let bad, _): isBad = !bad.isEmpty
             }
             if isBad { verdict.badCopies += 1 }
             if (isBad && repair) || extent.replicas[index].deviceID == evacuate { targets.append(index) }
@@ -110,26 +110,11 @@ extension Engine {
         guard let target = allocator.allocateCopy(length: old.length, avoiding: avoiding, preferring: preferring) else {
             return .failure(.noSpace(.pool, needed: old.length, available: 0))
         }
-        guard let device = devices.device(id: target.deviceID) else {
-            allocator.free([target])
-            return .failure(.io(call: "write", path: target.deviceID, errno: ENODEV))
-        }
         precondition(good.count >= Int(old.length), "a copy longer than its extent's allocation")
-        let chunks = Array(stride(from: 0, to: Int(old.length), by: Self.writeChunk))
-        let operations = chunks.map { start in
-            IOOperation.write(
-                fd: device.fd, buffer: UnsafeRawBufferPointer(rebasing: good.bytes[start..<min(Int(old.length), start + Self.writeChunk)]),
-                offset: target.offset + Int64(start))
-        }
-        let results = withExtendedLifetime((device, good)) { rings.withRing { $0.perform(operations) } }
-        for (start, result) in zip(chunks, results) {
-            let expected = min(Int(old.length), start + Self.writeChunk) - start
-            if let error = checkWrite(WriteTarget(deviceID: target.deviceID, device: device, expected: expected), result) {
-                allocator.free([target])
-                return .failure(error)
-            }
-        }
         do {
+            try withExtendedLifetime(good) { () throws(EngineError) in
+                try writeReplica(UnsafeRawBufferPointer(rebasing: good.bytes[0..<Int(old.length)]), to: target)
+            }
             try makeDurable([target.deviceID])
             let moved = try catalogCall {
                 try catalog.moveReplica(
@@ -163,14 +148,5 @@ extension Engine {
             }
         }
         return ranges
-    }
-}
-
-extension CopyRead {
-    var isBad: Bool {
-        switch self {
-        case .missing, .failed: true
-        case .read(let bad): !bad.isEmpty
-        }
     }
 }
