@@ -118,7 +118,7 @@ package struct ObjectHandlers {
     /// 64 mixed clients 93-150 ms, 4.5 ms once opened on workers).
     static func mustOpenBeforeBody(_ request: HTTPRequest) -> Bool {
         request.header("expect")?.lowercased() == "100-continue"
-            || (request.header("content-length").flatMap { WireNumber.bounded($0) } ?? 0) > RequestState.discardLimit
+            || (request.header("content-length").flatMap { WireNumber.bounded($0) } ?? 0) > RequestPhase.discardLimit
     }
 
     /// On the event loop an upload is never opened (opening reads the catalog): a refusal that

@@ -13,23 +13,16 @@ let mhdNo = MHD_Result(rawValue: 0)!
 final class RequestState: @unchecked Sendable {
     // @unchecked: MHD calls back for one request from one thread at a time; the worker's answer
     // comes through `answer`.
+    /// Where the request is in its life (RequestPhase.swift): what each call does.
+    var phase = RequestPhase()
     var body: [UInt8] = []
     var tooLarge = false
     /// The request's route, resolved from its head (once).
     var resolution: RouteResolution?
-    /// A streamed upload: the pump its worker drains.
+    /// A streamed upload: the pump its worker drains (cancelled if the client goes away).
     var upload: UploadPump?
-    /// A request handed to a worker (the connection is suspended until `answer` is set).
-    var dispatched = false
+    /// A dispatched request's answer, set by its worker before it resumes the connection.
     let answer = Mutex<HTTPResponse?>(nil)
-    /// A response was already queued (an early refusal); later calls only discard data.
-    var responded = false
-    /// An upload's answer that came while its body was still arriving (a refusal mid-body): sent
-    /// once the rest of the body has been read and discarded (up to `discardLimit`). Answering
-    /// with unread bytes in the socket makes the close a reset, which can swallow the answer.
-    var deferredAnswer: HTTPResponse?
-    var discarded = 0
-    static let discardLimit = 64 << 20
     /// The body's Content-Length (nil: none, or chunked) and the bytes of it seen so far.
     var expectedLength: Int64?
     var received = 0
@@ -140,165 +133,182 @@ private final class PairBox {
 
 extension HTTPServer {
     /// libmicrohttpd's access handler, on the connection's event-loop thread: never waits. What
-    /// may wait (disk, commits, flushes) runs on a worker while the connection is suspended.
+    /// may wait (disk, commits, flushes) runs on a worker while the connection is suspended. Each
+    /// call does what the request's phase says.
     func handle(
         connection: OpaquePointer, url rawURL: String?, method: String, uploadData: UnsafePointer<CChar>?,
         uploadDataSize: UnsafeMutablePointer<Int>, requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     ) -> MHD_Result {
         let url = rawURL ?? ""  // An invalid target is refused on the first call.
         guard let raw = requestContext.pointee else {
-            // First call: headers only. Queuing now makes MHD close the connection, so only a
-            // streamed upload's refusal (auth, validation, space) to a client waiting for
-            // 100 Continue, or sending a large body, is answered here (a refusal certain from
-            // memory). Opening an upload reads the catalog, so a worker opens it.
             let state = RequestState()
             requestContext.pointee = Unmanaged.passRetained(state).toOpaque()
             inFlight.add(1, ordering: .relaxed)
-            // Routed once: the resolution travels with the request to the loop or a worker.
-            let resolution = router.resolve(method: method, path: url)
-            state.resolution = resolution
-            // The head's framing first: a refusal here is answered now and the connection closed.
-            func header(_ name: String) -> String? {
-                MHD_lookup_connection_value(connection, appliance_mhd_header_kind, name).map { String(cString: $0) }
-            }
-            switch RequestFraming.check(
-                target: rawURL, contentLength: header("Content-Length"),
-                transferEncoding: header("Transfer-Encoding"), bodyLimit: resolution.streamsBody ? nil : configuration.maxBodyBytes)
-            {
-            case .failure(let error):
-                state.responded = true
-                // A body too long for its route is refused, but an unauthenticated request learns only that.
-                if case .payloadTooLarge = error,
-                    let refusal = router.refusal(
-                        ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext())
-                {
-                    return queue(refusal, on: connection)
-                }
-                return queue(router.errorResponse(error, makeContext()), on: connection)
-            case .success(let framing):
-                awaitBody(state, framing: framing, connection: connection)
-            }
-            if resolution.streamsBody {
-                let head = makeRequest(connection, method: method, url: url, body: [])
-                var context = makeContext()
-                context.mayBlock = false
-                switch router.run(head, resolution, context: context) {
-                case .opened(let sink, let context):
-                    consume(head, into: sink, context: context, state: state, connection: connection)
-                case .needsWorker(let carried):
-                    // Opening waits (catalog reads, a writeback of the same object, throttled writers).
-                    context = carried ?? context
-                    context.mayBlock = true
-                    let pump = consume(head, into: nil, context: context, state: state, connection: connection)
-                    workers.run { [router, context] in
-                        switch router.run(head, resolution, context: context) {
-                        case .opened(let sink, let context): pump.drain(sink, context: context)
-                        case .response(let response): pump.refuse(response)
-                        case .needsWorker: preconditionFailure("a worker may block")
-                        }
-                    }
-                case .response(let response):
-                    state.responded = true
-                    // A client waiting for 100 Continue gets the refusal now and sends no body; one
-                    // already sending a body of modest size gets it once the body is read
-                    // (`deferredAnswer`); a larger one now, and the connection closes.
-                    if head.header("expect")?.lowercased() == "100-continue" || (state.expectedLength ?? 0) > RequestState.discardLimit {
-                        return queue(response, on: connection)
-                    }
-                    state.deferredAnswer = response
-                    return mhdYes
-                }
-            } else if state.hasBody,
+            return head(state, connection: connection, rawURL: rawURL, url: url, method: method)
+        }
+        let state = Unmanaged<RequestState>.fromOpaque(raw).takeUnretainedValue()
+        if state.phase.dropsBody { return dropBody(state, uploadDataSize, connection: connection) }
+        if state.phase.isStreaming, let pump = state.upload {
+            return stream(state, pump, uploadData, uploadDataSize, connection: connection)
+        }
+        if uploadDataSize.pointee > 0 { return buffer(state, uploadData, uploadDataSize, connection: connection) }
+        if state.phase.isDispatched {
+            // Called again after the worker resumed the connection.
+            guard let response = state.answer.withLock({ $0.take() }) else { return mhdYes }
+            state.phase.answered()
+            return queue(response, on: connection)
+        }
+        return run(state, connection: connection, url: url, method: method)
+    }
+
+    /// The first call: headers only. Queuing now makes MHD close the connection, so only a
+    /// streamed upload's refusal (auth, validation, space) to a client waiting for 100 Continue,
+    /// or sending a large body, is answered here (a refusal certain from memory). Opening an
+    /// upload reads the catalog, so a worker opens it.
+    private func head(_ state: RequestState, connection: OpaquePointer, rawURL: String?, url: String, method: String) -> MHD_Result {
+        // Routed once: the resolution travels with the request to the loop or a worker.
+        let resolution = router.resolve(method: method, path: url)
+        state.resolution = resolution
+        // The head's framing first: a refusal here is answered now and the connection closed.
+        func header(_ name: String) -> String? {
+            MHD_lookup_connection_value(connection, appliance_mhd_header_kind, name).map { String(cString: $0) }
+        }
+        switch RequestFraming.check(
+            target: rawURL, contentLength: header("Content-Length"),
+            transferEncoding: header("Transfer-Encoding"), bodyLimit: resolution.streamsBody ? nil : configuration.maxBodyBytes)
+        {
+        case .failure(let error):
+            // A body too long for its route is refused, but an unauthenticated request learns only that.
+            var answer = router.errorResponse(error, makeContext())
+            if case .payloadTooLarge = error,
                 let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext())
             {
-                // Refused whatever its body (no route, auth): the body is dropped as it comes, never buffered,
-                // then the refusal is answered (at once to a client waiting for 100 Continue).
-                state.responded = true
-                let expectsContinue =
-                    MHD_lookup_connection_value(connection, appliance_mhd_header_kind, "Expect").map { String(cString: $0).lowercased() }
-                    == "100-continue"
-                if expectsContinue || (state.expectedLength ?? 0) > RequestState.discardLimit {
-                    return queue(refusal, on: connection)
+                answer = refusal
+            }
+            return carryOut(state.phase.refuse(answer, now: true), on: connection)
+        case .success(let framing):
+            awaitBody(state, framing: framing, connection: connection)
+        }
+        // A client waiting for 100 Continue gets a refusal now and sends no body; one already
+        // sending a body of modest size gets it once the body is read and dropped; a larger one
+        // now, and the connection closes.
+        let refuseNow = header("Expect")?.lowercased() == "100-continue" || (state.expectedLength ?? 0) > RequestPhase.discardLimit
+        if resolution.streamsBody {
+            state.phase.headHandled(streaming: true)
+            let head = makeRequest(connection, method: method, url: url, body: [])
+            var context = makeContext()
+            context.mayBlock = false
+            switch router.run(head, resolution, context: context) {
+            case .opened(let sink, let context):
+                consume(head, into: sink, context: context, state: state, connection: connection)
+            case .needsWorker(let carried):
+                // Opening waits (catalog reads, a writeback of the same object, throttled writers).
+                context = carried ?? context
+                context.mayBlock = true
+                let pump = consume(head, into: nil, context: context, state: state, connection: connection)
+                workers.run { [router, context] in
+                    switch router.run(head, resolution, context: context) {
+                    case .opened(let sink, let context): pump.drain(sink, context: context)
+                    case .response(let response): pump.refuse(response)
+                    case .needsWorker: preconditionFailure("a worker may block")
+                    }
                 }
-                state.deferredAnswer = refusal
+            case .response(let response):
+                return carryOut(state.phase.refuse(response, now: refuseNow), on: connection)
             }
             return mhdYes
         }
-        let state = Unmanaged<RequestState>.fromOpaque(raw).takeUnretainedValue()
-        if state.responded {
-            let count = uploadDataSize.pointee
-            uploadDataSize.pointee = 0
-            state.received += count
-            if let answer = state.deferredAnswer {
-                state.discarded += count
-                if count == 0 || state.discarded > RequestState.discardLimit {
-                    state.deferredAnswer = nil
-                    return queue(answer, on: connection)
-                }
-            }
-            // Cut off mid-body: MHD 0.9.75 queues no answer before the body's end, so close now.
-            return count > 0 && bodyCutOff(state, connection: connection) ? mhdNo : mhdYes
+        state.phase.headHandled(streaming: false)
+        if state.hasBody,
+            let refusal = router.refusal(ofHead: makeRequest(connection, method: method, url: url, body: []), resolution, context: makeContext())
+        {
+            // Refused whatever its body (no route, auth): the body is dropped as it comes, never buffered.
+            return carryOut(state.phase.refuse(refusal, now: refuseNow), on: connection)
         }
+        return mhdYes
+    }
+
+    /// The answer is known: body bytes are dropped as they come (never buffered), and the answer
+    /// goes out at the body's end or past the discard limit.
+    private func dropBody(_ state: RequestState, _ uploadDataSize: UnsafeMutablePointer<Int>, connection: OpaquePointer) -> MHD_Result {
+        let count = uploadDataSize.pointee
+        uploadDataSize.pointee = 0
+        state.received += count
+        if case .answer(let response) = state.phase.dropped(count) { return queue(response, on: connection) }
+        // Cut off mid-body: MHD 0.9.75 queues no answer before the body's end, so close now.
+        return count > 0 && bodyCutOff(state, connection: connection) ? mhdNo : mhdYes
+    }
+
+    /// A streamed upload's body: offered to its pump (a worker consumes it); at its end, the
+    /// pump's answer once the worker has one.
+    private func stream(
+        _ state: RequestState, _ pump: UploadPump, _ uploadData: UnsafePointer<CChar>?, _ uploadDataSize: UnsafeMutablePointer<Int>,
+        connection: OpaquePointer
+    ) -> MHD_Result {
         let handle = ConnectionHandle(pointer: connection)
-        if let pump = state.upload {
-            if uploadDataSize.pointee > 0 {
-                switch pump.offer(UnsafeRawBufferPointer(start: uploadData, count: uploadDataSize.pointee), connection: handle) {
-                case .taken(let count):
-                    uploadDataSize.pointee -= count
-                    return mhdYes
-                case .answered(let response):
-                    // The rest of the body is read and dropped first (see `deferredAnswer`).
-                    uploadDataSize.pointee = 0
-                    state.responded = true
-                    state.deferredAnswer = response
-                    return mhdYes
-                }
-            }
-            guard let response = pump.finishInput(connection: handle) else { return mhdYes }
-            state.responded = true
-            return queue(response, on: connection)
-        }
         if uploadDataSize.pointee > 0 {
-            let count = uploadDataSize.pointee
-            state.received += count
-            if !state.tooLarge {
-                if state.body.count + count > configuration.maxBodyBytes {
-                    state.tooLarge = true
-                    state.body = []
-                } else {
-                    uploadData!.withMemoryRebound(to: UInt8.self, capacity: count) {
-                        state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
-                    }
+            switch pump.offer(UnsafeRawBufferPointer(start: uploadData, count: uploadDataSize.pointee), connection: handle) {
+            case .taken(let count):
+                uploadDataSize.pointee -= count
+                return mhdYes
+            case .answered(let response):
+                // Refused mid-body: the rest of the body is read and dropped first.
+                uploadDataSize.pointee = 0
+                return carryOut(state.phase.refuse(response, now: false), on: connection)
+            }
+        }
+        guard let response = pump.finishInput(connection: handle) else { return mhdYes }
+        state.phase.answered()
+        return queue(response, on: connection)
+    }
+
+    /// A body for a route that is not streamed: kept in memory up to `maxBodyBytes` (past it,
+    /// dropped and answered 413 at its end).
+    private func buffer(
+        _ state: RequestState, _ uploadData: UnsafePointer<CChar>?, _ uploadDataSize: UnsafeMutablePointer<Int>, connection: OpaquePointer
+    ) -> MHD_Result {
+        let count = uploadDataSize.pointee
+        state.received += count
+        if !state.tooLarge {
+            if state.body.count + count > configuration.maxBodyBytes {
+                state.tooLarge = true
+                state.body = []
+            } else {
+                uploadData!.withMemoryRebound(to: UInt8.self, capacity: count) {
+                    state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
                 }
             }
-            uploadDataSize.pointee = 0
-            // A body that can no longer complete: MHD_NO closes the connection now.
-            return bodyCutOff(state, connection: connection) ? mhdNo : mhdYes
         }
-        if state.dispatched {
-            // Called again after the worker resumed the connection.
-            guard let response = state.answer.withLock({ $0.take() }) else { return mhdYes }
-            state.responded = true
-            return queue(response, on: connection)
-        }
+        uploadDataSize.pointee = 0
+        // A body that can no longer complete: MHD_NO closes the connection now.
+        return bodyCutOff(state, connection: connection) ? mhdNo : mhdYes
+    }
+
+    /// The whole request is in: routes that never wait (health, cached object reads) answer right
+    /// here; the rest go to a worker with the connection suspended.
+    private func run(_ state: RequestState, connection: OpaquePointer, url: String, method: String) -> MHD_Result {
         var context = makeContext()
         if state.tooLarge {
+            state.phase.answered()
             return queue(router.errorResponse(HTTPError.payloadTooLarge(limit: configuration.maxBodyBytes), context), on: connection)
         }
         let request = makeRequest(connection, method: method, url: url, body: state.body)
         state.body = []
-        // Routes that never wait (health, cached object reads) answer right here.
         context.mayBlock = false
         let resolution = state.resolution!
         switch router.run(request, resolution, context: context) {
-        case .response(let response): return queue(response, on: connection)
+        case .response(let response):
+            state.phase.answered()
+            return queue(response, on: connection)
         case .opened(let sink, let context):
             sink.abort()  // Not a streaming route (it would have been opened with the head).
+            state.phase.answered()
             return queue(router.errorResponse(HTTPError.badRequest("this route needs a streamed body"), context), on: connection)
         case .needsWorker(let carried): context = carried ?? context
         }
         context.mayBlock = true
-        state.dispatched = true
+        state.phase.dispatch()
+        let handle = ConnectionHandle(pointer: connection)
         handle.suspend()
         workers.run { [router, context] in
             let response: HTTPResponse
@@ -313,6 +323,13 @@ extension HTTPServer {
             handle.resume()
         }
         return mhdYes
+    }
+
+    private func carryOut(_ action: RequestPhase.Action, on connection: OpaquePointer) -> MHD_Result {
+        switch action {
+        case .wait: mhdYes
+        case .answer(let response): queue(response, on: connection)
+        }
     }
 
     /// First call: a request with a body waits for it under the body timeout. One without stays
