@@ -25,7 +25,12 @@ final class DeviceSet: Sendable {
     }
 
     private struct State {
-        var members: [String: Member] = [:]
+        var members: [String: Member] = [:] {
+            // Kept with the members, so that every allocation reads it without building it.
+            didSet { allocatable = Set(members.filter { $0.value.takesAllocations }.keys) }
+        }
+        /// The members new extents may go to now (open, active, not being removed).
+        var allocatable: Set<String> = []
     }
 
     private let state = Lock(State())
@@ -120,9 +125,7 @@ final class DeviceSet: Sendable {
     func failureReason(id: String) -> String? { state.withLock { $0.members[id]?.lifecycle.failure } }
 
     /// The members new extents may go to now (open, active, not being removed).
-    var allocatable: Set<String> {
-        state.withLock { Set($0.members.filter { $0.value.takesAllocations }.keys) }
-    }
+    var allocatable: Set<String> { state.withLock { $0.allocatable } }
 
     /// Members out of service.
     var failedCount: Int { state.withLock { $0.members.values.count { $0.lifecycle.failure != nil } } }

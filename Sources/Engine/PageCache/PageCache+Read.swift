@@ -100,11 +100,13 @@ extension PageCache {
     /// From memory only (an event loop may call it): `key`'s cached entry and what clients see
     /// of it, when it is cached and admits a read now; nil otherwise (not cached, or busy).
     /// Throws `notFound` for an entry of an object that does not exist.
-    func cachedForRead(_ key: CacheKey, notFound: EngineError) throws(EngineError) -> (CachedObject, ObjectInfo)? {
-        try state.withLock { state throws(EngineError) -> (CachedObject, ObjectInfo)? in
+    func cachedForRead(_ key: CacheKey, notFound: @autoclosure () -> EngineError) throws(EngineError) -> (CachedObject, ObjectInfo)? {
+        let found = state.withLock { state -> (CachedObject, ObjectInfo?)? in
             guard let object = state.objects[key], object.lifecycle.admits(.read) == .proceed else { return nil }
-            guard object.exists else { throw notFound }
-            return (object, object.info)
+            return (object, object.exists ? object.info : nil)
         }
+        guard let (object, info) = found else { return nil }
+        guard let info else { throw notFound() }
+        return (object, info)
     }
 }
