@@ -1,5 +1,6 @@
 // Moving every copy off one device: a drain (the operator set it `draining`) or a rebuild (it
-// failed: its copies are re-created from the other copies). One thread per device walks the
+// failed: its copies are re-created from the other copies). One job per device, on the engine's
+// workers, walks the
 // extents with a copy there and mends each with that device evacuated (ExtentRepair.swift: the
 // same copy-on-write rewrite and conditional catalog move a repair uses, through the same IO path
 // as writeback), while clients keep reading and writing. A pass that moves nothing ends the job
@@ -49,7 +50,7 @@ final class Evacuator: Sendable {
             return true
         }
         guard start else { return }
-        BackgroundThread.start("evacuate") { [weak engine, self] in
+        engine.workers.run(as: "evacuate") { [weak engine, self] in
             if let engine { run(engine, device: device) }
             state.withLockWaking { $0.jobs[device]?.running = false }
         }

@@ -70,7 +70,7 @@ final class Scrubber: Sendable {
             guard !state.stopping, state.status.start(totalBytes: total, at: Date()) else { throw .scrubRunning }
             return state.status
         }
-        BackgroundThread.start("scrub") { [self] in run(engine) }
+        engine.workers.run(as: "scrub") { [self] in run(engine) }
         return started
     }
 
@@ -158,7 +158,7 @@ final class Scrubber: Sendable {
             return !state.repairWorker
         }
         if startWorker {
-            BackgroundThread.start("read-repair") { [weak engine, self] in
+            engine.workers.run(as: "read-repair") { [weak engine, self] in
                 if let engine { repairLoop(engine) }
             }
         }

@@ -8,8 +8,14 @@
 import Synchronization
 
 package final class WorkerPool: Sendable {
+    private struct Job {
+        /// The thread's name while it runs the job (`top -H`, the fault hooks); nil: the pool's.
+        var name: String?
+        var body: @Sendable () -> Void
+    }
+
     private struct State {
-        var jobs: [@Sendable () -> Void] = []
+        var jobs: [Job] = []
         /// Index of the next job in `jobs` (taken jobs are dropped in batches, not one by one).
         var head = 0
         var idle = 0
@@ -17,7 +23,7 @@ package final class WorkerPool: Sendable {
 
         var queued: Int { jobs.count - head }
 
-        mutating func take() -> (@Sendable () -> Void)? {
+        mutating func take() -> Job? {
             guard head < jobs.count else { return nil }
             let job = jobs[head]
             head += 1
@@ -48,15 +54,15 @@ package final class WorkerPool: Sendable {
     }
 
     /// Runs `job` on a worker thread: an idle one, a new one, or (all `maxThreads` busy) the next
-    /// one free.
-    package func run(_ job: @escaping @Sendable () -> Void) {
+    /// one free; named `name` while it runs it (a long job: "scrub", "evacuate").
+    package func run(as name: String? = nil, _ job: @escaping @Sendable () -> Void) {
         let start = state.withLockSignaling { state -> Bool in
-            state.jobs.append(job)
+            state.jobs.append(Job(name: name, body: job))
             guard state.queued > state.idle, state.threads < maxThreads else { return false }
             state.threads += 1
             return true
         }
-        if start { BackgroundThread.start(name, stackSize: 4 << 20) { [self] in work() } }  // Reserved, not committed.
+        if start { BackgroundThread.start(self.name, stackSize: 4 << 20) { [self] in work() } }  // Reserved, not committed.
     }
 
     /// Threads waiting for a job now.
@@ -71,7 +77,7 @@ package final class WorkerPool: Sendable {
     package var threadCount: Int { state.withLock { $0.threads } }
 
     private enum Next {
-        case run(@Sendable () -> Void)
+        case run(Job)
         case again
         case exit(quiet: Bool)
     }
@@ -88,7 +94,9 @@ package final class WorkerPool: Sendable {
             }
             switch next {
             case .run(let job):
-                job()
+                if let name = job.name { Syscalls.nameThisThread(name) }
+                job.body()
+                if job.name != nil { Syscalls.nameThisThread(self.name) }
             case .again:
                 continue
             case .exit(let quiet):
