@@ -21,6 +21,8 @@ package final class Engine: Sendable {
     let scrubber = Scrubber()
     let evacuator = Evacuator()
     let uploadJanitor = UploadJanitor()
+    /// Serializes the page cache's loads of a key from the catalog (see `cacheLoader`).
+    let catalogLoads = Lock(())
     /// The Engine's workers: writeback helpers and read-ahead run here, not on threads of their own.
     let workers = WorkerPool(name: "engine-worker", keepIdle: 4, maxThreads: Engine.maxWorkers)
     /// At most this many engine workers: 8 writeback helpers and read-ahead for the rest.

@@ -11,8 +11,10 @@ extension Engine {
     /// The loader of `key`'s entry: its committed version from the catalog (nil: none).
     func cacheLoader(_ volume: VolumeRecord, key: String) -> () throws(EngineError) -> CachedObject? {
         { [self] () throws(EngineError) -> CachedObject? in
-            guard let stored = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else { return nil }
-            return CachedObject(volume: volume, stored: stored)
+            let stored = try catalogLoads.withLock { _ throws(EngineError) in
+                try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }
+            }
+            return stored.map { CachedObject(volume: volume, stored: $0) }
         }
     }
 
