@@ -130,7 +130,7 @@ static int r_close(sqlite3_file *file) {
     model_file *f = (model_file *)file;
     int rc = (f->real && f->real->pMethods) ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
     free((void *)f->path);
-    free(f->lock_path);
+    if (f->lock_path) sqlite3_free_filename(f->lock_path);
     f->path = NULL;
     f->lock_path = NULL;
     return rc;
@@ -221,20 +221,26 @@ static int open_mirrored(model_file *f, const char *name, int64_t handle, int ki
     f->kind = kind;
     f->path = strdup(name);
     if (kind == 0) {
-        // The lock path with the empty URI-parameter list SQLite's filename functions expect after it.
+        // The lock path as SQLite's filename functions expect a name given to xOpen: built by
+        // sqlite3_create_filename (4 zero bytes before it, the journal, WAL and URI-parameter
+        // lists after it). The unix VFS reads parameters of it (xShmMap: readonly_shm), and a
+        // plain string made those reads scan memory before the allocation (a crash under TSan).
         char buffer[4096];
         if (mirror()->lock_path(handle, buffer, (int)sizeof(buffer)) != 0) {
             free((void *)f->path);
             f->path = NULL;
             return SQLITE_CANTOPEN;
         }
-        size_t n = strlen(buffer);
-        f->lock_path = calloc(n + 4, 1);
-        memcpy(f->lock_path, buffer, n);
+        f->lock_path = (char *)sqlite3_create_filename(buffer, "", "", 0, NULL);
+        if (!f->lock_path) {
+            free((void *)f->path);
+            f->path = NULL;
+            return SQLITE_NOMEM;
+        }
         int rc = real_vfs->xOpen(real_vfs, f->lock_path, f->real, (flags & ~SQLITE_OPEN_URI) | SQLITE_OPEN_CREATE, out_flags);
         if (rc != SQLITE_OK || !f->real->pMethods) {
             free((void *)f->path);
-            free(f->lock_path);
+            sqlite3_free_filename(f->lock_path);
             f->path = NULL;
             f->lock_path = NULL;
             f->base.pMethods = NULL;
