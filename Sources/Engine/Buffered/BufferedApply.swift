@@ -27,13 +27,17 @@ extension Engine {
         return needed
     }
 
-    /// Installs a staged whole-object replacement as the visible version.
+    /// Installs a staged whole-object replacement as the visible version. `absentAtOpen`: the key
+    /// had no version when the upload opened (it read the catalog then): an entry not cached is
+    /// not read again. A version committed meanwhile (a direct PUT) is replaced all the same: the
+    /// writeback's commit replaces whatever row the catalog holds and frees its extents.
     func installReplacement(
         volume: VolumeRecord, key: String, contentType: String?, attributes: ObjectAttributes, etag: String?, size: Int64, pages: [Page],
-        staging: Int, reservedLogical: Int64, reservedPhysical: Int64
+        staging: Int, reservedLogical: Int64, reservedPhysical: Int64, absentAtOpen: Bool = false
     ) throws(EngineError) -> ObjectInfo {
+        let load: PageCache.Loader = absentAtOpen ? { () throws(EngineError) -> CachedObject? in nil } : cacheLoader(volume, key: key)
         let installed = try pageCache.installReplacement(
-            CacheKey(volumeID: volume.id!, key: key), load: cacheLoader(volume, key: key), volume: volume, contentType: contentType,
+            CacheKey(volumeID: volume.id!, key: key), load: load, volume: volume, contentType: contentType,
             attributes: attributes, etag: etag ?? ObjectWriter.newETag(), size: size, pages: pages, staging: staging,
             reservedLogical: reservedLogical, reservedPhysical: reservedPhysical, pinning: deferredFree)
         space.releaseBuffered(

@@ -240,7 +240,7 @@ package final class BufferedUpload: @unchecked Sendable {
                 info = try engine.installReplacement(
                     volume: volume, key: key, contentType: contentType, attributes: attributes, etag: etag, size: received, pages: pages,
                     staging: stagingHeld,
-                    reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
+                    reservedLogical: reservedLogical, reservedPhysical: reservedPhysical, absentAtOpen: !replacesExisting)
                 (stagingHeld, stagingUsed) = (0, 0)  // Moved into the cache with the pages.
                 if !thick { engine.space.uploadHandedOver(volumeID: volume.id!, physical: reservedPhysical) }
             case .patch(let offset):
