@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Migrations are never edited after merge, not even their whitespace.)
 // String-named migrations with raw column names. Never edit a migration after it has shipped:
 // add a new one.
 import GRDB
@@ -6,127 +8,124 @@ extension Catalog {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-pool-devices-volumes-objects-extents") { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE pool (
-                        id INTEGER PRIMARY KEY CHECK (id = 1),
-                        uuid TEXT NOT NULL,
-                        createdAt DATETIME NOT NULL
-                    );
-                    CREATE TABLE devices (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        path TEXT NOT NULL UNIQUE,
-                        label TEXT,
-                        state TEXT NOT NULL CHECK (state IN ('active', 'readonly', 'draining', 'failed')),
-                        capacityBytes INTEGER NOT NULL CHECK (capacityBytes > 0),
-                        logicalBlockSize INTEGER NOT NULL CHECK (logicalBlockSize > 0),
-                        dataOffset INTEGER NOT NULL CHECK (dataOffset >= 0),
-                        createdAt DATETIME NOT NULL
-                    );
-                    CREATE TABLE volumes (
-                        id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        name TEXT NOT NULL UNIQUE,
-                        capacityBytes INTEGER NOT NULL CHECK (capacityBytes > 0),
-                        replicas INTEGER NOT NULL CHECK (replicas >= 1),
-                        provisioning TEXT NOT NULL CHECK (provisioning IN ('thin', 'thick')),
-                        createdAt DATETIME NOT NULL,
-                        updatedAt DATETIME NOT NULL
-                    );
-                    CREATE TABLE objects (
-                        id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        volumeId INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
-                        key TEXT NOT NULL,
-                        size INTEGER NOT NULL CHECK (size >= 0),
-                        etag TEXT NOT NULL,
-                        contentType TEXT,
-                        createdAt DATETIME NOT NULL,
-                        modifiedAt DATETIME NOT NULL,
-                        UNIQUE (volumeId, key)
-                    );
-                    CREATE TABLE extents (
-                        id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        objectId INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
-                        logicalOffset INTEGER NOT NULL CHECK (logicalOffset >= 0),
-                        length INTEGER NOT NULL CHECK (length > 0),
-                        checksumBlock INTEGER NOT NULL CHECK (checksumBlock > 0),
-                        checksums BLOB NOT NULL,
-                        UNIQUE (objectId, logicalOffset)
-                    );
-                    CREATE TABLE extent_replicas (
-                        extentId INTEGER NOT NULL REFERENCES extents(id) ON DELETE CASCADE,
-                        deviceId TEXT NOT NULL REFERENCES devices(id) ON DELETE RESTRICT,
-                        physicalOffset INTEGER NOT NULL CHECK (physicalOffset >= 0),
-                        length INTEGER NOT NULL CHECK (length > 0),
-                        PRIMARY KEY (extentId, deviceId)
-                    );
-                    CREATE INDEX extent_replicas_device ON extent_replicas(deviceId, physicalOffset);
-                    """)
+            try db.execute(sql: """
+                CREATE TABLE pool (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    uuid TEXT NOT NULL,
+                    createdAt DATETIME NOT NULL
+                );
+                CREATE TABLE devices (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    path TEXT NOT NULL UNIQUE,
+                    label TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('active', 'readonly', 'draining', 'failed')),
+                    capacityBytes INTEGER NOT NULL CHECK (capacityBytes > 0),
+                    logicalBlockSize INTEGER NOT NULL CHECK (logicalBlockSize > 0),
+                    dataOffset INTEGER NOT NULL CHECK (dataOffset >= 0),
+                    createdAt DATETIME NOT NULL
+                );
+                CREATE TABLE volumes (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    capacityBytes INTEGER NOT NULL CHECK (capacityBytes > 0),
+                    replicas INTEGER NOT NULL CHECK (replicas >= 1),
+                    provisioning TEXT NOT NULL CHECK (provisioning IN ('thin', 'thick')),
+                    createdAt DATETIME NOT NULL,
+                    updatedAt DATETIME NOT NULL
+                );
+                CREATE TABLE objects (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    volumeId INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    size INTEGER NOT NULL CHECK (size >= 0),
+                    etag TEXT NOT NULL,
+                    contentType TEXT,
+                    createdAt DATETIME NOT NULL,
+                    modifiedAt DATETIME NOT NULL,
+                    UNIQUE (volumeId, key)
+                );
+                CREATE TABLE extents (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    objectId INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+                    logicalOffset INTEGER NOT NULL CHECK (logicalOffset >= 0),
+                    length INTEGER NOT NULL CHECK (length > 0),
+                    checksumBlock INTEGER NOT NULL CHECK (checksumBlock > 0),
+                    checksums BLOB NOT NULL,
+                    UNIQUE (objectId, logicalOffset)
+                );
+                CREATE TABLE extent_replicas (
+                    extentId INTEGER NOT NULL REFERENCES extents(id) ON DELETE CASCADE,
+                    deviceId TEXT NOT NULL REFERENCES devices(id) ON DELETE RESTRICT,
+                    physicalOffset INTEGER NOT NULL CHECK (physicalOffset >= 0),
+                    length INTEGER NOT NULL CHECK (length > 0),
+                    PRIMARY KEY (extentId, deviceId)
+                );
+                CREATE INDEX extent_replicas_device ON extent_replicas(deviceId, physicalOffset);
+                """)
         }
         migrator.registerMigration("v2-pool-default-devices-added") { db in
             // When the first start finished adding its default devices (NULL: not yet, so the
             // next start completes it). Catalogs that already have devices are past that.
-            try db.execute(
-                sql: """
-                    ALTER TABLE pool ADD COLUMN defaultDevicesAddedAt DATETIME;
-                    UPDATE pool SET defaultDevicesAddedAt = createdAt WHERE EXISTS (SELECT 1 FROM devices);
-                    """)
+            try db.execute(sql: """
+                ALTER TABLE pool ADD COLUMN defaultDevicesAddedAt DATETIME;
+                UPDATE pool SET defaultDevicesAddedAt = createdAt WHERE EXISTS (SELECT 1 FROM devices);
+                """)
         }
         migrator.registerMigration("v3-object-attributes-access-keys-multipart") { db in
             // Object attributes (JSON maps): stored headers and user metadata, and whole-object
             // checksums (dropped when a PATCH changes the bytes). S3 access keys. Multipart
             // uploads: each part's extents are its own until Complete moves them to the object.
-            try db.execute(
-                sql: """
-                    ALTER TABLE objects ADD COLUMN metadata TEXT;
-                    ALTER TABLE objects ADD COLUMN checksums TEXT;
-                    CREATE TABLE access_keys (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        name TEXT NOT NULL,
-                        sealedSecret BLOB NOT NULL,
-                        permissions TEXT NOT NULL,
-                        createBuckets INTEGER NOT NULL,
-                        createdAt DATETIME NOT NULL
-                    );
-                    CREATE TABLE multipart_uploads (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        volumeId INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
-                        key TEXT NOT NULL,
-                        contentType TEXT,
-                        metadata TEXT,
-                        checksumAlgorithm TEXT,
-                        createdAt DATETIME NOT NULL,
-                        completedETag TEXT,
-                        completedAt DATETIME
-                    );
-                    CREATE INDEX multipart_uploads_volume ON multipart_uploads(volumeId, key);
-                    CREATE TABLE multipart_parts (
-                        id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        uploadId TEXT NOT NULL REFERENCES multipart_uploads(id) ON DELETE CASCADE,
-                        partNumber INTEGER NOT NULL CHECK (partNumber BETWEEN 1 AND 10000),
-                        size INTEGER NOT NULL CHECK (size >= 0),
-                        etag TEXT NOT NULL,
-                        checksums TEXT,
-                        createdAt DATETIME NOT NULL,
-                        UNIQUE (uploadId, partNumber)
-                    );
-                    CREATE TABLE part_extents (
-                        id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        partId INTEGER NOT NULL REFERENCES multipart_parts(id) ON DELETE CASCADE,
-                        logicalOffset INTEGER NOT NULL CHECK (logicalOffset >= 0),
-                        length INTEGER NOT NULL CHECK (length > 0),
-                        checksumBlock INTEGER NOT NULL CHECK (checksumBlock > 0),
-                        checksums BLOB NOT NULL,
-                        UNIQUE (partId, logicalOffset)
-                    );
-                    CREATE TABLE part_extent_replicas (
-                        extentId INTEGER NOT NULL REFERENCES part_extents(id) ON DELETE CASCADE,
-                        deviceId TEXT NOT NULL REFERENCES devices(id) ON DELETE RESTRICT,
-                        physicalOffset INTEGER NOT NULL CHECK (physicalOffset >= 0),
-                        length INTEGER NOT NULL CHECK (length > 0),
-                        PRIMARY KEY (extentId, deviceId)
-                    );
-                    CREATE INDEX part_extent_replicas_device ON part_extent_replicas(deviceId, physicalOffset);
-                    """)
+            try db.execute(sql: """
+                ALTER TABLE objects ADD COLUMN metadata TEXT;
+                ALTER TABLE objects ADD COLUMN checksums TEXT;
+                CREATE TABLE access_keys (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    sealedSecret BLOB NOT NULL,
+                    permissions TEXT NOT NULL,
+                    createBuckets INTEGER NOT NULL,
+                    createdAt DATETIME NOT NULL
+                );
+                CREATE TABLE multipart_uploads (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    volumeId INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    contentType TEXT,
+                    metadata TEXT,
+                    checksumAlgorithm TEXT,
+                    createdAt DATETIME NOT NULL,
+                    completedETag TEXT,
+                    completedAt DATETIME
+                );
+                CREATE INDEX multipart_uploads_volume ON multipart_uploads(volumeId, key);
+                CREATE TABLE multipart_parts (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    uploadId TEXT NOT NULL REFERENCES multipart_uploads(id) ON DELETE CASCADE,
+                    partNumber INTEGER NOT NULL CHECK (partNumber BETWEEN 1 AND 10000),
+                    size INTEGER NOT NULL CHECK (size >= 0),
+                    etag TEXT NOT NULL,
+                    checksums TEXT,
+                    createdAt DATETIME NOT NULL,
+                    UNIQUE (uploadId, partNumber)
+                );
+                CREATE TABLE part_extents (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    partId INTEGER NOT NULL REFERENCES multipart_parts(id) ON DELETE CASCADE,
+                    logicalOffset INTEGER NOT NULL CHECK (logicalOffset >= 0),
+                    length INTEGER NOT NULL CHECK (length > 0),
+                    checksumBlock INTEGER NOT NULL CHECK (checksumBlock > 0),
+                    checksums BLOB NOT NULL,
+                    UNIQUE (partId, logicalOffset)
+                );
+                CREATE TABLE part_extent_replicas (
+                    extentId INTEGER NOT NULL REFERENCES part_extents(id) ON DELETE CASCADE,
+                    deviceId TEXT NOT NULL REFERENCES devices(id) ON DELETE RESTRICT,
+                    physicalOffset INTEGER NOT NULL CHECK (physicalOffset >= 0),
+                    length INTEGER NOT NULL CHECK (length > 0),
+                    PRIMARY KEY (extentId, deviceId)
+                );
+                CREATE INDEX part_extent_replicas_device ON part_extent_replicas(deviceId, physicalOffset);
+                """)
         }
         return migrator
     }
