@@ -43,20 +43,22 @@ package final class Lock<State>: @unchecked Sendable {
 
     /// `withLock`, then wakes every thread in `wait(until:)` to look at the state again.
     package func withLockWaking<T, E: Error>(_ body: (inout State) throws(E) -> T) throws(E) -> T {
-        pthread_mutex_lock(mutex)
-        defer {
-            pthread_cond_broadcast(condition)
-            pthread_mutex_unlock(mutex)
-        }
-        return try body(&state)
+        try withLock(thenWaking: pthread_cond_broadcast, body)
     }
 
     /// `withLock`, then wakes one thread in `wait(until:)` (a change one waiter can take, such
     /// as a job queued for a pool of identical workers).
     package func withLockSignaling<T, E: Error>(_ body: (inout State) throws(E) -> T) throws(E) -> T {
+        try withLock(thenWaking: pthread_cond_signal, body)
+    }
+
+    /// `withLock`, then `wake` (broadcast or signal) on the condition before the unlock.
+    private func withLock<T, E: Error>(
+        thenWaking wake: (UnsafeMutablePointer<pthread_cond_t>) -> Int32, _ body: (inout State) throws(E) -> T
+    ) throws(E) -> T {
         pthread_mutex_lock(mutex)
         defer {
-            pthread_cond_signal(condition)
+            _ = wake(condition)
             pthread_mutex_unlock(mutex)
         }
         return try body(&state)

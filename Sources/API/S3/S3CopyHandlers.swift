@@ -42,11 +42,16 @@ extension S3Handlers {
             directive == "COPY" ? .copy : .replace(contentType: Self.contentType(request), metadata: try Self.metadata(from: request))
         let copied = try engine.copyObject(
             from: from, if: Self.conditions(request, prefix: "x-amz-copy-source-"), to: (bucket, key), metadata: metadata, digest: MD5Digest())
+        return Self.copyResult("CopyObjectResult", copied)
+    }
+
+    /// A copy's answer: `element` (CopyObjectResult, CopyPartResult) with the new version's date and ETag.
+    static func copyResult(_ element: String, _ copied: ObjectInfo) -> HTTPResponse {
         var xml = S3XML()
-        xml.open("CopyObjectResult", namespaced: true)
-        xml.element("LastModified", Self.iso8601(copied.modifiedAt))
-        xml.element("ETag", Self.quoted(copied.etag))
-        xml.close("CopyObjectResult")
+        xml.open(element, namespaced: true)
+        xml.element("LastModified", iso8601(copied.modifiedAt))
+        xml.element("ETag", quoted(copied.etag))
+        xml.close(element)
         return S3XML.response(xml)
     }
 
@@ -67,12 +72,7 @@ extension S3Handlers {
                 else { return nil }
                 return (first, last - first + 1)
             }, to: (bucket, key), uploadID: uploadID, number: number, digest: MD5Digest())
-        var xml = S3XML()
-        xml.open("CopyPartResult", namespaced: true)
-        xml.element("LastModified", Self.iso8601(part.modifiedAt))
-        xml.element("ETag", Self.quoted(part.etag))
-        xml.close("CopyPartResult")
-        return S3XML.response(xml)
+        return Self.copyResult("CopyPartResult", part)
     }
 }
 

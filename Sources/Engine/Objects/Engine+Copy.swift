@@ -32,14 +32,8 @@ extension Engine {
         let writer = try beginUpload(
             volume: target.volume, key: target.key, contentType: contentType, length: info.size, cacheThrough: true, metadata: userMetadata,
             checksums: info.checksums)
-        do throws(EngineError) {
-            try Self.pump(reader, start: 0, length: info.size, digest: digest) { bytes throws(EngineError) in try writer.append(bytes) }
-            // A copy of a multipart object is one part: its ETag is the digest of the bytes.
-            return try writer.commit(etag: digest.finish())
-        } catch {
-            writer.abort()
-            throw error
-        }
+        // A copy of a multipart object is one part: its ETag is the digest of the bytes.
+        return try Self.copy(reader, start: 0, length: info.size, digest: digest, into: writer)
     }
 
     /// Copies bytes of `source` (all, or the range `range` picks from its size; nil from `range`:
@@ -59,13 +53,7 @@ extension Engine {
             )
         }
         let writer = try beginPart(volume: target.volume, key: target.key, uploadID: uploadID, number: number, length: length)
-        do throws(EngineError) {
-            try Self.pump(reader, start: start, length: length, digest: digest) { bytes throws(EngineError) in try writer.append(bytes) }
-            return try writer.commit(etag: digest.finish())
-        } catch {
-            writer.abort()
-            throw error
-        }
+        return try Self.copy(reader, start: start, length: length, digest: digest, into: writer)
     }
 
     /// The source's version, opened once: the conditions are checked against the very version copied.
@@ -76,6 +64,20 @@ extension Engine {
             throw .conditionNotMet("a copy-source condition does not hold for \(source.volume)/\(source.key)")
         }
         return reader
+    }
+
+    /// Writes `length` bytes from `start` of `reader` into `writer`, through `digest`, and commits
+    /// with the digest's ETag; the writer is aborted on any error.
+    private static func copy(
+        _ reader: BufferedReader, start: Int64, length: Int64, digest: any ObjectDigest, into writer: ObjectWriter
+    ) throws(EngineError) -> ObjectInfo {
+        do throws(EngineError) {
+            try pump(reader, start: start, length: length, digest: digest) { bytes throws(EngineError) in try writer.append(bytes) }
+            return try writer.commit(etag: digest.finish())
+        } catch {
+            writer.abort()
+            throw error
+        }
     }
 
     /// Reads `length` bytes from `start` of `reader` into `append`, through `digest`.
