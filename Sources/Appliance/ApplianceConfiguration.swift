@@ -43,6 +43,8 @@ struct ApplianceConfiguration: Sendable {
     /// Bytes of copies a scrub reads per second (0: no limit), and seconds between periodic scrubs (0: none).
     var scrubRate: Int64 = 128 << 20
     var scrubInterval: Int64 = 0
+    /// Objects up to this size are kept inline in the catalog (0: none).
+    var inlineMaxBytes: Int64 = Engine.defaultInlineMaxBytes
     /// Open multipart uploads a volume may hold, and seconds after its creation an open upload is
     /// aborted (0: never).
     var multipartMaxOpen = 10_000

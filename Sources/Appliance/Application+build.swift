@@ -34,6 +34,7 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             try engine.adoptNamedDevices(config.devicePaths)
         }
         engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
+        try engine.configureInline(maxBytes: config.inlineMaxBytes)
         engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
         let token = try resolveToken(config, logger: logger)
         let metrics = HTTPMetrics()

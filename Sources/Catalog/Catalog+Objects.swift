@@ -20,12 +20,16 @@ package struct NewExtent: Sendable, Equatable {
     package var length: Int64
     package var checksumBlock: Int64
     package var checksums: Data
-    /// (device id, physical offset, allocated length) per replica.
+    /// (device id, physical offset, allocated length) per replica; none for an inline extent.
     package var replicas: [(deviceID: String, offset: Int64, length: Int64)]
+    /// The bytes of an inline extent, kept in its row.
+    package var body: Data?
 
     package init(
-        logicalOffset: Int64, length: Int64, checksumBlock: Int64, checksums: Data, replicas: [(deviceID: String, offset: Int64, length: Int64)]
+        logicalOffset: Int64, length: Int64, checksumBlock: Int64, checksums: Data, replicas: [(deviceID: String, offset: Int64, length: Int64)],
+        body: Data? = nil
     ) {
+        self.body = body
         self.logicalOffset = logicalOffset
         self.length = length
         self.checksumBlock = checksumBlock
@@ -34,7 +38,7 @@ package struct NewExtent: Sendable, Equatable {
     }
 
     package static func == (a: NewExtent, b: NewExtent) -> Bool {
-        a.logicalOffset == b.logicalOffset && a.length == b.length && a.checksums == b.checksums
+        a.logicalOffset == b.logicalOffset && a.length == b.length && a.checksums == b.checksums && a.body == b.body
             && a.replicas.map { "\($0.deviceID)@\($0.offset)+\($0.length)" } == b.replicas.map { "\($0.deviceID)@\($0.offset)+\($0.length)" }
     }
 }
@@ -133,7 +137,7 @@ extension Catalog {
         var stored = StoredObject(record: object, extents: [])
         let insertExtent = try db.cachedStatement(
             sql: """
-                INSERT INTO extents (objectId, logicalOffset, length, checksumBlock, checksums) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO extents (objectId, logicalOffset, length, checksumBlock, checksums, body) VALUES (?, ?, ?, ?, ?, ?)
                 """)
         let insertReplica = try db.cachedStatement(
             sql: """
@@ -142,8 +146,10 @@ extension Catalog {
         for extent in extents {
             var record = ExtentRecord(
                 id: nil, objectId: object.id!, logicalOffset: extent.logicalOffset, length: extent.length,
-                checksumBlock: extent.checksumBlock, checksums: extent.checksums)
-            try insertExtent.execute(arguments: [record.objectId, record.logicalOffset, record.length, record.checksumBlock, record.checksums])
+                checksumBlock: extent.checksumBlock, checksums: extent.checksums, body: extent.body)
+            try insertExtent.execute(arguments: [
+                record.objectId, record.logicalOffset, record.length, record.checksumBlock, record.checksums, record.body,
+            ])
             record.id = db.lastInsertedRowID
             var replicas: [ExtentReplicaRecord] = []
             for replica in extent.replicas {
@@ -158,6 +164,26 @@ extension Catalog {
         delta.add(object, replicas: stored.extents.flatMap(\.replicas))
         return ObjectCommit(object: stored, replaced: replaced, delta: delta)
     }
+
+    /// The bytes of the inline extent `extentID`; nil when it is gone (replaced or deleted since
+    /// it was looked up) or not inline.
+    package func inlineBody(extentID: Int64) throws(CatalogError) -> Data? {
+        try read { db in
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM extents WHERE id = ?"), arguments: [extentID])
+        }
+    }
+
+    #if TEST_HOOKS
+        /// Overwrites an inline extent's bytes behind its checksums, as a bug writing the catalog
+        /// would (tests of the read path's and scrub's verification).
+        package func overwriteInlineBody(extentID: Int64, with body: Data) throws(CatalogError) {
+            do {
+                try write { db in try db.execute(sql: "UPDATE extents SET body = ? WHERE id = ?", arguments: [body, extentID]) }
+            } catch {
+                throw CatalogError.wrap(error)
+            }
+        }
+    #endif
 
     /// Inserts an object row (its id is set).
     static func insertObjectRow(_ db: Database, _ object: inout ObjectRecord) throws {

@@ -24,6 +24,9 @@ package enum ExtentTable: String, Sendable, CaseIterable {
         }
     }
 
+    /// Extent `e` has its bytes on devices (an inline extent's are in its row: no device holds them).
+    var onDevices: String { self == .objects ? "e.body IS NULL" : "1" }
+
     /// What the owner is called: an object's key, or a part's upload key and number.
     var key: String { self == .objects ? "o.key" : "u.key || ' (part ' || p.partNumber || ' of upload ' || u.id || ')'" }
 }
@@ -64,7 +67,8 @@ extension Catalog {
             else { return nil }
             let extent = ExtentRecord(
                 id: record["id"], objectId: record[table == .objects ? "objectId" : "partId"], logicalOffset: record["logicalOffset"],
-                length: record["length"], checksumBlock: record["checksumBlock"], checksums: record["checksums"])
+                length: record["length"], checksumBlock: record["checksumBlock"], checksums: record["checksums"],
+                body: table == .objects ? record["body"] : nil)
             let replicas = try ExtentReplicaRecord.fetchAll(
                 db, sql: "SELECT * FROM \(table.replicas) WHERE extentId = ? ORDER BY deviceId", arguments: [extentID])
             return RepairItem(
@@ -106,7 +110,8 @@ extension Catalog {
             let lost = ExtentTable.allCases.map { table in
                 """
                 SELECT e.length AS length, v.name || '/' || \(table.key) AS object FROM \(table.owners)
-                WHERE NOT EXISTS (SELECT 1 FROM \(table.replicas) r WHERE r.extentId = e.id AND r.deviceId NOT IN (\(marks)))
+                WHERE \(table.onDevices)
+                AND NOT EXISTS (SELECT 1 FROM \(table.replicas) r WHERE r.extentId = e.id AND r.deviceId NOT IN (\(marks)))
                 """
             }.joined(separator: " UNION ALL ")
             let arguments = StatementArguments(ids + ids)

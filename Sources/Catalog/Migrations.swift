@@ -127,6 +127,10 @@ extension Catalog {
                 CREATE INDEX part_extent_replicas_device ON part_extent_replicas(deviceId, physicalOffset);
                 """)
         }
+        // A small object's bytes may live in its extent row (an inline extent: no replica rows).
+        migrator.registerMigration("v4-inline-extent-bodies") { db in
+            try db.execute(sql: "ALTER TABLE extents ADD COLUMN body BLOB")
+        }
         return migrator
     }
 }

@@ -47,6 +47,8 @@ package final class Engine: Sendable {
     let mirror: CatalogMirror
     /// How many devices should hold a copy of the catalog.
     let metadataCopies: Int
+    /// Objects up to this size are kept inline in the catalog (ObjectIOPolicy.swift).
+    let inlineLimit = Atomic<Int64>(Engine.defaultInlineMaxBytes)
     /// Serializes placement runs of the catalog's copies.
     let metadataPlacement = Mutex<Void>(())
     let metadataPlacer: MetadataPlacer

@@ -1,6 +1,7 @@
 // `appliance serve`: flags (each also readable from an APPLIANCE_* variable) → configuration → run.
 import API
 import ArgumentParser
+import Engine
 import Foundation
 import Logging
 
@@ -83,6 +84,12 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: "Seconds between periodic scrubs, 0 for none (env APPLIANCE_SCRUB_INTERVAL; default 0).")
     var scrubInterval: Int64?
+
+    @Option(
+        help:
+            "Objects up to this many bytes are kept inline in the catalog, 0 for none, at most 1048576 (env APPLIANCE_INLINE_MAX_BYTES; default 16384)."
+    )
+    var inlineMaxBytes: Int64?
 
     @Option(
         help:
@@ -197,6 +204,10 @@ struct ServeCommand: ParsableCommand {
         config.scrubRate =
             try number(scrubRate, "APPLIANCE_SCRUB_RATE", "scrub-rate", 0...Int64.max, "must be 0 (no limit) or more bytes per second")
             ?? config.scrubRate
+        config.inlineMaxBytes =
+            try number(
+                inlineMaxBytes, "APPLIANCE_INLINE_MAX_BYTES", "inline-max-bytes", 0...Engine.inlineMaxBytesLimit,
+                "must be between 0 (none inline) and \(Engine.inlineMaxBytesLimit) bytes") ?? config.inlineMaxBytes
         config.scrubInterval =
             try number(
                 scrubInterval, "APPLIANCE_SCRUB_INTERVAL", "scrub-interval", 0...(10 * 365 * 86_400), "must be 0 (none) or seconds up to ten years")

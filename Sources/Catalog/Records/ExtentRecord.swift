@@ -1,5 +1,7 @@
 // Extents map object bytes to physical copies: one ExtentRecord per logical range, one
-// ExtentReplicaRecord per copy on a device. Checksums are crc32c per `checksumBlock` bytes.
+// ExtentReplicaRecord per copy on a device, or, for an inline extent, the bytes in the row itself
+// (`body`; no replica rows: the catalog's own copies hold it). Checksums are crc32c per
+// `checksumBlock` bytes.
 package import Foundation
 package import GRDB
 
@@ -12,8 +14,13 @@ package struct ExtentRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var length: Int64
     package var checksumBlock: Int64
     package var checksums: Data
+    /// The extent's bytes when they live in the catalog (an inline extent); nil: on devices.
+    package var body: Data?
 
-    package init(id: Int64?, objectId: Int64, logicalOffset: Int64, length: Int64, checksumBlock: Int64, checksums: Data) {
+    package init(
+        id: Int64?, objectId: Int64, logicalOffset: Int64, length: Int64, checksumBlock: Int64, checksums: Data, body: Data? = nil
+    ) {
+        self.body = body
         self.id = id
         self.objectId = objectId
         self.logicalOffset = logicalOffset

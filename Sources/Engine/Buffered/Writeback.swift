@@ -4,6 +4,12 @@ import Foundation
 // write them as new extents with every replica through the write path, make them durable,
 // commit the spliced extent map (copy-on-write), then mark the sectors allocated and release
 // their reservations. The space was reserved before the data was accepted.
+//
+// A small object (at most `inlineMaxBytes`) is written back whole into its catalog row instead
+// (an inline extent, InlineBodies.swift): no device write and no device flush, only the catalog's
+// commit, which the group shares. An object whose committed version is inline and that grew
+// past the limit leaves the catalog: its committed bytes are written to devices first (like a
+// copy-on-write of data on disk, from the pool's slack), and the dirty runs are spliced over them.
 import Logging
 import Synchronization
 
@@ -12,13 +18,32 @@ extension Engine {
     /// background writeback error of the object. Waits for a writeback already running on it.
     package func flushObject(_ key: CacheKey) throws(EngineError) {
         guard let snapshot = try pageCache.beginWriteback(key) else { return }
-        let pageSize = PageState.pageSize
+        do throws(EngineError) {
+            if writesInline(snapshot) {
+                try writeBackInline(snapshot)
+            } else {
+                try writeBackExtents(snapshot)
+            }
+        } catch {
+            pageCache.failWriteback(snapshot, error: error)
+            logger.error("writeback failed; data stays dirty for a retry", metadata: ["key": "\(snapshot.object.key)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    private func writeBackExtents(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) {
         let largest = snapshot.runs.map(\.pages.count).max() ?? 0
         // Two runs in flight: the next run is copied while the devices write the last ones.
         let writes = ExtentWriteQueue(
             engine: self, replicas: Int(snapshot.object.replicas), volume: snapshot.object.volumeName,
-            bufferBytes: max(1, largest) * pageSize, depth: 2)
+            bufferBytes: max(1, largest) * PageState.pageSize, depth: 2)
+        var carried: [Extent] = []
         do throws(EngineError) {
+            var old = snapshot.replacesCommitted ? [] : snapshot.extents
+            if old.contains(where: \.isInline) {
+                carried = try carryOutOfCatalog(snapshot)
+                old = carried
+            }
             for (r, run) in snapshot.runs.enumerated() {
                 let buffer = writes.buffer()
                 snapshot.copy(run: r, into: buffer.bytes)
@@ -26,40 +51,91 @@ extension Engine {
             }
             try writes.finish()
             let newExtents = writes.extents.map(Extent.init)
-            let old = snapshot.replacesCommitted ? [] : snapshot.extents
-            var (merged, freed) = ExtentSplice.splice(old: old, new: newExtents, size: snapshot.size)
-            let records = merged.map(\.record)
-            let object = snapshot.object
-            let reservation = SpaceAccounting.Reservation(
-                volumeID: object.volumeID, thick: object.thick, logical: snapshot.reservedLogical, physical: snapshot.reservedPhysical)
-            let (stored, replaced) = try space.commit(reservation) { () throws(EngineError) in
-                let commit = try catalogCall(notFound: .volumeNotFound(name: object.volumeName)) {
-                    // The extents are made durable with the commit's group, before its transaction.
-                    try groupCommit.commit(self, devices: Set(writes.allocated.map(\.deviceID))) { transaction in
-                        try transaction.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, current in
-                            // Kept pieces of the committed extents are only ours to keep over the row they came from.
-                            if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
-                                throw EngineError.catalog(
-                                    "\(object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))"
-                                )
-                            }
+            let (merged, spliceFreed) = ExtentSplice.splice(old: old, new: newExtents, size: snapshot.size)
+            let devices = Set((writes.allocated + carried.flatMap(\.replicas)).map(\.deviceID))
+            let (stored, replaced) = try commitWriteback(snapshot, extents: merged.map(\.record), devices: devices)
+            // A whole replacement frees whatever the catalog replaced; a splice, what it no longer references.
+            let freed = snapshot.replacesCommitted ? replaced.map(PhysicalRange.init) : spliceFreed
+            pageCache.finishWriteback(
+                snapshot, merged: merged, committedID: stored.record.id, copies: snapshot.object.replicas, reloadClean: !carried.isEmpty)
+            deferredFree.retire(freed)
+        } catch {
+            allocator.free(writes.drain() + carried.flatMap(\.replicas))
+            throw error
+        }
+    }
+
+    /// Commits the snapshot's version with `extents` (made durable on `devices` with the group's
+    /// flush); returns the stored object and the replicas of the version it replaced.
+    private func commitWriteback(
+        _ snapshot: PageCache.WritebackSnapshot, extents records: [NewExtent], devices: Set<String>
+    ) throws(EngineError) -> (StoredObject, [ExtentReplicaRecord]) {
+        let object = snapshot.object
+        let reservation = SpaceAccounting.Reservation(
+            volumeID: object.volumeID, thick: object.thick, logical: snapshot.reservedLogical, physical: snapshot.reservedPhysical)
+        return try space.commit(reservation) { () throws(EngineError) in
+            let commit = try catalogCall(notFound: .volumeNotFound(name: object.volumeName)) {
+                // The extents are made durable with the commit's group, before its transaction.
+                try groupCommit.commit(self, devices: devices) { transaction in
+                    try transaction.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, current in
+                        // Kept pieces (or bytes) of the committed version are only ours to keep over the row they came from.
+                        if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
+                            throw EngineError.catalog(
+                                "\(object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))"
+                            )
                         }
                     }
                 }
-                return ((commit.object, commit.replaced), commit.delta)
             }
-            // A whole replacement frees whatever the catalog replaced; a splice, what it no longer references.
-            if snapshot.replacesCommitted {
-                freed = replaced.map(PhysicalRange.init)
-            }
-            pageCache.finishWriteback(snapshot, merged: merged, committedID: stored.record.id)
-            deferredFree.retire(freed)
+            return ((commit.object, commit.replaced), commit.delta)
+        }
+    }
+
+    /// Writes the snapshot's whole object into its catalog row: the committed bytes the dirty
+    /// pages do not cover (read from the committed version), the dirty pages over them.
+    private func writeBackInline(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) {
+        let pageSize = PageState.pageSize
+        let pages = Int((snapshot.size + Int64(pageSize) - 1) / Int64(pageSize))
+        let body = AlignedBuffer(count: pages * pageSize)
+        let dirty = Set(snapshot.pages.map(\.index))
+        if !snapshot.replacesCommitted, snapshot.committedSize > 0, (0..<Int64(pages)).contains(where: { !dirty.contains($0) }) {
+            let epoch = deferredFree.pin()
+            defer { deferredFree.unpin(epoch) }
+            try readCommitted(extents: snapshot.extents, committedSize: snapshot.committedSize, from: 0, into: body.bytes, key: snapshot.object.key)
+        }
+        for entry in snapshot.pages where entry.index < pages {
+            let at = Int(entry.index) * pageSize
+            UnsafeMutableRawBufferPointer(rebasing: body.bytes[at..<at + pageSize]).copyMemory(from: UnsafeRawBufferPointer(entry.page.bytes))
+        }
+        let extent = withExtendedLifetime(body) { Extent(inline: UnsafeRawBufferPointer(body.bytes), length: Int(snapshot.size)) }
+        let (stored, replaced) = try commitWriteback(snapshot, extents: [extent.record], devices: [])
+        pageCache.finishWriteback(
+            snapshot, merged: stored.extents.map { Extent($0).withoutBody }, committedID: stored.record.id, copies: 0, reloadClean: true)
+        deferredFree.retire(replaced.map(PhysicalRange.init))
+    }
+
+    /// An object whose committed version is inline and that leaves the catalog: its committed
+    /// bytes written to devices as extents (durable with the commit's group), which the dirty runs
+    /// are then spliced over.
+    private func carryOutOfCatalog(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) -> [Extent] {
+        let length = Int(min(snapshot.committedSize, snapshot.size))
+        guard length > 0 else { return [] }
+        let block = Int(Extent.checksumBlock)
+        let padded = (length + block - 1) / block * block
+        let queue = ExtentWriteQueue(
+            engine: self, replicas: Int(snapshot.object.replicas), volume: snapshot.object.volumeName, bufferBytes: padded, depth: 1)
+        do throws(EngineError) {
+            let buffer = queue.buffer()
+            try readCommitted(
+                extents: snapshot.extents, committedSize: snapshot.committedSize, from: 0,
+                into: UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<padded]), key: snapshot.object.key)
+            try queue.submit(buffer, length: length, logicalOffset: 0, last: true)
+            try queue.finish()
         } catch {
-            allocator.free(writes.drain())
-            pageCache.failWriteback(snapshot, error: error)
-            logger.error("writeback failed; data stays dirty for a retry", metadata: ["key": "\(snapshot.object.key)", "error": "\(error)"])
+            allocator.free(queue.drain())
             throw error
         }
+        return queue.extents.map(Extent.init)
     }
 
     /// Writes back every dirty object of a volume; the first error (including one from an earlier

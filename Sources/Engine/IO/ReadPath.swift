@@ -1,6 +1,7 @@
 // The read path below any cache: read whole checksum blocks of an extent from one replica,
 // verify every block, fall back to the next replica on EIO, short reads or a checksum mismatch,
 // count errors against the device. Knows nothing of pages or HTTP.
+import Catalog
 import Foundation
 import Glibc
 import Logging
@@ -75,6 +76,10 @@ extension Engine {
         _ extent: Extent, offsetInExtent: Int64, length: Int, into buffer: UnsafeMutableRawBufferPointer, key: String,
         ring: Ring? = nil
     ) throws(EngineError) {
+        if extent.isInline {
+            try readInline(extent, offsetInExtent: offsetInExtent, length: length, into: buffer, key: key)
+            return
+        }
         var failures: [String] = []
         var bad: [PhysicalRange] = []  // copies that failed, to repair once another served the read
         for replica in extent.replicas {
@@ -105,6 +110,40 @@ extension Engine {
             return
         }
         throw .dataUnavailable(key: key, detail: failures.joined(separator: "; "))
+    }
+}
+
+extension Engine {
+    /// An inline extent's blocks: from the bytes at hand or its catalog row (the catalog's pages
+    /// are checksummed and mirrored on its own copies), zero-padded, each block verified against
+    /// the extent's checksums. A row gone since the extent was looked up is a version replaced or
+    /// deleted under a reader that had not read it yet: unavailable, never another version's bytes.
+    func readInline(
+        _ extent: Extent, offsetInExtent: Int64, length: Int, into buffer: UnsafeMutableRawBufferPointer, key: String
+    ) throws(EngineError) {
+        let block = Int(Extent.checksumBlock)
+        precondition(offsetInExtent % Int64(block) == 0 && length % block == 0 && length <= buffer.count)
+        let body: Data
+        if let held = extent.body {
+            body = held
+        } else if let id = extent.inlineID, let stored = try catalogCall({ try catalog.inlineBody(extentID: id) }) {
+            body = stored
+        } else {
+            throw .dataUnavailable(key: key, detail: "the version being read was replaced or deleted meanwhile; read it again")
+        }
+        let target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
+        target.initializeMemory(as: UInt8.self, repeating: 0)
+        let start = Int(offsetInExtent)
+        if start < body.count {
+            let n = min(length, body.count - start)
+            body.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: target[0..<n]).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start..<start + n]))
+            }
+        }
+        guard extent.verifies(UnsafeRawBufferPointer(target), offsetInExtent: offsetInExtent) else {
+            logger.error("checksum mismatch in an inline object's catalog row", metadata: ["key": "\(key)", "row": "\(extent.inlineID ?? -1)"])
+            throw .dataUnavailable(key: key, detail: "the catalog's copy of its bytes does not match their checksum")
+        }
     }
 }
 

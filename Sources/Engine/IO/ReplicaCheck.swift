@@ -1,5 +1,6 @@
 // One physical copy of an extent read whole from its device and checked block by block against
-// the extent's crc32c: what `appliance check --verify-data`, a scrub and a repair ask of every copy.
+// the extent's crc32c: what `appliance check --verify-data`, a scrub and a repair ask of every copy
+// (and of an inline extent, whose one copy is its catalog row).
 import Foundation
 
 extension Engine {
@@ -30,6 +31,19 @@ extension Engine {
         case .read(let bad, _):
             let path = devices.device(id: replica.deviceID)?.path ?? replica.deviceID
             return "\(path): \(bad.count) block(s) fail their checksum, first at extent offset \(Int64(bad[0]) * Extent.checksumBlock)"
+        }
+    }
+
+    /// Nil when the inline extent's bytes (in its catalog row) match its checksums; otherwise why not.
+    func checkInline(_ extent: Extent, key: String) -> String? {
+        let buffer = AlignedBuffer(count: max(extent.checksums.count, 1) * Int(Extent.checksumBlock))
+        do throws(EngineError) {
+            try withExtendedLifetime(buffer) { () throws(EngineError) in
+                try readInline(extent, offsetInExtent: 0, length: extent.checksums.count * Int(Extent.checksumBlock), into: buffer.bytes, key: key)
+            }
+            return nil
+        } catch {
+            return "inline in the catalog: \(error)"
         }
     }
 }

@@ -1,7 +1,9 @@
 // Where an object's bytes go, decided in one place: the thresholds between buffered IO through
-// the page cache, the direct writer, a buffered write that spills to the direct writer, and reads
-// that stream past the cache. The front door (ObjectStore.swift) and the buffered paths read them
+// the page cache, the direct writer, a buffered write that spills to the direct writer, reads
+// that stream past the cache, and small objects kept inline in the catalog. The front door (ObjectStore.swift) and the buffered paths read them
 // from here.
+import Synchronization
+
 extension Engine {
     /// Sync buffered PUTs up to this size go through the cache (and stay cached for reads); a
     /// larger or unknown one goes to the direct writer, which writes it through to the cache (a
@@ -15,4 +17,42 @@ extension Engine {
     /// Reads of objects larger than this stream past the cache (a large sequential read would
     /// only evict what is worth keeping): 64 MiB, or less for a small cache.
     var readBypassThreshold: Int64 { min(64 << 20, spillThreshold) }
+
+    /// Objects up to this size are written back into their catalog row (inline) rather than to
+    /// extents on devices, when the catalog can hold them (`catalogHoldsInline`). 0: never.
+    package static let defaultInlineMaxBytes: Int64 = 16 << 10
+
+    /// The largest `--inline-max-bytes`: an inline object is read and written whole.
+    package static let inlineMaxBytesLimit: Int64 = 1 << 20
+
+    var inlineMaxBytes: Int64 { inlineLimit.load(ordering: .relaxed) }
+
+    /// Sets the largest object kept inline (0: none); objects written before keep where they are.
+    package func configureInline(maxBytes: Int64) throws(EngineError) {
+        guard maxBytes >= 0, maxBytes <= Self.inlineMaxBytesLimit else {
+            throw .invalidArgument(field: "inline-max-bytes", reason: "must be between 0 and \(Self.inlineMaxBytesLimit)")
+        }
+        inlineLimit.store(maxBytes, ordering: .relaxed)
+    }
+
+    /// Whether the snapshot's object is written back into its catalog row.
+    func writesInline(_ snapshot: PageCache.WritebackSnapshot) -> Bool {
+        guard snapshot.size > 0, snapshot.size <= inlineMaxBytes else { return false }
+        // A committed inline version that still fits stays in the catalog.
+        if !snapshot.replacesCommitted, snapshot.extents.contains(where: \.isInline) { return true }
+        return catalogHoldsInline(replicas: snapshot.object.replicas, bytes: snapshot.size)
+    }
+
+    /// The catalog may take `bytes` more of object data: it has at least `replicas` copies on
+    /// active devices (an inline object is on as many devices as the catalog's copies), and its
+    /// pages in use stay under half of its smallest copy's room (the rest is for rows).
+    func catalogHoldsInline(replicas: UInt8, bytes: Int64) -> Bool {
+        let figures = mirror.figures
+        guard figures.databaseUsedBytes + bytes <= figures.databaseCapacity / 2 else { return false }
+        let onDevices = mirror.copies.filter { copy in
+            guard let id = copy.place.deviceID else { return false }
+            return devices.lifecycle(id: id)?.state == .active && devices.device(id: id) != nil
+        }
+        return onDevices.count >= Int(replicas)
+    }
 }

@@ -35,6 +35,7 @@ extension PageCache {
             return try self.state.withLockWaking { state throws(EngineError) -> T in
                 precondition(state.objects[key] === placeholder, "a loading placeholder was replaced")
                 state.objects[key] = loaded
+                if let loaded { Self.installInlineBodies(&state, capacity: capacityPages, key: key, loaded) }
                 return try body(&state, loaded)
             }
         }

@@ -1,6 +1,8 @@
 // The page cache's side of buffered reads (Buffered/BufferedRead.swift drives them): copying
 // cached pages out, pinning them for a send without a copy, taking what a miss needs to read the
 // committed version, and inserting the pages it read. Counts hits and misses per volume.
+import Foundation
+
 extension PageCache {
     /// Copies cached bytes of `object` from `offset + copied` into `destination[copied...]` up to
     /// `total`, advancing `copied`; stops at the first page not cached and returns its index (nil:
@@ -95,6 +97,38 @@ extension PageCache {
                 page.state.load(allocated: object.allocatedReplicas(page: index))
             }
         }
+    }
+
+    /// A loaded entry whose committed extents are inline came with their bytes (read with its
+    /// row, in the same catalog read): they become its clean pages now, so a cold read of a small
+    /// object is that one read. Blocks that do not match their checksums are not cached (a read
+    /// then goes to the catalog and reports them). The entry keeps its extents without the bytes.
+    static func installInlineBodies(_ state: inout State, capacity: Int, key: CacheKey, _ object: CachedObject) {
+        guard object.extents.contains(where: { $0.body != nil }) else { return }
+        let pageSize = PageState.pageSize
+        let noCopies = [UInt8](repeating: 0, count: PageState.sectorsPerPage)
+        for extent in object.extents {
+            guard let body = extent.body else { continue }
+            precondition(extent.logicalOffset % Int64(pageSize) == 0, "an inline extent not on a page boundary")
+            let first = extent.logicalOffset / Int64(pageSize)
+            var scratch = [UInt8](repeating: 0, count: pageSize)
+            body.withUnsafeBytes { raw in
+                for i in 0..<(body.count + pageSize - 1) / pageSize where object.pages[first + Int64(i)] == nil {
+                    let n = min(pageSize, body.count - i * pageSize)
+                    let intact = scratch.withUnsafeMutableBytes { block in
+                        block.initializeMemory(as: UInt8.self, repeating: 0)
+                        UnsafeMutableRawBufferPointer(rebasing: block[0..<n])
+                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[i * pageSize..<i * pageSize + n]))
+                        return extent.verifies(UnsafeRawBufferPointer(block), offsetInExtent: Int64(i * pageSize))
+                    }
+                    guard intact else { continue }
+                    let page = Self.insert(&state, capacity: capacity, key: key, object: object, index: first + Int64(i), zeroed: false)
+                    scratch.withUnsafeBytes { UnsafeMutableRawBufferPointer(page.bytes).copyMemory(from: $0) }
+                    page.state.load(allocated: noCopies)
+                }
+            }
+        }
+        object.extents = object.extents.map(\.withoutBody)
     }
 
     /// From memory only (an event loop may call it): `key`'s cached entry and what clients see

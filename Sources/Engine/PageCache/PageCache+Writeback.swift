@@ -11,6 +11,8 @@ extension PageCache {
         /// Contiguous stretches of `pages` (index ranges into it) and their byte lengths.
         var runs: [(pages: Range<Int>, start: Int64, length: Int)]
         var size: Int64
+        /// The committed version's size (its bytes past the dirty pages).
+        var committedSize: Int64
         var version: ObjectVersion
         var extents: [Extent]
         var replacesCommitted: Bool
@@ -67,7 +69,7 @@ extension PageCache {
             }
             return WritebackSnapshot(
                 object: object, pages: pages.map { (index: $0.0, page: $0.1, mask: $0.2, generation: $0.3) },
-                runs: runs.map { (pages: $0.0, start: $0.1, length: $0.2) }, size: object.size,
+                runs: runs.map { (pages: $0.0, start: $0.1, length: $0.2) }, size: object.size, committedSize: object.committedSize,
                 version: ObjectVersion(
                     volumeID: object.volumeID, key: object.key, size: object.size, etag: object.etag, contentType: object.contentType,
                     attributes: object.attributes),
@@ -77,9 +79,12 @@ extension PageCache {
         }
     }
 
-    /// The snapshot's data is committed as `merged` (catalog row `committedID`): its sectors are
-    /// allocated now and their reservations released; the entry is idle again.
-    func finishWriteback(_ snapshot: WritebackSnapshot, merged: [Extent], committedID: Int64?) {
+    /// The snapshot's data is committed as `merged` (catalog row `committedID`) with `copies`
+    /// device copies (0: inline, in the catalog row): its sectors are allocated now and their
+    /// reservations released; the entry is idle again. `reloadClean`: the committed version was
+    /// rewritten whole (into or out of the catalog), so the clean pages' sectors are backed by
+    /// other copies than before and are loaded again from `merged`.
+    func finishWriteback(_ snapshot: WritebackSnapshot, merged: [Extent], committedID: Int64?, copies: UInt8, reloadClean: Bool) {
         let object = snapshot.object
         state.withLockWaking { state in
             var released = 0
@@ -87,7 +92,7 @@ extension PageCache {
                 let stillDirty = entry.page.generation != entry.generation
                 let cached = object.pages[entry.index] === entry.page
                 if cached { Self.countPage(&state, object, entry.page, -1) }
-                released += entry.page.state.markWritten(entry.mask, replicas: object.replicas, stillDirty: stillDirty)
+                released += entry.page.state.markWritten(entry.mask, replicas: copies, stillDirty: stillDirty)
                 if cached { Self.countPage(&state, object, entry.page, 1) }
                 if !stillDirty, !entry.page.state.isDirty { Self.pageCleaned(&state, object) }
             }
@@ -95,10 +100,18 @@ extension PageCache {
                 Int64(released * PageState.sectorSize) == snapshot.reservedPhysical,
                 "writeback released \(released) sectors but snapshotted \(snapshot.reservedPhysical) bytes")
             object.extents = merged
-            object.committedID = committedID
-            object.committedSize = snapshot.size
-            object.committedExists = true
             object.replacesCommitted = false
+            object.committedSize = snapshot.size
+            if reloadClean {
+                let written = Set(snapshot.pages.map(\.index))
+                for (index, page) in object.pages where !written.contains(index) && page.state.known {
+                    Self.countPage(&state, object, page, -1)
+                    page.state.load(allocated: object.allocatedReplicas(page: index))
+                    Self.countPage(&state, object, page, 1)
+                }
+            }
+            object.committedID = committedID
+            object.committedExists = true
             object.createdAt = object.createdAt ?? object.modifiedAt
             object.reservedLogical -= snapshot.reservedLogical
             object.commitGeneration += 1

@@ -16,11 +16,15 @@ package struct CheckReport: Sendable {
     package var verifiedBytes: Int64 = 0
     /// Copies of the catalog checked.
     package var catalogCopies = 0
+    /// Inline extents (bytes in the catalog) verified (with `verifyData`).
+    package var inlineExtents = 0
 
     package var ok: Bool { problems.isEmpty }
 
     package var summary: String {
-        let verified = verifiedCopies > 0 ? ", \(verifiedCopies) copies (\(verifiedBytes) bytes) verified" : ""
+        let verified =
+            (verifiedCopies > 0 ? ", \(verifiedCopies) copies (\(verifiedBytes) bytes) verified" : "")
+            + (inlineExtents > 0 ? ", \(inlineExtents) inline objects verified" : "")
         return "\(devices) devices, \(catalogCopies) catalog copies, \(objects) objects, \(copies) extent copies\(verified): "
             + (ok ? "no problems" : "\(problems.count) problem(s)")
     }
@@ -53,6 +57,13 @@ extension Engine {
                         report.objects += 1
                         guard verifyData, let object = try catalog.object(volumeID: volume.id!, key: record.key) else { continue }
                         for extent in object.extents.map(Extent.init) {
+                            if extent.isInline {
+                                report.inlineExtents += 1
+                                if let problem = checkInline(extent, key: record.key) {
+                                    report.problems.append(
+                                        "\(volume.name)/\(record.key) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
+                                }
+                            }
                             for replica in extent.replicas {
                                 report.verifiedCopies += 1
                                 report.verifiedBytes += Int64(extent.checksums.count) * Extent.checksumBlock

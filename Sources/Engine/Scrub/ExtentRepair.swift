@@ -34,6 +34,7 @@ extension Engine {
         let blocks = extent.checksums.count
         let padded = blocks * block
         guard blocks > 0 else { return verdict }
+        if extent.isInline { return verifyInline(extent, item: item) }
         var buffers: [AlignedBuffer] = []
         var reads: [CopyRead] = []
         for replica in extent.replicas {
@@ -99,6 +100,23 @@ extension Engine {
             }
         }
         return withExtendedLifetime((buffers, good)) { verdict }
+    }
+
+    /// An inline extent's bytes live in the catalog, whose pages are checksummed and kept on
+    /// every copy (the mirror repairs a bad page from another copy as SQLite reads it): verified
+    /// against the extent's checksums here, never rewritten. A mismatch is unrepairable.
+    private func verifyInline(_ extent: Extent, item: RepairItem) -> ExtentVerdict {
+        var verdict = ExtentVerdict()
+        let blocks = extent.checksums.count
+        let buffer = AlignedBuffer(count: blocks * Int(Extent.checksumBlock), zeroed: false)
+        do throws(EngineError) {
+            try readInline(extent, offsetInExtent: 0, length: buffer.count, into: buffer.bytes, key: item.key)
+            verdict.checkedBytes = Int64(buffer.count)
+        } catch {
+            verdict.badCopies = 1
+            verdict.unrepairable = Self.ranges(of: Array(0..<blocks), in: extent, volume: item.volumeName, key: item.key)
+        }
+        return verdict
     }
 
     /// Writes `good` into new space for the copy `old`, makes it durable and moves the catalog's

@@ -128,8 +128,12 @@ enum PowerCutRun {
             let volume = volumes[j % volumes.count].name
             let id = "\(volume)/\(key)"
             let version = UInt64(thread + 1) << 32 | UInt64(i + 1)
-            let large = Int.random(in: 0..<100, using: &random) < 6
-            let size = large ? (4 << 20) + Int.random(in: 1...(512 << 10), using: &random) : Int.random(in: 1...(96 << 10), using: &random)
+            let kind = Int.random(in: 0..<100, using: &random)
+            // 6 % large (several extents), 47 % small enough to be inline in the catalog, the rest small extents.
+            let size =
+                kind < 6
+                ? (4 << 20) + Int.random(in: 1...(512 << 10), using: &random)
+                : kind < 53 ? Int.random(in: 1...Int(Engine.defaultInlineMaxBytes), using: &random) : Int.random(in: 1...(96 << 10), using: &random)
             let roll = Int.random(in: 0..<100, using: &random)
             let known = current[key] ?? nil
             do {
@@ -146,9 +150,12 @@ enum PowerCutRun {
                 case 62..<75:
                     guard let base = known, !base.isEmpty, current[key] != nil else { continue }
                     let offset = Int.random(in: 0..<base.count, using: &random)
-                    let patch = body(version, size: min(base.count - offset, Int.random(in: 1...8192, using: &random)))
+                    // A third may run past the end: the object grows (an inline one may leave the catalog).
+                    let grows = Int.random(in: 0..<3, using: &random) == 0
+                    let length = Int.random(in: 1...(grows ? 24 << 10 : 8192), using: &random)
+                    let patch = body(version, size: grows ? length : min(base.count - offset, length))
                     var result = base
-                    result.replaceSubrange(offset..<offset + patch.count, with: patch)
+                    result.replaceSubrange(offset..<min(base.count, offset + patch.count), with: patch)
                     let sync = Bool.random(using: &random)
                     try operation(history, id, .patch, result: result, sync: sync) {
                         try Scratch.bufferedUpload(engine, volume, key, patch, mode: .patch(offset: Int64(offset)), sync: sync)
