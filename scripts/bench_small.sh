@@ -10,6 +10,8 @@
 #                                          (the appliance is restarted: its cache is empty; the kernel's
 #                                           page cache is dropped for both when we may)
 #
+# The info line also gives the server's CPU per request of each row (user + system time of every
+# thread over the run, divided by the requests; nginx: master and workers).
 # Builds nothing. Reports, never asserts. Knobs: BIN, TMPBASE (/tmp), ROUNDS (3), WRK_DUR (5s),
 # FILL_DUR (3s: how long the GET objects are written), WRK_THREADS (2), WRK_CONNS (32),
 # DEVICE_BYTES (the appliance's default device size, 8 GiB), SIZE (4096).
@@ -66,10 +68,23 @@ start_app() {
 }
 restart_app() { stop_pid "$APP_PID" TERM; : >"$T/app.log"; start_app; }
 
+# Server CPU (user + system, every thread; nginx: its master and workers) in clock ticks, and per
+# request of a wrk run: cpu_row KEY TARGET WRK-NAME TICKS-BEFORE records KEY_TARGET_cpu in us.
+# Work a request leaves behind (an async PUT's writeback after the run) is not counted.
+server_pids() { if [[ $1 == app ]]; then echo "$APP_PID"; else echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')"; fi; }
+cpu_ticks() { local total=0 p; for p in "$@"; do [[ -r /proc/$p/stat ]] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$total"; }
+cpu_row() {
+    local after requests
+    after=$(cpu_ticks $(server_pids "$2"))
+    requests=$(grep -m1 '^WRKJSON ' "$T/wrk-$3.txt" 2>/dev/null | cut -d' ' -f2- | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])' 2>/dev/null)
+    (( ${requests:-0} > 0 )) && add "${1}_$2_cpu" $(( (after - $4) * 1000000 / $(getconf CLK_TCK) / requests ))
+}
+
 # put_row KEY TARGET(app|ngx) NAME-TEMPLATE KEYS_PER_THREAD QUERY THREADS CONNS
 put_row() {
     local key=$1 tgt=$2 tmpl=$3 keys=$4 query=$5 t=$6 c=$7 base path res rps p50 p99 n
     if [[ $tgt == app ]]; then base=$URL; path="/v1/volumes/bench/objects/$tmpl$query"; else base=$NGINX; path="/$tmpl"; fi
+    local ticks; ticks=$(cpu_ticks $(server_pids "$tgt"))
     if [[ $tgt == app ]]; then
         res=$(wrk_json "$key-$tgt-$round" "$WRK_DUR" "$t" "$c" "$base" -H "$AUTH" -s "$PUT_LUA" -- "$path" "$SIZE" "$keys")
     else
@@ -80,6 +95,7 @@ put_row() {
         log "$key $tgt: failed ($res) $(tail -2 "$T/wrk-$key-$tgt-$round.txt")"; add "${key}_$tgt" -; return
     fi
     add "${key}_$tgt" "$rps"; add "${key}_${tgt}_p99" "$p99"
+    cpu_row "$key" "$tgt" "$key-$tgt-$round" "$ticks"
     log "round $round $key $tgt: $rps req/s p50 ${p50} us p99 ${p99} us"
 }
 
@@ -124,6 +140,7 @@ if (( keys > 0 )); then
         for tgt in $( ((round % 2)) && echo "ngx app" || echo "app ngx"); do
             if [[ $tgt == app ]]; then restart_app || break; fi
             drop_caches || dropped=no
+            ticks=$(cpu_ticks $(server_pids "$tgt"))
             if [[ $tgt == app ]]; then
                 res=$(wrk_json "cold-app-$round" "$WRK_DUR" "$WRK_THREADS" "$WRK_CONNS" "$URL" -H "$AUTH" -s "$GET_LUA" -- "/v1/volumes/bench/objects/cold-@N@" "$WRK_THREADS" "$keys" "$round")
             else
@@ -132,6 +149,7 @@ if (( keys > 0 )); then
             read -r rps p50 p99 _ errs <<<"$res"
             if [[ -z "$res" || $errs != 0/0 ]]; then log "cold GET $tgt failed ($res)"; add "cold_$tgt" -; continue; fi
             add "cold_$tgt" "$rps"; add "cold_${tgt}_p99" "$p99"
+            cpu_row cold "$tgt" "cold-$tgt-$round" "$ticks"
             log "round $round cold GET $tgt: $rps req/s p50 $p50 us p99 $p99 us"
         done
     done
@@ -172,6 +190,11 @@ for r in rows: print(line(r))
 p99 = lambda k: median(values(k))
 info = ["p99 us: " + ", ".join("%s %s/%s" % (k, "%.0f" % p99(k + "_app_p99") if p99(k + "_app_p99") else "?", "%.0f" % p99(k + "_ngx_p99") if p99(k + "_ngx_p99") else "?")
                               for k in ("new", "newasync", "ow", "owasync", "cold")) + " (appliance/nginx)"]
+cpu = lambda k: median(values(k))
+fmt = lambda v: "?" if v is None else "%.0f" % v
+info.append("server CPU us/request: " + ", ".join("%s %s/%s" % (k, fmt(cpu(k + "_app_cpu")), fmt(cpu(k + "_ngx_cpu")))
+                                               for k in ("new", "newasync", "ow", "owasync", "cold"))
+            + ", seq %s (appliance/nginx; async rows without the writeback after the run)" % fmt(cpu("seq_app_cpu")))
 print("info: " + "; ".join(info))
 if spread: print("per-round ratios: " + "; ".join(spread))
 PY

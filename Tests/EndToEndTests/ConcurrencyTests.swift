@@ -67,6 +67,46 @@ import Testing
         #expect(keys?.sorted() == ["big", "small"])
     }
 
+    @Test func smallBodiesTakenWholeBeforeTheirWorkerAreRightAndACutOneLeavesNothing() async throws {
+        // A body of at most 64 KiB is read whole on the event loop before a worker opens its upload.
+        let app = try ApplianceProcess()
+        defer { app.stop() }
+        try await ObjectEndToEndTests.makeVolume(app)
+        let port = try #require(app.baseURL.port)
+        // Cut mid-body: no upload was ever opened, so nothing is reserved or written.
+        var cut: RawConnection? = try RawConnection(port: port)
+        try cut!.sendHead("PUT", "/v1/volumes/objs/objects/cut", token: app.token, headers: ["Content-Length: 60000"])
+        try cut!.send(Data(repeating: 7, count: 20_000))
+        try await Task.sleep(for: .milliseconds(200))
+        cut = nil
+        // Whole bodies of every size around the limit, sync and async, in one connection each; a
+        // body sent in pieces with pauses between them.
+        for size in [0, 1, 4096, 65_535, 65_536, 65_537, 200_000] {
+            let data = ObjectEndToEndTests.randomData(size)
+            #expect(try await app.request("PUT", "/v1/volumes/objs/objects/s\(size)", body: data).status == 201)
+            #expect(try await app.request("PUT", "/v1/volumes/objs/objects/a\(size)?durability=async", body: data).status == 201)
+            #expect(try await app.request("GET", "/v1/volumes/objs/objects/s\(size)").body == data)
+            #expect(try await app.request("GET", "/v1/volumes/objs/objects/a\(size)").body == data)
+        }
+        let pieces = ObjectEndToEndTests.randomData(30_000)
+        let slow = try RawConnection(port: port)
+        try slow.sendHead("PUT", "/v1/volumes/objs/objects/pieces", token: app.token, headers: ["Content-Length: \(pieces.count)"])
+        for start in stride(from: 0, to: pieces.count, by: 10_000) {
+            try slow.send(pieces[start..<start + 10_000])
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(slow.receive().hasPrefix("HTTP/1.1 201"))
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/pieces").body == pieces)
+        #expect(try await app.request("GET", "/v1/volumes/objs/objects/cut").status == 404)
+        var reserved: Int?
+        for _ in 0..<50 {
+            reserved = try await app.request("GET", "/v1/pool").json["reserved_bytes"] as? Int
+            if reserved == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(reserved == 0)
+    }
+
     @Test func uploadsOverObjectsStillBeingWrittenBackAreRight() async throws {
         // Opening these waits for the earlier async write's writeback, so they are opened on a
         // worker, and a refusal comes back once the body has started.

@@ -161,7 +161,9 @@ import Testing
             #expect(answer.hasPrefix("HTTP/1.1 200"), "probe \(probe): \(answer.prefix(100))")
             #expect(took < .seconds(1), "probe \(probe) took \(took)")
         }
-        _ = try await ConcurrencyTests.prompt(.seconds(1), "healthz") { try await app.request("GET", "/healthz", auth: false) }
+        // (The probes are raw sockets read on this test's thread: an URLSession request's answer
+        // waits for a free thread of the test process's cooperative pool, which the synchronous
+        // engine suites running beside it may hold for seconds on this 2-core machine.)
         let perConnection = Double(try Self.residentKiB(pid) - before) / Double(held)
         #expect(perConnection < 32, "\(perConnection) KiB resident per idle connection")
         // The first and the last held were accepted, not left in the backlog: they finish now.

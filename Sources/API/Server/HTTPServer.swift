@@ -16,6 +16,10 @@ package import Logging
 import Synchronization
 
 package final class HTTPServer: Sendable {
+    /// Uploads whose Content-Length is at most this are opened on a worker once their whole body
+    /// is in (`RequestState.openWhenBodyIn`); larger ones as soon as their head is.
+    static let openAfterBodyLimit: Int64 = 64 << 10
+
     package struct Configuration: Sendable {
         package var host: String
         package var port: UInt16

@@ -40,13 +40,8 @@ extension Engine {
 
     /// Writes back every dirty object (shutdown).
     func flushAll() {
-        let keys = pageCache.dirtyKeys()
-        for key in keys {
-            do throws(EngineError) {
-                try flushObject(key)
-            } catch {
-                logger.critical("could not write back at shutdown", metadata: ["key": "\(key.key)", "error": "\(error)"])
-            }
+        for (key, error) in flushEach(pageCache.dirtyKeys(), width: Self.writebackWidth) {
+            logger.critical("could not write back at shutdown", metadata: ["key": "\(key.key)", "error": "\(error)"])
         }
     }
 

@@ -138,21 +138,14 @@ extension Engine {
         return queue.extents.map(Extent.init)
     }
 
-    /// Writes back every dirty object of a volume; the first error (including one from an earlier
-    /// background writeback) is reported. A key held by a commit bypassing the cache (a DELETE
-    /// that dropped an async write acknowledged before this flush) is waited for: the flush
-    /// returns only once what replaced that write is durable.
+    /// Writes back every dirty object of a volume, several at once (their commits grouped); the
+    /// first error in key order (including one from an earlier background writeback) is
+    /// reported. A key held by a commit bypassing the cache (a DELETE that dropped an async write
+    /// acknowledged before this flush) is waited for: the flush returns only once what replaced
+    /// that write is durable.
     package func flushVolume(named name: String) throws(EngineError) {
         let volume = try volumeRecord(named: name)
-        let keys = pageCache.keysToFlush(volumeID: volume.id!)
-        var firstError: EngineError?
-        for key in keys.sorted(by: { $0.key < $1.key }) {
-            do throws(EngineError) {
-                try flushObject(key)
-            } catch {
-                if firstError == nil { firstError = error }
-            }
-        }
-        if let firstError { throw firstError }
+        let keys = pageCache.keysToFlush(volumeID: volume.id!).sorted { $0.key < $1.key }
+        if let (_, error) = flushEach(keys, width: Self.writebackWidth).first { throw error }
     }
 }

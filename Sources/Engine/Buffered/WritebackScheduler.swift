@@ -44,14 +44,22 @@ extension Engine {
     static let writebackWidth = 8
 
     /// Writes back `keys` on `width` of the engine's workers, each taking the next key while
-    /// `more()` holds. Errors are kept on the objects and reported by their next flush.
-    func flushEach(_ keys: [CacheKey], width: Int, while more: @escaping @Sendable () -> Bool) {
-        guard !keys.isEmpty else { return }
+    /// `more()` holds, so that their commits share catalog transactions and device flushes (group
+    /// commit). Returns the keys whose flush failed, with the error, in `keys`' order; a failed
+    /// object stays dirty and keeps its error for its next flush.
+    @discardableResult
+    func flushEach(_ keys: [CacheKey], width: Int, while more: @escaping @Sendable () -> Bool = { true }) -> [(CacheKey, EngineError)] {
+        guard !keys.isEmpty else { return [] }
         if keys.count == 1 {
-            try? flushObject(keys[0])
-            return
+            do throws(EngineError) {
+                try flushObject(keys[0])
+                return []
+            } catch {
+                return [(keys[0], error)]
+            }
         }
         let next = Atomic<Int>(0)
+        let failures = Mutex<[(Int, EngineError)]>([])
         let done = DispatchGroup()
         withExtendedLifetime(next) {
             for _ in 0..<min(width, keys.count) {
@@ -60,13 +68,18 @@ extension Engine {
                     while more() {
                         let i = next.add(1, ordering: .relaxed).oldValue
                         guard i < keys.count else { break }
-                        try? flushObject(keys[i])
+                        do throws(EngineError) {
+                            try flushObject(keys[i])
+                        } catch {
+                            failures.withLock { $0.append((i, error)) }
+                        }
                     }
                     done.leave()
                 }
             }
             done.wait()
         }
+        return failures.withLock { $0 }.sorted { $0.0 < $1.0 }.map { (keys[$0.0], $0.1) }
     }
 
     /// Called by writers before they add dirty pages: above the hard limit, write back the oldest

@@ -10,7 +10,7 @@ import Testing
 
 @testable import Engine
 
-@Suite struct InlineObjectTests {
+@Suite(.serialized) struct InlineObjectTests {
     static func stored(_ engine: Engine, _ volume: String, _ key: String) throws -> StoredObject {
         try #require(try engine.catalog.object(volumeID: engine.volumeRecord(named: volume).id!, key: key))
     }
