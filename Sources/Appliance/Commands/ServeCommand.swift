@@ -87,7 +87,7 @@ struct ServeCommand: ParsableCommand {
 
     @Option(
         help:
-            "Objects up to this many bytes are kept inline in the catalog, 0 for none, at most 1048576 (env APPLIANCE_INLINE_MAX_BYTES; default 16384)."
+            "Objects up to this many bytes are kept inline in the catalog, 0 for none, at most 1048576 (env APPLIANCE_INLINE_MAX_BYTES; default 8192)."
     )
     var inlineMaxBytes: Int64?
 

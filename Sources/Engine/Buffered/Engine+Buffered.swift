@@ -40,7 +40,7 @@ extension Engine {
 
     /// Writes back every dirty object (shutdown).
     func flushAll() {
-        for (key, error) in flushEach(pageCache.dirtyKeys(), width: Self.writebackWidth) {
+        for (key, error) in flushEach(pageCache.dirtyKeys(), width: Self.flushWidth) {
             logger.critical("could not write back at shutdown", metadata: ["key": "\(key.key)", "error": "\(error)"])
         }
     }

@@ -146,6 +146,6 @@ extension Engine {
     package func flushVolume(named name: String) throws(EngineError) {
         let volume = try volumeRecord(named: name)
         let keys = pageCache.keysToFlush(volumeID: volume.id!).sorted { $0.key < $1.key }
-        if let (_, error) = flushEach(keys, width: Self.writebackWidth).first { throw error }
+        if let (_, error) = flushEach(keys, width: Self.flushWidth).first { throw error }
     }
 }
