@@ -128,7 +128,8 @@ done
 # Objects not in the cache: written once (async, then flushed), then read at random.
 log "cold: writing $FILL_DUR of 4 KiB objects into each, then GET at random after a restart / drop_caches"
 res=$(wrk_json fill-app "$FILL_DUR" "$WRK_THREADS" "$WRK_CONNS" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/cold-@N@?durability=async" "$SIZE" 0)
-read -r _ _ _ napp _ <<<"$res"
+read -r _ _ _ napp fillerrs <<<"$res"
+[[ ${fillerrs:-} == 0/0 ]] || log "the appliance refused some of the objects to GET later ($fillerrs errors): $(tail -1 "$T/app.log")"
 curl -s -o /dev/null -X POST -H "$AUTH" "$URL/v1/volumes/bench/flush"
 res=$(wrk_json fill-ngx "$FILL_DUR" "$WRK_THREADS" "$WRK_CONNS" "$NGINX" -s "$PUT_LUA" -- "/cold-@N@" "$SIZE" 0)
 read -r _ _ _ nngx _ <<<"$res"
@@ -147,7 +148,12 @@ if (( keys > 0 )); then
                 res=$(wrk_json "cold-ngx-$round" "$WRK_DUR" "$WRK_THREADS" "$WRK_CONNS" "$NGINX" -s "$GET_LUA" -- "/cold-@N@" "$WRK_THREADS" "$keys" "$round")
             fi
             read -r rps p50 p99 _ errs <<<"$res"
-            if [[ -z "$res" || $errs != 0/0 ]]; then log "cold GET $tgt failed ($res)"; add "cold_$tgt" -; continue; fi
+            if [[ -z "$res" || $errs != 0/0 ]]; then
+                # What one of those keys answers now, and the appliance's last words.
+                if [[ $tgt == app ]]; then probe=$(curl -s -H "$AUTH" "$URL/v1/volumes/bench/objects/cold-0-1" -w ' HTTP %{http_code}' | tail -c 300); else probe=$(curl -s "$NGINX/cold-0-1" -o /dev/null -w 'HTTP %{http_code}'); fi
+                log "cold GET $tgt failed ($res): cold-0-1 answers: $probe; $( [[ $tgt == app ]] && tail -3 "$T/app.log")"
+                add "cold_$tgt" -; continue
+            fi
             add "cold_$tgt" "$rps"; add "cold_${tgt}_p99" "$p99"
             cpu_row cold "$tgt" "cold-$tgt-$round" "$ticks"
             log "round $round cold GET $tgt: $rps req/s p50 $p50 us p99 $p99 us"

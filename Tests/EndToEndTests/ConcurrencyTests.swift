@@ -16,6 +16,18 @@ import Testing
         return result
     }
 
+    /// The pool's `reserved_bytes`, read until it is `target` (uploads given up are released
+    /// by their workers shortly after) or 5 s have passed.
+    static func poolReservation(_ app: ApplianceProcess, settlingTo target: Int) async throws -> Int? {
+        var reserved: Int?
+        for _ in 0..<50 {
+            reserved = try await app.request("GET", "/v1/pool").json["reserved_bytes"] as? Int
+            if reserved == target { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return reserved
+    }
+
     @Test func stalledUploadsAndDownloadsHoldUpNoOne() async throws {
         let app = try ApplianceProcess()
         defer { app.stop() }
@@ -56,13 +68,7 @@ import Testing
 
         // The stalled clients give up: their uploads leave nothing behind.
         stalled.removeAll()
-        var reserved: Int?
-        for _ in 0..<50 {
-            reserved = try await app.request("GET", "/v1/pool").json["reserved_bytes"] as? Int
-            if reserved == 0 { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        #expect(reserved == 0)
+        #expect(try await Self.poolReservation(app, settlingTo: 0) == 0)
         let keys = (try await app.request("GET", "/v1/volumes/objs/objects").json["objects"] as? [[String: Any]])?.compactMap { $0["key"] as? String }
         #expect(keys?.sorted() == ["big", "small"])
     }
@@ -98,13 +104,7 @@ import Testing
         #expect(slow.receive().hasPrefix("HTTP/1.1 201"))
         #expect(try await app.request("GET", "/v1/volumes/objs/objects/pieces").body == pieces)
         #expect(try await app.request("GET", "/v1/volumes/objs/objects/cut").status == 404)
-        var reserved: Int?
-        for _ in 0..<50 {
-            reserved = try await app.request("GET", "/v1/pool").json["reserved_bytes"] as? Int
-            if reserved == 0 { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        #expect(reserved == 0)
+        #expect(try await Self.poolReservation(app, settlingTo: 0) == 0)
     }
 
     @Test func uploadsOverObjectsStillBeingWrittenBackAreRight() async throws {

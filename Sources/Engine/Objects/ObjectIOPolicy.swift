@@ -47,12 +47,19 @@ extension Engine {
         return catalogHoldsInline(replicas: snapshot.object.replicas, bytes: snapshot.size)
     }
 
+    /// The share of the catalog's room inline objects may fill: every byte of it is room a row of
+    /// an object on devices cannot have (about 405 bytes each), so it costs the pool up to this
+    /// share of the objects it can hold. (Found by `make bench` on 8 GiB devices: with half the
+    /// room for inline objects, the rows of the next 300,000 objects filled the rest and new
+    /// objects were refused.)
+    static let inlineRoomShare: Int64 = 8
+
     /// The catalog may take `bytes` more of object data: it has at least `replicas` copies on
     /// active devices (an inline object is on as many devices as the catalog's copies), and its
-    /// pages in use stay under half of its smallest copy's room (the rest is for rows).
+    /// pages in use stay under an eighth of its smallest copy's room (`inlineRoomShare`).
     func catalogHoldsInline(replicas: UInt8, bytes: Int64) -> Bool {
         let figures = mirror.figures
-        guard figures.databaseUsedBytes + bytes <= figures.databaseCapacity / 2 else { return false }
+        guard figures.databaseUsedBytes + bytes <= figures.databaseCapacity / Self.inlineRoomShare else { return false }
         let onDevices = mirror.copies.filter { copy in
             guard let id = copy.place.deviceID else { return false }
             return devices.lifecycle(id: id)?.state == .active && devices.device(id: id) != nil
