@@ -6,7 +6,7 @@ import Foundation
 // their reservations. The space was reserved before the data was accepted.
 //
 // A small object (at most `inlineMaxBytes`) is written back whole into its catalog row instead
-// (an inline extent, InlineBodies.swift): no device write and no device flush, only the catalog's
+// (an inline extent; `writesInline` in Objects/ObjectIOPolicy.swift decides): no device write and no device flush, only the catalog's
 // commit, which the group shares. An object whose committed version is inline and that grew
 // past the limit leaves the catalog: its committed bytes are written to devices first (like a
 // copy-on-write of data on disk, from the pool's slack), and the dirty runs are spliced over them.

@@ -54,7 +54,7 @@ package struct Extent: Sendable, Equatable, CustomStringConvertible {
         precondition(bytes.count % block == 0 && bytes.count >= length)
         logicalOffset = 0
         self.length = Int64(length)
-        checksums = (0..<(length + block - 1) / block).map { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[$0 * block..<($0 + 1) * block])) }
+        checksums = Self.checksums(of: UnsafeRawBufferPointer(rebasing: bytes[0..<(length + block - 1) / block * block]))
         replicas = []
         body = Data(bytes[0..<length])
     }
@@ -91,6 +91,12 @@ package struct Extent: Sendable, Equatable, CustomStringConvertible {
             return false
         }
         return true
+    }
+
+    /// One crc32c per checksum block of `bytes` (whole blocks).
+    static func checksums(of bytes: UnsafeRawBufferPointer) -> [UInt32] {
+        let block = Int(checksumBlock)
+        return (0..<bytes.count / block).map { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[$0 * block..<($0 + 1) * block])) }
     }
 
     static func encodeChecksums(_ checksums: [UInt32]) -> Data {

@@ -39,9 +39,7 @@ extension Engine {
             UnsafeMutableRawBufferPointer(rebasing: bytes[length..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
         }
         let block = Int(Extent.checksumBlock)
-        let checksums = (0..<padded / block).map { i in
-            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[i * block..<(i + 1) * block]))
-        }
+        let checksums = Extent.checksums(of: UnsafeRawBufferPointer(rebasing: bytes[0..<padded]))
         var plan = PlannedWrite()
         var done = 0
         while done < padded {

@@ -1,7 +1,7 @@
 // Where an object's bytes go, decided in one place: the thresholds between buffered IO through
 // the page cache, the direct writer, a buffered write that spills to the direct writer, reads
-// that stream past the cache, and small objects kept inline in the catalog. The front door (ObjectStore.swift) and the buffered paths read them
-// from here.
+// that stream past the cache, and small objects kept inline in the catalog. The front door
+// (ObjectStore.swift) and the buffered paths read them from here.
 import Synchronization
 
 extension Engine {
