@@ -41,52 +41,52 @@ package final class Route: Sendable {
     }
 
     /// Raw (still encoded) parameter values when `path` matches this template. Walks the path's
-    /// bytes segment by segment (no split); most routes tried for a request do not match, so the
-    /// parameters are collected only once the path is known to match.
+    /// bytes segment by segment (no split, integer offsets on its contiguous storage); most routes
+    /// tried for a request do not match, so no value is made until the whole path matched.
     func match(_ path: String) -> [String: String]? {
-        guard walk(path, collecting: false) != nil else { return nil }
-        return walk(path, collecting: true)
+        var path = path
+        path.makeContiguousUTF8()
+        return path.utf8.withContiguousStorageIfAvailable { bytes -> [String: String]? in
+            guard let ranges = walk(bytes) else { return nil }
+            var parameters = [String: String](minimumCapacity: ranges.count)
+            for (name, range) in ranges { parameters[name] = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+            return parameters
+        } ?? nil
     }
 
-    private func walk(_ path: String, collecting: Bool) -> [String: String]? {
-        let bytes = path.utf8
-        let end = bytes.endIndex
+    /// The byte ranges of the parameters when `bytes` matches, else nil.
+    private func walk(_ bytes: UnsafeBufferPointer<UInt8>) -> [(String, Range<Int>)]? {
+        let end = bytes.count
         // Only an absolute path matches (`x/v1/volumes` is not `/v1/volumes`).
-        guard bytes.first == UInt8(ascii: "/") else { return nil }
-        var position = bytes.startIndex
-        var parameters: [String: String] = [:]
+        guard end > 0, bytes[0] == UInt8(ascii: "/") else { return nil }
+        var position = 0
+        var ranges: [(String, Range<Int>)] = []
         for (index, segment) in segments.enumerated() {
-            let start = bytes.index(after: position)
+            let start = position + 1
             if case .remainder(let name) = segment {
                 guard start < end else { return nil }
-                if collecting { parameters[name] = String(path[start..<end]) }
-                return parameters
+                ranges.append((name, start..<end))
+                return ranges
             }
-            let stop = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? end
+            var stop = start
+            while stop < end, bytes[stop] != UInt8(ascii: "/") { stop += 1 }
             switch segment {
             case .literal(let literal):
-                guard Self.equal(bytes[start..<stop], literal) else { return nil }
+                guard stop - start == literal.count,
+                    literal.withUnsafeBufferPointer({ $0.isEmpty || memcmp(bytes.baseAddress! + start, $0.baseAddress!, $0.count) == 0 })
+                else { return nil }
             case .parameter(let name):
                 guard start < stop else { return nil }
-                if collecting { parameters[name] = String(path[start..<stop]) }
+                ranges.append((name, start..<stop))
             case .remainder:
                 break
             }
             // The last segment must end the path; any other must be followed by a slash.
-            if index == segments.count - 1 { return stop == end ? parameters : nil }
+            if index == segments.count - 1 { return stop == end ? ranges : nil }
             guard stop < end else { return nil }
             position = stop
         }
         return nil
-    }
-
-    /// Byte comparison on the path's contiguous storage (generic `elementsEqual` was a visible
-    /// share of a cache-hit GET).
-    private static func equal(_ bytes: Substring.UTF8View, _ literal: [UInt8]) -> Bool {
-        guard bytes.count == literal.count else { return false }
-        return bytes.withContiguousStorageIfAvailable { stored in
-            literal.withUnsafeBufferPointer { memcmp(stored.baseAddress!, $0.baseAddress!, literal.count) == 0 }
-        } ?? bytes.elementsEqual(literal)
     }
 }
 
@@ -165,7 +165,7 @@ package struct Router: Sendable {
         let lookup = method == "HEAD" ? "GET" : method
         for route in byMethod[lookup] ?? [] {
             guard let raw = route.match(path) else { continue }
-            var decoded: [String: String] = [:]
+            var decoded = [String: String](minimumCapacity: raw.count)
             for (name, value) in raw {
                 guard let value = PercentDecoding.decode(value), !value.utf8.contains(0) else {
                     return RouteResolution(

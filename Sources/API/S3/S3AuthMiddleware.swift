@@ -88,7 +88,7 @@ struct S3AuthMiddleware: Middleware {
     }
 
     static func isHexDigest(_ value: String) -> Bool {
-        value.utf8.count == 64 && value.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+        SigV4.withBytes(value) { bytes in bytes.count == 64 && bytes.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } } ?? false
     }
 
     func authenticate(_ request: HTTPRequest) throws(S3Error) -> S3Principal {
@@ -206,18 +206,21 @@ struct S3AuthMiddleware: Middleware {
         }
         // Every x-amz-* header sent is part of what was signed, as S3 requires: a holder of a
         // presigned URL cannot add a copy source, metadata or a checksum the signer never saw.
-        if let unsigned = request.headers.keys.filter({ $0.hasPrefix("x-amz-") && !signedHeaders.contains($0) }).min() {
-            throw .accessDenied("There were headers present in the request which were not signed: \(unsigned)")
+        var unsigned: String?
+        for name in request.headers.keys where name.utf8.starts(with: "x-amz-".utf8) && !signedHeaders.contains(name) {
+            if unsigned.map({ name < $0 }) ?? true { unsigned = name }
         }
+        if let unsigned { throw .accessDenied("There were headers present in the request which were not signed: \(unsigned)") }
         guard let canonical = SigV4.canonicalRequest(request, signedHeaders: signedHeaders, payloadHash: payloadHash, excludingQuery: excludingQuery)
         else { throw S3Error.signatureMismatch }
         let scope = credential.scope
         let stringToSign = SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical)
         // The cache is filled only once a signature matched: unauthenticated requests cannot churn it.
-        let prepared = signingKeys.cached(for: key, credential) ?? signingKeys.derive(for: key, credential)
+        let cached = signingKeys.cached(for: key, credential)
+        let prepared = cached ?? signingKeys.derive(for: key, credential)
         let expected = SigV4.signature(prepared: prepared.hmac, stringToSign: stringToSign)
         guard SigV4.constantTimeEqual(expected, signature.lowercased()) else { throw S3Error.signatureMismatch }
-        signingKeys.remember(prepared, for: key, credential)
+        if cached == nil { signingKeys.remember(prepared, for: key, credential) }
         return S3Principal(key: key, signingKeyBytes: prepared.bytes, amzDate: amzDate, scope: scope, signature: expected, payloadHash: payloadHash)
     }
 }

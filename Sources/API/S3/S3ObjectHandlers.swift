@@ -61,7 +61,10 @@ extension S3Handlers {
             ("Content-Type", info.contentType ?? ObjectHandlers.defaultContentType),
         ]
         for (name, value) in info.metadata.sorted(by: { $0.key < $1.key }) { headers.append((name, value)) }
-        if let parts = info.etag.split(separator: "-").last.flatMap({ Int($0) }), info.etag.contains("-") {
+        // A multipart ETag ends in `-<parts>`.
+        if let dash = info.etag.utf8.lastIndex(of: UInt8(ascii: "-")),
+            let parts = Int(Substring(info.etag.utf8[info.etag.utf8.index(after: dash)...]))
+        {
             headers.append(("x-amz-mp-parts-count", String(parts)))
         }
         return headers

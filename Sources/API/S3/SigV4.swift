@@ -18,18 +18,30 @@ package enum SigV4 {
 
         package var scope: String { "\(date)/\(region)/\(service)/aws4_request" }
 
-        /// Split on the bytes (String's split on Characters was a tenth of a cached S3 GET).
+        /// Parsed on the text's contiguous bytes (String's split on Characters, then a generic split
+        /// on its UTF8View, were a tenth of a cached S3 GET each).
         package init?(_ text: String) {
-            let parts = text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+            guard let parsed = SigV4.withBytes(text, { Self.parse($0) }) else { return nil }
+            self = parsed
+        }
+
+        private init(accessKeyID: String, date: String, region: String, service: String) {
+            (self.accessKeyID, self.date, self.region, self.service) = (accessKeyID, date, region, service)
+        }
+
+        private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Credential? {
+            let parts = SigV4.fields(bytes, separator: UInt8(ascii: "/"))
+            guard parts.count == 5 else { return nil }
+            func slice(_ i: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[parts[i]]) }
             // Bounded: the scope keys the signing-key cache, and the region is echoed in errors.
-            func token(_ part: Substring.UTF8View.SubSequence, _ limit: Int) -> Bool {
+            func token(_ part: UnsafeBufferPointer<UInt8>, _ limit: Int) -> Bool {
                 (1...limit).contains(part.count) && part.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
             }
-            guard parts.count == 5, parts[4].elementsEqual("aws4_request".utf8), (1...128).contains(parts[0].count), parts[1].count == 8,
-                parts[1].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), token(parts[2], 32), token(parts[3], 16)
+            guard SigV4.equal(slice(4), "aws4_request"), (1...128).contains(parts[0].count), parts[1].count == 8,
+                slice(1).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), token(slice(2), 32), token(slice(3), 16)
             else { return nil }
-            func string(_ part: Substring.UTF8View.SubSequence) -> String { String(decoding: part, as: UTF8.self) }
-            (accessKeyID, date, region, service) = (string(parts[0]), string(parts[1]), string(parts[2]), string(parts[3]))
+            func string(_ i: Int) -> String { String(decoding: slice(i), as: UTF8.self) }
+            return Credential(accessKeyID: string(0), date: string(1), region: string(2), service: string(3))
         }
     }
 
@@ -39,43 +51,85 @@ package enum SigV4 {
         package var signedHeaders: [String]
         package var signature: String
 
-        /// Parsed on the header's bytes (Foundation's trimming was a quarter of a cached S3 GET).
+        /// Parsed on the header's contiguous bytes (Foundation's trimming was a quarter of a cached S3
+        /// GET, and a generic split on the UTF8View a seventh).
         package init?(_ header: String) {
-            guard header.hasPrefix(SigV4.algorithm + " ") else { return nil }
+            guard let parsed = SigV4.withBytes(header, { Self.parse($0) }) else { return nil }
+            self = parsed
+        }
+
+        private init(credential: Credential, signedHeaders: [String], signature: String) {
+            (self.credential, self.signedHeaders, self.signature) = (credential, signedHeaders, signature)
+        }
+
+        private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> HeaderAuthorization? {
+            let prefix = SigV4.algorithm.utf8.count
+            guard bytes.count > prefix, SigV4.equal(UnsafeBufferPointer(rebasing: bytes[..<prefix]), "AWS4-HMAC-SHA256"), bytes[prefix] == 32 else {
+                return nil
+            }
             var credential: Credential?
             var signed: String?
             var signature: String?
-            for part in header.utf8.dropFirst(SigV4.algorithm.utf8.count + 1).split(separator: UInt8(ascii: ",")) {
-                let field = SigV4.trimmed(part)
+            let rest = UnsafeBufferPointer(rebasing: bytes[(prefix + 1)...])
+            for range in SigV4.fields(rest, separator: UInt8(ascii: ",")) {
+                let field = SigV4.trimmed(UnsafeBufferPointer(rebasing: rest[range]))
                 guard let eq = field.firstIndex(of: UInt8(ascii: "=")) else { return nil }
-                let name = field[..<eq]
-                let value = String(decoding: field[field.index(after: eq)...], as: UTF8.self)
-                if name.elementsEqual("Credential".utf8) {
+                let name = UnsafeBufferPointer(rebasing: field[..<eq])
+                let value = String(decoding: UnsafeBufferPointer(rebasing: field[(eq + 1)...]), as: UTF8.self)
+                if SigV4.equal(name, "Credential") {
                     credential = Credential(value)
-                } else if name.elementsEqual("SignedHeaders".utf8) {
+                } else if SigV4.equal(name, "SignedHeaders") {
                     signed = value
-                } else if name.elementsEqual("Signature".utf8) {
+                } else if SigV4.equal(name, "Signature") {
                     signature = value
                 }
             }
             guard let credential, let signed, let signature, !signed.isEmpty else { return nil }
-            self.credential = credential
-            signedHeaders = SigV4.signedHeaderNames(signed)
-            self.signature = signature
+            return HeaderAuthorization(credential: credential, signedHeaders: SigV4.signedHeaderNames(signed), signature: signature)
         }
+    }
+
+    /// `body` run on `text`'s UTF-8 bytes, contiguous (a bridged or lazily built string is copied first).
+    static func withBytes<T>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> T?) -> T? {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = text
+        copy.makeContiguousUTF8()
+        return copy.utf8.withContiguousStorageIfAvailable(body) ?? nil
+    }
+
+    /// `bytes` are exactly `text`'s.
+    static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ text: StaticString) -> Bool {
+        bytes.count == text.utf8CodeUnitCount && (bytes.isEmpty || memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0)
+    }
+
+    /// The ranges between separators (empty fields kept).
+    static func fields(_ bytes: UnsafeBufferPointer<UInt8>, separator: UInt8) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(6)
+        var start = 0
+        for i in 0..<bytes.count where bytes[i] == separator {
+            ranges.append(start..<i)
+            start = i + 1
+        }
+        ranges.append(start..<bytes.count)
+        return ranges
+    }
+
+    /// `bytes` without leading and trailing spaces and tabs.
+    static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var (start, end) = (0, bytes.count)
+        while start < end, bytes[start] == 32 || bytes[start] == 9 { start += 1 }
+        while end > start, bytes[end - 1] == 32 || bytes[end - 1] == 9 { end -= 1 }
+        return UnsafeBufferPointer(rebasing: bytes[start..<end])
     }
 
     /// `host;x-amz-date` → its names.
     package static func signedHeaderNames(_ list: String) -> [String] {
-        list.utf8.split(separator: UInt8(ascii: ";")).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    /// `bytes` without leading and trailing spaces and tabs.
-    static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> Substring.UTF8View.SubSequence {
-        var slice = bytes[...]
-        while let first = slice.first, first == 32 || first == 9 { slice = slice.dropFirst() }
-        while let last = slice.last, last == 32 || last == 9 { slice = slice.dropLast() }
-        return slice
+        withBytes(list) { bytes in
+            fields(bytes, separator: UInt8(ascii: ";")).compactMap { range in
+                range.isEmpty ? nil : String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+            }
+        } ?? []
     }
 
     /// RFC 3986 unreserved characters stay; every other byte is %XX (upper case). `/` stays
@@ -122,19 +176,23 @@ package enum SigV4 {
     /// nil when a signed header is missing.
     package static func canonicalHeaders(_ headers: [String: String], signed: [String]) -> String? {
         var out: [UInt8] = []
+        out.reserveCapacity(256)
         for name in signed {
             guard let value = headers[name] else { return nil }
             out += name.utf8
             out.append(UInt8(ascii: ":"))
             var lastWasSpace = false
-            for byte in trimmed(value[...].utf8) {
-                if byte == 32 || byte == 9 {
-                    if !lastWasSpace { out.append(32) }
-                    lastWasSpace = true
-                } else {
-                    out.append(byte)
-                    lastWasSpace = false
+            withBytes(value) { bytes -> Void? in
+                for byte in trimmed(bytes) {
+                    if byte == 32 || byte == 9 {
+                        if !lastWasSpace { out.append(32) }
+                        lastWasSpace = true
+                    } else {
+                        out.append(byte)
+                        lastWasSpace = false
+                    }
                 }
+                return ()
             }
             out.append(10)
         }
@@ -144,7 +202,22 @@ package enum SigV4 {
     package static func canonicalRequest(
         method: String, uri: String, query: String, headers: String, signedHeaders: [String], payloadHash: String
     ) -> String {
-        [method, uri, query, headers, signedHeaders.joined(separator: ";"), payloadHash].joined(separator: "\n")
+        var text = method
+        text.reserveCapacity(method.utf8.count + uri.utf8.count + query.utf8.count + headers.utf8.count + payloadHash.utf8.count + 128)
+        text += "\n"
+        text += uri
+        text += "\n"
+        text += query
+        text += "\n"
+        text += headers
+        text += "\n"
+        for (i, name) in signedHeaders.enumerated() {
+            if i > 0 { text += ";" }
+            text += name
+        }
+        text += "\n"
+        text += payloadHash
+        return text
     }
 
     /// The canonical request of `request` as sent (raw path and query), or nil when a signed
@@ -160,7 +233,8 @@ package enum SigV4 {
     }
 
     package static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
-        [algorithm, amzDate, scope, sha256Hex(Array(canonicalRequest.utf8))].joined(separator: "\n")
+        let digest = withBytes(canonicalRequest) { SHA256.hash(data: UnsafeRawBufferPointer($0)).withUnsafeBytes { hex($0) } } ?? emptySHA256
+        return algorithm + "\n" + amzDate + "\n" + scope + "\n" + digest
     }
 
     package static func signingKey(secret: String, credential: Credential) -> SymmetricKey {
@@ -179,7 +253,7 @@ package enum SigV4 {
     /// its digest states are copied on write).
     package static func signature(prepared: HMAC<SHA256>, stringToSign: String) -> String {
         var hmac = prepared
-        hmac.update(data: Array(stringToSign.utf8))
+        _ = withBytes(stringToSign) { bytes -> Void? in hmac.update(data: UnsafeRawBufferPointer(bytes)) }
         return hmac.finalize().withUnsafeBytes { hex($0) }
     }
 
