@@ -10,7 +10,7 @@
 #
 # The volume is filled with async 4 KiB PUTs (then a flush) as fast as the appliance takes them;
 # the fill time is reported. Builds nothing; reports, never asserts. Knobs: BIN, TMPBASE, SMALL
-# (10000), LARGE (1000000), WRK_DUR (5s), WRK_THREADS (2), WRK_CONNS (32), LIST_CALLS (21).
+# (10000), LARGE (1000000), WRK_DUR (5s), WRK_THREADS (2), WRK_CONNS (32), LIST_CALLS (21), DEVICE_SIZE (sized for LARGE).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +23,10 @@ WRK_DUR=${WRK_DUR:-5s}
 WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNS=${WRK_CONNS:-32}
 LIST_CALLS=${LIST_CALLS:-21}
+# Each device's metadata area is ~2.3 % of it and an object's catalog row ~405 bytes: the default
+# 8 GiB devices (192 MiB areas) hold the rows of ~400,000 objects, so the devices are sized for
+# LARGE objects (~25 KiB of device per object, at least 8 GiB).
+DEVICE_SIZE=${DEVICE_SIZE:-$(( LARGE * 25 * 1024 > 8 << 30 ? (LARGE * 25 * 1024 + (1 << 30) - 1) / (1 << 30) * (1 << 30) : 8 << 30 ))}
 PUT_LUA="$SHARED/wrk_put.lua"
 GET_LUA="$ROOT/scripts/wrk_get_keys.lua"
 
@@ -42,7 +46,7 @@ declare -A R
 start_app() {  # sets APP_PID URL AUTH; R[start_s] = seconds until /healthz answered
     : >"$T/app.log"
     local t0; t0=$(date +%s.%N)
-    "$BIN" serve --listen 127.0.0.1:0 --s3-listen off --data-dir "$T/app" >>"$T/app.log" 2>&1 &
+    "$BIN" serve --listen 127.0.0.1:0 --s3-listen off --data-dir "$T/app" --device-size "$DEVICE_SIZE" >>"$T/app.log" 2>&1 &
     APP_PID=$!; URL=""
     for _ in $(seq 6000); do
         URL=$(grep -o 'listening on http://[^ ]*' "$T/app.log" 2>/dev/null | tail -1 | sed 's/^listening on //')

@@ -105,7 +105,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSpace(let scope, let needed, let available):
             "not enough space in the \(scope.rawValue): \(needed) bytes needed, \(available) available"
         case .metadataFull(let bytes, let room):
-            "the catalog (\(bytes) bytes) is near the room of its smallest copy (\(room) bytes in a device's metadata area): "
+            "the catalog (\(bytes) bytes, with the rows of objects not written back yet) is near the room of its smallest copy (\(room) bytes in a device's metadata area): "
                 + "no new objects until objects are deleted or the catalog's copies are on devices with larger metadata areas (metadata_bytes)"
         case .objectNotFound(let volume, let key): "no object \(key) in volume \(volume)"
         case .uploadIncomplete(let expected, let received): "the body ended after \(received) of \(expected) bytes"

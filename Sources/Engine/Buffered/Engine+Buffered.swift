@@ -15,7 +15,7 @@ extension Engine {
         let volume = try volumeRecord(named: name)
         throttleWriters()
         let existing = try? objectInfo(volume: volume, key: key)
-        if existing == nil { try checkMetadataRoom() }
+        if existing == nil { try checkMetadataRoom(key: key, metadata: metadata) }
         if case .patch = mode {
             guard existing != nil else { throw .objectNotFound(volume: name, key: key) }
             // A PATCH is staged whole before it is applied (atomically): it must fit the cache.

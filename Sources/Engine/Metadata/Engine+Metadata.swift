@@ -26,15 +26,18 @@ extension Engine {
     }
 
     /// Refuses what would add rows to a catalog near the room of its smallest copy: the pages in
-    /// use may fill 90 % of it (at least 2 MiB stay free for the WAL's pages to be checkpointed and
-    /// for deletes), well before SQLite would find no room to write. Deletes free pages that new
-    /// rows then reuse.
-    func checkMetadataRoom() throws(EngineError) {
+    /// use, with the room held for the rows of objects accepted but not written back yet
+    /// (`PageCache.pendingRowBytes`) and the new object's (`key`), may fill 90 % of it (at least
+    /// 2 MiB stay free for the WAL's pages to be checkpointed and for deletes), well before SQLite
+    /// would find no room to write: an accepted async write never fails at writeback for want of
+    /// catalog room. Deletes free pages that new rows then reuse.
+    func checkMetadataRoom(key: String = "", metadata: [String: String] = [:]) throws(EngineError) {
         let figures = mirror.figures
         let room = figures.databaseCapacity
         guard room < Int64.max / 2 else { return }  // the data directory's copy: a file, no fixed room
         let limit = room - max(room / 10, 2 << 20)
-        if figures.databaseUsedBytes > limit { throw .metadataFull(bytes: figures.databaseUsedBytes, room: room) }
+        let wanted = figures.databaseUsedBytes + pageCache.pendingRowBytes + PageCache.rowBytes(key: key, metadata: metadata)
+        if wanted > limit { throw .metadataFull(bytes: wanted, room: room) }
     }
 
     /// A passive checkpoint of the catalog (its database pages and header reach the copies).

@@ -47,7 +47,7 @@ extension Engine {
     ) throws(EngineError) -> UploadInfo {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
-        try checkMetadataRoom()
+        try checkMetadataRoom(key: key)
         var bytes = [UInt8](repeating: 0, count: 18)
         var generator = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = generator.next() }

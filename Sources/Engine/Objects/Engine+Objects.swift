@@ -52,7 +52,7 @@ extension Engine {
         // Earlier buffered writes to this object reach the disk first, so the order is kept.
         try flushObject(CacheKey(volumeID: volume.id!, key: key))
         let replacing = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record.size
-        if replacing == nil { try checkMetadataRoom() }
+        if replacing == nil { try checkMetadataRoom(key: key, metadata: metadata) }
         return try ObjectWriter(
             engine: self, volume: volume, key: key, contentType: contentType,
             attributes: ObjectAttributes(metadata: metadata, checksums: checksums), declaredLength: length, replacing: replacing,

@@ -103,6 +103,13 @@ final class CachedObject: @unchecked Sendable {
     /// Clients see the object: committed, or written in memory (an async PUT not yet written back).
     var exists: Bool { committedExists || metadataDirty }
 
+    /// The object exists only in memory: its catalog row is yet to be written.
+    var isCachedOnly: Bool { !committedExists && metadataDirty }
+
+    /// Catalog room held for the row of an object that exists only in memory (see
+    /// `PageCache.pendingRowBytes`); 0 otherwise.
+    var rowReservation: Int64 = 0
+
     var info: ObjectInfo {
         ObjectInfo(
             key: key, size: size, etag: etag, contentType: contentType, createdAt: createdAt ?? modifiedAt, modifiedAt: modifiedAt,

@@ -116,6 +116,7 @@ extension PageCache {
             object.reservedLogical -= snapshot.reservedLogical
             object.commitGeneration += 1
             if object.metadataGeneration == snapshot.metadataGeneration { object.metadataDirty = false }
+            Self.settleRowReservation(&state, object)  // it has a row now
             if !object.isDirty { object.dirtySince = nil }
             object.lifecycle.endWriteback()
             state.counters[object.volumeID, default: VolumeCacheStats()].writebackBytes += Int64(snapshot.runs.reduce(0) { $0 + $1.length })

@@ -1,6 +1,7 @@
 // The page cache: objects' 4 KiB pages keyed by (volume, key, page index), bounded in pages.
 // Clean pages are evicted by CLOCK; dirty pages, pages under writeback and pages being sent
 // never are. One lock guards all of it; page copies happen under it (4 KiB memcpy), IO never does.
+import Catalog
 import Logging
 import Synchronization
 
@@ -66,6 +67,38 @@ final class PageCache: Sendable {
         /// Bumped whenever room is made (a page cleaned, an object dropped, staged frames given
         /// back): writers waiting for room (`waitForRoom`) look again.
         var roomEpoch = 0
+        /// Catalog room held for the rows of objects that exist only in memory (async writes not
+        /// yet written back): a new object is refused while the catalog's pages in use and this
+        /// exceed its limit, so that every accepted object's row finds room at writeback.
+        var pendingRowBytes: Int64 = 0
+    }
+
+    /// The catalog room an object's row (and its key's index entry, extents and attributes) may
+    /// take: measured at ~405 bytes for a short key and no attributes, so a bound with margin.
+    static func rowBytes(key: String, metadata: [String: String] = [:]) -> Int64 {
+        Int64(1024 + 2 * key.utf8.count + metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count })
+    }
+
+    /// Catalog room held for rows not written yet (pool-wide; with TEST_HOOKS, checked against a
+    /// scan of the entries).
+    var pendingRowBytes: Int64 {
+        state.withLock { state in
+            #if TEST_HOOKS
+                let scanned = state.objects.values.reduce(Int64(0)) { sum, object in
+                    sum + (object.isCachedOnly ? Self.rowBytes(key: object.key, metadata: object.attributes.metadata) : 0)
+                }
+                precondition(scanned == state.pendingRowBytes, "catalog room held for rows drifted: \(state.pendingRowBytes) vs \(scanned)")
+            #endif
+            return state.pendingRowBytes
+        }
+    }
+
+    /// Holds catalog room for `object`'s row while it exists only in memory (and is in the cache,
+    /// `inCache`), and gives it back once it has a row or leaves.
+    static func settleRowReservation(_ state: inout State, _ object: CachedObject, inCache: Bool = true) {
+        let wanted = inCache && object.isCachedOnly ? rowBytes(key: object.key, metadata: object.attributes.metadata) : 0
+        state.pendingRowBytes += wanted - object.rowReservation
+        object.rowReservation = wanted
     }
 
     let capacityPages: Int
@@ -168,6 +201,7 @@ final class PageCache: Sendable {
     /// readers that still hold it; returns the reservation (copies' worth of sectors) its pages held.
     static func drop(_ state: inout State, key: CacheKey, pinning deferredFree: DeferredFree) -> (replicaSectors: Int, logical: Int64) {
         guard let object = state.objects.removeValue(forKey: key) else { return (0, 0) }
+        settleRowReservation(&state, object, inCache: false)
         object.retire(deferredFree)
         var released = 0
         for page in object.pages.values {
@@ -192,6 +226,7 @@ final class PageCache: Sendable {
     /// The object's metadata (size, ETag, …) changed in memory and is to be written back.
     static func metadataDirtied(_ state: inout State, _ object: CachedObject) {
         object.metadataDirty = true
+        settleRowReservation(&state, object)
         state.dirtyKeys.insert(CacheKey(volumeID: object.volumeID, key: object.key))
     }
 

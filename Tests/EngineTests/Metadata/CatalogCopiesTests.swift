@@ -207,6 +207,47 @@ import Testing
     }
 }
 
+extension CatalogRoomTests {
+    /// Async writes of new objects hold catalog room for their rows until written back: the
+    /// catalog refuses the next new object before the accepted ones could outgrow its room, and
+    /// every accepted one is written back (none fails for want of room) and reads back.
+    @Test func asyncWritesHoldCatalogRoomForTheirRows() throws {
+        let directory = try Scratch.directory()
+        defer { Scratch.remove(directory) }
+        let path = try Scratch.file(directory, "disk.img", size: 128 << 20)
+        var engine = try Scratch.engine(directory)
+        _ = try engine.addDevice(path: path, label: nil, force: false)
+        _ = try engine.createVolume(name: "vol", capacityBytes: 64 << 20, replicas: 1, provisioning: .thin)
+        let pad = String(repeating: "k", count: 900)
+        var accepted = 0
+        var refusal: EngineError?
+        while refusal == nil, accepted < 20_000 {
+            do {
+                try Scratch.bufferedUpload(engine, "vol", "\(pad)-\(accepted)", [UInt8(accepted % 251)], sync: false)
+                accepted += 1
+            } catch let error as EngineError {
+                refusal = error
+            }
+        }
+        guard case .metadataFull? = refusal else {
+            Issue.record("no refusal after \(accepted) async objects: \(String(describing: refusal))")
+            engine.shutdown()
+            return
+        }
+        try engine.flushVolume(named: "vol")  // every accepted row finds room
+        #expect(engine.pageCache.pendingRowBytes == 0)
+        #expect(engine.pageCache.totals.writebackErrors == 0)
+        engine.shutdown()
+        engine = try Scratch.engine(directory, devicePaths: [path])
+        defer { engine.shutdown() }
+        for i in stride(from: 0, to: accepted, by: max(1, accepted / 50)) {
+            #expect(try Scratch.readObject(engine, "vol", "\(pad)-\(i)") == [UInt8(i % 251)])
+        }
+        #expect(try engine.listObjects(volume: "vol", prefix: "", startAfter: nil, limit: 100_000).count == accepted)
+        #expect(engine.check(verifyData: false).problems == [])
+    }
+}
+
 @Suite struct WALPageTests {
     /// Pages read back from the WAL are checked against the sums they were written with: a copy
     /// whose WAL frames rot is read around and rewritten while the engine runs.
