@@ -1,7 +1,9 @@
 // The catalog's mirror: SQLite's database and WAL files, as the VFS (CatalogVFS) hands them over,
 // kept as full copies on several devices' metadata areas (or, before a pool has any, in the data
 // directory). Every write reaches every copy and every sync syncs every copy (in parallel, on a
-// ring) before SQLite hears back, so a commit is durable on all copies. Reads come from the first
+// ring) before SQLite hears back, so a commit is durable on all copies. WAL writes are gathered
+// (`pendingWAL`): a commit's frames reach each copy as one write before its sync (and before any
+// read of the WAL), rather than as two writes a frame. Reads come from the first
 // copy; a database page whose checksum (PageChecksum) fails is read from the next and the bad copy
 // rewritten. A copy whose device fails a write or a sync is dropped from the set, and the set's
 // new generation is written to the headers of the copies left; the engine then places a new copy.
@@ -49,7 +51,14 @@ package final class CatalogMirror: Sendable {
         var walSums: [Int64: UInt32] = [:]
         /// The pool the copies belong to (unknown for a new pool until its catalog row exists).
         var poolUUID: UUID?
+        /// WAL bytes written by SQLite and not yet on the copies (one run, touched under `gate`):
+        /// a commit's frames (each a 24-byte header, then its page: two writes) are gathered and
+        /// reach each copy in one write, at the sync or before anything reads or moves them.
+        var pendingWAL: (offset: Int64, bytes: [UInt8])?
     }
+
+    /// The most WAL bytes gathered before they are written out.
+    static let pendingWALLimit = 1 << 20
 
     /// The path SQLite names the database by; its WAL is this plus "-wal".
     package let path: String
@@ -138,6 +147,12 @@ package final class CatalogMirror: Sendable {
     // MARK: - SQLite's file operations (through CatalogVFS)
 
     func read(_ file: File, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Int32 {
+        // WAL bytes still gathered reach the copies before anything is read back.
+        if file == .wal, state.withLock({ $0.pendingWAL != nil }) {
+            let (code, lost) = gate.withLock { _ in flushPendingWALLocked() }
+            report(lost)
+            if code != Result.ok { return Result.ioRead }
+        }
         let (copies, size, checksummed) = state.withLock { ($0.copies, file == .database ? $0.databaseSize : $0.walSize, $0.checksummed) }
         let available = max(0, min(Int64(buffer.count), size - offset))
         let wanted = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(available)])
@@ -173,25 +188,29 @@ package final class CatalogMirror: Sendable {
             let sealed = file == .database && checksummed && bytes.count == PageChecksum.pageSize && offset % Int64(PageChecksum.pageSize) == 0
             if file == .wal {
                 let sum = bytes.count == PageChecksum.pageSize ? CRC32C.checksum(bytes) : nil
-                state.withLock { state in
+                // Gathered: the run so far is written out first unless this write extends it.
+                let extended = state.withLock { state in
                     if let sum { state.walSums[offset] = sum } else { state.walSums[offset] = nil }
+                    guard let pending = state.pendingWAL, pending.offset + Int64(pending.bytes.count) == offset,
+                        pending.bytes.count + bytes.count <= Self.pendingWALLimit
+                    else { return false }
+                    state.pendingWAL!.bytes.append(contentsOf: bytes)
+                    return true
                 }
-            }
-            var page = sealed ? [UInt8](bytes) : []
-            if sealed { page.withUnsafeMutableBytes { PageChecksum.seal($0, pageNumber: PageChecksum.pageNumber(at: offset)) } }
-            for copy in copies {
-                do throws(SyscallError) {
-                    if sealed {
-                        try copy.write(file, page, at: offset)
-                    } else {
-                        try copy.write(file, bytes, at: offset)
-                    }
-                } catch {
-                    lost.append((copy, error))
+                if !extended {
+                    let (code, failed) = flushPendingWALLocked()
+                    lost = failed
+                    if code != Result.ok { return code }
+                    state.withLock { $0.pendingWAL = (offset, [UInt8](bytes)) }
                 }
+            } else {
+                var page = sealed ? [UInt8](bytes) : []
+                if sealed { page.withUnsafeMutableBytes { PageChecksum.seal($0, pageNumber: PageChecksum.pageNumber(at: offset)) } }
+                let (code, failed) =
+                    sealed ? page.withUnsafeBytes { writeCopiesLocked(file, $0, at: offset) } : writeCopiesLocked(file, bytes, at: offset)
+                lost = failed
+                if code != Result.ok { return code }
             }
-            if lost.count == copies.count { return Result.ioWrite }
-            dropLocked(lost.map(\.0))
             state.withLock { state in
                 if file == .database {
                     state.databaseSize = max(state.databaseSize, offset + Int64(bytes.count))
@@ -208,13 +227,19 @@ package final class CatalogMirror: Sendable {
     func sync(_ file: File) -> Int32 {
         var lost: [(CatalogCopy, SyscallError)] = []
         let result: Int32 = gate.withLock { _ in
+            if file == .wal {
+                let (code, failed) = flushPendingWALLocked()
+                lost = failed
+                if code != Result.ok { return code }
+            }
             let copies = state.withLock { state in
                 state.syncs += 1
                 return state.copies
             }
-            lost = syncLocked(syncFirstCopyOnly ? Array(copies.prefix(1)) : copies, file)
-            if lost.count == copies.count { return Result.ioSync }
-            dropLocked(lost.map(\.0))
+            let failed = syncLocked(syncFirstCopyOnly ? Array(copies.prefix(1)) : copies, file)
+            lost += failed
+            if failed.count == copies.count { return Result.ioSync }
+            dropLocked(failed.map(\.0))
             return Result.ok
         }
         report(lost)
@@ -223,7 +248,14 @@ package final class CatalogMirror: Sendable {
 
     func truncate(_ file: File, to size: Int64) -> Int32 {
         if file == .wal, size == 0 { return remove(.wal) }
+        var lost: [(CatalogCopy, SyscallError)] = []
+        defer { report(lost) }
         return gate.withLock { _ in
+            if file == .wal {
+                let (code, failed) = flushPendingWALLocked()
+                lost = failed
+                if code != Result.ok { return code }
+            }
             let copies = state.withLock { $0.copies }
             for copy in copies where copy.area == nil {
                 do {
@@ -247,7 +279,14 @@ package final class CatalogMirror: Sendable {
     /// file copy is truncated; in an area the WAL header is zeroed, so that no later open takes
     /// the old frames for a WAL to recover.
     func remove(_ file: File) -> Int32 {
-        gate.withLock { _ in
+        var lost: [(CatalogCopy, SyscallError)] = []
+        defer { report(lost) }
+        return gate.withLock { _ in
+            if file == .wal {
+                let (code, failed) = flushPendingWALLocked()
+                lost = failed
+                if code != Result.ok { return code }
+            }
             let copies = state.withLock { $0.copies }
             let zeros = [UInt8](repeating: 0, count: WALChain.headerBytes)
             for copy in copies {
@@ -279,7 +318,12 @@ package final class CatalogMirror: Sendable {
     /// current copies), syncs it, adds it to the set and writes the new generation to every
     /// area copy's header. SQLite's writes wait meanwhile.
     func add(_ copy: CatalogCopy) throws(EngineError) {
+        var lost: [(CatalogCopy, SyscallError)] = []
+        defer { report(lost) }
         try gate.withLock { _ throws(EngineError) in
+            let (code, failed) = flushPendingWALLocked()
+            lost = failed
+            if code != Result.ok { throw .catalog("the catalog's WAL could not be written to any copy") }
             let (copies, databaseSize, walSize) = state.withLock { ($0.copies, $0.databaseSize, $0.walSize) }
             guard !copies.contains(copy) else { return }
             guard databaseSize <= copy.database.capacity, walSize <= copy.wal.capacity else {
@@ -402,6 +446,8 @@ package final class CatalogMirror: Sendable {
     /// Stops serving SQLite (the VFS forgets this mirror) and closes every copy's descriptors
     /// (after the catalog is closed).
     func close() {
+        let (_, lost) = gate.withLock { _ in flushPendingWALLocked() }
+        report(lost)
         CatalogVFS.unregister(self)
         let all = state.withLock { state in
             let all = state.copies + state.retired
@@ -516,6 +562,33 @@ package final class CatalogMirror: Sendable {
     }
 
     /// Syncs `file` on every copy in `copies` at once (one ring batch); the copies that failed.
+    /// Writes `bytes` at `offset` of `file` to every copy; the copies that fail are dropped, unless
+    /// every one failed (then nothing is dropped and the write fails).
+    private func writeCopiesLocked(_ file: File, _ bytes: UnsafeRawBufferPointer, at offset: Int64) -> (Int32, [(CatalogCopy, SyscallError)]) {
+        let copies = state.withLock { $0.copies }
+        var lost: [(CatalogCopy, SyscallError)] = []
+        for copy in copies {
+            do throws(SyscallError) {
+                try copy.write(file, bytes, at: offset)
+            } catch {
+                lost.append((copy, error))
+            }
+        }
+        if lost.count == copies.count { return (Result.ioWrite, lost) }
+        dropLocked(lost.map(\.0))
+        return (Result.ok, lost)
+    }
+
+    /// The gathered WAL bytes written out to every copy.
+    private func flushPendingWALLocked() -> (Int32, [(CatalogCopy, SyscallError)]) {
+        guard
+            let pending = state.withLock({ state in
+                defer { state.pendingWAL = nil }; return state.pendingWAL
+            })
+        else { return (Result.ok, []) }
+        return pending.bytes.withUnsafeBytes { writeCopiesLocked(.wal, $0, at: pending.offset) }
+    }
+
     private func syncLocked(_ copies: [CatalogCopy], _ file: File) -> [(CatalogCopy, SyscallError)] {
         var seen = Set<Int32>()
         let targets = copies.filter { seen.insert($0.region(file).fd).inserted }
