@@ -29,6 +29,17 @@ package struct ExtentRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.checksums = checksums
     }
 
+    /// Read by column name rather than through Codable's decoder (see ObjectRecord).
+    package init(row: Row) throws {
+        id = try row.decode(forColumn: "id")
+        objectId = try row.decode(forColumn: "objectId")
+        logicalOffset = try row.decode(forColumn: "logicalOffset")
+        length = try row.decode(forColumn: "length")
+        checksumBlock = try row.decode(forColumn: "checksumBlock")
+        checksums = try row.decode(forColumn: "checksums")
+        body = try row.decode(forColumn: "body")
+    }
+
     package mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
@@ -48,5 +59,13 @@ package struct ExtentReplicaRecord: Codable, Sendable, Equatable, FetchableRecor
         self.deviceId = deviceId
         self.physicalOffset = physicalOffset
         self.length = length
+    }
+
+    /// Read by column name rather than through Codable's decoder (see ObjectRecord).
+    package init(row: Row) throws {
+        extentId = try row.decode(forColumn: "extentId")
+        deviceId = try row.decode(forColumn: "deviceId")
+        physicalOffset = try row.decode(forColumn: "physicalOffset")
+        length = try row.decode(forColumn: "length")
     }
 }

@@ -34,6 +34,21 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         self.modifiedAt = modifiedAt
     }
 
+    /// Read by column name rather than through Codable's decoder (two thirds of loading a small
+    /// object's row, by callgrind).
+    package init(row: Row) throws {
+        id = try row.decode(forColumn: "id")
+        volumeId = try row.decode(forColumn: "volumeId")
+        key = try row.decode(forColumn: "key")
+        size = try row.decode(forColumn: "size")
+        etag = try row.decode(forColumn: "etag")
+        contentType = try row.decode(forColumn: "contentType")
+        createdAt = try row.decode(forColumn: "createdAt")
+        modifiedAt = try row.decode(forColumn: "modifiedAt")
+        metadata = try row.decode(forColumn: "metadata")
+        checksums = try row.decode(forColumn: "checksums")
+    }
+
     package mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
