@@ -148,6 +148,16 @@ package struct Catalog: Sendable {
         }
     }
 
+    /// Runs `body` on a reader outside any transaction: each statement sees its own snapshot, so
+    /// only for a read that is one statement.
+    func readOneStatement<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
+        do {
+            return try writer.unsafeRead(body)
+        } catch {
+            throw CatalogError.wrap(error)
+        }
+    }
+
     /// Runs `body` in one write transaction. Errors thrown by `body` (including a caller's
     /// validation errors) roll the transaction back and propagate unchanged.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
