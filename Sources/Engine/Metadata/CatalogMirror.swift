@@ -248,14 +248,7 @@ package final class CatalogMirror: Sendable {
 
     func truncate(_ file: File, to size: Int64) -> Int32 {
         if file == .wal, size == 0 { return remove(.wal) }
-        var lost: [(CatalogCopy, SyscallError)] = []
-        defer { report(lost) }
-        return gate.withLock { _ in
-            if file == .wal {
-                let (code, failed) = flushPendingWALLocked()
-                lost = failed
-                if code != Result.ok { return code }
-            }
+        return gatedAfterWAL(file) {
             let copies = state.withLock { $0.copies }
             for copy in copies where copy.area == nil {
                 do {
@@ -279,14 +272,7 @@ package final class CatalogMirror: Sendable {
     /// file copy is truncated; in an area the WAL header is zeroed, so that no later open takes
     /// the old frames for a WAL to recover.
     func remove(_ file: File) -> Int32 {
-        var lost: [(CatalogCopy, SyscallError)] = []
-        defer { report(lost) }
-        return gate.withLock { _ in
-            if file == .wal {
-                let (code, failed) = flushPendingWALLocked()
-                lost = failed
-                if code != Result.ok { return code }
-            }
+        gatedAfterWAL(file) {
             let copies = state.withLock { $0.copies }
             let zeros = [UInt8](repeating: 0, count: WALChain.headerBytes)
             for copy in copies {
@@ -577,6 +563,20 @@ package final class CatalogMirror: Sendable {
         if lost.count == copies.count { return (Result.ioWrite, lost) }
         dropLocked(lost.map(\.0))
         return (Result.ok, lost)
+    }
+
+    /// Runs `body` in the gate, once the gathered WAL bytes are on the copies when `file` is the WAL.
+    private func gatedAfterWAL(_ file: File, _ body: () -> Int32) -> Int32 {
+        var lost: [(CatalogCopy, SyscallError)] = []
+        defer { report(lost) }
+        return gate.withLock { _ in
+            if file == .wal {
+                let (code, failed) = flushPendingWALLocked()
+                lost = failed
+                if code != Result.ok { return code }
+            }
+            return body()
+        }
     }
 
     /// The gathered WAL bytes written out to every copy.
