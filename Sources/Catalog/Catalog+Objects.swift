@@ -93,8 +93,8 @@ extension Catalog {
         """
     static func object(_ db: Database, volumeID: Int64, key: String) throws -> StoredObject? {
         // A cached statement: prepared (and authorized) once per connection, not built from the
-        // query interface on every call (a third of a small PUT's CPU).
-        // Columns by position (a row adapter's layout, made per fetch, cost more than the query).
+        // query interface on every call (a third of a small PUT's CPU). Its columns are read by
+        // position: a row adapter's layout, made per fetch, cost more than the query.
         let rows = try Row.fetchCursor(db.cachedStatement(sql: objectSQL), arguments: [volumeID, key])
         var stored: StoredObject?
         while let row = try rows.next() {

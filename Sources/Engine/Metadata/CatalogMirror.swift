@@ -547,7 +547,6 @@ package final class CatalogMirror: Sendable {
         state.withLock { $0.repairedPages += repaired }
     }
 
-    /// Syncs `file` on every copy in `copies` at once (one ring batch); the copies that failed.
     /// Writes `bytes` at `offset` of `file` to every copy; the copies that fail are dropped, unless
     /// every one failed (then nothing is dropped and the write fails).
     private func writeCopiesLocked(_ file: File, _ bytes: UnsafeRawBufferPointer, at offset: Int64) -> (Int32, [(CatalogCopy, SyscallError)]) {
@@ -589,6 +588,7 @@ package final class CatalogMirror: Sendable {
         return pending.bytes.withUnsafeBytes { writeCopiesLocked(.wal, $0, at: pending.offset) }
     }
 
+    /// Syncs `file` on every copy in `copies` at once (one ring batch); the copies that failed.
     private func syncLocked(_ copies: [CatalogCopy], _ file: File) -> [(CatalogCopy, SyscallError)] {
         var seen = Set<Int32>()
         let targets = copies.filter { seen.insert($0.region(file).fd).inserted }
