@@ -157,19 +157,27 @@ package final class Engine: Sendable {
         notFound: EngineError? = nil, duplicate: EngineError? = nil, _ body: () throws -> T
     ) throws(EngineError) -> T {
         EventLoopGuard.assertMayWait("a catalog (SQLite) call")
-        if let errno = Syscalls.takeFault(catalogFault) { throw .catalog("injected fault: \(Syscalls.describe(errno: errno))") }
+        if let fault = injectedCatalogFault() { throw fault }
         do {
             return try body()
-        } catch let error as EngineError {
-            throw error
-        } catch let error as CatalogError {
-            switch error {
-            case .notFound(let what): throw notFound ?? .catalog("not found: \(what)")
-            case .duplicate(let what): throw duplicate ?? .catalog("duplicate: \(what)")
-            case .database(let detail): throw .catalog(detail)
-            }
         } catch {
-            throw .catalog(String(describing: error))
+            throw Self.engineError(fromCatalog: error, notFound: notFound, duplicate: duplicate)
+        }
+    }
+
+    /// A fault injected into this engine's catalog calls (tests), as the error the call fails with.
+    func injectedCatalogFault() -> EngineError? {
+        Syscalls.takeFault(catalogFault).map { .catalog("injected fault: \(Syscalls.describe(errno: $0))") }
+    }
+
+    /// The EngineError for an error of a catalog call (see `catalogCall`).
+    static func engineError(fromCatalog error: any Error, notFound: EngineError? = nil, duplicate: EngineError? = nil) -> EngineError {
+        switch error {
+        case let error as EngineError: error
+        case CatalogError.notFound(let what): notFound ?? .catalog("not found: \(what)")
+        case CatalogError.duplicate(let what): duplicate ?? .catalog("duplicate: \(what)")
+        case CatalogError.database(let detail): .catalog(detail)
+        default: .catalog(String(describing: error))
         }
     }
 }

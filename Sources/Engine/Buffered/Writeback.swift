@@ -18,20 +18,32 @@ extension Engine {
     /// background writeback error of the object. Waits for a writeback already running on it.
     package func flushObject(_ key: CacheKey) throws(EngineError) {
         guard let snapshot = try pageCache.beginWriteback(key) else { return }
-        do throws(EngineError) {
+        try writingBack(snapshot) { () throws(EngineError) in
             if writesInline(snapshot) {
                 try writeBackInline(snapshot)
             } else {
                 try writeBackExtents(snapshot)
             }
+        }
+    }
+
+    /// Runs `body`, the writeback of `snapshot`; on an error the snapshot's pages stay dirty (for a
+    /// retry) and the error is logged and rethrown.
+    func writingBack<T>(_ snapshot: PageCache.WritebackSnapshot, _ body: () throws(EngineError) -> T) throws(EngineError) -> T {
+        do throws(EngineError) {
+            return try body()
         } catch {
-            pageCache.failWriteback(snapshot, error: error)
-            logger.error("writeback failed; data stays dirty for a retry", metadata: ["key": "\(snapshot.object.key)", "error": "\(error)"])
+            failedWriteback(snapshot, error)
             throw error
         }
     }
 
-    private func writeBackExtents(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) {
+    func failedWriteback(_ snapshot: PageCache.WritebackSnapshot, _ error: EngineError) {
+        pageCache.failWriteback(snapshot, error: error)
+        logger.error("writeback failed; data stays dirty for a retry", metadata: ["key": "\(snapshot.object.key)", "error": "\(error)"])
+    }
+
+    func writeBackExtents(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) {
         let largest = snapshot.runs.map(\.pages.count).max() ?? 0
         // Two runs in flight: the next run is copied while the devices write the last ones.
         let writes = ExtentWriteQueue(
@@ -70,30 +82,55 @@ extension Engine {
     private func commitWriteback(
         _ snapshot: PageCache.WritebackSnapshot, extents records: [NewExtent], devices: Set<String>
     ) throws(EngineError) -> (StoredObject, [ExtentReplicaRecord]) {
-        let object = snapshot.object
-        let reservation = SpaceAccounting.Reservation(
-            volumeID: object.volumeID, thick: object.thick, logical: snapshot.reservedLogical, physical: snapshot.reservedPhysical)
-        return try space.commit(reservation) { () throws(EngineError) in
-            let commit = try catalogCall(notFound: .volumeNotFound(name: object.volumeName)) {
+        try space.commit(reservation(of: snapshot)) { () throws(EngineError) in
+            let commit = try catalogCall(notFound: .volumeNotFound(name: snapshot.object.volumeName)) {
                 // The extents are made durable with the commit's group, before its transaction.
-                try groupCommit.commit(self, devices: devices) { transaction in
-                    try transaction.commitObject(snapshot.version, extents: records, now: object.modifiedAt) { _, current in
-                        // Kept pieces (or bytes) of the committed version are only ours to keep over the row they came from.
-                        if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
-                            throw EngineError.catalog(
-                                "\(object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))"
-                            )
-                        }
-                    }
-                }
+                try groupCommit.commit(self, devices: devices, writebackChange(snapshot, extents: records))
             }
             return ((commit.object, commit.replaced), commit.delta)
         }
     }
 
-    /// Writes the snapshot's whole object into its catalog row: the committed bytes the dirty
-    /// pages do not cover (read from the committed version), the dirty pages over them.
+    /// What the snapshot's writeback reserved (released when its commit is applied).
+    func reservation(of snapshot: PageCache.WritebackSnapshot) -> SpaceAccounting.Reservation {
+        SpaceAccounting.Reservation(
+            volumeID: snapshot.object.volumeID, thick: snapshot.object.thick, logical: snapshot.reservedLogical,
+            physical: snapshot.reservedPhysical)
+    }
+
+    /// The catalog change that commits the snapshot's version with `extents`.
+    func writebackChange(
+        _ snapshot: PageCache.WritebackSnapshot, extents records: [NewExtent]
+    ) -> (CatalogTransaction) throws -> ObjectCommit {
+        { transaction in
+            try transaction.commitObject(snapshot.version, extents: records, now: snapshot.object.modifiedAt) { _, current in
+                // Kept pieces (or bytes) of the committed version are only ours to keep over the row they came from.
+                if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
+                    throw EngineError.catalog(
+                        "\(snapshot.object.key) changed in the catalog under its writeback (row \(current?.id ?? -1), expected \(snapshot.committedID ?? -1))"
+                    )
+                }
+            }
+        }
+    }
+
+    /// Writes the snapshot's whole object into its catalog row (`inlineExtent`).
     private func writeBackInline(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) {
+        let extent = try inlineExtent(snapshot)
+        let (stored, replaced) = try commitWriteback(snapshot, extents: [extent.record], devices: [])
+        finishInline(snapshot, stored: stored, replaced: replaced)
+    }
+
+    /// The snapshot's inline version is committed as `stored`: its entry is idle and clean again.
+    func finishInline(_ snapshot: PageCache.WritebackSnapshot, stored: StoredObject, replaced: [ExtentReplicaRecord]) {
+        pageCache.finishWriteback(
+            snapshot, merged: stored.extents.map { Extent($0).withoutBody }, committedID: stored.record.id, copies: 0, reloadClean: true)
+        deferredFree.retire(replaced.map(PhysicalRange.init))
+    }
+
+    /// The snapshot's whole object as one inline extent: the committed bytes the dirty pages do
+    /// not cover (read from the committed version), the dirty pages over them.
+    func inlineExtent(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) -> Extent {
         let pageSize = PageState.pageSize
         let pages = Int((snapshot.size + Int64(pageSize) - 1) / Int64(pageSize))
         let body = AlignedBuffer(count: pages * pageSize)
@@ -107,11 +144,7 @@ extension Engine {
             let at = Int(entry.index) * pageSize
             UnsafeMutableRawBufferPointer(rebasing: body.bytes[at..<at + pageSize]).copyMemory(from: UnsafeRawBufferPointer(entry.page.bytes))
         }
-        let extent = withExtendedLifetime(body) { Extent(inline: UnsafeRawBufferPointer(body.bytes), length: Int(snapshot.size)) }
-        let (stored, replaced) = try commitWriteback(snapshot, extents: [extent.record], devices: [])
-        pageCache.finishWriteback(
-            snapshot, merged: stored.extents.map { Extent($0).withoutBody }, committedID: stored.record.id, copies: 0, reloadClean: true)
-        deferredFree.retire(replaced.map(PhysicalRange.init))
+        return withExtendedLifetime(body) { Extent(inline: UnsafeRawBufferPointer(body.bytes), length: Int(snapshot.size)) }
     }
 
     /// An object whose committed version is inline and that leaves the catalog: its committed

@@ -19,12 +19,21 @@ final class GroupCommit: Sendable {
         /// Set by the leader that hands over the lead, instead of `finished`.
         var leads = false
         var finished = false
+        /// False for the changes of a caller of `commitEach` after its first: it waits on the first only.
+        var waits = true
         let wake = DispatchSemaphore(value: 0)
 
         init(devices: Set<String>, change: @escaping (CatalogTransaction) throws -> Void) {
             self.devices = devices
             self.change = change
         }
+    }
+
+    /// The results of one caller's changes, written by whoever leads their group. @unchecked: each
+    /// slot is written by the leader before the caller is woken, and read by the caller after.
+    private final class Results<T>: @unchecked Sendable {
+        var values: [T?]
+        init(count: Int) { values = Array(repeating: nil, count: count) }
     }
 
     private struct State {
@@ -55,9 +64,36 @@ final class GroupCommit: Sendable {
         return result!
     }
 
-    private func run(_ engine: Engine, _ entry: Entry) {
+    /// Commits several changes of one caller as `commit` does one: queued together, so they share
+    /// one group (one flush per device, one transaction), and the caller waits once rather than a
+    /// thread waiting per change. Returns each change's result or error; one change's failure
+    /// fails only that change.
+    func commitEach<T>(
+        _ engine: Engine, _ changes: [(devices: Set<String>, change: (CatalogTransaction) throws -> T)]
+    ) -> [Result<T, any Error>] {
+        guard !changes.isEmpty else { return [] }
+        EventLoopGuard.assertMayWait("a commit")
+        let results = Results<T>(count: changes.count)
+        let entries = changes.enumerated().map { i, item in
+            Entry(devices: item.devices) { transaction in results.values[i] = try item.change(transaction) }
+        }
+        for entry in entries.dropFirst() { entry.waits = false }
+        run(engine, entries)
+        return zip(entries, results.values).map { entry, value in
+            entry.change = nil
+            if let error = entry.outcome { return .failure(error) }
+            return .success(value!)
+        }
+    }
+
+    /// Queues `entries` (one caller's) at once and leads their group or waits for it: the leader
+    /// takes the whole queue, so they are always committed together.
+    private func run(_ engine: Engine, _ entry: Entry) { run(engine, [entry]) }
+
+    private func run(_ engine: Engine, _ entries: [Entry]) {
+        let entry = entries[0]
         let lead = state.withLock { state in
-            state.queue.append(entry)
+            state.queue.append(contentsOf: entries)
             if state.leading { return false }
             state.leading = true
             return true
@@ -87,7 +123,7 @@ final class GroupCommit: Sendable {
         }
         for waiting in batch where waiting !== entry {
             waiting.finished = true
-            waiting.wake.signal()
+            if waiting.waits { waiting.wake.signal() }
         }
     }
 

@@ -57,9 +57,22 @@ final class WriteJob: @unchecked Sendable {
 
     /// Writes the job on the calling thread, as one batch.
     func writeHere(engine: Engine, volume: String) {
-        guard begin() else { return }
-        let results = engine.rings.withRing { $0.perform(plan.operations) }
-        for (operation, result) in results.enumerated() { completed(operation, result, engine: engine, volume: volume) }
+        Self.writeHere([(self, volume)], engine: engine)
+    }
+
+    /// Writes several jobs on the calling thread, as one ring batch (the writeback of many small
+    /// objects: WritebackBatch.swift).
+    static func writeHere(_ jobs: [(job: WriteJob, volume: String)], engine: Engine) {
+        let started = jobs.filter { $0.job.begin() }
+        guard !started.isEmpty else { return }
+        let results = engine.rings.withRing { $0.perform(started.flatMap(\.job.plan.operations)) }
+        var next = 0
+        for (job, volume) in started {
+            for operation in job.plan.operations.indices {
+                job.completed(operation, results[next], engine: engine, volume: volume)
+                next += 1
+            }
+        }
     }
 }
 

@@ -39,44 +39,70 @@ extension PageCache {
     /// is thrown (once) when nothing is left to write.
     func beginWriteback(_ key: CacheKey) throws(EngineError) -> WritebackSnapshot? {
         try withAdmitted(key, for: .change) { state, object throws(EngineError) -> WritebackSnapshot? in
-            guard let object else { return nil }
-            if let error = object.lastError {
-                object.lastError = nil
-                if !object.isDirty { throw error }
-            }
-            guard object.isDirty else { return nil }
-            object.lifecycle.beginWriteback()
-            var pages: [(Int64, Page, [Bool], UInt64)] = []
-            var reserved = 0
-            for (index, page) in object.pages.sorted(by: { $0.key < $1.key }) where page.state.isDirty {
-                Self.countPage(&state, object, page, -1)
-                defer { Self.countPage(&state, object, page, 1) }
-                let mask = page.state.beginWriteback()
-                reserved += zip(mask, page.state.sectors).reduce(0) { $0 + ($1.0 ? Int($1.1.replicasReserved) : 0) }
-                pages.append((index, page, mask, page.generation))
-            }
-            // Contiguous dirty pages become one run (one or more large extents), up to 4 MiB.
-            var runs: [(Range<Int>, Int64, Int)] = []
-            var i = 0
-            let pageSize = PageState.pageSize
-            while i < pages.count {
-                var j = i
-                while j + 1 < pages.count, pages[j + 1].0 == pages[j].0 + 1, j + 1 - i < 1024 { j += 1 }
-                let start = pages[i].0 * Int64(pageSize)
-                let length = Int(min(Int64((j - i + 1) * pageSize), object.size - start))
-                if length > 0 { runs.append((i..<j + 1, start, length)) }
-                i = j + 1
-            }
-            return WritebackSnapshot(
-                object: object, pages: pages.map { (index: $0.0, page: $0.1, mask: $0.2, generation: $0.3) },
-                runs: runs.map { (pages: $0.0, start: $0.1, length: $0.2) }, size: object.size, committedSize: object.committedSize,
-                version: ObjectVersion(
-                    volumeID: object.volumeID, key: object.key, size: object.size, etag: object.etag, contentType: object.contentType,
-                    attributes: object.attributes),
-                extents: object.extents, replacesCommitted: object.replacesCommitted, committedID: object.committedID,
-                reservedPhysical: Int64(reserved * PageState.sectorSize), reservedLogical: object.reservedLogical,
-                metadataGeneration: object.metadataGeneration)
+            try Self.startWriteback(&state, object)
         }
+    }
+
+    /// What `tryBeginWriteback` found.
+    enum WritebackStart {
+        case started(WritebackSnapshot)
+        /// Nothing to write.
+        case clean
+        /// The entry is busy (under writeback, being committed or loaded); not waited for.
+        case busy
+    }
+
+    /// Starts the writeback of `key` as `beginWriteback` does, but does not wait for a busy
+    /// entry: a caller that already holds other entries under writeback must never wait for one
+    /// (another writer of several keys may hold this one and wait for one of them).
+    func tryBeginWriteback(_ key: CacheKey) throws(EngineError) -> WritebackStart {
+        try state.withLock { state throws(EngineError) -> WritebackStart in
+            let object = state.objects[key]
+            if let object, object.lifecycle.admits(.change) == .wait { return .busy }
+            return try Self.startWriteback(&state, object).map(WritebackStart.started) ?? .clean
+        }
+    }
+
+    /// Under the lock: marks `object` flushing and its dirty pages under writeback, and returns
+    /// the snapshot (nil: clean). Throws a background writeback's error kept on a clean object.
+    private static func startWriteback(_ state: inout State, _ object: CachedObject?) throws(EngineError) -> WritebackSnapshot? {
+        guard let object else { return nil }
+        if let error = object.lastError {
+            object.lastError = nil
+            if !object.isDirty { throw error }
+        }
+        guard object.isDirty else { return nil }
+        object.lifecycle.beginWriteback()
+        var pages: [(Int64, Page, [Bool], UInt64)] = []
+        var reserved = 0
+        for (index, page) in object.pages.sorted(by: { $0.key < $1.key }) where page.state.isDirty {
+            Self.countPage(&state, object, page, -1)
+            defer { Self.countPage(&state, object, page, 1) }
+            let mask = page.state.beginWriteback()
+            reserved += zip(mask, page.state.sectors).reduce(0) { $0 + ($1.0 ? Int($1.1.replicasReserved) : 0) }
+            pages.append((index, page, mask, page.generation))
+        }
+        // Contiguous dirty pages become one run (one or more large extents), up to 4 MiB.
+        var runs: [(Range<Int>, Int64, Int)] = []
+        var i = 0
+        let pageSize = PageState.pageSize
+        while i < pages.count {
+            var j = i
+            while j + 1 < pages.count, pages[j + 1].0 == pages[j].0 + 1, j + 1 - i < 1024 { j += 1 }
+            let start = pages[i].0 * Int64(pageSize)
+            let length = Int(min(Int64((j - i + 1) * pageSize), object.size - start))
+            if length > 0 { runs.append((i..<j + 1, start, length)) }
+            i = j + 1
+        }
+        return WritebackSnapshot(
+            object: object, pages: pages.map { (index: $0.0, page: $0.1, mask: $0.2, generation: $0.3) },
+            runs: runs.map { (pages: $0.0, start: $0.1, length: $0.2) }, size: object.size, committedSize: object.committedSize,
+            version: ObjectVersion(
+                volumeID: object.volumeID, key: object.key, size: object.size, etag: object.etag, contentType: object.contentType,
+                attributes: object.attributes),
+            extents: object.extents, replacesCommitted: object.replacesCommitted, committedID: object.committedID,
+            reservedPhysical: Int64(reserved * PageState.sectorSize), reservedLogical: object.reservedLogical,
+            metadataGeneration: object.metadataGeneration)
     }
 
     /// The snapshot's data is committed as `merged` (catalog row `committedID`) with `copies`
