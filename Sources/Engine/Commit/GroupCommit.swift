@@ -86,10 +86,10 @@ final class GroupCommit: Sendable {
         }
     }
 
-    /// Queues `entries` (one caller's) at once and leads their group or waits for it: the leader
-    /// takes the whole queue, so they are always committed together.
     private func run(_ engine: Engine, _ entry: Entry) { run(engine, [entry]) }
 
+    /// Queues `entries` (one caller's) at once and leads their group or waits for it: the leader
+    /// takes the whole queue, so they are always committed together.
     private func run(_ engine: Engine, _ entries: [Entry]) {
         let entry = entries[0]
         let lead = state.withLock { state in

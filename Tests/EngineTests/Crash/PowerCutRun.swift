@@ -172,7 +172,14 @@ enum PowerCutRun {
                     current[key] = .some(nil)
                 default:
                     let start = history.tick()
-                    try engine.flushVolume(named: volume)
+                    if Bool.random(using: &random) {
+                        try engine.flushVolume(named: volume)
+                    } else {
+                        // Every dirty key of the volume as one batch on this thread (flushVolume's
+                        // helpers take a share of the keys each; here they are few).
+                        let keys = engine.pageCache.keysToFlush(volumeID: try engine.volumeRecord(named: volume).id!)
+                        if let (_, error) = engine.flushBatch(ArraySlice(keys)).first { throw error }
+                    }
                     history.recordFlush(volume: volume, start: start, end: history.tick())
                 }
             } catch {
