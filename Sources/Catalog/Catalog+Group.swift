@@ -11,7 +11,7 @@ package struct CatalogTransaction {
     /// `Catalog.commitObject`, inside this transaction.
     package func commitObject(
         _ version: ObjectVersion, extents: [NewExtent], now: Date,
-        validate: (VolumeRecord, _ replacing: ObjectRecord?) throws -> Void
+        validate: (_ replacing: ObjectRecord?) throws -> Void
     ) throws -> ObjectCommit {
         try Catalog.commitObject(db, version, extents: extents, now: now, validate: validate)
     }

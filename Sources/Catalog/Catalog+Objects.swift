@@ -94,60 +94,54 @@ extension Catalog {
     static func object(_ db: Database, volumeID: Int64, key: String) throws -> StoredObject? {
         // A cached statement: prepared (and authorized) once per connection, not built from the
         // query interface on every call (a third of a small PUT's CPU). Its columns are read by
-        // position: a row adapter's layout, made per fetch, cost more than the query.
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: objectSQL), arguments: [volumeID, key])
+        // position off SQLite's statement (RawRows.swift): a row adapter's layout, or GRDB's
+        // column-name index, made per fetch, cost more than the query.
         var stored: StoredObject?
-        while let row = try rows.next() {
+        try db.cachedStatement(sql: objectSQL).forEachRawRow(arguments: [volumeID, key]) { row in
             if stored == nil {
                 let record = ObjectRecord(
-                    id: try row.decode(atIndex: 0), volumeId: try row.decode(atIndex: 1), key: try row.decode(atIndex: 2),
-                    size: try row.decode(atIndex: 3), etag: try row.decode(atIndex: 4), contentType: try row.decode(atIndex: 5),
-                    createdAt: try row.decode(atIndex: 6), modifiedAt: try row.decode(atIndex: 7), metadata: try row.decode(atIndex: 8),
-                    checksums: try row.decode(atIndex: 9))
+                    id: row.int64(0), volumeId: row.int64(1), key: row.string(2), size: row.int64(3), etag: row.string(4),
+                    contentType: row.optionalString(5), createdAt: try row.date(6), modifiedAt: try row.date(7),
+                    metadata: row.optionalString(8), checksums: row.optionalString(9))
                 stored = StoredObject(record: record, extents: [])
             }
-            guard !row.hasNull(atIndex: 10) else { continue }  // an empty object: no extent
-            let extentID: Int64 = try row.decode(atIndex: 10)
+            guard !row.isNull(10) else { return }  // an empty object: no extent
+            let extentID = row.int64(10)
             if stored!.extents.last?.record.id != extentID {
                 let extent = ExtentRecord(
-                    id: extentID, objectId: try row.decode(atIndex: 11), logicalOffset: try row.decode(atIndex: 12),
-                    length: try row.decode(atIndex: 13), checksumBlock: try row.decode(atIndex: 14), checksums: try row.decode(atIndex: 15),
-                    body: try row.decode(atIndex: 16))
+                    id: extentID, objectId: row.int64(11), logicalOffset: row.int64(12), length: row.int64(13),
+                    checksumBlock: row.int64(14), checksums: row.data(15), body: row.optionalData(16))
                 stored!.extents.append(StoredExtent(record: extent, replicas: []))
             }
-            guard !row.hasNull(atIndex: 17) else { continue }  // an inline extent: no replica
-            let replica = ExtentReplicaRecord(
-                extentId: try row.decode(atIndex: 17), deviceId: try row.decode(atIndex: 18), physicalOffset: try row.decode(atIndex: 19),
-                length: try row.decode(atIndex: 20))
+            guard !row.isNull(17) else { return }  // an inline extent: no replica
+            let replica = ExtentReplicaRecord(extentId: row.int64(17), deviceId: row.string(18), physicalOffset: row.int64(19), length: row.int64(20))
             stored!.extents[stored!.extents.count - 1].replicas.append(replica)
         }
         return stored
     }
 
     /// Records a new version of `version.key` in one transaction, replacing the old one. `validate`
-    /// sees the volume and the version being replaced, inside the transaction. Returns the new
+    /// sees the version being replaced, inside the transaction (the volume must exist). Returns the new
     /// object, the replaced version's replicas (free them after this returns) and what the
     /// commit changed in the volume's figures.
     package func commitObject(
         _ version: ObjectVersion, extents: [NewExtent], now: Date,
-        validate: (VolumeRecord, _ replacing: ObjectRecord?) throws -> Void
+        validate: (_ replacing: ObjectRecord?) throws -> Void
     ) throws -> ObjectCommit {
         try write { db in try Self.commitObject(db, version, extents: extents, now: now, validate: validate) }
     }
 
     static func commitObject(
         _ db: Database, _ version: ObjectVersion, extents: [NewExtent], now: Date,
-        validate: (VolumeRecord, _ replacing: ObjectRecord?) throws -> Void
+        validate: (_ replacing: ObjectRecord?) throws -> Void
     ) throws -> ObjectCommit {
-        guard
-            let volumeRecord = try VolumeRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM volumes WHERE id = ?"), arguments: [version.volumeID])
-        else {
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM volumes WHERE id = ?"), arguments: [version.volumeID]) != nil else {
             throw CatalogError.notFound("volume \(version.volumeID)")
         }
         var delta = UsageDelta(volumeID: version.volumeID)
         var replaced: [ExtentReplicaRecord] = []
         let existing = try Self.object(db, volumeID: version.volumeID, key: version.key)
-        try validate(volumeRecord, existing?.record)
+        try validate(existing?.record)
         if let existing {
             replaced = existing.extents.flatMap(\.replicas)
             delta.remove(existing.record, replicas: replaced)
@@ -211,14 +205,16 @@ extension Catalog {
 
     /// Inserts an object row (its id is set).
     static func insertObjectRow(_ db: Database, _ object: inout ObjectRecord) throws {
+        let created = StoredDate.text(object.createdAt)
+        let modified = object.modifiedAt == object.createdAt ? created : StoredDate.text(object.modifiedAt)
         try db.cachedStatement(
             sql: """
                 INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            object.volumeId, object.key, object.size, object.etag, object.contentType, object.createdAt, object.modifiedAt,
-            object.metadata, object.checksums,
+            object.volumeId, object.key, object.size, object.etag, object.contentType, created, modified, object.metadata,
+            object.checksums,
         ])
         object.id = db.lastInsertedRowID
     }

@@ -21,7 +21,7 @@ import Testing
                 replicas: [(deviceID: "d2", offset: 3 << 20, length: 8192), (deviceID: "d1", offset: 4 << 20, length: 8192)]),
         ]
         let version = ObjectVersion(volumeID: volume.id!, key: "many", size: 12288, etag: "e1", contentType: "text/plain", attributes: attributes)
-        _ = try catalog.commitObject(version, extents: extents, now: Fixture.now) { _, _ in }
+        _ = try catalog.commitObject(version, extents: extents, now: Fixture.now) { _ in }
         let stored = try #require(try catalog.object(volumeID: volume.id!, key: "many"))
         #expect(stored.record.key == "many" && stored.record.size == 12288 && stored.record.etag == "e1")
         #expect(stored.record.contentType == "text/plain" && stored.record.createdAt == Fixture.now)
@@ -36,13 +36,13 @@ import Testing
         let inline = NewExtent(logicalOffset: 0, length: 3000, checksumBlock: 4096, checksums: Data([1, 1, 1, 1]), replicas: [], body: body)
         _ = try catalog.commitObject(
             ObjectVersion(volumeID: volume.id!, key: "inline", size: 3000, etag: "e2", contentType: nil), extents: [inline], now: Fixture.now
-        ) { _, _ in }
+        ) { _ in }
         let small = try #require(try catalog.object(volumeID: volume.id!, key: "inline"))
         #expect(small.extents.count == 1 && small.extents[0].record.body == body && small.extents[0].replicas.isEmpty)
 
         _ = try catalog.commitObject(
             ObjectVersion(volumeID: volume.id!, key: "empty", size: 0, etag: "e3", contentType: nil), extents: [], now: Fixture.now
-        ) { _, _ in }
+        ) { _ in }
         let empty = try #require(try catalog.object(volumeID: volume.id!, key: "empty"))
         #expect(empty.record.size == 0 && empty.extents.isEmpty)
         #expect(try catalog.object(volumeID: volume.id!, key: "missing") == nil)

@@ -43,7 +43,7 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
             throw HTTPError.badRequest("x-checksum-sha256 does not match the body; the object is unchanged")
         }
         let info = try writer.commit(etag: md5ETag ? digest.hexString : nil)
-        let key = info.key.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? info.key
+        let key = PercentEncoding.encode(info.key, encodeSlash: false)
         return .json(
             ObjectJSON(info), status: writer.replacesExisting ? 200 : created,
             headers: [("ETag", ObjectHandlers.quotedETag(info)), ("Location", "/v1/volumes/\(volume)/objects/\(key)")])

@@ -103,7 +103,7 @@ extension Engine {
         _ snapshot: PageCache.WritebackSnapshot, extents records: [NewExtent]
     ) -> (CatalogTransaction) throws -> ObjectCommit {
         { transaction in
-            try transaction.commitObject(snapshot.version, extents: records, now: snapshot.object.modifiedAt) { _, current in
+            try transaction.commitObject(snapshot.version, extents: records, now: snapshot.object.modifiedAt) { current in
                 // Kept pieces (or bytes) of the committed version are only ours to keep over the row they came from.
                 if !snapshot.replacesCommitted, current?.id != snapshot.committedID {
                     throw EngineError.catalog(

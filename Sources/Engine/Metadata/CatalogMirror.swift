@@ -51,14 +51,45 @@ package final class CatalogMirror: Sendable {
         var walSums: [Int64: UInt32] = [:]
         /// The pool the copies belong to (unknown for a new pool until its catalog row exists).
         var poolUUID: UUID?
-        /// WAL bytes written by SQLite and not yet on the copies (one run, touched under `gate`):
-        /// a commit's frames (each a 24-byte header, then its page: two writes) are gathered and
-        /// reach each copy in one write, at the sync or before anything reads or moves them.
-        var pendingWAL: (offset: Int64, bytes: [UInt8])?
     }
 
     /// The most WAL bytes gathered before they are written out.
     static let pendingWALLimit = 1 << 20
+
+    /// WAL bytes written by SQLite and not yet on the copies (one run, touched under `gate`): a
+    /// commit's frames (each a 24-byte header, then its page: two writes) are gathered and reach
+    /// each copy in one write, at the sync or before anything reads or moves them. One buffer of
+    /// `pendingWALLimit` bytes for the mirror's life, filled by copying.
+    final class GatheredWAL: @unchecked Sendable {
+        // @unchecked: `offset` and `count` change only under the mirror's `gate`; `nonEmpty` is
+        // read without it (a reader asks whether to take the gate and write the run out).
+        private let storage = UnsafeMutableRawPointer.allocate(byteCount: CatalogMirror.pendingWALLimit, alignment: 16)
+        private(set) var offset: Int64 = 0
+        private(set) var count = 0
+        let nonEmpty = Atomic<Bool>(false)
+
+        deinit { storage.deallocate() }
+
+        var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage, count: count) }
+
+        /// Appends `bytes` written at `offset` when they continue the run (or start it when it is
+        /// empty) and fit; false otherwise (the run must be written out first).
+        func gather(_ bytes: UnsafeRawBufferPointer, at offset: Int64) -> Bool {
+            if count == 0 { self.offset = offset }
+            guard self.offset + Int64(count) == offset, count + bytes.count <= CatalogMirror.pendingWALLimit else { return false }
+            if let base = bytes.baseAddress { (storage + count).copyMemory(from: base, byteCount: bytes.count) }
+            count += bytes.count
+            nonEmpty.store(count > 0, ordering: .releasing)
+            return true
+        }
+
+        func clear() {
+            count = 0
+            nonEmpty.store(false, ordering: .releasing)
+        }
+    }
+
+    private let gathered = GatheredWAL()
 
     /// The path SQLite names the database by; its WAL is this plus "-wal".
     package let path: String
@@ -148,7 +179,7 @@ package final class CatalogMirror: Sendable {
 
     func read(_ file: File, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Int32 {
         // WAL bytes still gathered reach the copies before anything is read back.
-        if file == .wal, state.withLock({ $0.pendingWAL != nil }) {
+        if file == .wal, gathered.nonEmpty.load(ordering: .acquiring) {
             let (code, lost) = gate.withLock { _ in flushPendingWALLocked() }
             report(lost)
             if code != Result.ok { return Result.ioRead }
@@ -188,20 +219,17 @@ package final class CatalogMirror: Sendable {
             let sealed = file == .database && checksummed && bytes.count == PageChecksum.pageSize && offset % Int64(PageChecksum.pageSize) == 0
             if file == .wal {
                 let sum = bytes.count == PageChecksum.pageSize ? CRC32C.checksum(bytes) : nil
+                state.withLock { state in state.walSums[offset] = sum }
                 // Gathered: the run so far is written out first unless this write extends it.
-                let extended = state.withLock { state in
-                    if let sum { state.walSums[offset] = sum } else { state.walSums[offset] = nil }
-                    guard let pending = state.pendingWAL, pending.offset + Int64(pending.bytes.count) == offset,
-                        pending.bytes.count + bytes.count <= Self.pendingWALLimit
-                    else { return false }
-                    state.pendingWAL!.bytes.append(contentsOf: bytes)
-                    return true
-                }
-                if !extended {
+                if !gathered.gather(bytes, at: offset) {
                     let (code, failed) = flushPendingWALLocked()
                     lost = failed
                     if code != Result.ok { return code }
-                    state.withLock { $0.pendingWAL = (offset, [UInt8](bytes)) }
+                    if !gathered.gather(bytes, at: offset) {  // larger than the buffer: written now
+                        let (code, failed) = writeCopiesLocked(.wal, bytes, at: offset)
+                        lost += failed
+                        if code != Result.ok { return code }
+                    }
                 }
             } else {
                 var page = sealed ? [UInt8](bytes) : []
@@ -580,12 +608,9 @@ package final class CatalogMirror: Sendable {
 
     /// The gathered WAL bytes written out to every copy.
     private func flushPendingWALLocked() -> (Int32, [(CatalogCopy, SyscallError)]) {
-        guard
-            let pending = state.withLock({ state in
-                defer { state.pendingWAL = nil }; return state.pendingWAL
-            })
-        else { return (Result.ok, []) }
-        return pending.bytes.withUnsafeBytes { writeCopiesLocked(.wal, $0, at: pending.offset) }
+        guard gathered.count > 0 else { return (Result.ok, []) }
+        defer { gathered.clear() }
+        return writeCopiesLocked(.wal, gathered.bytes, at: gathered.offset)
     }
 
     /// Syncs `file` on every copy in `copies` at once (one ring batch); the copies that failed.

@@ -139,7 +139,7 @@ package final class ObjectWriter: @unchecked Sendable {
                     // The extents are made durable with the commit's group, before its transaction.
                     let commit = try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
                         try engine.groupCommit.commit(engine, devices: devices) { transaction in
-                            try transaction.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _, _ in }
+                            try transaction.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _ in }
                         }
                     }
                     return ((commit.object, commit.replaced), commit.delta)

@@ -112,7 +112,7 @@ import Testing
                 _ = try engine.groupCommit.commit(engine, devices: []) { transaction in
                     try transaction.commitObject(
                         .init(volumeID: volumeID, key: "c\(t)", size: 0, etag: "e", contentType: nil), extents: [], now: Date()
-                    ) { _, _ in if t == 5 { throw Refused() } }
+                    ) { _ in if t == 5 { throw Refused() } }
                 }
                 outcomes.withLock { $0[t] = true }
             } catch {
