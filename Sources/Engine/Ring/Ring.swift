@@ -56,6 +56,30 @@ package final class Ring {
         return results.map { $0! }
     }
 
+    /// As `perform`, and runs `meanwhile` on the calling thread once the operations are submitted,
+    /// before waiting for them: one blocking call of the caller's own (a flush of one file) runs
+    /// beside the kernel's work on the others instead of one more io-wq thread woken for it.
+    package func perform(_ operations: [IOOperation], meanwhile: () -> Void) -> [IOResult] {
+        var results = [IOResult?](repeating: nil, count: operations.count)
+        var next = 0
+        var ran = false
+        withoutActuallyEscaping(meanwhile) { meanwhile in
+            stream(
+                depth: entries,
+                next: { _ in
+                    guard next < operations.count else { return .end }
+                    defer { next += 1 }
+                    return .operation(operations[next])
+                }, complete: { results[$0] = $1 },
+                meanwhile: {
+                    ran = true
+                    meanwhile()
+                })
+        }
+        if !ran { meanwhile() }  // nothing was submitted (none, or every one an injected fault)
+        return results.map { $0! }
+    }
+
     /// Keeps up to `depth` operations in flight (at most `entries`) until `count` are done:
     /// `make(i)` builds operation i (called in order 0, 1, …), `complete(i, result)` is called as
     /// each completes (any order), once per operation. Returns when all have completed.
@@ -87,7 +111,9 @@ package final class Ring {
     /// has one (answering `.idle` there just asks again). Operations are numbered 0, 1, … in the
     /// order `next` gives them; `complete(i, result)` is called as each completes (any order),
     /// once per operation. `next` and `complete` must not use this ring.
-    package func stream(depth: Int, next: (_ mayWait: Bool) -> StreamStep, complete: (Int, IOResult) -> Void) {
+    package func stream(
+        depth: Int, next: (_ mayWait: Bool) -> StreamStep, complete: (Int, IOResult) -> Void, meanwhile: (() -> Void)? = nil
+    ) {
         EventLoopGuard.assertMayWait("disk IO")
         precondition(depth > 0, "io_uring stream: depth \(depth)")
         let depth = min(depth, entries)
@@ -96,6 +122,7 @@ package final class Ring {
         var ended = false
         let modelled = IOObservation.current != nil
         var modelTokens: [Int: Int64] = [:]  // operation → the IO observer's token (tests)
+        var pendingWork = meanwhile
         while !ended || inFlight > 0 {
             // Fill the SQ up to the depth. inFlight < depth ≤ entries, so an SQE is always free.
             fill: while !ended && inFlight < depth {
@@ -122,7 +149,15 @@ package final class Ring {
             }
             if inFlight == 0 { continue }  // Nothing yet, or every operation so far was an injected fault.
 
-            submitAndWait(inFlight: inFlight)
+            if let work = pendingWork {
+                // The first submission: the caller's own work runs while the kernel has ours.
+                pendingWork = nil
+                let submitted = io_uring_submit(ring) >= 0
+                work()
+                if submitted { waitForCompletion() } else { submitAndWait(inFlight: inFlight) }
+            } else {
+                submitAndWait(inFlight: inFlight)
+            }
 
             // Reap; while the source may have more, go back and submit a replacement after each one.
             var cqe: UnsafeMutablePointer<io_uring_cqe>?
