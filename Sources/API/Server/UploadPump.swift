@@ -187,7 +187,9 @@ final class UploadPump: @unchecked Sendable {
             }
             condition.lock()
             spare.append(chunk.buffer)
-            let resume = response == nil ? waiting.take() : nil
+            // A loop suspended for room gets it now. After the body's end the loop waits for the
+            // answer instead: woken now, it would only suspend again.
+            let resume = response == nil && !ended ? waiting.take() : nil
             condition.unlock()
             resume?.resume()
         }
