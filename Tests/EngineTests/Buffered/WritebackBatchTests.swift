@@ -27,6 +27,26 @@ import Testing
         return expected
     }
 
+    /// `count` async PUTs to "vol" (keys `prefix`0…), `size(i)` bytes each; what each holds.
+    static func writeAsync(_ engine: Engine, _ prefix: String, count: Int, size: (Int) -> Int) throws -> [String: [UInt8]] {
+        var expected: [String: [UInt8]] = [:]
+        for i in 0..<count {
+            let data = Scratch.splitMixBytes(size(i), seed: UInt64(i))
+            try Scratch.bufferedUpload(engine, "vol", "\(prefix)\(i)", data, sync: false)
+            expected["\(prefix)\(i)"] = data
+        }
+        return expected
+    }
+
+    /// Shuts `engine` down, opens its data directory again, and checks every object and the counters.
+    static func expectSurvivesRestart(_ engine: Engine, _ dir: URL, _ expected: [String: [UInt8]]) throws {
+        engine.shutdown()
+        let reopened = try Scratch.engine(dir)
+        defer { reopened.shutdown() }
+        try expectReadBack(reopened, "vol", expected, "after a restart")
+        try SpaceCountersTests.expectCountersMatchRecount(reopened, "after a restart")
+    }
+
     static func expectReadBack(_ engine: Engine, _ volume: String, _ expected: [String: [UInt8]], _ when: String) throws {
         for (key, data) in expected.sorted(by: { $0.key < $1.key }) {
             let back = try ConcurrentLifecycleTests.read(engine, volume, key, direct: true)
@@ -87,12 +107,7 @@ import Testing
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
         let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
-        var expected: [String: [UInt8]] = [:]
-        for i in 0..<32 {
-            let data = Scratch.splitMixBytes(i % 2 == 0 ? 4096 : 16_384, seed: UInt64(i))
-            try Scratch.bufferedUpload(engine, "vol", "b\(i)", data, sync: false)
-            expected["b\(i)"] = data
-        }
+        let expected = try Self.writeAsync(engine, "b", count: 32) { $0 % 2 == 0 ? 4096 : 16_384 }
         let keys = engine.pageCache.keysToFlush(volumeID: try engine.volumeRecord(named: "vol").id!)
         #expect(keys.count == 32)
         let (groups0, changes0, flushes0) = (
@@ -105,11 +120,7 @@ import Testing
         #expect(engine.groupCommit.changes.load(ordering: .relaxed) - changes0 == 32)
         #expect(engine.groupCommit.flushes.load(ordering: .relaxed) - flushes0 == 1, "one device flush")
         #expect(try engine.cacheStats(volume: "vol").dirtyPages == 0)
-        engine.shutdown()
-        let reopened = try Scratch.engine(dir)
-        defer { reopened.shutdown() }
-        try Self.expectReadBack(reopened, "vol", expected, "after a restart")
-        try SpaceCountersTests.expectCountersMatchRecount(reopened, "after a restart")
+        try Self.expectSurvivesRestart(engine, dir, expected)
     }
 
     /// A device write that fails in a batch fails its own object: the others commit, it stays
@@ -118,12 +129,7 @@ import Testing
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
         let (engine, devices) = try Scratch.engine(dir, devices: 1, volume: "vol")
-        var expected: [String: [UInt8]] = [:]
-        for i in 0..<64 {
-            let data = Scratch.splitMixBytes(16_384, seed: UInt64(i))  // past the inline limit: extents
-            try Scratch.bufferedUpload(engine, "vol", "e\(i)", data, sync: false)
-            expected["e\(i)"] = data
-        }
+        let expected = try Self.writeAsync(engine, "e", count: 64) { _ in 16_384 }  // past the inline limit: extents
         let fd = try #require(engine.devices.device(id: devices[0].id)?.fd)
         Syscalls.injectFault(call: "io_uring write", errno: EIO, fd: fd)
         #expect(throws: EngineError.self) { try engine.flushVolume(named: "vol") }
@@ -136,11 +142,7 @@ import Testing
 
         try engine.flushVolume(named: "vol")
         #expect(try engine.cacheStats(volume: "vol").dirtyPages == 0)
-        engine.shutdown()
-        let reopened = try Scratch.engine(dir)
-        defer { reopened.shutdown() }
-        try Self.expectReadBack(reopened, "vol", expected, "after a restart")
-        try SpaceCountersTests.expectCountersMatchRecount(reopened, "after a restart")
+        try Self.expectSurvivesRestart(engine, dir, expected)
     }
 
     /// A catalog change that fails in a batch fails its own object; the rest of the batch (inline
@@ -149,12 +151,7 @@ import Testing
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
         let (engine, _) = try Scratch.engine(dir, devices: 2, volume: "vol")
-        var expected: [String: [UInt8]] = [:]
-        for i in 0..<64 {
-            let data = Scratch.splitMixBytes(i % 2 == 0 ? 4096 : 12_288, seed: UInt64(i))
-            try Scratch.bufferedUpload(engine, "vol", "m\(i)", data, sync: false)
-            expected["m\(i)"] = data
-        }
+        let expected = try Self.writeAsync(engine, "m", count: 64) { $0 % 2 == 0 ? 4096 : 12_288 }
         // The flush's helpers run on the engine's workers; the first catalog call there fails.
         Syscalls.injectFault(call: engine.catalogFault, errno: EIO, threadNamed: "engine-worker")
         defer { Syscalls.clearFault(call: engine.catalogFault) }
@@ -167,10 +164,6 @@ import Testing
 
         try engine.flushVolume(named: "vol")
         #expect(try engine.cacheStats(volume: "vol").dirtyPages == 0)
-        engine.shutdown()
-        let reopened = try Scratch.engine(dir)
-        defer { reopened.shutdown() }
-        try Self.expectReadBack(reopened, "vol", expected, "after a restart")
-        try SpaceCountersTests.expectCountersMatchRecount(reopened, "after a restart")
+        try Self.expectSurvivesRestart(engine, dir, expected)
     }
 }
