@@ -10,6 +10,8 @@
 #                                          (the appliance is restarted: its cache is empty; the kernel's
 #                                           page cache is dropped for both when we may)
 #
+# After each async row its writeback is done untimed (`settle`: our flush, nginx's `sync`), so that a
+# row never measures the previous one's.
 # The info line also gives the server's CPU per request of each row (user + system time of every
 # thread over the run, divided by the requests; nginx: master and workers).
 # Builds nothing. Reports, never asserts. Knobs: BIN, TMPBASE (/tmp), ROUNDS (3), WRK_DUR (5s),
@@ -99,6 +101,10 @@ put_row() {
     log "round $round $key $tgt: $rps req/s p50 ${p50} us p99 ${p99} us"
 }
 
+# settle TARGET: untimed, the writeback an async row left (ours: a flush of the volume; nginx: the
+# kernel's dirty pages synced), so that it is not measured in the next row.
+settle() { if [[ $1 == app ]]; then curl -s -o /dev/null -X POST -H "$AUTH" "$URL/v1/volumes/bench/flush"; else sync; fi; }
+
 start_app || exit 1
 start_nginx_at "$T/nginx" 1 || exit 1; NGINX=$NGINX_URL
 log "appliance $URL (pid $APP_PID, data $T/app), nginx WebDAV $NGINX"
@@ -107,8 +113,10 @@ for round in $(seq "$ROUNDS"); do
     for tgt in $( ((round % 2)) && echo "ngx app" || echo "app ngx"); do
         put_row new "$tgt" "new-r$round-@N@" 0 "" "$WRK_THREADS" "$WRK_CONNS"
         put_row newasync "$tgt" "newa-r$round-@N@" 0 "?durability=async" "$WRK_THREADS" "$WRK_CONNS"
+        settle "$tgt"
         put_row ow "$tgt" "ow-@N@" 512 "" "$WRK_THREADS" "$WRK_CONNS"
         put_row owasync "$tgt" "owa-@N@" 512 "?durability=async" "$WRK_THREADS" "$WRK_CONNS"
+        settle "$tgt"
     done
     [[ -n "$URL" ]] && curl -s -o /dev/null -X POST -H "$AUTH" "$URL/v1/volumes/bench/flush"
     # One client, one PUT at a time, against fio QD1 with an fdatasync after each 4 KiB write.
