@@ -124,21 +124,11 @@ extension Engine {
             targets.append((id, device))
             operations.append(device.kind == .file ? .fdatasync(fd: device.fd) : .fsync(fd: device.fd))
         }
-        guard let first = targets.first else { return failed }
+        guard !operations.isEmpty else { return failed }
         let start = ContinuousClock.now
-        // The first device is flushed on this thread while the ring has the others (one io-wq
-        // thread fewer to wake; with one device, none).
-        let flushFirst = {
-            do throws(SyscallError) {
-                if first.device.kind == .file { try Syscalls.fdatasync(first.device.fd) } else { try Syscalls.fsync(first.device.fd) }
-            } catch {
-                failed[first.id] = .io(call: error.call, path: first.device.path, errno: error.errno)
-            }
-        }
-        let results = targets.count == 1 ? [] : rings.withRing { $0.perform(Array(operations.dropFirst()), meanwhile: flushFirst) }
-        if targets.count == 1 { flushFirst() }
+        let results = rings.flush(operations)
         stats.observe("sync", since: start)
-        for (target, result) in zip(targets.dropFirst(), results) {
+        for (target, result) in zip(targets, results) {
             if case .failure(let error) = result {
                 failed[target.id] = .io(call: error.call, path: target.device.path, errno: error.errno)
             }

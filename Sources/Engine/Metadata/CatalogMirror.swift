@@ -618,18 +618,9 @@ package final class CatalogMirror: Sendable {
         var seen = Set<Int32>()
         let targets = copies.filter { seen.insert($0.region(file).fd).inserted }
         guard !targets.isEmpty else { return [] }
-        // The first copy is flushed on this thread while the ring has the others (one io-wq
-        // thread fewer to wake; with one copy, none).
+        let results = rings.flush(targets.map { .fdatasync(fd: $0.region(file).fd) })
         var failed: [(CatalogCopy, SyscallError)] = []
-        let first = targets[0]
-        let flushFirst = {
-            do throws(SyscallError) { try Syscalls.fdatasync(first.region(file).fd) } catch { failed.append((first, error)) }
-        }
-        let rest = targets.dropFirst()
-        let results =
-            rest.isEmpty ? [] : rings.withRing { ring in ring.perform(rest.map { .fdatasync(fd: $0.region(file).fd) }, meanwhile: flushFirst) }
-        if rest.isEmpty { flushFirst() }
-        for (copy, result) in zip(rest, results) {
+        for (copy, result) in zip(targets, results) {
             if case .failure(let error) = result { failed.append((copy, error)) }
         }
         return failed

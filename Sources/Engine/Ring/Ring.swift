@@ -51,32 +51,30 @@ package final class Ring {
     /// Submits all operations as one batch (several if more than the SQ holds), waits for all of
     /// them, results in input order. Beyond `entries` operations, the rest stream in as slots free.
     package func perform(_ operations: [IOOperation]) -> [IOResult] {
-        var results = [IOResult?](repeating: nil, count: operations.count)
-        pipeline(count: operations.count, depth: entries, make: { operations[$0] }, complete: { results[$0] = $1 })
-        return results.map { $0! }
+        perform(operations, meanwhile: nil)
     }
 
     /// As `perform`, and runs `meanwhile` on the calling thread once the operations are submitted,
     /// before waiting for them: one blocking call of the caller's own (a flush of one file) runs
     /// beside the kernel's work on the others instead of one more io-wq thread woken for it.
-    package func perform(_ operations: [IOOperation], meanwhile: () -> Void) -> [IOResult] {
+    package func perform(_ operations: [IOOperation], meanwhile: (() -> Void)?) -> [IOResult] {
         var results = [IOResult?](repeating: nil, count: operations.count)
         var next = 0
         var ran = false
-        withoutActuallyEscaping(meanwhile) { meanwhile in
-            stream(
-                depth: entries,
-                next: { _ in
-                    guard next < operations.count else { return .end }
-                    defer { next += 1 }
-                    return .operation(operations[next])
-                }, complete: { results[$0] = $1 },
-                meanwhile: {
+        stream(
+            depth: entries,
+            next: { _ in
+                guard next < operations.count else { return .end }
+                defer { next += 1 }
+                return .operation(operations[next])
+            }, complete: { results[$0] = $1 },
+            meanwhile: meanwhile.map { work in
+                {
                     ran = true
-                    meanwhile()
-                })
-        }
-        if !ran { meanwhile() }  // nothing was submitted (none, or every one an injected fault)
+                    work()
+                }
+            })
+        if !ran { meanwhile?() }  // nothing was submitted (none, or every one an injected fault)
         return results.map { $0! }
     }
 
