@@ -25,17 +25,24 @@ import Testing
     }
 
     #if DEBUG
-        @Test func aCatalogCallOnAnEventLoopTraps() async {
-            await #expect(processExitsWith: .failure) {
-                let dir = try Scratch.directory()
+        // The child traps before it could clean up, so the parent owns the directory.
+        @Test func aCatalogCallOnAnEventLoopTraps() async throws {
+            let scratch = try Scratch.directory()
+            defer { Scratch.remove(scratch) }
+            let path = scratch.path
+            await #expect(processExitsWith: .failure) { [path = path as String] in
+                let dir = URL(filePath: path)
                 let engine = try Scratch.engine(dir)
                 _ = try? EventLoopGuard.onLoop { try engine.listVolumes() }
             }
         }
 
-        @Test func diskIOOnAnEventLoopTraps() async {
-            await #expect(processExitsWith: .failure) {
-                let dir = try Scratch.directory()
+        @Test func diskIOOnAnEventLoopTraps() async throws {
+            let scratch = try Scratch.directory()
+            defer { Scratch.remove(scratch) }
+            let path = scratch.path
+            await #expect(processExitsWith: .failure) { [path = path as String] in
+                let dir = URL(filePath: path)
                 let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
                 try Scratch.upload(engine, "vol", "k", [1, 2, 3])
                 let reader = try engine.openObject(volume: "vol", key: "k")
