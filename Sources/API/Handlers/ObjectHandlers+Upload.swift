@@ -16,6 +16,7 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
     private let md5ETag: Bool
     private var md5 = Insecure.MD5()
     private var sha256 = SHA256()
+    private let digests = DigestBeside()
 
     init(target: ObjectUpload, volume: String, expectedMD5: Data?, expectedSHA256: Data?, created: Int, md5ETag: Bool) {
         writer = target
@@ -27,12 +28,17 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
     }
 
     func consume(_ bytes: UnsafeRawBufferPointer) throws {
-        try writer.append(bytes)
-        if md5ETag || expectedMD5 != nil { md5.update(bufferPointer: bytes) }
-        if expectedSHA256 != nil { sha256.update(bufferPointer: bytes) }
+        let hashMD5 = md5ETag || expectedMD5 != nil
+        let hashSHA256 = expectedSHA256 != nil
+        guard hashMD5 || hashSHA256 else { return try writer.append(bytes) }
+        try digests.run(bytes, write: { try writer.append(bytes) }) { [self] bytes in
+            if hashMD5 { md5.update(bufferPointer: bytes) }
+            if hashSHA256 { sha256.update(bufferPointer: bytes) }
+        }
     }
 
     func finish() throws -> HTTPResponse {
+        digests.settle()
         let digest = Data(md5.finalize())
         if let expectedMD5, digest != expectedMD5 {
             writer.abort()
@@ -49,7 +55,10 @@ final class UploadSink: RequestBodySink, @unchecked Sendable {
             headers: [("ETag", ObjectHandlers.quotedETag(info)), ("Location", "/v1/volumes/\(volume)/objects/\(key)")])
     }
 
-    func abort() { writer.abort() }
+    func abort() {
+        digests.settle()
+        writer.abort()
+    }
 }
 
 extension Data {

@@ -4,6 +4,8 @@
 
 /// Receives a request body chunk by chunk, then produces the response.
 package protocol RequestBodySink: AnyObject, Sendable {
+    /// `bytes` stay valid and unchanged until the next `consume`, `finish` or `abort` returns, so
+    /// a sink may go on reading them beside its next chunk (`DigestBeside`).
     func consume(_ bytes: UnsafeRawBufferPointer) throws
     func finish() throws -> HTTPResponse
     /// The client went away or the request failed: undo everything. Idempotent.

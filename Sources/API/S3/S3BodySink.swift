@@ -52,6 +52,7 @@ final class S3BodySink: RequestBodySink, @unchecked Sendable {
     private var md5 = Insecure.MD5()
     private var sha256 = SHA256()
     private var checksum: S3Checksum?
+    private let digests = DigestBeside()
     private var finished = false
     private let respond: (ObjectInfo, _ checksums: [String: String]) -> HTTPResponse
 
@@ -72,13 +73,16 @@ final class S3BodySink: RequestBodySink, @unchecked Sendable {
     }
 
     private func take(_ bytes: UnsafeRawBufferPointer) throws {
-        try writer.append(bytes)
-        md5.update(bufferPointer: bytes)
-        if expectations.payloadSHA256 != nil { sha256.update(bufferPointer: bytes) }
-        checksum?.update(bytes)
+        let hashSHA256 = expectations.payloadSHA256 != nil
+        try digests.run(bytes, write: { try writer.append(bytes) }) { [self] bytes in
+            md5.update(bufferPointer: bytes)
+            if hashSHA256 { sha256.update(bufferPointer: bytes) }
+            checksum?.update(bytes)
+        }
     }
 
     func finish() throws -> HTTPResponse {
+        digests.settle()
         do {
             var trailers: [(name: String, value: String)] = []
             if let decoder = expectations.chunked {
@@ -118,6 +122,7 @@ final class S3BodySink: RequestBodySink, @unchecked Sendable {
     }
 
     func abort() {
+        digests.settle()
         guard !finished else { return }
         finished = true
         writer.abort()

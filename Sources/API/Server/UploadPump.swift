@@ -54,7 +54,7 @@ final class UploadPump: @unchecked Sendable {
 
     /// `expectedLength` (from Content-Length) keeps buffers small for small bodies.
     init(
-        expectedLength: Int64?, socket: Int32 = -1, chunkSize: Int = 1 << 20, maxChunks: Int = 3, floor: RateFloor? = nil,
+        expectedLength: Int64?, socket: Int32 = -1, chunkSize: Int = 1 << 20, maxChunks: Int = 4, floor: RateFloor? = nil,
         respond: @escaping @Sendable (any Error, RequestContext) -> HTTPResponse,
         answered: @escaping @Sendable (HTTPResponse, RequestContext) -> Void
     ) {
@@ -147,6 +147,16 @@ final class UploadPump: @unchecked Sendable {
     /// (or the error's). `answered` runs (on the worker) before the event loop sees the answer.
     func drain(_ sink: any RequestBodySink, context: RequestContext) {
         var response: HTTPResponse?
+        // The chunk consumed last: kept unchanged until the next `consume` returns (or the sink
+        // is done), as `RequestBodySink` promises, then spare again.
+        var held: UnsafeMutableRawBufferPointer?
+        defer {
+            if let held {
+                condition.lock()
+                spare.append(held)
+                condition.unlock()
+            }
+        }
         while response == nil {
             condition.lock()
             while full.isEmpty && !ended && !cancelled {
@@ -186,7 +196,8 @@ final class UploadPump: @unchecked Sendable {
                 response = respond(error, context)
             }
             condition.lock()
-            spare.append(chunk.buffer)
+            if let held { spare.append(held) }
+            held = chunk.buffer
             // A loop suspended for room gets it now. After the body's end the loop waits for the
             // answer instead: woken now, it would only suspend again.
             let resume = response == nil && !ended ? waiting.take() : nil
