@@ -17,5 +17,9 @@ package struct HTTPRequest: Sendable {
         self.body = body
     }
 
-    package func header(_ name: String) -> String? { headers[name.lowercased()] }
+    /// The header `name` (any case); a name already in lower case (as callers write them) is
+    /// looked up without lowercasing it first.
+    package func header(_ name: String) -> String? {
+        name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? headers[name.lowercased()] : headers[name]
+    }
 }

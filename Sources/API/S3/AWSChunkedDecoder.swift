@@ -130,7 +130,7 @@ package struct AWSChunkedDecoder {
         let expected = SigV4.chunkSignature(
             key: signer.key, amzDate: signer.amzDate, scope: signer.scope, previous: signer.previous,
             chunkSHA256: Data(chunkHash.finalize()).hexString)
-        guard let given = chunkSignature, SigV4.constantTimeEqual(expected, given.lowercased()) else { throw S3Error.signatureMismatch }
+        guard let given = chunkSignature, SigV4.signatureMatches(expected: expected, given: given) else { throw S3Error.signatureMismatch }
         signer.previous = expected
         self.signer = signer
     }
@@ -140,7 +140,7 @@ package struct AWSChunkedDecoder {
         guard let given = trailerSignature else { throw S3Error.signatureMismatch }
         let text = trailers.map { "\($0.name):\($0.value)\n" }.joined()
         let expected = SigV4.trailerSignature(key: signer.key, amzDate: signer.amzDate, scope: signer.scope, previous: signer.previous, trailer: text)
-        guard SigV4.constantTimeEqual(expected, given.lowercased()) else { throw S3Error.signatureMismatch }
+        guard SigV4.signatureMatches(expected: expected, given: given) else { throw S3Error.signatureMismatch }
     }
 
     static func malformed(_ detail: String) -> S3Error {

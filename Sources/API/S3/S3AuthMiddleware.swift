@@ -31,11 +31,24 @@ final class SigningKeyCache: Sendable {
         let hmac: HMAC<SHA256>
     }
 
-    private let keys = Mutex<[String: Prepared]>([:])
+    /// What a signing key is derived from besides the secret (a struct: building the scope text
+    /// to look a key up was a fortieth of a cached S3 GET).
+    private struct Name: Hashable {
+        var id: String
+        var date: String
+        var region: String
+        var service: String
+
+        init(_ key: AccessKey, _ credential: SigV4.Credential) {
+            (id, date, region, service) = (key.id, credential.date, credential.region, credential.service)
+        }
+    }
+
+    private let keys = Mutex<[Name: Prepared]>([:])
     static let limit = 4096
 
     func cached(for key: AccessKey, _ credential: SigV4.Credential) -> Prepared? {
-        keys.withLock { $0[key.id + "\n" + credential.scope] }
+        keys.withLock { $0[Name(key, credential)] }
     }
 
     func derive(for key: AccessKey, _ credential: SigV4.Credential) -> Prepared {
@@ -45,7 +58,7 @@ final class SigningKeyCache: Sendable {
 
     /// Keeps a key that verified a signature.
     func remember(_ prepared: Prepared, for key: AccessKey, _ credential: SigV4.Credential) {
-        let name = key.id + "\n" + credential.scope
+        let name = Name(key, credential)
         keys.withLock { keys in
             guard keys[name] == nil else { return }
             if keys.count >= Self.limit { keys.removeAll() }
@@ -211,15 +224,16 @@ struct S3AuthMiddleware: Middleware {
             if unsigned.map({ name < $0 }) ?? true { unsigned = name }
         }
         if let unsigned { throw .accessDenied("There were headers present in the request which were not signed: \(unsigned)") }
-        guard let canonical = SigV4.canonicalRequest(request, signedHeaders: signedHeaders, payloadHash: payloadHash, excludingQuery: excludingQuery)
+        guard
+            let canonical = SigV4.canonicalRequestBytes(
+                request, signedHeaders: signedHeaders, payloadHash: payloadHash, excludingQuery: excludingQuery)
         else { throw S3Error.signatureMismatch }
         let scope = credential.scope
-        let stringToSign = SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical)
         // The cache is filled only once a signature matched: unauthenticated requests cannot churn it.
         let cached = signingKeys.cached(for: key, credential)
         let prepared = cached ?? signingKeys.derive(for: key, credential)
-        let expected = SigV4.signature(prepared: prepared.hmac, stringToSign: stringToSign)
-        guard SigV4.constantTimeEqual(expected, signature.lowercased()) else { throw S3Error.signatureMismatch }
+        let expected = SigV4.signature(prepared: prepared.hmac, amzDate: amzDate, scope: scope, canonicalRequest: canonical)
+        guard SigV4.signatureMatches(expected: expected, given: signature) else { throw S3Error.signatureMismatch }
         if cached == nil { signingKeys.remember(prepared, for: key, credential) }
         return S3Principal(key: key, signingKeyBytes: prepared.bytes, amzDate: amzDate, scope: scope, signature: expected, payloadHash: payloadHash)
     }

@@ -160,8 +160,14 @@ package enum SigV4 {
     package static func canonicalHeaders(_ headers: [String: String], signed: [String]) -> String? {
         var out: [UInt8] = []
         out.reserveCapacity(256)
+        guard appendCanonicalHeaders(headers, signed: signed, to: &out) else { return nil }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `canonicalHeaders`, appended to `out`; false when a signed header is missing.
+    static func appendCanonicalHeaders(_ headers: [String: String], signed: [String], to out: inout [UInt8]) -> Bool {
         for name in signed {
-            guard let value = headers[name] else { return nil }
+            guard let value = headers[name] else { return false }
             out += name.utf8
             out.append(UInt8(ascii: ":"))
             var lastWasSpace = false
@@ -179,28 +185,21 @@ package enum SigV4 {
             }
             out.append(10)
         }
-        return String(decoding: out, as: UTF8.self)
+        return true
     }
 
-    package static func canonicalRequest(
-        method: String, uri: String, query: String, headers: String, signedHeaders: [String], payloadHash: String
-    ) -> String {
-        var text = method
-        text.reserveCapacity(method.utf8.count + uri.utf8.count + query.utf8.count + headers.utf8.count + payloadHash.utf8.count + 128)
-        text += "\n"
-        text += uri
-        text += "\n"
-        text += query
-        text += "\n"
-        text += headers
-        text += "\n"
-        for (i, name) in signedHeaders.enumerated() {
-            if i > 0 { text += ";" }
-            text += name
+    /// The canonical URI of a raw path, appended to `out`; false when it is not valid
+    /// percent-encoding. A path of only unreserved bytes and slashes is its own canonical form.
+    static func appendCanonicalURI(rawPath: String, to out: inout [UInt8]) -> Bool {
+        let plain = withBytes(rawPath) { bytes -> Bool? in
+            guard !bytes.isEmpty, bytes.allSatisfy({ byte in PercentEncoding.isUnreserved(byte) || byte == UInt8(ascii: "/") }) else { return false }
+            out.append(contentsOf: bytes)
+            return true
         }
-        text += "\n"
-        text += payloadHash
-        return text
+        if plain == true { return true }
+        guard let uri = canonicalURI(rawPath: rawPath) else { return false }
+        out += uri.utf8
+        return true
     }
 
     /// The canonical request of `request` as sent (raw path and query), or nil when a signed
@@ -208,16 +207,60 @@ package enum SigV4 {
     package static func canonicalRequest(
         _ request: HTTPRequest, signedHeaders: [String], payloadHash: String, excludingQuery: String? = nil
     ) -> String? {
-        guard let uri = canonicalURI(rawPath: request.path), let query = canonicalQuery(request.query, excluding: excludingQuery),
-            let headers = canonicalHeaders(request.headers, signed: signedHeaders)
-        else { return nil }
-        return canonicalRequest(
-            method: request.method, uri: uri, query: query, headers: headers, signedHeaders: signedHeaders, payloadHash: payloadHash)
+        canonicalRequestBytes(request, signedHeaders: signedHeaders, payloadHash: payloadHash, excludingQuery: excludingQuery)
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `canonicalRequest`'s bytes, built in one buffer: what the signature check hashes (built as
+    /// Strings, its pieces and their appends were a seventh of a cached S3 GET's instructions).
+    package static func canonicalRequestBytes(
+        _ request: HTTPRequest, signedHeaders: [String], payloadHash: String, excludingQuery: String? = nil
+    ) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out += request.method.utf8
+        out.append(10)
+        guard appendCanonicalURI(rawPath: request.path, to: &out) else { return nil }
+        out.append(10)
+        if request.query.contains(where: { $0.name != excludingQuery }) {
+            guard let query = canonicalQuery(request.query, excluding: excludingQuery) else { return nil }
+            out += query.utf8
+        }
+        out.append(10)
+        guard appendCanonicalHeaders(request.headers, signed: signedHeaders, to: &out) else { return nil }
+        out.append(10)
+        for (i, name) in signedHeaders.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ";")) }
+            out += name.utf8
+        }
+        out.append(10)
+        out += payloadHash.utf8
+        return out
     }
 
     package static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
-        let digest = withBytes(canonicalRequest) { SHA256.hash(data: UnsafeRawBufferPointer($0)).withUnsafeBytes { hex($0) } } ?? emptySHA256
-        return algorithm + "\n" + amzDate + "\n" + scope + "\n" + digest
+        String(decoding: stringToSignBytes(amzDate: amzDate, scope: scope, canonicalRequest: Array(canonicalRequest.utf8)), as: UTF8.self)
+    }
+
+    /// `AWS4-HMAC-SHA256\n<amzDate>\n<scope>\n<hex SHA-256 of the canonical request>`.
+    static func stringToSignBytes(amzDate: String, scope: String, canonicalRequest: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(algorithm.utf8.count + amzDate.utf8.count + scope.utf8.count + 67)
+        out += algorithm.utf8
+        out.append(10)
+        out += amzDate.utf8
+        out.append(10)
+        out += scope.utf8
+        out.append(10)
+        SHA256.hash(data: canonicalRequest).withUnsafeBytes { appendHex($0, to: &out) }
+        return out
+    }
+
+    /// The signature of a canonical request with an HMAC whose key schedule is already done.
+    package static func signature(prepared: HMAC<SHA256>, amzDate: String, scope: String, canonicalRequest: [UInt8]) -> String {
+        var hmac = prepared
+        hmac.update(data: stringToSignBytes(amzDate: amzDate, scope: scope, canonicalRequest: canonicalRequest))
+        return hmac.finalize().withUnsafeBytes { hex($0) }
     }
 
     package static func signingKey(secret: String, credential: Credential) -> SymmetricKey {
@@ -238,6 +281,17 @@ package enum SigV4 {
         var hmac = prepared
         _ = withBytes(stringToSign) { bytes -> Void? in hmac.update(data: UnsafeRawBufferPointer(bytes)) }
         return hmac.finalize().withUnsafeBytes { hex($0) }
+    }
+
+    /// Lower-case hex of `bytes`, appended to `out`.
+    static func appendHex(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { digits in
+            for byte in bytes {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 15)])
+            }
+        }
     }
 
     /// Lower-case hex of `bytes`.
@@ -277,6 +331,24 @@ package enum SigV4 {
     /// Compares two signatures without an early exit.
     package static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         AuthMiddleware.constantTimeEqual(Array(a.utf8), Array(b.utf8))
+    }
+
+    /// Whether a hex signature as given (either case) is `expected` (lower-case hex), without an
+    /// early exit and without copying either.
+    package static func signatureMatches(expected: String, given: String) -> Bool {
+        var expected = expected, given = given
+        return expected.withUTF8 { a in
+            given.withUTF8 { b in
+                var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+                for i in 0..<max(a.count, b.count) {
+                    let x = i < a.count ? a[i] : 0
+                    var y = i < b.count ? b[i] : 0
+                    if y >= UInt8(ascii: "A") && y <= UInt8(ascii: "F") { y |= 0x20 }
+                    difference |= x ^ y
+                }
+                return difference == 0 && a.count == b.count
+            }
+        }
     }
 
     /// `20150830T123600Z` → the instant; nil when malformed.

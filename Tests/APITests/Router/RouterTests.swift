@@ -16,6 +16,14 @@ import Testing
         return router
     }
 
+    @Test func headersAreFoundInAnyCase() {
+        let request = HTTPRequest(method: "GET", path: "/", headers: ["X-Amz-Date": "20150830T123600Z", "range": "bytes=0-1"])
+        #expect(request.header("x-amz-date") == "20150830T123600Z")
+        #expect(request.header("X-AMZ-Date") == "20150830T123600Z")
+        #expect(request.header("Range") == "bytes=0-1")
+        #expect(request.header("if-match") == nil)
+    }
+
     @Test func matchesTemplatesAndDecodesParameters() {
         let response = Self.router().respond(to: HTTPRequest(method: "GET", path: "/v1/things/a%2Fb%20c"), context: Self.context())
         #expect(response.status == 200)

@@ -79,6 +79,35 @@ import Testing
         #expect(sts == vector["string_to_sign"] as! String)
         #expect(signature == vector["signature"] as! String)
         #expect(authorization.signature == signature)
+        // The server's path: the canonical request's bytes into a prepared HMAC, compared in any case.
+        let bytes = try #require(
+            SigV4.canonicalRequestBytes(request, signedHeaders: authorization.signedHeaders, payloadHash: SigV4.sha256Hex(request.body)))
+        let key = SigV4.signingKey(secret: credentials["secret_key"]!, credential: authorization.credential)
+        let served = SigV4.signature(
+            prepared: HMAC<SHA256>(key: key), amzDate: credentials["date"]!, scope: authorization.credential.scope, canonicalRequest: bytes)
+        #expect(served == vector["signature"] as! String)
+        #expect(SigV4.signatureMatches(expected: served, given: signature.uppercased()))
+    }
+
+    @Test func signaturesMatchInEitherCaseAndOnlyExactly() {
+        let expected = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        #expect(SigV4.signatureMatches(expected: expected, given: expected))
+        #expect(SigV4.signatureMatches(expected: expected, given: expected.uppercased()))
+        #expect(!SigV4.signatureMatches(expected: expected, given: String(expected.dropLast())))
+        #expect(!SigV4.signatureMatches(expected: expected, given: expected + "0"))
+        #expect(!SigV4.signatureMatches(expected: expected, given: String(expected.dropLast()) + "0"))
+        #expect(!SigV4.signatureMatches(expected: expected, given: ""))
+        // Case folding is for hex digits only: a byte that differs by 0x20 elsewhere is not equal.
+        #expect(!SigV4.signatureMatches(expected: "5fa0", given: "5fa\u{10}"))
+    }
+
+    /// A plain path (unreserved bytes and slashes) is taken as sent; any other goes through the
+    /// decode-and-encode path: both give what `canonicalURI` does.
+    @Test(arguments: ["/bucket/key", "/", "/a/b.c-d_e~f/", "/bucket/a%20b", "/bucket/a+b", "/bucket/%E2%82%AC", "/bucket//x", ""])
+    func canonicalURIOfPlainAndEncodedPaths(_ path: String) throws {
+        var bytes: [UInt8] = []
+        #expect(SigV4.appendCanonicalURI(rawPath: path, to: &bytes))
+        #expect(String(decoding: bytes, as: UTF8.self) == SigV4.canonicalURI(rawPath: path))
     }
 
     @Test func s3DocumentationExamples() throws {
