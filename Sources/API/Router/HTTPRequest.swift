@@ -17,6 +17,15 @@ package struct HTTPRequest: Sendable {
         self.body = body
     }
 
+    /// With `headers` already keyed by lower-case names (as the server collects them).
+    package init(method: String, path: String, query: [(name: String, value: String?)], lowercasedHeaders headers: [String: String], body: [UInt8]) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+
     /// The header `name` (any case); a name already in lower case (as callers write them) is
     /// looked up without lowercasing it first.
     package func header(_ name: String) -> String? {
