@@ -29,6 +29,8 @@ package struct HTTPRequest: Sendable {
     /// The header `name` (any case); a name already in lower case (as callers write them) is
     /// looked up without lowercasing it first.
     package func header(_ name: String) -> String? {
-        name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? headers[name.lowercased()] : headers[name]
+        if let value = headers[name] { return value }
+        for byte in name.utf8 where byte &- UInt8(ascii: "A") < 26 { return headers[name.lowercased()] }
+        return nil
     }
 }
