@@ -10,11 +10,9 @@ package struct HTTPRequest: Sendable {
     package var body: [UInt8]
 
     package init(method: String, path: String, query: [(name: String, value: String?)] = [], headers: [String: String] = [:], body: [UInt8] = []) {
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in a + "," + b })
-        self.body = body
+        self.init(
+            method: method, path: path, query: query,
+            lowercasedHeaders: Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, b in a + "," + b }), body: body)
     }
 
     /// With `headers` already keyed by lower-case names (as the server collects them).
