@@ -43,8 +43,57 @@ struct ObjectListJSON: Codable, Sendable {
 }
 
 enum HTTPDate {
-    /// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+    /// IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`: built from the civil date by arithmetic
+    /// (`strftime` and its buffers were 3,600 instructions of every GET's Last-Modified).
     static func format(_ date: Date) -> String {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let time = seconds - days * 86_400
+        // Days to the civil date (Howard Hinnant's algorithm, as `SigV4.parseAmzDate` the other way).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        guard (1000...9999).contains(year) else { return formattedByStrftime(date) }
+        let weekday = Int(((days + 4) % 7 + 7) % 7)  // 1970-01-01 was a Thursday.
+        let names: StaticString = "SunMonTueWedThuFriSatJanFebMarAprMayJunJulAugSepOctNovDec"
+        return String(unsafeUninitializedCapacity: 29) { out in
+            names.withUTF8Buffer { names in
+                func put(_ at: Int, _ name: Int) { for i in 0..<3 { out[at + i] = names[name * 3 + i] } }
+                func digits(_ at: Int, _ value: Int64, _ count: Int) {
+                    var value = value
+                    for i in (0..<count).reversed() {
+                        out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
+                        value /= 10
+                    }
+                }
+                put(0, weekday)
+                out[3] = UInt8(ascii: ",")
+                out[4] = 32
+                digits(5, day, 2)
+                out[7] = 32
+                put(8, 7 + Int(month) - 1)
+                out[11] = 32
+                digits(12, year, 4)
+                out[16] = 32
+                digits(17, time / 3600, 2)
+                out[19] = UInt8(ascii: ":")
+                digits(20, time / 60 % 60, 2)
+                out[22] = UInt8(ascii: ":")
+                digits(23, time % 60, 2)
+                for (i, byte) in " GMT".utf8.enumerated() { out[25 + i] = byte }
+            }
+            return 29
+        }
+    }
+
+    /// `format` by the C library: years outside 1000–9999 (whose width it keeps), and the tests' reference.
+    static func formattedByStrftime(_ date: Date) -> String {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
