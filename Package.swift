@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Engine", "CMicroHTTPD", "CMalloc", "CCRC32C",
+                "Engine", "Catalog", "CMicroHTTPD", "CMalloc", "CCRC32C",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -9,19 +9,9 @@ enum StoredDate {
     static func text(_ date: Date) -> String {
         // Milliseconds since 1970, rounded to the nearest as the formatter does.
         let ms = Int64(((date.timeIntervalSinceReferenceDate + Date.timeIntervalBetween1970AndReferenceDate) * 1000).rounded())
-        let dayMs: Int64 = 86_400_000
-        let days = ms >= 0 ? ms / dayMs : (ms - dayMs + 1) / dayMs
-        let inDay = ms - days * dayMs
-        // The civil date of a day count (Howard Hinnant's days_from_civil, inverted).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (days, inDay) = CivilDate.days(ms, per: 86_400_000)
+        let civil = CivilDate(daysSince1970: days)
+        let (year, month, day) = (civil.year, civil.month, civil.day)
         var out = [UInt8]()
         out.reserveCapacity(23)
         func digits(_ value: Int64, _ width: Int) {

@@ -1,4 +1,5 @@
 // Wire DTOs for objects (openapi.yaml: Object, ObjectList) and HTTP-date formatting.
+import Catalog
 import Engine
 import Foundation
 import Glibc
@@ -47,18 +48,9 @@ enum HTTPDate {
     /// (`strftime` and its buffers were 3,600 instructions of every GET's Last-Modified).
     static func format(_ date: Date) -> String {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let time = seconds - days * 86_400
-        // Days to the civil date (Howard Hinnant's algorithm, as `SigV4.parseAmzDate` the other way).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (days, time) = CivilDate.days(seconds, per: 86_400)
+        let civil = CivilDate(daysSince1970: days)
+        let (year, month, day) = (civil.year, civil.month, civil.day)
         guard (1000...9999).contains(year) else { return formattedByStrftime(date) }
         let weekday = Int(((days + 4) % 7 + 7) % 7)  // 1970-01-01 was a Thursday.
         let names: StaticString = "SunMonTueWedThuFriSatJanFebMarAprMayJunJulAugSepOctNovDec"

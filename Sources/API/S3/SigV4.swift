@@ -155,16 +155,8 @@ package enum SigV4 {
         return pairs.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
     }
 
-    /// `name:value\n` for each signed header (values trimmed, inner runs of spaces collapsed).
-    /// nil when a signed header is missing.
-    package static func canonicalHeaders(_ headers: [String: String], signed: [String]) -> String? {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        guard appendCanonicalHeaders(headers, signed: signed, to: &out) else { return nil }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `canonicalHeaders`, appended to `out`; false when a signed header is missing.
+    /// `name:value\n` for each signed header (values trimmed, inner runs of spaces collapsed),
+    /// appended to `out`; false when a signed header is missing.
     static func appendCanonicalHeaders(_ headers: [String: String], signed: [String], to out: inout [UInt8]) -> Bool {
         for name in signed {
             guard let value = headers[name] else { return false }
