@@ -7,13 +7,15 @@ import GRDB
 /// One write transaction, as a caller of `commitGroup` sees it: the changes it may make.
 package struct CatalogTransaction {
     let db: Database
+    /// Where the change keeps the bytes of inline rows it deletes (dropped if it rolls back).
+    let retiring: Retiring
 
     /// `Catalog.commitObject`, inside this transaction.
     package func commitObject(
         _ version: ObjectVersion, extents: [NewExtent], now: Date,
         validate: (_ replacing: ObjectRecord?) throws -> Void
     ) throws -> ObjectCommit {
-        try Catalog.commitObject(db, version, extents: extents, now: now, validate: validate)
+        try Catalog.commitObject(db, retiring, version, extents: extents, now: now, validate: validate)
     }
 
     /// `Catalog.commitPart`, inside this transaction.
@@ -30,7 +32,7 @@ package struct CatalogTransaction {
         uploadID: String, now: Date,
         choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String])
     ) throws -> UploadCompletion {
-        try Catalog.completeUpload(db, uploadID: uploadID, now: now, choose: choose)
+        try Catalog.completeUpload(db, retiring, uploadID: uploadID, now: now, choose: choose)
     }
 
     /// `Catalog.abortUpload`, inside this transaction.
@@ -40,15 +42,17 @@ package struct CatalogTransaction {
 
     /// `Catalog.deleteObject`, inside this transaction.
     package func deleteObject(volumeID: Int64, key: String) throws -> ObjectDeletion? {
-        try Catalog.deleteObject(db, volumeID: volumeID, key: key)
+        try Catalog.deleteObject(db, retiring, volumeID: volumeID, key: key)
     }
 }
 
 extension Catalog {
     /// Runs every change in one transaction, each in a savepoint. Returns each change's error
     /// (nil when it is part of the committed transaction); throws when the transaction itself
-    /// could not commit, in which case none of them took effect.
+    /// could not commit, in which case none of them took effect. The bytes of inline rows a
+    /// committed change deleted stay in `retiredBodies` until its caller releases them.
     package func commitGroup(_ changes: [(CatalogTransaction) throws -> Void]) throws(CatalogError) -> [(any Error)?] {
+        let retiring = changes.map { _ in Retiring(retiredBodies) }
         if changes.count == 1 {
             // A lone change needs no savepoint (two statements parsed and run, ~35,000
             // instructions): its failure rolls the whole transaction back, which is the same.
@@ -56,7 +60,7 @@ extension Catalog {
             do {
                 try write { db in
                     do {
-                        try changes[0](CatalogTransaction(db: db))
+                        try changes[0](CatalogTransaction(db: db, retiring: retiring[0]))
                     } catch {
                         failed = error
                         throw error
@@ -64,25 +68,28 @@ extension Catalog {
                 }
                 return [nil]
             } catch {
+                retiring[0].rollBack()
                 if let failed { return [failed] }
                 throw CatalogError.wrap(error)
             }
         }
         do {
             return try write { db in
-                changes.map { change -> (any Error)? in
+                zip(changes, retiring).map { change, retiring -> (any Error)? in
                     do {
                         try db.inSavepoint {
-                            try change(CatalogTransaction(db: db))
+                            try change(CatalogTransaction(db: db, retiring: retiring))
                             return .commit
                         }
                         return nil
                     } catch {
+                        retiring.rollBack()
                         return error
                     }
                 }
             }
         } catch {
+            for change in retiring { change.rollBack() }
             throw CatalogError.wrap(error)
         }
     }

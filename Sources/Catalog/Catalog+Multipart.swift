@@ -23,6 +23,8 @@ package struct UploadRemoval: Sendable {
 package struct UploadCompletion: Sendable {
     package var object: ObjectRecord
     package var freed: [ExtentReplicaRecord]
+    /// The replaced version's inline extents, kept in `RetiredBodies` for its readers.
+    package var freedInline: [Int64]
     package var delta: UsageDelta
     package var retried: Bool
 }
@@ -145,7 +147,7 @@ extension Catalog {
     /// throws to refuse. A completed upload whose object still carries its ETag answers the same
     /// again (`retried`).
     static func completeUpload(
-        _ db: Database, uploadID: String, now: Date,
+        _ db: Database, _ retiring: Retiring, uploadID: String, now: Date,
         choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String])
     ) throws -> UploadCompletion {
         let upload = try UploadRecord.fetchOne(db, key: uploadID)
@@ -154,7 +156,8 @@ extension Catalog {
                 db.cachedStatement(sql: "SELECT * FROM objects WHERE volumeId = ? AND key = ?"), arguments: [upload.volumeId, upload.key]),
                 current.etag == etag
             {
-                return UploadCompletion(object: current, freed: [], delta: UsageDelta(volumeID: upload.volumeId), retried: true)
+                return UploadCompletion(
+                    object: current, freed: [], freedInline: [], delta: UsageDelta(volumeID: upload.volumeId), retried: true)
             }
             _ = try choose(nil, [])
         }
@@ -175,11 +178,13 @@ extension Catalog {
             }
         }
         let existing = try object(db, volumeID: upload.volumeId, key: upload.key)
+        var freedInline: [Int64] = []
         if let existing {
             let replicas = existing.extents.flatMap(\.replicas)
             freed += replicas
             delta.remove(existing.record, replicas: replicas)
             try deleteObjectRow(db, id: existing.record.id!)
+            freedInline = retiring.hold(existing.extents)
         }
         let size = chosen.parts.reduce(Int64(0)) { $0 + $1.record.size }
         var object = ObjectRecord(
@@ -209,7 +214,7 @@ extension Catalog {
         try db.execute(sql: "DELETE FROM multipart_parts WHERE uploadId = ?", arguments: [uploadID])
         try db.execute(
             sql: "UPDATE multipart_uploads SET completedETag = ?, completedAt = ? WHERE id = ?", arguments: [chosen.etag, now, uploadID])
-        return UploadCompletion(object: object, freed: freed, delta: delta, retried: false)
+        return UploadCompletion(object: object, freed: freed, freedInline: freedInline, delta: delta, retried: false)
     }
 
     /// Aborts an open upload: its parts' replicas are returned to free once durable.

@@ -44,15 +44,19 @@ package struct NewExtent: Sendable, Equatable {
 }
 
 /// What committing a version did: the new object, the replaced version's replicas (to free once
-/// the commit is durable) and the change in the volume's figures.
+/// the commit is durable), its inline extents whose bytes `RetiredBodies` keeps for its readers
+/// (to release with the replicas), and the change in the volume's figures.
 package struct ObjectCommit: Sendable {
     package var object: StoredObject
     package var replaced: [ExtentReplicaRecord]
+    package var replacedInline: [Int64]
     package var delta: UsageDelta
 }
 
 package struct ObjectDeletion: Sendable {
     package var replicas: [ExtentReplicaRecord]
+    /// Its inline extents, kept in `RetiredBodies` for its readers.
+    package var inline: [Int64]
     package var delta: UsageDelta
 }
 
@@ -128,11 +132,11 @@ extension Catalog {
         _ version: ObjectVersion, extents: [NewExtent], now: Date,
         validate: (_ replacing: ObjectRecord?) throws -> Void
     ) throws -> ObjectCommit {
-        try write { db in try Self.commitObject(db, version, extents: extents, now: now, validate: validate) }
+        try write { db in try Self.commitObject(db, Retiring(nil), version, extents: extents, now: now, validate: validate) }
     }
 
     static func commitObject(
-        _ db: Database, _ version: ObjectVersion, extents: [NewExtent], now: Date,
+        _ db: Database, _ retiring: Retiring, _ version: ObjectVersion, extents: [NewExtent], now: Date,
         validate: (_ replacing: ObjectRecord?) throws -> Void
     ) throws -> ObjectCommit {
         guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM volumes WHERE id = ?"), arguments: [version.volumeID]) != nil else {
@@ -140,12 +144,14 @@ extension Catalog {
         }
         var delta = UsageDelta(volumeID: version.volumeID)
         var replaced: [ExtentReplicaRecord] = []
+        var replacedInline: [Int64] = []
         let existing = try Self.object(db, volumeID: version.volumeID, key: version.key)
         try validate(existing?.record)
         if let existing {
             replaced = existing.extents.flatMap(\.replicas)
             delta.remove(existing.record, replicas: replaced)
             try Self.deleteObjectRow(db, id: existing.record.id!)
+            replacedInline = retiring.hold(existing.extents)
         }
         var object = ObjectRecord(
             id: nil, volumeId: version.volumeID, key: version.key, size: version.size, etag: version.etag,
@@ -180,15 +186,17 @@ extension Catalog {
         }
         stored.extents.sort { $0.record.logicalOffset < $1.record.logicalOffset }
         delta.add(object, replicas: stored.extents.flatMap(\.replicas))
-        return ObjectCommit(object: stored, replaced: replaced, delta: delta)
+        return ObjectCommit(object: stored, replaced: replaced, replacedInline: replacedInline, delta: delta)
     }
 
-    /// The bytes of the inline extent `extentID`; nil when it is gone (replaced or deleted since
-    /// it was looked up) or not inline.
+    /// The bytes of the inline extent `extentID`: from its row, or, when a change has deleted the
+    /// row since it was looked up, from `RetiredBodies` while its readers may want them; nil when
+    /// neither has them (or it is not inline).
     package func inlineBody(extentID: Int64) throws(CatalogError) -> Data? {
-        try read { db in
+        let row = try read { db in
             try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM extents WHERE id = ?"), arguments: [extentID])
         }
+        return row ?? retiredBodies.body(extentID)
     }
 
     #if TEST_HOOKS
@@ -223,19 +231,19 @@ extension Catalog {
     /// or nil when there was no such object.
     package func deleteObject(volumeID: Int64, key: String) throws(CatalogError) -> ObjectDeletion? {
         do {
-            return try write { db in try Self.deleteObject(db, volumeID: volumeID, key: key) }
+            return try write { db in try Self.deleteObject(db, Retiring(nil), volumeID: volumeID, key: key) }
         } catch {
             throw CatalogError.wrap(error)
         }
     }
 
-    static func deleteObject(_ db: Database, volumeID: Int64, key: String) throws -> ObjectDeletion? {
+    static func deleteObject(_ db: Database, _ retiring: Retiring, volumeID: Int64, key: String) throws -> ObjectDeletion? {
         guard let existing = try Self.object(db, volumeID: volumeID, key: key) else { return nil }
         try Self.deleteObjectRow(db, id: existing.record.id!)
         let replicas = existing.extents.flatMap(\.replicas)
         var delta = UsageDelta(volumeID: volumeID)
         delta.remove(existing.record, replicas: replicas)
-        return ObjectDeletion(replicas: replicas, delta: delta)
+        return ObjectDeletion(replicas: replicas, inline: retiring.hold(existing.extents), delta: delta)
     }
 
     /// Deletes an object row; its extents and their replicas go by cascade.

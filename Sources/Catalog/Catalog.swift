@@ -6,6 +6,8 @@ import GRDBSQLite
 
 package struct Catalog: Sendable {
     private let writer: any DatabaseWriter
+    /// The bytes of inline rows that committed changes deleted, while readers may want them.
+    package let retiredBodies = RetiredBodies()
 
     /// Opens (creating if needed) the catalog database at `path` and migrates it.
     /// `durableCommits: false` is a bug planted for the power-cut test (GRDB's NORMAL is left).

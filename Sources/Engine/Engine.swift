@@ -79,8 +79,8 @@ package final class Engine: Sendable {
         let devices = DeviceSet(space: space)
         self.devices = devices
         allocator = Allocator(inService: { devices.allocatable })
-        deferredFree = DeferredFree(allocator: allocator)
-        pageCache = PageCache(capacityBytes: cacheBytes)
+        deferredFree = DeferredFree(allocator: allocator, bodies: catalog.retiredBodies)
+        pageCache = PageCache(capacityBytes: cacheBytes, deferredFree: deferredFree)
     }
 
     /// A quarter of RAM, at most 4 GiB: the default page cache size.

@@ -65,12 +65,12 @@ extension Engine {
             let newExtents = writes.extents.map(Extent.init)
             let (merged, spliceFreed) = ExtentSplice.splice(old: old, new: newExtents, size: snapshot.size)
             let devices = Set((writes.allocated + carried.flatMap(\.replicas)).map(\.deviceID))
-            let (stored, replaced) = try commitWriteback(snapshot, extents: merged.map(\.record), devices: devices)
+            let commit = try commitWriteback(snapshot, extents: merged.map(\.record), devices: devices)
             // A whole replacement frees whatever the catalog replaced; a splice, what it no longer references.
-            let freed = snapshot.replacesCommitted ? replaced.map(PhysicalRange.init) : spliceFreed
+            let freed = snapshot.replacesCommitted ? commit.replaced.map(PhysicalRange.init) : spliceFreed
             pageCache.finishWriteback(
-                snapshot, merged: merged, committedID: stored.record.id, copies: snapshot.object.replicas, reloadClean: !carried.isEmpty)
-            deferredFree.retire(freed)
+                snapshot, merged: merged, committedID: commit.object.record.id, copies: snapshot.object.replicas, reloadClean: !carried.isEmpty)
+            deferredFree.retire(freed, inline: commit.replacedInline)
         } catch {
             allocator.free(writes.drain() + carried.flatMap(\.replicas))
             throw error
@@ -78,16 +78,16 @@ extension Engine {
     }
 
     /// Commits the snapshot's version with `extents` (made durable on `devices` with the group's
-    /// flush); returns the stored object and the replicas of the version it replaced.
+    /// flush); returns the stored object and what of the version it replaced to free.
     private func commitWriteback(
         _ snapshot: PageCache.WritebackSnapshot, extents records: [NewExtent], devices: Set<String>
-    ) throws(EngineError) -> (StoredObject, [ExtentReplicaRecord]) {
+    ) throws(EngineError) -> ObjectCommit {
         try space.commit(reservation(of: snapshot)) { () throws(EngineError) in
             let commit = try catalogCall(notFound: .volumeNotFound(name: snapshot.object.volumeName)) {
                 // The extents are made durable with the commit's group, before its transaction.
                 try groupCommit.commit(self, devices: devices, writebackChange(snapshot, extents: records))
             }
-            return ((commit.object, commit.replaced), commit.delta)
+            return (commit, commit.delta)
         }
     }
 
@@ -117,15 +117,15 @@ extension Engine {
     /// Writes the snapshot's whole object into its catalog row (`inlineExtent`).
     private func writeBackInline(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) {
         let extent = try inlineExtent(snapshot)
-        let (stored, replaced) = try commitWriteback(snapshot, extents: [extent.record], devices: [])
-        finishInline(snapshot, stored: stored, replaced: replaced)
+        finishInline(snapshot, try commitWriteback(snapshot, extents: [extent.record], devices: []))
     }
 
-    /// The snapshot's inline version is committed as `stored`: its entry is idle and clean again.
-    func finishInline(_ snapshot: PageCache.WritebackSnapshot, stored: StoredObject, replaced: [ExtentReplicaRecord]) {
+    /// The snapshot's inline version is committed: its entry is idle and clean again.
+    func finishInline(_ snapshot: PageCache.WritebackSnapshot, _ commit: ObjectCommit) {
+        let stored = commit.object
         pageCache.finishWriteback(
             snapshot, merged: stored.extents.map { Extent($0).withoutBody }, committedID: stored.record.id, copies: 0, reloadClean: true)
-        deferredFree.retire(replaced.map(PhysicalRange.init))
+        deferredFree.retire(commit.replaced.map(PhysicalRange.init), inline: commit.replacedInline)
     }
 
     /// The snapshot's whole object as one inline extent: the committed bytes the dirty pages do

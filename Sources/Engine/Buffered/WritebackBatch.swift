@@ -125,7 +125,7 @@ extension Engine {
             case .success(let commit):
                 space.apply(commit.delta, releasing: reservation(of: item.snapshot))
                 guard let written = item.written else {
-                    finishInline(item.snapshot, stored: commit.object, replaced: commit.replaced)
+                    finishInline(item.snapshot, commit)
                     continue
                 }
                 // A whole replacement frees whatever the catalog replaced; a splice, what it no longer references.
@@ -133,7 +133,7 @@ extension Engine {
                 pageCache.finishWriteback(
                     item.snapshot, merged: written.merged, committedID: commit.object.record.id, copies: item.snapshot.object.replicas,
                     reloadClean: false)
-                deferredFree.retire(freed)
+                deferredFree.retire(freed, inline: commit.replacedInline)
             case .failure(let error):
                 if let written = item.written { allocator.free(written.allocated) }
                 failedWriteback(item.snapshot, error)

@@ -115,9 +115,9 @@ extension Engine {
 
 extension Engine {
     /// An inline extent's blocks: from the bytes at hand or its catalog row (the catalog's pages
-    /// are checksummed and mirrored on its own copies), zero-padded, each block verified against
-    /// the extent's checksums. A row gone since the extent was looked up is a version replaced or
-    /// deleted under a reader that had not read it yet: unavailable, never another version's bytes.
+    /// are checksummed and mirrored on its own copies; a row deleted since the extent was looked up
+    /// has its bytes kept for the readers pinned before), zero-padded, each block verified against
+    /// the extent's checksums. Bytes found nowhere are unavailable, never another version's.
     func readInline(
         _ extent: Extent, offsetInExtent: Int64, length: Int, into buffer: UnsafeMutableRawBufferPointer, key: String
     ) throws(EngineError) {

@@ -151,7 +151,7 @@ extension Engine {
                 return (completion, completion.delta)
             }
         }
-        deferredFree.retire(completion.freed.map(PhysicalRange.init))
+        deferredFree.retire(completion.freed.map(PhysicalRange.init), inline: completion.freedInline)
         return (ObjectInfo(completion.object), completion.retried)
     }
 
@@ -208,6 +208,6 @@ extension Engine {
             guard let removal else { throw EngineError.uploadNotFound(id: uploadID) }
             return (removal, removal.delta)
         }
-        deferredFree.retire(removal.replicas.map(PhysicalRange.init))
+        deferredFree.retire(removal.replicas.map(PhysicalRange.init), inline: [])
     }
 }

@@ -82,7 +82,7 @@ extension Engine {
         let volume = try volumeRecord(named: name)
         var wasCachedOnly = false
         var freedEarly = false
-        let replicas = try commitBypassingCache(volume, key: key, flushFirst: false) { dropped throws(EngineError) in
+        let deletion = try commitBypassingCache(volume, key: key, flushFirst: false) { dropped throws(EngineError) in
             wasCachedOnly = dropped?.wasCachedOnly ?? false
             if planted.contains(.reuseBeforeFreeIsDurable), let doomed = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) {
                 allocator.free(
@@ -93,15 +93,14 @@ extension Engine {
                 let deletion = try catalogCall {
                     try groupCommit.commit(self, devices: []) { transaction in try transaction.deleteObject(volumeID: volume.id!, key: key) }
                 }
-                return (deletion?.replicas, deletion?.delta)
+                return (deletion, deletion?.delta)
             }
         }
-        guard let replicas else {
+        guard let deletion else {
             if wasCachedOnly { return }  // Written with async durability and never written back.
             throw .objectNotFound(volume: name, key: key)
         }
-        if freedEarly { return }
-        deferredFree.retire(replicas.map(PhysicalRange.init))
+        deferredFree.retire(freedEarly ? [] : deletion.replicas.map(PhysicalRange.init), inline: deletion.inline)
     }
 
     /// Objects in key order. Versions accepted with async durability and not yet written back

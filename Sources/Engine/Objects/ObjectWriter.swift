@@ -134,7 +134,7 @@ package final class ObjectWriter: @unchecked Sendable {
             let devices = Set(writes.allocated.map(\.deviceID))
             // The key is held while the catalog commits: the cached entry (written back first)
             // is replaced by the written-through pages, or by nothing.
-            let (object, replaced) = try engine.commitBypassingCache(volume, key: key, flushFirst: true) { _ throws(EngineError) in
+            let (object, replaced, replacedInline) = try engine.commitBypassingCache(volume, key: key, flushFirst: true) { _ throws(EngineError) in
                 try engine.space.commit(reservation) { () throws(EngineError) in
                     // The extents are made durable with the commit's group, before its transaction.
                     let commit = try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
@@ -142,7 +142,7 @@ package final class ObjectWriter: @unchecked Sendable {
                             try transaction.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _ in }
                         }
                     }
-                    return ((commit.object, commit.replaced), commit.delta)
+                    return ((commit.object, commit.replaced, commit.replacedInline), commit.delta)
                 }
             } install: { committed in
                 let staged = writes.takeStaged()  // Left for `abort` to give back if the commit fails.
@@ -153,9 +153,7 @@ package final class ObjectWriter: @unchecked Sendable {
                 $0.bytesWritten += flushed
                 $0.writeOps += 1
             }
-            if !freedEarly {
-                engine.deferredFree.retire(replaced.map(PhysicalRange.init))
-            }
+            engine.deferredFree.retire(freedEarly ? [] : replaced.map(PhysicalRange.init), inline: replacedInline)
             return ObjectInfo(object.record)
         } catch {
             abort()
@@ -195,7 +193,7 @@ package final class ObjectWriter: @unchecked Sendable {
             return (commit.replaced, commit.delta)
         }
         finished = true
-        engine.deferredFree.retire(replaced.map(PhysicalRange.init))
+        engine.deferredFree.retire(replaced.map(PhysicalRange.init), inline: [])
         return ObjectInfo(key: key, size: size, etag: etag, contentType: nil, createdAt: now, modifiedAt: now, checksums: checksums)
     }
 

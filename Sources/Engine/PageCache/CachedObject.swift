@@ -81,11 +81,12 @@ final class CachedObject: @unchecked Sendable {
             volumeID: key.volumeID, volumeName: "", key: key.key, replicas: 1, thick: false, committed: nil, extents: [], lifecycle: lifecycle)
     }
 
-    /// Set when the object is dropped from the cache (replaced or deleted) while readers may
-    /// still hold it: keeps its committed extents from being freed until the last reader is done.
+    /// Set when the object is dropped from the cache (replaced, deleted, or evicted whole) while
+    /// readers may still hold it: keeps its committed extents from being freed, and its inline
+    /// extents' bytes from being forgotten, until the last reader is done.
     private var versionHold: (DeferredFree, UInt64)?
 
-    /// Dropped from the cache (under the cache lock, before the commit that replaces the version).
+    /// Dropped from the cache (under the cache lock; before the commit that replaces the version).
     func retire(_ deferredFree: DeferredFree) {
         lifecycle.retire()
         versionHold = (deferredFree, deferredFree.pin())

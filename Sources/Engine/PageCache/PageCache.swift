@@ -71,6 +71,8 @@ final class PageCache: Sendable {
         /// yet written back): a new object is refused while the catalog's pages in use and this
         /// exceed its limit, so that every accepted object's row finds room at writeback.
         var pendingRowBytes: Int64 = 0
+        /// Where an entry that eviction drops pins its committed version (see `evict`).
+        let deferredFree: DeferredFree
     }
 
     /// The catalog room an object's row (and its key's index entry, extents and attributes) may
@@ -104,12 +106,15 @@ final class PageCache: Sendable {
     let capacityPages: Int
     let state: Lock<State>
 
-    init(capacityBytes: Int64) {
+    init(capacityBytes: Int64, deferredFree: DeferredFree) {
         capacityPages = max(256, Int(capacityBytes / Int64(PageState.pageSize)))
-        state = Lock(State())
+        state = Lock(State(deferredFree: deferredFree))
     }
 
-    /// Makes room for `count` new pages by evicting clean, unreferenced pages (CLOCK).
+    /// Makes room for `count` new pages by evicting clean, unreferenced pages (CLOCK). An entry
+    /// left without pages leaves the cache retired, as a replaced one does: a reader that opened
+    /// it and reads on (filling from its extents) keeps its version, the extents' space and an
+    /// inline extent's kept bytes, until it is done, whatever replaces or deletes it meanwhile.
     static func evict(_ state: inout State, capacity: Int, toFit count: Int) {
         var scanned = 0
         while state.pageCount + state.staged + count > capacity, !state.clock.isEmpty, scanned < state.clock.count * 2 {
@@ -129,7 +134,10 @@ final class PageCache: Sendable {
                 object.pages[index] = nil
                 state.pageCount -= 1
                 removeClockEntry(&state)
-                if object.pages.isEmpty, !object.isDirty { state.objects[key] = nil }
+                if object.pages.isEmpty, !object.isDirty {
+                    state.objects[key] = nil
+                    object.retire(state.deferredFree)
+                }
             }
             scanned += 1
         }

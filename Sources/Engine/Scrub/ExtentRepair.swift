@@ -145,7 +145,7 @@ extension Engine {
             return .failure(error)
         }
         space.replicaMoved(from: old.deviceID, to: target.deviceID, length: old.length)
-        deferredFree.retire([old])
+        deferredFree.retire([old], inline: [])
         return .success(true)
     }
 

@@ -95,7 +95,7 @@ extension Engine {
         }
         space.volumeDeleted(id: id, freed: freed)
         volumeRecords.withLock { $0[name] = nil }
-        deferredFree.retire(freed.map(PhysicalRange.init))
+        deferredFree.retire(freed.map(PhysicalRange.init), inline: [])
         stats.forgetVolume(name)
         logger.info("volume deleted", metadata: ["volume": "\(name)", "force": "\(force)"])
     }
