@@ -24,4 +24,23 @@ package struct CivilDate: Equatable {
         let days = value >= 0 ? value / unitsInADay : (value - unitsInADay + 1) / unitsInADay
         return (days, value - days * unitsInADay)
     }
+
+    /// Days since 1970-01-01 of a Gregorian date (Howard Hinnant's days_from_civil).
+    package static func daysSince1970(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// Days in `month` (1-12) of `year`.
+    package static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
 }

@@ -45,6 +45,11 @@ struct RawRow {
     func optionalData(_ column: CInt) -> Data? { isNull(column) ? nil : data(column) }
 
     func date(_ column: CInt) throws -> Date {
+        if sqlite3_column_type(statement, column) == SQLITE_TEXT, let text = sqlite3_column_text(statement, column),
+            let date = StoredDate.date(UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(statement, column))))
+        {
+            return date
+        }
         guard let date = Date(sqliteStatement: statement, index: column) else {
             throw DatabaseError(resultCode: .SQLITE_MISMATCH, message: "column \(column) is not a date", sql: source.sql)
         }

@@ -39,4 +39,36 @@ import Testing
             #expect(back == Date.fromDatabaseValue(date.databaseValue), "\(seconds)")
         }
     }
+
+    /// The catalog's text read back by `StoredDate.date` is GRDB's date to the bit, from 1583 to
+    /// 9999 (leap days, century years, the last millisecond of a day), and other text is not read.
+    @Test func parsesBackAsGRDBDoes() {
+        var random = SystemRandomNumberGenerator()
+        var dates: [Date] = [
+            Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 951_782_400), Date(timeIntervalSince1970: 4_107_542_399.999),
+            Date(timeIntervalSince1970: -1.5), Date(timeIntervalSince1970: 253_402_300_799.999), Date(timeIntervalSince1970: -12_212_553_600),
+        ]
+        for _ in 0..<20_000 {
+            let ms = Int64.random(in: -12_212_553_600_000..<253_402_300_800_000, using: &random)  // 1583 ..< 10000
+            dates.append(Date(timeIntervalSince1970: Double(ms) / 1000))
+        }
+        var mismatches: [String] = []
+        for date in dates {
+            let text = StoredDate.text(date)
+            let ours = Array(text.utf8).withUnsafeBufferPointer { StoredDate.date($0) }
+            let grdb = Date.fromDatabaseValue(text.databaseValue)
+            if ours == nil || ours != grdb {
+                mismatches.append(
+                    "\(text): \(String(describing: ours?.timeIntervalSince1970)) vs GRDB \(String(describing: grdb?.timeIntervalSince1970))")
+            }
+        }
+        let (count, first) = (mismatches.count, Array(mismatches.prefix(5)))
+        #expect(count == 0, "\(count) of \(dates.count) differ: \(first)")
+        for other in [
+            "2026-12-07 02:14:08", "2026-12-07T02:14:08.123", "1500-01-01 00:00:00.000", "2026-02-30 00:00:00.000", "2026-12-07 24:00:00.000",
+            "2026-1a-07 02:14:08.123",
+        ] {
+            #expect(Array(other.utf8).withUnsafeBufferPointer { StoredDate.date($0) } == nil, "\(other)")
+        }
+    }
 }

@@ -261,6 +261,7 @@ package struct ObjectHandlers {
             volume: context.parameter("name"), prefix: try query("prefix") ?? "", startAfter: startAfter, limit: limit + 1)
         let page = Array(objects.prefix(limit))
         let next = objects.count > limit ? page.last?.key : nil
-        return .json(ObjectListJSON(objects: page.map(ObjectJSON.init), nextStartAfter: next))
+        let list = ObjectListJSON(objects: page.map(ObjectJSON.init), nextStartAfter: next)
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: list.body)
     }
 }

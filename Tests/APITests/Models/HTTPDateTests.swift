@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 // HTTPDate.format builds IMF-fixdates by arithmetic: it must say exactly what strftime says, on
-// leap days, century years, the epoch, before it, and on dates spread over ten thousand years.
+// leap days, century years, the epoch, before it, and on dates spread over ten thousand years; so
+// must the JSON's RFC 3339 dates (`wireFormat`) say what Foundation's ISO 8601 format style says.
 @testable import API
 
 @Suite struct HTTPDateTests {
@@ -26,6 +27,22 @@ import Testing
             let (ours, theirs) = (HTTPDate.format(date), HTTPDate.formattedByStrftime(date))
             if ours != theirs {
                 Issue.record("\(date.timeIntervalSince1970): \(ours) vs \(theirs)")
+                return
+            }
+        }
+    }
+
+    @Test func wireFormatMatchesTheISO8601FormatStyle() {
+        for seconds in Self.edges {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(date.wireFormat == date.formatted(.iso8601), "\(seconds)")
+        }
+        #expect(Date(timeIntervalSince1970: 784_111_777).wireFormat == "1994-11-06T08:49:37Z")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let date = Date(timeIntervalSince1970: Double(Int64.random(in: -62_135_596_800...253_402_300_799, using: &generator)) + 0.25)
+            if date.wireFormat != date.formatted(.iso8601) {
+                Issue.record("\(date.timeIntervalSince1970): \(date.wireFormat) vs \(date.formatted(.iso8601))")
                 return
             }
         }
