@@ -127,8 +127,3 @@ extension S3Handlers {
         return try deleteObjects(request, context, bucket: bucket)
     }
 }
-
-extension S3XML {
-    /// Text inside the open element.
-    mutating func text(_ value: String) { raw(Self.escape(value)) }
-}
