@@ -1,5 +1,4 @@
 // Wire DTOs for devices (openapi.yaml: Device, DeviceCreate, DeviceUpdate, DeviceList).
-import Catalog
 import Engine
 import Foundation
 
@@ -81,35 +80,7 @@ struct DeviceUpdateJSON: Decodable, Sendable {
 
 extension Date {
     /// RFC 3339 in UTC, whole seconds (`2026-12-07T02:14:08Z`, as `formatted(.iso8601)` writes it):
-    /// by arithmetic on the civil date, which the ISO 8601 format style's calendar made ~9,000
-    /// instructions a date (a listed object has one). The format style itself for years before
-    /// 1583 (its calendar is Julian before October 1582) or after 9999.
-    var wireFormat: String {
-        let seconds = Int64(timeIntervalSince1970.rounded(.down))
-        let (days, time) = CivilDate.days(seconds, per: 86_400)
-        let civil = CivilDate(daysSince1970: days)
-        guard (1583...9999).contains(civil.year) else { return formatted(.iso8601) }
-        return String(unsafeUninitializedCapacity: 20) { out in
-            func digits(_ at: Int, _ value: Int64, _ count: Int) {
-                var value = value
-                for i in (0..<count).reversed() {
-                    out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-            }
-            digits(0, civil.year, 4)
-            out[4] = UInt8(ascii: "-")
-            digits(5, civil.month, 2)
-            out[7] = UInt8(ascii: "-")
-            digits(8, civil.day, 2)
-            out[10] = UInt8(ascii: "T")
-            digits(11, time / 3600, 2)
-            out[13] = UInt8(ascii: ":")
-            digits(14, time / 60 % 60, 2)
-            out[16] = UInt8(ascii: ":")
-            digits(17, time % 60, 2)
-            out[19] = UInt8(ascii: "Z")
-            return 20
-        }
-    }
+    /// `RFC3339`, or the format style itself for years before 1583 (its calendar is Julian before
+    /// October 1582) or after 9999.
+    var wireFormat: String { RFC3339.format(self, milliseconds: false, years: 1583...9999) ?? formatted(.iso8601) }
 }

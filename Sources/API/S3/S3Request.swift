@@ -1,6 +1,5 @@
 // What S3 handlers share: query and header reading, permission checks, stored headers and user
 // metadata, timestamps as S3 shows them.
-import Catalog
 import Engine
 import Foundation
 import Glibc
@@ -90,39 +89,9 @@ extension S3Handlers {
     }
 
     /// `2009-10-12T17:50:30.000Z`.
-    /// `2026-12-07T02:14:08.123Z`: by arithmetic on the civil date (`String(format:)` was 44,000
-    /// instructions a date, two fifths of a 1,000-key S3 listing); `iso8601ByFormat` for years
-    /// outside 1000-9999.
+    /// `2026-12-07T02:14:08.123Z`: `RFC3339`, or `iso8601ByFormat` for years outside 1000-9999.
     static func iso8601(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let (days, time) = CivilDate.days(seconds, per: 86_400)
-        let civil = CivilDate(daysSince1970: days)
-        guard (1000...9999).contains(civil.year) else { return iso8601ByFormat(date) }
-        let millis = Int64((date.timeIntervalSince1970 - Double(seconds)) * 1000)
-        return String(unsafeUninitializedCapacity: 24) { out in
-            func digits(_ at: Int, _ value: Int64, _ count: Int) {
-                var value = value
-                for i in (0..<count).reversed() {
-                    out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-            }
-            digits(0, civil.year, 4)
-            out[4] = UInt8(ascii: "-")
-            digits(5, civil.month, 2)
-            out[7] = UInt8(ascii: "-")
-            digits(8, civil.day, 2)
-            out[10] = UInt8(ascii: "T")
-            digits(11, time / 3600, 2)
-            out[13] = UInt8(ascii: ":")
-            digits(14, time / 60 % 60, 2)
-            out[16] = UInt8(ascii: ":")
-            digits(17, time % 60, 2)
-            out[19] = UInt8(ascii: ".")
-            digits(20, millis, 3)
-            out[23] = UInt8(ascii: "Z")
-            return 24
-        }
+        RFC3339.format(date, milliseconds: true, years: 1000...9999) ?? iso8601ByFormat(date)
     }
 
     static func iso8601ByFormat(_ date: Date) -> String {
