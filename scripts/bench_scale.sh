@@ -28,6 +28,9 @@ LIST_CALLS=${LIST_CALLS:-21}
 # 8 GiB devices (192 MiB areas) hold the rows of ~400,000 objects, so the devices are sized for
 # LARGE objects (~25 KiB of device per object, at least 8 GiB).
 DEVICE_SIZE=${DEVICE_SIZE:-$(( LARGE * 25 * 1024 > 8 << 30 ? (LARGE * 25 * 1024 + (1 << 30) - 1) / (1 << 30) * (1 << 30) : 8 << 30 ))}
+# The volume's quota: 12 GiB, or room for LARGE objects of 4 KiB and a quarter more (a fixed 12 GiB
+# stopped a 10M run at 3,145,728 objects, the fill waiting for ever).
+VOLUME_BYTES=$(( LARGE * 5120 > 12 << 30 ? LARGE * 5120 : 12 << 30 ))
 PUT_LUA="$SHARED/wrk_put.lua"
 GET_LUA="$ROOT/scripts/wrk_get_keys.lua"
 
@@ -72,8 +75,10 @@ fill_to() {  # fill_to N PREFIX: async PUTs of new keys until the volume holds N
         secs=$(( need / 3000 + 1 )); (( secs > 60 )) && secs=60
         wrk_scale "fill-$prefix-$run" "${secs}s" "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/$prefix$run-@N@?durability=async" 4096 0 >/dev/null
         flush
+        local before=$have
         have=$(count)
         log "fill: $have objects"
+        if (( have <= before )); then log "fill: no object taken in a round; stopping at $have (quota or room?)"; break; fi
     done
     python3 -c "import time; print('%.0f' % (time.time() - $t0))"
 }
@@ -111,7 +116,7 @@ PY
 
 start_app || exit 1
 curl -sS -o /dev/null -X POST -H "$AUTH" -H 'Content-Type: application/json' \
-    -d '{"name":"bench","capacity_bytes":12884901888,"replicas":1,"provisioning":"thin"}' "$URL/v1/volumes"
+    -d "{\"name\":\"bench\",\"capacity_bytes\":$VOLUME_BYTES,\"replicas\":1,\"provisioning\":\"thin\"}" "$URL/v1/volumes"
 # The fixed key set every GET reads: base-<t>-<k>, k < BASE_KEYS per wrk thread.
 res=$(wrk_scale base 2s "$URL" -H "$AUTH" -s "$PUT_LUA" -- "/v1/volumes/bench/objects/base-@N@?durability=async" 4096 0)
 read -r _ _ _ nbase _ <<<"$res"; BASE_KEYS=$(( ${nbase:-0} > WRK_CONNS ? nbase - WRK_CONNS : 1 ))
