@@ -48,6 +48,27 @@ import Testing
         #expect(try catalog.object(volumeID: volume.id!, key: "missing") == nil)
     }
 
+    /// Every replica of every object comes back, on its device at its offset and length.
+    @Test func allReplicasAreListed() throws {
+        let catalog = try Catalog.inMemory()
+        for id in ["d1", "d2"] { try catalog.insertDevice(Fixture.device(id)) }
+        let volume = try catalog.createVolume(Fixture.volume("vol", capacity: 1 << 30, replicas: 2)) { _ in }.record
+        var expected = Set<String>()
+        for i in 0..<50 {
+            let offset = Int64(i) << 20
+            let extent = NewExtent(
+                logicalOffset: 0, length: 4096, checksumBlock: 4096, checksums: Data([1, 2, 3, 4]),
+                replicas: [(deviceID: "d1", offset: offset, length: 4096), (deviceID: "d2", offset: offset + 8192, length: 8192)])
+            _ = try catalog.commitObject(
+                ObjectVersion(volumeID: volume.id!, key: "k\(i)", size: 4096, etag: "e", contentType: nil), extents: [extent], now: Fixture.now
+            ) { _ in }
+            expected.formUnion(["d1@\(offset)+4096", "d2@\(offset + 8192)+8192"])
+        }
+        let listed = try catalog.allExtentReplicas()
+        #expect(listed.count == 100)
+        #expect(Set(listed.map { "\($0.deviceId)@\($0.physicalOffset)+\($0.length)" }) == expected)
+    }
+
     /// A listing is the volume's keys in byte order, after `startAfter`, starting with `prefix`
     /// (a byte prefix: "e" does not list "\u{E9}"), at most `limit`: against a model, on keys of
     /// one- to four-byte characters (U+10FFFF among them, the largest), prefixes cut from the
