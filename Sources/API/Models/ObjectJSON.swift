@@ -57,13 +57,7 @@ enum HTTPDate {
         return String(unsafeUninitializedCapacity: 29) { out in
             names.withUTF8Buffer { names in
                 func put(_ at: Int, _ name: Int) { for i in 0..<3 { out[at + i] = names[name * 3 + i] } }
-                func digits(_ at: Int, _ value: Int64, _ count: Int) {
-                    var value = value
-                    for i in (0..<count).reversed() {
-                        out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
-                        value /= 10
-                    }
-                }
+                func digits(_ at: Int, _ value: Int64, _ count: Int) { RFC3339.writeDigits(value, count: count, into: out, at: at) }
                 put(0, weekday)
                 out[3] = UInt8(ascii: ",")
                 out[4] = 32

@@ -17,13 +17,7 @@ enum RFC3339 {
         let millis = Int64((date.timeIntervalSince1970 - Double(seconds)) * 1000)
         let length = milliseconds ? 24 : 20
         return String(unsafeUninitializedCapacity: length) { out in
-            func digits(_ at: Int, _ value: Int64, _ count: Int) {
-                var value = value
-                for i in (0..<count).reversed() {
-                    out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-            }
+            func digits(_ at: Int, _ value: Int64, _ count: Int) { Self.writeDigits(value, count: count, into: out, at: at) }
             digits(0, civil.year, 4)
             out[4] = UInt8(ascii: "-")
             digits(5, civil.month, 2)
@@ -41,6 +35,16 @@ enum RFC3339 {
             }
             out[length - 1] = UInt8(ascii: "Z")
             return length
+        }
+    }
+
+    /// `value` in `count` decimal digits (zero-padded, its lowest digits if longer) at `out[at...]`:
+    /// the fixed-width fields of this and of HTTP's IMF-fixdate.
+    static func writeDigits(_ value: Int64, count: Int, into out: UnsafeMutableBufferPointer<UInt8>, at: Int) {
+        var value = value
+        for i in (0..<count).reversed() {
+            out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
+            value /= 10
         }
     }
 }
