@@ -26,7 +26,8 @@ WRK_CONNS=${WRK_CONNS:-32}
 LIST_CALLS=${LIST_CALLS:-21}
 # A device's metadata area has room for ~2.3 % of it in database pages, and an object's row takes ~405 bytes: the default
 # 8 GiB devices (192 MiB areas) hold the rows of ~400,000 objects, so the devices are sized for
-# LARGE objects (~25 KiB of device per object, at least 8 GiB).
+# LARGE objects (~25 KiB of device per object, at least 8 GiB; at 10M objects, 240 GiB devices with 7.5 GiB
+# areas: the 4 GiB bound areas had before stopped any pool at ~8.4M objects).
 DEVICE_SIZE=${DEVICE_SIZE:-$(( LARGE * 25 * 1024 > 8 << 30 ? (LARGE * 25 * 1024 + (1 << 30) - 1) / (1 << 30) * (1 << 30) : 8 << 30 ))}
 # The volume's quota: 12 GiB, or room for LARGE objects of 4 KiB and a quarter more (a fixed 12 GiB
 # stopped a 10M run at 3,145,728 objects, the fill waiting for ever).

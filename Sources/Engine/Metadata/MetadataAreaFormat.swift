@@ -31,11 +31,14 @@ package enum MetadataAreaFormat {
     static let maximumCopies = 64
     /// The smallest area the appliance makes or accepts.
     package static let minimumBytes: Int64 = 16 << 20
-    /// The largest default area.
-    static let maximumDefaultBytes: Int64 = 4 << 30
+    /// The largest default area. Every copy holds the whole catalog, so the smallest area bounds
+    /// the pool's object count (~400 bytes of database an object): a 4 GiB bound stopped a pool of
+    /// any size at ~8.4 million small objects; 64 GiB (reached by devices of 2 TiB) holds ~150
+    /// million. Only the pages in use are ever written or read.
+    static let maximumDefaultBytes: Int64 = 64 << 30
 
     /// The area a device of `deviceSize` bytes gets unless the operator names a size: 1/32 of
-    /// the device, between 16 MiB and 4 GiB, in whole MiB.
+    /// the device, between 16 MiB and 64 GiB, in whole MiB.
     package static func defaultBytes(deviceSize: Int64) -> Int64 {
         let raw = min(max(deviceSize / 32, minimumBytes), maximumDefaultBytes)
         return raw - raw % (1 << 20)
