@@ -89,9 +89,12 @@ package struct PoolMembership: Sendable, Equatable {
 }
 
 extension Catalog {
-    package func recountUsage() throws(CatalogError) -> UsageRecount {
+    /// Every volume's and device's figures counted from the rows. `deviceAllocated`: the bytes
+    /// allocated per device when the caller has just summed every replica itself (the engine's
+    /// start, from the scan that rebuilds free space), so that they are not scanned again.
+    package func recountUsage(deviceAllocated: [String: Int64]? = nil) throws(CatalogError) -> UsageRecount {
         try read { db in
-            let allocated = try Self.deviceUsages(db)
+            let allocated = try deviceAllocated ?? Self.deviceUsages(db)
             let devices = try DeviceRecord.fetchAll(db)
             return UsageRecount(
                 volumes: try VolumeRecord.fetchAll(db), volumeUsages: try Self.volumeUsages(db),

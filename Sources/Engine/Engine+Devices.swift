@@ -286,7 +286,7 @@ extension Engine {
                 throw .io(call: error.call, path: path, errno: error.errno)
             }
             let resolved = (try? Syscalls.realpath(path)) ?? path
-            if try catalogCall({ try catalog.devices() }).contains(where: { $0.record.path == resolved }) { continue }
+            if try catalogCall({ try catalog.deviceRecords() }).contains(where: { $0.path == resolved }) { continue }
             _ = try addDevice(path: path, label: "default-\(index)", force: true)
         }
         try catalogCall { try catalog.markDefaultDevicesAdded(now: now) }
@@ -305,8 +305,7 @@ extension Engine {
     /// start found elsewhere (`found`, by UUID: moved to another port, renamed) is opened there and
     /// its new path recorded.
     func openRegisteredDevices(found: [UUID: MetadataDiscovery.Found] = [:]) throws(EngineError) {
-        for entry in try catalogCall({ try catalog.devices() }) {
-            var record = entry.record
+        for var record in try catalogCall({ try catalog.deviceRecords() }) {
             if let uuid = UUID(uuidString: record.id), let moved = found[uuid], moved.path != record.path,
                 moved.superblock.poolUUID == poolUUID
             {
@@ -332,16 +331,23 @@ extension Engine {
     }
 
     /// Free space per device is the complement of the catalog's extents (nothing else is persisted).
-    func rebuildFreeSpace() throws(EngineError) {
-        let used = Dictionary(grouping: try catalogCall { try catalog.allExtentReplicas() }, by: \.deviceId)
-        for entry in try catalogCall({ try catalog.devices() }) where devices.device(id: entry.record.id) != nil {
-            let record = entry.record
-            let ranges = (used[record.id] ?? []).map(PhysicalRange.init)
-            let conflicts = allocator.addDevice(id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, used: ranges)
+    /// Returns the bytes allocated on each device the catalog's replicas name: counted from the same
+    /// scan, so that the start's recount does not scan every replica again.
+    func rebuildFreeSpace() throws(EngineError) -> [String: Int64] {
+        var used: [String: [PhysicalRange]] = [:]
+        var allocated: [String: Int64] = [:]
+        for replica in try catalogCall({ try catalog.allExtentReplicas() }) {
+            used[replica.deviceId, default: []].append(PhysicalRange(replica))
+            allocated[replica.deviceId, default: 0] += replica.length
+        }
+        for record in try catalogCall({ try catalog.deviceRecords() }) where devices.device(id: record.id) != nil {
+            let conflicts = allocator.addDevice(
+                id: record.id, dataOffset: record.dataOffset, capacity: record.capacityBytes, used: used[record.id] ?? [])
             if !conflicts.isEmpty {
                 logger.critical("catalog holds overlapping extents", metadata: ["device": "\(record.id)", "ranges": "\(conflicts)"])
             }
         }
+        return allocated
     }
 
     /// The operator's state a catalog row holds. No build persists `failed` (it is the engine's

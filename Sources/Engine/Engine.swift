@@ -115,8 +115,8 @@ package final class Engine: Sendable {
         placer.attach(engine)
         try engine.openRegisteredDevices(found: discovery.devices)
         if placeMetadata { try engine.carveMetadataAreasOnOlderDevices() }
-        try engine.rebuildFreeSpace()
-        let recount = try engine.catalogCall { try catalog.recountUsage() }
+        let allocated = try engine.rebuildFreeSpace()
+        let recount = try engine.catalogCall { try catalog.recountUsage(deviceAllocated: allocated) }
         engine.space.load(recount)
         engine.devices.publishWithheld()
         try engine.forgetPermissionsOnMissingVolumes()

@@ -42,7 +42,7 @@ extension Engine {
             if copies.healthy < copies.wanted {
                 report.problems.append("catalog: \(copies.healthy) copies on active devices, \(copies.wanted) wanted")
             }
-            let records = try catalog.devices().map(\.record)
+            let records = try catalog.deviceRecords()
             report.devices = records.count
             for record in records { report.problems += checkSuperblock(record) }
             let replicas = try catalog.allExtentReplicas()

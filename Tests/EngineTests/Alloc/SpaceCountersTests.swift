@@ -84,6 +84,35 @@ import Testing
         try Self.expectCountersMatchRecount(reopened, "after more steps on the reopened engine")
     }
 
+    /// A start counts each device's allocation from the scan that rebuilds its free space (not a
+    /// second scan): objects on two replicas, inline ones, and the parts of an upload not yet
+    /// completed all count, on the right devices.
+    @Test func aStartCountsEveryReplicaOnItsDeviceOnce() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        var (engine, devices) = try Scratch.engine(dir, devices: 3, deviceSize: 64 << 20, volume: "two", capacity: 32 << 20, replicas: 2)
+        _ = try engine.createVolume(name: "one", capacityBytes: 16 << 20, replicas: 1, provisioning: .thin)
+        for i in 0..<12 {
+            try Scratch.upload(engine, i % 2 == 0 ? "two" : "one", "o\(i)", Scratch.splitMixBytes(30_000 + i * 4096, seed: UInt64(i + 1)))
+            try Scratch.bufferedUpload(engine, "two", "small\(i)", Scratch.splitMixBytes(1000 + i, seed: UInt64(100 + i)), sync: true)
+        }
+        let upload = try engine.createUpload(volume: "two", key: "parts", contentType: nil, metadata: [:], checksumAlgorithm: nil)
+        for number in Int64(1)...2 {
+            _ = try MultipartTests.upload(engine, "two", "parts", upload.id, number: number, Scratch.splitMixBytes(70_000, seed: UInt64(number)))
+        }
+        try engine.deleteObject(volume: "one", key: "o1")
+        let before = engine.spaceCounters()
+        #expect(devices.allSatisfy { before.devices[$0.id]!.allocatedBytes > 0 })
+        engine.shutdown()
+
+        engine = try Scratch.engine(dir)
+        defer { engine.shutdown() }
+        #expect(engine.spaceCounters() == before, "a restart rebuilds the same counters")
+        try Self.expectCountersMatchRecount(engine, "after a restart")
+        devices = try engine.listDevices()
+        #expect(devices.map(\.usedBytes).reduce(0, +) == before.allocatedBytes)
+    }
+
     @Test func theAPIFiguresAreTheCounters() throws {
         let dir = try Scratch.directory()
         defer { Scratch.remove(dir) }
