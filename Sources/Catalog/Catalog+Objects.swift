@@ -85,9 +85,20 @@ extension Catalog {
         try readOneStatement { db in try Self.object(db, volumeID: volumeID, key: key) }
     }
 
+    /// `object(volumeID:key:)` for the page cache's loads of a key: on the key reader's connection
+    /// of its own, one load at a time (a caller waits for the load under way).
+    package func loadObject(volumeID: Int64, key: String) throws(CatalogError) -> StoredObject? {
+        guard let keyReader else { return try object(volumeID: volumeID, key: key) }
+        do {
+            return try keyReader.object(volumeID: volumeID, key: key)
+        } catch {
+            throw CatalogError.wrap(error)
+        }
+    }
+
     /// The object's row, its extents and their replicas in one statement: a row per replica (or
     /// per extent without replicas, an inline one; one row with no extent for an empty object).
-    private static let objectSQL = """
+    static let objectSQL = """
         SELECT o.id, o.volumeId, o.key, o.size, o.etag, o.contentType, o.createdAt, o.modifiedAt, o.metadata, o.checksums,
             e.id, e.objectId, e.logicalOffset, e.length, e.checksumBlock, e.checksums, e.body,
             r.extentId, r.deviceId, r.physicalOffset, r.length
@@ -101,21 +112,24 @@ extension Catalog {
         // position off SQLite's statement (RawRows.swift): a row adapter's layout, or GRDB's
         // column-name index, made per fetch, cost more than the query.
         var stored: StoredObject?
-        try db.cachedStatement(sql: objectSQL).forEachRawRow(arguments: [volumeID, key]) { row in
-            if stored == nil { stored = StoredObject(record: try objectRecord(row), extents: []) }
-            guard !row.isNull(10) else { return }  // an empty object: no extent
-            let extentID = row.int64(10)
-            if stored!.extents.last?.record.id != extentID {
-                let extent = ExtentRecord(
-                    id: extentID, objectId: row.int64(11), logicalOffset: row.int64(12), length: row.int64(13),
-                    checksumBlock: row.int64(14), checksums: row.data(15), body: row.optionalData(16))
-                stored!.extents.append(StoredExtent(record: extent, replicas: []))
-            }
-            guard !row.isNull(17) else { return }  // an inline extent: no replica
-            let replica = ExtentReplicaRecord(extentId: row.int64(17), deviceId: row.string(18), physicalOffset: row.int64(19), length: row.int64(20))
-            stored!.extents[stored!.extents.count - 1].replicas.append(replica)
-        }
+        try db.cachedStatement(sql: objectSQL).forEachRawRow(arguments: [volumeID, key]) { row in try add(row, to: &stored) }
         return stored
+    }
+
+    /// One row of `objectSQL` added to the object it describes (the first row makes it).
+    static func add(_ row: RawRow, to stored: inout StoredObject?) throws {
+        if stored == nil { stored = StoredObject(record: try objectRecord(row), extents: []) }
+        guard !row.isNull(10) else { return }  // an empty object: no extent
+        let extentID = row.int64(10)
+        if stored!.extents.last?.record.id != extentID {
+            let extent = ExtentRecord(
+                id: extentID, objectId: row.int64(11), logicalOffset: row.int64(12), length: row.int64(13),
+                checksumBlock: row.int64(14), checksums: row.data(15), body: row.optionalData(16))
+            stored!.extents.append(StoredExtent(record: extent, replicas: []))
+        }
+        guard !row.isNull(17) else { return }  // an inline extent: no replica
+        let replica = ExtentReplicaRecord(extentId: row.int64(17), deviceId: row.string(18), physicalOffset: row.int64(19), length: row.int64(20))
+        stored!.extents[stored!.extents.count - 1].replicas.append(replica)
     }
 
     /// An object row from the first ten columns of a raw row, in the `objects` table's order.

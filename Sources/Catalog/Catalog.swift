@@ -6,6 +6,9 @@ import GRDBSQLite
 
 package struct Catalog: Sendable {
     private let writer: any DatabaseWriter
+    /// The page cache's loads of a key (`object(volumeID:key:)`), on a connection of their own;
+    /// nil for a catalog in memory, which reads them through `writer`.
+    let keyReader: CatalogKeyReader?
     /// The bytes of inline rows that committed changes deleted, while readers may want them.
     package let retiredBodies = RetiredBodies()
 
@@ -31,6 +34,7 @@ package struct Catalog: Sendable {
             if durableCommits { try Self.makeCommitsDurable(pool) }
             writer = pool
             try Self.migrator.migrate(writer)
+            keyReader = try CatalogKeyReader(path: pool.path)
         } catch let error as CatalogError {
             throw error
         } catch {
@@ -100,6 +104,7 @@ package struct Catalog: Sendable {
 
     private init(writer: any DatabaseWriter) {
         self.writer = writer
+        keyReader = nil
     }
 
     static func makeConfiguration() -> Configuration {
@@ -128,6 +133,7 @@ package struct Catalog: Sendable {
 
     /// Flushes the WAL into the main database and closes the connections.
     package func close() throws(CatalogError) {
+        keyReader?.close()
         do {
             if let pool = writer as? DatabasePool {
                 _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }

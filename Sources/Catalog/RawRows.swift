@@ -19,7 +19,7 @@ extension Statement {
                 let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(sqliteStatement)))
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: sql)
             }
-            try body(RawRow(statement: sqliteStatement, source: self))
+            try body(RawRow(statement: sqliteStatement, source: .grdb(self)))
         }
     }
 }
@@ -30,7 +30,20 @@ struct RawRow {
     /// For an error's message only: GRDB's `Statement.sql` trims the statement's text through
     /// Foundation on every call (~210,000 instructions for the object query: it was 45 % of a
     /// cold GET when every row asked for it).
-    let source: Statement
+    let source: Source
+
+    enum Source {
+        case grdb(Statement)
+        /// A statement of a connection of our own (`CatalogKeyReader`), by its text.
+        case raw(String)
+
+        var sql: String {
+            switch self {
+            case .grdb(let statement): statement.sql
+            case .raw(let sql): sql
+            }
+        }
+    }
 
     func isNull(_ column: CInt) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
 

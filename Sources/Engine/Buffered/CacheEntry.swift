@@ -12,7 +12,7 @@ extension Engine {
     func cacheLoader(_ volume: VolumeRecord, key: String) -> () throws(EngineError) -> CachedObject? {
         { [self] () throws(EngineError) -> CachedObject? in
             let stored = try catalogLoads.withLock { _ throws(EngineError) in
-                try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }
+                try catalogCall { try catalog.loadObject(volumeID: volume.id!, key: key) }
             }
             return stored.map { CachedObject(volume: volume, stored: $0) }
         }
