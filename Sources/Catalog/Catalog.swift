@@ -6,8 +6,8 @@ import GRDBSQLite
 
 package struct Catalog: Sendable {
     private let writer: any DatabaseWriter
-    /// The page cache's loads of a key (`object(volumeID:key:)`), on a connection of their own;
-    /// nil for a catalog in memory, which reads them through `writer`.
+    /// The page cache's loads of a key (`loadObject(volumeID:key:)`), on a connection of their
+    /// own; nil for a catalog in memory, which reads them through `writer`.
     let keyReader: CatalogKeyReader?
     /// The bytes of inline rows that committed changes deleted, while readers may want them.
     package let retiredBodies = RetiredBodies()

@@ -44,7 +44,8 @@ final class CatalogKeyReader: Sendable {
         connection = Mutex(Connection(db: db, statement: statement))
     }
 
-    /// `Catalog.object(volumeID:key:)`: one statement, so one snapshot.
+    /// The object's committed version, as `Catalog.object(volumeID:key:)` reads it: one
+    /// statement, so one snapshot (each load sees every commit made before it).
     func object(volumeID: Int64, key: String) throws -> StoredObject? {
         try connection.withLock { connection throws -> StoredObject? in
             guard let connection else { throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the catalog is closed") }
