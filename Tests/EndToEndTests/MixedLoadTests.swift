@@ -13,6 +13,7 @@
 //
 // Duration: 20 s; APPLIANCE_LOAD_SECONDS overrides it for a soak that prints RSS over time, e.g.
 //   APPLIANCE_LOAD_SECONDS=600 swift test --filter MixedLoadTests
+import Engine
 import Foundation
 import Glibc
 import Synchronization
@@ -133,30 +134,16 @@ final class LoadState: Sendable {
     }
 }
 
-/// splitmix64: the clients' dice and the bodies' byte streams.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A body rebuilt from (key, version id) alone: [version id][key hash][stream seeded by both].
 enum SelfDescribingBody {
     static func keyHash(_ key: Int) -> UInt64 {
-        var random = SplitMix64(seed: UInt64(key) ^ 0x6B65_7973_6B65_7973)
+        var random = SplitMix(state: UInt64(key) ^ 0x6B65_7973_6B65_7973)
         return random.next()
     }
 
     /// A quarter are medium (64 KiB-1 MiB), the rest small (64 B-16 KiB).
     static func length(_ version: UInt64) -> Int {
-        var random = SplitMix64(seed: version)
+        var random = SplitMix(state: version)
         let r = random.next()
         return r % 4 == 0 ? 65536 + Int((r >> 2) % UInt64((1 << 20) - 65536 + 1)) : 64 + Int((r >> 2) % (16384 - 64 + 1))
     }
@@ -167,7 +154,7 @@ enum SelfDescribingBody {
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: version, toByteOffset: 0, as: UInt64.self)
             raw.storeBytes(of: keyHash(key), toByteOffset: 8, as: UInt64.self)
-            var random = SplitMix64(seed: keyHash(key) ^ version)
+            var random = SplitMix(state: keyHash(key) ^ version)
             var offset = 16
             while offset + 8 <= count {
                 raw.storeBytes(of: random.next(), toByteOffset: offset, as: UInt64.self)
@@ -203,7 +190,7 @@ enum LoadClient {
     /// One client's loop; after an error it goes on over a new connection.
     static func run(_ index: Int, port: Int, token: String, until deadline: ContinuousClock.Instant, state: LoadState) {
         defer { state.finished.withLock { $0 += 1 } }
-        var random = SplitMix64(seed: UInt64(index + 1) &* 0x2545_F491_4F6C_DD1D)
+        var random = SplitMix(state: UInt64(index + 1) &* 0x2545_F491_4F6C_DD1D)
         var connection: HTTPConnection?
         var puts: UInt64 = 0
         while ContinuousClock.now < deadline {

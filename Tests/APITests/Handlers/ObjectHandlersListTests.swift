@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Logging
 import Testing
@@ -25,7 +26,7 @@ import Testing
 
     @Test(arguments: [UInt64(3), 4])
     func listingsMatchTheByteModel(seed: UInt64) throws {
-        var random = SeededRandom(state: seed)
+        var random = SplitMix(state: seed)
         let fixture = try ListingEngine()
         let model = ListingModel(keys: ListingEngine.distinctKeys(150, &random))
         try fixture.store(model.keys)

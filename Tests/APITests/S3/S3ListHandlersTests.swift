@@ -70,7 +70,7 @@ import Testing
 
     @Test(arguments: [UInt64(1), 2])
     func listingsMatchTheByteModel(seed: UInt64) throws {
-        var random = SeededRandom(state: seed)
+        var random = SplitMix(state: seed)
         let fixture = try ListingEngine()
         let model = ListingModel(keys: ListingEngine.distinctKeys(150, &random))
         try fixture.store(model.keys)
