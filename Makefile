@@ -1,6 +1,6 @@
 # make serve | make test | make bench | make fuzz — each installs what it needs first.
 SHELL := /bin/bash
-APT_PACKAGES := libmicrohttpd-dev libsqlite3-dev liburing-dev
+APT_PACKAGES := libmicrohttpd-dev libsqlite3-dev liburing-dev libgnutls28-dev
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
@@ -9,7 +9,7 @@ BIN := .build/debug/appliance
 .PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
 
 system-deps:
-	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 2>/dev/null; then \
+	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 gnutls 2>/dev/null; then \
 		echo "installing $(APT_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) pkg-config; \

@@ -49,6 +49,13 @@ struct ApplianceConfiguration: Sendable {
     /// aborted (0: never).
     var multipartMaxOpen = 10_000
     var multipartExpiry: Int64 = 0
+    /// TLS on both listeners: off (plain HTTP), the operator's PEM files, or a self-signed pair kept in the data dir.
+    enum TLS: Sendable, Equatable {
+        case off
+        case files(TLSIdentity.Files)
+        case selfSigned
+    }
+    var tls = TLS.off
     /// /metrics needs the bearer token (resolved from --metrics-auth, else on unless `host` is loopback).
     var metricsAuth = false
 

@@ -11,6 +11,22 @@ struct Application: Sendable {
     /// The S3 listener (nil when off).
     let s3Server: HTTPServer?
     let logger: Logger
+    /// The certificate files both listeners present (nil: plain HTTP).
+    let tlsFiles: TLSIdentity.Files?
+
+    /// SIGHUP: loads the certificate files again; when they are bad the one in use stays.
+    func reloadTLS() {
+        guard let tlsFiles else {
+            logger.notice("SIGHUP: TLS is off, nothing to reload")
+            return
+        }
+        do {
+            let summary = try TLSIdentity.install(tlsFiles)
+            logTLS(summary, files: tlsFiles, logger: logger, event: "TLS certificate reloaded")
+        } catch {
+            logger.error("TLS certificate not reloaded; the one in use stays", metadata: ["error": "\(error)"])
+        }
+    }
 
     /// Stop accepting, finish in-flight requests, then close the engine (and the database).
     func shutdown() {
@@ -23,6 +39,8 @@ struct Application: Sendable {
 func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -> Application {
     let connections = connectionLimit(config, logger: logger)
     try DataDirectoryLock.acquire(config.dataDirectory)
+    let tlsFiles = try installTLS(config, logger: logger)
+    let scheme = tlsFiles == nil ? "http" : "https"
     let engine = try Engine.open(
         dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes, metadataCopies: config.metadataCopies,
         devicePaths: config.devicePaths)
@@ -54,14 +72,14 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             configuration: .init(
                 host: config.host, port: config.port, maxConnections: connections, eventThreads: config.httpThreads,
                 headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout, uploadMinRate: config.uploadMinRate,
-                uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers),
+                uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers, tls: tlsFiles != nil),
             router: router, logger: logger)
         metrics.track(server, listener: "admin")
         metrics.track(uploads)
         try server.start()
         let host = config.host.contains(":") ? "[\(config.host)]" : config.host
         logger.info(
-            "listening on http://\(host):\(server.port)",
+            "listening on \(scheme)://\(host):\(server.port)",
             metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())", "metrics_auth": "\(config.metricsAuth ? "on" : "off")"])
         var s3Server: HTTPServer?
         if let s3Host = config.s3Host {
@@ -70,7 +88,8 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
                 configuration: .init(
                     host: s3Host, port: config.s3Port, maxConnections: connections, eventThreads: config.httpThreads,
                     maxBodyBytes: 4 << 20, headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout,
-                    uploadMinRate: config.uploadMinRate, uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers),
+                    uploadMinRate: config.uploadMinRate, uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers,
+                    tls: tlsFiles != nil),
                 router: S3Routes.makeRouter(engine: engine, keys: keys, settings: settings, metrics: metrics, uploads: uploads), logger: logger)
             metrics.track(s3, listener: "s3")
             do {
@@ -80,13 +99,55 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
                 throw error
             }
             let shown = s3Host.contains(":") ? "[\(s3Host)]" : s3Host
-            logger.info("S3 endpoint listening on http://\(shown):\(s3.port)", metadata: ["region": "\(config.s3Region)"])
+            logger.info("S3 endpoint listening on \(scheme)://\(shown):\(s3.port)", metadata: ["region": "\(config.s3Region)"])
             s3Server = s3
         }
-        return Application(engine: engine, server: server, s3Server: s3Server, logger: logger)
+        return Application(engine: engine, server: server, s3Server: s3Server, logger: logger, tlsFiles: tlsFiles)
     } catch {
         engine.shutdown()
         throw error
+    }
+}
+
+/// The certificate for `--tls-cert`/`--tls-key` or `--tls auto`, installed before any listener
+/// starts (a bad file stops the start here, with GnuTLS's reason); nil when TLS is off. With TLS
+/// off a listener on an address other hosts reach gets a warning.
+func installTLS(_ config: ApplianceConfiguration, logger: Logger) throws -> TLSIdentity.Files? {
+    let hosts = [config.host] + (config.s3Host.map { [$0] } ?? [])
+    let files: TLSIdentity.Files
+    switch config.tls {
+    case .off:
+        for host in hosts where !ApplianceConfiguration.isLoopback(host) {
+            logger.warning(
+                "TLS is off on \(host), an address other hosts reach: the bearer token, keys' signatures and every object cross the network readable; use --tls auto or --tls-cert/--tls-key"
+            )
+        }
+        return nil
+    case .files(let given):
+        files = given
+    case .selfSigned:
+        let (kept, made) = try SelfSignedCertificate.ensure(dataDirectory: config.dataDirectory, listenHosts: hosts)
+        if let made { logger.notice("made a self-signed TLS certificate (\(made))", metadata: ["certificate": "\(kept.certificate)"]) }
+        files = kept
+    }
+    let summary = try TLSIdentity.install(files)
+    logTLS(summary, files: files, logger: logger, event: "TLS on (1.2 and 1.3) for both listeners")
+    return files
+}
+
+/// One line naming the certificate (path, SHA-256 fingerprint, end of validity); a warning when
+/// it is not valid now or ends within 30 days.
+func logTLS(_ summary: TLSIdentity.Summary, files: TLSIdentity.Files, logger: Logger, event: String) {
+    let metadata: Logger.Metadata = [
+        "certificate": "\(files.certificate)", "sha256_fingerprint": "\(summary.fingerprint)",
+        "not_after": "\(summary.notAfter.formatted(.iso8601))",
+    ]
+    logger.info("\(event)", metadata: metadata)
+    let now = Date()
+    if summary.notAfter < now || summary.notBefore > now {
+        logger.warning("the TLS certificate is not valid now: clients will refuse it", metadata: metadata)
+    } else if summary.notAfter.timeIntervalSince(now) < 30 * 86_400 {
+        logger.warning("the TLS certificate ends within 30 days", metadata: metadata)
     }
 }
 

@@ -1,5 +1,6 @@
 #include "CMicroHTTPD.h"
 #include <arpa/inet.h>
+#include <gnutls/abstract.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -8,7 +9,12 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
     return strlen(s);
 }
 
-struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
+extern const char *const appliance_tls_priorities;
+int appliance_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+                           unsigned int *pcert_length, gnutls_privkey_t *key);
+
+struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port, int tls,
                                        size_t connection_memory_limit, unsigned int connection_timeout,
                                        unsigned int connection_limit, unsigned int event_threads,
                                        MHD_AccessHandlerCallback handler, void *handler_cls,
@@ -33,6 +39,20 @@ struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
         flags |= MHD_USE_IPv6;
     } else {
         return NULL;
+    }
+    if (tls) {
+        if (!appliance_tls_installed()) return NULL;
+        return MHD_start_daemon(flags | MHD_USE_TLS, port, NULL, NULL, handler, handler_cls,
+                                MHD_OPTION_SOCK_ADDR, addr,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit,
+                                MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout,
+                                MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+                                MHD_OPTION_THREAD_POOL_SIZE, event_threads,
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+                                MHD_OPTION_HTTPS_CERT_CALLBACK, appliance_tls_retrieve,
+                                MHD_OPTION_HTTPS_PRIORITIES, appliance_tls_priorities,
+                                MHD_OPTION_END);
     }
     return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
                             MHD_OPTION_SOCK_ADDR, addr,

@@ -385,7 +385,8 @@ extension HTTPServer {
     /// still in MHD's buffer are passed in the same call, so a FIN here means the body is cut off.
     /// (A chunked body's end is unknown here: it is left to the body timeout.)
     private func bodyCutOff(_ state: RequestState, connection: OpaquePointer) -> Bool {
-        guard let expected = state.expectedLength, Int64(state.received) < expected else { return false }
+        // Under TLS the socket holds records and GnuTLS may hold bytes already read: no peeking.
+        guard !configuration.tls, let expected = state.expectedLength, Int64(state.received) < expected else { return false }
         return appliance_socket_peer_closed(appliance_mhd_connection_fd(connection)) != 0
     }
 
@@ -398,7 +399,7 @@ extension HTTPServer {
         let router = self.router
         let started = ContinuousClock.now
         let pump = UploadPump(
-            expectedLength: state.expectedLength, socket: appliance_mhd_connection_fd(connection),
+            expectedLength: state.expectedLength, socket: appliance_mhd_connection_fd(connection), encrypted: configuration.tls,
             floor: configuration.uploadMinRate > 0
                 ? UploadPump.RateFloor(
                     bytes: Int64(configuration.uploadMinRate) * Int64(configuration.uploadRateWindow),

@@ -45,11 +45,15 @@ package final class HTTPServer: Sendable {
         package var uploadRateWindow: Int
         /// Worker threads at most; past it jobs wait in a queue (its depth is on /metrics).
         package var maxWorkers: Int
+        /// TLS 1.2/1.3 only, presenting the installed `TLSIdentity`; plain HTTP when false.
+        package var tls: Bool
 
         package init(
             host: String, port: UInt16, maxConnections: Int = 10_000, eventThreads: Int = 0, maxBodyBytes: Int = 1 << 20,
-            headerTimeout: Int = 30, bodyTimeout: Int = 60, uploadMinRate: Int = 1024, uploadRateWindow: Int = 60, maxWorkers: Int = 1024
+            headerTimeout: Int = 30, bodyTimeout: Int = 60, uploadMinRate: Int = 1024, uploadRateWindow: Int = 60, maxWorkers: Int = 1024,
+            tls: Bool = false
         ) {
+            self.tls = tls
             self.uploadMinRate = uploadMinRate
             self.uploadRateWindow = uploadRateWindow
             self.maxWorkers = maxWorkers
@@ -92,14 +96,17 @@ package final class HTTPServer: Sendable {
 
     package enum StartError: Error, CustomStringConvertible {
         case cannotStart(host: String, port: UInt16)
+        case noCertificate
         package var description: String {
             switch self {
             case .cannotStart(let host, let port): "cannot listen on \(host):\(port) (address invalid or in use)"
+            case .noCertificate: "TLS is on but no certificate is installed"
             }
         }
     }
 
     package func start() throws(StartError) {
+        if configuration.tls, !TLSIdentity.isInstalled { throw .noCertificate }
         let context = Unmanaged.passUnretained(self).toOpaque()
         // A 32 KiB memory pool per connection: MHD zeroes it between keep-alive requests, and at
         // 64 KiB that memset alone was 5% of a cache-hit 4 KiB GET.
@@ -110,7 +117,7 @@ package final class HTTPServer: Sendable {
         // The daemon's timeout is the header timeout: the many idle connections stay on MHD's
         // sorted timeout list, which costs nothing until one is due; requests with a body switch.
         let handle = appliance_mhd_start(
-            configuration.host, configuration.port, 32 * 1024, UInt32(configuration.headerTimeout),
+            configuration.host, configuration.port, configuration.tls ? 1 : 0, 32 * 1024, UInt32(configuration.headerTimeout),
             UInt32(configuration.maxConnections), UInt32(threads),
             accessHandlerTrampoline, context, requestCompletedTrampoline, context)
         guard let handle else { throw .cannotStart(host: configuration.host, port: configuration.port) }

@@ -35,6 +35,10 @@ final class UploadPump: @unchecked Sendable {
     private let answered: @Sendable (HTTPResponse, RequestContext) -> Void
     /// The connection's socket, for the idle check (-1: none).
     private let socket: Int32
+    /// The socket carries TLS: what is on it is records, not the body, and GnuTLS may hold bytes
+    /// read from it. The FIN check is left to the body timeout then, and a cut upload's answer
+    /// cannot be written beside MHD (only the shutdown is).
+    private let encrypted: Bool
     /// How long the worker waits for body bytes before it checks whether the client is still
     /// there. MHD's edge-triggered loop never sees a FIN that arrived with the last bytes it read
     /// (a client that sent part of a body and closed at once): without this check the upload would
@@ -54,11 +58,12 @@ final class UploadPump: @unchecked Sendable {
 
     /// `expectedLength` (from Content-Length) keeps buffers small for small bodies.
     init(
-        expectedLength: Int64?, socket: Int32 = -1, chunkSize: Int = 1 << 20, maxChunks: Int = 4, floor: RateFloor? = nil,
+        expectedLength: Int64?, socket: Int32 = -1, encrypted: Bool = false, chunkSize: Int = 1 << 20, maxChunks: Int = 4, floor: RateFloor? = nil,
         respond: @escaping @Sendable (any Error, RequestContext) -> HTTPResponse,
         answered: @escaping @Sendable (HTTPResponse, RequestContext) -> Void
     ) {
         self.socket = socket
+        self.encrypted = encrypted
         self.floor = floor
         self.chunkSize = Int(min(Int64(chunkSize), max(expectedLength ?? Int64(chunkSize), 1)))
         self.maxChunks = maxChunks
@@ -162,7 +167,7 @@ final class UploadPump: @unchecked Sendable {
             while full.isEmpty && !ended && !cancelled {
                 if condition.wait(until: Date(timeIntervalSinceNow: Self.idleCheck)) { continue }
                 // Idle: the lock keeps the request (and so its socket) open while we look.
-                if full.isEmpty, !ended, !cancelled, appliance_socket_peer_closed(socket) != 0 {
+                if full.isEmpty, !ended, !cancelled, !encrypted, appliance_socket_peer_closed(socket) != 0 {
                     cancelled = true
                     appliance_socket_shutdown(socket)  // So that MHD closes the connection now.
                 }
@@ -172,8 +177,12 @@ final class UploadPump: @unchecked Sendable {
                     cancelled = true
                     let response = respond(
                         HTTPError.bodyTooSlow("the body came at fewer than \(floor.bytes) bytes in \(Int(floor.window)) s"), context)
-                    let raw = response.serialized()
-                    raw.withUnsafeBytes { appliance_socket_send_final(socket, $0.baseAddress, $0.count) }
+                    if encrypted {
+                        appliance_socket_shutdown(socket)
+                    } else {
+                        let raw = response.serialized()
+                        raw.withUnsafeBytes { appliance_socket_send_final(socket, $0.baseAddress, $0.count) }
+                    }
                     answered(response, context)
                 }
             }

@@ -2,6 +2,7 @@
 // device, and prints machine-readable `engine <name> <value>` lines for scripts/bench.sh, which
 // runs fio on the same device file, before or after (it alternates).
 import ArgumentParser
+import CoreFoundation  // stat()'s fields, as the X509 dependency makes Swift see them
 import Engine
 import Foundation
 import Glibc

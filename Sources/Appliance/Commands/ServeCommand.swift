@@ -103,6 +103,21 @@ struct ServeCommand: ParsableCommand {
     )
     var multipartExpiry: String?
 
+    @Option(
+        help:
+            "TLS on both listeners: auto (a self-signed certificate made into <data-dir>/tls/ on first start) or off; --tls-cert and --tls-key give your own (env APPLIANCE_TLS; default off)."
+    )
+    var tls: String?
+
+    @Option(
+        help:
+            "PEM certificate chain, the server's certificate first; with --tls-key turns TLS on, reloaded on SIGHUP (env APPLIANCE_TLS_CERT)."
+    )
+    var tlsCert: String?
+
+    @Option(help: "PEM private key (unencrypted) of --tls-cert (env APPLIANCE_TLS_KEY).")
+    var tlsKey: String?
+
     @Option(help: "Require the bearer token on /metrics, on or off (env APPLIANCE_METRICS_AUTH; default on unless --listen is a loopback address).")
     var metricsAuth: String?
 
@@ -223,6 +238,8 @@ struct ServeCommand: ParsableCommand {
             }
             config.multipartExpiry = seconds
         }
+        config.tls = try Self.resolveTLS(
+            mode: pick(tls, "APPLIANCE_TLS"), certificate: pick(tlsCert, "APPLIANCE_TLS_CERT"), key: pick(tlsKey, "APPLIANCE_TLS_KEY"))
         switch pick(metricsAuth, "APPLIANCE_METRICS_AUTH") {
         case "on": config.metricsAuth = true
         case "off": config.metricsAuth = false
@@ -251,6 +268,20 @@ struct ServeCommand: ParsableCommand {
         return config
     }
 
+    /// `--tls auto|off` and `--tls-cert`/`--tls-key` (both or neither; not with `auto` or `off`).
+    static func resolveTLS(mode: String?, certificate: String?, key: String?) throws -> ApplianceConfiguration.TLS {
+        if let mode, mode != "auto", mode != "off" {
+            throw ApplianceConfiguration.Invalid.value(name: "tls", reason: "must be auto or off (or give --tls-cert and --tls-key), got \(mode)")
+        }
+        guard certificate != nil || key != nil else { return mode == "auto" ? .selfSigned : .off }
+        if let mode { throw ApplianceConfiguration.Invalid.value(name: "tls", reason: "--tls \(mode) does not go with --tls-cert and --tls-key") }
+        guard let certificate, let key else {
+            throw ApplianceConfiguration.Invalid.value(
+                name: certificate == nil ? "tls-cert" : "tls-key", reason: "TLS with your own certificate needs both --tls-cert and --tls-key")
+        }
+        return .files(.init(certificate: ApplianceConfiguration.absolutePath(certificate), key: ApplianceConfiguration.absolutePath(key)))
+    }
+
     func run() throws {
         let config: ApplianceConfiguration
         do {
@@ -273,7 +304,7 @@ struct ServeCommand: ParsableCommand {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
-        let signal = SignalHandling.waitForTermination()
+        let signal = SignalHandling.waitForTermination(onHangup: { app.reloadTLS() })
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
         app.shutdown()
         logger.info("stopped")

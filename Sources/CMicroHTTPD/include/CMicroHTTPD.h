@@ -12,8 +12,10 @@
 /// connections (split evenly among the threads), each closed after `connection_timeout` idle
 /// seconds unless given its own timeout. URL and query unescaping is disabled: the router decodes
 /// percent-escapes itself so that `%2F` in an object key stays distinct from `/`.
+/// With `tls` nonzero the daemon speaks only TLS 1.2 and 1.3, presenting the identity installed
+/// with `appliance_tls_install` at each handshake (install one first).
 /// Returns NULL when the address is invalid or the daemon cannot start.
-struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port,
+struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port, int tls,
                                        size_t connection_memory_limit, unsigned int connection_timeout,
                                        unsigned int connection_limit, unsigned int event_threads,
                                        MHD_AccessHandlerCallback handler, void *handler_cls,
@@ -62,3 +64,26 @@ void appliance_mhd_set_timeout(struct MHD_Connection *connection, unsigned int s
 /// the next one), sets the connection's idle timeout to `seconds`; otherwise it is closing.
 void appliance_mhd_completed_timeout(struct MHD_Connection *connection, enum MHD_RequestTerminationCode code,
                                      unsigned int seconds);
+
+/// A certificate chain and its private key, loaded for TLS handshakes (tls.c).
+struct appliance_tls_identity;
+
+/// Loads a PEM certificate chain (the server's certificate first) and an unencrypted PEM private
+/// key, and checks that the key belongs to the certificate. NULL when not, with the reason
+/// written to `error`.
+struct appliance_tls_identity *appliance_tls_identity_load(const void *cert_pem, size_t cert_size, const void *key_pem,
+                                                           size_t key_size, char *error, size_t error_size);
+
+/// The first certificate's validity (seconds since 1970) and SHA-256 fingerprint; 0, or -1 when unreadable.
+int appliance_tls_identity_describe(const struct appliance_tls_identity *identity, int64_t *not_before, int64_t *not_after,
+                                    uint8_t sha256[32]);
+
+/// Frees an identity that was never installed.
+void appliance_tls_identity_release(struct appliance_tls_identity *identity);
+
+/// Makes `identity` the one every TLS listener presents from its next handshake on (it is owned
+/// from here on; the one it replaces is freed an hour later, past any handshake that holds it).
+void appliance_tls_install(struct appliance_tls_identity *identity);
+
+/// 1 once an identity is installed.
+int appliance_tls_installed(void);
