@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-tls test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 gnutls 2>/dev/null; then \
@@ -58,6 +58,11 @@ test-s3: build python-deps
 	$(SUITE_TIMEOUT) python3 scripts/s3_clients_test.py --bin $(BIN)
 	$(SUITE_TIMEOUT) python3 scripts/s3_negative_test.py --bin $(BIN)
 
+# Both listeners under TLS (--tls auto and --tls-cert/--tls-key): curl, aws cli, boto3 and rclone
+# trusting the certificate, TLS 1.0/1.1 refused, a SIGHUP reload under load, start errors.
+test-tls: build python-deps
+	$(SUITE_TIMEOUT) python3 scripts/tls_test.py --bin $(BIN)
+
 # Hostile requests (overflowing numbers, deep XML, unsigned headers, framing, slow bodies): the
 # server stays up, refuses each with the right 4xx and changes nothing.
 test-adversarial: build python-deps
@@ -102,7 +107,7 @@ test-fuzz: fuzz-build
 	$(FUZZ_ENV) $(SUITE_TIMEOUT) $(FUZZ_BIN) $$work/new $(FUZZ_CORPUS) -max_total_time=$(FUZZ_TEST_SECONDS) $(FUZZ_OPTIONS) \
 		-artifact_prefix=$$work/artifacts/ 2>&1 | grep -v '^#[0-9]'; exit $${PIPESTATUS[0]}
 
-test: deps lint test-swift test-contract test-s3 test-adversarial test-fuzz
+test: deps lint test-swift test-contract test-s3 test-tls test-adversarial test-fuzz
 
 # The code's shape, checked before the tests: `swift format` (the toolchain's; .swift-format has the
 # rules, 150 columns) finds nothing to change, and the ownership rules hold (scripts/ownership_figures.sh

@@ -124,6 +124,8 @@ class Server:
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: collections.deque[str] = collections.deque(maxlen=400)
         self.url = self.s3_url = self.token = ""
+        # For a server under TLS: the context its admin requests verify the certificate with.
+        self.ssl_context = None
         self.credentials_file = os.path.join(data_dir, "s3-credentials")
 
     def start(self, timeout: float = 60.0) -> None:
@@ -143,9 +145,9 @@ class Server:
                     raise Failure(f"server exited with status {self.proc.returncode} before listening")
                 continue
             # The S3 line also holds "listening on": look for it first.
-            if m := re.search(r"S3 endpoint listening on (http://127\.0\.0\.1:\d+)", line):
+            if m := re.search(r"S3 endpoint listening on (https?://127\.0\.0\.1:\d+)", line):
                 self.s3_url = m.group(1)
-            elif m := re.search(r"listening on (http://127\.0\.0\.1:\d+)", line):
+            elif m := re.search(r"listening on (https?://127\.0\.0\.1:\d+)", line):
                 self.url = m.group(1)
         if not (self.url and self.s3_url):
             raise Failure(f"server did not report both `listening on` (admin: {self.url or 'missing'}) and "
@@ -180,7 +182,7 @@ class Server:
         headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=RUN.timeout(30)) as resp:
+            with urllib.request.urlopen(req, timeout=RUN.timeout(30), context=self.ssl_context) as resp:
                 return resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as err:
             return err.code, err.headers, err.read()

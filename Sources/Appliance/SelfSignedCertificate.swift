@@ -75,8 +75,8 @@ enum SelfSignedCertificate {
             return "none yet"
         }
         guard let text = try? String(contentsOfFile: files.certificate, encoding: .utf8), let certificate = try? Certificate(pemEncoded: text),
-            let keyText = try? String(contentsOfFile: files.key, encoding: .utf8), let key = try? P256.Signing.PrivateKey(pemRepresentation: keyText),
-            certificate.publicKey == Certificate.PublicKey(key.publicKey)
+            let keyText = try? String(contentsOfFile: files.key, encoding: .utf8),
+            let key = try? Certificate.PrivateKey(pemEncoded: keyText), certificate.publicKey == key.publicKey
         else { return "the kept one is unreadable" }
         if certificate.notValidAfter.timeIntervalSince(now) < renewBefore { return "the kept one ends \(certificate.notValidAfter)" }
         let names = (try? certificate.extensions.subjectAlternativeNames).flatMap { $0 } ?? SubjectAlternativeNames()
