@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-tls test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-tls test-dashboard test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 gnutls 2>/dev/null; then \
@@ -16,10 +16,11 @@ system-deps:
 	fi
 
 # The tests also trace the server's fsyncs (the catalog's WAL must be synced before a sync PUT is
-# answered), and drive the S3 endpoint with real clients (rclone, restic, s3cmd; openssl for a TLS front).
+# answered), and drive the S3 endpoint with real clients (rclone, restic, s3cmd; openssl for TLS),
+# and check the Grafana dashboard's queries against a real Prometheus.
 test-system-deps: system-deps
 	@need=""; \
-	for tool in strace rclone restic s3cmd openssl; do command -v $$tool >/dev/null || need="$$need $$tool"; done; \
+	for tool in strace rclone restic s3cmd openssl prometheus; do command -v $$tool >/dev/null || need="$$need $$tool"; done; \
 	if [ -n "$$need" ]; then \
 		echo "installing$$need"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -62,6 +63,11 @@ test-s3: build python-deps
 # trusting the certificate, TLS 1.0/1.1 refused, a SIGHUP reload under load, start errors.
 test-tls: build python-deps
 	$(SUITE_TIMEOUT) python3 scripts/tls_test.py --bin $(BIN)
+
+# dashboards/appliance.json: the fields Grafana needs, and every panel's queries against Debian's
+# Prometheus scraping the appliance under a small load.
+test-dashboard: build python-deps
+	$(SUITE_TIMEOUT) python3 scripts/dashboard_test.py --bin $(BIN)
 
 # Hostile requests (overflowing numbers, deep XML, unsigned headers, framing, slow bodies): the
 # server stays up, refuses each with the right 4xx and changes nothing.
@@ -107,7 +113,7 @@ test-fuzz: fuzz-build
 	$(FUZZ_ENV) $(SUITE_TIMEOUT) $(FUZZ_BIN) $$work/new $(FUZZ_CORPUS) -max_total_time=$(FUZZ_TEST_SECONDS) $(FUZZ_OPTIONS) \
 		-artifact_prefix=$$work/artifacts/ 2>&1 | grep -v '^#[0-9]'; exit $${PIPESTATUS[0]}
 
-test: deps lint test-swift test-contract test-s3 test-tls test-adversarial test-fuzz
+test: deps lint test-swift test-contract test-s3 test-tls test-dashboard test-adversarial test-fuzz
 
 # The code's shape, checked before the tests: `swift format` (the toolchain's; .swift-format has the
 # rules, 150 columns) finds nothing to change, and the ownership rules hold (scripts/ownership_figures.sh

@@ -50,6 +50,10 @@ import Testing
         #expect(metrics.contains("appliance_scrub_errors_total 1"))
         #expect(metrics.contains("appliance_scrub_unrepairable_total 0"))
         #expect(metrics.contains("appliance_scrub_last_completed_timestamp_seconds"))
+        // The dashboard's progress gauge: the last scrub checked all it set out to.
+        #expect(metrics.contains("appliance_scrub_running 0.0"))
+        #expect(metrics.contains("appliance_scrub_run_checked_bytes \(Double(2 * (3 << 20)))"))
+        #expect(metrics.contains("appliance_scrub_run_total_bytes \(Double(2 * (3 << 20)))"))
     }
 
     @Test func aSecondScrubIsRefusedWhileOneRuns() async throws {

@@ -103,6 +103,9 @@ enum EngineCollector {
         counter("appliance_scrub_errors_total", "Copies found bad (checksum, IO error, failed device) by scrubs and reads", scrub.errors, [])
         counter("appliance_scrub_repaired_total", "Bad copies rewritten from good ones (scrub and read repair)", scrub.repaired, [])
         counter("appliance_scrub_unrepairable_total", "Byte ranges no copy holds intact", scrub.unrepairable, [])
+        gauge("appliance_scrub_running", "1 while a scrub runs", scrub.running ? 1 : 0)
+        gauge("appliance_scrub_run_checked_bytes", "Bytes the running (or last) scrub has checked", scrub.runCheckedBytes)
+        gauge("appliance_scrub_run_total_bytes", "Bytes of copies the running (or last) scrub checks in all", scrub.runTotalBytes)
         registry.makeGauge(
             descriptor: .init(
                 metricName: "appliance_scrub_last_completed_timestamp_seconds", unitName: "", helpText: "When the last scrub finished (0: never)"),

@@ -18,6 +18,13 @@ package final class HTTPMetrics: Sendable {
         namespace: "appliance", subsystem: "http", metricName: "request_duration", unitName: "seconds",
         helpText: "HTTP request latency by route template and method")
 
+    nonisolated(unsafe) private static let s3Requests = MetricNameDescriptor(
+        namespace: "appliance", subsystem: "s3", metricName: "requests", unitName: "total",
+        helpText: "S3 requests by operation (PutObject, GetObject, ...) and status")
+    nonisolated(unsafe) private static let s3Latency = MetricNameDescriptor(
+        namespace: "appliance", subsystem: "s3", metricName: "request_duration", unitName: "seconds",
+        helpText: "S3 request latency by operation")
+
     package init() {}
 
     /// A gauge read at scrape time: name, help, labels, value.
@@ -69,6 +76,22 @@ package final class HTTPMetrics: Sendable {
             let made = (
                 registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
                 registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route), ("method", method)], buckets: Self.buckets)
+            )
+            cache[key] = made
+            return made
+        }
+        counter.increment()
+        histogram.recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// An S3 request, by its operation (S3Operation), beside its route's figures.
+    func recordS3(operation: String, status: Int, duration: Duration) {
+        let key = "s3 \(operation) \(status)"
+        let (counter, histogram) = handles.withLock { cache in
+            if let found = cache[key] { return found }
+            let made = (
+                registry.makeCounter(descriptor: Self.s3Requests, labels: [("operation", operation), ("status", String(status))]),
+                registry.makeDurationHistogram(descriptor: Self.s3Latency, labels: [("operation", operation)], buckets: Self.buckets)
             )
             cache[key] = made
             return made

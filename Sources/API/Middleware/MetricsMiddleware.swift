@@ -7,6 +7,8 @@ struct MetricsMiddleware: Middleware {
     let metrics: HTTPMetrics
     /// The listener's error answers (problem+json, or S3 XML).
     var errorResponse: @Sendable (any Error, RequestContext) -> HTTPResponse = { ErrorMapping.response(for: $0, context: $1) }
+    /// On the S3 listener: the request's operation, counted in the S3 families too.
+    var operation: (@Sendable (HTTPRequest, String) -> String)?
     /// Method labels are bounded: anything else is counted as `other`.
     static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -23,10 +25,7 @@ struct MetricsMiddleware: Middleware {
         } catch {
             response = errorResponse(error, context)
         }
-        let elapsed = ContinuousClock.now - start
-        metrics.record(
-            route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: response.status,
-            duration: elapsed)
+        record(request, context: context, status: response.status, duration: ContinuousClock.now - start)
         if context.logs(.debug) {
             context.logger.debug(
                 "request", metadata: ["method": "\(request.method)", "route": "\(context.route)", "status": "\(response.status)"])
@@ -35,8 +34,13 @@ struct MetricsMiddleware: Middleware {
     }
 
     func completed(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration) {
+        record(request, context: context, status: status, duration: duration)
+    }
+
+    private func record(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration) {
         metrics.record(
             route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: status,
             duration: duration)
+        if let operation { metrics.recordS3(operation: operation(request, context.route), status: status, duration: duration) }
     }
 }

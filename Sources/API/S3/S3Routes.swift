@@ -27,6 +27,7 @@ package enum S3Routes {
         var router = Router(errorResponse: errors)
         var metricsMiddleware = MetricsMiddleware(metrics: metrics)
         metricsMiddleware.errorResponse = errors
+        metricsMiddleware.operation = { S3Operation.name($0, route: $1) }
         router.use(metricsMiddleware)
         router.use(S3AuthMiddleware(store: keys))
         router.use(UploadLimitMiddleware(limits: uploads))

@@ -66,4 +66,8 @@ package struct ScrubCounters: Sendable, Equatable {
     package var unrepairable: Int64 = 0
     /// When the last scrub finished (seconds since 1970; 0: never).
     package var lastFinished: Double = 0
+    /// The scrub under way, or the last one: whether it runs, and its bytes checked of its total.
+    package var running = false
+    package var runCheckedBytes: Int64 = 0
+    package var runTotalBytes: Int64 = 0
 }

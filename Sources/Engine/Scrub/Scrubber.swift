@@ -61,7 +61,15 @@ final class Scrubber: Sendable {
     }
 
     var status: ScrubStatus { state.withLock { $0.status } }
-    var counters: ScrubCounters { state.withLock { $0.counters } }
+    var counters: ScrubCounters {
+        state.withLock {
+            var counters = $0.counters
+            counters.running = $0.status.state == .running
+            counters.runCheckedBytes = $0.status.checkedBytes
+            counters.runTotalBytes = $0.status.totalBytes
+            return counters
+        }
+    }
 
     /// Starts a scrub; `.scrubRunning` while one runs.
     func start(_ engine: Engine) throws(EngineError) -> ScrubStatus {
