@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-tls test-dashboard test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-tls test-console test-dashboard test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 gnutls 2>/dev/null; then \
@@ -20,7 +20,8 @@ system-deps:
 # and check the Grafana dashboard's queries against a real Prometheus.
 test-system-deps: system-deps
 	@need=""; \
-	for tool in strace rclone restic s3cmd openssl prometheus; do command -v $$tool >/dev/null || need="$$need $$tool"; done; \
+	for tool in strace rclone restic s3cmd openssl prometheus chromium; do command -v $$tool >/dev/null || need="$$need $$tool"; done; \
+	command -v chromedriver >/dev/null || need="$$need chromium-driver"; \
 	if [ -n "$$need" ]; then \
 		echo "installing$$need"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -28,7 +29,7 @@ test-system-deps: system-deps
 	fi
 
 python-deps:
-	@python3 -c "import schemathesis, prometheus_client, openapi_spec_validator, yaml, boto3, awscrt" 2>/dev/null && command -v aws >/dev/null || \
+	@python3 -c "import schemathesis, prometheus_client, openapi_spec_validator, yaml, boto3, awscrt, selenium" 2>/dev/null && command -v aws >/dev/null || \
 		python3 -m pip install -q -r scripts/requirements.txt
 
 deps: system-deps test-system-deps python-deps
@@ -63,6 +64,11 @@ test-s3: build python-deps
 # trusting the certificate, TLS 1.0/1.1 refused, a SIGHUP reload under load, start errors.
 test-tls: build python-deps
 	$(SUITE_TIMEOUT) python3 scripts/tls_test.py --bin $(BIN)
+
+# The web console in a real browser (Debian's chromium through chromium-driver, Selenium from
+# pip); screenshots of every page in .build/console-screenshots.
+test-console: build python-deps
+	$(SUITE_TIMEOUT) python3 scripts/console_test.py --bin $(BIN)
 
 # dashboards/appliance.json: the fields Grafana needs, and every panel's queries against Debian's
 # Prometheus scraping the appliance under a small load.
@@ -113,7 +119,7 @@ test-fuzz: fuzz-build
 	$(FUZZ_ENV) $(SUITE_TIMEOUT) $(FUZZ_BIN) $$work/new $(FUZZ_CORPUS) -max_total_time=$(FUZZ_TEST_SECONDS) $(FUZZ_OPTIONS) \
 		-artifact_prefix=$$work/artifacts/ 2>&1 | grep -v '^#[0-9]'; exit $${PIPESTATUS[0]}
 
-test: deps lint test-swift test-contract test-s3 test-tls test-dashboard test-adversarial test-fuzz
+test: deps lint test-swift test-contract test-s3 test-tls test-console test-dashboard test-adversarial test-fuzz
 
 # The code's shape, checked before the tests: `swift format` (the toolchain's; .swift-format has the
 # rules, 150 columns) finds nothing to change, and the ownership rules hold (scripts/ownership_figures.sh

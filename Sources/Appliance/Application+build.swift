@@ -4,10 +4,12 @@ import Engine
 import Foundation
 import Glibc
 import Logging
+import Synchronization
 
 struct Application: Sendable {
     let engine: Engine
     let server: HTTPServer
+    let console: Console
     /// The S3 listener (nil when off).
     let s3Server: HTTPServer?
     let logger: Logger
@@ -32,6 +34,7 @@ struct Application: Sendable {
     func shutdown() {
         s3Server?.shutdown()
         server.shutdown()
+        console.stop()
         engine.shutdown()
     }
 }
@@ -66,8 +69,13 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
         }
         let uploads = UploadLimits(config.uploadBounds)
+        let s3Port = Atomic<UInt16>(0)
+        let console = Console(
+            engine: engine, metrics: metrics,
+            settings: ConsoleSettings(
+                tls: tlsFiles != nil, s3Port: { config.s3Host == nil ? nil : s3Port.load(ordering: .acquiring) }, region: config.s3Region))
         let router = Routes.makeRouter(
-            engine: engine, token: token, metrics: metrics, keys: keys, metricsAuth: config.metricsAuth, uploads: uploads)
+            engine: engine, token: token, metrics: metrics, keys: keys, metricsAuth: config.metricsAuth, uploads: uploads, console: console)
         let server = HTTPServer(
             configuration: .init(
                 host: config.host, port: config.port, maxConnections: connections, eventThreads: config.httpThreads,
@@ -98,11 +106,14 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
                 server.shutdown()
                 throw error
             }
+            s3Port.store(s3.port, ordering: .releasing)
             let shown = s3Host.contains(":") ? "[\(s3Host)]" : s3Host
             logger.info("S3 endpoint listening on \(scheme)://\(shown):\(s3.port)", metadata: ["region": "\(config.s3Region)"])
             s3Server = s3
         }
-        return Application(engine: engine, server: server, s3Server: s3Server, logger: logger, tlsFiles: tlsFiles)
+        console.start()
+        logger.info("web console at \(scheme)://\(host):\(server.port)/ui/ (log in with the bearer token)")
+        return Application(engine: engine, server: server, console: console, s3Server: s3Server, logger: logger, tlsFiles: tlsFiles)
     } catch {
         engine.shutdown()
         throw error

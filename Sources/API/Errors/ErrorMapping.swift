@@ -27,6 +27,7 @@ package enum ErrorMapping {
             case .bodyTooSlow(let detail): return (408, "request-timeout", "Request Timeout", detail, [("Connection", "close")])
             case .unauthorized(let detail):
                 return (401, "unauthorized", "Unauthorized", detail, [("WWW-Authenticate", "Bearer realm=\"appliance\"")])
+            case .forbidden(let detail): return (403, "forbidden", "Forbidden", detail, [])
             case .notFound(let detail): return (404, "not-found", "Not Found", detail, [])
             case .methodNotAllowed(let allowed):
                 return (

@@ -10,6 +10,8 @@ package enum HTTPError: Error, Sendable, Equatable {
     /// The body came slower than the configured floor: the upload was cut and its space released.
     case bodyTooSlow(String)
     case unauthorized(String)
+    /// Authenticated, but not allowed (a console session whose key may not do this).
+    case forbidden(String)
     case notFound(String)
     case methodNotAllowed(allowed: [String])
     case payloadTooLarge(limit: Int)

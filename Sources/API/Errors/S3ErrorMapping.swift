@@ -64,7 +64,7 @@ package enum S3ErrorMapping {
                 return S3Error(
                     "RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period: \(detail)"
                 )
-            case .unauthorized(let detail): return .accessDenied(detail)
+            case .unauthorized(let detail), .forbidden(let detail): return .accessDenied(detail)
             case .notFound(let detail): return S3Error("NoSuchKey", 404, detail)
             case .methodNotAllowed(let allowed):
                 var s3 = S3Error("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")

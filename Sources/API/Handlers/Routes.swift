@@ -4,20 +4,36 @@ package import Engine
 package enum Routes {
     /// Builds the router with every route and the middleware chain.
     /// `metricsAuth`: /metrics needs the bearer token too.
+    /// With `console` (and `keys`), the web console's pages under /ui/ too.
     package static func makeRouter(
         engine: Engine, token: String, metrics: HTTPMetrics, keys: AccessKeyStore? = nil, metricsAuth: Bool = false,
-        uploads: UploadLimits = UploadLimits()
+        uploads: UploadLimits = UploadLimits(), console: Console? = nil
     ) -> Router {
         var router = Router()
         router.use(MetricsMiddleware(metrics: metrics))
         router.use(AuthMiddleware(token: token, guardsMetrics: metricsAuth))
         router.use(UploadLimitMiddleware(limits: uploads))
+        if let console { router.use(ConsoleGate(sessions: console.sessions)) }
+        register(engine: engine, metrics: metrics, keys: keys, in: &router)
+        if let console, let keys {
+            // The API the console calls in process: the same routes and checks, not counted twice.
+            var api = Router()
+            api.use(AuthMiddleware(token: token, guardsMetrics: metricsAuth))
+            register(engine: engine, metrics: metrics, keys: keys, in: &api)
+            ConsoleHandlers(
+                engine: engine, keys: keys, token: token, api: api, sessions: console.sessions, activity: console.activity,
+                settings: console.settings
+            ).register(in: &router)
+        }
+        return router
+    }
+
+    private static func register(engine: Engine, metrics: HTTPMetrics, keys: AccessKeyStore?, in router: inout Router) {
         HealthHandlers(engine: engine, metrics: metrics).register(in: &router)
         PoolHandlers(engine: engine).register(in: &router)
         DeviceHandlers(engine: engine).register(in: &router)
         VolumeHandlers(engine: engine, keys: keys).register(in: &router)
         ObjectHandlers(engine: engine).register(in: &router)
         if let keys { AccessKeyHandlers(keys: keys).register(in: &router) }
-        return router
     }
 }

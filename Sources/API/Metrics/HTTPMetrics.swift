@@ -1,6 +1,7 @@
 // HTTP request metrics, labelled by route template (never by raw path).
 import Engine
 import Prometheus
+import Synchronization
 
 package final class HTTPMetrics: Sendable {
     // nonisolated(unsafe): MetricNameDescriptor is an immutable struct of strings that lacks a Sendable annotation.
@@ -24,6 +25,9 @@ package final class HTTPMetrics: Sendable {
     nonisolated(unsafe) private static let s3Latency = MetricNameDescriptor(
         namespace: "appliance", subsystem: "s3", metricName: "request_duration", unitName: "seconds",
         helpText: "S3 request latency by operation")
+
+    /// Requests answered on both listeners since start (the console's activity graph).
+    let answered = Atomic<Int64>(0)
 
     package init() {}
 
@@ -70,6 +74,7 @@ package final class HTTPMetrics: Sendable {
     private let handles = Lock<[String: (Counter, DurationHistogram)]>([:])
 
     func record(route: String, method: String, status: Int, duration: Duration) {
+        answered.add(1, ordering: .relaxed)
         let key = "\(route) \(method) \(status)"
         let (counter, histogram) = handles.withLock { cache in
             if let found = cache[key] { return found }

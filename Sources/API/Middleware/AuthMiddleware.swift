@@ -22,9 +22,10 @@ struct AuthMiddleware: Middleware {
     }
 
     /// An unauthenticated request's body is not buffered (10,000 connections could otherwise pin
-    /// up to 1 MiB each before being told 401): on every path but /healthz, a body needs the token.
+    /// up to 1 MiB each before being told 401): on every path but /healthz and the console's, a
+    /// body needs the token. The console's own gate (ConsoleGate) asks for a session instead.
     func refusal(ofHead head: HTTPRequest) -> (any Error)? {
-        head.path == "/healthz" ? nil : check(head)
+        head.path == "/healthz" || head.path.hasPrefix("/ui/") ? nil : check(head)
     }
 
     private func guards(_ path: String) -> Bool {

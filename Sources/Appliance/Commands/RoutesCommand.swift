@@ -15,7 +15,10 @@ struct RoutesCommand: ParsableCommand {
         let engine = try Engine.open(dataDirectory: dir, logger: Logger(label: "routes"))
         defer { engine.shutdown() }
         let keys = try AccessKeyStore(engine: engine, keyFile: dir + "/" + ApplianceConfiguration.secretsKeyFileName)
-        let router = Routes.makeRouter(engine: engine, token: String(repeating: "x", count: 32), metrics: HTTPMetrics(), keys: keys)
+        let metrics = HTTPMetrics()
+        let console = Console(engine: engine, metrics: metrics, settings: ConsoleSettings(tls: false, s3Port: { nil }, region: "us-east-1"))
+        let router = Routes.makeRouter(
+            engine: engine, token: String(repeating: "x", count: 32), metrics: metrics, keys: keys, console: console)
         for route in router.routes { print("\(route.method) \(route.template)") }
     }
 }

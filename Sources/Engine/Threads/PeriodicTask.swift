@@ -2,7 +2,7 @@
 // expiry): a named thread that sleeps `period()` seconds on a condition, runs `tick`, and again,
 // until `stop` — which wakes it at once and waits for a tick under way, so nothing runs after the
 // catalog closes. A tick returning false ends the task (its engine is gone).
-final class PeriodicTask: Sendable {
+package final class PeriodicTask: Sendable {
     private struct State {
         var stopping = false
         var ended = false
@@ -11,7 +11,7 @@ final class PeriodicTask: Sendable {
     private let state = Lock(State())
 
     /// Starts the thread; the first tick comes after the first period.
-    init(name: String, period: @escaping @Sendable () -> Double, tick: @escaping @Sendable () -> Bool) {
+    package init(name: String, period: @escaping @Sendable () -> Double, tick: @escaping @Sendable () -> Bool) {
         BackgroundThread.start(name) { [state] in
             while !state.wait(seconds: period(), until: { $0.stopping }), tick() {}
             state.withLockWaking { $0.ended = true }
@@ -21,7 +21,7 @@ final class PeriodicTask: Sendable {
     /// No tick starts after this; waits up to `seconds` (nil: as long as it takes) for the one
     /// under way (true: it ended).
     @discardableResult
-    func stop(seconds: Double? = 30) -> Bool {
+    package func stop(seconds: Double? = 30) -> Bool {
         state.withLockWaking { $0.stopping = true }
         return state.wait(seconds: seconds) { $0.ended }
     }
