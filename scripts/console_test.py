@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s3_clients_test as base  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -78,7 +78,8 @@ def go(path: str) -> None:
 
 def wait_for(condition, what: str, timeout: float = 15):
     try:
-        return WebDriverWait(T.driver, timeout).until(condition)
+        # A page that is replaced while a condition reads it leaves stale elements: read again.
+        return WebDriverWait(T.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         raise Failure(f"timed out waiting for {what} (at {T.driver.current_url})") from None
 
@@ -214,6 +215,49 @@ def check_volumes() -> None:
     headers = [h for h in ("Reserved", "Dirty", "Cached", "Used") if h in text()]
     expect(len(headers) == 4, "the volumes table shows used, reserved, dirty and cached figures")
     shot("volumes")
+
+
+def check_paging_resize_delete() -> None:
+    begin("2b. paging, resize, delete a volume")
+    import json
+    status, _, _ = T.server.request("POST", "/v1/volumes", json.dumps({"name": "scratch", "capacity_bytes": 64 * MiB}).encode())
+    expect(status == 201, "volume scratch made through the API")
+    for i in range(130):
+        T.server.request("PUT", f"/v1/volumes/scratch/objects/many/k{i:03d}", b"x" * (i + 1))
+    go("/ui/volumes/scratch/objects?prefix=many%2F")
+    keys = [e.text for e in T.driver.find_elements(By.CSS_SELECTOR, "td.key")]
+    expect(len(keys) == 100 and keys[0] == "k000" and keys[-1] == "k099", "the first page lists 100 keys in order", f"{len(keys)}: {keys[:2]}..")
+    T.driver.find_element(By.LINK_TEXT, "Next page").click()
+    keys = [e.text for e in T.driver.find_elements(By.CSS_SELECTOR, "td.key")]
+    expect(len(keys) == 30 and keys[0] == "k100" and not T.driver.find_elements(By.LINK_TEXT, "Next page"),
+           "the next page lists the other 30 and no further page", f"{len(keys)}")
+    go("/ui/volumes")
+    row = T.driver.find_element(By.XPATH, "//tr[td/a[text()='scratch']]")
+    field = row.find_element(By.NAME, "capacity_bytes")
+    field.clear()
+    field.send_keys(str(128 * MiB))
+    row.find_element(By.XPATH, ".//button[text()='Resize']").click()
+    wait_for(lambda d: "Volume scratch resized" in text(), "the resized message")
+    _, _, body = T.server.request("GET", "/v1/volumes/scratch")
+    expect(json.loads(body)["capacity_bytes"] == 128 * MiB, "the volume's capacity is 128 MiB through the API")
+    row = T.driver.find_element(By.XPATH, "//tr[td/a[text()='scratch']]")
+    field = row.find_element(By.NAME, "capacity_bytes")
+    field.clear()
+    field.send_keys("10")
+    row.find_element(By.XPATH, ".//button[text()='Resize']").click()
+    wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, ".flash.error"), "the refusal of a capacity below what is used")
+    ok(f"a capacity below the volume's use is refused with the API's words: {T.driver.find_element(By.CSS_SELECTOR, '.flash.error').text!r}")
+    row = T.driver.find_element(By.XPATH, "//tr[td/a[text()='scratch']]")
+    row.find_element(By.XPATH, ".//button[text()='Delete']").click()
+    wait_for(EC.alert_is_present(), "the confirm dialog")
+    T.driver.switch_to.alert.dismiss()
+    expect(T.server.request("GET", "/v1/volumes/scratch")[0] == 200, "dismissing the confirm dialog deletes nothing")
+    row = T.driver.find_element(By.XPATH, "//tr[td/a[text()='scratch']]")
+    row.find_element(By.XPATH, ".//button[text()='Delete']").click()
+    wait_for(EC.alert_is_present(), "the confirm dialog")
+    T.driver.switch_to.alert.accept()
+    wait_for(lambda d: "Volume scratch deleted" in text(), "the deleted message")
+    expect(T.server.request("GET", "/v1/volumes/scratch")[0] == 404, "volume scratch and its 130 objects are gone")
 
 
 def check_objects() -> bytes:
@@ -481,6 +525,7 @@ def main() -> int:
         T.driver = browser()
         check_login()
         check_volumes()
+        check_paging_resize_delete()
         check_objects()
         check_escaping()
         check_csrf()

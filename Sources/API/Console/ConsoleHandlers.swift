@@ -208,7 +208,14 @@ struct ConsoleHandlers: Sendable {
             headers["content-type"] = "application/json"
         }
         let context = RequestContext(requestID: "console", logger: Logger(label: "console", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let response = api.respond(to: HTTPRequest(method: method, path: path, headers: headers, body: bytes), context: context)
+        // `path?name=value&...`: the query travels apart from the path, as MHD hands it over.
+        let parts = path.split(separator: "?", maxSplits: 1)
+        let query: [(name: String, value: String?)] = (parts.count > 1 ? parts[1].split(separator: "&") : []).map { pair in
+            let field = pair.split(separator: "=", maxSplits: 1)
+            return (String(field[0]), field.count > 1 ? String(field[1]) : nil)
+        }
+        let request = HTTPRequest(method: method, path: String(parts[0]), query: query, headers: headers, body: bytes)
+        let response = api.respond(to: request, context: context)
         let json = response.body.isEmpty ? nil : try? JSONSerialization.jsonObject(with: Data(response.body))
         var problem: String?
         if !(200..<300).contains(response.status) {
