@@ -101,9 +101,11 @@ struct ConsoleHandlers: Sendable {
         return try change(session, form)
     }
 
-    func render(_ title: String, _ template: String, _ data: [String: Any], session: ConsoleSessions.Session?, status: Int = 200, refresh: Int? = nil)
-        -> HTTPResponse
-    {
+    /// A page in the layout; `error` is a message for a page without a session (the login form's).
+    func render(
+        _ title: String, _ template: String, _ data: [String: Any], session: ConsoleSessions.Session?, status: Int = 200, refresh: Int? = nil,
+        error: String? = nil
+    ) -> HTTPResponse {
         var data = data
         var layout: [String: Any] = ["title": title]
         if let session {
@@ -124,6 +126,7 @@ struct ConsoleHandlers: Sendable {
             }
             if let flash = sessions.takeFlash(session.id) { layout["flash"] = ["text": flash.text, "isError": flash.isError] as [String: Any] }
         }
+        if let error { layout["flash"] = ["text": error, "isError": true] as [String: Any] }
         if let refresh { layout["refresh"] = refresh }
         layout["body"] = ConsoleTemplates.render(template, data)
         return Self.html(ConsoleTemplates.render("layout", layout), status: status)
@@ -147,11 +150,7 @@ struct ConsoleHandlers: Sendable {
     func loginPage(_ request: HTTPRequest, error: String?, status: Int = 200) -> HTTPResponse {
         if error == nil, sessions.session(for: request) != nil { return Self.redirect("/ui/") }
         let nonce = ConsoleSessions.randomToken()
-        var response = render("Log in", "login", ["csrf": nonce], session: nil, status: status)
-        if let error {
-            let flash = "<p class=\"flash error\" role=\"status\">\(SVGChart.escape(error))</p>"
-            response.body = Array(String(decoding: response.body, as: UTF8.self).replacingOccurrences(of: "<main>\n", with: "<main>\n" + flash).utf8)
-        }
+        var response = render("Log in", "login", ["csrf": nonce], session: nil, status: status, error: error)
         response.headers.append(("Set-Cookie", sessions.cookieHeader(ConsoleSessions.loginCookieName, nonce)))
         return response
     }

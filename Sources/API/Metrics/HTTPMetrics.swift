@@ -22,9 +22,6 @@ package final class HTTPMetrics: Sendable {
     nonisolated(unsafe) private static let s3Requests = MetricNameDescriptor(
         namespace: "appliance", subsystem: "s3", metricName: "requests", unitName: "total",
         helpText: "S3 requests by operation (PutObject, GetObject, ...) and status")
-    nonisolated(unsafe) private static let s3Latency = MetricNameDescriptor(
-        namespace: "appliance", subsystem: "s3", metricName: "request_duration", unitName: "seconds",
-        helpText: "S3 request latency by operation")
 
     /// Requests answered on both listeners since start (the console's activity graph).
     let answered = Atomic<Int64>(0)
@@ -70,39 +67,36 @@ package final class HTTPMetrics: Sendable {
     }
 
     /// The registry's metric objects for each label set, looked up once (the registry formats
-    /// labels on every make call).
-    private let handles = Lock<[String: (Counter, DurationHistogram)]>([:])
-
-    func record(route: String, method: String, status: Int, duration: Duration) {
-        answered.add(1, ordering: .relaxed)
-        let key = "\(route) \(method) \(status)"
-        let (counter, histogram) = handles.withLock { cache in
-            if let found = cache[key] { return found }
-            let made = (
-                registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
-                registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route), ("method", method)], buckets: Self.buckets)
-            )
-            cache[key] = made
-            return made
-        }
-        counter.increment()
-        histogram.recordNanoseconds(duration.nanoseconds)
+    /// labels on every make call): the route's counter and histogram, and on the S3 listener the
+    /// operation's counter, under one key and one lock.
+    private struct Handles {
+        var requests: Counter
+        var latency: DurationHistogram
+        var s3Requests: Counter?
     }
 
-    /// An S3 request, by its operation (S3Operation), beside its route's figures.
-    func recordS3(operation: String, status: Int, duration: Duration) {
-        let key = "s3 \(operation) \(status)"
-        let (counter, histogram) = handles.withLock { cache in
+    private let handles = Lock<[String: Handles]>([:])
+
+    /// A request answered: by route, method and status, and by S3 operation when `operation` is given.
+    func record(route: String, method: String, status: Int, duration: Duration, operation: String? = nil) {
+        answered.add(1, ordering: .relaxed)
+        let key = operation.map { "\(route) \(method) \(status) \($0)" } ?? "\(route) \(method) \(status)"
+        let found = handles.withLock { cache in
             if let found = cache[key] { return found }
-            let made = (
-                registry.makeCounter(descriptor: Self.s3Requests, labels: [("operation", operation), ("status", String(status))]),
-                registry.makeDurationHistogram(descriptor: Self.s3Latency, labels: [("operation", operation)], buckets: Self.buckets)
-            )
+            let made = Handles(
+                requests: registry.makeCounter(
+                    descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]),
+                latency: registry.makeDurationHistogram(
+                    descriptor: Self.latency, labels: [("route", route), ("method", method)], buckets: Self.buckets),
+                s3Requests: operation.map {
+                    registry.makeCounter(descriptor: Self.s3Requests, labels: [("operation", $0), ("status", String(status))])
+                })
             cache[key] = made
             return made
         }
-        counter.increment()
-        histogram.recordNanoseconds(duration.nanoseconds)
+        found.requests.increment()
+        found.latency.recordNanoseconds(duration.nanoseconds)
+        found.s3Requests?.increment()
     }
 }
 

@@ -40,7 +40,6 @@ struct MetricsMiddleware: Middleware {
     private func record(_ request: HTTPRequest, context: RequestContext, status: Int, duration: Duration) {
         metrics.record(
             route: context.route, method: Self.knownMethods.contains(request.method) ? request.method : "other", status: status,
-            duration: duration)
-        if let operation { metrics.recordS3(operation: operation(request, context.route), status: status, duration: duration) }
+            duration: duration, operation: operation?(request, context.route))
     }
 }

@@ -1,7 +1,6 @@
 // The S3 operation a request asks for, named as AWS names it (PutObject, ListObjectsV2, …): from
 // its method, its route template and the query's subresource, the way the handlers dispatch.
-// It labels `appliance_s3_requests_total` and `appliance_s3_request_duration_seconds`, a bounded
-// set of names ("Unknown" for requests that matched no route).
+// It labels `appliance_s3_requests_total`, a bounded set of names ("Unknown" for requests that matched no route).
 enum S3Operation {
     static func name(_ request: HTTPRequest, route: String) -> String {
         let has = { (name: String) in S3Handlers.has(request, name) }
