@@ -435,7 +435,12 @@ def check_keys() -> None:
     T.driver.find_element(By.NAME, "secret").send_keys(secret + Keys.ENTER)
     wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, "h1") and d.find_element(By.CSS_SELECTOR, "h1").text == "Overview", "the key's overview")
     nav = [a.text for a in T.driver.find_elements(By.CSS_SELECTOR, "nav a")]
-    expect("Devices" not in nav and "Access keys" not in nav, "a key's session has no devices or keys pages in its menu", str(nav))
+    expect("Devices" not in nav and "Access keys" not in nav and "Activity" not in nav,
+           "a key's session has no devices, keys or activity pages in its menu", str(nav))
+    expect("Pool capacity" not in text() and "Catalog copies" not in text() and key_id in text(),
+           "a key's overview shows its access, not the pool, its devices or catalog copies (S3 shows a key none of them)")
+    go("/ui/activity")
+    expect("for the administrator" in text(), "... and /ui/activity is for the administrator")
     go("/ui/devices")
     expect("for the administrator" in text(), "... and /ui/devices answers that it is for the administrator")
     go("/ui/volumes")

@@ -62,7 +62,7 @@ struct ConsoleHandlers: Sendable {
         registerObjects(in: &router)
         registerDevices(in: &router)
         registerKeys(in: &router)
-        router.add("GET", "/ui/activity") { request, _ in page(request, admin: false) { activityPage($0) } }
+        router.add("GET", "/ui/activity") { request, _ in page(request, admin: true) { activityPage($0) } }
     }
 
     // MARK: sessions and pages
@@ -119,7 +119,7 @@ struct ConsoleHandlers: Sendable {
             }
             let pages: [(String, String, Bool)] = [
                 ("/ui/", "Overview", false), ("/ui/volumes", "Volumes", false), ("/ui/devices", "Devices", true), ("/ui/keys", "Access keys", true),
-                ("/ui/activity", "Activity", false),
+                ("/ui/activity", "Activity", true),
             ]
             layout["nav"] = pages.filter { !$0.2 || session.principal == .admin }.map { href, label, _ in
                 ["href": href, "label": label, "current": href == currentPage(title)] as [String: Any]

@@ -30,6 +30,7 @@ extension ConsoleHandlers {
             "scrub_finished": scrub.finishedAt.map { $0.formatted(.iso8601) } ?? "never",
             "scrub_errors": scrub.errors, "scrub_repaired": scrub.repaired,
         ]
+        if case .key(let id) = session.principal { data["key_id"] = id }
         if scrub.state == .running, scrub.totalBytes > 0 {
             data["scrub_progress"] = "\(Self.bytes(scrub.checkedBytes)) of \(Self.bytes(scrub.totalBytes))"
         }

@@ -60,6 +60,14 @@ enum ConsoleTemplates {
         <p class="legend">{{#segments}}<span class="swatch {{kind}}"></span>{{title}} {{/segments}}</p>
         """,
         "overview": """
+        {{^admin}}
+        <section class="card">
+        <h2>Your access</h2>
+        <p>Logged in with access key <code>{{key_id}}</code>: {{volume_count}} volume(s) you may read. The pool, its devices and its activity are shown to the administrator only, as S3 shows them to no key.</p>
+        <p><a class="button" href="/ui/volumes">Volumes</a></p>
+        </section>
+        {{/admin}}
+        {{#admin}}
         <section class="card">
         <h2>Pool capacity</h2>
         {{{bar}}}
@@ -85,8 +93,9 @@ enum ConsoleTemplates {
         <section class="card">
         <h2>Scrub</h2>
         <p>State: <strong>{{scrub_state}}</strong>{{#scrub_progress}}, {{scrub_progress}} checked{{/scrub_progress}}. Last finished: {{scrub_finished}}. Errors found: {{scrub_errors}}, repaired: {{scrub_repaired}}.</p>
-        {{#admin}}<form method="post" action="/ui/scrub"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Start a scrub</button></form>{{/admin}}
+        <form method="post" action="/ui/scrub"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Start a scrub</button></form>
         </section>
+        {{/admin}}
         """,
         "volumes": """
         <div class="scroll"><table>
