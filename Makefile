@@ -147,12 +147,13 @@ bench-tools: system-deps python-deps
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 
 # Streams and the engine (bench.sh), small objects (bench_small.sh), a million objects (bench_scale.sh),
-# S3 beside the native API (bench_s3.py; make bench-s3 alone).
+# S3 beside the native API (bench_s3.py; make bench-s3 alone), HTTPS beside nginx's (bench_tls.sh).
 bench: bench-tools
 	BIN=.build/release/appliance bash scripts/bench.sh
 	BIN=.build/release/appliance bash scripts/bench_small.sh
 	BIN=.build/release/appliance bash scripts/bench_scale.sh
 	BIN=.build/release/appliance python3 scripts/bench_s3.py
+	BIN=.build/release/appliance bash scripts/bench_tls.sh
 
 bench-s3: bench-tools
 	BIN=.build/release/appliance python3 scripts/bench_s3.py

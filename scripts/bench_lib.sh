@@ -9,13 +9,15 @@ stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 30 s, then KILL
     wait "$pid" 2>/dev/null
 }
 
-# start_nginx_at DIR DAV(0|1): a throw-away nginx on a free loopback port, root DIR/www, with
-# WebDAV PUT/DELETE when DAV is 1 (as in ../shared/bench/anchors.sh); sets NGINX_PID NGINX_URL NGINX_WWW.
+# start_nginx_at DIR DAV(0|1) [CERT KEY]: a throw-away nginx on a free loopback port, root DIR/www, with
+# WebDAV PUT/DELETE when DAV is 1 (as in ../shared/bench/anchors.sh), over TLS (1.2 and 1.3) with
+# CERT and KEY; sets NGINX_PID NGINX_URL NGINX_WWW.
 start_nginx_at() {
-    local nd=$1 dav=$2 port location=""
+    local nd=$1 dav=$2 cert=${3:-} key=${4:-} port location="" tls="" scheme=http
     port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
     mkdir -p "$nd"/{www,body,logs,tmp}
     [[ $dav == 1 ]] && location='location / { dav_methods PUT DELETE; create_full_put_path on; dav_access user:rw group:r all:r; client_max_body_size 0; }'
+    [[ -n $cert ]] && { tls="ssl; ssl_certificate $cert; ssl_certificate_key $key; ssl_protocols TLSv1.2 TLSv1.3"; scheme=https; }
     cat >"$nd/nginx.conf" <<EOF
 # temporary config written by the benchmark scripts
 $([[ $EUID == 0 ]] && echo "user root;")
@@ -38,7 +40,7 @@ http {
     uwsgi_temp_path $nd/tmp/uwsgi;
     scgi_temp_path $nd/tmp/scgi;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port $tls;
         root $nd/www;
         $location
     }
@@ -49,11 +51,11 @@ EOF
     nginx -p "$nd" -c "$nd/nginx.conf" -e "$nd/logs/error.log" &
     NGINX_PID=$!
     for _ in $(seq 100); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && break
+        curl -s -k -o /dev/null --max-time 1 "$scheme://127.0.0.1:$port/" && break
         kill -0 "$NGINX_PID" 2>/dev/null || { log "nginx exited: $(tail -3 "$nd/logs/error.log")"; NGINX_PID=""; return 1; }
         sleep 0.1
     done
-    NGINX_URL="http://127.0.0.1:$port"
+    NGINX_URL="$scheme://127.0.0.1:$port"
     NGINX_WWW="$nd/www"
     log "nginx pid $NGINX_PID on $NGINX_URL (root $NGINX_WWW)"
 }
