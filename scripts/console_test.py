@@ -279,6 +279,9 @@ def check_objects() -> bytes:
     expect(status == 200 and "attachment" in headers.get("Content-Disposition", ""), "the download link answers as an attachment",
            f"{status} {headers.get('Content-Disposition')}")
     base.same_bytes("the downloaded bytes are the uploaded ones", data, got)
+    status, _, page = fetch(session_opener(), "GET", "/ui/volumes/no-such-volume/objects")
+    expect(status == 404 and b"no-such-volume" in page, "a volume that does not exist is a 404 page, in the API's words",
+           f"{status} {page[:200]!r}")
     status, _, _ = fetch(bare_opener(), "GET", urllib.parse.urlsplit(link).path)
     expect(status == 303, "without the session the download link sends to the login page, no bytes", str(status))
 

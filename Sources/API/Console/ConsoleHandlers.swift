@@ -77,7 +77,9 @@ struct ConsoleHandlers: Sendable {
         do {
             return try body(session)
         } catch {
-            return render("Error", "message", ["text": Self.describe(error), "back": "/ui/"], session: session, status: 500)
+            // The API's status and words for the same error (a volume that does not exist is a 404 page).
+            let (status, _, title, detail, _) = ErrorMapping.classify(error)
+            return render(title, "message", ["text": detail, "back": "/ui/"], session: session, status: status)
         }
     }
 
@@ -248,11 +250,6 @@ struct ConsoleHandlers: Sendable {
         HTTPResponse(
             status: 200, headers: [("Content-Type", type), ("Cache-Control", "max-age=300"), ("X-Content-Type-Options", "nosniff")],
             body: Array(text.utf8))
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? EngineError { return "\(error)" }
-        return "\(error)"
     }
 
     /// 1.5 GiB, 300 KiB, 12 B.

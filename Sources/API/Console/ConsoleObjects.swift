@@ -121,7 +121,11 @@ extension ConsoleHandlers {
             return refuse("A share link lasts from 1 second to 7 days.")
         }
         guard may(.read, volume, session) else { return refuse("This access key may not read \(volume).") }
-        try engine.openObject(volume: volume, key: key).close()  // It exists (a 404 page otherwise).
+        do {
+            try engine.openObject(volume: volume, key: key).close()
+        } catch {
+            return refuse("No object \(key) in \(volume): \(ErrorMapping.classify(error).3)")
+        }
         // Signed by the session's own key, or for the admin by a read-only key kept for share links.
         let signer: AccessKey
         switch session.principal {
