@@ -40,29 +40,25 @@ struct MHD_Daemon *appliance_mhd_start(const char *host, uint16_t port, int tls,
     } else {
         return NULL;
     }
-    if (tls) {
-        if (!appliance_tls_installed()) return NULL;
-        return MHD_start_daemon(flags | MHD_USE_TLS, port, NULL, NULL, handler, handler_cls,
-                                MHD_OPTION_SOCK_ADDR, addr,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit,
-                                MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout,
-                                MHD_OPTION_CONNECTION_LIMIT, connection_limit,
-                                MHD_OPTION_THREAD_POOL_SIZE, event_threads,
-                                MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
-                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-                                MHD_OPTION_HTTPS_CERT_CALLBACK, appliance_tls_retrieve,
-                                MHD_OPTION_HTTPS_PRIORITIES, appliance_tls_priorities,
-                                MHD_OPTION_END);
+    /* The options both kinds of daemon take; a TLS daemon adds its certificate callback and
+       priorities (the HTTPS options must not reach a plain one: 0.9.75 reads them only under TLS). */
+#define APPLIANCE_MHD_OPTIONS                                                   \
+    MHD_OPTION_SOCK_ADDR, addr,                                                 \
+    MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit,                \
+    MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout,                          \
+    MHD_OPTION_CONNECTION_LIMIT, connection_limit,                              \
+    MHD_OPTION_THREAD_POOL_SIZE, event_threads,                                 \
+    MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,                      \
+    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL
+    if (!tls) {
+        return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls, APPLIANCE_MHD_OPTIONS, MHD_OPTION_END);
     }
-    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
-                            MHD_OPTION_SOCK_ADDR, addr,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit,
-                            MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout,
-                            MHD_OPTION_CONNECTION_LIMIT, connection_limit,
-                            MHD_OPTION_THREAD_POOL_SIZE, event_threads,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
-                            MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+    if (!appliance_tls_installed()) return NULL;
+    return MHD_start_daemon(flags | MHD_USE_TLS, port, NULL, NULL, handler, handler_cls, APPLIANCE_MHD_OPTIONS,
+                            MHD_OPTION_HTTPS_CERT_CALLBACK, appliance_tls_retrieve,
+                            MHD_OPTION_HTTPS_PRIORITIES, appliance_tls_priorities,
                             MHD_OPTION_END);
+#undef APPLIANCE_MHD_OPTIONS
 }
 
 uint16_t appliance_mhd_bound_port(struct MHD_Daemon *daemon) {

@@ -104,6 +104,7 @@ final class ConsoleSessions: Sendable {
     /// 32 random bytes, hex.
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return bytes.withUnsafeBytes { SigV4.hex($0) }
     }
 }
