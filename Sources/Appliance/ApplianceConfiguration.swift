@@ -37,6 +37,8 @@ struct ApplianceConfiguration: Sendable {
     var s3Host: String? = "127.0.0.1"
     var s3Port: UInt16 = 9000
     var s3Region = "us-east-1"
+    /// Virtual-host-style S3 addressing under this domain (nil: path-style only).
+    var s3Domain: String?
     /// Capacity of buckets created through S3 (0: the pool's capacity then).
     var s3BucketCapacity: Int64 = 0
     var s3BucketReplicas: Int64 = 1

@@ -91,7 +91,9 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             metadata: ["pool": "\(engine.poolUUID.uuidString.lowercased())", "metrics_auth": "\(config.metricsAuth ? "on" : "off")"])
         var s3Server: HTTPServer?
         if let s3Host = config.s3Host {
-            let settings = S3Settings(region: config.s3Region, bucketCapacity: config.s3BucketCapacity, bucketReplicas: config.s3BucketReplicas)
+            let settings = S3Settings(
+                region: config.s3Region, bucketCapacity: config.s3BucketCapacity, bucketReplicas: config.s3BucketReplicas,
+                domain: config.s3Domain)
             let s3 = HTTPServer(
                 configuration: .init(
                     host: s3Host, port: config.s3Port, maxConnections: connections, eventThreads: config.httpThreads,
@@ -108,7 +110,9 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             }
             s3Port.store(s3.port, ordering: .releasing)
             let shown = s3Host.contains(":") ? "[\(s3Host)]" : s3Host
-            logger.info("S3 endpoint listening on \(scheme)://\(shown):\(s3.port)", metadata: ["region": "\(config.s3Region)"])
+            logger.info(
+                "S3 endpoint listening on \(scheme)://\(shown):\(s3.port)",
+                metadata: ["region": "\(config.s3Region)", "virtual_host_domain": "\(config.s3Domain ?? "none")"])
             s3Server = s3
         }
         console.start()

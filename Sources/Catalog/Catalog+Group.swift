@@ -30,9 +30,10 @@ package struct CatalogTransaction {
     /// `Catalog.completeUpload`, inside this transaction.
     package func completeUpload(
         uploadID: String, now: Date,
-        choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String])
+        choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String]),
+        validate: (_ replacing: ObjectRecord?) throws -> Void = { _ in }
     ) throws -> UploadCompletion {
-        try Catalog.completeUpload(db, retiring, uploadID: uploadID, now: now, choose: choose)
+        try Catalog.completeUpload(db, retiring, uploadID: uploadID, now: now, choose: choose, validate: validate)
     }
 
     /// `Catalog.abortUpload`, inside this transaction.

@@ -148,7 +148,8 @@ extension Catalog {
     /// again (`retried`).
     static func completeUpload(
         _ db: Database, _ retiring: Retiring, uploadID: String, now: Date,
-        choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String])
+        choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String]),
+        validate: (_ replacing: ObjectRecord?) throws -> Void = { _ in }
     ) throws -> UploadCompletion {
         let upload = try UploadRecord.fetchOne(db, key: uploadID)
         if let upload, let etag = upload.completedETag {
@@ -178,6 +179,7 @@ extension Catalog {
             }
         }
         let existing = try object(db, volumeID: upload.volumeId, key: upload.key)
+        try validate(existing?.record)
         var freedInline: [Int64] = []
         if let existing {
             let replicas = existing.extents.flatMap(\.replicas)

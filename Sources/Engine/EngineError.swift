@@ -53,8 +53,10 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case scrubRunning
     /// A volume holds as many open multipart uploads as it may.
     case tooManyUploads(volume: String, limit: Int)
-    /// A read's or copy's conditions (If-Match and the others) do not hold for the version found.
+    /// A read's, copy's or write's conditions (If-Match and the others) do not hold for the version found.
     case conditionNotMet(String)
+    /// A range (of a copy's source) that starts or ends past the object's `size` bytes.
+    case rangeNotSatisfiable(field: String, size: Int64)
 
     package var kind: Kind {
         switch self {
@@ -73,6 +75,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io: .io
         case .catalog: .internal
         case .conditionNotMet: .precondition
+        case .rangeNotSatisfiable: .range
         }
     }
 
@@ -126,6 +129,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .tooManyUploads(let volume, let limit):
             "volume \(volume) holds \(limit) open multipart uploads, the most it may (--multipart-max-open); complete or abort some first (ListMultipartUploads lists them)"
         case .conditionNotMet(let detail): detail
+        case .rangeNotSatisfiable(let field, let size): "\(field) is not within the source: it holds \(size) bytes"
         }
     }
 }

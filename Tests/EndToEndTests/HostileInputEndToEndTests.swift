@@ -21,7 +21,8 @@ import Testing
         let s3 = try S3Client(app)
         #expect(try s3.request("PUT", "/deep").status == 200)
 
-        let delete = try s3.request("POST", "/deep", query: [("delete", nil)], body: Self.nested(20_000, root: "Delete", leaf: "Object"))
+        let deep = Self.nested(20_000, root: "Delete", leaf: "Object")
+        let delete = try s3.request("POST", "/deep", query: [("delete", nil)], body: deep, headers: [S3Client.contentMD5(deep)])
         Self.expectMalformed(delete, "DeleteObjects")
 
         let created = try s3.request("POST", "/deep/big", query: [("uploads", nil)])
@@ -39,7 +40,7 @@ import Testing
         #expect(try await app.request("GET", "/healthz").status == 200)
         #expect(try s3.request("PUT", "/deep/k", body: [1, 2, 3]).status == 200)
         let body = Array("<Delete><Object><Key>k</Key></Object></Delete>".utf8)
-        let deleted = try s3.request("POST", "/deep", query: [("delete", nil)], body: body)
+        let deleted = try s3.request("POST", "/deep", query: [("delete", nil)], body: body, headers: [S3Client.contentMD5(body)])
         #expect(deleted.status == 200 && deleted.text.contains("<Deleted><Key>k</Key></Deleted>"), "\(deleted.text)")
         #expect(try s3.request("POST", "/deep/big", query: [("uploadId", uploadID)]).status != 200)  // An empty body is malformed too.
         #expect(app.process.isRunning)

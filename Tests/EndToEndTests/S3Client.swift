@@ -42,8 +42,14 @@ struct S3Client {
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 { digest.map { String(format: "%02x", $0) }.joined() }
 
-    /// Sends a signed request for `path` (decoded, e.g. "/bucket/e\u{301}/a") and `query` (decoded).
-    func request(_ method: String, _ path: String, query: [(String, String?)] = [], body: [UInt8] = []) throws -> HTTPResult {
+    /// `Content-MD5` of a body, as DeleteObjects needs it.
+    static func contentMD5(_ body: [UInt8]) -> (String, String) { ("Content-MD5", Data(Insecure.MD5.hash(data: body)).base64EncodedString()) }
+
+    /// Sends a signed request for `path` (decoded, e.g. "/bucket/e\u{301}/a") and `query` (decoded);
+    /// `headers` are sent as they are, unsigned (none of them x-amz-*).
+    func request(
+        _ method: String, _ path: String, query: [(String, String?)] = [], body: [UInt8] = [], headers extra: [(String, String)] = []
+    ) throws -> HTTPResult {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -65,10 +71,11 @@ struct S3Client {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
         }
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
-        let headers = [
-            ("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash),
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=\(accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"),
-        ]
+        let headers =
+            [
+                ("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash),
+                ("Authorization", "AWS4-HMAC-SHA256 Credential=\(accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"),
+            ] + extra
         let target = uri + (canonicalQuery.isEmpty ? "" : "?" + canonicalQuery)
         let response = try HTTPConnection(port: port, timeout: 120).exchange(method, target, headers: headers, body: body)
         return HTTPResult(status: response.status, headers: response.headers, body: Data(response.body))

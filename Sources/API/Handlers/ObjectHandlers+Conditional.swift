@@ -1,5 +1,5 @@
 // Conditional requests: the native API's If-Match / If-None-Match headers as the Engine's
-// ReadConditions (evaluated there). An entity tag matches only in its quoted form, as sent in ETag.
+// ReadConditions and WriteConditions (evaluated there). An entity tag matches only in its quoted form, as sent in ETag.
 import Engine
 import Foundation
 
@@ -31,5 +31,13 @@ extension ObjectHandlers {
     /// The native API's conditions: If-Match and If-None-Match.
     static func conditions(_ request: HTTPRequest) -> ReadConditions {
         ReadConditions(ifMatch: request.header("if-match").map { tags($0) }, ifNoneMatch: request.header("if-none-match").map { tags($0) })
+    }
+
+    /// A write's If-Match and If-None-Match (`If-None-Match: *`: create only); with
+    /// `unquotedToo`, bare ETags count too (S3 clients send both).
+    static func writeConditions(_ request: HTTPRequest, unquotedToo: Bool = false) -> WriteConditions {
+        WriteConditions(
+            ifMatch: request.header("if-match").map { tags($0, unquotedToo: unquotedToo) },
+            ifNoneMatch: request.header("if-none-match").map { tags($0, unquotedToo: unquotedToo) })
     }
 }

@@ -160,7 +160,7 @@ package struct ObjectHandlers {
         if !context.mayBlock { try onLoop(engine, context, length: mustOpenBeforeBody(request) ? length : nil) }
         let upload = try engine.openWrite(
             volume: context.parameter("name"), key: context.parameter("key"),
-            WriteOptions(io: mode, sync: sync, length: length, contentType: contentType))
+            WriteOptions(io: mode, sync: sync, length: length, contentType: contentType, conditions: writeConditions(request)))
         return UploadSink(target: upload, volume: context.parameter("name"), expectedMD5: md5, expectedSHA256: sha256, created: 201, md5ETag: true)
     }
 

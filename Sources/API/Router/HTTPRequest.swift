@@ -1,8 +1,11 @@
 // A request as the router sees it: independent of libmicrohttpd.
 package struct HTTPRequest: Sendable {
     package var method: String
-    /// The path as sent (still percent-encoded), without the query.
+    /// The path routed (still percent-encoded), without the query: as sent, or with the bucket a
+    /// virtual-host-style S3 request names in its Host header put first (`/bucket/key`).
     package var path: String
+    /// The path as sent (what a SigV4 signature covers).
+    package var sentPath: String
     /// Query arguments in order, raw (percent-encoded); a value is nil for `?flag` without `=`.
     package var query: [(name: String, value: String?)]
     /// Header names lowercased.
@@ -19,6 +22,7 @@ package struct HTTPRequest: Sendable {
     package init(method: String, path: String, query: [(name: String, value: String?)], lowercasedHeaders headers: [String: String], body: [UInt8]) {
         self.method = method
         self.path = path
+        self.sentPath = path
         self.query = query
         self.headers = headers
         self.body = body

@@ -147,6 +147,13 @@ package struct Router: Sendable {
         self.errorResponse = errorResponse
     }
 
+    /// The path a request is routed by, from the path as sent and its Host header (nil: as sent):
+    /// S3's virtual-host-style addressing puts the bucket named in the host first.
+    package var pathForHost: (@Sendable (_ sentPath: String, _ host: String?) -> String?)?
+
+    /// The path `sentPath` is routed by.
+    package func routedPath(_ sentPath: String, host: String?) -> String { pathForHost?(sentPath, host) ?? sentPath }
+
     package mutating func add(_ method: String, _ template: String, inline: Bool = false, _ handler: @escaping Handler) {
         append(Route(method: method, template: template, action: .respond(handler), inline: inline))
     }

@@ -62,17 +62,28 @@ extension S3Handlers {
             throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Engine.maxPartNumber), inclusive")
         }
         let from = try copySourceReadable(context, source)
-        let rangeHeader = request.header("x-amz-copy-source-range")
+        let range = try request.header("x-amz-copy-source-range").map(Self.copySourceRange)
         let part = try engine.copyPart(
             from: from, if: Self.conditions(request, prefix: "x-amz-copy-source-"),
-            range: { size in
-                guard let range = rangeHeader else { return (0, size) }
-                guard case .partial(let first, let last) = ObjectHandlers.parseRange(range, size: size), range.contains("-"),
-                    !range.hasPrefix("bytes=-"), let end = WireNumber.bounded(range.split(separator: "-").last ?? ""), end < size
-                else { return nil }
+            range: { size throws(EngineError) in
+                guard let (first, last) = range else { return (0, size) }
+                // A well-formed range outside the source: InvalidRange, as S3 answers.
+                guard last < size else { throw .rangeNotSatisfiable(field: "x-amz-copy-source-range", size: size) }
                 return (first, last - first + 1)
             }, to: (bucket, key), uploadID: uploadID, number: number, digest: MD5Digest())
         return Self.copyResult("CopyPartResult", part)
+    }
+
+    /// `x-amz-copy-source-range: bytes=first-last`, both offsets given, first ≤ last.
+    static func copySourceRange(_ header: String) throws(S3Error) -> (first: Int64, last: Int64) {
+        let value = header.trimmingCharacters(in: .whitespaces)
+        let bounds = value.hasPrefix("bytes=") ? value.dropFirst(6).split(separator: "-", omittingEmptySubsequences: false) : []
+        guard bounds.count == 2, let first = WireNumber.bounded(bounds[0]), let last = WireNumber.bounded(bounds[1]), first <= last else {
+            throw .invalidArgument(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+            )
+        }
+        return (first, last)
     }
 }
 

@@ -47,7 +47,8 @@ extension S3Handlers {
         let upload = try? engine.upload(volume: bucket, key: key, id: uploadID)
         let algorithm = upload?.checksumAlgorithm.flatMap(S3ChecksumAlgorithm.init(name:))
         let (object, _) = try engine.completeUpload(
-            volume: bucket, key: key, uploadID: uploadID, parts: parts, minimumPartSize: Self.minimumPartSize
+            volume: bucket, key: key, uploadID: uploadID, parts: parts, minimumPartSize: Self.minimumPartSize,
+            conditions: Self.writeConditions(request)
         ) { chosen in
             var md5 = Insecure.MD5()
             for part in chosen { md5.update(data: Data(hex: part.etag) ?? Data(part.etag.utf8)) }

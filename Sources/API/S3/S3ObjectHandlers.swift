@@ -104,7 +104,10 @@ extension S3Handlers {
         let partNumber = try Self.query(request, "partNumber")
         if (uploadID == nil) != (partNumber == nil) { throw S3Error.invalidArgument("UploadPart needs both uploadId and partNumber") }
         if let source = request.header("x-amz-copy-source") {
-            return CopySink { [self] in
+            // The copy runs when the (empty) body is finished, on a worker: it may wait there.
+            var context = context
+            context.mayBlock = true
+            return CopySink { [self, context] in
                 if let uploadID, let partNumber {
                     return try copyPart(request, context, bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, source: source)
                 }
@@ -137,7 +140,10 @@ extension S3Handlers {
         let metadata = try Self.metadata(from: request)
         // Durable before the answer, buffered (a small one stays cached for reads), as the native API's default.
         let upload = try engine.openWrite(
-            volume: bucket, key: key, WriteOptions(io: .buffered, sync: true, length: length, contentType: contentType, metadata: metadata))
+            volume: bucket, key: key,
+            WriteOptions(
+                io: .buffered, sync: true, length: length, contentType: contentType, metadata: metadata,
+                conditions: Self.writeConditions(request)))
         return S3BodySink(writer: .object(upload), expectations: expectations) { info, checksums in Self.putAnswer(info, checksums) }
     }
 
@@ -218,6 +224,10 @@ extension S3Handlers {
     func deleteObjects(_ request: HTTPRequest, _ context: RequestContext, bucket: String) throws -> HTTPResponse {
         try require(.write, bucket, context)
         _ = try engine.volume(named: bucket)
+        // S3 requires the body's integrity proven: a Content-MD5 or an x-amz-checksum-* header.
+        guard request.header("content-md5") != nil || S3ChecksumAlgorithm.allCases.contains(where: { request.header($0.header) != nil }) else {
+            throw S3Error.invalidRequest("Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header)")
+        }
         if let md5 = request.header("content-md5") {
             guard Data(base64Encoded: md5.trimmingCharacters(in: .whitespaces)) == Data(Insecure.MD5.hash(data: request.body)) else {
                 throw S3Error.badDigest("The Content-MD5 you specified did not match what we received.")

@@ -43,11 +43,15 @@ extension S3Handlers {
         return principal
     }
 
-    /// The signer may do `needed` in `bucket`. A bucket that does not exist is NoSuchBucket to a
-    /// key allowed on every bucket, AccessDenied to any other (names are not disclosed).
+    /// The signer may do `needed` in `bucket`. A bucket that does not exist is NoSuchBucket to
+    /// any valid key, as S3 answers (bucket names are public there); AccessDenied is for a bucket
+    /// that exists and the key may not use.
     @discardableResult
     func require(_ needed: AccessKey.Permission, _ bucket: String, _ context: RequestContext) throws -> S3Principal {
         let principal = try principal(context)
+        // On an event loop only memory is asked: a name it does not hold is looked up by a worker.
+        guard let exists = try engine.volumeExists(named: bucket, mayWait: context.mayBlock) else { throw NeedsWorker() }
+        guard exists else { throw EngineError.volumeNotFound(name: bucket) }
         let current = keys.key(id: principal.key.id) ?? principal.key
         guard let granted = current.permission(on: bucket), granted >= needed else {
             throw S3Error.accessDenied(
@@ -57,26 +61,35 @@ extension S3Handlers {
         return principal
     }
 
+    /// A PutObject's or Complete's If-Match / If-None-Match (ETags quoted or bare); If-Match on a
+    /// key that has no object is NoSuchKey, as S3 answers.
+    static func writeConditions(_ request: HTTPRequest) -> WriteConditions {
+        var conditions = ObjectHandlers.writeConditions(request, unquotedToo: true)
+        conditions.absentIsNotFound = true
+        return conditions
+    }
+
     /// Headers stored with an object and returned by GET/HEAD.
     static let storedHeaders = ["cache-control", "content-disposition", "content-encoding", "content-language", "expires"]
     static let maxMetadataBytes = 2048
 
-    /// The stored headers and `x-amz-meta-*` of an upload (names lower-cased).
+    /// The stored headers and `x-amz-meta-*` of an upload (names lower-cased), values as sent: a
+    /// header sent twice keeps both values in order (joined by ",", as HTTP joins them), user
+    /// metadata with an empty value is kept (an empty standard header says nothing and is not).
     static func metadata(from request: HTTPRequest) throws(S3Error) -> [String: String] {
         var metadata: [String: String] = [:]
-        for (name, value) in request.headers {
-            if name.hasPrefix("x-amz-meta-") {
-                metadata[name] = value
-            } else if storedHeaders.contains(name) {
-                // aws-chunked is how the body was sent, not what the object is.
-                let kept =
-                    name == "content-encoding"
-                    ? value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0 != "aws-chunked" && !$0.isEmpty }
-                        .joined(separator: ",")
-                    : value
-                if !kept.isEmpty { metadata[name] = kept }
+        for (name, value) in request.headers where name.hasPrefix("x-amz-meta-") || storedHeaders.contains(name) {
+            metadata[name] = metadata[name].map { $0 + "," + value } ?? value
+        }
+        if let encoding = metadata["content-encoding"] {
+            // aws-chunked is how the body was sent, not what the object is: only it is taken out.
+            let codings = encoding.split(separator: ",", omittingEmptySubsequences: false)
+            let chunked = { (coding: Substring) in coding.trimmingCharacters(in: .whitespaces).lowercased() == "aws-chunked" }
+            if codings.contains(where: chunked) {
+                metadata["content-encoding"] = codings.filter { !chunked($0) }.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ",")
             }
         }
+        for name in storedHeaders where metadata[name]?.trimmingCharacters(in: .whitespaces).isEmpty == true { metadata[name] = nil }
         let size = metadata.filter { $0.key.hasPrefix("x-amz-meta-") }.reduce(0) { $0 + $1.key.utf8.count - 11 + $1.value.utf8.count }
         guard size <= maxMetadataBytes else {
             throw S3Error("MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size (\(maxMetadataBytes) bytes).")

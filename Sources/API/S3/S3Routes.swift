@@ -1,4 +1,5 @@
-// The S3 listener's route table: path-style addressing (`/bucket/key`), one route per path shape
+// The S3 listener's route table: path-style addressing (`/bucket/key`; virtual-host-style is
+// routed as path-style, S3VirtualHost.swift), one route per path shape
 // and method, each dispatching on the query's subresource (`?uploads`, `?uploadId=`, `?delete`,
 // `?location`, …). Errors are S3 XML (S3ErrorMapping). Every route runs on a worker: each reads
 // the catalog or waits on a commit (a PUT's head is checked on the loop first).
@@ -11,8 +12,12 @@ package struct S3Settings: Sendable {
     /// Capacity of a bucket created through S3 (a thin volume); 0: the pool's capacity then.
     package var bucketCapacity: Int64
     package var bucketReplicas: Int64
+    /// Virtual-host-style addressing: a request to `bucket.<domain>` is for that bucket (the
+    /// domain itself, and any other host, are path-style). nil: path-style only.
+    package var domain: String?
 
-    package init(region: String = "us-east-1", bucketCapacity: Int64 = 0, bucketReplicas: Int64 = 1) {
+    package init(region: String = "us-east-1", bucketCapacity: Int64 = 0, bucketReplicas: Int64 = 1, domain: String? = nil) {
+        self.domain = domain.map { $0.lowercased() }
         self.region = region
         self.bucketCapacity = bucketCapacity
         self.bucketReplicas = bucketReplicas
@@ -25,6 +30,7 @@ package enum S3Routes {
     ) -> Router {
         let errors: @Sendable (any Error, RequestContext) -> HTTPResponse = { S3ErrorMapping.response(for: $0, context: $1) }
         var router = Router(errorResponse: errors)
+        if let domain = settings.domain { router.pathForHost = { path, host in S3VirtualHost.path(path, host: host, domain: domain) } }
         var metricsMiddleware = MetricsMiddleware(metrics: metrics)
         metricsMiddleware.errorResponse = errors
         metricsMiddleware.operation = { S3Operation.name($0, route: $1) }

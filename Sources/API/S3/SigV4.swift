@@ -212,7 +212,7 @@ package enum SigV4 {
         out.reserveCapacity(512)
         out += request.method.utf8
         out.append(10)
-        guard appendCanonicalURI(rawPath: request.path, to: &out) else { return nil }
+        guard appendCanonicalURI(rawPath: request.sentPath, to: &out) else { return nil }
         out.append(10)
         if request.query.contains(where: { $0.name != excludingQuery }) {
             guard let query = canonicalQuery(request.query, excluding: excludingQuery) else { return nil }

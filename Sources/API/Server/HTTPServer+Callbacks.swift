@@ -188,13 +188,13 @@ extension HTTPServer {
     /// or sending a large body, is answered here (a refusal certain from memory). Opening an
     /// upload reads the catalog, so a worker opens it.
     private func head(_ state: RequestState, connection: OpaquePointer, rawURL: String?, url: String, method: String) -> MHD_Result {
-        // Routed once: the resolution travels with the request to the loop or a worker.
-        let resolution = router.resolve(method: method, path: url)
-        state.resolution = resolution
-        // The head's framing first: a refusal here is answered now and the connection closed.
         func header(_ name: String) -> String? {
             MHD_lookup_connection_value(connection, appliance_mhd_header_kind, name).map { String(cString: $0) }
         }
+        // Routed once: the resolution travels with the request to the loop or a worker.
+        let resolution = router.resolve(method: method, path: router.routedPath(url, host: header("Host")))
+        state.resolution = resolution
+        // The head's framing first: a refusal here is answered now and the connection closed.
         switch RequestFraming.check(
             target: rawURL, contentLength: header("Content-Length"),
             transferEncoding: header("Transfer-Encoding"), bodyLimit: resolution.streamsBody ? nil : configuration.maxBodyBytes)
@@ -418,12 +418,14 @@ extension HTTPServer {
     }
 
     private func makeRequest(_ connection: OpaquePointer, method: String, url: String, body: [UInt8]) -> HTTPRequest {
-        HTTPRequest(
+        var request = HTTPRequest(
             method: method, path: url, query: values(connection, appliance_mhd_query_kind, collectPairs).pairs.map { ($0.0, $0.1) },
             lowercasedHeaders: Dictionary(
                 values(connection, appliance_mhd_header_kind, collectHeaders).pairs.map { ($0.0, $0.1 ?? "") },
                 uniquingKeysWith: { a, b in a + "," + b }),
             body: body)
+        request.path = router.routedPath(url, host: request.header("host"))
+        return request
     }
 
     private func values(_ connection: OpaquePointer, _ kind: MHD_ValueKind, _ collect: MHD_KeyValueIterator) -> PairBox {
@@ -463,7 +465,9 @@ extension HTTPServer {
         }
         guard let mhdResponse else { return mhdNo }
         defer { MHD_destroy_response(mhdResponse) }
-        for (name, value) in response.headers { _ = MHD_add_response_header(mhdResponse, name, value) }
+        // libmicrohttpd refuses an empty value (user metadata may be empty): a lone space is sent,
+        // which every client trims away (whitespace around a field value is not part of it).
+        for (name, value) in response.headers { _ = MHD_add_response_header(mhdResponse, name, value.isEmpty ? " " : value) }
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }
 }

@@ -73,6 +73,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Region name the S3 endpoint reports (env APPLIANCE_S3_REGION; default us-east-1; signatures for any region are accepted).")
     var s3Region: String?
 
+    @Option(
+        help:
+            "Domain for virtual-host-style S3 requests: a Host of BUCKET.DOMAIN addresses BUCKET (env APPLIANCE_S3_DOMAIN; default none: path-style only)."
+    )
+    var s3Domain: String?
+
     @Option(help: "Capacity in bytes of a bucket created through S3, a thin volume (env APPLIANCE_S3_BUCKET_CAPACITY; default the pool's capacity).")
     var s3BucketCapacity: Int64?
 
@@ -208,6 +214,18 @@ struct ServeCommand: ParsableCommand {
                 throw ApplianceConfiguration.Invalid.value(name: "s3-region", reason: "letters, digits and '-' only")
             }
             config.s3Region = region
+        }
+        if let domain = pick(s3Domain, "APPLIANCE_S3_DOMAIN") {
+            let labels = domain.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+            guard !labels.isEmpty, domain.utf8.count <= 253,
+                labels.allSatisfy({ label in
+                    (1...63).contains(label.utf8.count) && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+                        && label.first != "-" && label.last != "-"
+                })
+            else {
+                throw ApplianceConfiguration.Invalid.value(name: "s3-domain", reason: "a DNS name such as s3.example.com, got \(domain)")
+            }
+            config.s3Domain = domain.lowercased()
         }
         config.s3BucketCapacity =
             try number(

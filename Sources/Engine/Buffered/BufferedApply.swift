@@ -31,15 +31,17 @@ extension Engine {
     /// had no version when the upload opened (it read the catalog then): an entry not cached is
     /// not read again. A version committed meanwhile (a direct PUT) is replaced all the same: the
     /// writeback's commit replaces whatever row the catalog holds and frees its extents.
+    /// `conditions` are checked against the version replaced (read again, if not cached).
     func installReplacement(
         volume: VolumeRecord, key: String, contentType: String?, attributes: ObjectAttributes, etag: String?, size: Int64, pages: [Page],
-        staging: Int, reservedLogical: Int64, reservedPhysical: Int64, absentAtOpen: Bool = false
+        staging: Int, reservedLogical: Int64, reservedPhysical: Int64, absentAtOpen: Bool = false, conditions: WriteConditions = .none
     ) throws(EngineError) -> ObjectInfo {
-        let load: PageCache.Loader = absentAtOpen ? { () throws(EngineError) -> CachedObject? in nil } : cacheLoader(volume, key: key)
+        let load: PageCache.Loader =
+            absentAtOpen && conditions.isEmpty ? { () throws(EngineError) -> CachedObject? in nil } : cacheLoader(volume, key: key)
         let installed = try pageCache.installReplacement(
             CacheKey(volumeID: volume.id!, key: key), load: load, volume: volume, contentType: contentType,
             attributes: attributes, etag: etag ?? ObjectWriter.newETag(), size: size, pages: pages, staging: staging,
-            reservedLogical: reservedLogical, reservedPhysical: reservedPhysical, pinning: deferredFree)
+            reservedLogical: reservedLogical, reservedPhysical: reservedPhysical, conditions: conditions, pinning: deferredFree)
         space.releaseBuffered(
             volumeID: volume.id!, thick: volume.isThick, logical: installed.releaseLogical,
             physical: installed.releasePhysical)

@@ -41,6 +41,10 @@ package final class BufferedUpload: @unchecked Sendable {
     private var spilled: ObjectWriter?
     private var finished = false
     package private(set) var replacesExisting: Bool
+    /// What the version replaced must be (checked where the replacement becomes visible).
+    var conditions = WriteConditions.none {
+        didSet { spilled?.conditions = conditions }
+    }
 
     /// A PUT's whole-object checksums, when known only once the body is in (trailers).
     package var checksums: [String: String] {
@@ -214,6 +218,7 @@ package final class BufferedUpload: @unchecked Sendable {
             engine: engine, volume: volume, key: key, contentType: contentType, attributes: attributes, declaredLength: declaredLength,
             replacing: replacing,
             adopting: held)
+        writer.conditions = conditions
         (reservedLogical, reservedPhysical) = (0, 0)
         for (index, page) in pages.enumerated() {
             let length = Int(min(Int64(PageState.pageSize), received - Int64(index * PageState.pageSize)))
@@ -240,7 +245,8 @@ package final class BufferedUpload: @unchecked Sendable {
                 info = try engine.installReplacement(
                     volume: volume, key: key, contentType: contentType, attributes: attributes, etag: etag, size: received, pages: pages,
                     staging: stagingHeld,
-                    reservedLogical: reservedLogical, reservedPhysical: reservedPhysical, absentAtOpen: !replacesExisting)
+                    reservedLogical: reservedLogical, reservedPhysical: reservedPhysical, absentAtOpen: !replacesExisting,
+                    conditions: conditions)
                 (stagingHeld, stagingUsed) = (0, 0)  // Moved into the cache with the pages.
                 if !thick { engine.space.uploadHandedOver(volumeID: volume.id!, physical: reservedPhysical) }
             case .patch(let offset):

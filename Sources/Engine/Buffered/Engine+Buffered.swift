@@ -8,23 +8,27 @@ extension Engine {
     /// Starts a buffered PUT (`.replace`) or PATCH (`.patch(offset:)`).
     package func beginBufferedUpload(
         volume name: String, key: String, contentType: String?, length: Int64?, mode: BufferedUpload.Mode,
-        metadata: [String: String] = [:], checksums: [String: String] = [:]
+        metadata: [String: String] = [:], checksums: [String: String] = [:], conditions: WriteConditions = .none
     ) throws(EngineError) -> BufferedUpload {
         try Self.validate(key: key)
         if case .patch(let offset) = mode { try Self.validate(offset: offset, length: length ?? 0) } else { try Self.validate(length: length) }
         let volume = try volumeRecord(named: name)
         throttleWriters()
         let existing = try? objectInfo(volume: volume, key: key)
+        // A write its conditions refuse now is refused before its body is taken (and checked again at the end).
+        try conditions.check(current: existing?.etag, volume: name, key: key)
         if existing == nil { try checkMetadataRoom(key: key, metadata: metadata) }
         if case .patch = mode {
             guard existing != nil else { throw .objectNotFound(volume: name, key: key) }
             // A PATCH is staged whole before it is applied (atomically): it must fit the cache.
             if let length, length > spillThreshold { throw .patchTooLarge(length: length, limit: spillThreshold) }
         }
-        return try BufferedUpload(
+        let upload = try BufferedUpload(
             engine: self, volume: volume, key: key, mode: mode, contentType: contentType ?? existing?.contentType,
             attributes: mode == .replace ? ObjectAttributes(metadata: metadata, checksums: checksums) : existing?.attributes ?? .none,
             declaredLength: length, existing: existing)
+        upload.conditions = conditions
+        return upload
     }
 
     /// From memory only (an event loop may call it): throws the refusal an upload of `length`

@@ -36,22 +36,17 @@ extension Engine {
         return try Self.copy(reader, start: 0, length: info.size, digest: digest, into: writer)
     }
 
-    /// Copies bytes of `source` (all, or the range `range` picks from its size; nil from `range`:
-    /// `invalidArgument`) as part `number` of the multipart upload `uploadID` of `target`, when
-    /// `conditions` accept the source's version; the part's info.
+    /// Copies bytes of `source` (all, or the range `range` picks from its size, or throws for) as
+    /// part `number` of the multipart upload `uploadID` of `target`, when `conditions` accept the
+    /// source's version; the part's info.
     package func copyPart(
-        from source: (volume: String, key: String), if conditions: ReadConditions, range: (_ size: Int64) -> (start: Int64, length: Int64)?,
+        from source: (volume: String, key: String), if conditions: ReadConditions,
+        range: (_ size: Int64) throws(EngineError) -> (start: Int64, length: Int64),
         to target: (volume: String, key: String), uploadID: String, number: Int64, digest: any ObjectDigest
     ) throws(EngineError) -> ObjectInfo {
         let reader = try openCopySource(source, conditions)
         defer { reader.close() }
-        guard let (start, length) = range(reader.info.size) else {
-            throw .invalidArgument(
-                field: "x-amz-copy-source-range",
-                reason:
-                    "must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy, within the source"
-            )
-        }
+        let (start, length) = try range(reader.info.size)
         let writer = try beginPart(volume: target.volume, key: target.key, uploadID: uploadID, number: number, length: length)
         return try Self.copy(reader, start: start, length: length, digest: digest, into: writer)
     }

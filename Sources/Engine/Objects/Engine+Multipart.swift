@@ -111,10 +111,11 @@ extension Engine {
     /// Completes an upload from `parts` (ascending part numbers, each with the ETag its upload
     /// answered). Every part but the last holds at least `minimumPartSize` bytes. `combine`
     /// gives the object's ETag and checksums from the chosen parts. Returns the new version and
-    /// whether this was a retry of a Complete already done.
+    /// whether this was a retry of a Complete already done. `conditions` (If-Match, If-None-Match)
+    /// are checked against the version replaced, in the commit's transaction with the key held.
     package func completeUpload(
         volume name: String, key: String, uploadID: String, parts requested: [(number: Int64, etag: String)], minimumPartSize: Int64,
-        combine: @escaping ([PartInfo]) -> (etag: String, checksums: [String: String])
+        conditions: WriteConditions = .none, combine: @escaping ([PartInfo]) -> (etag: String, checksums: [String: String])
     ) throws(EngineError) -> (ObjectInfo, retried: Bool) {
         let volume = try volumeRecord(named: name)
         guard let record = try catalogCall({ try catalog.upload(id: uploadID) }), record.volumeId == volume.id!, record.key.sameBytes(as: key) else {
@@ -145,6 +146,8 @@ extension Engine {
                             }
                             let combined = combine(chosen.map { PartInfo($0.record) })
                             return (chosen, combined.etag, combined.checksums)
+                        } validate: { replacing in
+                            try conditions.check(current: replacing?.etag, volume: name, key: key)
                         }
                     }
                 }

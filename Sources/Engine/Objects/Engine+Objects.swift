@@ -44,19 +44,23 @@ extension Engine {
     /// the cache's staging limit is also left in the cache, clean, as it is written.
     package func beginUpload(
         volume name: String, key: String, contentType: String?, length: Int64?, cacheThrough: Bool = false,
-        metadata: [String: String] = [:], checksums: [String: String] = [:]
+        metadata: [String: String] = [:], checksums: [String: String] = [:], conditions: WriteConditions = .none
     ) throws(EngineError) -> ObjectWriter {
         try Self.validate(key: key)
         try Self.validate(length: length)
         let volume = try volumeRecord(named: name)
         // Earlier buffered writes to this object reach the disk first, so the order is kept.
         try flushObject(CacheKey(volumeID: volume.id!, key: key))
-        let replacing = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record.size
-        if replacing == nil { try checkMetadataRoom(key: key, metadata: metadata) }
-        return try ObjectWriter(
+        let current = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record
+        // Refused now before the body is taken; checked again in the commit's transaction.
+        try conditions.check(current: current?.etag, volume: name, key: key)
+        if current == nil { try checkMetadataRoom(key: key, metadata: metadata) }
+        let writer = try ObjectWriter(
             engine: self, volume: volume, key: key, contentType: contentType,
-            attributes: ObjectAttributes(metadata: metadata, checksums: checksums), declaredLength: length, replacing: replacing,
+            attributes: ObjectAttributes(metadata: metadata, checksums: checksums), declaredLength: length, replacing: current?.size,
             cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
+        writer.conditions = conditions
+        return writer
     }
 
     /// Opens the current version of an object for reading; close the reader when done.

@@ -20,8 +20,14 @@ package struct WriteOptions: Sendable {
     package var length: Int64?
     package var contentType: String?
     package var metadata: [String: String]
+    /// If-Match / If-None-Match: what the version replaced must be.
+    package var conditions: WriteConditions
 
-    package init(io: ObjectIO = .buffered, sync: Bool = true, length: Int64? = nil, contentType: String? = nil, metadata: [String: String] = [:]) {
+    package init(
+        io: ObjectIO = .buffered, sync: Bool = true, length: Int64? = nil, contentType: String? = nil, metadata: [String: String] = [:],
+        conditions: WriteConditions = .none
+    ) {
+        self.conditions = conditions
         self.io = io
         self.sync = sync
         self.length = length
@@ -112,12 +118,13 @@ extension Engine {
         let throughCache = options.io == .buffered && (!options.sync || (options.length ?? Int64.max) <= Self.syncCacheLimit)
         if throughCache {
             let upload = try beginBufferedUpload(
-                volume: volume, key: key, contentType: options.contentType, length: options.length, mode: .replace, metadata: options.metadata)
+                volume: volume, key: key, contentType: options.contentType, length: options.length, mode: .replace, metadata: options.metadata,
+                conditions: options.conditions)
             return .buffered(upload, sync: options.sync, dropAfter: false, engine: self)
         }
         let writer = try beginUpload(
             volume: volume, key: key, contentType: options.contentType, length: options.length, cacheThrough: options.io == .buffered,
-            metadata: options.metadata)
+            metadata: options.metadata, conditions: options.conditions)
         return .direct(writer, engine: self)
     }
 

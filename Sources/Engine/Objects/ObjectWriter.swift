@@ -38,6 +38,8 @@ package final class ObjectWriter: @unchecked Sendable {
     private var finished = false
     /// Write-through: written extents are also staged as pages, until the cache is full.
     private var cacheThrough: Bool
+    /// What the version replaced must be: checked in the commit's transaction, with the key held.
+    var conditions = WriteConditions.none
 
     /// `adopting`: space already reserved for this upload (a buffered upload continuing here),
     /// taken over as it is: nothing is released and reserved again, so no other upload can take
@@ -129,7 +131,7 @@ package final class ObjectWriter: @unchecked Sendable {
             let version = ObjectVersion(
                 volumeID: volume.id!, key: key, size: flushed, etag: etag ?? Self.newETag(), contentType: contentType,
                 attributes: attributes)
-            let (engine, volume, reservation) = (self.engine, self.volume, self.reservation)
+            let (engine, volume, reservation, conditions, key) = (self.engine, self.volume, self.reservation, self.conditions, self.key)
             let (extents, writes) = (self.writes.extents, self.writes)
             let devices = Set(writes.allocated.map(\.deviceID))
             // The key is held while the catalog commits: the cached entry (written back first)
@@ -139,7 +141,9 @@ package final class ObjectWriter: @unchecked Sendable {
                     // The extents are made durable with the commit's group, before its transaction.
                     let commit = try engine.catalogCall(notFound: .volumeNotFound(name: volume.name)) {
                         try engine.groupCommit.commit(engine, devices: devices) { transaction in
-                            try transaction.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { _ in }
+                            try transaction.commitObject(version, extents: extents, now: Date().truncatedToMilliseconds) { replacing in
+                                try conditions.check(current: replacing?.etag, volume: volume.name, key: key)
+                            }
                         }
                     }
                     return ((commit.object, commit.replaced, commit.replacedInline), commit.delta)

@@ -48,9 +48,13 @@ extension PageCache {
     /// see and what to release: the replaced entry's reservation and the excess of this one.
     func installReplacement(
         _ key: CacheKey, load: Loader, volume: VolumeRecord, contentType: String?, attributes: ObjectAttributes, etag: String, size: Int64,
-        pages: [Page], staging: Int, reservedLogical: Int64, reservedPhysical: Int64, pinning deferredFree: DeferredFree
+        pages: [Page], staging: Int, reservedLogical: Int64, reservedPhysical: Int64, conditions: WriteConditions = .none,
+        pinning deferredFree: DeferredFree
     ) throws(EngineError) -> (info: ObjectInfo, releasePhysical: Int64, releaseLogical: Int64) {
-        try withEntry(key, for: .change, load: load) { state, previous in
+        try withEntry(key, for: .change, load: load) { state, previous throws(EngineError) in
+            // Under the cache's lock, where the replacement becomes visible: the conditions see
+            // the version it replaces, and no other write of the key can come between.
+            try conditions.check(current: previous.flatMap { $0.exists ? $0.etag : nil }, volume: volume.name, key: key.key)
             let dropped = Self.drop(&state, key: key, pinning: deferredFree)
             let object = CachedObject(
                 volumeID: volume.id!, volumeName: volume.name, key: key.key, replicas: UInt8(volume.replicas),

@@ -28,6 +28,21 @@ extension Engine {
         return withCache(withUsage(record))
     }
 
+    /// Whether a volume of that name exists: from memory when its row is there (every object
+    /// request asks), else the catalog; nil when only the catalog can tell and `mayWait` is false
+    /// (an event loop).
+    package func volumeExists(named name: String, mayWait: Bool = true) throws(EngineError) -> Bool? {
+        if volumeRecords.withLock({ $0[name] }) != nil { return true }
+        guard mayWait else { return nil }
+        do {
+            _ = try volumeRecord(named: name)
+            return true
+        } catch {
+            if case .volumeNotFound = error { return false }
+            throw error
+        }
+    }
+
     package func createVolume(
         name: String, capacityBytes: Int64, replicas: Int64, provisioning: Provisioning, now: Date = Date()
     ) throws(EngineError) -> VolumeInfo {
