@@ -86,7 +86,7 @@ extension Engine {
             case .failed: break
             }
             let avoiding = leaves ? otherDevices.union([old.deviceID]) : otherDevices
-            switch rewrite(good, replacing: old, in: item.table, extentID: item.id, avoiding: avoiding, preferring: rotted ? old.deviceID : nil) {
+            switch rewrite(good, replacing: old, of: item, avoiding: avoiding, preferring: rotted ? old.deviceID : nil) {
             case .success(true):
                 if old.deviceID == evacuate {
                     verdict.moved += 1
@@ -117,11 +117,11 @@ extension Engine {
         return verdict
     }
 
-    /// Writes `good` into new space for the copy `old`, makes it durable and moves the catalog's
-    /// copy there. Success(false): the copy was no longer where it was read (the new space is
-    /// freed again).
+    /// Writes `good` into new space for the copy `old` of `item`'s extent, makes it durable and
+    /// moves the catalog's copy there, with the object's key held (`withKeyHeld`). Success(false):
+    /// the copy was no longer where it was read (the new space is freed again).
     private func rewrite(
-        _ good: AlignedBuffer, replacing old: PhysicalRange, in table: ExtentTable, extentID: Int64, avoiding: Set<String>, preferring: String?
+        _ good: AlignedBuffer, replacing old: PhysicalRange, of item: RepairItem, avoiding: Set<String>, preferring: String?
     ) -> Result<Bool, EngineError> {
         guard let target = allocator.allocateCopy(length: old.length, avoiding: avoiding, preferring: preferring) else {
             return .failure(.noSpace(.pool, needed: old.length, available: 0))
@@ -132,9 +132,11 @@ extension Engine {
                 try writeReplica(UnsafeRawBufferPointer(rebasing: good.bytes[0..<Int(old.length)]), to: target)
             }
             try makeDurable([target.deviceID])
-            let moved = try catalogCall {
-                try catalog.moveReplica(
-                    table, extentID: extentID, from: (old.deviceID, old.offset), to: (target.deviceID, target.offset, target.length))
+            let moved = try withKeyHeld(item) { () throws(EngineError) in
+                try catalogCall {
+                    try catalog.moveReplica(
+                        item.table, extentID: item.id, from: (old.deviceID, old.offset), to: (target.deviceID, target.offset, target.length))
+                }
             }
             guard moved else {
                 allocator.free([target])
@@ -147,6 +149,17 @@ extension Engine {
         space.replicaMoved(from: old.deviceID, to: target.deviceID, length: old.length)
         deferredFree.retire([old], inline: [])
         return .success(true)
+    }
+
+    /// Runs `move` (a copy of one of `item`'s extents moved in the catalog) with the object's key
+    /// held, as a commit that bypasses the cache: a writeback of the object under way ends first
+    /// (and its dirty pages are written back), and the cached entry, whose extents name where the
+    /// copy was, is dropped, so that no later fill reads, and no later writeback splices over, the
+    /// space the move gives up. A part's extents are never cached.
+    private func withKeyHeld(_ item: RepairItem, _ move: () throws(EngineError) -> Bool) throws(EngineError) -> Bool {
+        guard item.table == .objects else { return try move() }
+        let volume = try volumeRecord(named: item.volumeName)
+        return try commitBypassingCache(volume, key: item.key, flushFirst: true) { _ throws(EngineError) in try move() }
     }
 
     /// Logical ranges of the object covered by `blocks` (sorted block indexes) of `extent`.
