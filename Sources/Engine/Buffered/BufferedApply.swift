@@ -112,10 +112,23 @@ extension Engine {
                 let start = offsetInExtent / block * block
                 let padded = min((offsetInExtent + n + block - 1) / block * block, (extent.length + block - 1) / block * block)
                 let at = Int(position - from) - Int(offsetInExtent - start)
-                precondition(at >= 0 && at % Int(block) == 0, "unaligned page fill at \(position)")
-                let count = min(Int(padded - start), bytes.count - at)
-                try readExtentBlocks(
-                    extent, offsetInExtent: start, length: count, into: UnsafeMutableRawBufferPointer(rebasing: bytes[at..<at + count]), key: key)
+                if at >= 0, at % Int(block) == 0 {
+                    // The extent's blocks fall on the buffer's own blocks: read in place.
+                    let count = min(Int(padded - start), bytes.count - at)
+                    try readExtentBlocks(
+                        extent, offsetInExtent: start, length: count, into: UnsafeMutableRawBufferPointer(rebasing: bytes[at..<at + count]),
+                        key: key)
+                } else {
+                    // An extent that begins inside a block of the object (a multipart part whose size
+                    // is not a multiple of 4 KiB ends where the next part's extents begin): its blocks
+                    // are read into a buffer of their own and the bytes wanted copied into place.
+                    let bounce = AlignedBuffer(count: Int(padded - start))
+                    try readExtentBlocks(extent, offsetInExtent: start, length: bounce.count, into: bounce.bytes, key: key)
+                    let skip = Int(offsetInExtent - start)
+                    let to = Int(position - from)
+                    UnsafeMutableRawBufferPointer(rebasing: bytes[to..<to + Int(n)])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: bounce.bytes[skip..<skip + Int(n)]))
+                }
                 position += n
             }
         }

@@ -45,10 +45,11 @@ extension Engine {
 
     func writeBackExtents(_ snapshot: PageCache.WritebackSnapshot) throws(EngineError) {
         let largest = snapshot.runs.map(\.pages.count).max() ?? 0
-        // Two runs in flight: the next run is copied while the devices write the last ones.
+        // Two runs in flight: the next run is copied while the devices write the last ones. A run
+        // may carry up to a block of committed bytes past its last page (`alignedTail`).
         let writes = ExtentWriteQueue(
             engine: self, replicas: Int(snapshot.object.replicas), volume: snapshot.object.volumeName,
-            bufferBytes: max(1, largest) * PageState.pageSize, depth: 2)
+            bufferBytes: (max(1, largest) + 1) * PageState.pageSize, depth: 2)
         var carried: [Extent] = []
         do throws(EngineError) {
             var old = snapshot.replacesCommitted ? [] : snapshot.extents
@@ -59,7 +60,8 @@ extension Engine {
             for (r, run) in snapshot.runs.enumerated() {
                 let buffer = writes.buffer()
                 snapshot.copy(run: r, into: buffer.bytes)
-                try writes.submit(buffer, length: run.length, logicalOffset: run.start, last: r == snapshot.runs.count - 1)
+                let tail = try alignedTail(snapshot, old: old, runEnd: run.start + Int64(run.length), into: buffer, at: run.length)
+                try writes.submit(buffer, length: run.length + tail, logicalOffset: run.start, last: r == snapshot.runs.count - 1)
             }
             try writes.finish()
             let newExtents = writes.extents.map(Extent.init)
@@ -75,6 +77,33 @@ extension Engine {
             allocator.free(writes.drain() + carried.flatMap(\.replicas))
             throw error
         }
+    }
+
+    /// The committed bytes a run ending at `runEnd` carries past its last page, copied into
+    /// `buffer` at `at`; their count. A run ends on a page of the object, but an old extent may
+    /// begin inside one (a multipart part whose size is not a multiple of 4 KiB): the piece of it
+    /// kept after the run would begin inside one of its checksum blocks, which an extent cannot.
+    /// So the run takes that extent's bytes up to its next block boundary (at most a block, from
+    /// the pool's slack, like any copy-on-write of data on disk), and the kept piece starts there.
+    private func alignedTail(
+        _ snapshot: PageCache.WritebackSnapshot, old: [Extent], runEnd: Int64, into buffer: AlignedBuffer, at: Int
+    ) throws(EngineError) -> Int {
+        let block = Extent.checksumBlock
+        guard runEnd < min(snapshot.size, snapshot.committedSize),
+            let straddled = old.first(where: { $0.logicalOffset < runEnd && runEnd < $0.logicalEnd }),
+            (runEnd - straddled.logicalOffset) % block != 0
+        else { return 0 }
+        let into = runEnd - straddled.logicalOffset
+        let end = min(straddled.logicalOffset + (into + block - 1) / block * block, straddled.logicalEnd, snapshot.size)
+        let count = Int(end - runEnd)
+        let committed = AlignedBuffer(count: PageState.pageSize)
+        let epoch = deferredFree.pin()
+        defer { deferredFree.unpin(epoch) }
+        try readCommitted(
+            extents: snapshot.extents, committedSize: snapshot.committedSize, from: runEnd, into: committed.bytes, key: snapshot.object.key)
+        UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[at..<at + count])
+            .copyMemory(from: UnsafeRawBufferPointer(rebasing: committed.bytes[0..<count]))
+        return count
     }
 
     /// Commits the snapshot's version with `extents` (made durable on `devices` with the group's
