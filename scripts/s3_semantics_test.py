@@ -19,6 +19,9 @@ Starts the appliance (with --s3-domain s3.test) and checks:
 6. DeleteObjects without Content-MD5 or a checksum header → 400 InvalidRequest, nothing deleted.
 7. Virtual-host-style addressing (bucket.s3.test): boto3 with addressing_style=virtual, and curl
    --aws-sigv4 (an independent signer), put, get, list, multipart, delete; SigV2 too.
+8. GetObject / HeadObject ?partNumber=N: a multipart object's part N (206, Content-Range,
+   x-amz-mp-parts-count); a single-part object is one part; past the last: InvalidPartNumber; with
+   Range: InvalidRequest; a PATCH leaves one part.
 """
 from __future__ import annotations
 
@@ -370,9 +373,55 @@ def check_virtual_host() -> None:
     expect(r.status == 404 and r.code == "NoSuchBucket", "the same with Host nope.s3.test: 404 NoSuchBucket", f"{r}")
 
 
+def check_part_number() -> None:
+    begin("8. GetObject and HeadObject ?partNumber=N")
+    s3 = S.s3
+    sizes = [5 * MiB, 5 * MiB + 17, 1234]
+    parts = [os.urandom(n) for n in sizes]
+    whole = b"".join(parts)
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="parts/mp")["UploadId"]
+    etags = [s3.upload_part(Bucket=BUCKET, Key="parts/mp", UploadId=upload, PartNumber=n + 1, Body=p)["ETag"]
+             for n, p in enumerate(parts)]
+    s3.complete_multipart_upload(Bucket=BUCKET, Key="parts/mp", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]})
+    start = 0
+    for n, part in enumerate(parts, 1):
+        got = s3.get_object(Bucket=BUCKET, Key="parts/mp", PartNumber=n)
+        end = start + len(part) - 1
+        expect(got["Body"].read() == part and got["ResponseMetadata"]["HTTPStatusCode"] == 206
+               and got.get("ContentRange") == f"bytes {start}-{end}/{len(whole)}" and got.get("PartsCount") == 3,
+               f"GetObject partNumber={n}: 206, part {n}'s {len(part)} bytes, Content-Range, 3 parts",
+               f"{got.get('ContentRange')} {got.get('PartsCount')} {got['ResponseMetadata']['HTTPStatusCode']}")
+        head = s3.head_object(Bucket=BUCKET, Key="parts/mp", PartNumber=n)
+        expect(head["ContentLength"] == len(part) and head.get("PartsCount") == 3, f"HeadObject partNumber={n}: its length", f"{head}")
+        start = end + 1
+    client_error("GetObject partNumber=4 of 3 parts: 416 InvalidPartNumber",
+                 lambda: s3.get_object(Bucket=BUCKET, Key="parts/mp", PartNumber=4), codes=("InvalidPartNumber",), status=416)
+    client_error("GetObject with both partNumber and Range: 400 InvalidRequest",
+                 lambda: s3.get_object(Bucket=BUCKET, Key="parts/mp", PartNumber=1, Range="bytes=0-9"), codes=("InvalidRequest",), status=400)
+    r = S.raw.request("GET", f"/{BUCKET}/parts/mp", query=[("partNumber", "0")])
+    expect(r.status == 400 and r.code == "InvalidArgument", "partNumber=0: 400 InvalidArgument", f"{r}")
+    # An object not uploaded in parts is one part.
+    single = os.urandom(70_000)
+    s3.put_object(Bucket=BUCKET, Key="parts/single", Body=single)
+    got = s3.get_object(Bucket=BUCKET, Key="parts/single", PartNumber=1)
+    expect(got["Body"].read() == single and got.get("ContentRange") == f"bytes 0-{len(single) - 1}/{len(single)}",
+           "a single-part object: partNumber=1 is the whole object", f"{got.get('ContentRange')}")
+    client_error("a single-part object: partNumber=2: 416 InvalidPartNumber",
+                 lambda: s3.get_object(Bucket=BUCKET, Key="parts/single", PartNumber=2), codes=("InvalidPartNumber",), status=416)
+    # A PATCH changes the bytes: the parts no longer describe them (one part, a new ETag).
+    status, _, body = S.server.request("PATCH", f"/v1/volumes/{BUCKET}/objects/parts/mp", b"xyz",
+                                       {"Content-Range": "bytes 10-12/*"})
+    expect(status in (200, 204), "native PATCH of the multipart object", f"{status} {body[:200]!r}")
+    client_error("after a PATCH: partNumber=2: 416 InvalidPartNumber (one part now)",
+                 lambda: s3.get_object(Bucket=BUCKET, Key="parts/mp", PartNumber=2), codes=("InvalidPartNumber",), status=416)
+    patched = whole[:10] + b"xyz" + whole[13:]
+    expect(s3.get_object(Bucket=BUCKET, Key="parts/mp", PartNumber=1)["Body"].read() == patched, "after a PATCH: partNumber=1 is the whole object")
+
+
 STEPS = [("no-such-bucket", check_no_such_bucket), ("conditional", check_conditional_writes), ("copy-range", check_copy_range),
          ("v1-marker", check_v1_next_marker), ("headers", check_headers_as_sent), ("delete-objects", check_delete_objects_digest),
-         ("virtual-host", check_virtual_host)]
+         ("virtual-host", check_virtual_host), ("part-number", check_part_number)]
 
 
 def main() -> int:

@@ -192,7 +192,7 @@ extension Catalog {
         var object = ObjectRecord(
             id: nil, volumeId: upload.volumeId, key: upload.key, size: size, etag: chosen.etag, contentType: upload.contentType,
             createdAt: existing?.record.createdAt ?? now, modifiedAt: now, metadata: upload.metadata,
-            checksums: ObjectAttributes.encode(chosen.checksums))
+            checksums: ObjectAttributes.encode(chosen.checksums), parts: ObjectAttributes.encode(parts: chosen.parts.map(\.record.size)))
         try insertObjectRow(db, &object)
         var base: Int64 = 0
         for part in chosen.parts {

@@ -101,7 +101,7 @@ extension Catalog {
     static let objectSQL = """
         SELECT o.id, o.volumeId, o.key, o.size, o.etag, o.contentType, o.createdAt, o.modifiedAt, o.metadata, o.checksums,
             e.id, e.objectId, e.logicalOffset, e.length, e.checksumBlock, e.checksums, e.body,
-            r.extentId, r.deviceId, r.physicalOffset, r.length
+            r.extentId, r.deviceId, r.physicalOffset, r.length, o.parts
         FROM objects o LEFT JOIN extents e ON e.objectId = o.id LEFT JOIN extent_replicas r ON r.extentId = e.id
         WHERE o.volumeId = ? AND o.key = ?
         ORDER BY e.logicalOffset, e.id, r.deviceId
@@ -118,7 +118,10 @@ extension Catalog {
 
     /// One row of `objectSQL` added to the object it describes (the first row makes it).
     static func add(_ row: RawRow, to stored: inout StoredObject?) throws {
-        if stored == nil { stored = StoredObject(record: try objectRecord(row), extents: []) }
+        if stored == nil {
+            stored = StoredObject(record: try objectRecord(row), extents: [])
+            stored!.record.parts = row.optionalString(21)
+        }
         guard !row.isNull(10) else { return }  // an empty object: no extent
         let extentID = row.int64(10)
         if stored!.extents.last?.record.id != extentID {
@@ -172,7 +175,7 @@ extension Catalog {
         var object = ObjectRecord(
             id: nil, volumeId: version.volumeID, key: version.key, size: version.size, etag: version.etag,
             contentType: version.contentType, createdAt: existing?.record.createdAt ?? now, modifiedAt: now,
-            metadata: version.attributes.storedMetadata, checksums: version.attributes.storedChecksums)
+            metadata: version.attributes.storedMetadata, checksums: version.attributes.storedChecksums, parts: version.attributes.storedParts)
         try insertObjectRow(db, &object)
         var stored = StoredObject(record: object, extents: [])
         let insertExtent = try db.cachedStatement(
@@ -233,12 +236,12 @@ extension Catalog {
         let modified = object.modifiedAt == object.createdAt ? created : StoredDate.text(object.modifiedAt)
         try db.cachedStatement(
             sql: """
-                INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, parts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             object.volumeId, object.key, object.size, object.etag, object.contentType, created, modified, object.metadata,
-            object.checksums,
+            object.checksums, object.parts,
         ])
         object.id = db.lastInsertedRowID
     }

@@ -131,6 +131,10 @@ extension Catalog {
         migrator.registerMigration("v4-inline-extent-bodies") { db in
             try db.execute(sql: "ALTER TABLE extents ADD COLUMN body BLOB")
         }
+        // A multipart object's part sizes (GetObject ?partNumber=), run-length encoded; NULL: one part.
+        migrator.registerMigration("v5-object-part-sizes") { db in
+            try db.execute(sql: "ALTER TABLE objects ADD COLUMN parts TEXT")
+        }
         return migrator
     }
 }

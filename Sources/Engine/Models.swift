@@ -93,4 +93,6 @@ package struct ObjectInfo: Sendable, Equatable {
     package var metadata: [String: String] = [:]
     /// Whole-object checksums by algorithm; a PATCH drops them.
     package var checksums: [String: String] = [:]
+    /// A multipart object's part sizes in order (empty: one part); a PATCH drops them.
+    package var parts: [Int64] = []
 }

@@ -37,3 +37,20 @@ import Testing
         #expect(try catalog.listUploads(volumeID: volume, prefix: "", keyMarker: "k", uploadIDMarker: nil, limit: 10).map(\.id) == ["d"])
     }
 }
+
+// Part sizes as stored in the objects row: runs of equal sizes, read back exactly; anything else is none.
+@Suite struct PartSizesEncodingTests {
+    @Test(arguments: [[Int64](), [5 << 20], [5 << 20, 5 << 20, 5 << 20, 17], [1, 2, 2, 3, 3, 3], [0], [5 << 20, 1, 5 << 20]])
+    func roundTrips(_ parts: [Int64]) {
+        let stored = ObjectAttributes.encode(parts: parts)
+        #expect((stored == nil) == parts.isEmpty)
+        #expect(ObjectAttributes.decodeParts(stored) == parts, "\(stored ?? "nil")")
+    }
+
+    @Test func runsAreCompactAndBadTextIsNoParts() {
+        #expect(ObjectAttributes.encode(parts: [Int64](repeating: 5 << 20, count: 9_999) + [3]) == "5242880*9999,3")
+        for bad in ["", "x", "5*", "*5", "5*0", "5*10001", "-1", "5*9999,1*2", "1*2*3", "1,,2", "1,"] {
+            #expect(ObjectAttributes.decodeParts(bad) == [], "\(bad)")
+        }
+    }
+}

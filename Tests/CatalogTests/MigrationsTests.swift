@@ -10,9 +10,35 @@ import Testing
         #expect(
             Catalog.migrator.migrations == [
                 "v1-pool-devices-volumes-objects-extents", "v2-pool-default-devices-added", "v3-object-attributes-access-keys-multipart",
-                "v4-inline-extent-bodies",
+                "v4-inline-extent-bodies", "v5-object-part-sizes",
             ])
         #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
+    }
+
+    /// A catalog made before part sizes were kept: its objects read back as one part each.
+    @Test func aCatalogFromBeforePartSizesMigrates() throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "catalog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appending(path: "catalog.sqlite").path
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Catalog.migrator.migrate(queue, upTo: "v4-inline-extent-bodies")
+            try queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO volumes (name, capacityBytes, replicas, provisioning, createdAt, updatedAt)
+                        VALUES ('vol', 1048576, 1, 'thin', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                        INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt)
+                        VALUES (1, 'k', 0, 'abc-2', NULL, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                        """)
+            }
+        }
+        let catalog = try Catalog(path: path)
+        defer { try? catalog.close() }
+        #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
+        let object = try #require(try catalog.object(volumeID: 1, key: "k"))
+        #expect(object.record.parts == nil && object.record.attributes.parts.isEmpty && object.record.etag == "abc-2")
     }
 
     @Test func migratingAnExistingCatalogAgainChangesNothing() throws {

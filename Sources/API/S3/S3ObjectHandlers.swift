@@ -22,7 +22,6 @@ extension S3Handlers {
             try engine.openBuffered(volume: bucket, key: key).close()
             return Self.acl(principal)
         }
-        if Self.has(request, "partNumber") { throw S3Error.notImplemented("GET ?partNumber") }
         guard let reader = try engine.openRead(volume: bucket, key: key, io: .buffered, mayWait: context.mayBlock) else { throw NeedsWorker() }
         let info = reader.info
         var headers = Self.objectHeaders(info)
@@ -35,7 +34,13 @@ extension S3Handlers {
             reader.close()
             throw HTTPError.preconditionFailed("the object's ETag is \(Self.quoted(info.etag))")
         }
-        let range = ObjectHandlers.parseRange(request.header("range"), size: info.size)
+        let range: ObjectHandlers.RangeRequest
+        do {
+            range = try Self.partRange(request, info) ?? ObjectHandlers.parseRange(request.header("range"), size: info.size)
+        } catch {
+            reader.close()
+            throw error
+        }
         if request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED", range == .whole {
             for (algorithm, value) in info.checksums.sorted(by: { $0.key < $1.key }) {
                 if let known = S3ChecksumAlgorithm(name: algorithm) { headers.append((known.header, value)) }
@@ -54,6 +59,31 @@ extension S3Handlers {
         }
     }
 
+    /// `?partNumber=N`: the bytes of the object's part N (its parts as the Complete made them; an
+    /// object not uploaded in parts is one part), answered as a range (206); nil without it.
+    static func partRange(_ request: HTTPRequest, _ info: ObjectInfo) throws -> ObjectHandlers.RangeRequest? {
+        guard let raw = try query(request, "partNumber") else { return nil }
+        guard let number = WireNumber.bounded(raw, limit: Engine.maxPartNumber), number >= 1 else {
+            throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Engine.maxPartNumber), inclusive")
+        }
+        guard request.header("range") == nil else { throw S3Error.invalidRequest("Cannot specify both Range header and partNumber query parameter") }
+        let multipart = partsCount(info.etag) != nil
+        guard !multipart || !info.parts.isEmpty else {
+            throw S3Error.notImplemented("GET ?partNumber of a multipart object completed before part sizes were kept")
+        }
+        let parts = info.parts.isEmpty ? [info.size] : info.parts
+        guard number <= parts.count else { throw S3Error("InvalidPartNumber", 416, "The requested partnumber is not satisfiable") }
+        let start = parts[..<Int(number - 1)].reduce(0, +)
+        let length = parts[Int(number - 1)]
+        return length == 0 ? .whole : .partial(start: start, end: start + length - 1)
+    }
+
+    /// The number of parts a multipart ETag (`<md5>-<parts>`) names; nil for another ETag.
+    static func partsCount(_ etag: String) -> Int? {
+        guard let dash = etag.utf8.lastIndex(of: UInt8(ascii: "-")) else { return nil }
+        return Int(Substring(etag.utf8[etag.utf8.index(after: dash)...]))
+    }
+
     /// The headers of an object's GET/HEAD answer (before overrides).
     static func objectHeaders(_ info: ObjectInfo) -> [(name: String, value: String)] {
         var headers: [(name: String, value: String)] = [
@@ -62,11 +92,7 @@ extension S3Handlers {
         ]
         for (name, value) in info.metadata.sorted(by: { $0.key < $1.key }) { headers.append((name, value)) }
         // A multipart ETag ends in `-<parts>`.
-        if let dash = info.etag.utf8.lastIndex(of: UInt8(ascii: "-")),
-            let parts = Int(Substring(info.etag.utf8[info.etag.utf8.index(after: dash)...]))
-        {
-            headers.append(("x-amz-mp-parts-count", String(parts)))
-        }
+        if let parts = partsCount(info.etag) { headers.append(("x-amz-mp-parts-count", String(parts))) }
         return headers
     }
 

@@ -17,11 +17,15 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var metadata: String?
     /// Whole-object checksums by algorithm, a JSON object of strings (nil: none).
     package var checksums: String?
+    /// A multipart object's part sizes, run-length encoded (`ObjectAttributes.encode(parts:)`;
+    /// nil: one part, or completed before part sizes were kept).
+    package var parts: String?
 
     package init(
         id: Int64?, volumeId: Int64, key: String, size: Int64, etag: String, contentType: String?, createdAt: Date, modifiedAt: Date,
-        metadata: String? = nil, checksums: String? = nil
+        metadata: String? = nil, checksums: String? = nil, parts: String? = nil
     ) {
+        self.parts = parts
         self.metadata = metadata
         self.checksums = checksums
         self.id = id
@@ -47,6 +51,7 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         modifiedAt = try row.decode(forColumn: "modifiedAt")
         metadata = try row.decode(forColumn: "metadata")
         checksums = try row.decode(forColumn: "checksums")
+        parts = try row.decode(forColumn: "parts")
     }
 
     package mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -224,13 +224,14 @@ extension String {
 
 extension ObjectInfo {
     init(_ record: ObjectRecord) {
+        let attributes = record.attributes
         self.init(
             key: record.key, size: record.size, etag: record.etag, contentType: record.contentType,
-            createdAt: record.createdAt, modifiedAt: record.modifiedAt, metadata: record.attributes.metadata,
-            checksums: record.attributes.checksums)
+            createdAt: record.createdAt, modifiedAt: record.modifiedAt, metadata: attributes.metadata,
+            checksums: attributes.checksums, parts: attributes.parts)
     }
 
-    var attributes: ObjectAttributes { ObjectAttributes(metadata: metadata, checksums: checksums) }
+    var attributes: ObjectAttributes { ObjectAttributes(metadata: metadata, checksums: checksums, parts: parts) }
 }
 
 extension Date {

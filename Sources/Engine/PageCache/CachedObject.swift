@@ -114,7 +114,7 @@ final class CachedObject: @unchecked Sendable {
     var info: ObjectInfo {
         ObjectInfo(
             key: key, size: size, etag: etag, contentType: contentType, createdAt: createdAt ?? modifiedAt, modifiedAt: modifiedAt,
-            metadata: attributes.metadata, checksums: attributes.checksums)
+            metadata: attributes.metadata, checksums: attributes.checksums, parts: attributes.parts)
     }
 
     /// Copies on disk for each sector of page `index`, from the committed extents.

@@ -164,7 +164,8 @@ extension PageCache {
             object.size = max(object.size, offset + length)
             object.reservedLogical += reservedLogical
             object.etag = etag
-            object.attributes.checksums = [:]  // They described the bytes before the PATCH.
+            // They described the bytes before the PATCH.
+            (object.attributes.checksums, object.attributes.parts) = ([:], [])
             object.modifiedAt = Date().truncatedToMilliseconds
             Self.metadataDirtied(&state, object)
             object.metadataGeneration += 1

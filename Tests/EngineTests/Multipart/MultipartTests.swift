@@ -81,6 +81,11 @@ import Testing
         #expect(object.contentType == "video/mp4" && object.metadata == ["x-amz-meta-a": "1"])
         #expect(try Self.read(engine, "photos", "big") == first + second + last)
         #expect(try engine.openBuffered(volume: "photos", key: "big").info.size == object.size)
+        // The part sizes are kept (GetObject ?partNumber=), in the cache's view as in the catalog's.
+        let sizes = [Int64(first.count), Int64(second.count), Int64(last.count)]
+        #expect(object.parts == sizes)
+        #expect(try engine.openBuffered(volume: "photos", key: "big").info.parts == sizes)
+        #expect(try engine.openObject(volume: "photos", key: "big").info.parts == sizes)
         try SpaceCountersTests.expectCountersMatchRecount(engine, "after complete")
         #expect(try engine.volume(named: "photos").usedBytes == object.size)
         // A retried Complete answers the same; the upload is gone for anything else.
@@ -93,6 +98,28 @@ import Testing
             try engine.beginPart(volume: "photos", key: "big", uploadID: upload.id, number: 2, length: 1)
         }
         try SpaceCountersTests.expectCountersMatchRecount(engine, "after retry")
+    }
+
+    @Test func partSizesSurviveARestartAndAPatchDropsThem() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        var (engine, _) = try Scratch.engine(dir, devices: 1, deviceSize: 128 << 20, volume: "vol", capacity: 64 << 20)
+        let upload = try engine.createUpload(volume: "vol", key: "k", contentType: nil, metadata: [:], checksumAlgorithm: nil)
+        let e1 = try Self.upload(engine, "vol", "k", upload.id, number: 1, Scratch.splitMixBytes(Self.partSize, seed: 1))
+        let e2 = try Self.upload(engine, "vol", "k", upload.id, number: 2, Scratch.splitMixBytes(Self.partSize, seed: 2))
+        let e3 = try Self.upload(engine, "vol", "k", upload.id, number: 3, Scratch.splitMixBytes(10, seed: 3))
+        _ = try engine.completeUpload(
+            volume: "vol", key: "k", uploadID: upload.id, parts: [(1, e1), (2, e2), (3, e3)], minimumPartSize: Int64(Self.partSize),
+            combine: Self.combine)
+        engine.shutdown()
+        engine = try Scratch.engine(dir)
+        defer { engine.shutdown() }
+        let sizes = [Int64(Self.partSize), Int64(Self.partSize), 10]
+        #expect(try engine.openBuffered(volume: "vol", key: "k").info.parts == sizes, "after a restart")
+        let patch = try engine.openPatch(volume: "vol", key: "k", offset: 5, length: 3, io: .buffered, sync: true)
+        try [UInt8]([1, 2, 3]).withUnsafeBytes { try patch.append($0) }
+        #expect(try patch.commit(etag: nil).parts.isEmpty, "a PATCH drops the part sizes")
+        #expect(try engine.openObject(volume: "vol", key: "k").info.parts.isEmpty, "…in the catalog too")
     }
 
     @Test func abortAndBucketDeletionFreeTheParts() throws {
