@@ -26,7 +26,6 @@ import socket
 import sys
 import tempfile
 import time
-import traceback
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -510,18 +509,7 @@ def main() -> int:
         S.admin = AdminRaw(server.url, server.token)
         neg.T.server, neg.T.ctx, neg.T.raw, neg.T.signer = server, ctx, S.raw, S.signer
         setup()
-        for name, check in steps:
-            try:
-                check()
-            except (Failure, OSError, KeyError, ValueError, AttributeError) as err:
-                text = str(err) if isinstance(err, Failure) else f"unexpected {type(err).__name__}: {err}\n{traceback.format_exc()}"
-                if not server.alive():
-                    text += f"\n(the server exited with status {server.proc.returncode})"
-                failures.append(f"[{name}] {text}")
-                print(f"\nFAIL in step {name}:\n{text}", file=sys.stderr, flush=True)
-                print("--- last server log lines\n" + "\n".join(list(server.log)[-40:]), file=sys.stderr, flush=True)
-                if not args.keep_going or not server.alive():
-                    break
+        base.run_steps(steps, server, args.keep_going, failures)
     except (Failure, OSError) as err:
         failures.append(str(err))
         print(f"FAIL: {err}", file=sys.stderr)
@@ -529,15 +517,7 @@ def main() -> int:
         if server:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\n{base.RUN.passed} checks passed in {time.monotonic() - started:.1f}s" + (f", {len(failures)} step(s) failed" if failures else ""))
-    for text in base.RUN.notes:
-        print(f"note: {text}")
-    if failures:
-        print("FAILED: " + "; ".join(f.splitlines()[0][:300] for f in failures), file=sys.stderr)
-        return 1
-    print("all adversarial checks passed")
-    return 0
-
+    return base.summary(failures, started, "all adversarial checks passed")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -190,6 +190,36 @@ class Server:
             raise Failure(f"admin {method} {path}: {getattr(err, 'reason', err)}") from err
 
 
+def run_steps(steps, server: "Server", keep_going: bool, failures: list[str],
+              also: tuple[type[BaseException], ...] = ()) -> None:
+    """Runs each (name, check) step; a failing step is recorded in `failures` with the server's
+    last log lines, and ends the run unless `keep_going` (and the server is still up)."""
+    for name, check in steps:
+        try:
+            check()
+        except (Failure, OSError, KeyError, ValueError, AttributeError) + also as err:
+            text = str(err) if isinstance(err, Failure) else f"unexpected {type(err).__name__}: {err}\n{traceback.format_exc()}"
+            if not server.alive():
+                text += f"\n(the server exited with status {server.proc.returncode})"
+            failures.append(f"[{name}] {text}")
+            print(f"\nFAIL in step {name}:\n{text}", file=sys.stderr, flush=True)
+            print("--- last server log lines\n" + "\n".join(list(server.log)[-40:]), file=sys.stderr, flush=True)
+            if not keep_going or not server.alive():
+                break
+
+
+def summary(failures: list[str], started: float, passed_text: str) -> int:
+    """Prints the run's count, notes and failures; the exit status."""
+    print(f"\n{RUN.passed} checks passed in {time.monotonic() - started:.1f}s" + (f", {len(failures)} step(s) failed" if failures else ""))
+    for text in RUN.notes:
+        print(f"note: {text}")
+    if failures:
+        print("FAILED: " + "; ".join(f.splitlines()[0][:300] for f in failures), file=sys.stderr)
+        return 1
+    print(passed_text)
+    return 0
+
+
 class Context:
     """What every step needs: the S3 endpoint, the keys, the client environment, a scratch dir."""
 

@@ -36,7 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s3_clients_test as base  # noqa: E402
@@ -285,7 +284,7 @@ def check_delete_objects_digest() -> None:
     begin("6. DeleteObjects needs Content-MD5 or a checksum")
     s3 = S.s3
     s3.put_object(Bucket=BUCKET, Key="del/1", Body=b"1")
-    body = f"<Delete><Object><Key>del/1</Key></Object></Delete>".encode()
+    body = b"<Delete><Object><Key>del/1</Key></Object></Delete>"
     r = S.raw.request("POST", f"/{BUCKET}", body, query=[("delete", "")])
     expect(r.status == 400 and r.code == "InvalidRequest" and b"Content-MD5" in r.body,
            "DeleteObjects without Content-MD5 or a checksum: 400 InvalidRequest naming Content-MD5", f"{r} {r.body[:300]!r}")
@@ -451,18 +450,7 @@ def main() -> int:
         neg.T.server, neg.T.ctx, neg.T.raw, neg.T.signer = server, S.ctx, S.raw, signer
         S.s3 = client(S.ctx.access_key, S.ctx.secret_key)
         S.s3.create_bucket(Bucket=BUCKET)
-        for name, check in steps:
-            try:
-                check()
-            except (Failure, OSError, KeyError, ValueError, AttributeError, botocore.exceptions.ClientError) as err:
-                text = str(err) if isinstance(err, Failure) else f"unexpected {type(err).__name__}: {err}\n{traceback.format_exc()}"
-                if not server.alive():
-                    text += f"\n(the server exited with status {server.proc.returncode})"
-                failures.append(f"[{name}] {text}")
-                print(f"\nFAIL in step {name}:\n{text}", file=sys.stderr, flush=True)
-                print("--- last server log lines\n" + "\n".join(list(server.log)[-40:]), file=sys.stderr, flush=True)
-                if not args.keep_going or not server.alive():
-                    break
+        base.run_steps(steps, server, args.keep_going, failures, also=(botocore.exceptions.ClientError,))
     except (Failure, OSError) as err:
         failures.append(str(err))
         print(f"FAIL: {err}", file=sys.stderr)
@@ -470,15 +458,7 @@ def main() -> int:
         if server:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\n{base.RUN.passed} checks passed in {time.monotonic() - started:.1f}s" + (f", {len(failures)} step(s) failed" if failures else ""))
-    for text in base.RUN.notes:
-        print(f"note: {text}")
-    if failures:
-        print("FAILED: " + "; ".join(f.splitlines()[0][:300] for f in failures), file=sys.stderr)
-        return 1
-    print("all S3 semantics checks passed")
-    return 0
-
+    return base.summary(failures, started, "all S3 semantics checks passed")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,6 +9,14 @@ import Testing
 @testable import Engine
 
 @Suite struct MovedCopyCacheTests {
+    /// A buffered sync PUT: committed, and left cached (clean) with its extents. Returns `data`.
+    static func putCached(_ engine: Engine, _ key: String, _ data: [UInt8]) throws -> [UInt8] {
+        let upload = try engine.openWrite(volume: "vol", key: key, WriteOptions(io: .buffered, sync: true, length: Int64(data.count)))
+        try data.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.commit(etag: nil)
+        return data
+    }
+
     static func patch(_ engine: Engine, _ key: String, offset: Int64, _ bytes: [UInt8]) throws {
         let upload = try engine.openPatch(volume: "vol", key: key, offset: offset, length: Int64(bytes.count), io: .buffered, sync: true)
         try bytes.withUnsafeBytes { try upload.append($0) }
@@ -22,13 +30,7 @@ import Testing
         let (engine, devices) = try Scratch.engine(dir, devices: 2, volume: "vol", capacity: 96 << 20)
         var expected: [String: [UInt8]] = [:]
         // Buffered sync PUTs: committed, and left cached (clean) with their extents.
-        for i in 0..<6 {
-            let data = Scratch.splitMixBytes(96 << 10, seed: UInt64(i))
-            let upload = try engine.openWrite(volume: "vol", key: "k\(i)", WriteOptions(io: .buffered, sync: true, length: Int64(data.count)))
-            try data.withUnsafeBytes { try upload.append($0) }
-            _ = try upload.commit(etag: nil)
-            expected["k\(i)"] = data
-        }
+        for i in 0..<6 { expected["k\(i)"] = try Self.putCached(engine, "k\(i)", Scratch.splitMixBytes(96 << 10, seed: UInt64(i))) }
         #expect(try engine.cacheStats(volume: "vol").cachedPages > 0)
         // Every copy on device 0 moves to device 1.
         let drained = devices.first { (try? engine.device(id: $0.id).remainingBytes) ?? 0 > 0 }!.id
@@ -69,13 +71,7 @@ extension MovedCopyCacheTests {
         defer { Scratch.remove(dir) }
         let (engine, devices) = try Scratch.engine(dir, devices: 3, volume: "vol", capacity: 96 << 20, replicas: 2)
         var expected: [String: [UInt8]] = [:]
-        for i in 0..<12 {
-            let data = Scratch.splitMixBytes(160 << 10, seed: UInt64(i))
-            let upload = try engine.openWrite(volume: "vol", key: "k\(i)", WriteOptions(io: .buffered, sync: true, length: Int64(data.count)))
-            try data.withUnsafeBytes { try upload.append($0) }
-            _ = try upload.commit(etag: nil)
-            expected["k\(i)"] = data
-        }
+        for i in 0..<12 { expected["k\(i)"] = try Self.putCached(engine, "k\(i)", Scratch.splitMixBytes(160 << 10, seed: UInt64(i))) }
         let drained = devices[0].id
         _ = try engine.setDeviceState(id: drained, to: .draining)
         var generator = SplitMix(state: 7)
