@@ -151,8 +151,11 @@ package struct Router: Sendable {
     /// S3's virtual-host-style addressing puts the bucket named in the host first.
     package var pathForHost: (@Sendable (_ sentPath: String, _ host: String?) -> String?)?
 
-    /// The path `sentPath` is routed by.
-    package func routedPath(_ sentPath: String, host: String?) -> String { pathForHost?(sentPath, host) ?? sentPath }
+    /// The path `sentPath` is routed by (`host` is asked for only when the router routes by host).
+    package func routedPath(_ sentPath: String, host: @autoclosure () -> String?) -> String {
+        guard let pathForHost else { return sentPath }
+        return pathForHost(sentPath, host()) ?? sentPath
+    }
 
     package mutating func add(_ method: String, _ template: String, inline: Bool = false, _ handler: @escaping Handler) {
         append(Route(method: method, template: template, action: .respond(handler), inline: inline))

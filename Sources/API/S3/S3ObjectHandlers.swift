@@ -75,7 +75,9 @@ extension S3Handlers {
         guard number <= parts.count else { throw S3Error("InvalidPartNumber", 416, "The requested partnumber is not satisfiable") }
         let start = parts[..<Int(number - 1)].reduce(0, +)
         let length = parts[Int(number - 1)]
-        return length == 0 ? .whole : .partial(start: start, end: start + length - 1)
+        // An empty part (an empty last part) has no byte range to send: 416, unless the object is empty.
+        if length == 0 { return info.size == 0 ? .whole : .unsatisfiable }
+        return .partial(start: start, end: start + length - 1)
     }
 
     /// The number of parts a multipart ETag (`<md5>-<parts>`) names; nil for another ETag.
