@@ -12,6 +12,9 @@ enum S3VirtualHost {
         let suffix = "." + domain
         guard name.utf8.count > suffix.utf8.count, name.hasSuffix(suffix) else { return nil }
         let bucket = name.dropLast(suffix.count)
+        // Only a name a bucket could have: a Host with '/', '%' or the like is no bucket's (and is
+        // left path-style, where it names nothing).
+        guard bucket.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }) else { return nil }
         return "/" + bucket + (path.hasPrefix("/") ? path : "/" + path)
     }
 }
