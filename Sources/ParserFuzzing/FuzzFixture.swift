@@ -1,6 +1,6 @@
 // What the router and authentication targets run against: an engine with no devices in a
 // temporary data directory (removed at exit, or by the next run), one S3 access key allowed
-// everywhere, and the two routers the server builds. Made once per process: parsing never
+// everywhere, and the two routers the server builds (the S3 one with virtual-host addressing). Made once per process: parsing never
 // writes to it.
 import API
 import Engine
@@ -11,6 +11,8 @@ import Synchronization
 final class FuzzFixture: Sendable {
     static let shared = FuzzFixture()
     static let adminToken = "fuzz-admin-token"
+    /// Virtual-host-style addressing is on: a Host of `<bucket>.s3.fuzz` is routed by its bucket.
+    static let s3Domain = "s3.fuzz"
 
     let engine: Engine
     let key: AccessKey
@@ -28,7 +30,7 @@ final class FuzzFixture: Sendable {
             let keys = try AccessKeyStore(engine: engine, keyFile: directory + "/s3-secrets.key")
             key = try keys.create(name: "fuzz", permissions: [AccessKeyStore.wildcard: .owner], createBuckets: true)
             admin = Routes.makeRouter(engine: engine, token: Self.adminToken, metrics: HTTPMetrics(), keys: keys)
-            s3 = S3Routes.makeRouter(engine: engine, keys: keys, settings: S3Settings(), metrics: HTTPMetrics())
+            s3 = S3Routes.makeRouter(engine: engine, keys: keys, settings: S3Settings(domain: Self.s3Domain), metrics: HTTPMetrics())
         } catch {
             fatalError("the fuzz fixture cannot start an engine in \(directory): \(error)")
         }

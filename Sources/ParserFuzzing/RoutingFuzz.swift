@@ -25,11 +25,15 @@ enum RoutingFuzz {
     }
 
     /// Flags (1: sign it with the fixture's key, as of now), then a request resolved and its head
-    /// judged by the S3 router. A request the harness signed, on a route, is accepted.
+    /// judged by the S3 router (a Host under `FuzzFixture.s3Domain` names the bucket). A request
+    /// the harness signed, on a route, is accepted.
     static func s3Router(_ input: inout FuzzInput) {
         let sign = input.byte() & 1 != 0
         var request = input.request()
         let signed = sign && SignatureFuzz.sign(&request, key: FuzzFixture.shared.key)
+        // Routed as the server routes it: by the bucket a Host under the domain names (the
+        // signature covers the path as sent).
+        request.path = FuzzFixture.shared.s3.routedPath(request.sentPath, host: request.header("host"))
         let (resolution, refusal) = judge(request, by: FuzzFixture.shared.s3)
         if signed, case .success = resolution.outcome {
             ParserFuzzing.require(
