@@ -480,16 +480,12 @@ def setup() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bin", default=".build/debug/appliance", help="appliance binary")
-    parser.add_argument("--only", help="comma-separated steps: " + ",".join(n for n, _ in STEPS))
-    parser.add_argument("--keep-going", action="store_true", help="after a failing step, run the next ones (if the server is up)")
-    parser.add_argument("--time-limit", type=float, default=240.0, help="seconds for the whole run")
-    parser.add_argument("--server-log", action="store_true", help="echo the server's log")
+    base.suite_arguments(parser, STEPS, time_limit=240.0)
     parser.add_argument("--old-flags", action="store_true",
                         help="start the server without the upload-bound flags (to show an older build fails these checks)")
     args = parser.parse_args()
     base.RUN.__init__(args.time_limit)
-    steps = [(n, f) for n, f in STEPS if not args.only or n in args.only.split(",")]
+    steps = base.chosen_steps(STEPS, args.only)
     tmp = tempfile.mkdtemp(prefix="appliance-adversarial-")
     failures: list[str] = []
     started = time.monotonic()

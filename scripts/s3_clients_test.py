@@ -208,6 +208,21 @@ def run_steps(steps, server: "Server", keep_going: bool, failures: list[str],
                 break
 
 
+def suite_arguments(parser: argparse.ArgumentParser, steps, time_limit: float) -> None:
+    """The options every step-based suite takes: the binary, which steps, whether to go on after
+    a failure, the time limit and the server's log."""
+    parser.add_argument("--bin", default=".build/debug/appliance", help="appliance binary")
+    parser.add_argument("--only", help="comma-separated steps: " + ",".join(n for n, _ in steps))
+    parser.add_argument("--keep-going", action="store_true", help="after a failing step, run the next ones (if the server is up)")
+    parser.add_argument("--time-limit", type=float, default=time_limit, help="seconds for the whole run")
+    parser.add_argument("--server-log", action="store_true", help="echo the server's log")
+
+
+def chosen_steps(steps, only: str | None):
+    """The steps `--only` names (all without it), in their order."""
+    return [(n, f) for n, f in steps if not only or n in only.split(",")]
+
+
 def summary(failures: list[str], started: float, passed_text: str) -> int:
     """Prints the run's count, notes and failures; the exit status."""
     print(f"\n{RUN.passed} checks passed in {time.monotonic() - started:.1f}s" + (f", {len(failures)} step(s) failed" if failures else ""))
@@ -1189,15 +1204,7 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    elapsed = time.monotonic() - started
-    print(f"\n{RUN.passed} checks passed in {elapsed:.1f}s" + (f", {len(failures)} step(s) failed" if failures else ""))
-    for text in RUN.notes:
-        print(f"note: {text}")
-    if failures:
-        print("FAILED: " + "; ".join(f.splitlines()[0][:300] for f in failures), file=sys.stderr)
-        return 1
-    print("all S3 client checks passed")
-    return 0
+    return summary(failures, started, "all S3 client checks passed")
 
 
 if __name__ == "__main__":

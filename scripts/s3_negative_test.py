@@ -1112,15 +1112,7 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    elapsed = time.monotonic() - started
-    print(f"\n{base.RUN.passed} checks passed in {elapsed:.1f}s" + (f", {len(failures)} step(s) failed" if failures else ""))
-    for text in base.RUN.notes:
-        print(f"note: {text}")
-    if failures:
-        print("FAILED: " + "; ".join(f.splitlines()[0][:300] for f in failures), file=sys.stderr)
-        return 1
-    print("all S3 negative checks passed")
-    return 0
+    return base.summary(failures, started, "all S3 negative checks passed")
 
 
 if __name__ == "__main__":

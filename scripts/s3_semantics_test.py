@@ -425,14 +425,10 @@ STEPS = [("no-such-bucket", check_no_such_bucket), ("conditional", check_conditi
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bin", default=".build/debug/appliance", help="appliance binary")
-    parser.add_argument("--only", help="comma-separated steps: " + ",".join(n for n, _ in STEPS))
-    parser.add_argument("--keep-going", action="store_true", help="after a failing step, run the next ones")
-    parser.add_argument("--time-limit", type=float, default=300.0, help="seconds for the whole run")
-    parser.add_argument("--server-log", action="store_true", help="echo the server's log")
+    base.suite_arguments(parser, STEPS, time_limit=300.0)
     args = parser.parse_args()
     base.RUN.__init__(args.time_limit)
-    steps = [(n, f) for n, f in STEPS if not args.only or n in args.only.split(",")]
+    steps = base.chosen_steps(STEPS, args.only)
     tmp = tempfile.mkdtemp(prefix="appliance-s3-semantics-")
     failures: list[str] = []
     started = time.monotonic()
