@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s3_clients_test as base  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -78,8 +78,10 @@ def go(path: str) -> None:
 
 def wait_for(condition, what: str, timeout: float = 15):
     try:
-        # A page that is replaced while a condition reads it leaves stale elements: read again.
-        return WebDriverWait(T.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        # A page that is replaced while a condition reads it leaves stale elements (or, in
+        # chromedriver, "Node with given id does not belong to the document"): read again. A real
+        # error still ends the wait, as a timeout naming what was awaited.
+        return WebDriverWait(T.driver, timeout, ignored_exceptions=(WebDriverException,)).until(condition)
     except TimeoutException:
         raise Failure(f"timed out waiting for {what} (at {T.driver.current_url})") from None
 
