@@ -29,11 +29,11 @@ package struct CatalogTransaction {
 
     /// `Catalog.completeUpload`, inside this transaction.
     package func completeUpload(
-        uploadID: String, now: Date,
+        uploadID: String, now: Date, versioned: Bool = false,
         choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String]),
         validate: (_ replacing: ObjectRecord?) throws -> Void = { _ in }
     ) throws -> UploadCompletion {
-        try Catalog.completeUpload(db, retiring, uploadID: uploadID, now: now, choose: choose, validate: validate)
+        try Catalog.completeUpload(db, retiring, uploadID: uploadID, now: now, versioned: versioned, choose: choose, validate: validate)
     }
 
     /// `Catalog.abortUpload`, inside this transaction.
@@ -42,8 +42,8 @@ package struct CatalogTransaction {
     }
 
     /// `Catalog.deleteObject`, inside this transaction.
-    package func deleteObject(volumeID: Int64, key: String) throws -> ObjectDeletion? {
-        try Catalog.deleteObject(db, retiring, volumeID: volumeID, key: key)
+    package func deleteObject(volumeID: Int64, key: String, _ removal: ObjectRemoval = .current, now: Date) throws -> ObjectDeletion? {
+        try Catalog.deleteObject(db, retiring, volumeID: volumeID, key: key, removal, now: now)
     }
 }
 

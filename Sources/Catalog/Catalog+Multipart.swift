@@ -147,18 +147,15 @@ extension Catalog {
     /// throws to refuse. A completed upload whose object still carries its ETag answers the same
     /// again (`retried`).
     static func completeUpload(
-        _ db: Database, _ retiring: Retiring, uploadID: String, now: Date,
+        _ db: Database, _ retiring: Retiring, uploadID: String, now: Date, versioned: Bool = false,
         choose: (UploadRecord?, [StoredPart]) throws -> (parts: [StoredPart], etag: String, checksums: [String: String]),
         validate: (_ replacing: ObjectRecord?) throws -> Void = { _ in }
     ) throws -> UploadCompletion {
         let upload = try UploadRecord.fetchOne(db, key: uploadID)
         if let upload, let etag = upload.completedETag {
-            if let current = try ObjectRecord.fetchOne(
-                db.cachedStatement(sql: "SELECT * FROM objects WHERE volumeId = ? AND key = ?"), arguments: [upload.volumeId, upload.key]),
-                current.etag == etag
-            {
+            if let current = try object(db, volumeID: upload.volumeId, key: upload.key), current.record.etag == etag {
                 return UploadCompletion(
-                    object: current, freed: [], freedInline: [], delta: UsageDelta(volumeID: upload.volumeId), retried: true)
+                    object: current.record, freed: [], freedInline: [], delta: UsageDelta(volumeID: upload.volumeId), retried: true)
             }
             _ = try choose(nil, [])
         }
@@ -180,19 +177,16 @@ extension Catalog {
         }
         let existing = try object(db, volumeID: upload.volumeId, key: upload.key)
         try validate(existing?.record)
-        var freedInline: [Int64] = []
-        if let existing {
-            let replicas = existing.extents.flatMap(\.replicas)
-            freed += replicas
-            delta.remove(existing.record, replicas: replicas)
-            try deleteObjectRow(db, id: existing.record.id!)
-            freedInline = retiring.hold(existing.extents)
-        }
+        let superseded = try supersede(db, retiring, volumeID: upload.volumeId, key: upload.key, versioned: versioned, delta: &delta)
+        freed += superseded.replicas
+        let freedInline = superseded.inline
         let size = chosen.parts.reduce(Int64(0)) { $0 + $1.record.size }
         var object = ObjectRecord(
             id: nil, volumeId: upload.volumeId, key: upload.key, size: size, etag: chosen.etag, contentType: upload.contentType,
-            createdAt: existing?.record.createdAt ?? now, modifiedAt: now, metadata: upload.metadata,
-            checksums: ObjectAttributes.encode(chosen.checksums), parts: ObjectAttributes.encode(parts: chosen.parts.map(\.record.size)))
+            createdAt: !versioned && existing?.record.versioned == false ? existing!.record.createdAt : now, modifiedAt: now,
+            metadata: upload.metadata, checksums: ObjectAttributes.encode(chosen.checksums),
+            parts: ObjectAttributes.encode(parts: chosen.parts.map(\.record.size)))
+        object.versioned = versioned
         try insertObjectRow(db, &object)
         var base: Int64 = 0
         for part in chosen.parts {

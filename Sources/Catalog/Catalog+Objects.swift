@@ -54,6 +54,10 @@ package struct ObjectCommit: Sendable {
 }
 
 package struct ObjectDeletion: Sendable {
+    /// The row deleted (nil when a delete marker was only added).
+    package var removed: ObjectRecord?
+    /// The delete marker added (nil when a row was deleted).
+    package var marker: ObjectRecord?
     package var replicas: [ExtentReplicaRecord]
     /// Its inline extents, kept in `RetiredBodies` for its readers.
     package var inline: [Int64]
@@ -67,8 +71,14 @@ package struct ObjectVersion: Sendable {
     package var etag: String
     package var contentType: String?
     package var attributes: ObjectAttributes
+    /// A version with an id of its own, kept beside the ones before it (versioning enabled);
+    /// false: the null version, which replaces the key's null version (versioning off or suspended).
+    package var versioned: Bool
 
-    package init(volumeID: Int64, key: String, size: Int64, etag: String, contentType: String?, attributes: ObjectAttributes = .none) {
+    package init(
+        volumeID: Int64, key: String, size: Int64, etag: String, contentType: String?, attributes: ObjectAttributes = .none, versioned: Bool = false
+    ) {
+        self.versioned = versioned
         self.attributes = attributes
         self.volumeID = volumeID
         self.key = key
@@ -101,11 +111,36 @@ extension Catalog {
     static let objectSQL = """
         SELECT o.id, o.volumeId, o.key, o.size, o.etag, o.contentType, o.createdAt, o.modifiedAt, o.metadata, o.checksums,
             e.id, e.objectId, e.logicalOffset, e.length, e.checksumBlock, e.checksums, e.body,
-            r.extentId, r.deviceId, r.physicalOffset, r.length, o.parts
+            r.extentId, r.deviceId, r.physicalOffset, r.length, o.parts, o.versioned, o.latest, o.deleteMarker
         FROM objects o LEFT JOIN extents e ON e.objectId = o.id LEFT JOIN extent_replicas r ON r.extentId = e.id
-        WHERE o.volumeId = ? AND o.key = ?
+        WHERE o.volumeId = ? AND o.key = ? AND o.latest = 1 AND o.deleteMarker = 0
         ORDER BY e.logicalOffset, e.id, r.deviceId
         """
+    /// `objectSQL` for one version of a key: a versioned row by its id, or the null version, the
+    /// latest row or an older one (each on the partial index that holds it).
+    static let versionSQL = objectSQL.replacingOccurrences(
+        of: "o.latest = 1 AND o.deleteMarker = 0", with: "o.versioned = 1 AND o.id = ?")
+    static let nullVersionSQL = [
+        objectSQL.replacingOccurrences(of: "o.latest = 1 AND o.deleteMarker = 0", with: "o.latest = 1 AND o.versioned = 0"),
+        objectSQL.replacingOccurrences(of: "o.latest = 1 AND o.deleteMarker = 0", with: "o.latest = 0 AND o.versioned = 0"),
+    ]
+    /// One version of a key (a delete marker too); nil when the key has no such version.
+    package func object(volumeID: Int64, key: String, version: VersionID) throws(CatalogError) -> StoredObject? {
+        try readOneStatement { db in try Self.object(db, volumeID: volumeID, key: key, version: version) }
+    }
+
+    static func object(_ db: Database, volumeID: Int64, key: String, version: VersionID) throws -> StoredObject? {
+        var stored: StoredObject?
+        if let rowID = version.rowID {
+            try db.cachedStatement(sql: versionSQL).forEachRawRow(arguments: [volumeID, key, rowID]) { row in try add(row, to: &stored) }
+        } else {
+            for sql in nullVersionSQL where stored == nil {
+                try db.cachedStatement(sql: sql).forEachRawRow(arguments: [volumeID, key]) { row in try add(row, to: &stored) }
+            }
+        }
+        return stored
+    }
+
     static func object(_ db: Database, volumeID: Int64, key: String) throws -> StoredObject? {
         // A cached statement: prepared (and authorized) once per connection, not built from the
         // query interface on every call (a third of a small PUT's CPU). Its columns are read by
@@ -121,6 +156,8 @@ extension Catalog {
         if stored == nil {
             stored = StoredObject(record: try objectRecord(row), extents: [])
             stored!.record.parts = row.optionalString(21)
+            (stored!.record.versioned, stored!.record.latest, stored!.record.deleteMarker) =
+                (row.int64(22) != 0, row.int64(23) != 0, row.int64(24) != 0)
         }
         guard !row.isNull(10) else { return }  // an empty object: no extent
         let extentID = row.int64(10)
@@ -166,16 +203,15 @@ extension Catalog {
         var replacedInline: [Int64] = []
         let existing = try Self.object(db, volumeID: version.volumeID, key: version.key)
         try validate(existing?.record)
-        if let existing {
-            replaced = existing.extents.flatMap(\.replicas)
-            delta.remove(existing.record, replicas: replaced)
-            try Self.deleteObjectRow(db, id: existing.record.id!)
-            replacedInline = retiring.hold(existing.extents)
-        }
+        (replaced, replacedInline) = try supersede(
+            db, retiring, volumeID: version.volumeID, key: version.key, versioned: version.versioned, delta: &delta)
+        // A null version that replaces the null version keeps its creation time.
+        let created = !version.versioned && existing?.record.versioned == false ? existing!.record.createdAt : now
         var object = ObjectRecord(
             id: nil, volumeId: version.volumeID, key: version.key, size: version.size, etag: version.etag,
-            contentType: version.contentType, createdAt: existing?.record.createdAt ?? now, modifiedAt: now,
+            contentType: version.contentType, createdAt: created, modifiedAt: now,
             metadata: version.attributes.storedMetadata, checksums: version.attributes.storedChecksums, parts: version.attributes.storedParts)
+        object.versioned = version.versioned
         try insertObjectRow(db, &object)
         var stored = StoredObject(record: object, extents: [])
         let insertExtent = try db.cachedStatement(
@@ -236,33 +272,95 @@ extension Catalog {
         let modified = object.modifiedAt == object.createdAt ? created : StoredDate.text(object.modifiedAt)
         try db.cachedStatement(
             sql: """
-                INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, parts)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, parts,
+                    versioned, latest, deleteMarker)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             object.volumeId, object.key, object.size, object.etag, object.contentType, created, modified, object.metadata,
-            object.checksums, object.parts,
+            object.checksums, object.parts, object.versioned, object.latest, object.deleteMarker,
         ])
         object.id = db.lastInsertedRowID
     }
 
-    /// Deletes an object; returns its replicas to free and the change in the volume's figures,
-    /// or nil when there was no such object.
-    package func deleteObject(volumeID: Int64, key: String) throws(CatalogError) -> ObjectDeletion? {
+    /// Deletes an object, a version, or hides the object behind a delete marker (`removal`);
+    /// returns what went (its replicas to free) and the change in the volume's figures, or nil
+    /// when there was nothing to delete.
+    package func deleteObject(
+        volumeID: Int64, key: String, _ removal: ObjectRemoval = .current, now: Date = Date()
+    ) throws(CatalogError) -> ObjectDeletion? {
         do {
-            return try write { db in try Self.deleteObject(db, Retiring(nil), volumeID: volumeID, key: key) }
+            return try write { db in try Self.deleteObject(db, Retiring(nil), volumeID: volumeID, key: key, removal, now: now) }
         } catch {
             throw CatalogError.wrap(error)
         }
     }
 
-    static func deleteObject(_ db: Database, _ retiring: Retiring, volumeID: Int64, key: String) throws -> ObjectDeletion? {
-        guard let existing = try Self.object(db, volumeID: volumeID, key: key) else { return nil }
-        try Self.deleteObjectRow(db, id: existing.record.id!)
-        let replicas = existing.extents.flatMap(\.replicas)
+    static func deleteObject(
+        _ db: Database, _ retiring: Retiring, volumeID: Int64, key: String, _ removal: ObjectRemoval, now: Date
+    ) throws -> ObjectDeletion? {
         var delta = UsageDelta(volumeID: volumeID)
-        delta.remove(existing.record, replicas: replicas)
-        return ObjectDeletion(replicas: replicas, inline: retiring.hold(existing.extents), delta: delta)
+        switch removal {
+        case .current, .version:
+            let found =
+                if case .version(let id) = removal { try object(db, volumeID: volumeID, key: key, version: id) } else {
+                    try object(db, volumeID: volumeID, key: key)
+                }
+            guard let found else { return nil }
+            let (replicas, inline) = try removeRow(db, retiring, found, delta: &delta)
+            return ObjectDeletion(removed: found.record, marker: nil, replicas: replicas, inline: inline, delta: delta)
+        case .marker(let versioned, let ifCurrent):
+            if ifCurrent, try object(db, volumeID: volumeID, key: key) == nil { return nil }
+            let (replicas, inline) = try supersede(db, retiring, volumeID: volumeID, key: key, versioned: versioned, delta: &delta)
+            var marker = ObjectRecord(id: nil, volumeId: volumeID, key: key, size: 0, etag: "", contentType: nil, createdAt: now, modifiedAt: now)
+            (marker.versioned, marker.deleteMarker) = (versioned, true)
+            try insertObjectRow(db, &marker)
+            delta.add(marker, replicas: [])
+            return ObjectDeletion(removed: nil, marker: marker, replicas: replicas, inline: inline, delta: delta)
+        }
+    }
+
+    /// Makes way for a new newest row of `key`: a null version (`versioned` false) replaces the
+    /// key's null version, whichever row it is, so that row is deleted; the newest row left is
+    /// the latest no more (it stays, a noncurrent version). Returns the deleted row's replicas and
+    /// inline extents (held for its readers).
+    static func supersede(
+        _ db: Database, _ retiring: Retiring, volumeID: Int64, key: String, versioned: Bool, delta: inout UsageDelta
+    ) throws -> (replicas: [ExtentReplicaRecord], inline: [Int64]) {
+        var freed: (replicas: [ExtentReplicaRecord], inline: [Int64]) = ([], [])
+        if !versioned, let null = try object(db, volumeID: volumeID, key: key, version: .null) {
+            freed = try removeRow(db, retiring, null, delta: &delta, promote: false)
+        }
+        let latest = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, size, deleteMarker FROM objects WHERE volumeId = ? AND key = ? AND latest = 1"),
+            arguments: [volumeID, key])
+        if let latest {
+            try db.cachedStatement(sql: "UPDATE objects SET latest = 0 WHERE id = ?").execute(arguments: [latest["id"] as Int64])
+            delta.archive(size: latest["size"], deleteMarker: latest["deleteMarker"])
+        }
+        return freed
+    }
+
+    /// Deletes one row; when it was the key's latest, the newest row left becomes the latest
+    /// (`promote`). Returns its replicas and inline extents (held for its readers).
+    static func removeRow(
+        _ db: Database, _ retiring: Retiring, _ stored: StoredObject, delta: inout UsageDelta, promote: Bool = true
+    ) throws -> (replicas: [ExtentReplicaRecord], inline: [Int64]) {
+        let replicas = stored.extents.flatMap(\.replicas)
+        try deleteObjectRow(db, id: stored.record.id!)
+        delta.remove(stored.record, replicas: replicas)
+        let inline = retiring.hold(stored.extents)
+        if promote, stored.record.latest {
+            let next = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT id, size, deleteMarker FROM objects WHERE volumeId = ? AND key = ? AND latest = 0 ORDER BY id DESC LIMIT 1"),
+                arguments: [stored.record.volumeId, stored.record.key])
+            if let next {
+                try db.cachedStatement(sql: "UPDATE objects SET latest = 1 WHERE id = ?").execute(arguments: [next["id"] as Int64])
+                delta.promote(size: next["size"], deleteMarker: next["deleteMarker"])
+            }
+        }
+        return (replicas, inline)
     }
 
     /// Deletes an object row; its extents and their replicas go by cascade.
@@ -279,8 +377,9 @@ extension Catalog {
         // from `prefix` when that comes later.
         let after = startAfter ?? ""  // every key is longer than ""
         let fromPrefix = !prefix.isEmpty && after.utf8.lexicographicallyPrecedes(prefix.utf8)
-        var sql = "SELECT id, volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums FROM objects"
+        var sql = "SELECT id, volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, versioned FROM objects"
         sql += fromPrefix ? " WHERE volumeId = ? AND key >= ?" : " WHERE volumeId = ? AND key > ?"
+        sql += " AND latest = 1 AND deleteMarker = 0"
         var arguments: StatementArguments = [volumeID, fromPrefix ? prefix : after]
         if let end = Self.successor(ofPrefix: prefix) {
             sql += " AND key < CAST(? AS TEXT)"
@@ -291,8 +390,81 @@ extension Catalog {
         return try readOneStatement { db in
             var records: [ObjectRecord] = []
             records.reserveCapacity(min(limit, 1024))
-            try db.cachedStatement(sql: sql).forEachRawRow(arguments: arguments) { row in records.append(try Self.objectRecord(row)) }
+            try db.cachedStatement(sql: sql).forEachRawRow(arguments: arguments) { row in
+                var record = try Self.objectRecord(row)
+                record.versioned = row.int64(10) != 0
+                records.append(record)
+            }
             return records
+        }
+    }
+
+    /// Every version and delete marker of a volume's keys with `prefix`, by key (byte order) and
+    /// newest first within a key, after `after` (a key, and within it a version's row id: the
+    /// versions older than it; nil row id: the keys after it), at most `limit`. The latest rows
+    /// and the older ones live on two partial indexes: a page of each, merged.
+    package func listVersions(
+        volumeID: Int64, prefix: String, after: (key: String, rowID: Int64?)?, limit: Int
+    ) throws(CatalogError) -> [ObjectRecord] {
+        var sql = """
+            SELECT id, volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, versioned, latest, deleteMarker
+            FROM objects WHERE volumeId = ? AND latest = ?
+            """
+        var arguments: StatementArguments = []
+        if !prefix.isEmpty {
+            sql += " AND key >= ?"
+            arguments += [prefix]
+        }
+        if let end = Self.successor(ofPrefix: prefix) {
+            sql += " AND key < CAST(? AS TEXT)"
+            arguments += [end]
+        }
+        if let after {
+            if let rowID = after.rowID {
+                sql += " AND (key > ? OR (key = ? AND id < ?))"
+                arguments += [after.key, after.key, rowID]
+            } else {
+                sql += " AND key > ?"
+                arguments += [after.key]
+            }
+        }
+        sql += " ORDER BY key, id DESC LIMIT ?"
+        arguments += [limit]
+        return try read { db in
+            var pages: [[ObjectRecord]] = []
+            for latest in [1, 0] {
+                var records: [ObjectRecord] = []
+                try db.cachedStatement(sql: sql).forEachRawRow(arguments: [volumeID, latest] + arguments) { row in
+                    var record = try Self.objectRecord(row)
+                    (record.versioned, record.latest, record.deleteMarker) = (row.int64(10) != 0, row.int64(11) != 0, row.int64(12) != 0)
+                    records.append(record)
+                }
+                pages.append(records)
+            }
+            // Merged by key (bytes), then newest first: the first `limit` of the two pages.
+            var merged: [ObjectRecord] = []
+            var (i, j) = (0, 0)
+            let (current, older) = (pages[0], pages[1])
+            while merged.count < limit, i < current.count || j < older.count {
+                let takeCurrent: Bool
+                if i == current.count {
+                    takeCurrent = false
+                } else if j == older.count {
+                    takeCurrent = true
+                } else if current[i].key.utf8.elementsEqual(older[j].key.utf8) {
+                    takeCurrent = current[i].id! > older[j].id!
+                } else {
+                    takeCurrent = current[i].key.utf8.lexicographicallyPrecedes(older[j].key.utf8)
+                }
+                if takeCurrent {
+                    merged.append(current[i])
+                    i += 1
+                } else {
+                    merged.append(older[j])
+                    j += 1
+                }
+            }
+            return merged
         }
     }
 
@@ -321,4 +493,16 @@ extension Catalog {
             return replicas
         }
     }
+}
+
+/// What a delete takes away.
+package enum ObjectRemoval: Sendable, Equatable {
+    /// The current version: its row goes (versioning off: the key's one row).
+    case current
+    /// A delete marker becomes the key's newest row, hiding the versions before it: a version of
+    /// its own (`versioned`: versioning enabled) or the null version (suspended: it replaces the
+    /// key's null version). `ifCurrent`: only when the key has a current version.
+    case marker(versioned: Bool, ifCurrent: Bool)
+    /// One version or delete marker, by id; when it was the newest, the next newest is.
+    case version(VersionID)
 }

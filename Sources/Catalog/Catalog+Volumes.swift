@@ -75,6 +75,22 @@ extension Catalog {
         }
     }
 
+    /// Sets a volume's versioning after `validate` approves the change from the row as it is.
+    /// nil when there is no such volume.
+    package func setVersioning(
+        named name: String, _ versioning: VolumeRecord.Versioning, now: Date, validate: (VolumeRecord) throws -> Void
+    ) throws -> VolumeRecord? {
+        try write { db in
+            guard var record = try VolumeRecord.filter(VolumeRecord.Columns.name == name).fetchOne(db) else { return nil }
+            try validate(record)
+            guard record.versioning != versioning else { return record }
+            record.versioning = versioning
+            record.updatedAt = now
+            try record.update(db)
+            return record
+        }
+    }
+
     /// Deletes a volume (and, by cascade, its objects and extents) after `validate` approves it.
     /// Returns the extents' replicas that were dropped so the caller can free their space.
     package func deleteVolume(

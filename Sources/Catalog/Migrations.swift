@@ -135,6 +135,44 @@ extension Catalog {
         migrator.registerMigration("v5-object-part-sizes") { db in
             try db.execute(sql: "ALTER TABLE objects ADD COLUMN parts TEXT")
         }
+        // Object versions (a volume's `versioning`): a key keeps several rows. `versioned` 0 is the
+        // null version (at most one per key; its version id is "null"), 1 a version whose id is
+        // made from its row id; `latest` marks the key's newest row (exactly one per key), which
+        // may be a delete marker. UNIQUE (volumeId, key) gives way to a partial UNIQUE index of
+        // the latest rows (a volume without versions indexes each key once, as before) and one of
+        // the older rows, which takes SQLite's table rebuild (foreign keys are off during a
+        // migration, so the extents that refer to the rows stay; the row-id sequence carries over,
+        // so no id is used twice).
+        migrator.registerMigration("v6-object-versions") { db in
+            try db.execute(sql: """
+                ALTER TABLE volumes ADD COLUMN versioning TEXT NOT NULL DEFAULT 'off'
+                    CHECK (versioning IN ('off', 'enabled', 'suspended'));
+                CREATE TABLE objects_v6 (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    volumeId INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    size INTEGER NOT NULL CHECK (size >= 0),
+                    etag TEXT NOT NULL,
+                    contentType TEXT,
+                    createdAt DATETIME NOT NULL,
+                    modifiedAt DATETIME NOT NULL,
+                    metadata TEXT,
+                    checksums TEXT,
+                    parts TEXT,
+                    versioned INTEGER NOT NULL DEFAULT 0 CHECK (versioned IN (0, 1)),
+                    latest INTEGER NOT NULL DEFAULT 1 CHECK (latest IN (0, 1)),
+                    deleteMarker INTEGER NOT NULL DEFAULT 0 CHECK (deleteMarker IN (0, 1))
+                );
+                INSERT INTO objects_v6 (id, volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, parts)
+                    SELECT id, volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, parts FROM objects;
+                DELETE FROM sqlite_sequence WHERE name = 'objects_v6';
+                UPDATE sqlite_sequence SET name = 'objects_v6' WHERE name = 'objects';
+                DROP TABLE objects;
+                ALTER TABLE objects_v6 RENAME TO objects;
+                CREATE UNIQUE INDEX objects_latest ON objects(volumeId, key) WHERE latest = 1;
+                CREATE INDEX objects_noncurrent ON objects(volumeId, key, id DESC) WHERE latest = 0;
+                """)
+        }
         return migrator
     }
 }

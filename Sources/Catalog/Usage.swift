@@ -17,9 +17,14 @@ package struct PoolUsage: Sendable, Equatable {
 }
 
 package struct VolumeUsage: Sendable, Equatable {
-    /// Logical bytes of the volume's objects.
+    /// Logical bytes of the volume's objects: every version's, and waiting multipart parts'.
     package var usedBytes: Int64
+    /// Current objects (not versions kept behind them, nor delete markers).
     package var objectCount: Int64
+    /// Logical bytes of versions that are not current.
+    package var noncurrentBytes: Int64 = 0
+    /// Every row of the volume's keys: versions, current or not, and delete markers.
+    package var versionCount: Int64 = 0
     /// Physical bytes allocated on devices for the volume (all replicas).
     package var allocatedBytes: Int64
     /// Pool bytes held for the volume but not yet allocated (thick volumes).
@@ -40,6 +45,8 @@ package struct UsageDelta: Sendable, Equatable {
     /// Logical bytes of the volume's objects.
     package var usedBytes: Int64 = 0
     package var objectCount: Int64 = 0
+    package var noncurrentBytes: Int64 = 0
+    package var versionCount: Int64 = 0
     /// Physical bytes allocated (+) or no longer referenced (-), per device id.
     package var allocatedByDevice: [String: Int64] = [:]
 
@@ -49,16 +56,34 @@ package struct UsageDelta: Sendable, Equatable {
 
     package var allocatedBytes: Int64 { allocatedByDevice.values.reduce(0, +) }
 
+    /// A row added (as its `latest` and `deleteMarker` say).
     mutating func add(_ object: ObjectRecord, replicas: [ExtentReplicaRecord]) {
-        usedBytes += object.size
-        objectCount += 1
-        for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] += replica.length }
+        count(object, replicas: replicas, sign: 1)
     }
 
+    /// A row deleted (as it was).
     mutating func remove(_ object: ObjectRecord, replicas: [ExtentReplicaRecord]) {
-        usedBytes -= object.size
-        objectCount -= 1
-        for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] -= replica.length }
+        count(object, replicas: replicas, sign: -1)
+    }
+
+    private mutating func count(_ object: ObjectRecord, replicas: [ExtentReplicaRecord], sign: Int64) {
+        usedBytes += sign * object.size
+        versionCount += sign
+        if !object.latest { noncurrentBytes += sign * object.size }
+        if object.latest, !object.deleteMarker { objectCount += sign }
+        for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] += sign * replica.length }
+    }
+
+    /// The key's latest row became noncurrent.
+    mutating func archive(size: Int64, deleteMarker: Bool) {
+        noncurrentBytes += size
+        if !deleteMarker { objectCount -= 1 }
+    }
+
+    /// A noncurrent row became the key's latest.
+    mutating func promote(size: Int64, deleteMarker: Bool) {
+        noncurrentBytes -= size
+        if !deleteMarker { objectCount += 1 }
     }
 }
 
@@ -164,9 +189,12 @@ extension Catalog {
             db,
             sql: """
                 SELECT v.id AS id, v.capacityBytes AS capacity, v.replicas AS replicas, v.provisioning AS provisioning,
-                       COALESCE(s.used, 0) + COALESCE(w.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated
+                       COALESCE(s.used, 0) + COALESCE(w.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated,
+                       COALESCE(s.noncurrent, 0) AS noncurrent, COALESCE(s.versions, 0) AS versions
                 FROM volumes v
-                LEFT JOIN (SELECT volumeId, SUM(size) AS used, COUNT(*) AS count FROM objects GROUP BY volumeId) s
+                LEFT JOIN (SELECT volumeId, SUM(size) AS used, SUM(latest = 1 AND deleteMarker = 0) AS count,
+                                  SUM(CASE WHEN latest = 0 THEN size ELSE 0 END) AS noncurrent, COUNT(*) AS versions
+                           FROM objects GROUP BY volumeId) s
                   ON s.volumeId = v.id
                 LEFT JOIN (SELECT u.volumeId AS volumeId, SUM(p.size) AS used FROM multipart_uploads u
                            JOIN multipart_parts p ON p.uploadId = u.id GROUP BY u.volumeId) w
@@ -180,9 +208,11 @@ extension Catalog {
             let replicas: Int64 = row["replicas"]
             let allocated: Int64 = row["allocated"]
             let thick = (row["provisioning"] as VolumeRecord.Provisioning) == .thick
-            result[row["id"]] = VolumeUsage(
+            var usage = VolumeUsage(
                 usedBytes: row["used"], objectCount: row["count"], allocatedBytes: allocated,
                 reservedBytes: thick ? max(0, capacity * replicas - allocated) : 0)
+            (usage.noncurrentBytes, usage.versionCount) = (row["noncurrent"], row["versions"])
+            result[row["id"]] = usage
         }
         return result
     }

@@ -1,7 +1,9 @@
 // Engine errors: specific cases inside, each classified into a small closed `Kind` that the API
 // maps to HTTP in exactly one place (bcachefs's errcode-with-parent-class idea). No status codes here.
 package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
-    package enum Kind: Sendable, Equatable { case invalid, notFound, conflict, precondition, noSpace, tooLarge, range, io, busy, `internal` }
+    package enum Kind: Sendable, Equatable {
+        case invalid, notFound, notAllowed, conflict, precondition, noSpace, tooLarge, range, io, busy, `internal`
+    }
     package enum SpaceScope: String, Sendable, Equatable { case pool, volumeQuota = "volume quota" }
 
     case invalidArgument(field: String, reason: String)
@@ -57,17 +59,24 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case conditionNotMet(String)
     /// A range (of a copy's source) that starts or ends past the object's `size` bytes.
     case rangeNotSatisfiable(field: String, size: Int64)
+    /// The key has no version with this id (or the id names nothing).
+    case versionNotFound(volume: String, key: String, version: String)
+    /// The version asked for is a delete marker: it has no bytes to read or copy.
+    case versionIsDeleteMarker(volume: String, key: String, version: String)
+    /// Versioning, once enabled, can be suspended but not turned off.
+    case versioningCannotTurnOff(volume: String)
 
     package var kind: Kind {
         switch self {
         case .invalidArgument, .deviceUnusable, .deviceInDataDirectory: .invalid
-        case .deviceNotFound, .volumeNotFound, .objectNotFound, .accessKeyNotFound, .uploadNotFound: .notFound
+        case .deviceNotFound, .volumeNotFound, .objectNotFound, .accessKeyNotFound, .uploadNotFound, .versionNotFound: .notFound
+        case .versionIsDeleteMarker: .notAllowed
         case .invalidPart, .invalidPartOrder, .partTooSmall: .invalid
         case .uploadIncomplete, .uploadTooLong: .invalid
         case .dataUnavailable: .io
         case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceHoldsSoleCopies, .deviceNeededByVolumes,
             .deviceNeededForReservations, .deviceStateChange, .volumeExists, .replicasExceedDevices,
-            .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning:
+            .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning, .versioningCannotTurnOff:
             .conflict
         case .noSpace, .metadataFull: .noSpace
         case .patchTooLarge, .objectTooLarge: .tooLarge
@@ -104,7 +113,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .replicasExceedDevices(let requested, let active):
             "\(requested) replicas requested but the pool has \(active) active device(s)"
         case .volumeShrinkBelowUsed(let name, let used): "volume \(name) holds \(used) bytes; capacity cannot go below that"
-        case .volumeNotEmpty(let name, let objects): "volume \(name) holds \(objects) object(s); pass force=true to delete it anyway"
+        case .volumeNotEmpty(let name, let objects):
+            "volume \(name) holds \(objects) object version(s) or delete marker(s); pass force=true to delete it anyway"
         case .noSpace(let scope, let needed, let available):
             "not enough space in the \(scope.rawValue): \(needed) bytes needed, \(available) available"
         case .metadataFull(let bytes, let room):
@@ -130,6 +140,10 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             "volume \(volume) holds \(limit) open multipart uploads, the most it may (--multipart-max-open); complete or abort some first (ListMultipartUploads lists them)"
         case .conditionNotMet(let detail): detail
         case .rangeNotSatisfiable(let field, let size): "\(field) is not within the source: it holds \(size) bytes"
+        case .versionNotFound(let volume, let key, let version): "object \(key) in volume \(volume) has no version \(version)"
+        case .versionIsDeleteMarker(let volume, let key, let version):
+            "version \(version) of \(key) in volume \(volume) is a delete marker: it has no bytes"
+        case .versioningCannotTurnOff(let volume): "volume \(volume) has had versioning enabled: it can be suspended, not turned off"
         }
     }
 }

@@ -1,8 +1,15 @@
-// What the Engine hands to the layer above: plain values, never catalog records.
+// What the Engine hands to the layer above: plain values, never catalog records (a version's id,
+// `VersionID`, is a value of the catalog's that the layers above parse and print).
+package import Catalog
 package import Foundation
 
 package enum Provisioning: String, Sendable, Equatable, CaseIterable {
     case thin, thick
+}
+
+/// A volume's object versioning (`VolumeRecord.Versioning` says what each means).
+package enum Versioning: String, Sendable, Equatable, CaseIterable {
+    case off, enabled, suspended
 }
 
 package struct DeviceInfo: Sendable, Equatable {
@@ -32,6 +39,9 @@ package struct VolumeInfo: Sendable, Equatable {
     package var objectCount: Int64
     package var createdAt: Date
     package var updatedAt: Date
+    package var versioning: Versioning = .off
+    /// Logical bytes of versions that are not current (counted in `usedBytes` too).
+    package var noncurrentBytes: Int64 = 0
     /// Page-cache figures (same per-page state that holds the reservations).
     package var cache = VolumeCacheStats()
 }
@@ -95,4 +105,10 @@ package struct ObjectInfo: Sendable, Equatable {
     package var checksums: [String: String] = [:]
     /// A multipart object's part sizes in order (empty: one part); a PATCH drops them.
     package var parts: [Int64] = []
+    /// Its version's id (the null version when its volume never had versioning on).
+    package var versionID: VersionID = .null
+    /// The key's newest version (listings of versions).
+    package var isLatest = true
+    /// A delete marker (listings of versions): no bytes.
+    package var deleteMarker = false
 }

@@ -10,7 +10,7 @@ import Testing
         #expect(
             Catalog.migrator.migrations == [
                 "v1-pool-devices-volumes-objects-extents", "v2-pool-default-devices-added", "v3-object-attributes-access-keys-multipart",
-                "v4-inline-extent-bodies", "v5-object-part-sizes",
+                "v4-inline-extent-bodies", "v5-object-part-sizes", "v6-object-versions",
             ])
         #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
     }
@@ -39,6 +39,50 @@ import Testing
         #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
         let object = try #require(try catalog.object(volumeID: 1, key: "k"))
         #expect(object.record.parts == nil && object.record.attributes.parts.isEmpty && object.record.etag == "abc-2")
+    }
+
+    /// A catalog made before versions: the objects table is rebuilt, and its rows, their extents
+    /// (which refer to them) and replicas, and the row-id sequence come through; each row is its
+    /// key's null version and latest.
+    @Test func aCatalogFromBeforeVersionsMigratesWithItsExtents() throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "catalog-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appending(path: "catalog.sqlite").path
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Catalog.migrator.migrate(queue, upTo: "v5-object-part-sizes")
+            try queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO devices (id, path, label, state, capacityBytes, logicalBlockSize, dataOffset, createdAt)
+                        VALUES ('d1', '/dev/x', NULL, 'active', 1048576, 4096, 0, '2026-01-01 00:00:00.000');
+                        INSERT INTO volumes (name, capacityBytes, replicas, provisioning, createdAt, updatedAt)
+                        VALUES ('vol', 1048576, 1, 'thin', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                        INSERT INTO objects (id, volumeId, key, size, etag, contentType, createdAt, modifiedAt)
+                        VALUES (7, 1, 'k', 4096, 'e', NULL, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                        INSERT INTO objects (id, volumeId, key, size, etag, contentType, createdAt, modifiedAt)
+                        VALUES (41, 1, 'gone', 1, 'g', NULL, '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000');
+                        DELETE FROM objects WHERE id = 41;
+                        INSERT INTO extents (objectId, logicalOffset, length, checksumBlock, checksums) VALUES (7, 0, 4096, 4096, x'00000000');
+                        INSERT INTO extent_replicas (extentId, deviceId, physicalOffset, length) VALUES (1, 'd1', 8192, 4096);
+                        """)
+            }
+        }
+        let catalog = try Catalog(path: path)
+        defer { try? catalog.close() }
+        #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
+        let object = try #require(try catalog.object(volumeID: 1, key: "k"))
+        #expect(object.record.id == 7 && !object.record.versioned && object.record.latest && !object.record.deleteMarker)
+        #expect(object.extents.count == 1 && object.extents[0].replicas.map(\.physicalOffset) == [8192])
+        #expect(try catalog.object(volumeID: 1, key: "k", version: .null)?.record.id == 7)
+        #expect(try catalog.integrityProblems().isEmpty)
+        // The sequence carried over: a new row gets an id past every id ever given (41), not 8.
+        let commit = try catalog.commitObject(
+            ObjectVersion(volumeID: 1, key: "new", size: 0, etag: "n", contentType: nil, versioned: true), extents: [], now: Date()
+        ) { _ in }
+        #expect(commit.object.record.id! > 41)
+        #expect(try catalog.volumeRecord(named: "vol")?.versioning == .off)
     }
 
     @Test func migratingAnExistingCatalogAgainChangesNothing() throws {

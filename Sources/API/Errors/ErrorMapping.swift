@@ -46,6 +46,7 @@ package enum ErrorMapping {
             switch error.kind {
             case .invalid: return (400, "bad-request", "Bad Request", error.description, [])
             case .notFound: return (404, "not-found", "Not Found", error.description, [])
+            case .notAllowed: return (405, "method-not-allowed", "Method Not Allowed", error.description, [])
             case .conflict: return (409, "conflict", "Conflict", error.description, [])
             case .precondition: return (412, "precondition-failed", "Precondition Failed", error.description, [])
             case .noSpace: return (507, "insufficient-storage", "Insufficient Storage", error.description, [])

@@ -90,6 +90,11 @@ package enum S3ErrorMapping {
                 return S3Error(
                     "NoSuchUpload", 404,
                     "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")
+            case .versionNotFound: return S3Error("NoSuchVersion", 404, "The specified version does not exist.")
+            case .versionIsDeleteMarker(_, _, let version):
+                var s3 = S3Error("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
+                s3.headers = [("x-amz-delete-marker", "true"), ("x-amz-version-id", version)]
+                return s3
             case .volumeExists: return S3Error("BucketAlreadyExists", 409, "The requested bucket name is not available.")
             case .volumeNotEmpty: return S3Error("BucketNotEmpty", 409, "The bucket you tried to delete is not empty")
             case .noSpace(.volumeQuota, _, _):
@@ -111,6 +116,7 @@ package enum S3ErrorMapping {
                 switch error.kind {
                 case .invalid: return .invalidArgument(error.description)
                 case .notFound: return S3Error("NoSuchKey", 404, error.description)
+                case .notAllowed: return S3Error("MethodNotAllowed", 405, error.description)
                 case .conflict: return S3Error("OperationAborted", 409, error.description)
                 case .precondition: return S3Error("PreconditionFailed", 412, error.description)
                 case .noSpace: return S3Error("InsufficientStorage", 507, error.description)

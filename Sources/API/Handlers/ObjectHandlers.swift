@@ -1,4 +1,5 @@
 // /v1/volumes/{name}/objects: streamed PUT, GET/HEAD with ranges and preconditions, DELETE, list.
+import Catalog
 import Engine
 import Foundation
 
@@ -28,8 +29,17 @@ package struct ObjectHandlers {
         }
         router.add("DELETE", "/v1/volumes/{name}/objects/{key...}") { [engine] request, context in
             _ = try Self.ioMode(request)
-            try engine.deleteObject(volume: context.parameter("name"), key: context.parameter("key"))
-            return .noContent()
+            let deleted = try engine.deleteObject(
+                volume: context.parameter("name"), key: context.parameter("key"), version: try Self.versionID(request))
+            var headers: [(name: String, value: String)] = []
+            if let deleted, deleted.versionID != .null || deleted.deleteMarker {
+                headers.append(("X-Version-Id", deleted.versionID.description))
+                if deleted.deleteMarker { headers.append(("X-Delete-Marker", "true")) }
+            }
+            return HTTPResponse(status: 204, headers: headers)
+        }
+        router.add("GET", "/v1/volumes/{name}/versions") { [engine] request, context in
+            try Self.listVersions(engine, request, context)
         }
         router.addStreaming("PATCH", "/v1/volumes/{name}/objects/{key...}", inline: true) { [engine] request, context in
             try Self.openPatch(engine, request, context)
@@ -164,16 +174,28 @@ package struct ObjectHandlers {
         return UploadSink(target: upload, volume: context.parameter("name"), expectedMD5: md5, expectedSHA256: sha256, created: 201, md5ETag: true)
     }
 
+    /// `?version_id=`: a version's id, or `null` (the null version); nil when not given.
+    static func versionID(_ request: HTTPRequest) throws(HTTPError) -> VersionID? {
+        guard let entry = request.query.last(where: { $0.name == "version_id" }) else { return nil }
+        guard let version = VersionID(parsing: entry.value ?? "") else {
+            throw .badRequest("query parameter 'version_id' must be a version id (16 hex digits) or null")
+        }
+        return version
+    }
+
     static func get(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        let version = try versionID(request)
         // On the event loop only what memory holds; the rest (a miss, a direct read) on a worker.
         guard
             let reader = try engine.openRead(
-                volume: context.parameter("name"), key: context.parameter("key"), io: try ioMode(request), mayWait: context.mayBlock)
+                volume: context.parameter("name"), key: context.parameter("key"), version: version, io: try ioMode(request),
+                mayWait: context.mayBlock)
         else { throw NeedsWorker() }
         let info = reader.info
         var headers: [(name: String, value: String)] = [
             ("ETag", quotedETag(info)), ("Last-Modified", HTTPDate.format(info.modifiedAt)), ("Accept-Ranges", "bytes"),
         ]
+        if version != nil || info.versionID != .null { headers.append(("X-Version-Id", info.versionID.description)) }
         switch conditions(request).evaluate(info) {
         case .failed:
             reader.close()
@@ -263,5 +285,44 @@ package struct ObjectHandlers {
         let next = objects.count > limit ? page.last?.key : nil
         let list = ObjectListJSON(objects: page.map(ObjectJSON.init), nextStartAfter: next)
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: list.body)
+    }
+
+    /// A decoded query parameter (percent-encoded UTF-8 without NUL); nil when absent.
+    static func query(_ name: String, in request: HTTPRequest) throws(HTTPError) -> String? {
+        guard let entry = request.query.last(where: { $0.name == name }) else { return nil }
+        guard let decoded = PercentDecoding.decode(entry.value ?? "", plusIsSpace: true), !decoded.utf8.contains(0) else {
+            throw .badRequest("query parameter '\(name)' is not valid percent-encoded UTF-8 without NUL")
+        }
+        return decoded
+    }
+
+    /// The volume's versions and delete markers by key, newest first within a key; a page ends
+    /// with `next_key_marker` and `next_version_id_marker` to pass back for the next.
+    static func listVersions(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
+        var limit = maxListLimit
+        if let raw = try query("limit", in: request) {
+            guard let value = WireNumber.bounded(raw, limit: Int64(maxListLimit)).map(Int.init), value >= 1 else {
+                throw HTTPError.badRequest("query parameter 'limit' must be an integer from 1 to \(maxListLimit)")
+            }
+            limit = value
+        }
+        let keyMarker = try query("key_marker", in: request).flatMap { $0.isEmpty ? nil : $0 }
+        let versionMarker = try query("version_id_marker", in: request).flatMap { $0.isEmpty ? nil : $0 }
+        guard versionMarker == nil || keyMarker != nil else { throw HTTPError.badRequest("version_id_marker needs key_marker") }
+        let marker = try versionMarker.map { raw throws(HTTPError) in
+            guard let version = VersionID(parsing: raw) else {
+                throw .badRequest("query parameter 'version_id_marker' must be a version id (16 hex digits) or null")
+            }
+            return version
+        }
+        let versions = try engine.listVersions(
+            volume: context.parameter("name"), prefix: try query("prefix", in: request) ?? "", after: keyMarker.map { ($0, marker) },
+            limit: limit + 1)
+        let page = Array(versions.prefix(limit))
+        let more = versions.count > limit
+        return .json(
+            VersionListJSON(
+                versions: page.map(VersionJSON.init), nextKeyMarker: more ? page.last?.key : nil,
+                nextVersionIDMarker: more ? page.last?.versionID.description : nil))
     }
 }

@@ -30,7 +30,22 @@ struct VolumeHandlers {
         }
         router.add("PATCH", "/v1/volumes/{name}") { [engine] request, context in
             let body = try JSONBody.decode(VolumeUpdateJSON.self, from: request.body, allowedFields: VolumeUpdateJSON.fields)
-            return .json(VolumeJSON(try engine.resizeVolume(named: context.parameter("name"), capacityBytes: body.capacityBytes)))
+            let name = context.parameter("name")
+            guard body.capacityBytes != nil || body.versioning != nil else {
+                throw HTTPError.badRequest("give capacity_bytes, versioning, or both")
+            }
+            let versioning = try body.versioning.map { value in
+                guard let parsed = Versioning(rawValue: value) else {
+                    throw HTTPError.badRequest("field 'versioning' must be off, enabled or suspended")
+                }
+                return parsed
+            }
+            // A refused versioning change is refused before the capacity changes; a refused
+            // capacity comes before the versioning changes.
+            if versioning == .off, try engine.volume(named: name).versioning != .off { throw EngineError.versioningCannotTurnOff(volume: name) }
+            var volume = try body.capacityBytes.map { try engine.resizeVolume(named: name, capacityBytes: $0) }
+            if let versioning { volume = try engine.setVersioning(named: name, versioning) }
+            return .json(VolumeJSON(volume!))
         }
         router.add("DELETE", "/v1/volumes/{name}") { [engine, keys] request, context in
             let force = try QueryValues.bool("force", in: request, default: false)

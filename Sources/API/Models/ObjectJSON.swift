@@ -10,11 +10,14 @@ struct ObjectJSON: Codable, Sendable, Equatable {
     var etag: String
     var contentType: String
     var lastModified: String
+    /// The version ("null": the null version); absent from listings of current objects.
+    var versionID: String?
 
     enum CodingKeys: String, CodingKey {
         case key, size, etag
         case contentType = "content_type"
         case lastModified = "last_modified"
+        case versionID = "version_id"
     }
 
     init(_ info: ObjectInfo) {
@@ -23,6 +26,68 @@ struct ObjectJSON: Codable, Sendable, Equatable {
         etag = ObjectHandlers.quotedETag(info)
         contentType = info.contentType ?? ObjectHandlers.defaultContentType
         lastModified = info.modifiedAt.wireFormat
+        versionID = info.versionID.description
+    }
+}
+
+/// One entry of a volume's versions listing: a version or a delete marker.
+struct VersionJSON: Codable, Sendable, Equatable {
+    var key: String
+    var versionID: String
+    var isLatest: Bool
+    var deleteMarker: Bool
+    var size: Int64
+    /// nil for a delete marker.
+    var etag: String?
+    var lastModified: String
+
+    enum CodingKeys: String, CodingKey {
+        case key, size, etag
+        case versionID = "version_id"
+        case isLatest = "is_latest"
+        case deleteMarker = "delete_marker"
+        case lastModified = "last_modified"
+    }
+
+    init(_ info: ObjectInfo) {
+        key = info.key
+        versionID = info.versionID.description
+        isLatest = info.isLatest
+        deleteMarker = info.deleteMarker
+        size = info.size
+        etag = info.deleteMarker ? nil : ObjectHandlers.quotedETag(info)
+        lastModified = info.modifiedAt.wireFormat
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(key, forKey: .key)
+        try c.encode(versionID, forKey: .versionID)
+        try c.encode(isLatest, forKey: .isLatest)
+        try c.encode(deleteMarker, forKey: .deleteMarker)
+        try c.encode(size, forKey: .size)
+        try c.encode(etag, forKey: .etag)
+        try c.encode(lastModified, forKey: .lastModified)
+    }
+}
+
+struct VersionListJSON: Codable, Sendable {
+    var versions: [VersionJSON]
+    /// Pass as `key_marker` and `version_id_marker` for the next page; null on the last page.
+    var nextKeyMarker: String?
+    var nextVersionIDMarker: String?
+
+    enum CodingKeys: String, CodingKey {
+        case versions
+        case nextKeyMarker = "next_key_marker"
+        case nextVersionIDMarker = "next_version_id_marker"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(versions, forKey: .versions)
+        try c.encode(nextKeyMarker, forKey: .nextKeyMarker)
+        try c.encode(nextVersionIDMarker, forKey: .nextVersionIDMarker)
     }
 }
 

@@ -17,9 +17,12 @@ struct VolumeJSON: Codable, Sendable, Equatable {
     var cachedPages: Int64
     var cacheHits: Int64
     var cacheMisses: Int64
+    var versioning: String
+    var noncurrentBytes: Int64
 
     enum CodingKeys: String, CodingKey {
-        case name, replicas, provisioning
+        case name, replicas, provisioning, versioning
+        case noncurrentBytes = "noncurrent_bytes"
         case dirtyPages = "dirty_pages"
         case dirtyBytes = "dirty_bytes"
         case writebackPages = "writeback_pages"
@@ -50,6 +53,8 @@ struct VolumeJSON: Codable, Sendable, Equatable {
         cachedPages = info.cache.cachedPages
         cacheHits = info.cache.hits
         cacheMisses = info.cache.misses
+        versioning = info.versioning.rawValue
+        noncurrentBytes = info.noncurrentBytes
     }
 }
 
@@ -70,11 +75,14 @@ struct VolumeCreateJSON: Decodable, Sendable {
     }
 }
 
+/// A PATCH of a volume: its capacity, its versioning, or both (at least one).
 struct VolumeUpdateJSON: Decodable, Sendable {
-    static let fields: Set<String> = ["capacity_bytes"]
-    var capacityBytes: Int64
+    static let fields: Set<String> = ["capacity_bytes", "versioning"]
+    var capacityBytes: Int64?
+    var versioning: String?
 
     enum CodingKeys: String, CodingKey {
+        case versioning
         case capacityBytes = "capacity_bytes"
     }
 }

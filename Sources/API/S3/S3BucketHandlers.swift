@@ -1,5 +1,5 @@
 // Buckets: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, and the probes
-// clients send (GetBucketVersioning: never enabled; GetBucketAcl: the owner has FULL_CONTROL).
+// clients send (GetBucketAcl: the owner has FULL_CONTROL); versioning is S3VersionHandlers.swift's.
 // A bucket is a volume; one created through S3 is thin, of the configured capacity, and its
 // creator's key becomes its owner.
 import Engine
@@ -46,19 +46,13 @@ extension S3Handlers {
             xml.close("LocationConstraint")
             return S3XML.response(xml)
         }
-        if Self.has(request, "versioning") {
-            _ = try engine.volume(named: bucket)
-            var xml = S3XML()
-            xml.open("VersioningConfiguration", namespaced: true)
-            xml.close("VersioningConfiguration")
-            return S3XML.response(xml)
-        }
+        if Self.has(request, "versioning") { return try getVersioning(bucket: bucket) }
         if Self.has(request, "acl") {
             _ = try engine.volume(named: bucket)
             return Self.acl(principal)
         }
         if Self.has(request, "uploads") { return try listUploads(request, context, bucket: bucket) }
-        if Self.has(request, "versions") { return try listObjects(request, context, bucket: bucket, style: .versions) }
+        if Self.has(request, "versions") { return try listObjectVersions(request, context, bucket: bucket) }
         return try listObjects(request, context, bucket: bucket, style: try Self.query(request, "list-type") == "2" ? .v2 : .v1)
     }
 
@@ -80,6 +74,9 @@ extension S3Handlers {
 
     func bucketPut(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let bucket = context.parameter("bucket")
+        if Self.has(request, "versioning"), Self.unsupportedSubresource(request, served: ["versioning"]) == nil {
+            return try putVersioning(request, context, bucket: bucket)
+        }
         if let other = Self.unsupportedSubresource(request, served: []) {
             try require(.owner, bucket, context)
             _ = try engine.volume(named: bucket)

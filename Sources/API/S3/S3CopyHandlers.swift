@@ -1,17 +1,24 @@
 // Server-side copies: CopyObject and UploadPartCopy map their headers (source, directive, range,
 // copy-source conditions) to Engine.copyObject / copyPart, which copy inside the engine (the bytes
 // never travel back through HTTP) and check the conditions against the version copied.
+import Catalog
 import Crypto
 import Engine
 import Foundation
 
 extension S3Handlers {
     /// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, URL-encoded, maybe `?versionId=`.
-    static func copySource(_ header: String) throws(S3Error) -> (bucket: String, key: String) {
+    static func copySource(_ header: String) throws(S3Error) -> (bucket: String, key: String, version: VersionID?) {
         var raw = header.trimmingCharacters(in: .whitespaces)
+        var version: VersionID?
         if let question = raw.firstIndex(of: "?") {
-            let version = raw[raw.index(after: question)...]
-            guard version == "versionId=null" || version.isEmpty else { throw .notImplemented("copying a version other than null") }
+            let query = raw[raw.index(after: question)...]
+            if !query.isEmpty {
+                guard query.hasPrefix("versionId="), let parsed = VersionID(parsing: String(query.dropFirst("versionId=".count))) else {
+                    throw .invalidArgument("Invalid version id specified")
+                }
+                version = parsed
+            }
             raw = String(raw[..<question])
         }
         guard let decoded = PercentDecoding.decode(raw) else { throw .invalidArgument("x-amz-copy-source is not valid percent-encoded UTF-8") }
@@ -19,30 +26,36 @@ extension S3Handlers {
         guard let slash = trimmed.firstIndex(of: "/"), slash != trimmed.startIndex, trimmed.index(after: slash) < trimmed.endIndex else {
             throw .invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
         }
-        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]))
+        return (String(trimmed[..<slash]), String(trimmed[trimmed.index(after: slash)...]), version)
     }
 
     /// The copy source, after checking the key may read it.
-    func copySourceReadable(_ context: RequestContext, _ header: String) throws -> (volume: String, key: String) {
-        let (bucket, key) = try Self.copySource(header)
+    func copySourceReadable(_ context: RequestContext, _ header: String) throws -> (volume: String, key: String, version: VersionID?) {
+        let (bucket, key, version) = try Self.copySource(header)
         try require(.read, bucket, context)
-        return (bucket, key)
+        return (bucket, key, version)
     }
 
     func copyObject(_ request: HTTPRequest, _ context: RequestContext, bucket: String, key: String, source: String) throws -> HTTPResponse {
         let from = try copySourceReadable(context, source)
         let directive = request.header("x-amz-metadata-directive")?.uppercased() ?? "COPY"
         guard directive == "COPY" || directive == "REPLACE" else { throw S3Error.invalidArgument("Unknown metadata directive \(directive)") }
-        if directive == "COPY", from.volume == bucket, from.key == key {
+        if directive == "COPY", from.volume == bucket, from.key == key, from.version == nil {
             throw S3Error.invalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             )
         }
         let metadata: CopyMetadata =
             directive == "COPY" ? .copy : .replace(contentType: Self.contentType(request), metadata: try Self.metadata(from: request))
-        let copied = try engine.copyObject(
-            from: from, if: Self.conditions(request, prefix: "x-amz-copy-source-"), to: (bucket, key), metadata: metadata, digest: MD5Digest())
-        return Self.copyResult("CopyObjectResult", copied)
+        let (copied, source) = try engine.copyObject(
+            from: (from.volume, from.key), version: from.version, if: Self.conditions(request, prefix: "x-amz-copy-source-"),
+            to: (bucket, key), metadata: metadata, digest: MD5Digest())
+        var response = Self.copyResult("CopyObjectResult", copied)
+        if from.version != nil || source.versionID != .null {
+            response.headers.append(("x-amz-copy-source-version-id", source.versionID.description))
+        }
+        if copied.versionID != .null { response.headers.append(("x-amz-version-id", copied.versionID.description)) }
+        return response
     }
 
     /// A copy's answer: `element` (CopyObjectResult, CopyPartResult) with the new version's date and ETag.
@@ -64,7 +77,7 @@ extension S3Handlers {
         let from = try copySourceReadable(context, source)
         let range = try request.header("x-amz-copy-source-range").map(Self.copySourceRange)
         let part = try engine.copyPart(
-            from: from, if: Self.conditions(request, prefix: "x-amz-copy-source-"),
+            from: (from.volume, from.key), version: from.version, if: Self.conditions(request, prefix: "x-amz-copy-source-"),
             range: { size throws(EngineError) in
                 guard let (first, last) = range else { return (0, size) }
                 // A well-formed range outside the source: InvalidRange, as S3 answers.

@@ -1,12 +1,11 @@
-// Listing: ListObjectsV2, ListObjects (v1) and ListObjectVersions (current objects only, version
-// `null`), with prefix, delimiter (CommonPrefixes), max-keys, continuation-token / start-after /
+// Listing: ListObjectsV2 and ListObjects (v1) (ListObjectVersions: S3VersionHandlers.swift), with prefix, delimiter (CommonPrefixes), max-keys, continuation-token / start-after /
 // marker and `encoding-type=url`. Keys come in byte order from the catalog and are grouped on their
 // bytes; a common prefix is skipped past in one step.
 import Engine
 import Foundation
 
 extension S3Handlers {
-    enum ListStyle { case v1, v2, versions }
+    enum ListStyle { case v1, v2 }
 
     /// One listed entry: an object or a common prefix.
     enum ListEntry {
@@ -105,14 +104,13 @@ extension S3Handlers {
                 cursor = try Self.query(request, "start-after").flatMap { $0.isEmpty ? nil : $0 }
             }
         case .v1: cursor = try Self.query(request, "marker").flatMap { $0.isEmpty ? nil : $0 }
-        case .versions: cursor = try Self.query(request, "key-marker").flatMap { $0.isEmpty ? nil : $0 }
         }
         let (entries, truncated, next) =
             maxKeys == 0
             ? ([], !(try engine.listObjects(volume: bucket, prefix: prefix, startAfter: cursor, limit: 1)).isEmpty, cursor)
             : try collect(bucket: bucket, prefix: prefix, delimiter: delimiter, after: cursor, limit: maxKeys)
         var xml = S3XML()
-        let root = style == .v2 ? "ListBucketResult" : style == .v1 ? "ListBucketResult" : "ListVersionsResult"
+        let root = "ListBucketResult"
         xml.open(root, namespaced: true)
         xml.element("Name", bucket)
         xml.element("Prefix", encode(prefix))
@@ -123,9 +121,6 @@ extension S3Handlers {
             xml.element("KeyCount", entries.count)
         case .v1:
             xml.element("Marker", encode(try Self.query(request, "marker") ?? ""))
-        case .versions:
-            xml.element("KeyMarker", encode(try Self.query(request, "key-marker") ?? ""))
-            xml.element("VersionIdMarker", try Self.query(request, "version-id-marker") ?? "")
         }
         xml.element("MaxKeys", maxKeys)
         if !delimiter.isEmpty { xml.element("Delimiter", encode(delimiter)) }
@@ -135,9 +130,6 @@ extension S3Handlers {
             switch style {
             case .v2: xml.element("NextContinuationToken", Data(next.utf8).base64EncodedString())
             case .v1: xml.element("NextMarker", encode(next))
-            case .versions:
-                xml.element("NextKeyMarker", encode(next))
-                xml.element("NextVersionIdMarker", "null")
             }
         }
         let ownerWanted = try Self.query(request, "fetch-owner") == "true"
@@ -145,18 +137,14 @@ extension S3Handlers {
         for entry in entries {
             switch entry {
             case .object(let info):
-                xml.open(style == .versions ? "Version" : "Contents")
+                xml.open("Contents")
                 xml.element("Key", encode(info.key))
-                if style == .versions {
-                    xml.element("VersionId", "null")
-                    xml.element("IsLatest", true)
-                }
                 xml.element("LastModified", Self.iso8601(info.modifiedAt))
                 xml.element("ETag", Self.quoted(info.etag))
                 xml.element("Size", info.size)
                 xml.element("StorageClass", "STANDARD")
                 if fetchOwner { Self.owner(&xml, principal) }
-                xml.close(style == .versions ? "Version" : "Contents")
+                xml.close("Contents")
             case .prefix(let common):
                 xml.open("CommonPrefixes")
                 xml.element("Prefix", encode(common))

@@ -2,6 +2,7 @@
 // ListParts, ListMultipartUploads (UploadPart and AbortMultipartUpload are in the object
 // handlers). The object's ETag is the MD5 of the parts' MD5s with `-N`; a checksum chosen at
 // Create, when every part carried it, is combined the same way (S3's composite checksum).
+import Catalog
 import Crypto
 import Engine
 import Foundation
@@ -71,7 +72,9 @@ extension S3Handlers {
             if let known = S3ChecksumAlgorithm(name: name) { xml.element("Checksum" + known.rawValue, value) }
         }
         xml.close("CompleteMultipartUploadResult")
-        return S3XML.response(xml)
+        var response = S3XML.response(xml)
+        if object.versionID != .null { response.headers.append(("x-amz-version-id", object.versionID.description)) }
+        return response
     }
 
     func listParts(_ request: HTTPRequest, _ context: RequestContext, bucket: String, key: String, uploadID: String) throws -> HTTPResponse {

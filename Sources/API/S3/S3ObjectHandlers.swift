@@ -1,6 +1,7 @@
 // Objects: GetObject / HeadObject (Range, conditionals, response-* overrides, checksums on
 // request), PutObject (streamed, every check before the commit), CopyObject (server-side, COPY or
 // REPLACE metadata, copy-source conditionals), DeleteObject, DeleteObjects, GetObjectAcl.
+import Catalog
 import Crypto
 import Engine
 import Foundation
@@ -10,7 +11,7 @@ extension S3Handlers {
 
     func objectGet(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
-        if let other = Self.unsupportedSubresource(request, served: ["acl", "uploadId"]) {
+        if let other = Self.unsupportedSubresource(request, served: ["acl", "uploadId", "versionId"]) {
             throw S3Error.notImplemented("GET ?\(other) on an object")
         }
         let principal = try require(.read, bucket, context)
@@ -22,9 +23,13 @@ extension S3Handlers {
             try engine.openBuffered(volume: bucket, key: key).close()
             return Self.acl(principal)
         }
-        guard let reader = try engine.openRead(volume: bucket, key: key, io: .buffered, mayWait: context.mayBlock) else { throw NeedsWorker() }
+        let version = try Self.versionID(request)
+        guard let reader = try engine.openRead(volume: bucket, key: key, version: version, io: .buffered, mayWait: context.mayBlock) else {
+            throw NeedsWorker()
+        }
         let info = reader.info
         var headers = Self.objectHeaders(info)
+        if version != nil || info.versionID != .null { headers.append(("x-amz-version-id", info.versionID.description)) }
         switch Self.conditions(request).evaluate(info) {
         case .proceed: break
         case .notModified:
@@ -177,6 +182,7 @@ extension S3Handlers {
 
     static func putAnswer(_ info: ObjectInfo, _ checksums: [String: String]) -> HTTPResponse {
         var headers: [(name: String, value: String)] = [("ETag", quoted(info.etag))]
+        if info.versionID != .null { headers.append(("x-amz-version-id", info.versionID.description)) }
         for (algorithm, value) in checksums {
             if let known = S3ChecksumAlgorithm(name: algorithm) { headers.append((known.header, value)) }
         }
@@ -239,14 +245,21 @@ extension S3Handlers {
 
     func objectDelete(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let (bucket, key) = (context.parameter("bucket"), context.parameter("key"))
-        if let other = Self.unsupportedSubresource(request, served: ["uploadId"]) { throw S3Error.notImplemented("DELETE ?\(other) on an object") }
+        if let other = Self.unsupportedSubresource(request, served: ["uploadId", "versionId"]) {
+            throw S3Error.notImplemented("DELETE ?\(other) on an object")
+        }
         try require(.write, bucket, context)
         if let uploadID = try Self.query(request, "uploadId") {
             try engine.abortUpload(volume: bucket, key: key, uploadID: uploadID)
             return .noContent()
         }
-        try deleteIfPresent(bucket, key)
-        return .noContent()
+        let version = try Self.versionID(request)
+        var headers: [(name: String, value: String)] = []
+        if let deleted = try deleteIfPresent(bucket, key, version: version), version != nil || deleted.versionID != .null || deleted.deleteMarker {
+            headers.append(("x-amz-version-id", deleted.versionID.description))
+            if deleted.deleteMarker { headers.append(("x-amz-delete-marker", "true")) }
+        }
+        return HTTPResponse(status: 204, headers: headers)
     }
 
     func deleteObjects(_ request: HTTPRequest, _ context: RequestContext, bucket: String) throws -> HTTPResponse {
@@ -276,17 +289,28 @@ extension S3Handlers {
         xml.open("DeleteResult", namespaced: true)
         for object in objects {
             guard let key = object.child("Key")?.text, !key.isEmpty else { throw S3Error.malformedXML("an Object without a Key") }
+            let rawVersion = object.child("VersionId")?.trimmedText
             do {
-                try deleteIfPresent(bucket, key)
+                let version = try rawVersion.map { raw in
+                    guard let version = VersionID(parsing: raw) else { throw S3Error.invalidArgument("Invalid version id specified") }
+                    return version
+                }
+                let deleted = try deleteIfPresent(bucket, key, version: version)
                 if !quiet {
                     xml.open("Deleted")
                     xml.element("Key", key)
+                    if let rawVersion { xml.element("VersionId", rawVersion) }
+                    if let deleted, deleted.deleteMarker {
+                        xml.element("DeleteMarker", "true")
+                        xml.element("DeleteMarkerVersionId", deleted.versionID.description)
+                    }
                     xml.close("Deleted")
                 }
             } catch {
                 let s3 = S3ErrorMapping.classify(error)
                 xml.open("Error")
                 xml.element("Key", key)
+                if let rawVersion { xml.element("VersionId", rawVersion) }
                 xml.element("Code", s3.code)
                 xml.element("Message", s3.message)
                 xml.close("Error")
@@ -296,12 +320,18 @@ extension S3Handlers {
         return S3XML.response(xml)
     }
 
-    /// S3 answers a delete of a missing key like any other.
-    func deleteIfPresent(_ bucket: String, _ key: String) throws(EngineError) {
+    /// S3 answers a delete of a missing key (or version) like any other; in a bucket that keeps
+    /// versions a delete without a version adds a delete marker even then. Returns the version
+    /// deleted or the marker added, when there was one.
+    @discardableResult
+    func deleteIfPresent(_ bucket: String, _ key: String, version: VersionID? = nil) throws(EngineError) -> ObjectInfo? {
         do {
-            try engine.deleteObject(volume: bucket, key: key)
+            return try engine.deleteObject(volume: bucket, key: key, version: version, markerIfAbsent: true)
         } catch {
-            guard case .objectNotFound = error else { throw error }
+            switch error {
+            case .objectNotFound, .versionNotFound: return nil
+            default: throw error
+            }
         }
     }
 

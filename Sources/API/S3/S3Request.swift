@@ -1,5 +1,6 @@
 // What S3 handlers share: query and header reading, permission checks, stored headers and user
 // metadata, timestamps as S3 shows them.
+import Catalog
 import Engine
 import Foundation
 import Glibc
@@ -35,8 +36,15 @@ extension S3Handlers {
         "acl", "policy", "cors", "lifecycle", "tagging", "encryption", "object-lock", "website", "logging", "notification",
         "replication", "ownershipControls", "publicAccessBlock", "requestPayment", "accelerate", "analytics", "inventory",
         "metrics", "intelligent-tiering", "legal-hold", "retention", "torrent", "restore", "select", "attributes",
-        "versioning", "location", "uploads", "versions", "delete", "uploadId", "policyStatus",
+        "versioning", "location", "uploads", "versions", "delete", "uploadId", "policyStatus", "versionId",
     ]
+
+    /// `?versionId=`: a version's id or `null`; nil when not given.
+    static func versionID(_ request: HTTPRequest) throws -> VersionID? {
+        guard let raw = try query(request, "versionId") else { return nil }
+        guard let version = VersionID(parsing: raw) else { throw S3Error.invalidArgument("Invalid version id specified") }
+        return version
+    }
 
     func principal(_ context: RequestContext) throws(S3Error) -> S3Principal {
         guard let principal = context.s3 else { throw .accessDenied("the request is not signed") }

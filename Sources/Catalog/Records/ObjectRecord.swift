@@ -20,6 +20,15 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     /// A multipart object's part sizes, run-length encoded (`ObjectAttributes.encode(parts:)`;
     /// nil: one part, or completed before part sizes were kept).
     package var parts: String?
+    /// A version with an id of its own (`VersionID`), or the null version (false).
+    package var versioned = false
+    /// The key's newest row (its current version, or a delete marker that hides it).
+    package var latest = true
+    /// A delete marker: a version without bytes that says the key was deleted.
+    package var deleteMarker = false
+
+    /// The version's id as clients see it.
+    package var versionID: VersionID { VersionID(rowID: versioned ? id : nil) }
 
     package init(
         id: Int64?, volumeId: Int64, key: String, size: Int64, etag: String, contentType: String?, createdAt: Date, modifiedAt: Date,
@@ -52,6 +61,9 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         metadata = try row.decode(forColumn: "metadata")
         checksums = try row.decode(forColumn: "checksums")
         parts = try row.decode(forColumn: "parts")
+        versioned = try row.decode(forColumn: "versioned")
+        latest = try row.decode(forColumn: "latest")
+        deleteMarker = try row.decode(forColumn: "deleteMarker")
     }
 
     package mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -10,6 +10,8 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var capacityBytes: Int64
     package var replicas: Int64
     package var provisioning: Provisioning
+    /// Whether writes keep the versions they replace (`Versioning`).
+    package var versioning: Versioning = .off
     package var createdAt: Date
     package var updatedAt: Date
 
@@ -29,6 +31,14 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     /// A typed column (its raw name; the schema CHECKs the set).
     package enum Provisioning: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
         case thin, thick
+    }
+
+    /// Object versioning, as S3 has it: `off` (never enabled: a write replaces the object),
+    /// `enabled` (every write and delete makes a version; the ones before are kept), `suspended`
+    /// (writes and deletes make the null version; versions kept before stay). Once enabled, a
+    /// volume is never `off` again.
+    package enum Versioning: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+        case off, enabled, suspended
     }
 
     /// Its whole quota is reserved up front.

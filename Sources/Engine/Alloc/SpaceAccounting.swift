@@ -21,6 +21,8 @@ package final class SpaceAccounting: Sendable {
         var thick: Bool
         var used: Int64 = 0
         var objects: Int64 = 0
+        var noncurrent: Int64 = 0
+        var versions: Int64 = 0
         var allocated: Int64 = 0
         var inflightLogical: Int64 = 0
         /// Pool bytes held by uploads still receiving their body (thin volumes): shown in
@@ -31,7 +33,10 @@ package final class SpaceAccounting: Sendable {
         var thickReserved: Int64 { thick ? max(0, capacity * replicas - allocated) : 0 }
 
         var usage: VolumeUsage {
-            VolumeUsage(usedBytes: used, objectCount: objects, allocatedBytes: allocated, reservedBytes: thickReserved + uploadPhysical)
+            var usage = VolumeUsage(
+                usedBytes: used, objectCount: objects, allocatedBytes: allocated, reservedBytes: thickReserved + uploadPhysical)
+            (usage.noncurrentBytes, usage.versionCount) = (noncurrent, versions)
+            return usage
         }
     }
 
@@ -232,6 +237,8 @@ package final class SpaceAccounting: Sendable {
             if let delta, delta.volumeID == reservation.volumeID {
                 volume.used += delta.usedBytes
                 volume.objects += delta.objectCount
+                volume.noncurrent += delta.noncurrentBytes
+                volume.versions += delta.versionCount
                 volume.allocated += delta.allocatedBytes
             }
             volume.inflightLogical -= reservation.logical
@@ -267,7 +274,8 @@ package final class SpaceAccounting: Sendable {
             let usage = recount.volumeUsages[record.id!] ?? .zero
             let volume = VolumeCounters(
                 capacity: record.capacityBytes, replicas: record.replicas, thick: record.isThick,
-                used: usage.usedBytes, objects: usage.objectCount, allocated: usage.allocatedBytes)
+                used: usage.usedBytes, objects: usage.objectCount, noncurrent: usage.noncurrentBytes, versions: usage.versionCount,
+                allocated: usage.allocatedBytes)
             pool.thickReserved += volume.thickReserved
             byStripe[Int(UInt64(bitPattern: record.id!) % UInt64(Self.stripeCount))][record.id!] = volume
         }

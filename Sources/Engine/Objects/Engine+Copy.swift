@@ -2,6 +2,8 @@
 // copy-source conditions accept is read through the cache and written as a new version (or a
 // part); the bytes never travel back through HTTP. The front end's digest (S3: the MD5 of the
 // bytes) sees every byte and names the copy's ETag.
+package import Catalog
+
 package protocol ObjectDigest: AnyObject {
     func update(_ bytes: UnsafeRawBufferPointer)
     /// The ETag of the bytes seen.
@@ -18,10 +20,10 @@ extension Engine {
     /// Copies `source` into `target` when `conditions` accept the source's version (else
     /// `conditionNotMet`, nothing written); the new version's info.
     package func copyObject(
-        from source: (volume: String, key: String), if conditions: ReadConditions, to target: (volume: String, key: String),
-        metadata: CopyMetadata, digest: any ObjectDigest
-    ) throws(EngineError) -> ObjectInfo {
-        let reader = try openCopySource(source, conditions)
+        from source: (volume: String, key: String), version: VersionID? = nil, if conditions: ReadConditions,
+        to target: (volume: String, key: String), metadata: CopyMetadata, digest: any ObjectDigest
+    ) throws(EngineError) -> (copy: ObjectInfo, source: ObjectInfo) {
+        let reader = try openCopySource(source, version: version, conditions)
         defer { reader.close() }
         let info = reader.info
         let (contentType, userMetadata): (String?, [String: String]) =
@@ -33,27 +35,33 @@ extension Engine {
             volume: target.volume, key: target.key, contentType: contentType, length: info.size, cacheThrough: true, metadata: userMetadata,
             checksums: info.checksums)
         // A copy of a multipart object is one part: its ETag is the digest of the bytes.
-        return try Self.copy(reader, start: 0, length: info.size, digest: digest, into: writer)
+        return (try Self.copy(reader, start: 0, length: info.size, digest: digest, into: writer), info)
     }
 
     /// Copies bytes of `source` (all, or the range `range` picks from its size, or throws for) as
     /// part `number` of the multipart upload `uploadID` of `target`, when `conditions` accept the
     /// source's version; the part's info.
     package func copyPart(
-        from source: (volume: String, key: String), if conditions: ReadConditions,
+        from source: (volume: String, key: String), version: VersionID? = nil, if conditions: ReadConditions,
         range: (_ size: Int64) throws(EngineError) -> (start: Int64, length: Int64),
         to target: (volume: String, key: String), uploadID: String, number: Int64, digest: any ObjectDigest
     ) throws(EngineError) -> ObjectInfo {
-        let reader = try openCopySource(source, conditions)
+        let reader = try openCopySource(source, version: version, conditions)
         defer { reader.close() }
         let (start, length) = try range(reader.info.size)
         let writer = try beginPart(volume: target.volume, key: target.key, uploadID: uploadID, number: number, length: length)
         return try Self.copy(reader, start: start, length: length, digest: digest, into: writer)
     }
 
-    /// The source's version, opened once: the conditions are checked against the very version copied.
-    private func openCopySource(_ source: (volume: String, key: String), _ conditions: ReadConditions) throws(EngineError) -> BufferedReader {
-        let reader = try openBuffered(volume: source.volume, key: source.key)
+    /// The source's version, opened once: the conditions are checked against the very version
+    /// copied. The current version through the cache; another version past it.
+    private func openCopySource(
+        _ source: (volume: String, key: String), version: VersionID?, _ conditions: ReadConditions
+    ) throws(EngineError) -> any ObjectSource {
+        let reader: any ObjectSource =
+            if let version { try openObject(volume: source.volume, key: source.key, version: version) } else {
+                try openBuffered(volume: source.volume, key: source.key)
+            }
         guard conditions.evaluate(reader.info) == .proceed else {
             reader.close()
             throw .conditionNotMet("a copy-source condition does not hold for \(source.volume)/\(source.key)")
@@ -64,7 +72,7 @@ extension Engine {
     /// Writes `length` bytes from `start` of `reader` into `writer`, through `digest`, and commits
     /// with the digest's ETag; the writer is aborted on any error.
     private static func copy(
-        _ reader: BufferedReader, start: Int64, length: Int64, digest: any ObjectDigest, into writer: ObjectWriter
+        _ reader: any ObjectSource, start: Int64, length: Int64, digest: any ObjectDigest, into writer: ObjectWriter
     ) throws(EngineError) -> ObjectInfo {
         do throws(EngineError) {
             try pump(reader, start: start, length: length, digest: digest) { bytes throws(EngineError) in try writer.append(bytes) }
@@ -77,7 +85,7 @@ extension Engine {
 
     /// Reads `length` bytes from `start` of `reader` into `append`, through `digest`.
     private static func pump(
-        _ reader: BufferedReader, start: Int64, length: Int64, digest: any ObjectDigest,
+        _ reader: any ObjectSource, start: Int64, length: Int64, digest: any ObjectDigest,
         into append: (UnsafeRawBufferPointer) throws(EngineError) -> Void
     ) throws(EngineError) {
         let chunk = 1 << 20

@@ -127,7 +127,9 @@ extension Engine {
             try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false)) { () throws(EngineError) in
                 let completion = try catalogCall(notFound: .uploadNotFound(id: uploadID)) {
                     try groupCommit.commit(self, devices: []) { transaction in
-                        try transaction.completeUpload(uploadID: uploadID, now: Date().truncatedToMilliseconds) { upload, stored in
+                        try transaction.completeUpload(
+                            uploadID: uploadID, now: Date().truncatedToMilliseconds, versioned: volume.versioning == .enabled
+                        ) { upload, stored in
                             guard upload != nil else { throw EngineError.uploadNotFound(id: uploadID) }
                             let byNumber = Dictionary(uniqueKeysWithValues: stored.map { ($0.record.partNumber, $0) })
                             var chosen: [StoredPart] = []

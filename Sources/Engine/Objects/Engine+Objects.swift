@@ -1,6 +1,6 @@
 // The object entry points: upload, open for reading, delete, list. Everything here goes through
 // the direct (uncached) path.
-import Catalog
+package import Catalog
 import Foundation
 import Synchronization
 
@@ -54,25 +54,37 @@ extension Engine {
         let current = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record
         // Refused now before the body is taken; checked again in the commit's transaction.
         try conditions.check(current: current?.etag, volume: name, key: key)
-        if current == nil { try checkMetadataRoom(key: key, metadata: metadata) }
+        // A volume that keeps versions gains a row with every write, and frees nothing it replaces.
+        let keepsVersions = volume.versioning != .off
+        if current == nil || keepsVersions { try checkMetadataRoom(key: key, metadata: metadata) }
         let writer = try ObjectWriter(
             engine: self, volume: volume, key: key, contentType: contentType,
             attributes: ObjectAttributes(metadata: metadata, checksums: checksums), declaredLength: length, replacing: current?.size,
-            cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
+            keepsReplaced: keepsVersions, cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
         writer.conditions = conditions
         return writer
     }
 
-    /// Opens the current version of an object for reading; close the reader when done.
-    package func openObject(volume name: String, key: String) throws(EngineError) -> ObjectReader {
+    /// Opens the current version of an object (or the version `version`) for reading; close the
+    /// reader when done.
+    package func openObject(volume name: String, key: String, version: VersionID? = nil) throws(EngineError) -> ObjectReader {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
         // A direct read sees what buffered writes acknowledged: write the dirty pages back first.
         try flushObject(CacheKey(volumeID: volume.id!, key: key))
         let epoch = deferredFree.pin()
         do throws(EngineError) {
-            guard let object = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) else {
-                throw .objectNotFound(volume: name, key: key)
+            let found =
+                if let version {
+                    try catalogCall { try catalog.object(volumeID: volume.id!, key: key, version: version) }
+                } else {
+                    try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }
+                }
+            guard let object = found else {
+                throw version.map { .versionNotFound(volume: name, key: key, version: $0.description) } ?? .objectNotFound(volume: name, key: key)
+            }
+            if object.record.deleteMarker {
+                throw .versionIsDeleteMarker(volume: name, key: key, version: object.record.versionID.description)
             }
             return ObjectReader(engine: self, volume: name, object: object, epoch: epoch)
         } catch {
@@ -81,30 +93,76 @@ extension Engine {
         }
     }
 
-    package func deleteObject(volume name: String, key: String) throws(EngineError) {
+    /// Deletes `key`'s current object, or its version `version`. In a volume that keeps versions,
+    /// a delete without a version hides the object behind a delete marker (the versions stay);
+    /// `markerIfAbsent` (S3) adds the marker even when the key has no current object. Returns the
+    /// version deleted or the marker added (`deleteMarker`).
+    @discardableResult
+    package func deleteObject(
+        volume name: String, key: String, version: VersionID? = nil, markerIfAbsent: Bool = false
+    ) throws(EngineError) -> ObjectInfo? {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
+        let removal: ObjectRemoval =
+            if let version { .version(version) } else if volume.versioning == .off { .current } else {
+                .marker(versioned: volume.versioning == .enabled, ifCurrent: !markerIfAbsent)
+            }
         var wasCachedOnly = false
         var freedEarly = false
-        let deletion = try commitBypassingCache(volume, key: key, flushFirst: false) { dropped throws(EngineError) in
+        // Only the current object's delete may drop async writes not yet written back (it deletes
+        // them too); any other change comes after them.
+        let deletion = try commitBypassingCache(volume, key: key, flushFirst: removal != .current) { dropped throws(EngineError) in
             wasCachedOnly = dropped?.wasCachedOnly ?? false
-            if planted.contains(.reuseBeforeFreeIsDurable), let doomed = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) }) {
+            if planted.contains(.reuseBeforeFreeIsDurable), removal == .current,
+                let doomed = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key) })
+            {
                 allocator.free(
                     doomed.extents.flatMap(\.replicas).map(PhysicalRange.init))
                 freedEarly = true
             }
             return try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false)) { () throws(EngineError) in
                 let deletion = try catalogCall {
-                    try groupCommit.commit(self, devices: []) { transaction in try transaction.deleteObject(volumeID: volume.id!, key: key) }
+                    try groupCommit.commit(self, devices: []) { transaction in
+                        try transaction.deleteObject(volumeID: volume.id!, key: key, removal, now: Date().truncatedToMilliseconds)
+                    }
                 }
                 return (deletion, deletion?.delta)
             }
         }
         guard let deletion else {
-            if wasCachedOnly { return }  // Written with async durability and never written back.
+            if wasCachedOnly { return nil }  // Written with async durability and never written back.
+            if let version { throw .versionNotFound(volume: name, key: key, version: version.description) }
             throw .objectNotFound(volume: name, key: key)
         }
         deferredFree.retire(freedEarly ? [] : deletion.replicas.map(PhysicalRange.init), inline: deletion.inline)
+        return (deletion.marker ?? deletion.removed).map(ObjectInfo.init)
+    }
+
+    /// Every version and delete marker of the volume's keys with `prefix`, by key and newest
+    /// first, after `after` (a key, and a version of it: the older versions follow), at most `limit`.
+    package func listVersions(
+        volume name: String, prefix: String, after: (key: String, version: VersionID?)?, limit: Int
+    ) throws(EngineError) -> [ObjectInfo] {
+        let volume = try volumeRecord(named: name)
+        guard volume.versioning != .off else {
+            // One version per key (the null version), which async writes may not have written
+            // back yet: the listing that sees them. Past a key is past its only version.
+            return try listObjects(volume: name, prefix: prefix, startAfter: after?.key, limit: limit)
+        }
+        var cursor: (key: String, rowID: Int64?)?
+        if let after {
+            switch after.version {
+            case nil: cursor = (after.key, nil)
+            case .some(let version):
+                // The null version's place among its key's versions is its row's.
+                var rowID = version.rowID
+                if rowID == nil {
+                    rowID = try catalogCall { try catalog.object(volumeID: volume.id!, key: after.key, version: .null) }?.record.id
+                }
+                cursor = (after.key, rowID)
+            }
+        }
+        return try catalogCall { try catalog.listVersions(volumeID: volume.id!, prefix: prefix, after: cursor, limit: limit) }.map(ObjectInfo.init)
     }
 
     /// Objects in key order. Versions accepted with async durability and not yet written back

@@ -43,6 +43,8 @@ package final class ObjectUpload: @unchecked Sendable {
         case direct(ObjectWriter)
         /// `dropAfter`: a direct PATCH, made durable then evicted from the cache.
         case buffered(BufferedUpload, sync: Bool, dropAfter: Bool)
+        /// A PATCH of a volume that keeps versions: a new version written whole.
+        case rewrite(PatchRewrite)
     }
 
     private let path: Path
@@ -55,6 +57,8 @@ package final class ObjectUpload: @unchecked Sendable {
 
     fileprivate static func direct(_ writer: ObjectWriter, engine: Engine) -> ObjectUpload { ObjectUpload(.direct(writer), engine: engine) }
 
+    fileprivate static func rewrite(_ patch: PatchRewrite, engine: Engine) -> ObjectUpload { ObjectUpload(.rewrite(patch), engine: engine) }
+
     fileprivate static func buffered(_ upload: BufferedUpload, sync: Bool, dropAfter: Bool, engine: Engine) -> ObjectUpload {
         ObjectUpload(.buffered(upload, sync: sync, dropAfter: dropAfter), engine: engine)
     }
@@ -63,6 +67,7 @@ package final class ObjectUpload: @unchecked Sendable {
         switch path {
         case .direct(let writer): try writer.append(bytes)
         case .buffered(let upload, _, _): try upload.append(bytes)
+        case .rewrite(let patch): try patch.writer.append(bytes)
         }
     }
 
@@ -72,12 +77,14 @@ package final class ObjectUpload: @unchecked Sendable {
             switch path {
             case .direct(let writer): writer.checksums
             case .buffered(let upload, _, _): upload.checksums
+            case .rewrite(let patch): patch.writer.checksums
             }
         }
         set {
             switch path {
             case .direct(let writer): writer.checksums = newValue
             case .buffered(let upload, _, _): upload.checksums = newValue
+            case .rewrite: break  // A PATCH's version has no whole-object checksums.
             }
         }
     }
@@ -91,6 +98,7 @@ package final class ObjectUpload: @unchecked Sendable {
             let info = try upload.finish(sync: sync, etag: etag)
             if dropAfter { try engine.dropCached(volume: upload.volumeName, key: upload.key) }
             return info
+        case .rewrite(let patch): return try patch.commit()
         }
     }
 
@@ -98,6 +106,7 @@ package final class ObjectUpload: @unchecked Sendable {
         switch path {
         case .direct(let writer): writer.abort()
         case .buffered(let upload, _, _): upload.abort()
+        case .rewrite(let patch): patch.abort()
         }
     }
 
@@ -106,6 +115,7 @@ package final class ObjectUpload: @unchecked Sendable {
         switch path {
         case .direct(let writer): writer.replacesExisting
         case .buffered(let upload, _, _): upload.replacesExisting
+        case .rewrite: true
         }
     }
 }
@@ -114,8 +124,12 @@ extension Engine {
     /// Opens a whole-object write (PUT) of `key`: through the cache when the client asked for
     /// buffered IO and it is async or small enough (`syncCacheLimit`); otherwise the direct writer,
     /// writing through to the cache for buffered IO.
+    /// In a volume that keeps versions every write is the direct writer's, durable before it is
+    /// answered: each one is a version of its own, which the cache could merge with the next.
     package func openWrite(volume: String, key: String, _ options: WriteOptions) throws(EngineError) -> ObjectUpload {
-        let throughCache = options.io == .buffered && (!options.sync || (options.length ?? Int64.max) <= Self.syncCacheLimit)
+        let keepsVersions = try volumeRecord(named: volume).versioning != .off
+        let throughCache =
+            options.io == .buffered && !keepsVersions && (!options.sync || (options.length ?? Int64.max) <= Self.syncCacheLimit)
         if throughCache {
             let upload = try beginBufferedUpload(
                 volume: volume, key: key, contentType: options.contentType, length: options.length, mode: .replace, metadata: options.metadata,
@@ -131,7 +145,12 @@ extension Engine {
     /// Opens a write of `length` bytes at `offset` into an existing object (PATCH), staged whole
     /// and applied atomically. Direct IO needs the range aligned to the devices' block size; it
     /// is made durable, then evicted from the cache.
+    /// In a volume that keeps versions the PATCH makes a new version, written whole
+    /// (`PatchRewrite`), and the version it patched stays as it was.
     package func openPatch(volume: String, key: String, offset: Int64, length: Int64, io: ObjectIO, sync: Bool) throws(EngineError) -> ObjectUpload {
+        if try volumeRecord(named: volume).versioning != .off {
+            return .rewrite(try PatchRewrite(engine: self, volume: volume, key: key, offset: offset, length: length), engine: self)
+        }
         if io == .direct {
             let alignment = directAlignment
             guard offset % alignment == 0, length % alignment == 0 else {

@@ -41,12 +41,14 @@ package final class ObjectWriter: @unchecked Sendable {
     /// What the version replaced must be: checked in the commit's transaction, with the key held.
     var conditions = WriteConditions.none
 
-    /// `adopting`: space already reserved for this upload (a buffered upload continuing here),
+    /// `keepsReplaced`: the version replaced stays (a volume that keeps versions), so its size is
+    /// not credited against the quota. `adopting`: space already reserved for this upload (a buffered upload continuing here),
     /// taken over as it is: nothing is released and reserved again, so no other upload can take
     /// the space in between.
     init(
         engine: Engine, volume: VolumeRecord, key: String, contentType: String?, attributes: ObjectAttributes = .none, declaredLength: Int64?,
-        replacing: Int64?, cacheThrough: Bool = false, adopting: SpaceAccounting.Reservation? = nil, destination: Destination = .object
+        replacing: Int64?, keepsReplaced: Bool = false, cacheThrough: Bool = false, adopting: SpaceAccounting.Reservation? = nil,
+        destination: Destination = .object
     ) throws(EngineError) {
         try engine.requirePlacement(volume, length: declaredLength)
         self.engine = engine
@@ -64,7 +66,7 @@ package final class ObjectWriter: @unchecked Sendable {
         reservation =
             adopting
             ?? SpaceAccounting.Reservation(
-                volumeID: volume.id!, thick: volume.isThick, replacing: replacing ?? 0, upload: true)
+                volumeID: volume.id!, thick: volume.isThick, replacing: keepsReplaced ? 0 : replacing ?? 0, upload: true)
         if let declaredLength, declaredLength > reservation.logical { try reserve(declaredLength - reservation.logical) }
     }
 
@@ -130,7 +132,7 @@ package final class ObjectWriter: @unchecked Sendable {
             }
             let version = ObjectVersion(
                 volumeID: volume.id!, key: key, size: flushed, etag: etag ?? Self.newETag(), contentType: contentType,
-                attributes: attributes)
+                attributes: attributes, versioned: volume.versioning == .enabled)
             let (engine, volume, reservation, conditions, key) = (self.engine, self.volume, self.reservation, self.conditions, self.key)
             let (extents, writes) = (self.writes.extents, self.writes)
             let devices = Set(writes.allocated.map(\.deviceID))
@@ -228,7 +230,8 @@ extension ObjectInfo {
         self.init(
             key: record.key, size: record.size, etag: record.etag, contentType: record.contentType,
             createdAt: record.createdAt, modifiedAt: record.modifiedAt, metadata: attributes.metadata,
-            checksums: attributes.checksums, parts: attributes.parts)
+            checksums: attributes.checksums, parts: attributes.parts, versionID: record.versionID, isLatest: record.latest,
+            deleteMarker: record.deleteMarker)
     }
 
     var attributes: ObjectAttributes { ObjectAttributes(metadata: metadata, checksums: checksums, parts: parts) }

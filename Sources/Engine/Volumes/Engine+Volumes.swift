@@ -103,8 +103,8 @@ extension Engine {
         let id = try volumeRecord(named: name).id!
         let freed = try catalogCall(notFound: .volumeNotFound(name: name)) {
             try catalog.deleteVolume(named: name) { volume in
-                if volume.usage.objectCount > 0, !force {
-                    throw EngineError.volumeNotEmpty(name: name, objects: volume.usage.objectCount)
+                if volume.usage.versionCount > 0, !force {
+                    throw EngineError.volumeNotEmpty(name: name, objects: volume.usage.versionCount)
                 }
             }
         }
@@ -121,7 +121,22 @@ extension Engine {
             name: r.name, capacityBytes: r.capacityBytes, replicas: r.replicas,
             provisioning: Provisioning(r.provisioning), usedBytes: volume.usage.usedBytes,
             reservedBytes: volume.usage.reservedBytes, objectCount: volume.usage.objectCount,
-            createdAt: r.createdAt, updatedAt: r.updatedAt)
+            createdAt: r.createdAt, updatedAt: r.updatedAt, versioning: Versioning(rawValue: r.versioning.rawValue)!,
+            noncurrentBytes: volume.usage.noncurrentBytes)
+    }
+
+    /// Turns a volume's object versioning on, or suspends it; `off` only while it has never been on.
+    package func setVersioning(named name: String, _ versioning: Versioning, now: Date = Date()) throws(EngineError) -> VolumeInfo {
+        let column = VolumeRecord.Versioning(rawValue: versioning.rawValue)!
+        let record = try catalogCall(notFound: .volumeNotFound(name: name)) {
+            try catalog.setVersioning(named: name, column, now: now.truncatedToSeconds) { before in
+                if column == .off, before.versioning != .off { throw EngineError.versioningCannotTurnOff(volume: name) }
+            }
+        }
+        guard let record else { throw .volumeNotFound(name: name) }
+        volumeRecords.withLock { $0[name] = record }
+        logger.info("volume versioning set", metadata: ["volume": "\(name)", "versioning": "\(versioning.rawValue)"])
+        return withCache(withUsage(record))
     }
 }
 

@@ -35,7 +35,10 @@ import Testing
         var next: String?
     }
 
-    static func list(_ router: Router, _ arguments: [(String, String)], style: S3Handlers.ListStyle, urlEncoded: Bool) throws -> Page {
+    /// The three listings: ListObjects v1, v2 and ListObjectVersions.
+    enum ListStyle { case v1, v2, versions }
+
+    static func list(_ router: Router, _ arguments: [(String, String)], style: ListStyle, urlEncoded: Bool) throws -> Page {
         var query = arguments.map { (name: $0.0, value: Optional(SigV4.uriEncode($0.1))) }
         switch style {
         case .v2: query.append((name: "list-type", value: "2"))
@@ -76,7 +79,7 @@ import Testing
         try fixture.store(model.keys)
         let router = try Self.router(fixture)
         for trial in 0..<100 {
-            let style = [S3Handlers.ListStyle.v1, .v2, .versions].randomElement(using: &random)!
+            let style = [ListStyle.v1, .v2, .versions].randomElement(using: &random)!
             let urlEncoded = Bool.random(using: &random)
             let prefix = model.randomPrefix(&random)
             let delimiter = Int.random(in: 0..<4, using: &random) == 0 ? "" : ListingModel.delimiters.randomElement(using: &random)!
@@ -128,7 +131,7 @@ import Testing
         let keys = ["e\u{0301}/a", "e/b", "\u{E9}/c", "ea", "a\r\nb/c", "a\rb/d"]
         try fixture.store(keys)
         let router = try Self.router(fixture)
-        for style in [S3Handlers.ListStyle.v1, .v2, .versions] {
+        for style in [ListStyle.v1, .v2, .versions] {
             let page = try Self.list(router, [("prefix", "e"), ("delimiter", "/")], style: style, urlEncoded: false)
             // Byte order: "e/" (65 2F) < "ea" (65 61) < "e\u{301}/" (65 CC 81 2F).
             #expect(page.entries == [.prefix(Array("e/".utf8)), .key(Array("ea".utf8)), .prefix(Array("e\u{0301}/".utf8))])

@@ -64,7 +64,7 @@ import Testing
         try engine.flushVolume(named: "vol")
         #expect(try Scratch.readObject(engine, "vol", "mp") == whole, "after random PATCHes, direct")
         #expect(engine.spaceAudit().isEmpty, "\(engine.spaceAudit())")
-        let copied = try engine.copyObject(
+        let (copied, _) = try engine.copyObject(
             from: ("vol", "mp"), if: .none, to: ("vol", "copy"), metadata: .copy, digest: ObjectStoreTests.CountingDigest())
         #expect(copied.size == Int64(whole.count))
         #expect(try Scratch.readObject(engine, "vol", "copy") == whole, "a copy")

@@ -71,7 +71,7 @@ import Testing
         }
         #expect(throws: EngineError.self) { try engine.openBuffered(volume: "vol", key: "dst") }
 
-        let copied = try engine.copyObject(
+        let (copied, _) = try engine.copyObject(
             from: ("vol", "src"), if: ReadConditions(ifMatch: .list([source.etag])), to: ("vol", "dst"), metadata: .copy, digest: CountingDigest())
         #expect(copied.etag == "copied-100000")
         #expect(copied.metadata == ["x-amz-meta-a": "1"])

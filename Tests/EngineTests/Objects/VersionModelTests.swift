@@ -1,0 +1,256 @@
+// Object versions against a reference model: random sequences of PUTs (every write path), PATCHes,
+// deletes (delete markers), deletes of versions by id, versioning turned on and suspended, and
+// restarts, on a few keys. After every step the engine must agree with the model key by key and
+// version by version: the versions listing (order, ids, IsLatest, delete markers, paged by a
+// cursor as well as whole), every version's bytes read by id, the current object through the
+// cache and past it, the volume's figures (used, noncurrent, objects) against the model's, and
+// the counters against a recount, with a clean space audit.
+import Catalog
+import Foundation
+import Testing
+
+@testable import Engine
+
+@Suite struct VersionModelTests {
+    /// One version of a key in the model: its id, and its bytes (nil: a delete marker).
+    struct Version: Equatable {
+        var id: VersionID
+        var bytes: [UInt8]?
+    }
+
+    /// The model: each key's versions, oldest first (row order), and the volume's versioning.
+    struct Model {
+        var keys: [String: [Version]] = [:]
+        var versioning = Versioning.off
+
+        func current(_ key: String) -> [UInt8]? { keys[key]?.last?.bytes }
+
+        /// A new newest version: a null one replaces the key's null version wherever it is.
+        mutating func add(_ key: String, _ version: Version) {
+            if version.id == .null { keys[key, default: []].removeAll { $0.id == .null } }
+            keys[key, default: []].append(version)
+        }
+
+        var usedBytes: Int64 { keys.values.joined().reduce(0) { $0 + Int64($1.bytes?.count ?? 0) } }
+        var noncurrentBytes: Int64 { keys.values.reduce(0) { $0 + $1.dropLast().reduce(0) { $0 + Int64($1.bytes?.count ?? 0) } } }
+        var objectCount: Int64 { Int64(keys.values.filter { $0.last?.bytes != nil }.count) }
+    }
+
+    static let sizes = [0, 100, 3_000, 20_000, 150_000]
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func versionsAgreeWithTheModel(seed: UInt64) throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        var (engine, _) = try Scratch.engine(dir, devices: 2, deviceSize: 256 << 20, volume: "vol", capacity: 192 << 20)
+        defer { engine.shutdown() }
+        var random = SplitMix(state: seed)
+        var model = Model()
+        let keys = ["a", "b/c", "b/d", "e"]
+        for step in 0..<220 {
+            let key = keys[Int(random.next() % UInt64(keys.count))]
+            let what = random.next() % 100
+            let context = "seed \(seed) step \(step) key \(key)"
+            switch what {
+            case 0..<40:  // PUT, on any path
+                let size = Self.sizes[Int(random.next() % UInt64(Self.sizes.count))]
+                let bytes = Scratch.splitMixBytes(size, seed: random.next())
+                let options = [
+                    WriteOptions(io: .buffered, sync: true), WriteOptions(io: .buffered, sync: false), WriteOptions(io: .direct, sync: true),
+                ][Int(random.next() % 3)]
+                var withLength = options
+                withLength.length = Int64(size)
+                let upload = try engine.openWrite(volume: "vol", key: key, withLength)
+                try bytes.withUnsafeBytes { try upload.append($0) }
+                let info = try upload.commit(etag: nil)
+                #expect((info.versionID != .null) == (model.versioning == .enabled), "\(context): a PUT's version id")
+                model.add(key, Version(id: info.versionID, bytes: bytes))
+            case 40..<52:  // PATCH of the current object
+                guard let current = model.current(key) else {
+                    #expect(throws: EngineError.self, "\(context): a PATCH of no object") {
+                        try engine.openPatch(volume: "vol", key: key, offset: 0, length: 10, io: .buffered, sync: true)
+                    }
+                    continue
+                }
+                let offset = Int(random.next() % UInt64(current.count + 5_000))
+                let patch = Scratch.splitMixBytes(1 + Int(random.next() % 9_000), seed: random.next())
+                let upload = try engine.openPatch(
+                    volume: "vol", key: key, offset: Int64(offset), length: Int64(patch.count), io: .buffered, sync: random.next() % 2 == 0)
+                try patch.withUnsafeBytes { try upload.append($0) }
+                let info = try upload.commit(etag: nil)
+                var bytes = current + [UInt8](repeating: 0, count: max(0, offset + patch.count - current.count))
+                bytes.replaceSubrange(offset..<offset + patch.count, with: patch)
+                if model.versioning == .off {
+                    model.keys[key]![model.keys[key]!.count - 1].bytes = bytes
+                } else {
+                    model.add(key, Version(id: info.versionID, bytes: bytes))
+                }
+            case 52..<66:  // DELETE without a version (S3's form adds a marker even with no current object)
+                let markerIfAbsent = random.next() % 2 == 0
+                let hasCurrent = model.current(key) != nil
+                if !hasCurrent, model.versioning == .off || !markerIfAbsent {
+                    #expect(throws: EngineError.objectNotFound(volume: "vol", key: key), "\(context): a delete of no object") {
+                        try engine.deleteObject(volume: "vol", key: key, markerIfAbsent: markerIfAbsent)
+                    }
+                    continue
+                }
+                let deleted = try engine.deleteObject(volume: "vol", key: key, markerIfAbsent: markerIfAbsent)
+                if model.versioning == .off {
+                    model.keys[key] = nil
+                } else {
+                    let marker = try #require(deleted, "\(context): a delete marker")
+                    #expect(marker.deleteMarker, "\(context): a delete marker")
+                    model.add(key, Version(id: marker.versionID, bytes: nil))
+                }
+            case 66..<82:  // DELETE of a version by id (or of one that does not exist)
+                let versions = model.keys[key] ?? []
+                if versions.isEmpty || random.next() % 8 == 0 {
+                    let absent = VersionID(rowID: Int64(1 << 40) + Int64(random.next() % 1000))
+                    #expect(throws: EngineError.self, "\(context): a delete of a version that does not exist") {
+                        try engine.deleteObject(volume: "vol", key: key, version: absent)
+                    }
+                    continue
+                }
+                let doomed = versions[Int(random.next() % UInt64(versions.count))]
+                try engine.deleteObject(volume: "vol", key: key, version: doomed.id)
+                model.keys[key]!.removeAll { $0.id == doomed.id }
+                if model.keys[key]!.isEmpty { model.keys[key] = nil }
+            case 82..<90:  // versioning on, suspended, or (refused once on) off
+                let wanted = [Versioning.enabled, .suspended, .off][Int(random.next() % 3)]
+                if wanted == .off, model.versioning != .off {
+                    #expect(throws: EngineError.versioningCannotTurnOff(volume: "vol"), "\(context)") {
+                        try engine.setVersioning(named: "vol", .off)
+                    }
+                    continue
+                }
+                #expect(try engine.setVersioning(named: "vol", wanted).versioning == wanted, "\(context)")
+                model.versioning = wanted
+            case 90..<95:
+                engine.shutdown()
+                engine = try Scratch.engine(dir)
+            default:
+                try engine.flushVolume(named: "vol")
+            }
+            try Self.verify(engine, model, context: context, random: &random)
+        }
+    }
+
+    /// The engine agrees with the model: listings, every version's bytes, the current objects,
+    /// the figures, the counters and the space.
+    static func verify(_ engine: Engine, _ model: Model, context: String, random: inout SplitMix) throws {
+        let listed = try engine.listVersions(volume: "vol", prefix: "", after: nil as (key: String, version: VersionID?)?, limit: 10_000)
+        var expected: [(String, VersionID, Bool, Bool)] = []
+        for key in model.keys.keys.sorted(by: Engine.keyPrecedes) {
+            let versions = model.keys[key]!
+            for (i, version) in versions.enumerated().reversed() {
+                expected.append((key, version.id, i == versions.count - 1, version.bytes == nil))
+            }
+        }
+        let got = listed.map { ($0.key, $0.versionID, $0.isLatest, $0.deleteMarker) }
+        #expect(got.elementsEqual(expected, by: { $0 == $1 }), "\(context): versions listing \(got) vs model \(expected)")
+        // Paged by the cursor, a page at a time.
+        let limit = 1 + Int(random.next() % 3)
+        var paged: [ObjectInfo] = []
+        var after: (key: String, version: VersionID?)?
+        while true {
+            let page = try engine.listVersions(volume: "vol", prefix: "", after: after, limit: limit)
+            paged += page
+            guard page.count == limit, let last = page.last else { break }
+            after = (last.key, last.versionID)
+        }
+        #expect(paged.map { "\($0.key)@\($0.versionID)" } == listed.map { "\($0.key)@\($0.versionID)" }, "\(context): paged listing")
+        for (key, versions) in model.keys {
+            for version in versions where model.versioning != .off || version.id != .null {
+                if let bytes = version.bytes {
+                    let reader = try engine.openObject(volume: "vol", key: key, version: version.id)
+                    defer { reader.close() }
+                    let read = try Scratch.readAll(count: bytes.count) { at, buffer in try reader.read(at: at, into: buffer) }
+                    #expect(read == bytes, "\(context): version \(version.id) of \(key)")
+                } else {
+                    #expect(throws: EngineError.versionIsDeleteMarker(volume: "vol", key: key, version: version.id.description), "\(context)") {
+                        try engine.openObject(volume: "vol", key: key, version: version.id)
+                    }
+                }
+            }
+            if let current = model.current(key) {
+                let buffered = try #require(try engine.openRead(volume: "vol", key: key, io: .buffered, mayWait: true))
+                defer { buffered.close() }
+                let read = try Scratch.readAll(count: current.count) { at, buffer in try buffered.read(at: at, into: buffer) }
+                #expect(read == current, "\(context): current \(key) through the cache")
+                #expect(try Scratch.readObject(engine, "vol", key) == current, "\(context): current \(key) past the cache")
+            } else {
+                #expect(throws: EngineError.objectNotFound(volume: "vol", key: key), "\(context): \(key) has no current object") {
+                    try engine.openObject(volume: "vol", key: key)
+                }
+            }
+        }
+        try engine.flushVolume(named: "vol")
+        let volume = try engine.volume(named: "vol")
+        #expect(volume.usedBytes == model.usedBytes, "\(context): used bytes")
+        #expect(volume.noncurrentBytes == model.noncurrentBytes, "\(context): noncurrent bytes")
+        #expect(volume.objectCount == model.objectCount, "\(context): objects")
+        #expect(volume.versioning == model.versioning, "\(context): versioning")
+        #expect(try engine.spaceRecount() == engine.spaceCounters(), "\(context): counters against a recount")
+        #expect(engine.spaceAudit().isEmpty, "\(context): space audit")
+    }
+
+    /// A volume that keeps versions credits nothing a write replaces against its quota: the
+    /// version replaced stays.
+    @Test func anOverwriteThatKeepsTheVersionBeforeNeedsQuotaForBoth() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol", capacity: 1 << 20)
+        defer { engine.shutdown() }
+        let bytes = Scratch.splitMixBytes(600_000)
+        try Scratch.upload(engine, "vol", "k", bytes)
+        try Scratch.upload(engine, "vol", "k", bytes)  // Versioning off: the old version's quota is credited.
+        _ = try engine.setVersioning(named: "vol", .enabled)
+        #expect(throws: EngineError.self) { try Scratch.upload(engine, "vol", "k", bytes) }
+        #expect(try engine.volume(named: "vol").usedBytes == 600_000)
+        #expect(engine.reservationFigures().accounted == 0)
+        // With the null version deleted by id, there is room again, and the deleted marker of room stays honest.
+        try engine.deleteObject(volume: "vol", key: "k", version: .null)
+        try Scratch.upload(engine, "vol", "k", bytes)
+        #expect(try engine.volume(named: "vol").usedBytes == 600_000)
+        #expect(try engine.spaceRecount() == engine.spaceCounters())
+    }
+
+    /// A multipart Complete and a copy in a volume that keeps versions make versions too, and a
+    /// copy reads the version it is given.
+    @Test func completeAndCopyMakeVersions() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
+        defer { engine.shutdown() }
+        _ = try engine.setVersioning(named: "vol", .enabled)
+        let first = Scratch.splitMixBytes(70_000, seed: 1)
+        try Scratch.upload(engine, "vol", "k", first)
+        let upload = try engine.createUpload(volume: "vol", key: "k", contentType: nil, metadata: [:], checksumAlgorithm: nil)
+        let part = Scratch.splitMixBytes(90_000, seed: 2)
+        let writer = try engine.beginPart(volume: "vol", key: "k", uploadID: upload.id, number: 1, length: Int64(part.count))
+        try part.withUnsafeBytes { try writer.append($0) }
+        let partInfo = try writer.commit(etag: nil)
+        let (completed, _) = try engine.completeUpload(
+            volume: "vol", key: "k", uploadID: upload.id, parts: [(1, partInfo.etag)], minimumPartSize: 0
+        ) { _ in ("combined-1", [:]) }
+        #expect(completed.versionID != .null)
+        let versions = try engine.listVersions(volume: "vol", prefix: "", after: nil as (key: String, version: VersionID?)?, limit: 10)
+        #expect(versions.map(\.isLatest) == [true, false])
+        #expect(versions.first?.versionID == completed.versionID)
+        // Copy the older version onto another key: its bytes, as a new version there.
+        let older = versions[1].versionID
+        let (copy, source) = try engine.copyObject(
+            from: ("vol", "k"), version: older, if: ReadConditions(), to: ("vol", "copy"), metadata: .copy, digest: CountingDigest())
+        #expect(source.versionID == older)
+        #expect(copy.versionID != .null)
+        #expect(try Scratch.readObject(engine, "vol", "copy") == first)
+        #expect(try engine.spaceRecount() == engine.spaceCounters())
+        #expect(engine.spaceAudit().isEmpty)
+    }
+
+    final class CountingDigest: ObjectDigest {
+        var count = 0
+        func update(_ bytes: UnsafeRawBufferPointer) { count += bytes.count }
+        func finish() -> String { "copied-\(count)" }
+    }
+}
