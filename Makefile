@@ -60,6 +60,7 @@ test-s3: build python-deps
 	$(SUITE_TIMEOUT) python3 scripts/s3_clients_test.py --bin $(BIN)
 	$(SUITE_TIMEOUT) python3 scripts/s3_negative_test.py --bin $(BIN)
 	$(SUITE_TIMEOUT) python3 scripts/s3_semantics_test.py --bin $(BIN)
+	$(SUITE_TIMEOUT) python3 scripts/s3_versions_test.py --bin $(BIN)
 
 # Both listeners under TLS (--tls auto and --tls-cert/--tls-key): curl, aws cli, boto3 and rclone
 # trusting the certificate, TLS 1.0/1.1 refused, a SIGHUP reload under load, start errors.
