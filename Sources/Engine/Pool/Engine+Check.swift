@@ -49,33 +49,34 @@ extension Engine {
             report.copies = replicas.count
             report.problems += Self.placementProblems(replicas, devices: records)
             report.problems += spaceAudit()
+            // Every version of every key (versions not current, too), a page at a time.
             for volume in try catalog.volumeRecords() {
-                var after: String?
+                var after: (key: String, rowID: Int64?)?
                 while true {
-                    let page = try catalog.listObjects(volumeID: volume.id!, prefix: "", startAfter: after, limit: 1000)
-                    for record in page {
+                    let page = try catalog.listVersions(volumeID: volume.id!, prefix: "", after: after, limit: 1000)
+                    for record in page where !record.deleteMarker {
                         report.objects += 1
-                        guard verifyData, let object = try catalog.object(volumeID: volume.id!, key: record.key) else { continue }
+                        guard verifyData, let object = try catalog.object(volumeID: volume.id!, key: record.key, version: record.versionID)
+                        else { continue }
+                        let name = "\(volume.name)/\(record.key)" + (record.versioned ? "@\(record.versionID)" : "")
                         for extent in object.extents.map(Extent.init) {
                             if extent.isInline {
                                 report.inlineExtents += 1
                                 if let problem = checkInline(extent, key: record.key) {
-                                    report.problems.append(
-                                        "\(volume.name)/\(record.key) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
+                                    report.problems.append("\(name) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
                                 }
                             }
                             for replica in extent.replicas {
                                 report.verifiedCopies += 1
                                 report.verifiedBytes += Int64(extent.checksums.count) * Extent.checksumBlock
                                 if let problem = checkReplica(extent, replica) {
-                                    report.problems.append(
-                                        "\(volume.name)/\(record.key) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
+                                    report.problems.append("\(name) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
                                 }
                             }
                         }
                     }
                     guard page.count == 1000, let last = page.last else { break }
-                    after = last.key
+                    after = (last.key, last.id)
                 }
             }
         } catch {

@@ -22,10 +22,21 @@ final class PowerCutHistory: @unchecked Sendable {
     private var ops: [String: [PowerCutOp]] = [:]  // "volume/key", in order
     private var flushes: [String: [(start: Int, end: Int)]] = [:]  // by volume, completed ones
     private var barrierClock: [Int: Int] = [:]
+    /// Versions acknowledged in a volume that keeps them: each must outlive any later cut.
+    private var versions: [String: [(id: String, bytes: [UInt8], end: Int)]] = [:]
 
     func tick() -> Int { clock.add(1, ordering: .sequentiallyConsistent).newValue }
 
     func record(_ id: String, _ op: PowerCutOp) { lock.withLock { ops[id, default: []].append(op) } }
+
+    func recordVersion(_ id: String, version: String, bytes: [UInt8], end: Int) {
+        lock.withLock { versions[id, default: []].append((version, bytes, end)) }
+    }
+
+    /// The versions of `id` acknowledged (durable: versions are written sync) before a cut at `cut`.
+    func versions(_ id: String, before cut: Int) -> [(id: String, bytes: [UInt8])] {
+        lock.withLock { (versions[id] ?? []).filter { $0.end < cut }.map { ($0.id, $0.bytes) } }
+    }
 
     func recordFlush(volume: String, start: Int, end: Int) { lock.withLock { flushes[volume, default: []].append((start, end)) } }
 

@@ -1,6 +1,6 @@
 // One power-cut run: an engine under the durability model runs a workload (sync and async PUTs
-// through both write paths, overwrites, PATCHes, DELETEs, flushes; volumes of 1 and 2 replicas;
-// several threads, each owning its keys) while the model takes an image at every durability
+// through both write paths, overwrites, PATCHes, DELETEs, flushes; volumes of 1 and 2 replicas,
+// and one that keeps versions; several threads, each owning its keys) while the model takes an image at every durability
 // barrier (up to a cap). Then each image is put back in place as the disk would have it after a
 // power cut at that instant, the engine reopened on it and checked:
 // - every key is in a state the history allows: what was last answered as durable, or what an
@@ -8,6 +8,7 @@
 // - `check(verifyData:)` passes: catalog integrity, superblocks, extents in bounds and disjoint,
 //   free space and allocations tiling every device, every copy's checksums;
 // - the space counters equal a recount;
+// - every version acknowledged in the volume that keeps versions is there, whole;
 // - reopening again gives the same state.
 import Catalog
 import EngineTestSupport
@@ -41,7 +42,9 @@ enum PowerCutRun {
         var stopAtFirstViolation = false
     }
 
-    static let volumes: [(name: String, replicas: Int64)] = [("one", 1), ("two", 2)]
+    /// `kept` keeps versions: every write there is a version of its own, which must survive.
+    static let volumes: [(name: String, replicas: Int64)] = [("one", 1), ("two", 2), ("kept", 2)]
+    static let versioned = "kept"
     static let logger = Logger(label: "power-cut", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func run(_ settings: Settings) throws -> PowerCutReport {
@@ -75,6 +78,7 @@ enum PowerCutRun {
             for volume in volumes {
                 _ = try engine.createVolume(name: volume.name, capacityBytes: 24 << 20, replicas: volume.replicas, provisioning: .thin)
             }
+            _ = try engine.setVersioning(named: versioned, .enabled)
             armed.store(true, ordering: .releasing)
             let done = DispatchGroup()
             for index in 0..<settings.threads {
@@ -138,6 +142,31 @@ enum PowerCutRun {
             let known = current[key] ?? nil
             do {
                 switch roll {
+                case 0..<62 where volume == versioned:
+                    // Through the front door (a volume that keeps versions writes each one durable).
+                    let data = body(version, size: size)
+                    let io: ObjectIO = roll < 25 ? .direct : .buffered
+                    try operation(history, id, .put, result: data, sync: true) {
+                        let upload = try engine.openWrite(volume: volume, key: key, WriteOptions(io: io, sync: roll < 45, length: Int64(data.count)))
+                        try data.withUnsafeBytes { try upload.append($0) }
+                        let info = try upload.commit(etag: nil)
+                        history.recordVersion(id, version: info.versionID.description, bytes: data, end: history.tick())
+                    }
+                    current[key] = data
+                case 62..<75 where volume == versioned:
+                    guard let base = known, !base.isEmpty, current[key] != nil else { continue }
+                    let offset = Int.random(in: 0..<base.count, using: &random)
+                    let patch = body(version, size: Int.random(in: 1...8192, using: &random))
+                    var result = base + [UInt8](repeating: 0, count: max(0, offset + patch.count - base.count))
+                    result.replaceSubrange(offset..<offset + patch.count, with: patch)
+                    try operation(history, id, .patch, result: result, sync: true) {
+                        let upload = try engine.openPatch(
+                            volume: volume, key: key, offset: Int64(offset), length: Int64(patch.count), io: .buffered, sync: false)
+                        try patch.withUnsafeBytes { try upload.append($0) }
+                        let info = try upload.commit(etag: nil)
+                        history.recordVersion(id, version: info.versionID.description, bytes: result, end: history.tick())
+                    }
+                    current[key] = result
                 case 0..<25:
                     let data = body(version, size: size)
                     try operation(history, id, .put, result: data, sync: true) { try Scratch.upload(engine, volume, key, data) }
@@ -326,6 +355,23 @@ enum PowerCutRun {
                     case .unreadable(let error): what = "unreadable (\(error))"
                     }
                     violations.append("\(id) is \(what); history: \(history.describe(id, volume: volume, cut: cut))")
+                }
+            }
+            // Every version acknowledged in the volume that keeps them is there, whole.
+            for id in history.keys where id.hasPrefix(versioned + "/") {
+                let key = String(id.dropFirst(versioned.count + 1))
+                for (version, bytes) in history.versions(id, before: cut) {
+                    report.statesChecked += 1
+                    do {
+                        let reader = try engine.openObject(volume: versioned, key: key, version: VersionID(parsing: version)!)
+                        defer { reader.close() }
+                        let read = try Scratch.readAll(count: bytes.count + 1) { at, buffer in try reader.read(at: at, into: buffer) }
+                        if read.prefix(bytes.count) != bytes[...] || reader.info.size != Int64(bytes.count) {
+                            violations.append("\(id) version \(version): \(reader.info.size) bytes, not the \(bytes.count) acknowledged")
+                        }
+                    } catch {
+                        violations.append("\(id) version \(version), acknowledged before the cut, is lost: \(error)")
+                    }
                 }
             }
             violations += engine.check(verifyData: true).problems.map { "check: \($0)" }
