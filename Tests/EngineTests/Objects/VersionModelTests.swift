@@ -254,3 +254,65 @@ import Testing
         func finish() -> String { "copied-\(count)" }
     }
 }
+
+extension VersionModelTests {
+    /// A full pool with a volume that keeps versions: overwrites and PATCHes of data on disk grow
+    /// the pool (the version before stays), so each reserves its whole size up front. Writes are
+    /// refused (507) when the pool cannot take them, never failed after they were accepted; every
+    /// version acknowledged reads back; deleting versions by id gives the space back.
+    @Test func aFullPoolRefusesVersionsUpFrontAndLosesNone() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 1, deviceSize: Device.minimumSize, volume: "vol", capacity: 1 << 30)
+        defer { engine.shutdown() }
+        _ = try engine.setVersioning(named: "vol", .enabled)
+        var acknowledged: [(VersionID, [UInt8])] = []
+        var refusal: EngineError?
+        var step: UInt64 = 0
+        while refusal == nil, step < 200 {
+            step += 1
+            do {
+                if step % 3 == 0, let (_, base) = acknowledged.last {
+                    // A PATCH of the current version: a new version written whole.
+                    let patch = Scratch.splitMixBytes(4096, seed: step)
+                    let upload = try engine.openPatch(volume: "vol", key: "k", offset: 100, length: 4096, io: .buffered, sync: false)
+                    try patch.withUnsafeBytes { try upload.append($0) }
+                    let info = try upload.commit(etag: nil)
+                    var bytes = base + [UInt8](repeating: 0, count: max(0, 4196 - base.count))
+                    bytes.replaceSubrange(100..<4196, with: patch)
+                    acknowledged.append((info.versionID, bytes))
+                } else {
+                    let bytes = Scratch.splitMixBytes(3 << 20, seed: step)
+                    let upload = try engine.openWrite(volume: "vol", key: "k", WriteOptions(io: .buffered, sync: false, length: Int64(bytes.count)))
+                    try bytes.withUnsafeBytes { try upload.append($0) }
+                    acknowledged.append((try upload.commit(etag: nil).versionID, bytes))
+                }
+            } catch let error as EngineError {
+                refusal = error
+            }
+        }
+        guard case .noSpace(.pool, _, _)? = refusal else {
+            Issue.record("no pool refusal after \(acknowledged.count) versions: \(String(describing: refusal))")
+            return
+        }
+        #expect(acknowledged.count > 10)
+        try engine.flushVolume(named: "vol")
+        #expect(engine.cacheTotals.writebackErrors == 0)
+        #expect(engine.reservationFigures().accounted == 0)
+        for (version, bytes) in acknowledged {
+            let reader = try engine.openObject(volume: "vol", key: "k", version: version)
+            defer { reader.close() }
+            #expect(try Scratch.readAll(count: bytes.count) { at, buffer in try reader.read(at: at, into: buffer) } == bytes)
+        }
+        #expect(engine.spaceAudit().isEmpty)
+        #expect(try engine.spaceRecount() == engine.spaceCounters())
+        // Deleting versions by id frees their space: the refused write fits again.
+        for (version, _) in acknowledged.prefix(4) { try engine.deleteObject(volume: "vol", key: "k", version: version) }
+        let bytes = Scratch.splitMixBytes(3 << 20, seed: 999)
+        let upload = try engine.openWrite(volume: "vol", key: "k", WriteOptions(length: Int64(bytes.count)))
+        try bytes.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.commit(etag: nil)
+        #expect(try Scratch.readObject(engine, "vol", "k") == bytes)
+        #expect(engine.check(verifyData: true).problems.isEmpty)
+    }
+}
