@@ -177,7 +177,8 @@ extension Catalog {
         }
         let existing = try object(db, volumeID: upload.volumeId, key: upload.key)
         try validate(existing?.record)
-        let superseded = try supersede(db, retiring, volumeID: upload.volumeId, key: upload.key, versioned: versioned, delta: &delta)
+        let superseded = try supersede(
+            db, retiring, volumeID: upload.volumeId, key: upload.key, versioned: versioned, current: existing, delta: &delta)
         freed += superseded.replicas
         let freedInline = superseded.inline
         let size = chosen.parts.reduce(Int64(0)) { $0 + $1.record.size }

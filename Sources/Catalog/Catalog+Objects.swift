@@ -204,7 +204,7 @@ extension Catalog {
         let existing = try Self.object(db, volumeID: version.volumeID, key: version.key)
         try validate(existing?.record)
         (replaced, replacedInline) = try supersede(
-            db, retiring, volumeID: version.volumeID, key: version.key, versioned: version.versioned, delta: &delta)
+            db, retiring, volumeID: version.volumeID, key: version.key, versioned: version.versioned, current: existing, delta: &delta)
         // A null version that replaces the null version keeps its creation time.
         let created = !version.versioned && existing?.record.versioned == false ? existing!.record.createdAt : now
         var object = ObjectRecord(
@@ -310,8 +310,10 @@ extension Catalog {
             let (replicas, inline) = try removeRow(db, retiring, found, delta: &delta)
             return ObjectDeletion(removed: found.record, marker: nil, replicas: replicas, inline: inline, delta: delta)
         case .marker(let versioned, let ifCurrent):
-            if ifCurrent, try object(db, volumeID: volumeID, key: key) == nil { return nil }
-            let (replicas, inline) = try supersede(db, retiring, volumeID: volumeID, key: key, versioned: versioned, delta: &delta)
+            let current = try object(db, volumeID: volumeID, key: key)
+            if ifCurrent, current == nil { return nil }
+            let (replicas, inline) = try supersede(
+                db, retiring, volumeID: volumeID, key: key, versioned: versioned, current: current, delta: &delta)
             var marker = ObjectRecord(id: nil, volumeId: volumeID, key: key, size: 0, etag: "", contentType: nil, createdAt: now, modifiedAt: now)
             (marker.versioned, marker.deleteMarker) = (versioned, true)
             try insertObjectRow(db, &marker)
@@ -320,25 +322,37 @@ extension Catalog {
         }
     }
 
-    /// Makes way for a new newest row of `key`: a null version (`versioned` false) replaces the
-    /// key's null version, whichever row it is, so that row is deleted; the newest row left is
-    /// the latest no more (it stays, a noncurrent version). Returns the deleted row's replicas and
-    /// inline extents (held for its readers).
+    /// Makes way for a new newest row of `key` (`current`: its current object, as just read): a
+    /// null version (`versioned` false) replaces the key's null version, whichever row it is, so
+    /// that row is deleted; the newest row left is the latest no more (it stays, a noncurrent
+    /// version). Returns the deleted row's replicas and inline extents (held for its readers).
+    /// Without versions (the current object is the null version) no statement is added to the
+    /// commit; a key with no current object costs one probe of the latest rows' index.
     static func supersede(
-        _ db: Database, _ retiring: Retiring, volumeID: Int64, key: String, versioned: Bool, delta: inout UsageDelta
+        _ db: Database, _ retiring: Retiring, volumeID: Int64, key: String, versioned: Bool, current: StoredObject?, delta: inout UsageDelta
     ) throws -> (replicas: [ExtentReplicaRecord], inline: [Int64]) {
-        var freed: (replicas: [ExtentReplicaRecord], inline: [Int64]) = ([], [])
-        if !versioned, let null = try object(db, volumeID: volumeID, key: key, version: .null) {
-            freed = try removeRow(db, retiring, null, delta: &delta, promote: false)
+        if let current, !current.record.versioned {
+            if !versioned { return try removeRow(db, retiring, current, delta: &delta, promote: false) }
+            try archive(db, id: current.record.id!, size: current.record.size, deleteMarker: false, delta: &delta)
+            return ([], [])
         }
         let latest = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT id, size, deleteMarker FROM objects WHERE volumeId = ? AND key = ? AND latest = 1"),
             arguments: [volumeID, key])
-        if let latest {
-            try db.cachedStatement(sql: "UPDATE objects SET latest = 0 WHERE id = ?").execute(arguments: [latest["id"] as Int64])
-            delta.archive(size: latest["size"], deleteMarker: latest["deleteMarker"])
+        guard let latest else { return ([], []) }  // The key has no row at all.
+        var freed: (replicas: [ExtentReplicaRecord], inline: [Int64]) = ([], [])
+        if !versioned, let null = try object(db, volumeID: volumeID, key: key, version: .null) {
+            freed = try removeRow(db, retiring, null, delta: &delta, promote: false)
+            if null.record.id == latest["id"] { return freed }
         }
+        try archive(db, id: latest["id"], size: latest["size"], deleteMarker: latest["deleteMarker"], delta: &delta)
         return freed
+    }
+
+    /// The key's latest row becomes a noncurrent version.
+    static func archive(_ db: Database, id: Int64, size: Int64, deleteMarker: Bool, delta: inout UsageDelta) throws {
+        try db.cachedStatement(sql: "UPDATE objects SET latest = 0 WHERE id = ?").execute(arguments: [id])
+        delta.archive(size: size, deleteMarker: deleteMarker)
     }
 
     /// Deletes one row; when it was the key's latest, the newest row left becomes the latest
