@@ -109,7 +109,10 @@ def check_life_cycle() -> None:
         base.same_bytes(f"GetObject VersionId of PUT {i + 1}", body, got["Body"].read())
         expect(got.get("VersionId") == vid, f"GetObject {i + 1}: x-amz-version-id")
         expect(s3.head_object(Bucket=BUCKET, Key="doc", VersionId=vid)["ContentLength"] == len(body), f"HeadObject VersionId {i + 1}")
-    base.same_bytes("GetObject (current): the newest", bodies[2], s3.get_object(Bucket=BUCKET, Key="doc")["Body"].read())
+    current = s3.get_object(Bucket=BUCKET, Key="doc")
+    base.same_bytes("GetObject (current): the newest", bodies[2], current["Body"].read())
+    expect(current.get("VersionId") == ids[2], "GetObject (current): x-amz-version-id of the newest", f"{current.get('VersionId')}")
+    expect(s3.head_object(Bucket=BUCKET, Key="doc").get("VersionId") == ids[2], "HeadObject (current): x-amz-version-id")
     used = volume(BUCKET)
     expect(used["used_bytes"] == sum(map(len, bodies)) and used["noncurrent_bytes"] == len(bodies[0]) + len(bodies[1]),
            "used_bytes counts every version, noncurrent_bytes the older ones", f"{used}")

@@ -38,6 +38,9 @@ final class CachedObject: @unchecked Sendable {
     var committedID: Int64?
     /// The last writeback error, reported on the next flush.
     var lastError: EngineError?
+    /// The committed version's id (a volume that keeps versions writes past the cache, so the
+    /// entries it changes are always of the null version).
+    var versionID = VersionID.null
     /// Bumped when a writeback commits (the committed extents change).
     var commitGeneration: UInt64 = 0
     /// Bumped when size/ETag change in memory.
@@ -64,6 +67,7 @@ final class CachedObject: @unchecked Sendable {
         contentType = committed?.contentType
         attributes = committed?.attributes ?? .none
         modifiedAt = committed?.modifiedAt ?? Date()
+        versionID = committed?.versionID ?? .null
     }
 
     /// The entry of a committed version (its catalog row and extents) of an object of `volume`.
@@ -114,7 +118,7 @@ final class CachedObject: @unchecked Sendable {
     var info: ObjectInfo {
         ObjectInfo(
             key: key, size: size, etag: etag, contentType: contentType, createdAt: createdAt ?? modifiedAt, modifiedAt: modifiedAt,
-            metadata: attributes.metadata, checksums: attributes.checksums, parts: attributes.parts)
+            metadata: attributes.metadata, checksums: attributes.checksums, parts: attributes.parts, versionID: versionID)
     }
 
     /// Copies on disk for each sector of page `index`, from the committed extents.

@@ -316,3 +316,30 @@ extension VersionModelTests {
         #expect(engine.check(verifyData: true).problems.isEmpty)
     }
 }
+
+extension VersionModelTests {
+    /// A version deleted by id while a reader has it open: the reader reads it to the end (its
+    /// space is held), and the space is free once the reader is closed.
+    @Test func aVersionDeletedUnderItsReaderIsReadToTheEnd() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol")
+        defer { engine.shutdown() }
+        _ = try engine.setVersioning(named: "vol", .enabled)
+        let old = Scratch.splitMixBytes(2 << 20, seed: 1)
+        try Scratch.upload(engine, "vol", "k", old)
+        try Scratch.upload(engine, "vol", "k", Scratch.splitMixBytes(10_000, seed: 2))
+        let version = try #require(
+            try engine.listVersions(volume: "vol", prefix: "", after: nil as (key: String, version: VersionID?)?, limit: 10).last?.versionID)
+        let reader = try engine.openObject(volume: "vol", key: "k", version: version)
+        try engine.deleteObject(volume: "vol", key: "k", version: version)
+        #expect(throws: EngineError.self) { try engine.openObject(volume: "vol", key: "k", version: version) }
+        // Another write may take free space meanwhile: not the deleted version's, which its reader holds.
+        try Scratch.upload(engine, "vol", "other", Scratch.splitMixBytes(3 << 20, seed: 3))
+        let read = try Scratch.readAll(count: old.count, chunk: 1 << 20) { at, buffer in try reader.read(at: at, into: buffer) }
+        #expect(read == old)
+        reader.close()
+        #expect(engine.spaceAudit().isEmpty)
+        #expect(try engine.volume(named: "vol").noncurrentBytes == 0)
+    }
+}
