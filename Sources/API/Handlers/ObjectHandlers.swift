@@ -264,20 +264,8 @@ package struct ObjectHandlers {
     }
 
     static func list(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
-        func query(_ name: String) throws(HTTPError) -> String? {
-            guard let entry = request.query.last(where: { $0.name == name }) else { return nil }
-            guard let decoded = PercentDecoding.decode(entry.value ?? "", plusIsSpace: true), !decoded.utf8.contains(0) else {
-                throw .badRequest("query parameter '\(name)' is not valid percent-encoded UTF-8 without NUL")
-            }
-            return decoded
-        }
-        var limit = maxListLimit
-        if let raw = try query("limit") {
-            guard let value = WireNumber.bounded(raw, limit: Int64(maxListLimit)).map(Int.init), value >= 1 else {
-                throw HTTPError.badRequest("query parameter 'limit' must be an integer from 1 to \(maxListLimit)")
-            }
-            limit = value
-        }
+        func query(_ name: String) throws(HTTPError) -> String? { try Self.query(name, in: request) }
+        let limit = try listLimit(request)
         let startAfter = try query("start_after").flatMap { $0.isEmpty ? nil : $0 }
         let objects = try engine.listObjects(
             volume: context.parameter("name"), prefix: try query("prefix") ?? "", startAfter: startAfter, limit: limit + 1)
@@ -285,6 +273,15 @@ package struct ObjectHandlers {
         let next = objects.count > limit ? page.last?.key : nil
         let list = ObjectListJSON(objects: page.map(ObjectJSON.init), nextStartAfter: next)
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: list.body)
+    }
+
+    /// `?limit=`: 1 to `maxListLimit` (the default).
+    static func listLimit(_ request: HTTPRequest) throws(HTTPError) -> Int {
+        guard let raw = try query("limit", in: request) else { return maxListLimit }
+        guard let value = WireNumber.bounded(raw, limit: Int64(maxListLimit)).map(Int.init), value >= 1 else {
+            throw .badRequest("query parameter 'limit' must be an integer from 1 to \(maxListLimit)")
+        }
+        return value
     }
 
     /// A decoded query parameter (percent-encoded UTF-8 without NUL); nil when absent.
@@ -299,13 +296,7 @@ package struct ObjectHandlers {
     /// The volume's versions and delete markers by key, newest first within a key; a page ends
     /// with `next_key_marker` and `next_version_id_marker` to pass back for the next.
     static func listVersions(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
-        var limit = maxListLimit
-        if let raw = try query("limit", in: request) {
-            guard let value = WireNumber.bounded(raw, limit: Int64(maxListLimit)).map(Int.init), value >= 1 else {
-                throw HTTPError.badRequest("query parameter 'limit' must be an integer from 1 to \(maxListLimit)")
-            }
-            limit = value
-        }
+        let limit = try listLimit(request)
         let keyMarker = try query("key_marker", in: request).flatMap { $0.isEmpty ? nil : $0 }
         let versionMarker = try query("version_id_marker", in: request).flatMap { $0.isEmpty ? nil : $0 }
         guard versionMarker == nil || keyMarker != nil else { throw HTTPError.badRequest("version_id_marker needs key_marker") }

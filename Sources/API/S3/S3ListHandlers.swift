@@ -78,18 +78,22 @@ extension S3Handlers {
         }
     }
 
+    /// What every listing takes: prefix, delimiter, max-keys (capped), and encoding-type=url.
+    static func listParameters(_ request: HTTPRequest) throws -> (prefix: String, delimiter: String, maxKeys: Int, urlEncoded: Bool) {
+        let prefix = try query(request, "prefix") ?? ""
+        let delimiter = try query(request, "delimiter") ?? ""
+        let maxKeys = try count(request, "max-keys", cap: maxKeys) ?? maxKeys
+        switch try query(request, "encoding-type") {
+        case nil: return (prefix, delimiter, maxKeys, false)
+        case "url": return (prefix, delimiter, maxKeys, true)
+        default: throw S3Error.invalidArgument("Invalid Encoding Method specified in Request")
+        }
+    }
+
     func listObjects(_ request: HTTPRequest, _ context: RequestContext, bucket: String, style: ListStyle) throws -> HTTPResponse {
         let principal = try require(.read, bucket, context)
         _ = try engine.volume(named: bucket)
-        let prefix = try Self.query(request, "prefix") ?? ""
-        let delimiter = try Self.query(request, "delimiter") ?? ""
-        let maxKeys = try Self.count(request, "max-keys", cap: Self.maxKeys) ?? Self.maxKeys
-        let urlEncoded: Bool
-        switch try Self.query(request, "encoding-type") {
-        case nil: urlEncoded = false
-        case "url": urlEncoded = true
-        default: throw S3Error.invalidArgument("Invalid Encoding Method specified in Request")
-        }
+        let (prefix, delimiter, maxKeys, urlEncoded) = try Self.listParameters(request)
         func encode(_ text: String) -> String { urlEncoded ? SigV4.uriEncode(text, encodeSlash: false) : text }
         var cursor: String?
         let token = try Self.query(request, "continuation-token")

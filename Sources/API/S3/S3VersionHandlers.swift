@@ -51,15 +51,7 @@ extension S3Handlers {
     func listObjectVersions(_ request: HTTPRequest, _ context: RequestContext, bucket: String) throws -> HTTPResponse {
         let principal = try require(.read, bucket, context)
         _ = try engine.volume(named: bucket)
-        let prefix = try Self.query(request, "prefix") ?? ""
-        let delimiter = try Self.query(request, "delimiter") ?? ""
-        let maxKeys = try Self.count(request, "max-keys", cap: Self.maxKeys) ?? Self.maxKeys
-        let urlEncoded: Bool
-        switch try Self.query(request, "encoding-type") {
-        case nil: urlEncoded = false
-        case "url": urlEncoded = true
-        default: throw S3Error.invalidArgument("Invalid Encoding Method specified in Request")
-        }
+        let (prefix, delimiter, maxKeys, urlEncoded) = try Self.listParameters(request)
         func encode(_ text: String) -> String { urlEncoded ? SigV4.uriEncode(text, encodeSlash: false) : text }
         let keyMarker = try Self.query(request, "key-marker").flatMap { $0.isEmpty ? nil : $0 }
         let versionMarker = try Self.query(request, "version-id-marker").flatMap { $0.isEmpty ? nil : $0 }

@@ -7,6 +7,7 @@
 // the counters against a recount, with a clean space audit.
 import Catalog
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Engine
@@ -341,5 +342,70 @@ extension VersionModelTests {
         reader.close()
         #expect(engine.spaceAudit().isEmpty)
         #expect(try engine.volume(named: "vol").noncurrentBytes == 0)
+    }
+}
+
+extension VersionModelTests {
+    /// Several threads write, delete and delete versions of the same keys at once in a volume that
+    /// keeps versions: every write acknowledged with an id is there with its bytes unless deleted
+    /// by id, each key has one latest row, and the figures equal a recount.
+    @Test func concurrentWritersOnSharedKeysKeepEveryVersion() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 2, deviceSize: 256 << 20, volume: "vol", capacity: 192 << 20)
+        defer { engine.shutdown() }
+        _ = try engine.setVersioning(named: "vol", .enabled)
+        let written = Mutex<[String: [VersionID: [UInt8]]]>([:])
+        let deleted = Mutex<Set<VersionID>>([])
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            var random = SplitMix(state: UInt64(thread) + 7)
+            for step in 0..<40 {
+                let key = ["x", "y"][Int(random.next() % 2)]
+                do {
+                    switch random.next() % 10 {
+                    case 0..<6:
+                        let bytes = Scratch.splitMixBytes([10, 5_000, 70_000][Int(random.next() % 3)], seed: random.next())
+                        let options = WriteOptions(io: random.next() % 2 == 0 ? .buffered : .direct, sync: false, length: Int64(bytes.count))
+                        let upload = try engine.openWrite(volume: "vol", key: key, options)
+                        try bytes.withUnsafeBytes { try upload.append($0) }
+                        let info = try upload.commit(etag: nil)
+                        written.withLock { $0[key, default: [:]][info.versionID] = bytes }
+                    case 6..<8:
+                        _ = try? engine.deleteObject(volume: "vol", key: key, markerIfAbsent: true)
+                    default:
+                        let mine = written.withLock { $0[key].map { Array($0.keys) } ?? [] }
+                        if let victim = mine.randomElement(using: &random) {
+                            do {
+                                try engine.deleteObject(volume: "vol", key: key, version: victim)
+                                deleted.withLock { _ = $0.insert(victim) }
+                            } catch EngineError.versionNotFound {
+                                // Another thread deleted it first.
+                            }
+                        }
+                    }
+                } catch {
+                    failures.withLock { $0.append("thread \(thread) step \(step): \(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        let gone = deleted.withLock { $0 }
+        for (key, versions) in written.withLock({ $0 }) {
+            for (version, bytes) in versions where !gone.contains(version) {
+                let reader = try engine.openObject(volume: "vol", key: key, version: version)
+                defer { reader.close() }
+                #expect(try Scratch.readAll(count: bytes.count) { at, buffer in try reader.read(at: at, into: buffer) } == bytes, "\(key)@\(version)")
+            }
+        }
+        let listed = try engine.listVersions(volume: "vol", prefix: "", after: nil as (key: String, version: VersionID?)?, limit: 10_000)
+        for key in ["x", "y"] {
+            let rows = listed.filter { $0.key == key }
+            #expect(rows.filter(\.isLatest).count == (rows.isEmpty ? 0 : 1), "\(key): one latest row")
+            #expect(rows.first?.isLatest ?? true, "\(key): the newest row is the latest")
+        }
+        #expect(try engine.spaceRecount() == engine.spaceCounters())
+        #expect(engine.spaceAudit().isEmpty)
+        #expect(engine.check(verifyData: true).problems.isEmpty)
     }
 }
