@@ -194,7 +194,7 @@ extension Engine {
 }
 
 extension String {
-    /// Byte equality, as the catalog compares keys (UNIQUE(volumeId, key)): `==` on Strings uses
+    /// Byte equality, as the catalog compares keys (its index of keys' latest rows): `==` on Strings uses
     /// canonical equivalence, so "caf\u{E9}" and "cafe\u{301}", two objects, would be one.
     package func sameBytes(as other: String) -> Bool {
         guard utf8.count == other.utf8.count else { return false }

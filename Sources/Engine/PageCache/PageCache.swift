@@ -9,7 +9,7 @@ package struct CacheKey: Hashable, Sendable {
     package var volumeID: Int64
     package var key: String
 
-    // By bytes, as the catalog's UNIQUE(volumeId, key): String's == and hash use canonical
+    // By bytes, as the catalog's index of keys' latest rows: String's == and hash use canonical
     // equivalence, which made "caf\u{E9}" and "cafe\u{301}" (two objects) share one entry.
     package static func == (a: CacheKey, b: CacheKey) -> Bool { a.volumeID == b.volumeID && a.key.sameBytes(as: b.key) }
 
