@@ -120,7 +120,11 @@ def check_life_cycle() -> None:
     deleted = s3.delete_object(Bucket=BUCKET, Key="doc")
     marker = deleted.get("VersionId")
     expect(deleted.get("DeleteMarker") is True and marker and marker not in ids, "DeleteObject: a delete marker", f"{deleted}")
-    client_error("GetObject after the marker: 404 NoSuchKey", lambda: s3.get_object(Bucket=BUCKET, Key="doc"), codes=("NoSuchKey",), status=404)
+    err = client_error("GetObject after the marker: 404 NoSuchKey", lambda: s3.get_object(Bucket=BUCKET, Key="doc"), codes=("NoSuchKey",),
+                       status=404)
+    hidden = err.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    expect(hidden.get("x-amz-delete-marker") == "true" and hidden.get("x-amz-version-id") == marker,
+           "GetObject after the marker: x-amz-delete-marker and the marker's id", f"{hidden}")
     client_error("GetObject of the marker by id: 405", lambda: s3.get_object(Bucket=BUCKET, Key="doc", VersionId=marker),
                  codes=("MethodNotAllowed", "405"), status=405)
     base.same_bytes("an older version reads behind the marker", bodies[1],

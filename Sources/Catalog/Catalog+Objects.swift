@@ -141,6 +141,17 @@ extension Catalog {
         return stored
     }
 
+    /// The delete marker that is the key's newest row (it hides the key's versions); nil when
+    /// the key's newest row is an object, or it has none.
+    package func latestDeleteMarker(volumeID: Int64, key: String) throws(CatalogError) -> VersionID? {
+        try readOneStatement { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT id, versioned FROM objects WHERE volumeId = ? AND key = ? AND latest = 1 AND deleteMarker = 1"),
+                arguments: [volumeID, key]
+            ).map { VersionID(rowID: ($0["versioned"] as Bool) ? $0["id"] : nil) }
+        }
+    }
+
     static func object(_ db: Database, volumeID: Int64, key: String) throws -> StoredObject? {
         // A cached statement: prepared (and authorized) once per connection, not built from the
         // query interface on every call (a third of a small PUT's CPU). Its columns are read by

@@ -117,6 +117,8 @@ extension ConsoleHandlers {
                 "cached": Self.bytes(volume.cache.cachedPages * Int64(PageState.pageSize)), "objects": volume.objectCount,
                 "capacity": Self.bytes(volume.capacityBytes), "capacity_bytes": volume.capacityBytes,
                 "admin": session.principal == .admin, "csrf": session.csrf,
+                // Only for a volume that has had versioning (a template section: absent hides it).
+                "versioning": volume.versioning == .off ? false : volume.versioning.rawValue, "noncurrent": Self.bytes(volume.noncurrentBytes),
             ]
         }
         return render("Volumes", "volumes", ["volumes": rows], session: session)

@@ -24,9 +24,7 @@ extension S3Handlers {
             return Self.acl(principal)
         }
         let version = try Self.versionID(request)
-        guard let reader = try engine.openRead(volume: bucket, key: key, version: version, io: .buffered, mayWait: context.mayBlock) else {
-            throw NeedsWorker()
-        }
+        guard let reader = try openForGet(bucket, key, version: version, context) else { throw NeedsWorker() }
         let info = reader.info
         var headers = Self.objectHeaders(info)
         if version != nil || info.versionID != .null { headers.append(("x-amz-version-id", info.versionID.description)) }
@@ -61,6 +59,22 @@ extension S3Handlers {
         case .unsatisfiable:
             reader.close()
             throw HTTPError.rangeNotSatisfiable(size: info.size)
+        }
+    }
+
+    /// The version a GET or HEAD reads; nil when the event loop cannot open it from memory. A key
+    /// hidden by a delete marker answers NoSuchKey saying so (`x-amz-delete-marker`), as S3 does.
+    func openForGet(_ bucket: String, _ key: String, version: VersionID?, _ context: RequestContext) throws -> (any ObjectSource)? {
+        do {
+            return try engine.openRead(volume: bucket, key: key, version: version, io: .buffered, mayWait: context.mayBlock)
+        } catch {
+            guard case .objectNotFound = error else { throw error }
+            guard context.mayBlock else { throw NeedsWorker() }
+            var missing = S3Error("NoSuchKey", 404, "The specified key does not exist.")
+            if let marker = try engine.latestDeleteMarker(volume: bucket, key: key) {
+                missing.headers = [("x-amz-delete-marker", "true"), ("x-amz-version-id", marker.description)]
+            }
+            throw missing
         }
     }
 

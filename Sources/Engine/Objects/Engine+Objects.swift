@@ -138,6 +138,14 @@ extension Engine {
         return (deletion.marker ?? deletion.removed).map(ObjectInfo.init)
     }
 
+    /// The delete marker that hides `key` (its newest version); nil when there is none.
+    package func latestDeleteMarker(volume name: String, key: String) throws(EngineError) -> VersionID? {
+        try Self.validate(key: key)
+        let volume = try volumeRecord(named: name)
+        guard volume.versioning != .off else { return nil }
+        return try catalogCall { try catalog.latestDeleteMarker(volumeID: volume.id!, key: key) }
+    }
+
     /// Every version and delete marker of the volume's keys with `prefix`, by key and newest
     /// first, after `after` (a key, and a version of it: the older versions follow), at most `limit`.
     package func listVersions(
