@@ -21,17 +21,15 @@ import argparse
 import base64
 import hashlib
 import os
-import shutil
 import socket
 import sys
-import tempfile
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s3_clients_test as base  # noqa: E402
 import s3_negative_test as neg  # noqa: E402
-from s3_clients_test import Failure, begin, expect, ok, note, MiB, md5_hex  # noqa: E402
+from s3_clients_test import Failure, begin, expect, MiB  # noqa: E402
 
 BUCKET, CONTROL = "adv", "control.bin"
 RATE_WINDOW, UPLOADS_PER_KEY = 4, 6
@@ -485,35 +483,20 @@ def main() -> int:
                         help="start the server without the upload-bound flags (to show an older build fails these checks)")
     args = parser.parse_args()
     base.RUN.__init__(args.time_limit)
-    steps = base.chosen_steps(STEPS, args.only)
-    tmp = tempfile.mkdtemp(prefix="appliance-adversarial-")
-    failures: list[str] = []
-    started = time.monotonic()
-    server = None
-    try:
-        begin("0. starting the server")
-        data_dir = os.path.join(tmp, "data")
-        os.makedirs(data_dir)
-        # A short rate window and few uploads per key, so step 6 sees both bounds act in seconds.
-        server = base.Server(os.path.abspath(args.bin), data_dir, args.server_log,
-                             extra=[] if args.old_flags else ["--upload-rate-window", str(RATE_WINDOW), "--max-uploads-per-key", str(UPLOADS_PER_KEY)])
-        server.start()
+
+    def start(server: base.Server, ctx: base.Context) -> None:
         S.server = server
-        ctx = base.Context(server.s3_url, server.credentials_file, os.path.join(tmp, "work"), server)
         S.signer = neg.Signer(ctx.access_key, ctx.secret_key)
         S.raw = neg.Raw(server.s3_url, S.signer)
         S.admin = AdminRaw(server.url, server.token)
         neg.T.server, neg.T.ctx, neg.T.raw, neg.T.signer = server, ctx, S.raw, S.signer
         setup()
-        base.run_steps(steps, server, args.keep_going, failures)
-    except (Failure, OSError) as err:
-        failures.append(str(err))
-        print(f"FAIL: {err}", file=sys.stderr)
-    finally:
-        if server:
-            server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return base.summary(failures, started, "all adversarial checks passed")
+
+    # A short rate window and few uploads per key, so step 6 sees both bounds act in seconds.
+    extra = [] if args.old_flags else ["--upload-rate-window", str(RATE_WINDOW), "--max-uploads-per-key", str(UPLOADS_PER_KEY)]
+    return base.run_suite(args, base.chosen_steps(STEPS, args.only), "appliance-adversarial-", "all adversarial checks passed", start,
+                          extra=extra)
+
 
 if __name__ == "__main__":
     sys.exit(main())

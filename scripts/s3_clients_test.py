@@ -235,6 +235,33 @@ def summary(failures: list[str], started: float, passed_text: str) -> int:
     return 0
 
 
+def run_suite(args, steps, prefix: str, passed_text: str, setup, extra: list[str] | None = None,
+              also: tuple[type[BaseException], ...] = ()) -> int:
+    """A step-based suite's run: starts the server on a temporary data dir (with `extra` flags),
+    calls `setup(server, ctx)`, runs the steps, stops the server and removes the directory; the
+    exit status (see `summary`)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    failures: list[str] = []
+    started = time.monotonic()
+    server = None
+    try:
+        begin("0. starting the server")
+        data_dir = os.path.join(tmp, "data")
+        os.makedirs(data_dir)
+        server = Server(os.path.abspath(args.bin), data_dir, args.server_log, extra=extra)
+        server.start()
+        setup(server, Context(server.s3_url, server.credentials_file, os.path.join(tmp, "work"), server))
+        run_steps(steps, server, args.keep_going, failures, also=also)
+    except (Failure, OSError) as err:
+        failures.append(str(err))
+        print(f"FAIL: {err}", file=sys.stderr)
+    finally:
+        if server:
+            server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary(failures, started, passed_text)
+
+
 class Context:
     """What every step needs: the S3 endpoint, the keys, the client environment, a scratch dir."""
 

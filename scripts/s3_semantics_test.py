@@ -29,13 +29,10 @@ import argparse
 import base64
 import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s3_clients_test as base  # noqa: E402
@@ -428,33 +425,18 @@ def main() -> int:
     base.suite_arguments(parser, STEPS, time_limit=300.0)
     args = parser.parse_args()
     base.RUN.__init__(args.time_limit)
-    steps = base.chosen_steps(STEPS, args.only)
-    tmp = tempfile.mkdtemp(prefix="appliance-s3-semantics-")
-    failures: list[str] = []
-    started = time.monotonic()
-    server = None
-    try:
-        begin("0. starting the server")
-        data_dir = os.path.join(tmp, "data")
-        os.makedirs(data_dir)
-        server = base.Server(os.path.abspath(args.bin), data_dir, args.server_log, extra=["--s3-domain", DOMAIN])
-        server.start()
-        S.server = server
-        S.ctx = base.Context(server.s3_url, server.credentials_file, os.path.join(tmp, "work"), server)
-        signer = neg.Signer(S.ctx.access_key, S.ctx.secret_key)
+
+    def setup(server: base.Server, ctx: base.Context) -> None:
+        S.server, S.ctx = server, ctx
+        signer = neg.Signer(ctx.access_key, ctx.secret_key)
         S.raw = neg.Raw(server.s3_url, signer)
-        neg.T.server, neg.T.ctx, neg.T.raw, neg.T.signer = server, S.ctx, S.raw, signer
-        S.s3 = client(S.ctx.access_key, S.ctx.secret_key)
+        neg.T.server, neg.T.ctx, neg.T.raw, neg.T.signer = server, ctx, S.raw, signer
+        S.s3 = client(ctx.access_key, ctx.secret_key)
         S.s3.create_bucket(Bucket=BUCKET)
-        base.run_steps(steps, server, args.keep_going, failures, also=(botocore.exceptions.ClientError,))
-    except (Failure, OSError) as err:
-        failures.append(str(err))
-        print(f"FAIL: {err}", file=sys.stderr)
-    finally:
-        if server:
-            server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return base.summary(failures, started, "all S3 semantics checks passed")
+
+    return base.run_suite(args, base.chosen_steps(STEPS, args.only), "appliance-s3-semantics-", "all S3 semantics checks passed", setup,
+                          extra=["--s3-domain", DOMAIN], also=(botocore.exceptions.ClientError,))
+
 
 if __name__ == "__main__":
     sys.exit(main())

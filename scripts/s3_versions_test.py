@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -368,31 +366,16 @@ def main() -> int:
     base.suite_arguments(parser, STEPS, time_limit=300.0)
     args = parser.parse_args()
     base.RUN.__init__(args.time_limit)
-    steps = base.chosen_steps(STEPS, args.only)
-    tmp = tempfile.mkdtemp(prefix="appliance-s3-versions-")
-    failures: list[str] = []
-    started = time.monotonic()
-    server = None
-    try:
-        begin("0. starting the server")
-        data_dir = os.path.join(tmp, "data")
-        os.makedirs(data_dir)
-        server = base.Server(os.path.abspath(args.bin), data_dir, args.server_log)
-        server.start()
-        S.server = server
-        S.ctx = base.Context(server.s3_url, server.credentials_file, os.path.join(tmp, "work"), server)
-        S.s3 = boto3.client("s3", endpoint_url=server.s3_url, aws_access_key_id=S.ctx.access_key,
-                            aws_secret_access_key=S.ctx.secret_key, region_name="us-east-1",
+
+    def setup(server: base.Server, ctx: base.Context) -> None:
+        S.server, S.ctx = server, ctx
+        S.s3 = boto3.client("s3", endpoint_url=server.s3_url, aws_access_key_id=ctx.access_key,
+                            aws_secret_access_key=ctx.secret_key, region_name="us-east-1",
                             config=botocore.config.Config(retries={"max_attempts": 1}))
-        base.run_steps(steps, server, args.keep_going, failures, also=(botocore.exceptions.ClientError,))
-    except (Failure, OSError) as err:
-        failures.append(str(err))
-        print(f"FAIL: {err}", file=sys.stderr)
-    finally:
-        if server:
-            server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return base.summary(failures, started, "all versioning checks passed")
+
+    return base.run_suite(args, base.chosen_steps(STEPS, args.only), "appliance-s3-versions-", "all versioning checks passed", setup,
+                          also=(botocore.exceptions.ClientError,))
+
 
 
 if __name__ == "__main__":

@@ -175,10 +175,11 @@ package struct ObjectHandlers {
     }
 
     /// `?version_id=`: a version's id, or `null` (the null version); nil when not given.
-    static func versionID(_ request: HTTPRequest) throws(HTTPError) -> VersionID? {
-        guard let entry = request.query.last(where: { $0.name == "version_id" }) else { return nil }
-        guard let version = VersionID(parsing: entry.value ?? "") else {
-            throw .badRequest("query parameter 'version_id' must be a version id (16 hex digits) or null")
+    /// (`name`: another parameter that names a version, such as `version_id_marker`; empty counts as absent there.)
+    static func versionID(_ request: HTTPRequest, _ name: String = "version_id") throws(HTTPError) -> VersionID? {
+        guard let raw = try query(name, in: request), name == "version_id" || !raw.isEmpty else { return nil }
+        guard let version = VersionID(parsing: raw) else {
+            throw .badRequest("query parameter '\(name)' must be a version id (16 hex digits) or null")
         }
         return version
     }
@@ -298,14 +299,8 @@ package struct ObjectHandlers {
     static func listVersions(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let limit = try listLimit(request)
         let keyMarker = try query("key_marker", in: request).flatMap { $0.isEmpty ? nil : $0 }
-        let versionMarker = try query("version_id_marker", in: request).flatMap { $0.isEmpty ? nil : $0 }
-        guard versionMarker == nil || keyMarker != nil else { throw HTTPError.badRequest("version_id_marker needs key_marker") }
-        let marker = try versionMarker.map { raw throws(HTTPError) in
-            guard let version = VersionID(parsing: raw) else {
-                throw .badRequest("query parameter 'version_id_marker' must be a version id (16 hex digits) or null")
-            }
-            return version
-        }
+        let marker = try versionID(request, "version_id_marker")
+        guard marker == nil || keyMarker != nil else { throw HTTPError.badRequest("version_id_marker needs key_marker") }
         let versions = try engine.listVersions(
             volume: context.parameter("name"), prefix: try query("prefix", in: request) ?? "", after: keyMarker.map { ($0, marker) },
             limit: limit + 1)

@@ -14,10 +14,8 @@ extension S3Handlers {
         if let question = raw.firstIndex(of: "?") {
             let query = raw[raw.index(after: question)...]
             if !query.isEmpty {
-                guard query.hasPrefix("versionId="), let parsed = VersionID(parsing: String(query.dropFirst("versionId=".count))) else {
-                    throw .invalidArgument("Invalid version id specified")
-                }
-                version = parsed
+                guard query.hasPrefix("versionId=") else { throw .invalidArgument("Invalid version id specified") }
+                version = try versionID(parsing: String(query.dropFirst("versionId=".count)))
             }
             raw = String(raw[..<question])
         }

@@ -305,10 +305,7 @@ extension S3Handlers {
             guard let key = object.child("Key")?.text, !key.isEmpty else { throw S3Error.malformedXML("an Object without a Key") }
             let rawVersion = object.child("VersionId")?.trimmedText
             do {
-                let version = try rawVersion.map { raw in
-                    guard let version = VersionID(parsing: raw) else { throw S3Error.invalidArgument("Invalid version id specified") }
-                    return version
-                }
+                let version = try rawVersion.map(Self.versionID(parsing:))
                 let deleted = try deleteIfPresent(bucket, key, version: version)
                 if !quiet {
                     xml.open("Deleted")

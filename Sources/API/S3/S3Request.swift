@@ -41,8 +41,12 @@ extension S3Handlers {
 
     /// `?versionId=`: a version's id or `null`; nil when not given.
     static func versionID(_ request: HTTPRequest) throws -> VersionID? {
-        guard let raw = try query(request, "versionId") else { return nil }
-        guard let version = VersionID(parsing: raw) else { throw S3Error.invalidArgument("Invalid version id specified") }
+        try query(request, "versionId").map(versionID(parsing:))
+    }
+
+    /// A version id as S3 clients send it (a query value, a copy source's, a DeleteObjects entry's).
+    static func versionID(parsing raw: String) throws(S3Error) -> VersionID {
+        guard let version = VersionID(parsing: raw) else { throw .invalidArgument("Invalid version id specified") }
         return version
     }
 
