@@ -21,6 +21,7 @@ package final class Engine: Sendable {
     let scrubber = Scrubber()
     let evacuator = Evacuator()
     let uploadJanitor = UploadJanitor()
+    let cacheAdmission = CacheAdmission()
     /// Serializes the page cache's loads of a key from the catalog (see `cacheLoader`).
     let catalogLoads = Lock(())
     /// The Engine's workers: writeback helpers and read-ahead run here, not on threads of their own.

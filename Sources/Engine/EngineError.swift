@@ -65,6 +65,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case versionIsDeleteMarker(volume: String, key: String, version: String)
     /// Versioning, once enabled, can be suspended but not turned off.
     case versioningCannotTurnOff(volume: String)
+    /// Buffered writes into a volume still under way, long past when a change waited for them.
+    case writesUnderWay(volume: String)
 
     package var kind: Kind {
         switch self {
@@ -80,7 +82,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             .conflict
         case .noSpace, .metadataFull: .noSpace
         case .patchTooLarge, .objectTooLarge: .tooLarge
-        case .cacheFull, .tooManyUploads: .busy
+        case .cacheFull, .tooManyUploads, .writesUnderWay: .busy
         case .io: .io
         case .catalog: .internal
         case .conditionNotMet: .precondition
@@ -144,6 +146,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .versionIsDeleteMarker(let volume, let key, let version):
             "version \(version) of \(key) in volume \(volume) is a delete marker: it has no bytes"
         case .versioningCannotTurnOff(let volume): "volume \(volume) has had versioning enabled: it can be suspended, not turned off"
+        case .writesUnderWay(let volume): "writes into volume \(volume) through the cache are still under way; try again"
         }
     }
 }

@@ -41,6 +41,10 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         case off, enabled, suspended
     }
 
+    /// Every row a change replaces may still be wanted (versions): writes go to the direct
+    /// writer, each one a row of its own, none spliced over another's extents.
+    package var keepsRows: Bool { versioning != .off }
+
     /// Its whole quota is reserved up front.
     package var isThick: Bool { provisioning == .thick }
 

@@ -40,6 +40,8 @@ package final class BufferedUpload: @unchecked Sendable {
     /// Set when a PUT outgrew the cache and continues through the direct writer.
     private var spilled: ObjectWriter?
     private var finished = false
+    /// Admitted by `CacheAdmission` (set once the upload exists), left when applied or aborted.
+    private var admitted = false
     package private(set) var replacesExisting: Bool
     /// What the version replaced must be (checked where the replacement becomes visible).
     var conditions = WriteConditions.none {
@@ -86,6 +88,14 @@ package final class BufferedUpload: @unchecked Sendable {
             // With a known length the whole range is reserved before a byte is accepted.
             if let declaredLength, declaredLength > 0 { try reservePatch(offset: offset, length: declaredLength) }
         }
+        admitted = true
+    }
+
+    /// Leaves the cache's admission (once): the upload is applied or aborted.
+    private func leaveAdmission() {
+        guard admitted else { return }
+        admitted = false
+        engine.cacheAdmission.leave(volume.id!)
     }
 
     deinit {
@@ -237,6 +247,7 @@ package final class BufferedUpload: @unchecked Sendable {
             if let declaredLength, received != declaredLength { throw .uploadIncomplete(expected: declaredLength, received: received) }
             if let spilled {
                 finished = true
+                defer { leaveAdmission() }
                 return try spilled.commit(etag: etag)
             }
             let info: ObjectInfo
@@ -252,6 +263,7 @@ package final class BufferedUpload: @unchecked Sendable {
             case .patch(let offset):
                 guard received > 0 else {
                     finished = true
+                    leaveAdmission()
                     engine.space.releaseBuffered(
                         volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, upload: true)
                     return try engine.objectInfo(volume: volume, key: key)
@@ -262,6 +274,7 @@ package final class BufferedUpload: @unchecked Sendable {
                 if !thick { engine.space.uploadHandedOver(volumeID: volume.id!, physical: reservedPhysical) }
             }
             finished = true
+            leaveAdmission()  // Applied: its pages are dirty in the cache, where a flush of the volume finds them.
             (staged, pages) = ([:], [])  // The pages belong to the cache now (which may evict them at any time).
             releaseStaging()  // A PATCH's staged copies are gone.
             engine.stats.mode(volume.name, "buffered") {
@@ -280,6 +293,7 @@ package final class BufferedUpload: @unchecked Sendable {
     package func abort() {
         guard !finished else { return }
         finished = true
+        leaveAdmission()
         spilled?.abort()
         (staged, pages) = ([:], [])
         releaseStaging()

@@ -5,14 +5,39 @@ import Logging
 import Synchronization
 
 extension Engine {
-    /// Starts a buffered PUT (`.replace`) or PATCH (`.patch(offset:)`).
+    /// Starts a buffered PUT (`.replace`) or PATCH (`.patch(offset:)`); nil when the volume takes
+    /// no writes through the cache (it keeps rows: `CacheAdmission`).
     package func beginBufferedUpload(
         volume name: String, key: String, contentType: String?, length: Int64?, mode: BufferedUpload.Mode,
         metadata: [String: String] = [:], checksums: [String: String] = [:], conditions: WriteConditions = .none
-    ) throws(EngineError) -> BufferedUpload {
+    ) throws(EngineError) -> BufferedUpload? {
         try Self.validate(key: key)
         if case .patch(let offset) = mode { try Self.validate(offset: offset, length: length ?? 0) } else { try Self.validate(length: length) }
-        let volume = try volumeRecord(named: name)
+        // Entered before the record is read: a change that makes the volume keep rows either
+        // waits for this upload, or is in the record read here.
+        let volumeID = try volumeRecord(named: name).id!
+        guard cacheAdmission.enter(volumeID) else { return nil }
+        do throws(EngineError) {
+            let volume = try volumeRecord(named: name)
+            guard volume.id == volumeID, !volume.keepsRows else {
+                cacheAdmission.leave(volumeID)
+                return nil
+            }
+            return try admittedUpload(
+                volume: volume, key: key, contentType: contentType, length: length, mode: mode, metadata: metadata, checksums: checksums,
+                conditions: conditions)
+        } catch {
+            cacheAdmission.leave(volumeID)
+            throw error
+        }
+    }
+
+    /// `beginBufferedUpload` once admitted: the upload leaves the admission when it is applied or aborted.
+    private func admittedUpload(
+        volume: VolumeRecord, key: String, contentType: String?, length: Int64?, mode: BufferedUpload.Mode,
+        metadata: [String: String], checksums: [String: String], conditions: WriteConditions
+    ) throws(EngineError) -> BufferedUpload {
+        let name = volume.name
         throttleWriters()
         let existing = try? objectInfo(volume: volume, key: key)
         // A write its conditions refuse now is refused before its body is taken (and checked again at the end).

@@ -54,13 +54,13 @@ extension Engine {
         let current = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record
         // Refused now before the body is taken; checked again in the commit's transaction.
         try conditions.check(current: current?.etag, volume: name, key: key)
-        // A volume that keeps versions gains a row with every write, and frees nothing it replaces.
-        let keepsVersions = volume.versioning != .off
-        if current == nil || keepsVersions { try checkMetadataRoom(key: key, metadata: metadata) }
+        // A volume that keeps rows gains a row with every write, and frees nothing it replaces.
+        let keepsRows = volume.keepsRows
+        if current == nil || keepsRows { try checkMetadataRoom(key: key, metadata: metadata) }
         let writer = try ObjectWriter(
             engine: self, volume: volume, key: key, contentType: contentType,
             attributes: ObjectAttributes(metadata: metadata, checksums: checksums), declaredLength: length, replacing: current?.size,
-            keepsReplaced: keepsVersions, cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
+            keepsReplaced: keepsRows, cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
         writer.conditions = conditions
         return writer
     }

@@ -124,16 +124,15 @@ extension Engine {
     /// Opens a whole-object write (PUT) of `key`: through the cache when the client asked for
     /// buffered IO and it is async or small enough (`syncCacheLimit`); otherwise the direct writer,
     /// writing through to the cache for buffered IO.
-    /// In a volume that keeps versions every write is the direct writer's, durable before it is
-    /// answered: each one is a version of its own, which the cache could merge with the next.
+    /// In a volume that keeps rows (versions, snapshots) every write is the direct writer's,
+    /// durable before it is answered: each one is a row of its own (`CacheAdmission`).
     package func openWrite(volume: String, key: String, _ options: WriteOptions) throws(EngineError) -> ObjectUpload {
-        let keepsVersions = try volumeRecord(named: volume).versioning != .off
-        let throughCache =
-            options.io == .buffered && !keepsVersions && (!options.sync || (options.length ?? Int64.max) <= Self.syncCacheLimit)
-        if throughCache {
+        let throughCache = options.io == .buffered && (!options.sync || (options.length ?? Int64.max) <= Self.syncCacheLimit)
+        if throughCache,
             let upload = try beginBufferedUpload(
                 volume: volume, key: key, contentType: options.contentType, length: options.length, mode: .replace, metadata: options.metadata,
                 conditions: options.conditions)
+        {
             return .buffered(upload, sync: options.sync, dropAfter: false, engine: self)
         }
         let writer = try beginUpload(
@@ -145,12 +144,10 @@ extension Engine {
     /// Opens a write of `length` bytes at `offset` into an existing object (PATCH), staged whole
     /// and applied atomically. Direct IO needs the range aligned to the devices' block size; it
     /// is made durable, then evicted from the cache.
-    /// In a volume that keeps versions the PATCH makes a new version, written whole
-    /// (`PatchRewrite`), and the version it patched stays as it was.
+    /// In a volume that keeps rows the PATCH makes a new row, written whole (`PatchRewrite`),
+    /// and the one it patched stays as it was.
     package func openPatch(volume: String, key: String, offset: Int64, length: Int64, io: ObjectIO, sync: Bool) throws(EngineError) -> ObjectUpload {
-        if try volumeRecord(named: volume).versioning != .off {
-            return .rewrite(try PatchRewrite(engine: self, volume: volume, key: key, offset: offset, length: length), engine: self)
-        }
+        if try volumeRecord(named: volume).keepsRows { return try rewrite() }
         if io == .direct {
             let alignment = directAlignment
             guard offset % alignment == 0, length % alignment == 0 else {
@@ -158,7 +155,13 @@ extension Engine {
                     field: "Content-Range", reason: "a direct PATCH's offset and length must be multiples of the device block size (\(alignment))")
             }
         }
-        let upload = try beginBufferedUpload(volume: volume, key: key, contentType: nil, length: length, mode: .patch(offset: offset))
+        // Not admitted into the cache: the volume started keeping rows since the check above.
+        guard let upload = try beginBufferedUpload(volume: volume, key: key, contentType: nil, length: length, mode: .patch(offset: offset))
+        else { return try rewrite() }
         return .buffered(upload, sync: sync || io == .direct, dropAfter: io == .direct, engine: self)
+
+        func rewrite() throws(EngineError) -> ObjectUpload {
+            .rewrite(try PatchRewrite(engine: self, volume: volume, key: key, offset: offset, length: length), engine: self)
+        }
     }
 }

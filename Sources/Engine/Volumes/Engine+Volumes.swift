@@ -128,13 +128,18 @@ extension Engine {
     /// Turns a volume's object versioning on, or suspends it; `off` only while it has never been on.
     package func setVersioning(named name: String, _ versioning: Versioning, now: Date = Date()) throws(EngineError) -> VolumeInfo {
         let column = VolumeRecord.Versioning(rawValue: versioning.rawValue)!
-        let record = try catalogCall(notFound: .volumeNotFound(name: name)) {
-            try catalog.setVersioning(named: name, column, now: now.truncatedToSeconds) { before in
-                if column == .off, before.versioning != .off { throw EngineError.versioningCannotTurnOff(volume: name) }
+        let before = try volumeRecord(named: name)
+        let set = { () throws(EngineError) -> VolumeRecord? in
+            let record = try self.catalogCall(notFound: .volumeNotFound(name: name)) {
+                try self.catalog.setVersioning(named: name, column, now: now.truncatedToSeconds) { before in
+                    if column == .off, before.versioning != .off { throw EngineError.versioningCannotTurnOff(volume: name) }
+                }
             }
+            if let record { self.volumeRecords.withLock { $0[name] = record } }
+            return record
         }
+        let record = column == .off ? try set() : try startingToKeepRows(before, set)
         guard let record else { throw .volumeNotFound(name: name) }
-        volumeRecords.withLock { $0[name] = record }
         logger.info("volume versioning set", metadata: ["volume": "\(name)", "versioning": "\(versioning.rawValue)"])
         return withCache(withUsage(record))
     }

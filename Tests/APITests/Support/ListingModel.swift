@@ -93,7 +93,7 @@ final class ListingEngine {
         for (index, key) in keys.enumerated() {
             let data: [UInt8] = [UInt8(truncatingIfNeeded: index)]
             if index % 3 == 2 {
-                let upload = try engine.beginBufferedUpload(volume: Self.volume, key: key, contentType: nil, length: 1, mode: .replace)
+                let upload = try engine.beginBufferedUpload(volume: Self.volume, key: key, contentType: nil, length: 1, mode: .replace)!
                 try data.withUnsafeBytes { try upload.append($0) }
                 _ = try upload.finish(sync: false)
             } else {

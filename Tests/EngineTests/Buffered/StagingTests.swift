@@ -22,7 +22,7 @@ import Testing
         _ = try engine.createVolume(name: "tight", capacityBytes: Int64(size), replicas: 1, provisioning: .thin)
         let data = Scratch.randomBytes(size)
         let upload = try engine.beginBufferedUpload(
-            volume: "tight", key: "k", contentType: nil, length: declared ? Int64(size) : nil, mode: .replace)
+            volume: "tight", key: "k", contentType: nil, length: declared ? Int64(size) : nil, mode: .replace)!
         try data.withUnsafeBytes { bytes in
             try upload.append(UnsafeRawBufferPointer(rebasing: bytes[0..<(1536 << 10)]))
             // Everything else in the cache is now taken by others' staged uploads.

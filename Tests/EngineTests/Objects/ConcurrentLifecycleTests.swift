@@ -114,7 +114,7 @@ import Testing
                         try data.withUnsafeBytes { try writer.append($0) }
                         _ = try writer.commit()
                     default:
-                        let upload = try engine.beginBufferedUpload(volume: volume, key: key, contentType: nil, length: Int64(size), mode: .replace)
+                        let upload = try engine.beginBufferedUpload(volume: volume, key: key, contentType: nil, length: Int64(size), mode: .replace)!
                         try data.withUnsafeBytes { try upload.append($0) }
                         _ = try upload.finish(sync: Bool.random(using: &rng))
                     }
@@ -124,7 +124,7 @@ import Testing
                     let tag = ledger.start(key)
                     let data = body(tag: tag, salt: salt, from: offset, count: count)
                     let upload = try engine.beginBufferedUpload(
-                        volume: volume, key: key, contentType: nil, length: Int64(count), mode: .patch(offset: Int64(offset)))
+                        volume: volume, key: key, contentType: nil, length: Int64(count), mode: .patch(offset: Int64(offset)))!
                     try data.withUnsafeBytes { try upload.append($0) }
                     _ = try upload.finish(sync: Bool.random(using: &rng))
                 case 8..<13:  // GET, buffered or direct

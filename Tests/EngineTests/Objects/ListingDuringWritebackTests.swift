@@ -21,7 +21,7 @@ import Testing
         let writer = Thread {
             do {
                 for i in 0..<total {
-                    let upload = try engine.beginBufferedUpload(volume: "vol", key: Self.key(i), contentType: nil, length: 1, mode: .replace)
+                    let upload = try engine.beginBufferedUpload(volume: "vol", key: Self.key(i), contentType: nil, length: 1, mode: .replace)!
                     try [UInt8(truncatingIfNeeded: i)].withUnsafeBytes { try upload.append($0) }
                     _ = try upload.finish(sync: false)
                     acknowledged.store(i + 1, ordering: .releasing)

@@ -91,7 +91,7 @@ enum Scratch {
     static func bufferedUpload(
         _ engine: Engine, _ volume: String, _ key: String, _ data: [UInt8], mode: BufferedUpload.Mode = .replace, sync: Bool
     ) throws -> BufferedUpload {
-        let upload = try engine.beginBufferedUpload(volume: volume, key: key, contentType: nil, length: Int64(data.count), mode: mode)
+        let upload = try engine.beginBufferedUpload(volume: volume, key: key, contentType: nil, length: Int64(data.count), mode: mode)!
         try data.withUnsafeBytes { try upload.append($0) }
         _ = try upload.finish(sync: sync)
         return upload
