@@ -177,8 +177,9 @@ extension Catalog {
         }
         let existing = try object(db, volumeID: upload.volumeId, key: upload.key)
         try validate(existing?.record)
+        guard let epochs = try VolumeEpochs.fetch(db, volumeID: upload.volumeId) else { throw CatalogError.notFound("volume \(upload.volumeId)") }
         let superseded = try supersede(
-            db, retiring, volumeID: upload.volumeId, key: upload.key, versioned: versioned, current: existing, delta: &delta)
+            db, retiring, epochs, volumeID: upload.volumeId, key: upload.key, versioned: versioned, current: existing, delta: &delta)
         freed += superseded.replicas
         let freedInline = superseded.inline
         let size = chosen.parts.reduce(Int64(0)) { $0 + $1.record.size }
@@ -187,7 +188,7 @@ extension Catalog {
             createdAt: !versioned && existing?.record.versioned == false ? existing!.record.createdAt : now, modifiedAt: now,
             metadata: upload.metadata, checksums: ObjectAttributes.encode(chosen.checksums),
             parts: ObjectAttributes.encode(parts: chosen.parts.map(\.record.size)))
-        object.versioned = versioned
+        (object.versioned, object.bornEpoch) = (versioned, epochs.current)
         try insertObjectRow(db, &object)
         var base: Int64 = 0
         for part in chosen.parts {

@@ -111,19 +111,23 @@ extension Catalog {
     static let objectSQL = """
         SELECT o.id, o.volumeId, o.key, o.size, o.etag, o.contentType, o.createdAt, o.modifiedAt, o.metadata, o.checksums,
             e.id, e.objectId, e.logicalOffset, e.length, e.checksumBlock, e.checksums, e.body,
-            r.extentId, r.deviceId, r.physicalOffset, r.length, o.parts, o.versioned, o.latest, o.deleteMarker
+            r.extentId, r.deviceId, r.physicalOffset, r.length, o.parts, o.versioned, o.latest, o.deleteMarker, o.bornEpoch, o.diedEpoch
         FROM objects o LEFT JOIN extents e ON e.objectId = o.id LEFT JOIN extent_replicas r ON r.extentId = e.id
         WHERE o.volumeId = ? AND o.key = ? AND o.latest = 1 AND o.deleteMarker = 0
         ORDER BY e.logicalOffset, e.id, r.deviceId
         """
     /// `objectSQL` for one version of a key: a versioned row by its id, or the null version, the
-    /// latest row or an older one (each on the partial index that holds it).
+    /// latest row or an older one (each on the partial index that holds it). Rows kept only for
+    /// snapshots are no versions.
     static let versionSQL = objectSQL.replacingOccurrences(
-        of: "o.latest = 1 AND o.deleteMarker = 0", with: "o.versioned = 1 AND o.id = ?")
+        of: "o.latest = 1 AND o.deleteMarker = 0", with: "o.versioned = 1 AND o.id = ? AND o.diedEpoch IS NULL")
     static let nullVersionSQL = [
         objectSQL.replacingOccurrences(of: "o.latest = 1 AND o.deleteMarker = 0", with: "o.latest = 1 AND o.versioned = 0"),
-        objectSQL.replacingOccurrences(of: "o.latest = 1 AND o.deleteMarker = 0", with: "o.latest = 0 AND o.versioned = 0"),
+        objectSQL.replacingOccurrences(
+            of: "o.latest = 1 AND o.deleteMarker = 0", with: "o.latest = 0 AND o.diedEpoch IS NULL AND o.versioned = 0"),
     ]
+    /// `objectSQL` for any row by its id (one a snapshot sees).
+    static let rowSQL = objectSQL.replacingOccurrences(of: "o.volumeId = ? AND o.key = ? AND o.latest = 1 AND o.deleteMarker = 0", with: "o.id = ?")
     /// One version of a key (a delete marker too); nil when the key has no such version.
     package func object(volumeID: Int64, key: String, version: VersionID) throws(CatalogError) -> StoredObject? {
         try readOneStatement { db in try Self.object(db, volumeID: volumeID, key: key, version: version) }
@@ -169,6 +173,7 @@ extension Catalog {
             stored!.record.parts = row.optionalString(21)
             (stored!.record.versioned, stored!.record.latest, stored!.record.deleteMarker) =
                 (row.int64(22) != 0, row.int64(23) != 0, row.int64(24) != 0)
+            (stored!.record.bornEpoch, stored!.record.diedEpoch) = (row.int64(25), row.isNull(26) ? nil : row.int64(26))
         }
         guard !row.isNull(10) else { return }  // an empty object: no extent
         let extentID = row.int64(10)
@@ -206,16 +211,14 @@ extension Catalog {
         _ db: Database, _ retiring: Retiring, _ version: ObjectVersion, extents: [NewExtent], now: Date,
         validate: (_ replacing: ObjectRecord?) throws -> Void
     ) throws -> ObjectCommit {
-        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM volumes WHERE id = ?"), arguments: [version.volumeID]) != nil else {
-            throw CatalogError.notFound("volume \(version.volumeID)")
-        }
+        guard let epochs = try VolumeEpochs.fetch(db, volumeID: version.volumeID) else { throw CatalogError.notFound("volume \(version.volumeID)") }
         var delta = UsageDelta(volumeID: version.volumeID)
         var replaced: [ExtentReplicaRecord] = []
         var replacedInline: [Int64] = []
         let existing = try Self.object(db, volumeID: version.volumeID, key: version.key)
         try validate(existing?.record)
         (replaced, replacedInline) = try supersede(
-            db, retiring, volumeID: version.volumeID, key: version.key, versioned: version.versioned, current: existing, delta: &delta)
+            db, retiring, epochs, volumeID: version.volumeID, key: version.key, versioned: version.versioned, current: existing, delta: &delta)
         // A null version that replaces the null version keeps its creation time.
         let created = !version.versioned && existing?.record.versioned == false ? existing!.record.createdAt : now
         var object = ObjectRecord(
@@ -223,6 +226,7 @@ extension Catalog {
             contentType: version.contentType, createdAt: created, modifiedAt: now,
             metadata: version.attributes.storedMetadata, checksums: version.attributes.storedChecksums, parts: version.attributes.storedParts)
         object.versioned = version.versioned
+        object.bornEpoch = epochs.current
         try insertObjectRow(db, &object)
         var stored = StoredObject(record: object, extents: [])
         let insertExtent = try db.cachedStatement(
@@ -284,12 +288,12 @@ extension Catalog {
         try db.cachedStatement(
             sql: """
                 INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, parts,
-                    versioned, latest, deleteMarker)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    versioned, latest, deleteMarker, bornEpoch)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             object.volumeId, object.key, object.size, object.etag, object.contentType, created, modified, object.metadata,
-            object.checksums, object.parts, object.versioned, object.latest, object.deleteMarker,
+            object.checksums, object.parts, object.versioned, object.latest, object.deleteMarker, object.bornEpoch,
         ])
         object.id = db.lastInsertedRowID
     }
@@ -311,6 +315,7 @@ extension Catalog {
         _ db: Database, _ retiring: Retiring, volumeID: Int64, key: String, _ removal: ObjectRemoval, now: Date
     ) throws -> ObjectDeletion? {
         var delta = UsageDelta(volumeID: volumeID)
+        guard let epochs = try VolumeEpochs.fetch(db, volumeID: volumeID) else { return nil }
         switch removal {
         case .current, .version:
             let found =
@@ -318,15 +323,15 @@ extension Catalog {
                     try object(db, volumeID: volumeID, key: key)
                 }
             guard let found else { return nil }
-            let (replicas, inline) = try removeRow(db, retiring, found, delta: &delta)
+            let (replicas, inline) = try removeRow(db, retiring, epochs, found, delta: &delta)
             return ObjectDeletion(removed: found.record, marker: nil, replicas: replicas, inline: inline, delta: delta)
         case .marker(let versioned, let ifCurrent):
             let current = try object(db, volumeID: volumeID, key: key)
             if ifCurrent, current == nil { return nil }
             let (replicas, inline) = try supersede(
-                db, retiring, volumeID: volumeID, key: key, versioned: versioned, current: current, delta: &delta)
+                db, retiring, epochs, volumeID: volumeID, key: key, versioned: versioned, current: current, delta: &delta)
             var marker = ObjectRecord(id: nil, volumeId: volumeID, key: key, size: 0, etag: "", contentType: nil, createdAt: now, modifiedAt: now)
-            (marker.versioned, marker.deleteMarker) = (versioned, true)
+            (marker.versioned, marker.deleteMarker, marker.bornEpoch) = (versioned, true, epochs.current)
             try insertObjectRow(db, &marker)
             delta.add(marker, replicas: [])
             return ObjectDeletion(removed: nil, marker: marker, replicas: replicas, inline: inline, delta: delta)
@@ -338,12 +343,14 @@ extension Catalog {
     /// that row is deleted; the newest row left is the latest no more (it stays, a noncurrent
     /// version). Returns the deleted row's replicas and inline extents (held for its readers).
     /// Without versions (the current object is the null version) no statement is added to the
-    /// commit; a key with no current object costs one probe of the latest rows' index.
+    /// commit; a key with no current object costs one probe of the latest rows' index. A row
+    /// deleted that a snapshot sees is kept for it (`removeRow`).
     static func supersede(
-        _ db: Database, _ retiring: Retiring, volumeID: Int64, key: String, versioned: Bool, current: StoredObject?, delta: inout UsageDelta
+        _ db: Database, _ retiring: Retiring, _ epochs: VolumeEpochs, volumeID: Int64, key: String, versioned: Bool, current: StoredObject?,
+        delta: inout UsageDelta
     ) throws -> (replicas: [ExtentReplicaRecord], inline: [Int64]) {
         if let current, !current.record.versioned {
-            if !versioned { return try removeRow(db, retiring, current, delta: &delta, promote: false) }
+            if !versioned { return try removeRow(db, retiring, epochs, current, delta: &delta, promote: false) }
             try archive(db, id: current.record.id!, size: current.record.size, deleteMarker: false, delta: &delta)
             return ([], [])
         }
@@ -353,7 +360,7 @@ extension Catalog {
         guard let latest else { return ([], []) }  // The key has no row at all.
         var freed: (replicas: [ExtentReplicaRecord], inline: [Int64]) = ([], [])
         if !versioned, let null = try object(db, volumeID: volumeID, key: key, version: .null) {
-            freed = try removeRow(db, retiring, null, delta: &delta, promote: false)
+            freed = try removeRow(db, retiring, epochs, null, delta: &delta, promote: false)
             if null.record.id == latest["id"] { return freed }
         }
         try archive(db, id: latest["id"], size: latest["size"], deleteMarker: latest["deleteMarker"], delta: &delta)
@@ -367,18 +374,30 @@ extension Catalog {
     }
 
     /// Deletes one row; when it was the key's latest, the newest row left becomes the latest
-    /// (`promote`). Returns its replicas and inline extents (held for its readers).
+    /// (`promote`). Returns its replicas and inline extents (held for its readers). A row a
+    /// snapshot sees is kept for the snapshots instead, with the epoch it died in: nothing to free.
     static func removeRow(
-        _ db: Database, _ retiring: Retiring, _ stored: StoredObject, delta: inout UsageDelta, promote: Bool = true
+        _ db: Database, _ retiring: Retiring, _ epochs: VolumeEpochs, _ stored: StoredObject, delta: inout UsageDelta, promote: Bool = true
     ) throws -> (replicas: [ExtentReplicaRecord], inline: [Int64]) {
-        let replicas = stored.extents.flatMap(\.replicas)
-        try deleteObjectRow(db, id: stored.record.id!)
-        delta.remove(stored.record, replicas: replicas)
-        let inline = retiring.hold(stored.extents)
+        var (replicas, inline): ([ExtentReplicaRecord], [Int64]) = ([], [])
+        if epochs.snapshotSees(stored.record) {
+            try db.cachedStatement(sql: "UPDATE objects SET latest = 0, diedEpoch = ? WHERE id = ?").execute(arguments: [
+                epochs.current, stored.record.id!,
+            ])
+            delta.keepForSnapshots(stored.record)
+        } else {
+            replicas = stored.extents.flatMap(\.replicas)
+            try deleteObjectRow(db, id: stored.record.id!)
+            delta.remove(stored.record, replicas: replicas)
+            inline = retiring.hold(stored.extents)
+        }
         if promote, stored.record.latest {
             let next = try Row.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT id, size, deleteMarker FROM objects WHERE volumeId = ? AND key = ? AND latest = 0 ORDER BY id DESC LIMIT 1"),
+                    sql: """
+                        SELECT id, size, deleteMarker FROM objects WHERE volumeId = ? AND key = ? AND latest = 0 AND diedEpoch IS NULL
+                        ORDER BY id DESC LIMIT 1
+                        """),
                 arguments: [stored.record.volumeId, stored.record.key])
             if let next {
                 try db.cachedStatement(sql: "UPDATE objects SET latest = 1 WHERE id = ?").execute(arguments: [next["id"] as Int64])
@@ -426,16 +445,23 @@ extension Catalog {
 
     /// Every version and delete marker of a volume's keys with `prefix`, by key (byte order) and
     /// newest first within a key, after `after` (a key, and within it a version's row id: the
-    /// versions older than it; nil row id: the keys after it), at most `limit`. The latest rows
-    /// and the older ones live on two partial indexes: a page of each, merged.
+    /// versions older than it; nil row id: the keys after it), at most `limit`. With `epoch`: the
+    /// rows snapshot `epoch` sees instead (born at or before it, alive after it: live rows and
+    /// rows kept for snapshots). The latest rows, the older ones and the kept ones live on
+    /// partial indexes of their own: a page of each, merged.
     package func listVersions(
-        volumeID: Int64, prefix: String, after: (key: String, rowID: Int64?)?, limit: Int
+        volumeID: Int64, prefix: String, after: (key: String, rowID: Int64?)?, limit: Int, epoch: Int64? = nil
     ) throws(CatalogError) -> [ObjectRecord] {
         var sql = """
-            SELECT id, volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, versioned, latest, deleteMarker
-            FROM objects WHERE volumeId = ? AND latest = ?
+            SELECT id, volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, versioned, latest, deleteMarker,
+                bornEpoch, diedEpoch
+            FROM objects WHERE volumeId = ?
             """
-        var arguments: StatementArguments = []
+        var arguments: StatementArguments = [volumeID]
+        if let epoch {
+            sql += " AND bornEpoch <= ?"
+            arguments += [epoch]
+        }
         if !prefix.isEmpty {
             sql += " AND key >= ?"
             arguments += [prefix]
@@ -453,43 +479,23 @@ extension Catalog {
                 arguments += [after.key]
             }
         }
-        sql += " ORDER BY key, id DESC LIMIT ?"
-        arguments += [limit]
+        var sources = [(" AND latest = 1", arguments), (" AND latest = 0 AND diedEpoch IS NULL", arguments)]
+        if let epoch { sources.append((" AND diedEpoch IS NOT NULL AND diedEpoch > ?", arguments + [epoch])) }
         return try read { db in
-            var pages: [[ObjectRecord]] = []
-            for latest in [1, 0] {
-                var records: [ObjectRecord] = []
-                try db.cachedStatement(sql: sql).forEachRawRow(arguments: [volumeID, latest] + arguments) { row in
+            var rows: [ObjectRecord] = []
+            for (source, arguments) in sources {
+                try db.cachedStatement(sql: sql + source + " ORDER BY key, id DESC LIMIT ?").forEachRawRow(arguments: arguments + [limit]) { row in
                     var record = try Self.objectRecord(row)
                     (record.versioned, record.latest, record.deleteMarker) = (row.int64(10) != 0, row.int64(11) != 0, row.int64(12) != 0)
-                    records.append(record)
-                }
-                pages.append(records)
-            }
-            // Merged by key (bytes), then newest first: the first `limit` of the two pages.
-            var merged: [ObjectRecord] = []
-            var (i, j) = (0, 0)
-            let (current, older) = (pages[0], pages[1])
-            while merged.count < limit, i < current.count || j < older.count {
-                let takeCurrent: Bool
-                if i == current.count {
-                    takeCurrent = false
-                } else if j == older.count {
-                    takeCurrent = true
-                } else if current[i].key.utf8.elementsEqual(older[j].key.utf8) {
-                    takeCurrent = current[i].id! > older[j].id!
-                } else {
-                    takeCurrent = current[i].key.utf8.lexicographicallyPrecedes(older[j].key.utf8)
-                }
-                if takeCurrent {
-                    merged.append(current[i])
-                    i += 1
-                } else {
-                    merged.append(older[j])
-                    j += 1
+                    (record.bornEpoch, record.diedEpoch) = (row.int64(13), row.isNull(14) ? nil : row.int64(14))
+                    rows.append(record)
                 }
             }
-            return merged
+            // Merged by key (bytes), then newest first: the first `limit` of the pages.
+            rows.sort { a, b in
+                a.key.utf8.elementsEqual(b.key.utf8) ? a.id! > b.id! : a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
+            }
+            return Array(rows.prefix(limit))
         }
     }
 

@@ -173,6 +173,34 @@ extension Catalog {
                 CREATE INDEX objects_noncurrent ON objects(volumeId, key, id DESC) WHERE latest = 0;
                 """)
         }
+        // Volume snapshots: a volume counts epochs; a snapshot is the epoch it closed, and taking
+        // one only adds its row and moves the volume to the next epoch. A row is born in an epoch
+        // (`bornEpoch`); a row a snapshot sees is not deleted when a change replaces or deletes
+        // it, but kept with the epoch it died in (`diedEpoch`, not NULL only for such kept rows,
+        // which are never latest). Snapshot s sees the rows born at or before s that died after
+        // it; a key's newest such row is what s holds of the key. `snapshotEpoch`: the newest
+        // snapshot's epoch (NULL: none), read with every change to know whether it keeps rows.
+        // The older rows' index leaves the kept ones out; they have one of their own.
+        migrator.registerMigration("v7-volume-snapshots") { db in
+            try db.execute(sql: """
+                ALTER TABLE volumes ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE volumes ADD COLUMN snapshotEpoch INTEGER;
+                CREATE TABLE snapshots (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    volumeId INTEGER NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    epoch INTEGER NOT NULL,
+                    createdAt DATETIME NOT NULL,
+                    UNIQUE (volumeId, name),
+                    UNIQUE (volumeId, epoch)
+                );
+                ALTER TABLE objects ADD COLUMN bornEpoch INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE objects ADD COLUMN diedEpoch INTEGER;
+                DROP INDEX objects_noncurrent;
+                CREATE INDEX objects_noncurrent ON objects(volumeId, key, id DESC) WHERE latest = 0 AND diedEpoch IS NULL;
+                CREATE INDEX objects_kept ON objects(volumeId, key, id DESC) WHERE diedEpoch IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -25,6 +25,8 @@ package struct VolumeUsage: Sendable, Equatable {
     package var noncurrentBytes: Int64 = 0
     /// Every row of the volume's keys: versions, current or not, and delete markers.
     package var versionCount: Int64 = 0
+    /// Logical bytes of rows kept only for the volume's snapshots (replaced or deleted since).
+    package var snapshotBytes: Int64 = 0
     /// Physical bytes allocated on devices for the volume (all replicas).
     package var allocatedBytes: Int64
     /// Pool bytes held for the volume but not yet allocated (thick volumes).
@@ -47,6 +49,7 @@ package struct UsageDelta: Sendable, Equatable {
     package var objectCount: Int64 = 0
     package var noncurrentBytes: Int64 = 0
     package var versionCount: Int64 = 0
+    package var snapshotBytes: Int64 = 0
     /// Physical bytes allocated (+) or no longer referenced (-), per device id.
     package var allocatedByDevice: [String: Int64] = [:]
 
@@ -72,6 +75,22 @@ package struct UsageDelta: Sendable, Equatable {
         if !object.latest { noncurrentBytes += sign * object.size }
         if object.latest, !object.deleteMarker { objectCount += sign }
         for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] += sign * replica.length }
+    }
+
+    /// A row replaced or deleted is kept for the snapshots that see it: no version any more, its
+    /// bytes still held.
+    mutating func keepForSnapshots(_ object: ObjectRecord) {
+        versionCount -= 1
+        snapshotBytes += object.size
+        if !object.latest { noncurrentBytes -= object.size }
+        if object.latest, !object.deleteMarker { objectCount -= 1 }
+    }
+
+    /// A row kept for snapshots that none sees any more is deleted.
+    mutating func collect(_ object: ObjectRecord, replicas: [ExtentReplicaRecord]) {
+        usedBytes -= object.size
+        snapshotBytes -= object.size
+        for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] -= replica.length }
     }
 
     /// The key's latest row became noncurrent.
@@ -190,10 +209,13 @@ extension Catalog {
             sql: """
                 SELECT v.id AS id, v.capacityBytes AS capacity, v.replicas AS replicas, v.provisioning AS provisioning,
                        COALESCE(s.used, 0) + COALESCE(w.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated,
-                       COALESCE(s.noncurrent, 0) AS noncurrent, COALESCE(s.versions, 0) AS versions
+                       COALESCE(s.noncurrent, 0) AS noncurrent, COALESCE(s.versions, 0) AS versions,
+                       COALESCE(s.snapshot, 0) AS snapshot
                 FROM volumes v
                 LEFT JOIN (SELECT volumeId, SUM(size) AS used, SUM(latest = 1 AND deleteMarker = 0) AS count,
-                                  SUM(CASE WHEN latest = 0 THEN size ELSE 0 END) AS noncurrent, COUNT(*) AS versions
+                                  SUM(CASE WHEN latest = 0 AND diedEpoch IS NULL THEN size ELSE 0 END) AS noncurrent,
+                                  SUM(diedEpoch IS NULL) AS versions,
+                                  SUM(CASE WHEN diedEpoch IS NOT NULL THEN size ELSE 0 END) AS snapshot
                            FROM objects GROUP BY volumeId) s
                   ON s.volumeId = v.id
                 LEFT JOIN (SELECT u.volumeId AS volumeId, SUM(p.size) AS used FROM multipart_uploads u
@@ -211,7 +233,7 @@ extension Catalog {
             var usage = VolumeUsage(
                 usedBytes: row["used"], objectCount: row["count"], allocatedBytes: allocated,
                 reservedBytes: thick ? max(0, capacity * replicas - allocated) : 0)
-            (usage.noncurrentBytes, usage.versionCount) = (row["noncurrent"], row["versions"])
+            (usage.noncurrentBytes, usage.versionCount, usage.snapshotBytes) = (row["noncurrent"], row["versions"], row["snapshot"])
             result[row["id"]] = usage
         }
         return result

@@ -125,6 +125,8 @@ package final class Engine: Sendable {
         try engine.catalogCall { try catalog.pruneCompletedUploads(before: Date().addingTimeInterval(-86_400)) }
         // Every volume's row in memory from the start: what an event loop may look at.
         engine.volumeRecords.withLock { cached in for volume in recount.volumes { cached[volume.name] = volume } }
+        // Rows a deleted snapshot kept that a crash left before they were freed.
+        try engine.collectUnseenRowsAtOpen()
         if placeMetadata { engine.placeMetadataCopies() }
         engine.writeback.start(engine)
         engine.resumeEvacuations()

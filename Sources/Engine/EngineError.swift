@@ -65,20 +65,24 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case versionIsDeleteMarker(volume: String, key: String, version: String)
     /// Versioning, once enabled, can be suspended but not turned off.
     case versioningCannotTurnOff(volume: String)
+    case snapshotNotFound(volume: String, name: String)
+    case snapshotExists(volume: String, name: String)
+    /// A volume with snapshots is deleted only with force.
+    case volumeHasSnapshots(name: String)
     /// Buffered writes into a volume still under way, long past when a change waited for them.
     case writesUnderWay(volume: String)
 
     package var kind: Kind {
         switch self {
         case .invalidArgument, .deviceUnusable, .deviceInDataDirectory: .invalid
-        case .deviceNotFound, .volumeNotFound, .objectNotFound, .accessKeyNotFound, .uploadNotFound, .versionNotFound: .notFound
+        case .deviceNotFound, .volumeNotFound, .objectNotFound, .accessKeyNotFound, .uploadNotFound, .versionNotFound, .snapshotNotFound: .notFound
         case .versionIsDeleteMarker: .notAllowed
         case .invalidPart, .invalidPartOrder, .partTooSmall: .invalid
         case .uploadIncomplete, .uploadTooLong: .invalid
         case .dataUnavailable: .io
         case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceHoldsSoleCopies, .deviceNeededByVolumes,
             .deviceNeededForReservations, .deviceStateChange, .volumeExists, .replicasExceedDevices,
-            .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning, .versioningCannotTurnOff:
+            .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning, .versioningCannotTurnOff, .snapshotExists, .volumeHasSnapshots:
             .conflict
         case .noSpace, .metadataFull: .noSpace
         case .patchTooLarge, .objectTooLarge: .tooLarge
@@ -146,6 +150,9 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .versionIsDeleteMarker(let volume, let key, let version):
             "version \(version) of \(key) in volume \(volume) is a delete marker: it has no bytes"
         case .versioningCannotTurnOff(let volume): "volume \(volume) has had versioning enabled: it can be suspended, not turned off"
+        case .snapshotNotFound(let volume, let name): "volume \(volume) has no snapshot named \(name)"
+        case .snapshotExists(let volume, let name): "volume \(volume) already has a snapshot named \(name)"
+        case .volumeHasSnapshots(let name): "volume \(name) has snapshots; delete them first, or pass force=true"
         case .writesUnderWay(let volume): "writes into volume \(volume) through the cache are still under way; try again"
         }
     }

@@ -42,6 +42,8 @@ package struct VolumeInfo: Sendable, Equatable {
     package var versioning: Versioning = .off
     /// Logical bytes of versions that are not current (counted in `usedBytes` too).
     package var noncurrentBytes: Int64 = 0
+    /// Logical bytes held only by its snapshots: replaced or deleted since (counted in `usedBytes` too).
+    package var snapshotBytes: Int64 = 0
     /// Page-cache figures (same per-page state that holds the reservations).
     package var cache = VolumeCacheStats()
 }

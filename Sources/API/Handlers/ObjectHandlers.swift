@@ -184,12 +184,21 @@ package struct ObjectHandlers {
         return version
     }
 
+    /// `?snapshot=`: read a snapshot of the volume instead of the volume; nil when not given.
+    static func snapshotName(_ request: HTTPRequest) throws(HTTPError) -> String? {
+        guard let name = try query("snapshot", in: request) else { return nil }
+        guard !name.isEmpty else { throw .badRequest("query parameter 'snapshot' must name a snapshot") }
+        return name
+    }
+
     static func get(_ engine: Engine, _ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let version = try versionID(request)
+        let snapshot = try snapshotName(request)
+        if version != nil, snapshot != nil { throw HTTPError.badRequest("give version_id or snapshot, not both") }
         // On the event loop only what memory holds; the rest (a miss, a direct read) on a worker.
         guard
             let reader = try engine.openRead(
-                volume: context.parameter("name"), key: context.parameter("key"), version: version, io: try ioMode(request),
+                volume: context.parameter("name"), key: context.parameter("key"), version: version, snapshot: snapshot, io: try ioMode(request),
                 mayWait: context.mayBlock)
         else { throw NeedsWorker() }
         let info = reader.info
@@ -268,8 +277,13 @@ package struct ObjectHandlers {
         func query(_ name: String) throws(HTTPError) -> String? { try Self.query(name, in: request) }
         let limit = try listLimit(request)
         let startAfter = try query("start_after").flatMap { $0.isEmpty ? nil : $0 }
-        let objects = try engine.listObjects(
-            volume: context.parameter("name"), prefix: try query("prefix") ?? "", startAfter: startAfter, limit: limit + 1)
+        let (volume, prefix) = (context.parameter("name"), try query("prefix") ?? "")
+        let objects =
+            if let snapshot = try snapshotName(request) {
+                try engine.listObjects(volume: volume, snapshot: snapshot, prefix: prefix, startAfter: startAfter, limit: limit + 1)
+            } else {
+                try engine.listObjects(volume: volume, prefix: prefix, startAfter: startAfter, limit: limit + 1)
+            }
         let page = Array(objects.prefix(limit))
         let next = objects.count > limit ? page.last?.key : nil
         let list = ObjectListJSON(objects: page.map(ObjectJSON.init), nextStartAfter: next)

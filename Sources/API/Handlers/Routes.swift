@@ -33,6 +33,7 @@ package enum Routes {
         PoolHandlers(engine: engine).register(in: &router)
         DeviceHandlers(engine: engine).register(in: &router)
         VolumeHandlers(engine: engine, keys: keys).register(in: &router)
+        SnapshotHandlers(engine: engine).register(in: &router)
         ObjectHandlers(engine: engine).register(in: &router)
         if let keys { AccessKeyHandlers(keys: keys).register(in: &router) }
     }

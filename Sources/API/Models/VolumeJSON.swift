@@ -19,10 +19,12 @@ struct VolumeJSON: Codable, Sendable, Equatable {
     var cacheMisses: Int64
     var versioning: String
     var noncurrentBytes: Int64
+    var snapshotBytes: Int64
 
     enum CodingKeys: String, CodingKey {
         case name, replicas, provisioning, versioning
         case noncurrentBytes = "noncurrent_bytes"
+        case snapshotBytes = "snapshot_bytes"
         case dirtyPages = "dirty_pages"
         case dirtyBytes = "dirty_bytes"
         case writebackPages = "writeback_pages"
@@ -55,6 +57,7 @@ struct VolumeJSON: Codable, Sendable, Equatable {
         cacheMisses = info.cache.misses
         versioning = info.versioning.rawValue
         noncurrentBytes = info.noncurrentBytes
+        snapshotBytes = info.snapshotBytes
     }
 }
 

@@ -26,6 +26,11 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var latest = true
     /// A delete marker: a version without bytes that says the key was deleted.
     package var deleteMarker = false
+    /// The volume's epoch when the row was made (snapshots taken since do not see it).
+    package var bornEpoch: Int64 = 0
+    /// Set only on a row replaced or deleted while a snapshot saw it, kept for the snapshots:
+    /// the epoch it died in. It is no version of the live volume.
+    package var diedEpoch: Int64?
 
     /// The version's id as clients see it.
     package var versionID: VersionID { VersionID(rowID: versioned ? id : nil) }
@@ -64,6 +69,8 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         versioned = try row.decode(forColumn: "versioned")
         latest = try row.decode(forColumn: "latest")
         deleteMarker = try row.decode(forColumn: "deleteMarker")
+        bornEpoch = try row.decode(forColumn: "bornEpoch")
+        diedEpoch = try row.decode(forColumn: "diedEpoch")
     }
 
     package mutating func didInsert(_ inserted: InsertionSuccess) {

@@ -12,6 +12,10 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var provisioning: Provisioning
     /// Whether writes keep the versions they replace (`Versioning`).
     package var versioning: Versioning = .off
+    /// The epoch its rows are born in now (`SnapshotRecord`).
+    package var epoch: Int64 = 0
+    /// Its newest snapshot's epoch; nil without snapshots.
+    package var snapshotEpoch: Int64?
     package var createdAt: Date
     package var updatedAt: Date
 
@@ -41,9 +45,9 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         case off, enabled, suspended
     }
 
-    /// Every row a change replaces may still be wanted (versions): writes go to the direct
-    /// writer, each one a row of its own, none spliced over another's extents.
-    package var keepsRows: Bool { versioning != .off }
+    /// Every row a change replaces may still be wanted (versions, snapshots): writes go to the
+    /// direct writer, each one a row of its own, none spliced over another's extents.
+    package var keepsRows: Bool { versioning != .off || snapshotEpoch != nil }
 
     /// Its whole quota is reserved up front.
     package var isThick: Bool { provisioning == .thick }

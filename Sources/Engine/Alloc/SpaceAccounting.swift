@@ -23,6 +23,7 @@ package final class SpaceAccounting: Sendable {
         var objects: Int64 = 0
         var noncurrent: Int64 = 0
         var versions: Int64 = 0
+        var snapshot: Int64 = 0
         var allocated: Int64 = 0
         var inflightLogical: Int64 = 0
         /// Pool bytes held by uploads still receiving their body (thin volumes): shown in
@@ -35,7 +36,7 @@ package final class SpaceAccounting: Sendable {
         var usage: VolumeUsage {
             var usage = VolumeUsage(
                 usedBytes: used, objectCount: objects, allocatedBytes: allocated, reservedBytes: thickReserved + uploadPhysical)
-            (usage.noncurrentBytes, usage.versionCount) = (noncurrent, versions)
+            (usage.noncurrentBytes, usage.versionCount, usage.snapshotBytes) = (noncurrent, versions, snapshot)
             return usage
         }
     }
@@ -239,6 +240,7 @@ package final class SpaceAccounting: Sendable {
                 volume.objects += delta.objectCount
                 volume.noncurrent += delta.noncurrentBytes
                 volume.versions += delta.versionCount
+                volume.snapshot += delta.snapshotBytes
                 volume.allocated += delta.allocatedBytes
             }
             volume.inflightLogical -= reservation.logical
@@ -275,6 +277,7 @@ package final class SpaceAccounting: Sendable {
             let volume = VolumeCounters(
                 capacity: record.capacityBytes, replicas: record.replicas, thick: record.isThick,
                 used: usage.usedBytes, objects: usage.objectCount, noncurrent: usage.noncurrentBytes, versions: usage.versionCount,
+                snapshot: usage.snapshotBytes,
                 allocated: usage.allocatedBytes)
             pool.thickReserved += volume.thickReserved
             byStripe[Int(UInt64(bitPattern: record.id!) % UInt64(Self.stripeCount))][record.id!] = volume

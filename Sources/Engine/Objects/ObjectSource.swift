@@ -15,10 +15,13 @@ extension Engine {
     /// Opens `key` for reading through the cache (buffered) or past it (direct, after writing
     /// back the dirty pages of the object). With `mayWait` false (an event loop), only from
     /// memory: nil when that is not enough (not cached, busy, or a direct read). A `version`
-    /// other than the current one's is read past the cache (the cache holds current versions).
+    /// other than the current one's, or a snapshot's object, is read past the cache (the cache holds current versions).
     package func openRead(
-        volume: String, key: String, version: VersionID? = nil, io: ObjectIO, mayWait: Bool
+        volume: String, key: String, version: VersionID? = nil, snapshot: String? = nil, io: ObjectIO, mayWait: Bool
     ) throws(EngineError) -> (any ObjectSource)? {
+        if let snapshot {
+            return mayWait ? try openObject(volume: volume, key: key, snapshot: snapshot) : nil
+        }
         if let version {
             return mayWait ? try openObject(volume: volume, key: key, version: version) : nil
         }

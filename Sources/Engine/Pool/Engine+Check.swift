@@ -49,40 +49,54 @@ extension Engine {
             report.copies = replicas.count
             report.problems += Self.placementProblems(replicas, devices: records)
             report.problems += spaceAudit()
-            // Every version of every key (versions not current, too), a page at a time.
+            // Every version of every key (versions not current, too), then every row kept for
+            // snapshots, a page at a time.
             for volume in try catalog.volumeRecords() {
                 var after: (key: String, rowID: Int64?)?
                 while true {
                     let page = try catalog.listVersions(volumeID: volume.id!, prefix: "", after: after, limit: 1000)
                     for record in page where !record.deleteMarker {
-                        report.objects += 1
-                        guard verifyData, let object = try catalog.object(volumeID: volume.id!, key: record.key, version: record.versionID)
-                        else { continue }
                         let name = "\(volume.name)/\(record.key)" + (record.versioned ? "@\(record.versionID)" : "")
-                        for extent in object.extents.map(Extent.init) {
-                            if extent.isInline {
-                                report.inlineExtents += 1
-                                if let problem = checkInline(extent, key: record.key) {
-                                    report.problems.append("\(name) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
-                                }
-                            }
-                            for replica in extent.replicas {
-                                report.verifiedCopies += 1
-                                report.verifiedBytes += Int64(extent.checksums.count) * Extent.checksumBlock
-                                if let problem = checkReplica(extent, replica) {
-                                    report.problems.append("\(name) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
-                                }
-                            }
-                        }
+                        try check(record, name: name, verifyData: verifyData, into: &report)
                     }
                     guard page.count == 1000, let last = page.last else { break }
                     after = (last.key, last.id)
+                }
+                var kept: (key: String, rowID: Int64)?
+                while true {
+                    let page = try catalog.keptRows(volumeID: volume.id!, after: kept, limit: 1000)
+                    for record in page where !record.deleteMarker {
+                        try check(record, name: "\(volume.name)/\(record.key) (row \(record.id!), kept for snapshots)", verifyData: verifyData, into: &report)
+                    }
+                    guard page.count == 1000, let last = page.last else { break }
+                    kept = (last.key, last.id!)
                 }
             }
         } catch {
             report.problems.append("catalog: \(error)")
         }
         return report
+    }
+
+    /// Counts one object row and, with `verifyData`, reads and verifies every copy of its bytes.
+    private func check(_ record: ObjectRecord, name: String, verifyData: Bool, into report: inout CheckReport) throws {
+        report.objects += 1
+        guard verifyData, let object = try catalog.object(rowID: record.id!) else { return }
+        for extent in object.extents.map(Extent.init) {
+            if extent.isInline {
+                report.inlineExtents += 1
+                if let problem = checkInline(extent, key: record.key) {
+                    report.problems.append("\(name) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
+                }
+            }
+            for replica in extent.replicas {
+                report.verifiedCopies += 1
+                report.verifiedBytes += Int64(extent.checksums.count) * Extent.checksumBlock
+                if let problem = checkReplica(extent, replica) {
+                    report.problems.append("\(name) bytes \(extent.logicalOffset)-\(extent.logicalEnd - 1): \(problem)")
+                }
+            }
+        }
     }
 
     private func checkSuperblock(_ record: DeviceRecord) -> [String] {

@@ -1,4 +1,4 @@
-// Validation of volume parameters: names, capacities, replica counts.
+// Validation of volume parameters: names, capacities, replica counts, snapshot names.
 enum VolumeRules {
     static let maxCapacity: Int64 = 1 << 56
     static let maxReplicas: Int64 = 16
@@ -15,6 +15,18 @@ enum VolumeRules {
         }
         guard alnum(bytes.first!), alnum(bytes.last!) else {
             throw .invalidArgument(field: "name", reason: "must start and end with a lowercase letter or digit")
+        }
+    }
+
+    /// 1–63 characters of [A-Za-z0-9._-], starting with a letter or digit (never '@', which
+    /// separates a volume from its snapshot in `volume@snapshot`).
+    static func validate(snapshotName name: String) throws(EngineError) {
+        let bytes = Array(name.utf8)
+        func alnum(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) }
+        guard (1...63).contains(bytes.count) else { throw .invalidArgument(field: "name", reason: "a snapshot's name must be 1 to 63 characters long") }
+        guard bytes.allSatisfy({ alnum($0) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F }), alnum(bytes[0]) else {
+            throw .invalidArgument(
+                field: "name", reason: "a snapshot's name may contain only letters, digits, '.', '_' and '-', and starts with a letter or digit")
         }
     }
 

@@ -1,0 +1,189 @@
+// Volume snapshots against a reference model: random sequences of PUTs (every write path),
+// PATCHes, deletes, snapshots taken and deleted, flushes and restarts, on a few keys. After every
+// step each snapshot must hold exactly the volume as it was when it was taken (its listing, whole
+// and paged, and every object's bytes), the live volume must be as written, and the figures must
+// be the model's: bytes used (live rows and rows kept for snapshots), snapshot bytes (rows only
+// snapshots hold), objects; the counters equal a recount and the space audit is clean.
+import Catalog
+import Foundation
+import Testing
+
+@testable import Engine
+
+@Suite struct SnapshotModelTests {
+    /// A row of the model: a version of a key, born in an epoch, dead (replaced or deleted) in one.
+    struct Row {
+        var key: String
+        var bytes: [UInt8]
+        var born: Int64
+        var died: Int64?
+    }
+
+    struct Model {
+        var rows: [Row] = []
+        var live: [String: Int] = [:]
+        var epoch: Int64 = 0
+        /// Snapshot name → (epoch, the volume as it was).
+        var snapshots: [String: (epoch: Int64, view: [String: [UInt8]])] = [:]
+
+        func current(_ key: String) -> [UInt8]? { live[key].map { rows[$0].bytes } }
+        var state: [String: [UInt8]] { live.mapValues { rows[$0].bytes } }
+
+        mutating func kill(_ key: String) {
+            guard let i = live[key] else { return }
+            rows[i].died = epoch
+            live[key] = nil
+        }
+
+        mutating func write(_ key: String, _ bytes: [UInt8]) {
+            kill(key)
+            rows.append(Row(key: key, bytes: bytes, born: epoch, died: nil))
+            live[key] = rows.count - 1
+        }
+
+        mutating func snapshot(_ name: String) {
+            snapshots[name] = (epoch, state)
+            epoch += 1
+        }
+
+        /// Dead, and seen by a snapshot left.
+        func kept(_ row: Row) -> Bool {
+            guard let died = row.died else { return false }
+            return snapshots.values.contains { row.born <= $0.epoch && $0.epoch < died }
+        }
+
+        var snapshotBytes: Int64 { rows.filter(kept).reduce(0) { $0 + Int64($1.bytes.count) } }
+        var usedBytes: Int64 { snapshotBytes + live.values.reduce(0) { $0 + Int64(rows[$1].bytes.count) } }
+    }
+
+    static let sizes = [0, 100, 3_000, 20_000, 150_000]
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func snapshotsAgreeWithTheModel(seed: UInt64) throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        var (engine, _) = try Scratch.engine(dir, devices: 2, deviceSize: 256 << 20, volume: "vol", capacity: 192 << 20)
+        defer { engine.shutdown() }
+        var random = SplitMix(state: seed)
+        var model = Model()
+        let keys = ["a", "b/c", "b/d", "e", "f"]
+        var taken = 0
+        for step in 0..<200 {
+            let key = keys[Int(random.next() % UInt64(keys.count))]
+            let context = "seed \(seed) step \(step) key \(key)"
+            switch random.next() % 100 {
+            case 0..<40:  // PUT, on any path
+                let size = Self.sizes[Int(random.next() % UInt64(Self.sizes.count))]
+                let bytes = Scratch.splitMixBytes(size, seed: random.next())
+                var options = [
+                    WriteOptions(io: .buffered, sync: true), WriteOptions(io: .buffered, sync: false), WriteOptions(io: .direct, sync: true),
+                ][Int(random.next() % 3)]
+                options.length = Int64(size)
+                let upload = try engine.openWrite(volume: "vol", key: key, options)
+                try bytes.withUnsafeBytes { try upload.append($0) }
+                _ = try upload.commit(etag: nil)
+                model.write(key, bytes)
+            case 40..<52:  // PATCH
+                guard let current = model.current(key) else { continue }
+                let offset = Int(random.next() % UInt64(current.count + 5_000))
+                let patch = Scratch.splitMixBytes(1 + Int(random.next() % 9_000), seed: random.next())
+                let upload = try engine.openPatch(
+                    volume: "vol", key: key, offset: Int64(offset), length: Int64(patch.count), io: .buffered, sync: random.next() % 2 == 0)
+                try patch.withUnsafeBytes { try upload.append($0) }
+                _ = try upload.commit(etag: nil)
+                var bytes = current + [UInt8](repeating: 0, count: max(0, offset + patch.count - current.count))
+                bytes.replaceSubrange(offset..<offset + patch.count, with: patch)
+                model.write(key, bytes)
+            case 52..<64:  // DELETE
+                guard model.current(key) != nil else {
+                    #expect(throws: EngineError.objectNotFound(volume: "vol", key: key), "\(context)") {
+                        try engine.deleteObject(volume: "vol", key: key)
+                    }
+                    continue
+                }
+                try engine.deleteObject(volume: "vol", key: key)
+                model.kill(key)
+            case 64..<76:  // a snapshot taken
+                let name = "s\(taken)"
+                taken += 1
+                let info = try engine.createSnapshot(volume: "vol", snapshot: name)
+                #expect(info.name == name)
+                model.snapshot(name)
+                #expect(throws: EngineError.snapshotExists(volume: "vol", name: name), "\(context)") {
+                    try engine.createSnapshot(volume: "vol", snapshot: name)
+                }
+            case 76..<86:  // a snapshot deleted
+                guard let name = model.snapshots.keys.sorted().randomElement(using: &random) else {
+                    #expect(throws: EngineError.snapshotNotFound(volume: "vol", name: "none"), "\(context)") {
+                        try engine.deleteSnapshot(volume: "vol", snapshot: "none")
+                    }
+                    continue
+                }
+                try engine.deleteSnapshot(volume: "vol", snapshot: name)
+                model.snapshots[name] = nil
+            case 86..<93:
+                engine.shutdown()
+                engine = try Scratch.engine(dir)
+            default:
+                try engine.flushVolume(named: "vol")
+            }
+            try Self.verify(engine, model, context: context, random: &random)
+        }
+        #expect(engine.check(verifyData: true).problems.isEmpty)
+    }
+
+    /// The engine agrees with the model: each snapshot's listing and bytes, the live volume, the
+    /// figures, the counters and the space.
+    static func verify(_ engine: Engine, _ model: Model, context: String, random: inout SplitMix) throws {
+        let names = model.snapshots.sorted { $0.value.epoch < $1.value.epoch }.map(\.key)
+        #expect(try engine.snapshots(volume: "vol").map(\.name) == names, "\(context): snapshots")
+        for (name, snapshot) in model.snapshots {
+            let keys = snapshot.view.keys.sorted(by: Engine.keyPrecedes)
+            let listed = try engine.listObjects(volume: "vol", snapshot: name, prefix: "", startAfter: nil, limit: 1000)
+            #expect(listed.map(\.key) == keys, "\(context): \(name)'s listing")
+            #expect(listed.map(\.size) == keys.map { Int64(snapshot.view[$0]!.count) }, "\(context): \(name)'s sizes")
+            let limit = 1 + Int(random.next() % 3)
+            var paged: [String] = []
+            while true {
+                let page = try engine.listObjects(volume: "vol", snapshot: name, prefix: "", startAfter: paged.last, limit: limit)
+                paged += page.map(\.key)
+                if page.count < limit { break }
+            }
+            #expect(paged == keys, "\(context): \(name)'s listing by pages of \(limit)")
+            #expect(
+                try engine.listObjects(volume: "vol", snapshot: name, prefix: "b/", startAfter: nil, limit: 1000).map(\.key)
+                    == keys.filter { $0.hasPrefix("b/") }, "\(context): \(name)'s listing of a prefix")
+            for key in ["a", "b/c", "b/d", "e", "f"] {
+                if let bytes = snapshot.view[key] {
+                    let reader = try engine.openObject(volume: "vol", key: key, snapshot: name)
+                    defer { reader.close() }
+                    let read = try Scratch.readAll(count: bytes.count) { at, buffer in try reader.read(at: at, into: buffer) }
+                    #expect(read == bytes, "\(context): \(key) in \(name)")
+                } else {
+                    #expect(throws: EngineError.objectNotFound(volume: "vol@\(name)", key: key), "\(context): \(key) not in \(name)") {
+                        try engine.openObject(volume: "vol", key: key, snapshot: name)
+                    }
+                }
+            }
+        }
+        for key in ["a", "b/c", "b/d", "e", "f"] {
+            if let bytes = model.current(key) {
+                #expect(try Scratch.readObject(engine, "vol", key) == bytes, "\(context): live \(key)")
+            } else {
+                #expect(throws: EngineError.objectNotFound(volume: "vol", key: key), "\(context): live \(key) deleted") {
+                    try engine.openObject(volume: "vol", key: key)
+                }
+            }
+        }
+        #expect(
+            try engine.listObjects(volume: "vol", prefix: "", startAfter: nil, limit: 1000).map(\.key)
+                == model.live.keys.sorted(by: Engine.keyPrecedes), "\(context): live listing")
+        try engine.flushVolume(named: "vol")
+        let volume = try engine.volume(named: "vol")
+        #expect(volume.usedBytes == model.usedBytes, "\(context): used bytes")
+        #expect(volume.snapshotBytes == model.snapshotBytes, "\(context): snapshot bytes")
+        #expect(volume.objectCount == Int64(model.live.count), "\(context): objects")
+        #expect(try engine.spaceRecount() == engine.spaceCounters(), "\(context): counters against a recount")
+        #expect(engine.spaceAudit().isEmpty, "\(context): space audit")
+    }
+}
