@@ -21,6 +21,7 @@ extension Engine {
 
     /// Takes a snapshot of `volume` named `name`. Writes acknowledged before it are in it (async
     /// ones are written back first); writes under way may or may not be.
+    @discardableResult
     package func createSnapshot(volume name: String, snapshot: String, now: Date = Date()) throws(EngineError) -> SnapshotInfo {
         try VolumeRules.validate(snapshotName: snapshot)
         try checkMetadataRoom()

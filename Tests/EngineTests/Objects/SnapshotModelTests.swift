@@ -134,7 +134,9 @@ import Testing
 
     /// The engine agrees with the model: each snapshot's listing and bytes, the live volume, the
     /// figures, the counters and the space.
-    static func verify(_ engine: Engine, _ model: Model, context: String, random: inout SplitMix) throws {
+    static func verify(
+        _ engine: Engine, _ model: Model, context: String, random: inout SplitMix, keys: [String] = ["a", "b/c", "b/d", "e", "f"]
+    ) throws {
         let names = model.snapshots.sorted { $0.value.epoch < $1.value.epoch }.map(\.key)
         #expect(try engine.snapshots(volume: "vol").map(\.name) == names, "\(context): snapshots")
         for (name, snapshot) in model.snapshots {
@@ -153,7 +155,7 @@ import Testing
             #expect(
                 try engine.listObjects(volume: "vol", snapshot: name, prefix: "b/", startAfter: nil, limit: 1000).map(\.key)
                     == keys.filter { $0.hasPrefix("b/") }, "\(context): \(name)'s listing of a prefix")
-            for key in ["a", "b/c", "b/d", "e", "f"] {
+            for key in keys {
                 if let bytes = snapshot.view[key] {
                     let reader = try engine.openObject(volume: "vol", key: key, snapshot: name)
                     defer { reader.close() }
@@ -166,7 +168,7 @@ import Testing
                 }
             }
         }
-        for key in ["a", "b/c", "b/d", "e", "f"] {
+        for key in keys {
             if let bytes = model.current(key) {
                 #expect(try Scratch.readObject(engine, "vol", key) == bytes, "\(context): live \(key)")
             } else {
@@ -185,5 +187,97 @@ import Testing
         #expect(volume.objectCount == Int64(model.live.count), "\(context): objects")
         #expect(try engine.spaceRecount() == engine.spaceCounters(), "\(context): counters against a recount")
         #expect(engine.spaceAudit().isEmpty, "\(context): space audit")
+    }
+}
+
+extension SnapshotModelTests {
+    /// A full pool with snapshots: overwrites of data a snapshot holds grow the pool, so they
+    /// reserve the whole new version up front and are refused (507) when it does not fit, never
+    /// failed after they were accepted. Every write acknowledged reads back, live and in every
+    /// snapshot; deleting the snapshots gives the space back and the refused write fits.
+    @Test func aFullPoolRefusesOverwritesOfSnapshotDataUpFrontAndLosesNone() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 1, deviceSize: Device.minimumSize, volume: "vol", capacity: 1 << 30)
+        defer { engine.shutdown() }
+        var model = Model()
+        var refusal: EngineError?
+        var step: UInt64 = 0
+        while refusal == nil, step < 300 {
+            step += 1
+            let key = "k\(step % 3)"
+            do {
+                if step % 4 == 0 {
+                    try engine.createSnapshot(volume: "vol", snapshot: "s\(step)")
+                    model.snapshot("s\(step)")
+                } else if step % 5 == 0, let base = model.current(key) {
+                    let patch = Scratch.splitMixBytes(4096, seed: step)
+                    let upload = try engine.openPatch(volume: "vol", key: key, offset: 100, length: 4096, io: .buffered, sync: false)
+                    try patch.withUnsafeBytes { try upload.append($0) }
+                    _ = try upload.commit(etag: nil)
+                    var bytes = base
+                    bytes.replaceSubrange(100..<4196, with: patch)
+                    model.write(key, bytes)
+                } else {
+                    let bytes = Scratch.splitMixBytes(3 << 20, seed: step)
+                    let upload = try engine.openWrite(volume: "vol", key: key, WriteOptions(io: .buffered, sync: false, length: Int64(bytes.count)))
+                    try bytes.withUnsafeBytes { try upload.append($0) }
+                    _ = try upload.commit(etag: nil)
+                    model.write(key, bytes)
+                }
+            } catch let error as EngineError {
+                refusal = error
+            }
+        }
+        guard case .noSpace(.pool, _, _)? = refusal else {
+            Issue.record("no pool refusal after \(step) steps: \(String(describing: refusal))")
+            return
+        }
+        #expect(model.snapshots.count > 2)
+        try engine.flushVolume(named: "vol")
+        #expect(engine.cacheTotals.writebackErrors == 0)
+        #expect(engine.reservationFigures().accounted == 0)
+        var random = SplitMix(state: 1)
+        try Self.verify(engine, model, context: "full pool", random: &random, keys: ["k0", "k1", "k2"])
+        // Deleting the snapshots frees what only they held: the refused write fits again.
+        for name in model.snapshots.keys { try engine.deleteSnapshot(volume: "vol", snapshot: name) }
+        model.snapshots = [:]
+        #expect(try engine.volume(named: "vol").snapshotBytes == 0)
+        let bytes = Scratch.splitMixBytes(3 << 20, seed: 999)
+        let upload = try engine.openWrite(volume: "vol", key: "k0", WriteOptions(length: Int64(bytes.count)))
+        try bytes.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.commit(etag: nil)
+        model.write("k0", bytes)
+        try Self.verify(engine, model, context: "after the snapshots are deleted", random: &random, keys: ["k0", "k1", "k2"])
+        #expect(engine.check(verifyData: true).problems.isEmpty)
+    }
+
+    /// What snapshots alone hold counts against the volume's quota (as ZFS's `quota`): an
+    /// overwrite of data a snapshot holds needs quota for both versions; deleting the snapshot
+    /// gives it back.
+    @Test func snapshotBytesCountAgainstTheQuota() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 1, volume: "vol", capacity: 8 << 20)
+        defer { engine.shutdown() }
+        try Scratch.upload(engine, "vol", "k", Scratch.splitMixBytes(3 << 20, seed: 1))
+        try engine.createSnapshot(volume: "vol", snapshot: "s")
+        try Scratch.upload(engine, "vol", "k", Scratch.splitMixBytes(3 << 20, seed: 2))
+        #expect(try engine.volume(named: "vol").usedBytes == 6 << 20)
+        #expect(throws: EngineError.self) { try Scratch.upload(engine, "vol", "k", Scratch.splitMixBytes(3 << 20, seed: 3)) }
+        do {
+            try Scratch.upload(engine, "vol", "k", Scratch.splitMixBytes(3 << 20, seed: 3))
+        } catch {
+            guard case .noSpace(.volumeQuota, _, _) = error as? EngineError else {
+                Issue.record("not a quota refusal: \(error)")
+                return
+            }
+        }
+        try engine.deleteSnapshot(volume: "vol", snapshot: "s")
+        #expect(try engine.volume(named: "vol").usedBytes == 3 << 20)
+        let bytes = Scratch.splitMixBytes(3 << 20, seed: 4)
+        try Scratch.upload(engine, "vol", "k", bytes)
+        #expect(try Scratch.readObject(engine, "vol", "k") == bytes)
+        #expect(engine.spaceAudit().isEmpty)
     }
 }
