@@ -119,6 +119,8 @@ extension ConsoleHandlers {
                 "admin": session.principal == .admin, "csrf": session.csrf,
                 // Only for a volume that has had versioning (a template section: absent hides it).
                 "versioning": volume.versioning == .off ? false : volume.versioning.rawValue, "noncurrent": Self.bytes(volume.noncurrentBytes),
+                // Only while snapshots hold something.
+                "snapshots": volume.snapshotBytes == 0 ? false : Self.bytes(volume.snapshotBytes),
             ]
         }
         return render("Volumes", "volumes", ["volumes": rows], session: session)

@@ -103,7 +103,7 @@ enum ConsoleTemplates {
         <tbody>
         {{#volumes}}<tr>
         <td><a href="/ui/volumes/{{path}}/objects">{{name}}</a><br><small>{{provisioning}}, {{replicas}} replica(s){{#versioning}}, versioning {{versioning}}{{/versioning}}</small></td>
-        <td>{{used}}{{#versioning}}<br><small>{{noncurrent}} in older versions</small>{{/versioning}}</td><td>{{reserved}}</td><td>{{dirty}}<br><small>{{dirty_pages}} pages, {{writeback_pages}} in writeback</small></td><td>{{cached}}</td><td>{{objects}}</td><td>{{capacity}}</td>
+        <td>{{used}}{{#versioning}}<br><small>{{noncurrent}} in older versions</small>{{/versioning}}{{#snapshots}}<br><small>{{snapshots}} held by snapshots</small>{{/snapshots}}</td><td>{{reserved}}</td><td>{{dirty}}<br><small>{{dirty_pages}} pages, {{writeback_pages}} in writeback</small></td><td>{{cached}}</td><td>{{objects}}</td><td>{{capacity}}</td>
         {{#admin}}<td>
         <form method="post" action="/ui/volumes/{{path}}/resize" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><label><span class="sr">New capacity of {{name}} in bytes</span><input type="number" name="capacity_bytes" min="1" required value="{{capacity_bytes}}"></label><button type="submit">Resize</button></form>
         <form method="post" action="/ui/volumes/{{path}}/delete" class="inline" data-confirm="Delete volume {{name}} and all its objects?"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form>
