@@ -38,6 +38,42 @@ final class PowerCutHistory: @unchecked Sendable {
         lock.withLock { (versions[id] ?? []).filter { $0.end < cut }.map { ($0.id, $0.bytes) } }
     }
 
+    /// Snapshots taken (and perhaps deleted) by the workload.
+    struct Snapshot: Sendable {
+        var name: String
+        var volume: String
+        var start: Int
+        /// When taking it returned; nil: it failed.
+        var end: Int?
+        var deleteStart: Int?
+        var deleteEnd: Int?
+    }
+    private var snapshotOps: [Snapshot] = []
+
+    func recordSnapshot(_ snapshot: Snapshot) { lock.withLock { snapshotOps.append(snapshot) } }
+
+    func recordSnapshotDeletion(_ name: String, start: Int, end: Int?) {
+        lock.withLock {
+            guard let i = snapshotOps.firstIndex(where: { $0.name == name }) else { return }
+            (snapshotOps[i].deleteStart, snapshotOps[i].deleteEnd) = (start, end)
+        }
+    }
+
+    var snapshots: [Snapshot] { lock.withLock { snapshotOps } }
+
+    /// The states `id` may have in a snapshot taken between `start` and `end`: what the last
+    /// operation answered before `start` left (taking a snapshot writes back what async writes
+    /// left in the cache), or what any operation after it that had started before `end` left.
+    func allowed(_ id: String, inSnapshotTakenFrom start: Int, to end: Int) -> [[UInt8]?] {
+        lock.withLock {
+            let list = ops[id] ?? []
+            let last = list.lastIndex { $0.end.map { $0 < start } ?? false }
+            var states: [[UInt8]?] = [last.map { list[$0].result } ?? nil]
+            for op in list[(last.map { $0 + 1 } ?? 0)...] where op.start < end { states.append(op.result) }
+            return states
+        }
+    }
+
     func recordFlush(volume: String, start: Int, end: Int) { lock.withLock { flushes[volume, default: []].append((start, end)) } }
 
     /// At barrier `number`, inside the model's lock: the instant of its cut on this clock.

@@ -24,10 +24,12 @@ struct PowerCutReport {
     var images = 0
     var statesChecked = 0
     var undurableWrites = 0
+    /// Snapshots found at crash points, each checked key by key.
+    var snapshotsChecked = 0
     var violations: [String] = []
 
     var summary: String {
-        "seed \(seed): \(barriers) barriers, \(images) crash points checked (\(statesChecked) key states, \(undurableWrites) writes not yet durable at them, each dropped, kept or torn), \(violations.count) violations"
+        "seed \(seed): \(barriers) barriers, \(images) crash points checked (\(statesChecked) key states, \(snapshotsChecked) snapshots, \(undurableWrites) writes not yet durable at them, each dropped, kept or torn), \(violations.count) violations"
     }
 }
 
@@ -45,6 +47,9 @@ enum PowerCutRun {
     /// `kept` keeps versions: every write there is a version of its own, which must survive.
     static let volumes: [(name: String, replicas: Int64)] = [("one", 1), ("two", 2), ("kept", 2)]
     static let versioned = "kept"
+    /// Snapshots of `two` are taken and deleted as the workload runs: each must hold, after any
+    /// cut, the volume as it was when it was taken.
+    static let snapshotted = "two"
     static let logger = Logger(label: "power-cut", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func run(_ settings: Settings) throws -> PowerCutReport {
@@ -167,6 +172,28 @@ enum PowerCutRun {
                         history.recordVersion(id, version: info.versionID.description, bytes: result, end: history.tick())
                     }
                     current[key] = result
+                case 80..<95 where volume == snapshotted:
+                    let mine = history.snapshots.filter { $0.name.hasPrefix("t\(thread)-") && $0.end != nil && $0.deleteStart == nil }
+                    if let doomed = mine.first, Bool.random(using: &random) {
+                        let start = history.tick()
+                        do {
+                            try engine.deleteSnapshot(volume: volume, snapshot: doomed.name)
+                            history.recordSnapshotDeletion(doomed.name, start: start, end: history.tick())
+                        } catch {
+                            history.recordSnapshotDeletion(doomed.name, start: start, end: nil)
+                            throw error
+                        }
+                    } else {
+                        let name = "t\(thread)-s\(i)"
+                        let start = history.tick()
+                        do {
+                            try engine.createSnapshot(volume: volume, snapshot: name)
+                            history.recordSnapshot(.init(name: name, volume: volume, start: start, end: history.tick()))
+                        } catch {
+                            history.recordSnapshot(.init(name: name, volume: volume, start: start, end: nil))
+                            throw error
+                        }
+                    }
                 case 0..<25:
                     let data = body(version, size: size)
                     try operation(history, id, .put, result: data, sync: true) { try Scratch.upload(engine, volume, key, data) }
@@ -174,7 +201,7 @@ enum PowerCutRun {
                 case 25..<45, 45..<62:
                     let data = body(version, size: size)
                     let sync = roll < 45
-                    try operation(history, id, .put, result: data, sync: sync) { try Scratch.bufferedUpload(engine, volume, key, data, sync: sync) }
+                    try operation(history, id, .put, result: data, sync: sync) { try bufferedWrite(engine, volume, key, data, mode: .replace, sync: sync) }
                     current[key] = data
                 case 62..<75:
                     guard let base = known, !base.isEmpty, current[key] != nil else { continue }
@@ -187,7 +214,7 @@ enum PowerCutRun {
                     result.replaceSubrange(offset..<min(base.count, offset + patch.count), with: patch)
                     let sync = Bool.random(using: &random)
                     try operation(history, id, .patch, result: result, sync: sync) {
-                        try Scratch.bufferedUpload(engine, volume, key, patch, mode: .patch(offset: Int64(offset)), sync: sync)
+                        try bufferedWrite(engine, volume, key, patch, mode: .patch(offset: Int64(offset)), sync: sync)
                     }
                     current[key] = result
                 case 75..<88:
@@ -215,6 +242,25 @@ enum PowerCutRun {
                 current[key] = nil  // unknown: no PATCH on it until a PUT or DELETE says what it holds
             }
         }
+    }
+
+    /// A buffered PUT or PATCH; in a volume that keeps rows (snapshots), where the cache admits
+    /// no write, through the front door (the direct writer, or a PATCH written whole).
+    private static func bufferedWrite(
+        _ engine: Engine, _ volume: String, _ key: String, _ data: [UInt8], mode: BufferedUpload.Mode, sync: Bool
+    ) throws {
+        if let upload = try engine.beginBufferedUpload(volume: volume, key: key, contentType: nil, length: Int64(data.count), mode: mode) {
+            try data.withUnsafeBytes { try upload.append($0) }
+            _ = try upload.finish(sync: sync)
+            return
+        }
+        let upload =
+            switch mode {
+            case .replace: try engine.openWrite(volume: volume, key: key, WriteOptions(io: .buffered, sync: sync, length: Int64(data.count)))
+            case .patch(let offset): try engine.openPatch(volume: volume, key: key, offset: offset, length: Int64(data.count), io: .buffered, sync: sync)
+            }
+        try data.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.commit(etag: nil)
     }
 
     private static func operation(
@@ -251,10 +297,13 @@ enum PowerCutRun {
         case unreadable(String)
     }
 
-    static func read(_ engine: Engine, _ id: String) -> Found {
+    static func read(_ engine: Engine, _ id: String, snapshot: String? = nil) -> Found {
         let parts = id.split(separator: "/", maxSplits: 1).map(String.init)
         do {
-            return .content(try Scratch.readObject(engine, parts[0], parts[1]))
+            guard let snapshot else { return .content(try Scratch.readObject(engine, parts[0], parts[1])) }
+            let reader = try engine.openObject(volume: parts[0], key: parts[1], snapshot: snapshot)
+            defer { reader.close() }
+            return .content(try Scratch.readAll(count: Int(reader.info.size), chunk: 1 << 20) { at, buffer in try reader.read(at: at, into: buffer) })
         } catch EngineError.objectNotFound {
             return .absent
         } catch {
@@ -330,6 +379,35 @@ enum PowerCutRun {
         return problems
     }
 
+    /// Every snapshot taken before the cut and not being deleted is there, one whose deletion was
+    /// answered is gone, and each one there holds every key as it was when it was taken.
+    private static func snapshotProblems(_ engine: Engine, _ history: PowerCutHistory, cut: Int, report: inout PowerCutReport) throws -> [String] {
+        var problems: [String] = []
+        let present = Set(try engine.snapshots(volume: snapshotted).map(\.name))
+        for snapshot in history.snapshots where snapshot.start < cut {
+            let taken = snapshot.end.map { $0 < cut } ?? false
+            let deleting = snapshot.deleteStart.map { $0 < cut } ?? false
+            let deleted = snapshot.deleteEnd.map { $0 < cut } ?? false
+            if taken, !deleting, !present.contains(snapshot.name) { problems.append("snapshot \(snapshot.name), taken before the cut, is lost") }
+            if deleted, present.contains(snapshot.name) { problems.append("snapshot \(snapshot.name), deleted before the cut, is back") }
+            guard present.contains(snapshot.name) else { continue }
+            report.snapshotsChecked += 1
+            for id in history.keys where id.hasPrefix(snapshotted + "/") {
+                report.statesChecked += 1
+                let allowed = history.allowed(id, inSnapshotTakenFrom: snapshot.start, to: min(snapshot.end ?? cut, cut))
+                let found = read(engine, id, snapshot: snapshot.name)
+                let matches =
+                    switch found {
+                    case .absent: allowed.contains { $0 == nil }
+                    case .content(let bytes): allowed.contains { $0 == bytes }
+                    case .unreadable: false
+                    }
+                if !matches { problems.append("\(id) in snapshot \(snapshot.name) [\(snapshot.start)-\(snapshot.end ?? -1)] is \(found)") }
+            }
+        }
+        return problems
+    }
+
     private static func verify(_ root: URL, _ history: PowerCutHistory, cut: Int, report: inout PowerCutReport) -> [String] {
         var violations: [String] = copyProblems(root, history, cut: cut)
         var first: [String: Found] = [:]
@@ -374,6 +452,7 @@ enum PowerCutRun {
                     }
                 }
             }
+            violations += try snapshotProblems(engine, history, cut: cut, report: &report)
             violations += engine.check(verifyData: true).problems.map { "check: \($0)" }
             let counted = engine.spaceCounters()
             if let recount = try? engine.spaceRecount(), recount != counted {

@@ -25,9 +25,10 @@ import Testing
             total.images += report.images
             total.statesChecked += report.statesChecked
             total.undurableWrites += report.undurableWrites
+            total.snapshotsChecked += report.snapshotsChecked
         }
         print(
-            "[power-cut] total over \(Self.scale) seed(s): \(total.images) crash points, \(total.statesChecked) key states, \(total.undurableWrites) undurable writes"
+            "[power-cut] total over \(Self.scale) seed(s): \(total.images) crash points, \(total.statesChecked) key states, \(total.snapshotsChecked) snapshots, \(total.undurableWrites) undurable writes"
         )
     }
 
