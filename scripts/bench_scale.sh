@@ -7,11 +7,12 @@
 #     its p99                                                target: p99 at LARGE <= 2x p99 at SMALL
 #     GET of 4 KiB objects, random keys of a fixed set       target: rate at LARGE >= 0.8x, p99 <= 1.5x
 #     list one page of 1,000 keys (median of LIST_CALLS)     target: time at LARGE <= 2x time at SMALL
+#     take a snapshot of the volume (median of SNAPSHOTS)    target: time at LARGE <= 2x time at SMALL (O(1))
 #   restart at LARGE: time from start to /healthz answering, RSS once up (no object data is read)
 #
 # The volume is filled with async 4 KiB PUTs (then a flush) as fast as the appliance takes them;
 # the fill time is reported. Builds nothing; reports, never asserts. Knobs: BIN, TMPBASE, SMALL
-# (10000), LARGE (1000000), WRK_DUR (5s), WRK_THREADS (2), WRK_CONNS (32), LIST_CALLS (21), DEVICE_SIZE (sized for LARGE).
+# (10000), LARGE (1000000), WRK_DUR (5s), WRK_THREADS (2), WRK_CONNS (32), LIST_CALLS (21), SNAPSHOTS (9), DEVICE_SIZE (sized for LARGE).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +25,7 @@ WRK_DUR=${WRK_DUR:-5s}
 WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNS=${WRK_CONNS:-32}
 LIST_CALLS=${LIST_CALLS:-21}
+SNAPSHOTS=${SNAPSHOTS:-9}
 # A device's metadata area has room for ~2.3 % of it in database pages, and an object's row takes ~405 bytes: the default
 # 8 GiB devices (192 MiB areas) hold the rows of ~400,000 objects, so the devices are sized for
 # LARGE objects (~25 KiB of device per object, at least 8 GiB; at 10M objects, 240 GiB devices with 7.5 GiB
@@ -113,6 +115,23 @@ print("%.2f" % (statistics.median(times) * 1000))
 PY
 )
     log "$tag: list one page of 1,000 keys ${R[list_$tag]} ms (median of $LIST_CALLS)"
+    # Snapshots: take SNAPSHOTS of the whole volume one after another, then delete them (nothing
+    # changed meanwhile, so nothing to free): each is O(1) whatever the volume holds.
+    read -r R[snap_$tag] R[snapdel_$tag] < <(python3 - "$URL" "$AUTH" "$SNAPSHOTS" "$tag" <<'PY'
+import json, statistics, sys, time, urllib.request
+url, auth, count, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+headers = {auth.split(": ")[0]: auth.split(": ", 1)[1], "Content-Type": "application/json"}
+def timed(method, path, body=None):
+    t = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(url + path, data=body, headers=headers, method=method)) as r:
+        r.read()
+    return time.perf_counter() - t
+took = [timed("POST", "/v1/volumes/bench/snapshots", json.dumps({"name": "%s-%d" % (tag, i)}).encode()) for i in range(count)]
+gone = [timed("DELETE", "/v1/volumes/bench/snapshots/%s-%d" % (tag, i)) for i in range(count)]
+print("%.2f %.2f" % (statistics.median(took) * 1000, statistics.median(gone) * 1000))
+PY
+)
+    log "$tag: take a snapshot ${R[snap_$tag]} ms, delete it ${R[snapdel_$tag]} ms (medians of $SNAPSHOTS)"
 }
 
 start_app || exit 1
@@ -152,6 +171,8 @@ row("sync 4 KiB PUT p99 at %s objects" % R.get("objects", large), "put_p99_small
 row("GET 4 KiB at %s objects" % R.get("objects", large), "get_small", "get_large", "req/s", 0.8, True)
 row("GET 4 KiB p99 at %s objects" % R.get("objects", large), "get_p99_small", "get_p99_large", "us", 1.5, False)
 row("list one page of 1,000 keys at %s objects" % R.get("objects", large), "list_small", "list_large", "ms", 2.0, False)
+row("take a snapshot at %s objects" % R.get("objects", large), "snap_small", "snap_large", "ms", 2.0, False)
+row("delete a snapshot (nothing to free) at %s objects" % R.get("objects", large), "snapdel_small", "snapdel_large", "ms", 2.0, False)
 head = ("workload", "at large", "at small", "ratio", "target", "result")
 w = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
 line = lambda r: " | ".join(str(x).ljust(w[i]) if i < 3 else str(x).rjust(w[i]) for i, x in enumerate(r))
