@@ -243,7 +243,7 @@ def check_metrics(server: Server) -> None:
         "appliance_http_requests": "counter", "appliance_http_request_duration_seconds": "histogram",
         "appliance_volume_capacity_bytes": "gauge", "appliance_volume_used_bytes": "gauge",
         "appliance_volume_reserved_bytes": "gauge", "appliance_volume_noncurrent_bytes": "gauge",
-        "appliance_volume_snapshot_bytes": "gauge",
+        "appliance_volume_snapshot_bytes": "gauge", "appliance_volume_shared_bytes": "gauge",
         "appliance_pool_reservable_bytes": "gauge", "appliance_volume_dirty_pages": "gauge",
         "appliance_volume_dirty_bytes": "gauge", "appliance_volume_writeback_pages": "gauge",
         "appliance_volume_cached_pages": "gauge", "appliance_writeback_bytes": "counter",

@@ -111,8 +111,9 @@ extension Catalog {
     static let objectSQL = """
         SELECT o.id, o.volumeId, o.key, o.size, o.etag, o.contentType, o.createdAt, o.modifiedAt, o.metadata, o.checksums,
             e.id, e.objectId, e.logicalOffset, e.length, e.checksumBlock, e.checksums, e.body,
-            r.extentId, r.deviceId, r.physicalOffset, r.length, o.parts, o.versioned, o.latest, o.deleteMarker, o.bornEpoch, o.diedEpoch
-        FROM objects o LEFT JOIN extents e ON e.objectId = o.id LEFT JOIN extent_replicas r ON r.extentId = e.id
+            r.extentId, r.deviceId, r.physicalOffset, r.length, o.parts, o.versioned, o.latest, o.deleteMarker, o.bornEpoch, o.diedEpoch,
+            o.dataRow
+        FROM objects o LEFT JOIN extents e ON e.objectId = COALESCE(o.dataRow, o.id) LEFT JOIN extent_replicas r ON r.extentId = e.id
         WHERE o.volumeId = ? AND o.key = ? AND o.latest = 1 AND o.deleteMarker = 0
         ORDER BY e.logicalOffset, e.id, r.deviceId
         """
@@ -174,6 +175,7 @@ extension Catalog {
             (stored!.record.versioned, stored!.record.latest, stored!.record.deleteMarker) =
                 (row.int64(22) != 0, row.int64(23) != 0, row.int64(24) != 0)
             (stored!.record.bornEpoch, stored!.record.diedEpoch) = (row.int64(25), row.isNull(26) ? nil : row.int64(26))
+            stored!.record.dataRow = row.isNull(27) ? nil : row.int64(27)
         }
         guard !row.isNull(10) else { return }  // an empty object: no extent
         let extentID = row.int64(10)
@@ -351,11 +353,11 @@ extension Catalog {
     ) throws -> (replicas: [ExtentReplicaRecord], inline: [Int64]) {
         if let current, !current.record.versioned {
             if !versioned { return try removeRow(db, retiring, epochs, current, delta: &delta, promote: false) }
-            try archive(db, id: current.record.id!, size: current.record.size, deleteMarker: false, delta: &delta)
+            try archive(db, id: current.record.id!, size: current.record.size, deleteMarker: false, borrowed: current.record.dataRow != nil, delta: &delta)
             return ([], [])
         }
         let latest = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT id, size, deleteMarker FROM objects WHERE volumeId = ? AND key = ? AND latest = 1"),
+            db.cachedStatement(sql: "SELECT id, size, deleteMarker, dataRow IS NOT NULL AS borrowed FROM objects WHERE volumeId = ? AND key = ? AND latest = 1"),
             arguments: [volumeID, key])
         guard let latest else { return ([], []) }  // The key has no row at all.
         var freed: (replicas: [ExtentReplicaRecord], inline: [Int64]) = ([], [])
@@ -363,14 +365,14 @@ extension Catalog {
             freed = try removeRow(db, retiring, epochs, null, delta: &delta, promote: false)
             if null.record.id == latest["id"] { return freed }
         }
-        try archive(db, id: latest["id"], size: latest["size"], deleteMarker: latest["deleteMarker"], delta: &delta)
+        try archive(db, id: latest["id"], size: latest["size"], deleteMarker: latest["deleteMarker"], borrowed: latest["borrowed"], delta: &delta)
         return freed
     }
 
     /// The key's latest row becomes a noncurrent version.
-    static func archive(_ db: Database, id: Int64, size: Int64, deleteMarker: Bool, delta: inout UsageDelta) throws {
+    static func archive(_ db: Database, id: Int64, size: Int64, deleteMarker: Bool, borrowed: Bool, delta: inout UsageDelta) throws {
         try db.cachedStatement(sql: "UPDATE objects SET latest = 0 WHERE id = ?").execute(arguments: [id])
-        delta.archive(size: size, deleteMarker: deleteMarker)
+        delta.archive(size: borrowed ? 0 : size, deleteMarker: deleteMarker)
     }
 
     /// Deletes one row; when it was the key's latest, the newest row left becomes the latest
@@ -385,6 +387,10 @@ extension Catalog {
                 epochs.current, stored.record.id!,
             ])
             delta.keepForSnapshots(stored.record)
+        } else if stored.record.dataRow != nil {
+            // A clone's row that borrows its bytes: the extents are its origin's, kept by its snapshot.
+            try deleteObjectRow(db, id: stored.record.id!)
+            delta.remove(stored.record, replicas: [])
         } else {
             replicas = stored.extents.flatMap(\.replicas)
             try deleteObjectRow(db, id: stored.record.id!)
@@ -395,13 +401,13 @@ extension Catalog {
             let next = try Row.fetchOne(
                 db.cachedStatement(
                     sql: """
-                        SELECT id, size, deleteMarker FROM objects WHERE volumeId = ? AND key = ? AND latest = 0 AND diedEpoch IS NULL
-                        ORDER BY id DESC LIMIT 1
+                        SELECT id, size, deleteMarker, dataRow IS NOT NULL AS borrowed FROM objects
+                        WHERE volumeId = ? AND key = ? AND latest = 0 AND diedEpoch IS NULL ORDER BY id DESC LIMIT 1
                         """),
                 arguments: [stored.record.volumeId, stored.record.key])
             if let next {
                 try db.cachedStatement(sql: "UPDATE objects SET latest = 1 WHERE id = ?").execute(arguments: [next["id"] as Int64])
-                delta.promote(size: next["size"], deleteMarker: next["deleteMarker"])
+                delta.promote(size: (next["borrowed"] as Bool) ? 0 : next["size"], deleteMarker: next["deleteMarker"])
             }
         }
         return (replicas, inline)
@@ -452,6 +458,12 @@ extension Catalog {
     package func listVersions(
         volumeID: Int64, prefix: String, after: (key: String, rowID: Int64?)?, limit: Int, epoch: Int64? = nil
     ) throws(CatalogError) -> [ObjectRecord] {
+        try read { db in try Self.versions(db, volumeID: volumeID, prefix: prefix, after: after, limit: limit, epoch: epoch) }
+    }
+
+    static func versions(
+        _ db: Database, volumeID: Int64, prefix: String, after: (key: String, rowID: Int64?)?, limit: Int, epoch: Int64?
+    ) throws -> [ObjectRecord] {
         var sql = """
             SELECT id, volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, versioned, latest, deleteMarker,
                 bornEpoch, diedEpoch
@@ -481,7 +493,7 @@ extension Catalog {
         }
         var sources = [(" AND latest = 1", arguments), (" AND latest = 0 AND diedEpoch IS NULL", arguments)]
         if let epoch { sources.append((" AND diedEpoch IS NOT NULL AND diedEpoch > ?", arguments + [epoch])) }
-        return try read { db in
+        do {
             var rows: [ObjectRecord] = []
             for (source, arguments) in sources {
                 try db.cachedStatement(sql: sql + source + " ORDER BY key, id DESC LIMIT ?").forEachRawRow(arguments: arguments + [limit]) { row in

@@ -61,11 +61,15 @@ extension Catalog {
         try SnapshotRecord.filter(Column("volumeId") == volumeID && Column("name") == name).fetchOne(db)
     }
 
-    /// Deletes a snapshot's row (the rows only it saw are freed by `collectUnseen`); nil when the
+    /// Deletes a snapshot's row (the rows only it saw are freed by `collectUnseen`) once
+    /// `validate` approves it, given the names of the volumes cloned from it; nil when the
     /// volume has no snapshot of that name.
-    package func deleteSnapshot(volumeID: Int64, name: String) throws -> SnapshotRecord? {
+    package func deleteSnapshot(
+        volumeID: Int64, name: String, validate: (_ clones: [String]) throws -> Void = { _ in }
+    ) throws -> SnapshotRecord? {
         try write { db in
             guard let snapshot = try Self.snapshot(db, volumeID: volumeID, name: name) else { return nil }
+            try validate(try String.fetchAll(db, sql: "SELECT name FROM volumes WHERE cloneOf = ? ORDER BY name", arguments: [snapshot.id!]))
             _ = try snapshot.delete(db)
             try db.execute(
                 sql: "UPDATE volumes SET snapshotEpoch = (SELECT MAX(epoch) FROM snapshots WHERE volumeId = ?) WHERE id = ?",
@@ -106,11 +110,13 @@ extension Catalog {
                 var stored: StoredObject?
                 try db.cachedStatement(sql: Self.rowSQL).forEachRawRow(arguments: [id]) { row in try Self.add(row, to: &stored) }
                 guard let stored else { continue }
-                let replicas = stored.extents.flatMap(\.replicas)
+                // A clone's borrowed row frees nothing: the extents are its origin's.
+                let owned = stored.record.dataRow == nil ? stored.extents : []
+                let replicas = owned.flatMap(\.replicas)
                 try Self.deleteObjectRow(db, id: id)
                 collection.delta.collect(stored.record, replicas: replicas)
                 collection.replicas += replicas
-                collection.inline += retiring.hold(stored.extents)
+                collection.inline += retiring.hold(owned)
                 collection.rows += 1
                 collection.next = (stored.record.key, id)
             }
@@ -173,11 +179,17 @@ extension Catalog {
     /// The objects snapshot `epoch` holds, in key (byte) order after `startAfter`, with `prefix`,
     /// at most `limit`: per key the newest row it sees, delete markers left out.
     package func listObjects(volumeID: Int64, prefix: String, startAfter: String?, limit: Int, epoch: Int64) throws(CatalogError) -> [ObjectRecord] {
+        try read { db in try Self.snapshotObjects(db, volumeID: volumeID, prefix: prefix, startAfter: startAfter, limit: limit, epoch: epoch) }
+    }
+
+    static func snapshotObjects(
+        _ db: Database, volumeID: Int64, prefix: String, startAfter: String?, limit: Int, epoch: Int64
+    ) throws -> [ObjectRecord] {
         var objects: [ObjectRecord] = []
         var after: (key: String, rowID: Int64?)? = startAfter.map { ($0, nil) }
         let page = max(limit, 256)
         while objects.count < limit {
-            let rows = try listVersions(volumeID: volumeID, prefix: prefix, after: after, limit: page, epoch: epoch)
+            let rows = try versions(db, volumeID: volumeID, prefix: prefix, after: after, limit: page, epoch: epoch)
             var lastKey = after?.key
             for row in rows where row.key != lastKey {
                 lastKey = row.key

@@ -6,6 +6,8 @@ import GRDB
 package struct VolumeWithUsage: Sendable, Equatable {
     package var record: VolumeRecord
     package var usage: VolumeUsage
+    /// The volumes cloned from its snapshots (read only where a deletion decides: `deleteVolume`).
+    package var clones: [String] = []
 
     package init(record: VolumeRecord, usage: VolumeUsage) {
         self.record = record
@@ -97,7 +99,10 @@ extension Catalog {
         named name: String, validate: (VolumeWithUsage) throws -> Void
     ) throws -> [ExtentReplicaRecord] {
         try write { db in
-            guard let volume = try Self.volume(db, named: name) else { throw CatalogError.notFound("volume \(name)") }
+            guard var volume = try Self.volume(db, named: name) else { throw CatalogError.notFound("volume \(name)") }
+            volume.clones = try String.fetchAll(
+                db, sql: "SELECT c.name FROM volumes c JOIN snapshots s ON s.id = c.cloneOf WHERE s.volumeId = ? ORDER BY c.name",
+                arguments: [volume.record.id!])
             try validate(volume)
             let freed = try ExtentReplicaRecord.fetchAll(
                 db,

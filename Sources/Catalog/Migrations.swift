@@ -201,6 +201,18 @@ extension Catalog {
                 CREATE INDEX objects_kept ON objects(volumeId, key, id DESC) WHERE diedEpoch IS NOT NULL;
                 """)
         }
+        // Clones: a volume made from a snapshot (`cloneOf`) starts with a row per object the
+        // snapshot holds, each borrowing its bytes from the row it was made from (`dataRow`: the
+        // row whose extents it reads, never itself a borrower). The snapshot keeps those rows,
+        // and it cannot be deleted while a clone of it exists (the foreign key says so too).
+        // `origin`: "volume@snapshot", as clients named it (names never change).
+        migrator.registerMigration("v8-volume-clones") { db in
+            try db.execute(sql: """
+                ALTER TABLE objects ADD COLUMN dataRow INTEGER;
+                ALTER TABLE volumes ADD COLUMN cloneOf INTEGER REFERENCES snapshots(id);
+                ALTER TABLE volumes ADD COLUMN origin TEXT;
+                """)
+        }
         return migrator
     }
 }

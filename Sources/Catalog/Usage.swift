@@ -27,6 +27,9 @@ package struct VolumeUsage: Sendable, Equatable {
     package var versionCount: Int64 = 0
     /// Logical bytes of rows kept only for the volume's snapshots (replaced or deleted since).
     package var snapshotBytes: Int64 = 0
+    /// A clone's logical bytes read from its origin (rows that borrow their extents): counted in
+    /// the origin, where its snapshot keeps them, not in `usedBytes` here.
+    package var sharedBytes: Int64 = 0
     /// Physical bytes allocated on devices for the volume (all replicas).
     package var allocatedBytes: Int64
     /// Pool bytes held for the volume but not yet allocated (thick volumes).
@@ -50,6 +53,7 @@ package struct UsageDelta: Sendable, Equatable {
     package var noncurrentBytes: Int64 = 0
     package var versionCount: Int64 = 0
     package var snapshotBytes: Int64 = 0
+    package var sharedBytes: Int64 = 0
     /// Physical bytes allocated (+) or no longer referenced (-), per device id.
     package var allocatedByDevice: [String: Int64] = [:]
 
@@ -70,10 +74,15 @@ package struct UsageDelta: Sendable, Equatable {
     }
 
     private mutating func count(_ object: ObjectRecord, replicas: [ExtentReplicaRecord], sign: Int64) {
-        usedBytes += sign * object.size
         versionCount += sign
-        if !object.latest { noncurrentBytes += sign * object.size }
         if object.latest, !object.deleteMarker { objectCount += sign }
+        // A borrowed row's bytes are its origin's: only its clone's shared figure counts them.
+        guard object.dataRow == nil else {
+            sharedBytes += sign * object.size
+            return
+        }
+        usedBytes += sign * object.size
+        if !object.latest { noncurrentBytes += sign * object.size }
         for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] += sign * replica.length }
     }
 
@@ -81,13 +90,18 @@ package struct UsageDelta: Sendable, Equatable {
     /// bytes still held.
     mutating func keepForSnapshots(_ object: ObjectRecord) {
         versionCount -= 1
+        if object.latest, !object.deleteMarker { objectCount -= 1 }
+        guard object.dataRow == nil else { return }  // still shared, still its origin's
         snapshotBytes += object.size
         if !object.latest { noncurrentBytes -= object.size }
-        if object.latest, !object.deleteMarker { objectCount -= 1 }
     }
 
     /// A row kept for snapshots that none sees any more is deleted.
     mutating func collect(_ object: ObjectRecord, replicas: [ExtentReplicaRecord]) {
+        guard object.dataRow == nil else {
+            sharedBytes -= object.size
+            return
+        }
         usedBytes -= object.size
         snapshotBytes -= object.size
         for replica in replicas { allocatedByDevice[replica.deviceId, default: 0] -= replica.length }
@@ -210,12 +224,14 @@ extension Catalog {
                 SELECT v.id AS id, v.capacityBytes AS capacity, v.replicas AS replicas, v.provisioning AS provisioning,
                        COALESCE(s.used, 0) + COALESCE(w.used, 0) AS used, COALESCE(s.count, 0) AS count, COALESCE(a.bytes, 0) AS allocated,
                        COALESCE(s.noncurrent, 0) AS noncurrent, COALESCE(s.versions, 0) AS versions,
-                       COALESCE(s.snapshot, 0) AS snapshot
+                       COALESCE(s.snapshot, 0) AS snapshot, COALESCE(s.shared, 0) AS shared
                 FROM volumes v
-                LEFT JOIN (SELECT volumeId, SUM(size) AS used, SUM(latest = 1 AND deleteMarker = 0) AS count,
-                                  SUM(CASE WHEN latest = 0 AND diedEpoch IS NULL THEN size ELSE 0 END) AS noncurrent,
+                LEFT JOIN (SELECT volumeId, SUM(CASE WHEN dataRow IS NULL THEN size ELSE 0 END) AS used,
+                                  SUM(latest = 1 AND deleteMarker = 0 AND diedEpoch IS NULL) AS count,
+                                  SUM(CASE WHEN latest = 0 AND diedEpoch IS NULL AND dataRow IS NULL THEN size ELSE 0 END) AS noncurrent,
                                   SUM(diedEpoch IS NULL) AS versions,
-                                  SUM(CASE WHEN diedEpoch IS NOT NULL THEN size ELSE 0 END) AS snapshot
+                                  SUM(CASE WHEN diedEpoch IS NOT NULL AND dataRow IS NULL THEN size ELSE 0 END) AS snapshot,
+                                  SUM(CASE WHEN dataRow IS NOT NULL THEN size ELSE 0 END) AS shared
                            FROM objects GROUP BY volumeId) s
                   ON s.volumeId = v.id
                 LEFT JOIN (SELECT u.volumeId AS volumeId, SUM(p.size) AS used FROM multipart_uploads u
@@ -234,6 +250,7 @@ extension Catalog {
                 usedBytes: row["used"], objectCount: row["count"], allocatedBytes: allocated,
                 reservedBytes: thick ? max(0, capacity * replicas - allocated) : 0)
             (usage.noncurrentBytes, usage.versionCount, usage.snapshotBytes) = (row["noncurrent"], row["versions"], row["snapshot"])
+            usage.sharedBytes = row["shared"]
             result[row["id"]] = usage
         }
         return result

@@ -69,6 +69,10 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case snapshotExists(volume: String, name: String)
     /// A volume with snapshots is deleted only with force.
     case volumeHasSnapshots(name: String)
+    /// A snapshot that clones were made from stays while they do.
+    case snapshotHasClones(volume: String, name: String, clones: [String])
+    /// A volume whose snapshots clones were made from stays while they do (even with force).
+    case volumeHasClones(name: String, clones: [String])
     /// Buffered writes into a volume still under way, long past when a change waited for them.
     case writesUnderWay(volume: String)
 
@@ -82,7 +86,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .dataUnavailable: .io
         case .devicePathInUse, .deviceAlreadyMember, .deviceForeign, .deviceHoldsData, .deviceHoldsSoleCopies, .deviceNeededByVolumes,
             .deviceNeededForReservations, .deviceStateChange, .volumeExists, .replicasExceedDevices,
-            .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning, .versioningCannotTurnOff, .snapshotExists, .volumeHasSnapshots:
+            .volumeShrinkBelowUsed, .volumeNotEmpty, .scrubRunning, .versioningCannotTurnOff, .snapshotExists, .volumeHasSnapshots,
+            .snapshotHasClones, .volumeHasClones:
             .conflict
         case .noSpace, .metadataFull: .noSpace
         case .patchTooLarge, .objectTooLarge: .tooLarge
@@ -153,6 +158,10 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .snapshotNotFound(let volume, let name): "volume \(volume) has no snapshot named \(name)"
         case .snapshotExists(let volume, let name): "volume \(volume) already has a snapshot named \(name)"
         case .volumeHasSnapshots(let name): "volume \(name) has snapshots; delete them first, or pass force=true"
+        case .snapshotHasClones(let volume, let name, let clones):
+            "volumes \(clones.joined(separator: ", ")) are clones of \(volume)@\(name): delete them first"
+        case .volumeHasClones(let name, let clones):
+            "volumes \(clones.joined(separator: ", ")) are clones of snapshots of \(name): delete them first"
         case .writesUnderWay(let volume): "writes into volume \(volume) through the cache are still under way; try again"
         }
     }

@@ -44,6 +44,11 @@ package struct VolumeInfo: Sendable, Equatable {
     package var noncurrentBytes: Int64 = 0
     /// Logical bytes held only by its snapshots: replaced or deleted since (counted in `usedBytes` too).
     package var snapshotBytes: Int64 = 0
+    /// A clone's origin, "volume@snapshot"; nil for a volume made empty.
+    package var cloneOf: String?
+    /// A clone's logical bytes read from its origin (shared with it, counted there, not in
+    /// `usedBytes`: what a clone holds alone is its `usedBytes`).
+    package var sharedBytes: Int64 = 0
     /// Page-cache figures (same per-page state that holds the reservations).
     package var cache = VolumeCacheStats()
 }

@@ -10,7 +10,7 @@ import Testing
         #expect(
             Catalog.migrator.migrations == [
                 "v1-pool-devices-volumes-objects-extents", "v2-pool-default-devices-added", "v3-object-attributes-access-keys-multipart",
-                "v4-inline-extent-bodies", "v5-object-part-sizes", "v6-object-versions", "v7-volume-snapshots",
+                "v4-inline-extent-bodies", "v5-object-part-sizes", "v6-object-versions", "v7-volume-snapshots", "v8-volume-clones",
             ])
         #expect(try catalog.appliedMigrations() == Catalog.migrator.migrations)
     }

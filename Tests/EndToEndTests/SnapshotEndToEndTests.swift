@@ -94,4 +94,49 @@ import Testing
         #expect(volume["used_bytes"] as? Int == 0)
         #expect(try await app.request("DELETE", "/v1/volumes/vms").status == 204)
     }
+
+    @Test func aCloneIsWritableAndSharesWithItsOrigin() async throws {
+        let app = try ApplianceProcess()
+        defer { _ = app.stop() }
+        #expect(try await app.request("POST", "/v1/volumes", json: ["name": "vms", "capacity_bytes": 64 << 20, "replicas": 2]).status == 201)
+        let image = ObjectEndToEndTests.randomData(400_000)
+        #expect(try await app.request("PUT", "/v1/volumes/vms/objects/base.img", body: image).status == 201)
+        #expect(try await app.request("POST", "/v1/volumes/vms/snapshots", json: ["name": "golden"]).status == 201)
+        let pool = try await app.request("GET", "/v1/pool").json["allocated_bytes"] as? Int
+
+        let created = try await app.request("POST", "/v1/volumes", json: ["name": "vm1", "clone_of": "vms@golden"])
+        #expect(created.status == 201)
+        #expect(created.json["clone_of"] as? String == "vms@golden")
+        #expect(created.json["shared_bytes"] as? Int == image.count)
+        #expect(created.json["exclusive_bytes"] as? Int == 0)
+        #expect(created.json["replicas"] as? Int == 2)
+        #expect(created.json["capacity_bytes"] as? Int == 64 << 20)
+        #expect(try await app.request("GET", "/v1/pool").json["allocated_bytes"] as? Int == pool, "a clone allocates nothing")
+        #expect(try await app.request("GET", "/v1/volumes/vm1/objects/base.img").body == image)
+        #expect(try await app.request("GET", "/v1/volumes/vms").json["clone_of"] is NSNull)
+
+        // Written in the clone: the origin and its snapshot are as they were.
+        #expect(
+            try await app.request("PATCH", "/v1/volumes/vm1/objects/base.img", body: Data("boot".utf8), headers: ["Content-Range": "bytes 0-3/*"])
+                .status == 200)
+        var patched = image
+        patched.replaceSubrange(0..<4, with: Data("boot".utf8))
+        #expect(try await app.request("GET", "/v1/volumes/vm1/objects/base.img").body == patched)
+        #expect(try await app.request("GET", "/v1/volumes/vms/objects/base.img").body == image)
+        #expect(try await app.request("GET", "/v1/volumes/vm1").json["exclusive_bytes"] as? Int == image.count)
+
+        for (body, status) in [
+            (["name": "vm2", "clone_of": "vms"], 400), (["name": "vm2", "clone_of": "vms@"], 400), (["name": "vm2", "clone_of": "a@b@c"], 400),
+            (["name": "vm2", "clone_of": "vms@nope"], 404), (["name": "vm2", "clone_of": "nope@golden"], 404), (["name": "vm1", "clone_of": "vms@golden"], 409),
+            (["name": "vm2"], 400),
+        ] as [([String: Any], Int)] {
+            let answer = try await app.request("POST", "/v1/volumes", json: body)
+            #expect(answer.status == status, "\(body): \(answer.status) \(String(decoding: answer.body, as: UTF8.self))")
+        }
+        #expect(try await app.request("DELETE", "/v1/volumes/vms/snapshots/golden").status == 409)
+        #expect(try await app.request("DELETE", "/v1/volumes/vms?force=true").status == 409)
+        #expect(try await app.request("DELETE", "/v1/volumes/vm1?force=true").status == 204)
+        #expect(try await app.request("DELETE", "/v1/volumes/vms/snapshots/golden").status == 204)
+        #expect(try await app.request("DELETE", "/v1/volumes/vms?force=true").status == 204)
+    }
 }

@@ -12,17 +12,23 @@ struct VolumeHandlers {
         }
         router.add("POST", "/v1/volumes") { [engine] request, _ in
             let body = try JSONBody.decode(VolumeCreateJSON.self, from: request.body, allowedFields: VolumeCreateJSON.fields)
-            let provisioning: Provisioning
-            switch body.provisioning {
-            case nil: provisioning = .thin
-            case let value?:
-                guard let parsed = Provisioning(rawValue: value) else {
-                    throw HTTPError.badRequest("field 'provisioning' must be thin or thick")
-                }
-                provisioning = parsed
+            let provisioning = try body.provisioning.map { value in
+                guard let parsed = Provisioning(rawValue: value) else { throw HTTPError.badRequest("field 'provisioning' must be thin or thick") }
+                return parsed
             }
-            let volume = try engine.createVolume(
-                name: body.name, capacityBytes: body.capacityBytes, replicas: body.replicas ?? 1, provisioning: provisioning)
+            let volume: VolumeInfo
+            if let cloneOf = body.cloneOf {
+                let parts = cloneOf.split(separator: "@", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw HTTPError.badRequest("field 'clone_of' must be volume@snapshot")
+                }
+                volume = try engine.createClone(
+                    name: body.name, origin: String(parts[0]), snapshot: String(parts[1]), capacityBytes: body.capacityBytes, replicas: body.replicas,
+                    provisioning: provisioning)
+            } else {
+                guard let capacity = body.capacityBytes else { throw HTTPError.badRequest("field 'capacity_bytes' is required") }
+                volume = try engine.createVolume(name: body.name, capacityBytes: capacity, replicas: body.replicas ?? 1, provisioning: provisioning ?? .thin)
+            }
             return .json(VolumeJSON(volume), status: 201, headers: [("Location", "/v1/volumes/\(volume.name)")])
         }
         router.add("GET", "/v1/volumes/{name}") { [engine] _, context in

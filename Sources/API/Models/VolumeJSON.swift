@@ -20,11 +20,17 @@ struct VolumeJSON: Codable, Sendable, Equatable {
     var versioning: String
     var noncurrentBytes: Int64
     var snapshotBytes: Int64
+    var cloneOf: String?
+    var sharedBytes: Int64
+    var exclusiveBytes: Int64
 
     enum CodingKeys: String, CodingKey {
         case name, replicas, provisioning, versioning
         case noncurrentBytes = "noncurrent_bytes"
         case snapshotBytes = "snapshot_bytes"
+        case cloneOf = "clone_of"
+        case sharedBytes = "shared_bytes"
+        case exclusiveBytes = "exclusive_bytes"
         case dirtyPages = "dirty_pages"
         case dirtyBytes = "dirty_bytes"
         case writebackPages = "writeback_pages"
@@ -58,6 +64,35 @@ struct VolumeJSON: Codable, Sendable, Equatable {
         versioning = info.versioning.rawValue
         noncurrentBytes = info.noncurrentBytes
         snapshotBytes = info.snapshotBytes
+        cloneOf = info.cloneOf
+        sharedBytes = info.sharedBytes
+        exclusiveBytes = info.usedBytes
+    }
+
+    /// `clone_of` is always sent (null for a volume made empty).
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(capacityBytes, forKey: .capacityBytes)
+        try container.encode(replicas, forKey: .replicas)
+        try container.encode(provisioning, forKey: .provisioning)
+        try container.encode(usedBytes, forKey: .usedBytes)
+        try container.encode(reservedBytes, forKey: .reservedBytes)
+        try container.encode(objectCount, forKey: .objectCount)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(dirtyPages, forKey: .dirtyPages)
+        try container.encode(dirtyBytes, forKey: .dirtyBytes)
+        try container.encode(writebackPages, forKey: .writebackPages)
+        try container.encode(cachedPages, forKey: .cachedPages)
+        try container.encode(cacheHits, forKey: .cacheHits)
+        try container.encode(cacheMisses, forKey: .cacheMisses)
+        try container.encode(versioning, forKey: .versioning)
+        try container.encode(noncurrentBytes, forKey: .noncurrentBytes)
+        try container.encode(snapshotBytes, forKey: .snapshotBytes)
+        try container.encode(cloneOf, forKey: .cloneOf)
+        try container.encode(sharedBytes, forKey: .sharedBytes)
+        try container.encode(exclusiveBytes, forKey: .exclusiveBytes)
     }
 }
 
@@ -66,15 +101,19 @@ struct VolumeListJSON: Codable, Sendable {
 }
 
 struct VolumeCreateJSON: Decodable, Sendable {
-    static let fields: Set<String> = ["name", "capacity_bytes", "replicas", "provisioning"]
+    static let fields: Set<String> = ["name", "capacity_bytes", "replicas", "provisioning", "clone_of"]
     var name: String
-    var capacityBytes: Int64
+    /// Required unless the volume is a clone (which takes its origin's by default).
+    var capacityBytes: Int64?
     var replicas: Int64?
     var provisioning: String?
+    /// "volume@snapshot": the volume is a clone of that snapshot.
+    var cloneOf: String?
 
     enum CodingKeys: String, CodingKey {
         case name, replicas, provisioning
         case capacityBytes = "capacity_bytes"
+        case cloneOf = "clone_of"
     }
 }
 

@@ -31,6 +31,9 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     /// Set only on a row replaced or deleted while a snapshot saw it, kept for the snapshots:
     /// the epoch it died in. It is no version of the live volume.
     package var diedEpoch: Int64?
+    /// A row of a clone that reads the bytes of the row it was made from (whose snapshot keeps
+    /// it): it has no extents of its own, and frees none.
+    package var dataRow: Int64?
 
     /// The version's id as clients see it.
     package var versionID: VersionID { VersionID(rowID: versioned ? id : nil) }
@@ -71,6 +74,7 @@ package struct ObjectRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         deleteMarker = try row.decode(forColumn: "deleteMarker")
         bornEpoch = try row.decode(forColumn: "bornEpoch")
         diedEpoch = try row.decode(forColumn: "diedEpoch")
+        dataRow = try row.decode(forColumn: "dataRow")
     }
 
     package mutating func didInsert(_ inserted: InsertionSuccess) {

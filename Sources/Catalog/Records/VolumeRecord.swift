@@ -16,6 +16,10 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     package var epoch: Int64 = 0
     /// Its newest snapshot's epoch; nil without snapshots.
     package var snapshotEpoch: Int64?
+    /// The snapshot (its row id) this volume is a clone of; nil for a volume made empty.
+    package var cloneOf: Int64?
+    /// A clone's origin as clients named it: "volume@snapshot".
+    package var origin: String?
     package var createdAt: Date
     package var updatedAt: Date
 
@@ -45,9 +49,10 @@ package struct VolumeRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         case off, enabled, suspended
     }
 
-    /// Every row a change replaces may still be wanted (versions, snapshots): writes go to the
-    /// direct writer, each one a row of its own, none spliced over another's extents.
-    package var keepsRows: Bool { versioning != .off || snapshotEpoch != nil }
+    /// Every row a change replaces may still be wanted (versions, snapshots), or may borrow its
+    /// extents (a clone): writes go to the direct writer, each one a row of its own, none spliced
+    /// over another's extents.
+    package var keepsRows: Bool { versioning != .off || snapshotEpoch != nil || cloneOf != nil }
 
     /// Its whole quota is reserved up front.
     package var isThick: Bool { provisioning == .thick }

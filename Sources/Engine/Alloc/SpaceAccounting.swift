@@ -24,6 +24,7 @@ package final class SpaceAccounting: Sendable {
         var noncurrent: Int64 = 0
         var versions: Int64 = 0
         var snapshot: Int64 = 0
+        var shared: Int64 = 0
         var allocated: Int64 = 0
         var inflightLogical: Int64 = 0
         /// Pool bytes held by uploads still receiving their body (thin volumes): shown in
@@ -36,7 +37,7 @@ package final class SpaceAccounting: Sendable {
         var usage: VolumeUsage {
             var usage = VolumeUsage(
                 usedBytes: used, objectCount: objects, allocatedBytes: allocated, reservedBytes: thickReserved + uploadPhysical)
-            (usage.noncurrentBytes, usage.versionCount, usage.snapshotBytes) = (noncurrent, versions, snapshot)
+            (usage.noncurrentBytes, usage.versionCount, usage.snapshotBytes, usage.sharedBytes) = (noncurrent, versions, snapshot, shared)
             return usage
         }
     }
@@ -241,6 +242,7 @@ package final class SpaceAccounting: Sendable {
                 volume.noncurrent += delta.noncurrentBytes
                 volume.versions += delta.versionCount
                 volume.snapshot += delta.snapshotBytes
+                volume.shared += delta.sharedBytes
                 volume.allocated += delta.allocatedBytes
             }
             volume.inflightLogical -= reservation.logical
@@ -277,7 +279,7 @@ package final class SpaceAccounting: Sendable {
             let volume = VolumeCounters(
                 capacity: record.capacityBytes, replicas: record.replicas, thick: record.isThick,
                 used: usage.usedBytes, objects: usage.objectCount, noncurrent: usage.noncurrentBytes, versions: usage.versionCount,
-                snapshot: usage.snapshotBytes,
+                snapshot: usage.snapshotBytes, shared: usage.sharedBytes,
                 allocated: usage.allocatedBytes)
             pool.thickReserved += volume.thickReserved
             byStripe[Int(UInt64(bitPattern: record.id!) % UInt64(Self.stripeCount))][record.id!] = volume

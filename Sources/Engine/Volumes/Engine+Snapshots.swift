@@ -48,7 +48,11 @@ extension Engine {
     /// Deletes a snapshot, and frees the rows it alone kept.
     package func deleteSnapshot(volume name: String, snapshot: String) throws(EngineError) {
         let volume = try volumeRecord(named: name)
-        let deleted = try catalogCall { try catalog.deleteSnapshot(volumeID: volume.id!, name: snapshot) }
+        let deleted = try catalogCall {
+            try catalog.deleteSnapshot(volumeID: volume.id!, name: snapshot) { clones in
+                if !clones.isEmpty { throw EngineError.snapshotHasClones(volume: name, name: snapshot, clones: clones) }
+            }
+        }
         guard deleted != nil else { throw .snapshotNotFound(volume: name, name: snapshot) }
         try reloadVolumeRecord(named: name)
         logger.info("snapshot deleted", metadata: ["volume": "\(name)", "snapshot": "\(snapshot)"])

@@ -106,6 +106,7 @@ extension Engine {
                 if volume.usage.versionCount > 0, !force {
                     throw EngineError.volumeNotEmpty(name: name, objects: volume.usage.versionCount)
                 }
+                if !volume.clones.isEmpty { throw EngineError.volumeHasClones(name: name, clones: volume.clones) }
                 if volume.record.snapshotEpoch != nil, !force { throw EngineError.volumeHasSnapshots(name: name) }
             }
         }
@@ -123,7 +124,8 @@ extension Engine {
             provisioning: Provisioning(r.provisioning), usedBytes: volume.usage.usedBytes,
             reservedBytes: volume.usage.reservedBytes, objectCount: volume.usage.objectCount,
             createdAt: r.createdAt, updatedAt: r.updatedAt, versioning: Versioning(rawValue: r.versioning.rawValue)!,
-            noncurrentBytes: volume.usage.noncurrentBytes, snapshotBytes: volume.usage.snapshotBytes)
+            noncurrentBytes: volume.usage.noncurrentBytes, snapshotBytes: volume.usage.snapshotBytes, cloneOf: r.origin,
+            sharedBytes: volume.usage.sharedBytes)
     }
 
     /// Turns a volume's object versioning on, or suspends it; `off` only while it has never been on.

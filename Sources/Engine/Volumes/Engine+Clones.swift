@@ -1,0 +1,48 @@
+import Catalog
+package import Foundation
+// Clones: `POST /v1/volumes {"clone_of": "volume@snapshot"}` makes a writable volume that starts
+// as the snapshot holds its origin, sharing every extent with it (Catalog+Clones.swift): nothing
+// is copied but one catalog row per object, nothing is allocated, and a write to the clone is a
+// row of its own. A clone keeps rows (`VolumeRecord.keepsRows`): a splice over a borrowed row's
+// extents would share them with a row of the clone's own.
+import Logging
+
+extension Engine {
+    /// Makes volume `name` a clone of snapshot `snapshot` of volume `origin`. Capacity, replicas
+    /// and provisioning default to the origin's.
+    @discardableResult
+    package func createClone(
+        name: String, origin: String, snapshot: String, capacityBytes: Int64? = nil, replicas: Int64? = nil, provisioning: Provisioning? = nil,
+        now: Date = Date()
+    ) throws(EngineError) -> VolumeInfo {
+        try VolumeRules.validate(name: name)
+        let source = try volumeRecord(named: origin)
+        let capacity = capacityBytes ?? source.capacityBytes
+        let copies = replicas ?? source.replicas
+        let provisioning = provisioning ?? Provisioning(source.provisioning)
+        try VolumeRules.validate(capacity: capacity)
+        try VolumeRules.validate(replicas: copies)
+        try checkMetadataRoom()
+        var record = VolumeRecord(
+            name: name, capacityBytes: capacity, replicas: copies, provisioning: VolumeRecord.Provisioning(provisioning),
+            createdAt: now.truncatedToSeconds)
+        record.origin = "\(origin)@\(snapshot)"
+        let unavailable = devices.failedCount
+        let (created, delta) = try catalogCall(
+            notFound: .snapshotNotFound(volume: origin, name: snapshot), duplicate: .volumeExists(name: name)
+        ) {
+            try catalog.createClone(record, origin: source.id!, snapshot: snapshot) { pool in
+                let active = max(0, pool.activeDeviceCount - unavailable)
+                if copies > Int64(active) { throw EngineError.replicasExceedDevices(requested: copies, active: active) }
+                if provisioning == .thick, capacity * copies > pool.freeBytes {
+                    throw EngineError.noSpace(.pool, needed: capacity * copies, available: pool.freeBytes)
+                }
+            }
+        }
+        space.volumeCreated(created.record)
+        space.apply(delta, releasing: SpaceAccounting.Reservation(volumeID: created.record.id!, thick: false))
+        volumeRecords.withLock { $0[name] = created.record }
+        logger.info("volume cloned", metadata: ["volume": "\(name)", "origin": "\(origin)@\(snapshot)", "objects": "\(delta.objectCount)"])
+        return try volume(named: name)
+    }
+}

@@ -1,0 +1,129 @@
+// Clones: a writable volume made from a snapshot shares every byte with it (nothing allocated),
+// changes alone (its writes never reach its origin, the origin's never reach it), can be
+// snapshotted and cloned in turn, survives a restart, and holds its origin's snapshot until it
+// is deleted; after each step the figures equal a recount, the space audit is clean, and at the
+// end `check --verify-data` is too.
+import Catalog
+import Foundation
+import Testing
+
+@testable import Engine
+
+@Suite struct CloneTests {
+    static func read(_ engine: Engine, _ volume: String, _ key: String, snapshot: String? = nil) throws -> [UInt8]? {
+        do {
+            let reader =
+                if let snapshot { try engine.openObject(volume: volume, key: key, snapshot: snapshot) } else {
+                    try engine.openObject(volume: volume, key: key)
+                }
+            defer { reader.close() }
+            return try Scratch.readAll(count: Int(reader.info.size)) { at, buffer in try reader.read(at: at, into: buffer) }
+        } catch EngineError.objectNotFound {
+            return nil
+        }
+    }
+
+    /// `volume` (or its snapshot) holds exactly `expected`, listed and read.
+    static func expect(
+        _ engine: Engine, _ volume: String, snapshot: String? = nil, _ expected: [String: [UInt8]], _ context: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let listed =
+            if let snapshot {
+                try engine.listObjects(volume: volume, snapshot: snapshot, prefix: "", startAfter: nil, limit: 1000)
+            } else {
+                try engine.listObjects(volume: volume, prefix: "", startAfter: nil, limit: 1000)
+            }
+        #expect(listed.map(\.key) == expected.keys.sorted(by: Engine.keyPrecedes), "\(context): \(volume) listing", sourceLocation: sourceLocation)
+        for key in ["a", "b", "c/d", "e"] {
+            #expect(try read(engine, volume, key, snapshot: snapshot) == expected[key], "\(context): \(volume)/\(key)", sourceLocation: sourceLocation)
+        }
+    }
+
+    static func checkSpace(_ engine: Engine, _ context: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(try engine.spaceRecount() == engine.spaceCounters(), "\(context): counters against a recount", sourceLocation: sourceLocation)
+        #expect(engine.spaceAudit().isEmpty, "\(context): space audit \(engine.spaceAudit())", sourceLocation: sourceLocation)
+    }
+
+    @Test func aCloneSharesEverythingAndChangesAlone() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        var (engine, _) = try Scratch.engine(dir, devices: 2, deviceSize: 256 << 20, volume: "vol", capacity: 192 << 20)
+        defer { engine.shutdown() }
+        var origin: [String: [UInt8]] = [
+            "a": Scratch.splitMixBytes(150_000, seed: 1), "b": Scratch.splitMixBytes(3_000, seed: 2), "c/d": Scratch.splitMixBytes(20_000, seed: 3),
+        ]
+        try Scratch.upload(engine, "vol", "a", origin["a"]!)
+        try Scratch.upload(engine, "vol", "b", origin["b"]!)
+        try Scratch.bufferedUpload(engine, "vol", "c/d", origin["c/d"]!, sync: false)
+        try engine.createSnapshot(volume: "vol", snapshot: "s")
+        let atSnapshot = origin
+        let allocated = try engine.pool().allocatedBytes
+
+        let clone = try engine.createClone(name: "copy", origin: "vol", snapshot: "s")
+        #expect(clone.cloneOf == "vol@s")
+        #expect(clone.sharedBytes == 173_000 && clone.usedBytes == 0 && clone.objectCount == 3)
+        #expect(try engine.pool().allocatedBytes == allocated, "a clone allocates nothing")
+        var copy = origin
+        try Self.expect(engine, "copy", copy, "cloned")
+        try Self.checkSpace(engine, "cloned")
+
+        // The clone changes alone: an overwrite, a delete, a new key, a PATCH.
+        copy["a"] = Scratch.splitMixBytes(40_000, seed: 4)
+        try Scratch.upload(engine, "copy", "a", copy["a"]!)
+        try engine.deleteObject(volume: "copy", key: "b")
+        copy["b"] = nil
+        copy["e"] = Scratch.splitMixBytes(5_000, seed: 5)
+        // A clone keeps rows: a buffered write there goes to the direct writer.
+        #expect(try engine.beginBufferedUpload(volume: "copy", key: "e", contentType: nil, length: 5_000, mode: .replace) == nil)
+        let put = try engine.openWrite(volume: "copy", key: "e", WriteOptions(io: .buffered, sync: false, length: 5_000))
+        try copy["e"]!.withUnsafeBytes { try put.append($0) }
+        _ = try put.commit(etag: nil)
+        let patch = Scratch.splitMixBytes(4096, seed: 6)
+        let upload = try engine.openPatch(volume: "copy", key: "c/d", offset: 100, length: 4096, io: .buffered, sync: false)
+        try patch.withUnsafeBytes { try upload.append($0) }
+        _ = try upload.commit(etag: nil)
+        copy["c/d"]!.replaceSubrange(100..<4196, with: patch)
+        // And the origin alone.
+        origin["c/d"] = Scratch.splitMixBytes(7_000, seed: 7)
+        try Scratch.upload(engine, "vol", "c/d", origin["c/d"]!)
+        try Self.expect(engine, "copy", copy, "after writes")
+        try Self.expect(engine, "vol", origin, "after writes")
+        try Self.expect(engine, "vol", snapshot: "s", atSnapshot, "after writes")
+        let figures = try engine.volume(named: "copy")
+        #expect(figures.sharedBytes == 0, "every object the clone shared it has replaced or deleted")
+        #expect(figures.usedBytes == Int64(40_000 + 5_000 + 20_000))
+        try Self.checkSpace(engine, "after writes")
+
+        // The snapshot a clone was made from, and its volume, stay while the clone does.
+        #expect(throws: EngineError.snapshotHasClones(volume: "vol", name: "s", clones: ["copy"])) {
+            try engine.deleteSnapshot(volume: "vol", snapshot: "s")
+        }
+        #expect(throws: EngineError.volumeHasClones(name: "vol", clones: ["copy"])) { try engine.deleteVolume(named: "vol", force: true) }
+
+        // A clone of a clone's snapshot.
+        try engine.createSnapshot(volume: "copy", snapshot: "t")
+        let second = try engine.createClone(name: "copy2", origin: "copy", snapshot: "t")
+        #expect(second.sharedBytes == Int64(40_000 + 5_000 + 20_000))
+        try Self.expect(engine, "copy2", copy, "clone of a clone")
+
+        engine.shutdown()
+        engine = try Scratch.engine(dir)
+        try Self.expect(engine, "copy2", copy, "after a restart")
+        try Self.expect(engine, "copy", copy, "after a restart")
+        try Self.expect(engine, "vol", origin, "after a restart")
+        try Self.expect(engine, "vol", snapshot: "s", atSnapshot, "after a restart")
+        try Self.checkSpace(engine, "after a restart")
+        #expect(engine.check(verifyData: true).problems.isEmpty)
+
+        // Deleted in order, everything only they held is freed.
+        try engine.deleteVolume(named: "copy2", force: true)
+        try engine.deleteSnapshot(volume: "copy", snapshot: "t")
+        try engine.deleteVolume(named: "copy", force: true)
+        try engine.deleteSnapshot(volume: "vol", snapshot: "s")
+        try Self.expect(engine, "vol", origin, "after the clones are deleted")
+        try Self.checkSpace(engine, "after the clones are deleted")
+        #expect(try engine.volume(named: "vol").snapshotBytes == 0)
+        #expect(engine.check(verifyData: true).problems.isEmpty)
+    }
+}
