@@ -1,5 +1,6 @@
-// Volume snapshots against a reference model: random sequences of PUTs (every write path),
-// PATCHes, deletes, snapshots taken and deleted, flushes and restarts, on a few keys. After every
+// Volume snapshots and clones against a reference model: random sequences of PUTs (every write
+// path), PATCHes, deletes, snapshots taken and deleted, clones made from them, written and
+// deleted, flushes and restarts, on a few keys. After every
 // step each snapshot must hold exactly the volume as it was when it was taken (its listing, whole
 // and paged, and every object's bytes), the live volume must be as written, and the figures must
 // be the model's: bytes used (live rows and rows kept for snapshots), snapshot bytes (rows only
@@ -25,6 +26,17 @@ import Testing
         var epoch: Int64 = 0
         /// Snapshot name → (epoch, the volume as it was).
         var snapshots: [String: (epoch: Int64, view: [String: [UInt8]])] = [:]
+        /// Clones of the volume's snapshots: what each holds, and which of its keys still borrow
+        /// their bytes from the snapshot.
+        var clones: [String: Clone] = [:]
+
+        struct Clone {
+            var origin: String
+            var state: [String: [UInt8]]
+            var borrowed: Set<String>
+            var sharedBytes: Int64 { borrowed.reduce(0) { $0 + Int64(state[$1]!.count) } }
+            var usedBytes: Int64 { state.filter { !borrowed.contains($0.key) }.values.reduce(0) { $0 + Int64($1.count) } }
+        }
 
         func current(_ key: String) -> [UInt8]? { live[key].map { rows[$0].bytes } }
         var state: [String: [UInt8]] { live.mapValues { rows[$0].bytes } }
@@ -68,9 +80,19 @@ import Testing
         var model = Model()
         let keys = ["a", "b/c", "b/d", "e", "f"]
         var taken = 0
+        var cloned = 0
         for step in 0..<200 {
             let key = keys[Int(random.next() % UInt64(keys.count))]
-            let context = "seed \(seed) step \(step) key \(key)"
+            // A third of the writes go to a clone, when there is one.
+            let clone = random.next() % 3 == 0 ? model.clones.keys.sorted().randomElement(using: &random) : nil
+            let volume = clone ?? "vol"
+            let context = "seed \(seed) step \(step) key \(key) volume \(volume)"
+            func current() -> [UInt8]? { clone.map { model.clones[$0]!.state[key] } ?? model.current(key) }
+            func write(_ bytes: [UInt8]?) {
+                guard let clone else { return bytes.map { model.write(key, $0) } ?? model.kill(key) }
+                model.clones[clone]!.state[key] = bytes
+                model.clones[clone]!.borrowed.remove(key)
+            }
             switch random.next() % 100 {
             case 0..<40:  // PUT, on any path
                 let size = Self.sizes[Int(random.next() % UInt64(Self.sizes.count))]
@@ -79,30 +101,42 @@ import Testing
                     WriteOptions(io: .buffered, sync: true), WriteOptions(io: .buffered, sync: false), WriteOptions(io: .direct, sync: true),
                 ][Int(random.next() % 3)]
                 options.length = Int64(size)
-                let upload = try engine.openWrite(volume: "vol", key: key, options)
+                let upload = try engine.openWrite(volume: volume, key: key, options)
                 try bytes.withUnsafeBytes { try upload.append($0) }
                 _ = try upload.commit(etag: nil)
-                model.write(key, bytes)
+                write(bytes)
             case 40..<52:  // PATCH
-                guard let current = model.current(key) else { continue }
+                guard let current = current() else { continue }
                 let offset = Int(random.next() % UInt64(current.count + 5_000))
                 let patch = Scratch.splitMixBytes(1 + Int(random.next() % 9_000), seed: random.next())
                 let upload = try engine.openPatch(
-                    volume: "vol", key: key, offset: Int64(offset), length: Int64(patch.count), io: .buffered, sync: random.next() % 2 == 0)
+                    volume: volume, key: key, offset: Int64(offset), length: Int64(patch.count), io: .buffered, sync: random.next() % 2 == 0)
                 try patch.withUnsafeBytes { try upload.append($0) }
                 _ = try upload.commit(etag: nil)
                 var bytes = current + [UInt8](repeating: 0, count: max(0, offset + patch.count - current.count))
                 bytes.replaceSubrange(offset..<offset + patch.count, with: patch)
-                model.write(key, bytes)
-            case 52..<64:  // DELETE
-                guard model.current(key) != nil else {
-                    #expect(throws: EngineError.objectNotFound(volume: "vol", key: key), "\(context)") {
-                        try engine.deleteObject(volume: "vol", key: key)
+                write(bytes)
+            case 52..<62:  // DELETE
+                guard current() != nil else {
+                    #expect(throws: EngineError.objectNotFound(volume: volume, key: key), "\(context)") {
+                        try engine.deleteObject(volume: volume, key: key)
                     }
                     continue
                 }
-                try engine.deleteObject(volume: "vol", key: key)
-                model.kill(key)
+                try engine.deleteObject(volume: volume, key: key)
+                write(nil)
+            case 62..<66:  // a clone made of a snapshot, or one deleted
+                if let doomed = model.clones.keys.sorted().randomElement(using: &random), random.next() % 3 == 0 {
+                    try engine.deleteVolume(named: doomed, force: true)
+                    model.clones[doomed] = nil
+                } else if let origin = model.snapshots.keys.sorted().randomElement(using: &random) {
+                    let name = "clone-\(cloned)"
+                    cloned += 1
+                    let info = try engine.createClone(name: name, origin: "vol", snapshot: origin)
+                    #expect(info.cloneOf == "vol@\(origin)", "\(context)")
+                    let view = model.snapshots[origin]!.view
+                    model.clones[name] = Model.Clone(origin: origin, state: view, borrowed: Set(view.keys))
+                }
             case 64..<76:  // a snapshot taken
                 let name = "s\(taken)"
                 taken += 1
@@ -119,6 +153,13 @@ import Testing
                     }
                     continue
                 }
+                let clones = model.clones.filter { $0.value.origin == name }.keys.sorted()
+                guard clones.isEmpty else {
+                    #expect(throws: EngineError.snapshotHasClones(volume: "vol", name: name, clones: clones), "\(context)") {
+                        try engine.deleteSnapshot(volume: "vol", snapshot: name)
+                    }
+                    continue
+                }
                 try engine.deleteSnapshot(volume: "vol", snapshot: name)
                 model.snapshots[name] = nil
             case 86..<93:
@@ -129,6 +170,7 @@ import Testing
             }
             try Self.verify(engine, model, context: context, random: &random)
         }
+        #expect(cloned > 1 && taken > 5, "the run made \(cloned) clones and \(taken) snapshots")
         #expect(engine.check(verifyData: true).problems.isEmpty)
     }
 
@@ -185,6 +227,24 @@ import Testing
         #expect(volume.usedBytes == model.usedBytes, "\(context): used bytes")
         #expect(volume.snapshotBytes == model.snapshotBytes, "\(context): snapshot bytes")
         #expect(volume.objectCount == Int64(model.live.count), "\(context): objects")
+        for (name, clone) in model.clones {
+            #expect(
+                try engine.listObjects(volume: name, prefix: "", startAfter: nil, limit: 1000).map(\.key)
+                    == clone.state.keys.sorted(by: Engine.keyPrecedes), "\(context): \(name)'s listing")
+            for key in keys {
+                if let bytes = clone.state[key] {
+                    #expect(try Scratch.readObject(engine, name, key) == bytes, "\(context): \(name)/\(key)")
+                } else {
+                    #expect(throws: EngineError.objectNotFound(volume: name, key: key), "\(context): \(name)/\(key) deleted") {
+                        try engine.openObject(volume: name, key: key)
+                    }
+                }
+            }
+            let figures = try engine.volume(named: name)
+            #expect(figures.sharedBytes == clone.sharedBytes, "\(context): \(name)'s shared bytes")
+            #expect(figures.usedBytes == clone.usedBytes, "\(context): \(name)'s used bytes")
+            #expect(figures.objectCount == Int64(clone.state.count), "\(context): \(name)'s objects")
+        }
         #expect(try engine.spaceRecount() == engine.spaceCounters(), "\(context): counters against a recount")
         #expect(engine.spaceAudit().isEmpty, "\(context): space audit")
     }
