@@ -211,6 +211,7 @@ extension Catalog {
                 ALTER TABLE objects ADD COLUMN dataRow INTEGER;
                 ALTER TABLE volumes ADD COLUMN cloneOf INTEGER REFERENCES snapshots(id);
                 ALTER TABLE volumes ADD COLUMN origin TEXT;
+                CREATE INDEX objects_borrowed ON objects(dataRow) WHERE dataRow IS NOT NULL;
                 """)
         }
         return migrator

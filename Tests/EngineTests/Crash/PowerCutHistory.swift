@@ -47,6 +47,9 @@ final class PowerCutHistory: @unchecked Sendable {
         var end: Int?
         var deleteStart: Int?
         var deleteEnd: Int?
+        /// A clone made of it: its name, and when making it started and returned (nil: it failed
+        /// or the cut came first).
+        var clone: (name: String, start: Int, end: Int?)?
     }
     private var snapshotOps: [Snapshot] = []
 
@@ -60,6 +63,13 @@ final class PowerCutHistory: @unchecked Sendable {
     }
 
     var snapshots: [Snapshot] { lock.withLock { snapshotOps } }
+
+    func recordClone(_ name: String, of snapshot: String, start: Int, end: Int?) {
+        lock.withLock {
+            guard let i = snapshotOps.firstIndex(where: { $0.name == snapshot }) else { return }
+            snapshotOps[i].clone = (name, start, end)
+        }
+    }
 
     /// The states `id` may have in a snapshot taken between `start` and `end`: what the last
     /// operation answered before `start` left (taking a snapshot writes back what async writes

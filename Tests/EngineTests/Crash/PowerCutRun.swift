@@ -26,10 +26,13 @@ struct PowerCutReport {
     var undurableWrites = 0
     /// Snapshots found at crash points, each checked key by key.
     var snapshotsChecked = 0
+    /// Clones found at crash points, each checked key by key against its snapshot.
+    var clonesChecked = 0
+    var clonesMade = 0
     var violations: [String] = []
 
     var summary: String {
-        "seed \(seed): \(barriers) barriers, \(images) crash points checked (\(statesChecked) key states, \(snapshotsChecked) snapshots, \(undurableWrites) writes not yet durable at them, each dropped, kept or torn), \(violations.count) violations"
+        "seed \(seed): \(barriers) barriers, \(images) crash points checked (\(statesChecked) key states, \(snapshotsChecked) snapshots, \(clonesChecked) clones (of \(clonesMade) made), \(undurableWrites) writes not yet durable at them, each dropped, kept or torn), \(violations.count) violations"
     }
 }
 
@@ -101,6 +104,7 @@ enum PowerCutRun {
             throw error
         }
         let figures = model.stop()
+        report.clonesMade = history.snapshots.filter { $0.clone?.end != nil }.count
         report.barriers = figures.barriers
         report.undurableWrites = figures.undurableWrites
 
@@ -174,7 +178,7 @@ enum PowerCutRun {
                     current[key] = result
                 case 80..<95 where volume == snapshotted:
                     let mine = history.snapshots.filter { $0.name.hasPrefix("t\(thread)-") && $0.end != nil && $0.deleteStart == nil }
-                    if let doomed = mine.first, Bool.random(using: &random) {
+                    if let doomed = mine.first(where: { $0.clone == nil }), Bool.random(using: &random) {
                         let start = history.tick()
                         do {
                             try engine.deleteSnapshot(volume: volume, snapshot: doomed.name)
@@ -192,6 +196,14 @@ enum PowerCutRun {
                         } catch {
                             history.recordSnapshot(.init(name: name, volume: volume, start: start, end: nil))
                             throw error
+                        }
+                        if Bool.random(using: &random) {
+                            // A clone of it (which the snapshot then keeps).
+                            let clone = "t\(thread)-c\(i)"
+                            let start = history.tick()
+                            history.recordClone(clone, of: name, start: start, end: nil)
+                            try engine.createClone(name: clone, origin: volume, snapshot: name)
+                            history.recordClone(clone, of: name, start: start, end: history.tick())
                         }
                     }
                 case 0..<25:
@@ -392,6 +404,16 @@ enum PowerCutRun {
             if deleted, present.contains(snapshot.name) { problems.append("snapshot \(snapshot.name), deleted before the cut, is back") }
             guard present.contains(snapshot.name) else { continue }
             report.snapshotsChecked += 1
+            // A clone made of it (never written to) holds what it holds, once its making was answered.
+            var clone: String?
+            if let made = snapshot.clone, made.start < cut {
+                let exists = (try? engine.volume(named: made.name)) != nil
+                if made.end.map({ $0 < cut }) ?? false, !exists { problems.append("clone \(made.name), made before the cut, is lost") }
+                if exists {
+                    clone = made.name
+                    report.clonesChecked += 1
+                }
+            }
             for id in history.keys where id.hasPrefix(snapshotted + "/") {
                 report.statesChecked += 1
                 let allowed = history.allowed(id, inSnapshotTakenFrom: snapshot.start, to: min(snapshot.end ?? cut, cut))
@@ -403,6 +425,11 @@ enum PowerCutRun {
                     case .unreadable: false
                     }
                 if !matches { problems.append("\(id) in snapshot \(snapshot.name) [\(snapshot.start)-\(snapshot.end ?? -1)] is \(found)") }
+                if let clone {
+                    let key = String(id.dropFirst(snapshotted.count + 1))
+                    let inClone = read(engine, "\(clone)/\(key)")
+                    if inClone != found { problems.append("\(key) in clone \(clone) is \(inClone), not \(found) as in \(snapshot.name)") }
+                }
             }
         }
         return problems

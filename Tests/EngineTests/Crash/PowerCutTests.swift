@@ -26,9 +26,10 @@ import Testing
             total.statesChecked += report.statesChecked
             total.undurableWrites += report.undurableWrites
             total.snapshotsChecked += report.snapshotsChecked
+            total.clonesChecked += report.clonesChecked
         }
         print(
-            "[power-cut] total over \(Self.scale) seed(s): \(total.images) crash points, \(total.statesChecked) key states, \(total.snapshotsChecked) snapshots, \(total.undurableWrites) undurable writes"
+            "[power-cut] total over \(Self.scale) seed(s): \(total.images) crash points, \(total.statesChecked) key states, \(total.snapshotsChecked) snapshots, \(total.clonesChecked) clones, \(total.undurableWrites) undurable writes"
         )
     }
 

@@ -127,3 +127,42 @@ import Testing
         #expect(engine.check(verifyData: true).problems.isEmpty)
     }
 }
+
+extension CloneTests {
+    /// A drain moves a shared extent once: the clone reading it (through the cache, whose entry
+    /// named where the copy was) follows it, even after the space it left is written over.
+    @Test func aDrainMovesASharedExtentOnceAndTheCloneFollows() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, devices) = try Scratch.engine(dir, devices: 2, volume: "vol", capacity: 96 << 20)
+        defer { engine.shutdown() }
+        var expected: [String: [UInt8]] = [:]
+        for i in 0..<6 {
+            expected["k\(i)"] = Scratch.splitMixBytes(96 << 10, seed: UInt64(i))
+            try Scratch.upload(engine, "vol", "k\(i)", expected["k\(i)"]!)
+        }
+        try engine.createSnapshot(volume: "vol", snapshot: "s")
+        try engine.createClone(name: "copy", origin: "vol", snapshot: "s")
+        func readCached(_ volume: String, _ key: String) throws -> [UInt8] {
+            let source = try #require(try engine.openRead(volume: volume, key: key, io: .buffered, mayWait: true))
+            defer { source.close() }
+            return try Scratch.readAll(count: Int(source.info.size)) { at, buffer in try source.read(at: at, into: buffer) }
+        }
+        for (key, bytes) in expected { #expect(try readCached("copy", key) == bytes) }
+        #expect(try engine.cacheStats(volume: "copy").cachedPages > 0)
+        let allocated = try engine.pool().allocatedBytes
+        let drained = devices.first { (try? engine.device(id: $0.id).remainingBytes) ?? 0 > 0 }!.id
+        _ = try engine.setDeviceState(id: drained, to: .draining)
+        #expect(try DrainTests.waitUntil { try engine.device(id: drained).remainingBytes == 0 }, "the drain did not finish")
+        #expect(try engine.pool().allocatedBytes == allocated, "each shared extent moved once")
+        // New objects take the space the moved copies left.
+        for i in 0..<6 { try Scratch.upload(engine, "vol", "new\(i)", Scratch.splitMixBytes(96 << 10, seed: UInt64(100 + i))) }
+        for (key, bytes) in expected {
+            #expect(try readCached("copy", key) == bytes, "copy/\(key) through the cache")
+            #expect(try Scratch.readObject(engine, "copy", key) == bytes, "copy/\(key) past the cache")
+            #expect(try Scratch.readObject(engine, "vol", key) == bytes, "vol/\(key)")
+        }
+        try Self.checkSpace(engine, "after the drain")
+        #expect(engine.check(verifyData: true).problems.isEmpty)
+    }
+}
