@@ -50,7 +50,8 @@ extension Catalog {
                     """)
             var after: String?
             while true {
-                let page = try Self.snapshotObjects(db, volumeID: originID, prefix: "", startAfter: after, limit: Self.clonePage, epoch: snapshot.epoch)
+                let page = try Self.snapshotObjects(
+                    db, volumeID: originID, prefix: "", startAfter: after, limit: Self.clonePage, epoch: snapshot.epoch)
                 for row in page {
                     try lend.execute(arguments: [cloneID, row.id!])
                     var lent = row

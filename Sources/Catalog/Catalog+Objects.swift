@@ -353,11 +353,13 @@ extension Catalog {
     ) throws -> (replicas: [ExtentReplicaRecord], inline: [Int64]) {
         if let current, !current.record.versioned {
             if !versioned { return try removeRow(db, retiring, epochs, current, delta: &delta, promote: false) }
-            try archive(db, id: current.record.id!, size: current.record.size, deleteMarker: false, borrowed: current.record.dataRow != nil, delta: &delta)
+            try archive(
+                db, id: current.record.id!, size: current.record.size, deleteMarker: false, borrowed: current.record.dataRow != nil, delta: &delta)
             return ([], [])
         }
         let latest = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT id, size, deleteMarker, dataRow IS NOT NULL AS borrowed FROM objects WHERE volumeId = ? AND key = ? AND latest = 1"),
+            db.cachedStatement(
+                sql: "SELECT id, size, deleteMarker, dataRow IS NOT NULL AS borrowed FROM objects WHERE volumeId = ? AND key = ? AND latest = 1"),
             arguments: [volumeID, key])
         guard let latest else { return ([], []) }  // The key has no row at all.
         var freed: (replicas: [ExtentReplicaRecord], inline: [Int64]) = ([], [])

@@ -127,7 +127,8 @@ import Testing
 
         for (body, status) in [
             (["name": "vm2", "clone_of": "vms"], 400), (["name": "vm2", "clone_of": "vms@"], 400), (["name": "vm2", "clone_of": "a@b@c"], 400),
-            (["name": "vm2", "clone_of": "vms@nope"], 404), (["name": "vm2", "clone_of": "nope@golden"], 404), (["name": "vm1", "clone_of": "vms@golden"], 409),
+            (["name": "vm2", "clone_of": "vms@nope"], 404), (["name": "vm2", "clone_of": "nope@golden"], 404),
+            (["name": "vm1", "clone_of": "vms@golden"], 409),
             (["name": "vm2"], 400),
         ] as [([String: Any], Int)] {
             let answer = try await app.request("POST", "/v1/volumes", json: body)

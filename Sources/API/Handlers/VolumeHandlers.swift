@@ -27,7 +27,8 @@ struct VolumeHandlers {
                     provisioning: provisioning)
             } else {
                 guard let capacity = body.capacityBytes else { throw HTTPError.badRequest("field 'capacity_bytes' is required") }
-                volume = try engine.createVolume(name: body.name, capacityBytes: capacity, replicas: body.replicas ?? 1, provisioning: provisioning ?? .thin)
+                volume = try engine.createVolume(
+                    name: body.name, capacityBytes: capacity, replicas: body.replicas ?? 1, provisioning: provisioning ?? .thin)
             }
             return .json(VolumeJSON(volume), status: 201, headers: [("Location", "/v1/volumes/\(volume.name)")])
         }

@@ -66,7 +66,8 @@ extension Engine {
                 while true {
                     let page = try catalog.keptRows(volumeID: volume.id!, after: kept, limit: 1000)
                     for record in page where !record.deleteMarker {
-                        try check(record, name: "\(volume.name)/\(record.key) (row \(record.id!), kept for snapshots)", verifyData: verifyData, into: &report)
+                        let name = "\(volume.name)/\(record.key) (row \(record.id!), kept for snapshots)"
+                        try check(record, name: name, verifyData: verifyData, into: &report)
                     }
                     guard page.count == 1000, let last = page.last else { break }
                     kept = (last.key, last.id!)

@@ -27,18 +27,10 @@ extension Engine {
             name: name, capacityBytes: capacity, replicas: copies, provisioning: VolumeRecord.Provisioning(provisioning),
             createdAt: now.truncatedToSeconds)
         record.origin = "\(origin)@\(snapshot)"
-        let unavailable = devices.failedCount
+        let fits = poolCheck(for: record)
         let (created, delta) = try catalogCall(
             notFound: .snapshotNotFound(volume: origin, name: snapshot), duplicate: .volumeExists(name: name)
-        ) {
-            try catalog.createClone(record, origin: source.id!, snapshot: snapshot) { pool in
-                let active = max(0, pool.activeDeviceCount - unavailable)
-                if copies > Int64(active) { throw EngineError.replicasExceedDevices(requested: copies, active: active) }
-                if provisioning == .thick, capacity * copies > pool.freeBytes {
-                    throw EngineError.noSpace(.pool, needed: capacity * copies, available: pool.freeBytes)
-                }
-            }
-        }
+        ) { try catalog.createClone(record, origin: source.id!, snapshot: snapshot, validate: fits) }
         space.volumeCreated(created.record)
         space.apply(delta, releasing: SpaceAccounting.Reservation(volumeID: created.record.id!, thick: false))
         volumeRecords.withLock { $0[name] = created.record }

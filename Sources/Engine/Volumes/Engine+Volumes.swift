@@ -53,25 +53,30 @@ extension Engine {
         let record = VolumeRecord(
             name: name, capacityBytes: capacityBytes, replicas: replicas, provisioning: VolumeRecord.Provisioning(provisioning),
             createdAt: now.truncatedToSeconds)
-        let unavailable = devices.failedCount
-        let created = try catalogCall(duplicate: .volumeExists(name: name)) {
-            try catalog.createVolume(record) { pool in
-                // Devices that could not be opened count as active in the catalog, not here.
-                let active = max(0, pool.activeDeviceCount - unavailable)
-                if replicas > Int64(active) {
-                    throw EngineError.replicasExceedDevices(requested: replicas, active: active)
-                }
-                if provisioning == .thick, capacityBytes * replicas > pool.freeBytes {
-                    throw EngineError.noSpace(.pool, needed: capacityBytes * replicas, available: pool.freeBytes)
-                }
-            }
-        }
+        let fits = poolCheck(for: record)
+        let created = try catalogCall(duplicate: .volumeExists(name: name)) { try catalog.createVolume(record, validate: fits) }
         space.volumeCreated(created.record)
         volumeRecords.withLock { $0[name] = created.record }
         logger.info(
             "volume created",
             metadata: ["volume": "\(name)", "capacity": "\(capacityBytes)", "replicas": "\(replicas)", "provisioning": "\(provisioning.rawValue)"])
         return Self.info(created)
+    }
+
+    /// What a new volume `record` asks of the pool, checked against its usage inside the
+    /// transaction that creates it: enough active devices for its replicas, and for a thick
+    /// volume its whole reservation free.
+    func poolCheck(for record: VolumeRecord) -> (PoolUsage) throws -> Void {
+        let unavailable = devices.failedCount
+        return { pool in
+            // Devices that could not be opened count as active in the catalog, not here.
+            let active = max(0, pool.activeDeviceCount - unavailable)
+            if record.replicas > Int64(active) { throw EngineError.replicasExceedDevices(requested: record.replicas, active: active) }
+            let reservation = record.capacityBytes * record.replicas
+            if record.isThick, reservation > pool.freeBytes {
+                throw EngineError.noSpace(.pool, needed: reservation, available: pool.freeBytes)
+            }
+        }
     }
 
     package func resizeVolume(named name: String, capacityBytes: Int64, now: Date = Date()) throws(EngineError) -> VolumeInfo {

@@ -23,7 +23,9 @@ enum VolumeRules {
     static func validate(snapshotName name: String) throws(EngineError) {
         let bytes = Array(name.utf8)
         func alnum(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) }
-        guard (1...63).contains(bytes.count) else { throw .invalidArgument(field: "name", reason: "a snapshot's name must be 1 to 63 characters long") }
+        guard (1...63).contains(bytes.count) else {
+            throw .invalidArgument(field: "name", reason: "a snapshot's name must be 1 to 63 characters long")
+        }
         guard bytes.allSatisfy({ alnum($0) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F }), alnum(bytes[0]) else {
             throw .invalidArgument(
                 field: "name", reason: "a snapshot's name may contain only letters, digits, '.', '_' and '-', and starts with a letter or digit")

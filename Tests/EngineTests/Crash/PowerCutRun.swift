@@ -213,7 +213,9 @@ enum PowerCutRun {
                 case 25..<45, 45..<62:
                     let data = body(version, size: size)
                     let sync = roll < 45
-                    try operation(history, id, .put, result: data, sync: sync) { try bufferedWrite(engine, volume, key, data, mode: .replace, sync: sync) }
+                    try operation(history, id, .put, result: data, sync: sync) {
+                        try bufferedWrite(engine, volume, key, data, mode: .replace, sync: sync)
+                    }
                     current[key] = data
                 case 62..<75:
                     guard let base = known, !base.isEmpty, current[key] != nil else { continue }
@@ -269,7 +271,8 @@ enum PowerCutRun {
         let upload =
             switch mode {
             case .replace: try engine.openWrite(volume: volume, key: key, WriteOptions(io: .buffered, sync: sync, length: Int64(data.count)))
-            case .patch(let offset): try engine.openPatch(volume: volume, key: key, offset: offset, length: Int64(data.count), io: .buffered, sync: sync)
+            case .patch(let offset):
+                try engine.openPatch(volume: volume, key: key, offset: offset, length: Int64(data.count), io: .buffered, sync: sync)
             }
         try data.withUnsafeBytes { try upload.append($0) }
         _ = try upload.commit(etag: nil)

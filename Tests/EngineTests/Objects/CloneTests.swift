@@ -36,7 +36,8 @@ import Testing
             }
         #expect(listed.map(\.key) == expected.keys.sorted(by: Engine.keyPrecedes), "\(context): \(volume) listing", sourceLocation: sourceLocation)
         for key in ["a", "b", "c/d", "e"] {
-            #expect(try read(engine, volume, key, snapshot: snapshot) == expected[key], "\(context): \(volume)/\(key)", sourceLocation: sourceLocation)
+            #expect(
+                try read(engine, volume, key, snapshot: snapshot) == expected[key], "\(context): \(volume)/\(key)", sourceLocation: sourceLocation)
         }
     }
 
