@@ -11,7 +11,6 @@
 // after the change sees it.
 import Catalog
 import Foundation
-import Synchronization
 
 final class CacheAdmission: Sendable {
     private struct Gate {
@@ -21,7 +20,9 @@ final class CacheAdmission: Sendable {
         var closers = 0
     }
 
-    private let gates = Mutex<[Int64: Gate]>([:])
+    /// A `Lock` (touched by every buffered upload; its condition wakes a change waiting for the
+    /// last admitted upload to leave).
+    private let gates = Lock<[Int64: Gate]>([:])
 
     /// Admits a buffered upload into `volumeID`; false while a change that makes it keep rows is
     /// under way (the write goes to the direct writer).
@@ -35,40 +36,39 @@ final class CacheAdmission: Sendable {
 
     /// An admitted upload was applied or aborted.
     func leave(_ volumeID: Int64) {
-        gates.withLock { gates in
+        gates.withLockWaking { gates in
             gates[volumeID, default: Gate()].open -= 1
             precondition(gates[volumeID]!.open >= 0, "left the cache's admission more times than entered")
-            if gates[volumeID]!.open == 0, gates[volumeID]!.closers == 0 { gates[volumeID] = nil }
+            Self.forgetIdle(volumeID, in: &gates)
         }
     }
 
-    /// Admits no more buffered uploads into `volumeID` and waits (polling: a rare control-plane
-    /// change, never on an event loop) until those admitted are done; false when some are still
-    /// under way at `deadline` (the gate is reopened). Every true must be matched by `reopen`.
-    func closeAndDrain(_ volumeID: Int64, deadline: ContinuousClock.Instant) -> Bool {
+    /// Admits no more buffered uploads into `volumeID` and waits (a control-plane change, on a
+    /// worker, never an event loop) until those admitted are done; false when some are still
+    /// under way after `seconds` (the gate is reopened). Every true must be matched by `reopen`.
+    func closeAndDrain(_ volumeID: Int64, seconds: Double) -> Bool {
         gates.withLock { $0[volumeID, default: Gate()].closers += 1 }
-        while gates.withLock({ $0[volumeID]?.open ?? 0 }) > 0 {
-            guard ContinuousClock.now < deadline else {
-                reopen(volumeID)
-                return false
-            }
-            Thread.sleep(forTimeInterval: 0.001)
-        }
-        return true
+        let drained = gates.withLock(waitingUpTo: seconds, until: { ($0[volumeID]?.open ?? 0) == 0 }) { _, drained in drained }
+        if !drained { reopen(volumeID) }
+        return drained
     }
 
     /// A change that closed the gate is done (committed or not).
     func reopen(_ volumeID: Int64) {
         gates.withLock { gates in
             gates[volumeID, default: Gate()].closers -= 1
-            if gates[volumeID]!.open == 0, gates[volumeID]!.closers == 0 { gates[volumeID] = nil }
+            Self.forgetIdle(volumeID, in: &gates)
         }
+    }
+
+    private static func forgetIdle(_ volumeID: Int64, in gates: inout [Int64: Gate]) {
+        if gates[volumeID]?.open == 0, gates[volumeID]?.closers == 0 { gates[volumeID] = nil }
     }
 }
 
 extension Engine {
-    /// How long a change that makes a volume keep rows waits for buffered writes under way.
-    static let admissionDrainTimeout = Duration.seconds(30)
+    /// How long (seconds) a change that makes a volume keep rows waits for buffered writes under way.
+    static let admissionDrainTimeout = 30.0
 
     /// Runs `change`, which makes `volume` keep rows, once no buffered write into it is under way
     /// and its dirty pages are written back (none is spliced over a row the change keeps);
@@ -76,7 +76,7 @@ extension Engine {
     func startingToKeepRows<T>(_ volume: VolumeRecord, _ change: () throws(EngineError) -> T) throws(EngineError) -> T {
         guard !volume.keepsRows else { return try change() }
         let id = volume.id!
-        guard cacheAdmission.closeAndDrain(id, deadline: .now + Self.admissionDrainTimeout) else { throw .writesUnderWay(volume: volume.name) }
+        guard cacheAdmission.closeAndDrain(id, seconds: Self.admissionDrainTimeout) else { throw .writesUnderWay(volume: volume.name) }
         defer { cacheAdmission.reopen(id) }
         try flushVolume(named: volume.name)
         return try change()

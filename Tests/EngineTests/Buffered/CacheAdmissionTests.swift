@@ -59,11 +59,11 @@ import Testing
     @Test func aChangeGivesUpOnWritesThatDoNotEnd() {
         let admission = CacheAdmission()
         #expect(admission.enter(7))
-        #expect(!admission.closeAndDrain(7, deadline: .now + .milliseconds(30)))
+        #expect(!admission.closeAndDrain(7, seconds: 0.03))
         #expect(admission.enter(7))
         admission.leave(7)
         admission.leave(7)
-        #expect(admission.closeAndDrain(7, deadline: .now + .milliseconds(30)))
+        #expect(admission.closeAndDrain(7, seconds: 0.03))
         #expect(!admission.enter(7))
         admission.reopen(7)
         #expect(admission.enter(7))
