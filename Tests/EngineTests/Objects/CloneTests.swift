@@ -5,6 +5,7 @@
 // end `check --verify-data` is too.
 import Catalog
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Engine
@@ -171,6 +172,108 @@ extension CloneTests {
             #expect(try Scratch.readObject(engine, "vol", key) == bytes, "vol/\(key)")
         }
         try Self.checkSpace(engine, "after the drain")
+        #expect(engine.check(verifyData: true).problems.isEmpty)
+    }
+}
+
+extension CloneTests {
+    /// Snapshots and clones taken and deleted while several threads overwrite and delete the
+    /// same keys: every write acknowledged last is what the volume holds, each snapshot and clone
+    /// still there holds what it held, and once they are all deleted exactly what nothing else
+    /// holds has been freed (counters equal a recount, a clean audit, the pool back to the live data).
+    @Test func snapshotsAndClonesComeAndGoUnderLoad() throws {
+        let dir = try Scratch.directory()
+        defer { Scratch.remove(dir) }
+        let (engine, _) = try Scratch.engine(dir, devices: 2, deviceSize: 256 << 20, volume: "vol", capacity: 192 << 20)
+        defer { engine.shutdown() }
+        let keys = ["a", "b", "c/d", "e"]
+        // Each key's writes are serialized by its own lock, so the last one answered is known.
+        let latest = Dictionary(uniqueKeysWithValues: keys.map { ($0, Lock<[UInt8]?>(nil)) })
+        let failures = Lock<[String]>([])
+        let writersDone = Atomic<Int>(0)
+        let rounds = Atomic<Int>(0)
+        let writers = 3
+        DispatchQueue.concurrentPerform(iterations: writers + 1) { thread in
+            var random = SplitMix(state: UInt64(thread) + 11)
+            if thread == writers {
+                // Snapshots and clones, until the writers are done.
+                var n = 0
+                var live: [(snapshot: String, clone: String?, view: [String: [UInt8]]?)] = []
+                while writersDone.load(ordering: .acquiring) < writers {
+                    n += 1
+                    rounds.add(1, ordering: .relaxed)
+                    do {
+                        if live.count < 3 || random.next() % 2 == 0 {
+                            let name = "s\(n)"
+                            try engine.createSnapshot(volume: "vol", snapshot: name)
+                            var clone: String?
+                            var view: [String: [UInt8]]?
+                            if random.next() % 2 == 0 {
+                                clone = "clone-\(n)"
+                                try engine.createClone(name: clone!, origin: "vol", snapshot: name)
+                                // What the clone holds now is what the snapshot holds, for ever.
+                                view = [:]
+                                for key in keys { view![key] = try Self.read(engine, "vol", key, snapshot: name) }
+                            }
+                            live.append((name, clone, view))
+                        } else {
+                            let doomed = live.remove(at: Int(random.next() % UInt64(live.count)))
+                            if let clone = doomed.clone {
+                                for key in keys where try Self.read(engine, clone, key) != doomed.view![key] {
+                                    failures.withLock { $0.append("\(clone)/\(key) differs from its snapshot \(doomed.snapshot)") }
+                                }
+                                try engine.deleteVolume(named: clone, force: true)
+                            }
+                            try engine.deleteSnapshot(volume: "vol", snapshot: doomed.snapshot)
+                        }
+                    } catch {
+                        failures.withLock { $0.append("snapshots: \(error)") }
+                    }
+                }
+                do {
+                    for doomed in live {
+                        if let clone = doomed.clone { try engine.deleteVolume(named: clone, force: true) }
+                        try engine.deleteSnapshot(volume: "vol", snapshot: doomed.snapshot)
+                    }
+                } catch {
+                    failures.withLock { $0.append("cleanup: \(error)") }
+                }
+                return
+            }
+            defer { writersDone.add(1, ordering: .releasing) }
+            for step in 0..<40 {
+                let key = keys[Int(random.next() % UInt64(keys.count))]
+                do {
+                    try latest[key]!.withLock { latest in
+                        if random.next() % 5 == 0 {
+                            if latest != nil {
+                                try engine.deleteObject(volume: "vol", key: key)
+                                latest = nil
+                            }
+                        } else {
+                            let bytes = Scratch.splitMixBytes([100, 5_000, 60_000][Int(random.next() % 3)], seed: random.next())
+                            let options = WriteOptions(io: random.next() % 2 == 0 ? .buffered : .direct, sync: false, length: Int64(bytes.count))
+                            let upload = try engine.openWrite(volume: "vol", key: key, options)
+                            try bytes.withUnsafeBytes { try upload.append($0) }
+                            _ = try upload.commit(etag: nil)
+                            latest = bytes
+                        }
+                    }
+                } catch {
+                    failures.withLock { $0.append("writer \(thread) step \(step): \(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        let changes = rounds.load(ordering: .relaxed)
+        #expect(changes >= 4, "only \(changes) snapshot changes under the load")
+        try Self.expect(engine, "vol", latest.compactMapValues { $0.withLock { $0 } }, "after the load")
+        #expect(try engine.snapshots(volume: "vol").isEmpty)
+        try engine.flushVolume(named: "vol")
+        try Self.checkSpace(engine, "after the load")
+        let volume = try engine.volume(named: "vol")
+        #expect(volume.snapshotBytes == 0)
+        #expect(try engine.pool().allocatedBytes >= volume.usedBytes)
         #expect(engine.check(verifyData: true).problems.isEmpty)
     }
 }
