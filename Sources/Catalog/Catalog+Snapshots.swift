@@ -107,9 +107,7 @@ extension Catalog {
             let ids = try Int64.fetchAll(db, sql: sql, arguments: arguments + [limit])
             var collection = SnapshotCollection(delta: UsageDelta(volumeID: volumeID))
             for id in ids {
-                var stored: StoredObject?
-                try db.cachedStatement(sql: Self.rowSQL).forEachRawRow(arguments: [id]) { row in try Self.add(row, to: &stored) }
-                guard let stored else { continue }
+                guard let stored = try Self.object(db, rowID: id) else { continue }
                 // A clone's borrowed row frees nothing: the extents are its origin's.
                 let owned = stored.record.dataRow == nil ? stored.extents : []
                 let replicas = owned.flatMap(\.replicas)
@@ -139,11 +137,13 @@ extension Catalog {
 
     /// Any row of the objects table by its id, with its extents (a version, or a row kept for snapshots).
     package func object(rowID: Int64) throws(CatalogError) -> StoredObject? {
-        try read { db in
-            var stored: StoredObject?
-            try db.cachedStatement(sql: Self.rowSQL).forEachRawRow(arguments: [rowID]) { row in try Self.add(row, to: &stored) }
-            return stored
-        }
+        try read { db in try Self.object(db, rowID: rowID) }
+    }
+
+    static func object(_ db: Database, rowID: Int64) throws -> StoredObject? {
+        var stored: StoredObject?
+        try db.cachedStatement(sql: rowSQL).forEachRawRow(arguments: [rowID]) { row in try add(row, to: &stored) }
+        return stored
     }
 
     /// Volumes with rows kept for snapshots (where `collectUnseen` may have work left).
@@ -170,9 +170,7 @@ extension Catalog {
                 }
             }
             guard let newest, !newest.deleteMarker else { return nil }
-            var stored: StoredObject?
-            try db.cachedStatement(sql: Self.rowSQL).forEachRawRow(arguments: [newest.id]) { row in try Self.add(row, to: &stored) }
-            return stored
+            return try Self.object(db, rowID: newest.id)
         }
     }
 

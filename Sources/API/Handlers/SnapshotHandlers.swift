@@ -17,12 +17,7 @@ struct SnapshotHandlers {
             .json(SnapshotListJSON(snapshots: try engine.snapshots(volume: context.parameter("name")).map(SnapshotJSON.init)))
         }
         router.add("GET", "/v1/volumes/{name}/snapshots/{snapshot}") { [engine] _, context in
-            let volume = context.parameter("name")
-            let name = context.parameter("snapshot")
-            guard let snapshot = try engine.snapshots(volume: volume).first(where: { $0.name == name }) else {
-                throw EngineError.snapshotNotFound(volume: volume, name: name)
-            }
-            return .json(SnapshotJSON(snapshot))
+            .json(SnapshotJSON(try engine.snapshot(volume: context.parameter("name"), named: context.parameter("snapshot"))))
         }
         router.add("DELETE", "/v1/volumes/{name}/snapshots/{snapshot}") { [engine] _, context in
             try engine.deleteSnapshot(volume: context.parameter("name"), snapshot: context.parameter("snapshot"))

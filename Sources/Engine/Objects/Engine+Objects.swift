@@ -72,8 +72,7 @@ extension Engine {
         let volume = try volumeRecord(named: name)
         // A direct read sees what buffered writes acknowledged: write the dirty pages back first.
         try flushObject(CacheKey(volumeID: volume.id!, key: key))
-        let epoch = deferredFree.pin()
-        do throws(EngineError) {
+        return try openPinned(volume: name) { () throws(EngineError) in
             let found =
                 if let version {
                     try catalogCall { try catalog.object(volumeID: volume.id!, key: key, version: version) }
@@ -86,7 +85,16 @@ extension Engine {
             if object.record.deleteMarker {
                 throw .versionIsDeleteMarker(volume: name, key: key, version: object.record.versionID.description)
             }
-            return ObjectReader(engine: self, volume: name, object: object, epoch: epoch)
+            return object
+        }
+    }
+
+    /// A reader of the object `find` looks up, its extents pinned from before the lookup (a
+    /// change that frees them after it waits for the reader to close).
+    func openPinned(volume name: String, _ find: () throws(EngineError) -> StoredObject) throws(EngineError) -> ObjectReader {
+        let epoch = deferredFree.pin()
+        do throws(EngineError) {
+            return ObjectReader(engine: self, volume: name, object: try find(), epoch: epoch)
         } catch {
             deferredFree.unpin(epoch)
             throw error

@@ -12,6 +12,10 @@ package struct SnapshotInfo: Sendable, Equatable {
     package var name: String
     package var volume: String
     package var createdAt: Date
+
+    init(_ record: SnapshotRecord, volume: String) {
+        (name, self.volume, createdAt) = (record.name, volume, record.createdAt)
+    }
 }
 
 extension Engine {
@@ -34,15 +38,13 @@ extension Engine {
             return record
         }
         logger.info("snapshot taken", metadata: ["volume": "\(name)", "snapshot": "\(snapshot)", "epoch": "\(record.epoch)"])
-        return SnapshotInfo(name: record.name, volume: name, createdAt: record.createdAt)
+        return SnapshotInfo(record, volume: name)
     }
 
     /// The volume's snapshots, oldest first.
     package func snapshots(volume name: String) throws(EngineError) -> [SnapshotInfo] {
         let volume = try volumeRecord(named: name)
-        return try catalogCall { try catalog.snapshots(volumeID: volume.id!) }.map {
-            SnapshotInfo(name: $0.name, volume: name, createdAt: $0.createdAt)
-        }
+        return try catalogCall { try catalog.snapshots(volumeID: volume.id!) }.map { SnapshotInfo($0, volume: name) }
     }
 
     /// Deletes a snapshot, and frees the rows it alone kept.
@@ -79,12 +81,17 @@ extension Engine {
         for volumeID in try catalogCall({ try catalog.volumesKeepingRows() }) { try collectUnseenRows(volumeID: volumeID) }
     }
 
-    /// The snapshot's epoch; `snapshotNotFound` when the volume has none of that name.
-    func snapshotEpoch(_ volume: VolumeRecord, _ snapshot: String) throws(EngineError) -> Int64 {
+    /// One of the volume's snapshots; `snapshotNotFound` when it has none of that name.
+    package func snapshot(volume name: String, named snapshot: String) throws(EngineError) -> SnapshotInfo {
+        let record = try self.snapshot(try volumeRecord(named: name), named: snapshot)
+        return SnapshotInfo(record, volume: name)
+    }
+
+    func snapshot(_ volume: VolumeRecord, named snapshot: String) throws(EngineError) -> SnapshotRecord {
         guard let record = try catalogCall({ try catalog.snapshot(volumeID: volume.id!, name: snapshot) }) else {
             throw .snapshotNotFound(volume: volume.name, name: snapshot)
         }
-        return record.epoch
+        return record
     }
 
     /// Opens what snapshot `snapshot` holds of `key` for reading (past the cache, which holds
@@ -92,16 +99,12 @@ extension Engine {
     package func openObject(volume name: String, key: String, snapshot: String) throws(EngineError) -> ObjectReader {
         try Self.validate(key: key)
         let volume = try volumeRecord(named: name)
-        let epoch = try snapshotEpoch(volume, snapshot)
-        let pin = deferredFree.pin()
-        do throws(EngineError) {
+        let epoch = try self.snapshot(volume, named: snapshot).epoch
+        return try openPinned(volume: name) { () throws(EngineError) in
             guard let object = try catalogCall({ try catalog.object(volumeID: volume.id!, key: key, epoch: epoch) }) else {
                 throw .objectNotFound(volume: "\(name)@\(snapshot)", key: key)
             }
-            return ObjectReader(engine: self, volume: name, object: object, epoch: pin)
-        } catch {
-            deferredFree.unpin(pin)
-            throw error
+            return object
         }
     }
 
@@ -110,7 +113,7 @@ extension Engine {
         volume name: String, snapshot: String, prefix: String, startAfter: String?, limit: Int
     ) throws(EngineError) -> [ObjectInfo] {
         let volume = try volumeRecord(named: name)
-        let epoch = try snapshotEpoch(volume, snapshot)
+        let epoch = try self.snapshot(volume, named: snapshot).epoch
         return try catalogCall {
             try catalog.listObjects(volumeID: volume.id!, prefix: prefix, startAfter: startAfter, limit: limit, epoch: epoch)
         }.map(ObjectInfo.init)
