@@ -22,6 +22,9 @@ Starts the appliance (with --s3-domain s3.test) and checks:
 8. GetObject / HeadObject ?partNumber=N: a multipart object's part N (206, Content-Range,
    x-amz-mp-parts-count); a single-part object is one part; past the last: InvalidPartNumber; with
    Range: InvalidRequest; a PATCH leaves one part.
+9. CopyObject within a bucket shares the source's extents: nothing allocated, shared_bytes, the
+   ETag the MD5 of the bytes; the copy outlives its source and a PATCH of the source; a copy to
+   another bucket writes the bytes.
 """
 from __future__ import annotations
 
@@ -415,9 +418,44 @@ def check_part_number() -> None:
     expect(s3.get_object(Bucket=BUCKET, Key="parts/mp", PartNumber=1)["Body"].read() == patched, "after a PATCH: partNumber=1 is the whole object")
 
 
+def check_shared_copies() -> None:
+    """A copy within a bucket shares the source's bytes: the pool allocates nothing, the copy is
+    its bucket's shared_bytes, the ETag is the MD5 of the bytes, and it outlives its source and
+    is not changed by a PATCH of it. A copy to another bucket writes the bytes."""
+    begin("CopyObject within a bucket shares extents")
+    s3 = S.s3
+    data = os.urandom(3 * MiB + 123)
+    s3.put_object(Bucket=BUCKET, Key="share/src", Body=data)
+    before = admin_json("GET", "/v1/pool")["allocated_bytes"]
+    shared_before = admin_json("GET", f"/v1/volumes/{BUCKET}")["shared_bytes"]
+    result = s3.copy_object(Bucket=BUCKET, Key="share/dst", CopySource={"Bucket": BUCKET, "Key": "share/src"})
+    expect(result["CopyObjectResult"]["ETag"].strip('"') == hashlib.md5(data).hexdigest(), "the copy's ETag is the MD5 of its bytes")
+    expect(admin_json("GET", "/v1/pool")["allocated_bytes"] == before, "the copy allocated nothing")
+    volume = admin_json("GET", f"/v1/volumes/{BUCKET}")
+    expect(volume["shared_bytes"] == shared_before + len(data), "the copy counts in shared_bytes", f"{volume['shared_bytes']}")
+    expect(s3.get_object(Bucket=BUCKET, Key="share/dst")["Body"].read() == data, "the copy reads back")
+    status, _, body = S.server.request("PATCH", f"/v1/volumes/{BUCKET}/objects/share/src", b"patched",
+                                       {"Content-Range": "bytes 100-106/*"})
+    expect(status in (200, 204), "native PATCH of the source", f"{status} {body[:200]!r}")
+    expect(s3.get_object(Bucket=BUCKET, Key="share/dst")["Body"].read() == data, "a PATCH of the source leaves the copy as it was")
+    expect(s3.get_object(Bucket=BUCKET, Key="share/src")["Body"].read() == data[:100] + b"patched" + data[107:], "the source is patched")
+    s3.copy_object(Bucket=BUCKET, Key="share/again", CopySource={"Bucket": BUCKET, "Key": "share/dst"})
+    s3.delete_object(Bucket=BUCKET, Key="share/dst")
+    expect(s3.get_object(Bucket=BUCKET, Key="share/again")["Body"].read() == data, "a copy outlives the object it was copied from")
+    admin_json("POST", "/v1/volumes", {"name": "share-other", "capacity_bytes": 64 * MiB}, want=201)
+    before = admin_json("GET", "/v1/pool")["allocated_bytes"]
+    s3.copy_object(Bucket="share-other", Key="x", CopySource={"Bucket": BUCKET, "Key": "share/again"})
+    expect(admin_json("GET", "/v1/pool")["allocated_bytes"] > before, "a copy to another bucket writes the bytes")
+    expect(s3.get_object(Bucket="share-other", Key="x")["Body"].read() == data, "the copy in another bucket reads back")
+    for key in ("share/src", "share/again"):
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    s3.delete_object(Bucket="share-other", Key="x")
+    admin_json("DELETE", "/v1/volumes/share-other", want=204)
+
+
 STEPS = [("no-such-bucket", check_no_such_bucket), ("conditional", check_conditional_writes), ("copy-range", check_copy_range),
          ("v1-marker", check_v1_next_marker), ("headers", check_headers_as_sent), ("delete-objects", check_delete_objects_digest),
-         ("virtual-host", check_virtual_host), ("part-number", check_part_number)]
+         ("virtual-host", check_virtual_host), ("part-number", check_part_number), ("shared-copies", check_shared_copies)]
 
 
 def main() -> int:

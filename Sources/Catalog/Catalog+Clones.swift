@@ -7,16 +7,21 @@ package import Foundation
 import GRDB
 
 extension Catalog {
-    /// The current rows (volume id, volume name, key) that borrow the bytes of extent `extentID`'s
-    /// row: the cache entries a move of one of its copies must not leave pointing at the old place.
-    package func borrowers(ofExtent extentID: Int64) throws(CatalogError) -> [(volumeID: Int64, volume: String, key: String)] {
+    /// The current rows (volume id, volume name, key) that read extent `extentID`: the row that
+    /// owns it and the rows that borrow its bytes (clones' and copies'), in key order: the cache
+    /// entries a move of one of its copies must not leave pointing at the old place.
+    package func readers(ofExtent extentID: Int64) throws(CatalogError) -> [(volumeID: Int64, volume: String, key: String)] {
         try read { db in
             try Row.fetchAll(
                 db,
                 sql: """
+                    SELECT v.id, v.name, o.key FROM extents e JOIN objects o ON o.id = e.objectId JOIN volumes v ON v.id = o.volumeId
+                    WHERE e.id = ? AND o.latest = 1
+                    UNION
                     SELECT v.id, v.name, o.key FROM extents e JOIN objects o ON o.dataRow = e.objectId JOIN volumes v ON v.id = o.volumeId
-                    WHERE e.id = ? AND o.latest = 1 ORDER BY v.id, o.key
-                    """, arguments: [extentID]
+                    WHERE e.id = ? AND o.latest = 1
+                    ORDER BY 1, 3
+                    """, arguments: [extentID, extentID]
             ).map { ($0[0], $0[1], $0[2]) }
         }
     }

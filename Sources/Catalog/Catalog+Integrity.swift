@@ -1,5 +1,6 @@
 // The catalog's own consistency, for `appliance check` and the power-cut test: SQLite's
-// integrity check and the foreign keys.
+// integrity check, the foreign keys, and the rows that borrow bytes (clones', copies'), which
+// must borrow them from a row that owns them.
 import GRDB
 
 extension Catalog {
@@ -10,7 +11,14 @@ extension Catalog {
             let foreign = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").map { row in
                 "foreign key: row \(row[1] ?? "?") of \(row[0] ?? "?") names a missing row of \(row[2] ?? "?")"
             }
-            return integrity + foreign
+            let borrowed = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT b.id, b.dataRow FROM objects b LEFT JOIN objects o ON o.id = b.dataRow
+                    WHERE b.dataRow IS NOT NULL AND (o.id IS NULL OR o.dataRow IS NOT NULL)
+                    """
+            ).map { row in "object row \(row[0] ?? "?") borrows the bytes of row \(row[1] ?? "?"), which does not own them" }
+            return integrity + foreign + borrowed
         }
     }
 }

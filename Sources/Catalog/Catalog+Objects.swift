@@ -12,6 +12,9 @@ package struct StoredObject: Sendable, Equatable {
     package var record: ObjectRecord
     /// Sorted by logical offset.
     package var extents: [StoredExtent]
+    /// Its bytes are read by more than this row: it borrows them (`dataRow`), or copies borrow
+    /// them from it (`Catalog+Copies.swift`). A splice over its extents would change the others.
+    package var shared = false
 }
 
 /// An extent written to disk and ready to be recorded.
@@ -112,7 +115,7 @@ extension Catalog {
         SELECT o.id, o.volumeId, o.key, o.size, o.etag, o.contentType, o.createdAt, o.modifiedAt, o.metadata, o.checksums,
             e.id, e.objectId, e.logicalOffset, e.length, e.checksumBlock, e.checksums, e.body,
             r.extentId, r.deviceId, r.physicalOffset, r.length, o.parts, o.versioned, o.latest, o.deleteMarker, o.bornEpoch, o.diedEpoch,
-            o.dataRow
+            o.dataRow, o.dataRow IS NOT NULL OR EXISTS (SELECT 1 FROM objects b WHERE b.dataRow = o.id)
         FROM objects o LEFT JOIN extents e ON e.objectId = COALESCE(o.dataRow, o.id) LEFT JOIN extent_replicas r ON r.extentId = e.id
         WHERE o.volumeId = ? AND o.key = ? AND o.latest = 1 AND o.deleteMarker = 0
         ORDER BY e.logicalOffset, e.id, r.deviceId
@@ -176,6 +179,7 @@ extension Catalog {
                 (row.int64(22) != 0, row.int64(23) != 0, row.int64(24) != 0)
             (stored!.record.bornEpoch, stored!.record.diedEpoch) = (row.int64(25), row.isNull(26) ? nil : row.int64(26))
             stored!.record.dataRow = row.isNull(27) ? nil : row.int64(27)
+            stored!.shared = row.int64(28) != 0
         }
         guard !row.isNull(10) else { return }  // an empty object: no extent
         let extentID = row.int64(10)
@@ -290,12 +294,12 @@ extension Catalog {
         try db.cachedStatement(
             sql: """
                 INSERT INTO objects (volumeId, key, size, etag, contentType, createdAt, modifiedAt, metadata, checksums, parts,
-                    versioned, latest, deleteMarker, bornEpoch)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    versioned, latest, deleteMarker, bornEpoch, dataRow)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             object.volumeId, object.key, object.size, object.etag, object.contentType, created, modified, object.metadata,
-            object.checksums, object.parts, object.versioned, object.latest, object.deleteMarker, object.bornEpoch,
+            object.checksums, object.parts, object.versioned, object.latest, object.deleteMarker, object.bornEpoch, object.dataRow,
         ])
         object.id = db.lastInsertedRowID
     }
@@ -380,23 +384,28 @@ extension Catalog {
     /// Deletes one row; when it was the key's latest, the newest row left becomes the latest
     /// (`promote`). Returns its replicas and inline extents (held for its readers). A row a
     /// snapshot sees is kept for the snapshots instead, with the epoch it died in: nothing to free.
+    /// A row whose bytes copies read leaves them to one of the copies first (`bequeath`).
     static func removeRow(
         _ db: Database, _ retiring: Retiring, _ epochs: VolumeEpochs, _ stored: StoredObject, delta: inout UsageDelta, promote: Bool = true
     ) throws -> (replicas: [ExtentReplicaRecord], inline: [Int64]) {
         var (replicas, inline): ([ExtentReplicaRecord], [Int64]) = ([], [])
-        if epochs.snapshotSees(stored.record) {
+        var record = stored.record
+        if record.dataRow == nil, let heir = try bequeath(db, record, delta: &delta) {
+            record.dataRow = heir  // Copies read its bytes: one of them owns them now.
+        }
+        if epochs.snapshotSees(record) {
             try db.cachedStatement(sql: "UPDATE objects SET latest = 0, diedEpoch = ? WHERE id = ?").execute(arguments: [
-                epochs.current, stored.record.id!,
+                epochs.current, record.id!,
             ])
-            delta.keepForSnapshots(stored.record)
-        } else if stored.record.dataRow != nil {
-            // A clone's row that borrows its bytes: the extents are its origin's, kept by its snapshot.
-            try deleteObjectRow(db, id: stored.record.id!)
-            delta.remove(stored.record, replicas: [])
+            delta.keepForSnapshots(record)
+        } else if record.dataRow != nil {
+            // A row that borrows its bytes (a clone's, a copy's): the extents are another row's.
+            try deleteObjectRow(db, id: record.id!)
+            delta.remove(record, replicas: [])
         } else {
             replicas = stored.extents.flatMap(\.replicas)
-            try deleteObjectRow(db, id: stored.record.id!)
-            delta.remove(stored.record, replicas: replicas)
+            try deleteObjectRow(db, id: record.id!)
+            delta.remove(record, replicas: replicas)
             inline = retiring.hold(stored.extents)
         }
         if promote, stored.record.latest {

@@ -108,11 +108,14 @@ extension Catalog {
             var collection = SnapshotCollection(delta: UsageDelta(volumeID: volumeID))
             for id in ids {
                 guard let stored = try Self.object(db, rowID: id) else { continue }
-                // A clone's borrowed row frees nothing: the extents are its origin's.
-                let owned = stored.record.dataRow == nil ? stored.extents : []
+                var record = stored.record
+                // A row copies borrow from leaves its extents to one of them.
+                if record.dataRow == nil, let heir = try Self.bequeath(db, record, delta: &collection.delta) { record.dataRow = heir }
+                // A borrowed row frees nothing: the extents are another row's.
+                let owned = record.dataRow == nil ? stored.extents : []
                 let replicas = owned.flatMap(\.replicas)
                 try Self.deleteObjectRow(db, id: id)
-                collection.delta.collect(stored.record, replicas: replicas)
+                collection.delta.collect(record, replicas: replicas)
                 collection.replicas += replicas
                 collection.inline += retiring.hold(owned)
                 collection.rows += 1

@@ -27,8 +27,9 @@ package struct VolumeUsage: Sendable, Equatable {
     package var versionCount: Int64 = 0
     /// Logical bytes of rows kept only for the volume's snapshots (replaced or deleted since).
     package var snapshotBytes: Int64 = 0
-    /// A clone's logical bytes read from its origin (rows that borrow their extents): counted in
-    /// the origin, where its snapshot keeps them, not in `usedBytes` here.
+    /// Logical bytes of rows that borrow their extents (a clone's, read from its origin, where
+    /// its snapshot keeps them; copies within the volume): counted in the row that owns them,
+    /// not in `usedBytes` here.
     package var sharedBytes: Int64 = 0
     /// Physical bytes allocated on devices for the volume (all replicas).
     package var allocatedBytes: Int64
@@ -111,6 +112,22 @@ package struct UsageDelta: Sendable, Equatable {
     mutating func archive(size: Int64, deleteMarker: Bool) {
         noncurrentBytes += size
         if !deleteMarker { objectCount -= 1 }
+    }
+
+    /// A row that borrowed its bytes owns them now (`Catalog.bequeath`): counted as the volume's
+    /// own, as its state says (latest, noncurrent, or kept for snapshots).
+    mutating func inherit(size: Int64, latest: Bool, kept: Bool) {
+        sharedBytes -= size
+        usedBytes += size
+        if kept { snapshotBytes += size } else if !latest { noncurrentBytes += size }
+    }
+
+    /// A row that owned its bytes borrows them now from its heir (`Catalog.bequeath`): the
+    /// mirror of `inherit`.
+    mutating func lend(_ object: ObjectRecord) {
+        usedBytes -= object.size
+        sharedBytes += object.size
+        if object.diedEpoch != nil { snapshotBytes -= object.size } else if !object.latest { noncurrentBytes -= object.size }
     }
 
     /// A noncurrent row became the key's latest.

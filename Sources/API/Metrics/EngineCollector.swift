@@ -47,7 +47,9 @@ enum EngineCollector {
             gauge("appliance_volume_used_bytes", "Logical bytes of the volume's objects, every version", volume.usedBytes, labels)
             gauge("appliance_volume_noncurrent_bytes", "Logical bytes of object versions that are not current", volume.noncurrentBytes, labels)
             gauge("appliance_volume_snapshot_bytes", "Logical bytes held only by the volume's snapshots", volume.snapshotBytes, labels)
-            gauge("appliance_volume_shared_bytes", "A clone's logical bytes shared with its origin (counted there)", volume.sharedBytes, labels)
+            gauge(
+                "appliance_volume_shared_bytes", "Logical bytes of objects that read bytes another owns (a clone's origin, copies)",
+                volume.sharedBytes, labels)
             gauge("appliance_volume_reserved_bytes", "Pool bytes reserved for the volume and not yet allocated", volume.reservedBytes, labels)
             gauge("appliance_volume_objects", "Objects in the volume", volume.objectCount, labels)
             gauge("appliance_volume_dirty_pages", "Cached pages with data not yet written back", volume.cache.dirtyPages, labels)

@@ -105,4 +105,6 @@ final class MD5Digest: ObjectDigest {
     func update(_ bytes: UnsafeRawBufferPointer) { md5.update(bufferPointer: bytes) }
 
     func finish() -> String { Data(md5.finalize()).hexString }
+
+    func reset() { md5 = Insecure.MD5() }
 }

@@ -48,17 +48,21 @@ extension Engine {
         return installed.info
     }
 
-    /// Applies a staged PATCH atomically for its range.
+    /// Applies a staged PATCH atomically for its range; nil (nothing applied) when the version
+    /// it would be spliced over shares its extents with other rows (copies): the PATCH is then
+    /// written whole instead (`BufferedUpload.finish`).
     func applyPatch(
         volume: VolumeRecord, key: String, offset: Int64, length: Int64, staged: [Int64: (page: Page, bytes: Range<Int>)],
         reservedLogical: Int64, reservedPhysical: Int64
-    ) throws(EngineError) -> ObjectInfo {
+    ) throws(EngineError) -> ObjectInfo? {
         let cacheKey = CacheKey(volumeID: volume.id!, key: key)
         let thick = volume.isThick
         let notFound = EngineError.objectNotFound(volume: volume.name, key: key)
         for _ in 0..<8 {
             // Pages partly overwritten and not cached are read from disk first, outside the lock.
             guard let (base, fills) = try readPatchBase(volume: volume, key: key, pages: staged) else { throw notFound }
+            // The entry is checked again where the PATCH is applied: the same one, not committed since.
+            if base.shared { return nil }
             let outcome = try pageCache.applyPatch(
                 cacheKey, load: cacheLoader(volume, key: key), base: base, fills: fills, staged: staged, offset: offset, length: length,
                 etag: ObjectWriter.newETag(), reservedLogical: reservedLogical, reservedPhysical: reservedPhysical, notFound: notFound
@@ -83,6 +87,7 @@ extension Engine {
         defer { deferredFree.unpin(epoch) }
         guard let base = try pageCache.patchBase(CacheKey(volumeID: volume.id!, key: key), load: cacheLoader(volume, key: key), pages: pages)
         else { return nil }
+        if base.shared { return (base, [:]) }
         var fills: [Int64: Page] = [:]
         for index in base.needed {
             let page = Page(zeroed: false)  // readCommitted fills it whole (zeros past the end)

@@ -60,7 +60,7 @@ package final class BufferedUpload: @unchecked Sendable {
 
     init(
         engine: Engine, volume: VolumeRecord, key: String, mode: Mode, contentType: String?, attributes: ObjectAttributes, declaredLength: Int64?,
-        existing: ObjectInfo?
+        existing: ObjectInfo?, credited: Bool = true
     ) throws(EngineError) {
         // Even a write that reserves nothing (over sectors already on disk) is written back
         // copy-on-write: somewhere must take it.
@@ -72,7 +72,8 @@ package final class BufferedUpload: @unchecked Sendable {
         self.mode = mode
         self.contentType = contentType
         self.declaredLength = declaredLength
-        replacing = existing?.size
+        // A version whose bytes copies share frees nothing when replaced: no credit against the quota.
+        replacing = credited ? existing?.size : nil
         replacesExisting = existing != nil
         switch mode {
         case .replace:
@@ -268,9 +269,12 @@ package final class BufferedUpload: @unchecked Sendable {
                         volumeID: volume.id!, thick: thick, logical: reservedLogical, physical: reservedPhysical, upload: true)
                     return try engine.objectInfo(volume: volume, key: key)
                 }
-                info = try engine.applyPatch(
-                    volume: volume, key: key, offset: offset, length: received, staged: staged,
-                    reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
+                guard
+                    let applied = try engine.applyPatch(
+                        volume: volume, key: key, offset: offset, length: received, staged: staged,
+                        reservedLogical: reservedLogical, reservedPhysical: reservedPhysical)
+                else { return try rewriteShared(offset: offset) }
+                info = applied
                 if !thick { engine.space.uploadHandedOver(volumeID: volume.id!, physical: reservedPhysical) }
             }
             finished = true
@@ -287,6 +291,26 @@ package final class BufferedUpload: @unchecked Sendable {
             abort()
             throw error
         }
+    }
+
+    /// The PATCH's version shares its extents with copies, so the staged range is not spliced
+    /// over them: the object is written whole with it (`PatchRewrite`, durable before the
+    /// answer), and what the upload reserved for the cache is given back first.
+    private func rewriteShared(offset: Int64) throws(EngineError) -> ObjectInfo {
+        let (staged, received) = (self.staged, self.received)
+        abort()
+        let rewrite = try PatchRewrite(engine: engine, volume: volume.name, key: key, offset: offset, length: received)
+        do throws(EngineError) {
+            // The body is one range: each page holds its piece of it, in order.
+            for index in staged.keys.sorted() {
+                let (page, bytes) = staged[index]!
+                try rewrite.writer.append(UnsafeRawBufferPointer(rebasing: page.bytes[bytes]))
+            }
+        } catch {
+            rewrite.abort()
+            throw error
+        }
+        return try rewrite.commit()
     }
 
     /// Drops what was staged and gives back its reservation. Idempotent.

@@ -68,6 +68,24 @@ extension Engine {
         return result
     }
 
+    /// Runs `body` with every key of `keys` held as commits that bypass the cache (each written
+    /// back first), taken in one order for every caller — by volume id, then the key's bytes — so
+    /// that two changes that hold several keys never wait for each other in a cycle.
+    func holdingKeys<T>(_ keys: [(VolumeRecord, String)], _ body: () throws(EngineError) -> T) throws(EngineError) -> T {
+        var ordered: [(VolumeRecord, String)] = []
+        for (volume, key) in keys.sorted(by: { a, b in
+            a.0.id! != b.0.id! ? a.0.id! < b.0.id! : a.1.utf8.lexicographicallyPrecedes(b.1.utf8)
+        }) where ordered.last.map({ $0.0.id! != volume.id! || !$0.1.sameBytes(as: key) }) ?? true {
+            ordered.append((volume, key))
+        }
+        return try hold(ordered[...])
+
+        func hold(_ keys: ArraySlice<(VolumeRecord, String)>) throws(EngineError) -> T {
+            guard let (volume, key) = keys.first else { return try body() }
+            return try commitBypassingCache(volume, key: key, flushFirst: true) { _ throws(EngineError) in try hold(keys.dropFirst()) }
+        }
+    }
+
     /// Writes back, then drops, whatever the cache holds for `key` (before and after direct IO).
     func invalidateCached(volumeID: Int64, key: String, writeBackFirst: Bool) throws(EngineError) {
         let cacheKey = CacheKey(volumeID: volumeID, key: key)

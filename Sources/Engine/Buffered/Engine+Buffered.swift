@@ -39,7 +39,10 @@ extension Engine {
     ) throws(EngineError) -> BufferedUpload {
         let name = volume.name
         throttleWriters()
-        let existing = try? objectInfo(volume: volume, key: key)
+        let base = try? pageCache.replacementBase(CacheKey(volumeID: volume.id!, key: key), load: cacheLoader(volume, key: key))
+        let existing = base?.info
+        var credited = base?.shared == false
+        if base?.shared == true { credited = try !sharesBytes(volume, key) }
         // A write its conditions refuse now is refused before its body is taken (and checked again at the end).
         try conditions.check(current: existing?.etag, volume: name, key: key)
         if existing == nil { try checkMetadataRoom(key: key, metadata: metadata) }
@@ -51,9 +54,16 @@ extension Engine {
         let upload = try BufferedUpload(
             engine: self, volume: volume, key: key, mode: mode, contentType: contentType ?? existing?.contentType,
             attributes: mode == .replace ? ObjectAttributes(metadata: metadata, checksums: checksums) : existing?.attributes ?? .none,
-            declaredLength: length, existing: existing)
+            declaredLength: length, existing: existing, credited: credited)
         upload.conditions = conditions
         return upload
+    }
+
+    /// The committed version of `key` shares its bytes with other rows, as the catalog has it now.
+    /// A cached entry that says so may be out of date (the copies that shared them deleted since);
+    /// one that says not is not (a copy drops the entries of both its keys).
+    func sharesBytes(_ volume: VolumeRecord, _ key: String) throws(EngineError) -> Bool {
+        try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.shared ?? false
     }
 
     /// From memory only (an event loop may call it): throws the refusal an upload of `length`

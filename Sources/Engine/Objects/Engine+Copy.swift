@@ -1,13 +1,22 @@
 // Server-side copies (S3 CopyObject and UploadPartCopy): the version of the source that the
-// copy-source conditions accept is read through the cache and written as a new version (or a
-// part); the bytes never travel back through HTTP. The front end's digest (S3: the MD5 of the
-// bytes) sees every byte and names the copy's ETag.
+// copy-source conditions accept is read and the bytes never travel back through HTTP. The front
+// end's digest (S3: the MD5 of the bytes) sees every byte and names the copy's ETag.
+//
+// A whole object copied within its volume shares the source's extents (`Catalog+Copies.swift`):
+// the source's committed version is read once, for the digest, and the copy is a catalog row
+// that borrows its bytes, committed with both keys held (the source's dirty pages written back
+// first, so no PATCH applied before the copy is spliced over extents it shares afterwards; one
+// applied after sees the row shared and writes the object whole). Nothing is written to the
+// devices and no space is taken. Across volumes, or as a part, the bytes are written anew.
 package import Catalog
+import Foundation
 
 package protocol ObjectDigest: AnyObject {
     func update(_ bytes: UnsafeRawBufferPointer)
     /// The ETag of the bytes seen.
     func finish() -> String
+    /// Forgets the bytes seen (the copy reads its source again).
+    func reset()
 }
 
 /// A copy's metadata: the source's, or new (S3's REPLACE directive).
@@ -23,6 +32,14 @@ extension Engine {
         from source: (volume: String, key: String), version: VersionID? = nil, if conditions: ReadConditions,
         to target: (volume: String, key: String), metadata: CopyMetadata, digest: any ObjectDigest
     ) throws(EngineError) -> (copy: ObjectInfo, source: ObjectInfo) {
+        if source.volume == target.volume {
+            for _ in 0..<Self.shareAttempts {
+                if let shared = try shareCopy(from: source, version: version, if: conditions, to: target.key, metadata: metadata, digest: digest) {
+                    return shared
+                }
+                digest.reset()
+            }
+        }
         let reader = try openCopySource(source, version: version, conditions)
         defer { reader.close() }
         let info = reader.info
@@ -36,6 +53,53 @@ extension Engine {
             checksums: info.checksums)
         // A copy of a multipart object is one part: its ETag is the digest of the bytes.
         return (try Self.copy(reader, start: 0, length: info.size, digest: digest, into: writer), info)
+    }
+
+    /// How many times a copy within a volume tries to share a source that keeps changing under
+    /// it before it copies the bytes.
+    static let shareAttempts = 3
+
+    /// Copies the committed version of `source` that `conditions` accept as `key` of the same
+    /// volume, sharing its extents; nil when the version read was replaced before the copy
+    /// could commit (nothing changed).
+    private func shareCopy(
+        from source: (volume: String, key: String), version: VersionID?, if conditions: ReadConditions, to key: String, metadata: CopyMetadata,
+        digest: any ObjectDigest
+    ) throws(EngineError) -> (copy: ObjectInfo, source: ObjectInfo)? {
+        try Self.validate(key: key)
+        let volume = try volumeRecord(named: source.volume)
+        let reader = try openObject(volume: source.volume, key: source.key, version: version)
+        defer { reader.close() }
+        let info = reader.info
+        guard conditions.evaluate(info) == .proceed else {
+            throw .conditionNotMet("a copy-source condition does not hold for \(source.volume)/\(source.key)")
+        }
+        try Self.pump(reader, start: 0, length: info.size, digest: digest) { _ throws(EngineError) in }
+        let (contentType, userMetadata): (String?, [String: String]) =
+            switch metadata {
+            case .copy: (info.contentType, info.metadata)
+            case .replace(let contentType, let metadata): (contentType, metadata)
+            }
+        // A copy of a multipart object is one part: its ETag is the digest of the bytes.
+        let copy = ObjectCopy(
+            version: ObjectVersion(
+                volumeID: volume.id!, key: key, size: info.size, etag: digest.finish(), contentType: contentType,
+                attributes: ObjectAttributes(metadata: userMetadata, checksums: info.checksums), versioned: volume.versioning == .enabled),
+            sourceRowID: reader.rowID, sourceKey: source.key, sourceETag: info.etag)
+        let commit = try holdingKeys([(volume, source.key), (volume, key)]) { () throws(EngineError) -> ObjectCommit? in
+            try space.commit(SpaceAccounting.Reservation(volumeID: volume.id!, thick: false)) { () throws(EngineError) in
+                let commit = try catalogCall(notFound: .volumeNotFound(name: volume.name)) {
+                    try groupCommit.commit(self, devices: []) { transaction in
+                        try transaction.commitCopy(copy, now: Date().truncatedToMilliseconds) { _ in }
+                    }
+                }
+                return (commit, commit?.delta)
+            }
+        }
+        guard let commit else { return nil }
+        deferredFree.retire(commit.replaced.map(PhysicalRange.init), inline: commit.replacedInline)
+        stats.mode(volume.name, "direct") { $0.writeOps += 1 }
+        return (ObjectInfo(commit.object.record), info)
     }
 
     /// Copies bytes of `source` (all, or the range `range` picks from its size, or throws for) as

@@ -51,16 +51,18 @@ extension Engine {
         let volume = try volumeRecord(named: name)
         // Earlier buffered writes to this object reach the disk first, so the order is kept.
         try flushObject(CacheKey(volumeID: volume.id!, key: key))
-        let current = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }?.record
+        let stored = try catalogCall { try catalog.object(volumeID: volume.id!, key: key) }
+        let current = stored?.record
         // Refused now before the body is taken; checked again in the commit's transaction.
         try conditions.check(current: current?.etag, volume: name, key: key)
-        // A volume that keeps rows gains a row with every write, and frees nothing it replaces.
+        // A volume that keeps rows gains a row with every write, and frees nothing it replaces;
+        // nor does a version whose bytes copies share (they stay, a copy's).
         let keepsRows = volume.keepsRows
         if current == nil || keepsRows { try checkMetadataRoom(key: key, metadata: metadata) }
         let writer = try ObjectWriter(
             engine: self, volume: volume, key: key, contentType: contentType,
             attributes: ObjectAttributes(metadata: metadata, checksums: checksums), declaredLength: length, replacing: current?.size,
-            keepsReplaced: keepsRows, cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
+            keepsReplaced: keepsRows || stored?.shared == true, cacheThrough: cacheThrough && (length ?? Int64.max) <= spillThreshold)
         writer.conditions = conditions
         return writer
     }

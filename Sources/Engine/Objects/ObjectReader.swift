@@ -7,6 +7,8 @@ package final class ObjectReader: @unchecked Sendable {
     package static let windowBytes = 2 << 20
 
     package let info: ObjectInfo
+    /// The catalog row read.
+    let rowID: Int64
     private let engine: Engine
     private let extents: [Extent]
     private let volume: String
@@ -28,6 +30,7 @@ package final class ObjectReader: @unchecked Sendable {
         self.volume = volume
         self.epoch = epoch
         info = ObjectInfo(object.record)
+        rowID = object.record.id!
         extents = object.extents.map(Extent.init)
     }
 

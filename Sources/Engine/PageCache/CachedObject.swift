@@ -36,6 +36,9 @@ final class CachedObject: @unchecked Sendable {
     /// The catalog row of the committed version this entry is based on (nil: none committed).
     /// A writeback that keeps parts of the committed extents commits only over this very row.
     var committedID: Int64?
+    /// The committed row's bytes are read by other rows too (`StoredObject.shared`): a PATCH is
+    /// not spliced over it (`PatchBase.shared`) but written whole.
+    var committedShared = false
     /// The last writeback error, reported on the next flush.
     var lastError: EngineError?
     /// The committed version's id (a volume that keeps versions writes past the cache, so the
@@ -76,6 +79,7 @@ final class CachedObject: @unchecked Sendable {
             volumeID: volume.id!, volumeName: volume.name, key: stored.record.key, replicas: UInt8(volume.replicas),
             thick: volume.isThick, committed: ObjectInfo(stored.record),
             extents: stored.extents.map(Extent.init), committedID: stored.record.id)
+        committedShared = stored.shared
     }
 
     /// A placeholder entry (`committing`, `loading`): no data, it only holds the key.

@@ -15,6 +15,12 @@ extension PageCache {
         try withEntry(key, for: .read, load: load) { _, object in object.flatMap { $0.exists ? $0.info : nil } }
     }
 
+    /// What clients see of `key`, and whether its committed row shares its bytes with other rows
+    /// (replacing it then frees nothing, so it is no credit against the quota); nil when it does not exist.
+    func replacementBase(_ key: CacheKey, load: Loader) throws(EngineError) -> (info: ObjectInfo, shared: Bool)? {
+        try withEntry(key, for: .read, load: load) { _, object in object.flatMap { $0.exists ? ($0.info, $0.committedShared) : nil } }
+    }
+
     /// `key`'s entry and what clients see of it, for a reader; nil when it does not exist.
     func openForRead(_ key: CacheKey, load: Loader) throws(EngineError) -> (CachedObject, ObjectInfo)? {
         try withEntry(key, for: .read, load: load) { _, object in object.flatMap { $0.exists ? ($0, $0.info) : nil } }
@@ -101,6 +107,8 @@ extension PageCache {
         var extents: [Extent]
         var committedSize: Int64
         var generation: UInt64
+        /// The PATCH would be spliced over extents other rows read too (`CachedObject.committedShared`).
+        var shared: Bool
     }
 
     /// nil when the object does not exist.
@@ -112,7 +120,8 @@ extension PageCache {
                     && index * Int64(PageState.pageSize) < object.committedSize && !object.replacesCommitted
             }.map(\.key)
             return PatchBase(
-                object: object, needed: needed, extents: object.extents, committedSize: object.committedSize, generation: object.commitGeneration)
+                object: object, needed: needed, extents: object.extents, committedSize: object.committedSize, generation: object.commitGeneration,
+                shared: object.committedShared && !object.replacesCommitted)
         }
     }
 

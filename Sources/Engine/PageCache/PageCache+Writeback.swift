@@ -137,6 +137,7 @@ extension PageCache {
                 }
             }
             object.committedID = committedID
+            object.committedShared = false  // a row of its own, which no copy has borrowed yet
             object.committedExists = true
             object.createdAt = object.createdAt ?? object.modifiedAt
             object.reservedLogical -= snapshot.reservedLogical

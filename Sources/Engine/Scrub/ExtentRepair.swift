@@ -156,27 +156,21 @@ extension Engine {
     /// (and its dirty pages are written back), and the cached entry, whose extents name where the
     /// copy was, is dropped, so that no later fill reads, and no later writeback splices over, the
     /// space the move gives up. A part's extents are never cached.
-    /// The keys of clones' rows that read the extent (`Catalog.borrowers`) are held too, after
-    /// the owner's (clones are made after their origin, so the order never cycles); one that
-    /// starts borrowing meanwhile has its entry dropped after the move.
+    /// The keys of every current row that reads the extent (`Catalog.readers`: its owner, which
+    /// may have changed since the scan when its row left the extent to a copy, and the clones'
+    /// and copies' rows that borrow it) are held too; one that starts reading it meanwhile has
+    /// its entry dropped after the move.
     private func withKeyHeld(_ item: RepairItem, _ move: () throws(EngineError) -> Bool) throws(EngineError) -> Bool {
         guard item.table == .objects else { return try move() }
-        let owner = try volumeRecord(named: item.volumeName)
-        let borrowers = try catalogCall { try catalog.borrowers(ofExtent: item.id) }
-        var keys = [(owner, item.key)]
-        for borrower in borrowers { keys.append((try volumeRecord(named: borrower.volume), borrower.key)) }
-        let moved = try holding(keys[...], move)
-        for late in try catalogCall({ try catalog.borrowers(ofExtent: item.id) })
-        where !borrowers.contains(where: { $0.volumeID == late.volumeID && $0.key == late.key }) {
+        let readers = try catalogCall { try catalog.readers(ofExtent: item.id) }
+        var keys = [(try volumeRecord(named: item.volumeName), item.key)]
+        for reader in readers { keys.append((try volumeRecord(named: reader.volume), reader.key)) }
+        let moved = try holdingKeys(keys, move)
+        for late in try catalogCall({ try catalog.readers(ofExtent: item.id) })
+        where !readers.contains(where: { $0.volumeID == late.volumeID && $0.key.sameBytes(as: late.key) }) {
             try invalidateCached(volumeID: late.volumeID, key: late.key, writeBackFirst: false)
         }
         return moved
-    }
-
-    /// Runs `body` with every key of `keys` held, in order, as commits that bypass the cache.
-    private func holding(_ keys: ArraySlice<(VolumeRecord, String)>, _ body: () throws(EngineError) -> Bool) throws(EngineError) -> Bool {
-        guard let (volume, key) = keys.first else { return try body() }
-        return try commitBypassingCache(volume, key: key, flushFirst: true) { _ throws(EngineError) in try holding(keys.dropFirst(), body) }
     }
 
     /// Logical ranges of the object covered by `blocks` (sorted block indexes) of `extent`.
