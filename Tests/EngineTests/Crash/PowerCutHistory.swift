@@ -29,6 +29,11 @@ final class PowerCutHistory: @unchecked Sendable {
 
     func record(_ id: String, _ op: PowerCutOp) { lock.withLock { ops[id, default: []].append(op) } }
 
+    /// Server-side copies answered (each recorded as a PUT of its target with the source's bytes).
+    private let copies = Atomic<Int>(0)
+    func recordCopy() { copies.add(1, ordering: .relaxed) }
+    var copiesMade: Int { copies.load(ordering: .relaxed) }
+
     func recordVersion(_ id: String, version: String, bytes: [UInt8], end: Int) {
         lock.withLock { versions[id, default: []].append((version, bytes, end)) }
     }

@@ -27,9 +27,10 @@ import Testing
             total.undurableWrites += report.undurableWrites
             total.snapshotsChecked += report.snapshotsChecked
             total.clonesChecked += report.clonesChecked
+            total.copiesMade += report.copiesMade
         }
         print(
-            "[power-cut] total over \(Self.scale) seed(s): \(total.images) crash points, \(total.statesChecked) key states, \(total.snapshotsChecked) snapshots, \(total.clonesChecked) clones, \(total.undurableWrites) undurable writes"
+            "[power-cut] total over \(Self.scale) seed(s): \(total.images) crash points, \(total.statesChecked) key states, \(total.snapshotsChecked) snapshots, \(total.clonesChecked) clones, \(total.copiesMade) copies, \(total.undurableWrites) undurable writes"
         )
     }
 
