@@ -80,6 +80,7 @@ extension Engine {
             case .copy: (info.contentType, info.metadata)
             case .replace(let contentType, let metadata): (contentType, metadata)
             }
+        try checkMetadataRoom(key: key, metadata: userMetadata)  // a row more in the catalog
         // A copy of a multipart object is one part: its ETag is the digest of the bytes.
         let copy = ObjectCopy(
             version: ObjectVersion(
