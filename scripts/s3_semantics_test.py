@@ -23,7 +23,7 @@ Starts the appliance (with --s3-domain s3.test) and checks:
    x-amz-mp-parts-count); a single-part object is one part; past the last: InvalidPartNumber; with
    Range: InvalidRequest; a PATCH leaves one part.
 9. CopyObject within a bucket shares the source's extents: nothing allocated, shared_bytes, the
-   ETag the MD5 of the bytes; the copy outlives its source and a PATCH of the source; a copy to
+   ETag the MD5 of the bytes (a multipart source's copy too, one part); the copy outlives its source and a PATCH of the source; a copy to
    another bucket writes the bytes.
 """
 from __future__ import annotations
@@ -442,6 +442,18 @@ def check_shared_copies() -> None:
     s3.copy_object(Bucket=BUCKET, Key="share/again", CopySource={"Bucket": BUCKET, "Key": "share/dst"})
     s3.delete_object(Bucket=BUCKET, Key="share/dst")
     expect(s3.get_object(Bucket=BUCKET, Key="share/again")["Body"].read() == data, "a copy outlives the object it was copied from")
+    # A multipart object's copy is one part, named by the MD5 of its bytes (read for it), as S3 does.
+    part = os.urandom(5 * MiB)
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="share/mp")["UploadId"]
+    etags = [s3.upload_part(Bucket=BUCKET, Key="share/mp", UploadId=upload, PartNumber=n, Body=part)["ETag"] for n in (1, 2)]
+    s3.complete_multipart_upload(Bucket=BUCKET, Key="share/mp", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in zip((1, 2), etags)]})
+    result = s3.copy_object(Bucket=BUCKET, Key="share/mp-copy", CopySource={"Bucket": BUCKET, "Key": "share/mp"})
+    expect(result["CopyObjectResult"]["ETag"].strip('"') == hashlib.md5(part + part).hexdigest(),
+           "a multipart object's copy is named by the MD5 of its bytes")
+    expect(s3.get_object(Bucket=BUCKET, Key="share/mp-copy")["Body"].read() == part + part, "the multipart object's copy reads back")
+    for key in ("share/mp", "share/mp-copy"):
+        s3.delete_object(Bucket=BUCKET, Key=key)
     admin_json("POST", "/v1/volumes", {"name": "share-other", "capacity_bytes": 64 * MiB}, want=201)
     before = admin_json("GET", "/v1/pool")["allocated_bytes"]
     s3.copy_object(Bucket="share-other", Key="x", CopySource={"Bucket": BUCKET, "Key": "share/again"})

@@ -107,4 +107,9 @@ final class MD5Digest: ObjectDigest {
     func finish() -> String { Data(md5.finalize()).hexString }
 
     func reset() { md5 = Insecure.MD5() }
+
+    /// A single-part object's ETag is the MD5 of its bytes already (S3's PUT names it so; a
+    /// native PATCH's random one is kept, the same bytes under the same name); a multipart
+    /// object's is not, and S3 names its copy, one part, by the MD5 of the bytes.
+    func etag(ofCopyOf source: ObjectInfo) -> String? { source.parts.isEmpty ? source.etag : nil }
 }

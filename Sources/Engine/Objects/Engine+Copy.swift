@@ -3,7 +3,9 @@
 // end's digest (S3: the MD5 of the bytes) sees every byte and names the copy's ETag.
 //
 // A whole object copied within its volume shares the source's extents (`Catalog+Copies.swift`):
-// the source's committed version is read once, for the digest, and the copy is a catalog row
+// the source's committed version is read once, for the digest, unless the digest takes the
+// source's ETag as the copy's (S3: a single-part object's is already the MD5 of its bytes), and
+// the copy is a catalog row
 // that borrows its bytes, committed with both keys held (the source's dirty pages written back
 // first, so no PATCH applied before the copy is spliced over extents it shares afterwards; one
 // applied after sees the row shared and writes the object whole). Nothing is written to the
@@ -17,6 +19,9 @@ package protocol ObjectDigest: AnyObject {
     func finish() -> String
     /// Forgets the bytes seen (the copy reads its source again).
     func reset()
+    /// The ETag of a copy that shares `source`'s bytes when the source's own names them, so
+    /// that they need not be read (nil: they are read through the digest).
+    func etag(ofCopyOf source: ObjectInfo) -> String?
 }
 
 /// A copy's metadata: the source's, or new (S3's REPLACE directive).
@@ -74,7 +79,11 @@ extension Engine {
         guard conditions.evaluate(info) == .proceed else {
             throw .conditionNotMet("a copy-source condition does not hold for \(source.volume)/\(source.key)")
         }
-        try Self.pump(reader, start: 0, length: info.size, digest: digest) { _ throws(EngineError) in }
+        var etag = digest.etag(ofCopyOf: info)
+        if etag == nil {
+            try Self.pump(reader, start: 0, length: info.size, digest: digest) { _ throws(EngineError) in }
+            etag = digest.finish()
+        }
         let (contentType, userMetadata): (String?, [String: String]) =
             switch metadata {
             case .copy: (info.contentType, info.metadata)
@@ -84,7 +93,7 @@ extension Engine {
         // A copy of a multipart object is one part: its ETag is the digest of the bytes.
         let copy = ObjectCopy(
             version: ObjectVersion(
-                volumeID: volume.id!, key: key, size: info.size, etag: digest.finish(), contentType: contentType,
+                volumeID: volume.id!, key: key, size: info.size, etag: etag!, contentType: contentType,
                 attributes: ObjectAttributes(metadata: userMetadata, checksums: info.checksums), versioned: volume.versioning == .enabled),
             sourceRowID: reader.rowID, sourceKey: source.key, sourceETag: info.etag)
         let commit = try holdingKeys([(volume, source.key), (volume, key)]) { () throws(EngineError) -> ObjectCommit? in

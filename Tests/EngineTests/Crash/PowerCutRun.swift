@@ -278,6 +278,7 @@ enum PowerCutRun {
         func update(_ bytes: UnsafeRawBufferPointer) {}
         func finish() -> String { "copy" }
         func reset() {}
+        func etag(ofCopyOf source: ObjectInfo) -> String? { nil }
     }
 
     /// A buffered PUT or PATCH; in a volume that keeps rows (snapshots), where the cache admits

@@ -55,6 +55,7 @@ import Testing
         var bytes = 0
         func update(_ bytes: UnsafeRawBufferPointer) { self.bytes += bytes.count }
         func finish() -> String { "copied-\(bytes)" }
+        func etag(ofCopyOf source: ObjectInfo) -> String? { nil }
         func reset() { self.bytes = 0 }
     }
 

@@ -253,6 +253,7 @@ import Testing
         var count = 0
         func update(_ bytes: UnsafeRawBufferPointer) { count += bytes.count }
         func finish() -> String { "copied-\(count)" }
+        func etag(ofCopyOf source: ObjectInfo) -> String? { nil }
         func reset() { count = 0 }
     }
 }
