@@ -193,7 +193,6 @@ extension CloneTests {
         let writersDone = Atomic<Int>(0)
         let rounds = Atomic<Int>(0)
         let writers = 3
-        // Threads of their own (concurrentPerform may run the iterations one after another on two cores).
         let body: @Sendable (Int) -> Void = { thread in
             var random = SplitMix(state: UInt64(thread) + 11)
             if thread == writers {
@@ -265,15 +264,7 @@ extension CloneTests {
                 }
             }
         }
-        let group = DispatchGroup()
-        for thread in 0...writers {
-            group.enter()
-            Thread {
-                body(thread)
-                group.leave()
-            }.start()
-        }
-        group.wait()
+        Scratch.onThreads(writers + 1, body)
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
         let changes = rounds.load(ordering: .relaxed)
         #expect(changes >= 4, "only \(changes) snapshot changes under the load")

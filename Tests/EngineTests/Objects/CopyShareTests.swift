@@ -205,16 +205,7 @@ extension CopyShareTests {
             let context = "seed \(seed) step \(step) key \(key)"
             switch random.next() % 100 {
             case 0..<25:  // PUT, on any path
-                let size = SnapshotModelTests.sizes[Int(random.next() % UInt64(SnapshotModelTests.sizes.count))]
-                let bytes = Scratch.splitMixBytes(size, seed: random.next())
-                var options = [
-                    WriteOptions(io: .buffered, sync: true), WriteOptions(io: .buffered, sync: false), WriteOptions(io: .direct, sync: true),
-                ][Int(random.next() % 3)]
-                options.length = Int64(size)
-                let upload = try engine.openWrite(volume: "vol", key: key, options)
-                try bytes.withUnsafeBytes { try upload.append($0) }
-                _ = try upload.commit(etag: nil)
-                model.write(key, bytes)
+                model.write(key, try Scratch.putOnAnyPath(engine, "vol", key, sizes: SnapshotModelTests.sizes, random: &random).bytes)
             case 25..<45:  // PATCH, buffered (spliced, or written whole when shared)
                 guard let current = model.live[key]?.bytes else { continue }
                 let offset = Int(random.next() % UInt64(current.count + 5_000))
@@ -326,15 +317,7 @@ extension CopyShareTests {
                 }
             }
         }
-        let group = DispatchGroup()
-        for thread in 0..<5 {
-            group.enter()
-            Thread {
-                body(thread)
-                group.leave()
-            }.start()
-        }
-        group.wait()
+        Scratch.onThreads(5, body)
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
         #expect(copied.load(ordering: .relaxed) == 120)
         for key in keys {

@@ -95,16 +95,7 @@ import Testing
             }
             switch random.next() % 100 {
             case 0..<40:  // PUT, on any path
-                let size = Self.sizes[Int(random.next() % UInt64(Self.sizes.count))]
-                let bytes = Scratch.splitMixBytes(size, seed: random.next())
-                var options = [
-                    WriteOptions(io: .buffered, sync: true), WriteOptions(io: .buffered, sync: false), WriteOptions(io: .direct, sync: true),
-                ][Int(random.next() % 3)]
-                options.length = Int64(size)
-                let upload = try engine.openWrite(volume: volume, key: key, options)
-                try bytes.withUnsafeBytes { try upload.append($0) }
-                _ = try upload.commit(etag: nil)
-                write(bytes)
+                write(try Scratch.putOnAnyPath(engine, volume, key, sizes: Self.sizes, random: &random).bytes)
             case 40..<52:  // PATCH
                 guard let current = current() else { continue }
                 let offset = Int(random.next() % UInt64(current.count + 5_000))

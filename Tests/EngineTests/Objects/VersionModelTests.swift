@@ -54,16 +54,7 @@ import Testing
             let context = "seed \(seed) step \(step) key \(key)"
             switch what {
             case 0..<40:  // PUT, on any path
-                let size = Self.sizes[Int(random.next() % UInt64(Self.sizes.count))]
-                let bytes = Scratch.splitMixBytes(size, seed: random.next())
-                let options = [
-                    WriteOptions(io: .buffered, sync: true), WriteOptions(io: .buffered, sync: false), WriteOptions(io: .direct, sync: true),
-                ][Int(random.next() % 3)]
-                var withLength = options
-                withLength.length = Int64(size)
-                let upload = try engine.openWrite(volume: "vol", key: key, withLength)
-                try bytes.withUnsafeBytes { try upload.append($0) }
-                let info = try upload.commit(etag: nil)
+                let (bytes, info) = try Scratch.putOnAnyPath(engine, "vol", key, sizes: Self.sizes, random: &random)
                 #expect((info.versionID != .null) == (model.versioning == .enabled), "\(context): a PUT's version id")
                 model.add(key, Version(id: info.versionID, bytes: bytes))
             case 40..<52:  // PATCH of the current object

@@ -103,6 +103,35 @@ enum Scratch {
         _ = try writer.commit()
     }
 
+    /// A PUT of random bytes, of a size picked from `sizes`, through a path picked at random
+    /// (buffered and durable, buffered and async, direct), as the model tests make them.
+    static func putOnAnyPath(
+        _ engine: Engine, _ volume: String, _ key: String, sizes: [Int], random: inout SplitMix
+    ) throws -> (bytes: [UInt8], info: ObjectInfo) {
+        let size = sizes[Int(random.next() % UInt64(sizes.count))]
+        let bytes = splitMixBytes(size, seed: random.next())
+        var options = [WriteOptions(io: .buffered, sync: true), WriteOptions(io: .buffered, sync: false), WriteOptions(io: .direct, sync: true)][
+            Int(random.next() % 3)]
+        options.length = Int64(size)
+        let upload = try engine.openWrite(volume: volume, key: key, options)
+        try bytes.withUnsafeBytes { try upload.append($0) }
+        return (bytes, try upload.commit(etag: nil))
+    }
+
+    /// Runs `body(i)` for i in 0..<count, each on a thread of its own (concurrentPerform may run
+    /// them one after another on two cores), and waits for all.
+    static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let group = DispatchGroup()
+        for i in 0..<count {
+            group.enter()
+            Thread {
+                body(i)
+                group.leave()
+            }.start()
+        }
+        group.wait()
+    }
+
     /// `count` bytes (all to the end by default) of `key` from `offset`, read directly from disk
     /// and verified.
     static func readObject(_ engine: Engine, _ volume: String, _ key: String, offset: Int64 = 0, count: Int? = nil) throws -> [UInt8] {
