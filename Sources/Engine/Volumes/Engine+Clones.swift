@@ -15,17 +15,11 @@ extension Engine {
         name: String, origin: String, snapshot: String, capacityBytes: Int64? = nil, replicas: Int64? = nil, provisioning: Provisioning? = nil,
         now: Date = Date()
     ) throws(EngineError) -> VolumeInfo {
-        try VolumeRules.validate(name: name)
+        try VolumeRules.validate(name: name)  // before the origin is looked up
         let source = try volumeRecord(named: origin)
-        let capacity = capacityBytes ?? source.capacityBytes
-        let copies = replicas ?? source.replicas
-        let provisioning = provisioning ?? Provisioning(source.provisioning)
-        try VolumeRules.validate(capacity: capacity)
-        try VolumeRules.validate(replicas: copies)
-        try checkMetadataRoom()
-        var record = VolumeRecord(
-            name: name, capacityBytes: capacity, replicas: copies, provisioning: VolumeRecord.Provisioning(provisioning),
-            createdAt: now.truncatedToSeconds)
+        var record = try newVolumeRecord(
+            name: name, capacityBytes: capacityBytes ?? source.capacityBytes, replicas: replicas ?? source.replicas,
+            provisioning: provisioning ?? Provisioning(source.provisioning), now: now)
         record.origin = "\(origin)@\(snapshot)"
         let fits = poolCheck(for: record)
         let (created, delta) = try catalogCall(

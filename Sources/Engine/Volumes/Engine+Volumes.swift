@@ -43,16 +43,23 @@ extension Engine {
         }
     }
 
-    package func createVolume(
-        name: String, capacityBytes: Int64, replicas: Int64, provisioning: Provisioning, now: Date = Date()
-    ) throws(EngineError) -> VolumeInfo {
+    /// A new volume's record, once its name and settings are valid and the catalog has room for it.
+    func newVolumeRecord(name: String, capacityBytes: Int64, replicas: Int64, provisioning: Provisioning, now: Date) throws(EngineError)
+        -> VolumeRecord
+    {
         try VolumeRules.validate(name: name)
         try VolumeRules.validate(capacity: capacityBytes)
         try VolumeRules.validate(replicas: replicas)
         try checkMetadataRoom()
-        let record = VolumeRecord(
+        return VolumeRecord(
             name: name, capacityBytes: capacityBytes, replicas: replicas, provisioning: VolumeRecord.Provisioning(provisioning),
             createdAt: now.truncatedToSeconds)
+    }
+
+    package func createVolume(
+        name: String, capacityBytes: Int64, replicas: Int64, provisioning: Provisioning, now: Date = Date()
+    ) throws(EngineError) -> VolumeInfo {
+        let record = try newVolumeRecord(name: name, capacityBytes: capacityBytes, replicas: replicas, provisioning: provisioning, now: now)
         let fits = poolCheck(for: record)
         let created = try catalogCall(duplicate: .volumeExists(name: name)) { try catalog.createVolume(record, validate: fits) }
         space.volumeCreated(created.record)
