@@ -1,6 +1,6 @@
 # make serve | make test | make bench | make fuzz — each installs what it needs first.
 SHELL := /bin/bash
-APT_PACKAGES := libmicrohttpd-dev libsqlite3-dev liburing-dev libgnutls28-dev
+APT_PACKAGES := libmicrohttpd-dev libsqlite3-dev liburing-dev libgnutls28-dev libcurl4-gnutls-dev
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
@@ -9,7 +9,7 @@ BIN := .build/debug/appliance
 .PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-tls test-console test-dashboard test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
 
 system-deps:
-	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 gnutls 2>/dev/null; then \
+	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 gnutls libcurl 2>/dev/null; then \
 		echo "installing $(APT_PACKAGES)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) pkg-config; \
@@ -17,11 +17,13 @@ system-deps:
 
 # The tests also trace the server's fsyncs (the catalog's WAL must be synced before a sync PUT is
 # answered), and drive the S3 endpoint with real clients (rclone, restic, s3cmd; openssl for TLS),
-# and check the Grafana dashboard's queries against a real Prometheus.
+# and check the Grafana dashboard's queries against a real Prometheus; the fleet's tests start
+# real etcd members (Debian's etcd-server; its packaged service is not used).
 test-system-deps: system-deps
 	@need=""; \
 	for tool in strace rclone restic s3cmd openssl prometheus chromium; do command -v $$tool >/dev/null || need="$$need $$tool"; done; \
 	command -v chromedriver >/dev/null || need="$$need chromium-driver"; \
+	command -v etcd >/dev/null || need="$$need etcd-server"; \
 	if [ -n "$$need" ]; then \
 		echo "installing$$need"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

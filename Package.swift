@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "CCRC32C"),
         .target(name: "CMalloc"),
         .target(name: "CSQLiteVFS", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "Catalog",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
@@ -45,10 +46,14 @@ let package = Package(
         ),
         // What only tests link: the power-cut model (an IO observer of the Engine's syscall seam).
         .target(name: "EngineTestSupport", dependencies: ["Engine", "CSQLiteVFS"], swiftSettings: upcoming),
+        // The fleet: etcd (through its JSON gateway), membership, pool leases, the volume directory,
+        // and the HTTP client that forwards requests to a volume's owner.
+        .target(
+            name: "Fleet", dependencies: ["Engine", "CCurl", .product(name: "Logging", package: "swift-log")], swiftSettings: upcoming),
         .target(
             name: "API",
             dependencies: [
-                "Engine", "Catalog", "CMicroHTTPD", "CMalloc", "CCRC32C",
+                "Engine", "Catalog", "Fleet", "CMicroHTTPD", "CMalloc", "CCRC32C",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -81,9 +86,13 @@ let package = Package(
         .executableTarget(name: "FuzzParsers", dependencies: ["ParserFuzzing", "CLibFuzzer"], swiftSettings: upcoming),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"], swiftSettings: upcoming),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Catalog", "EngineTestSupport"], swiftSettings: upcoming),
+        // What only the fleet's tests link: real etcd members on loopback.
+        .target(name: "EtcdTestSupport", dependencies: ["Fleet"], swiftSettings: upcoming),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "Engine", "EtcdTestSupport"], swiftSettings: upcoming),
         .testTarget(name: "APITests", dependencies: ["API", "Engine", "ParserFuzzing"], swiftSettings: upcoming),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["Appliance", "Engine", "Catalog", .product(name: "Crypto", package: "swift-crypto")],
+            name: "EndToEndTests",
+            dependencies: ["Appliance", "Engine", "Catalog", "EtcdTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming),
     ],
     swiftLanguageModes: [.v6]
