@@ -49,7 +49,10 @@ let package = Package(
         // The fleet: etcd (through its JSON gateway), membership, pool leases, the volume directory,
         // and the HTTP client that forwards requests to a volume's owner.
         .target(
-            name: "Fleet", dependencies: ["Engine", "CCurl", .product(name: "Logging", package: "swift-log")], swiftSettings: upcoming),
+            name: "Fleet",
+            dependencies: [
+                "Engine", "CCurl", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            ], swiftSettings: upcoming),
         .target(
             name: "API",
             dependencies: [
@@ -64,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "Appliance",
             dependencies: [
-                "API", "Engine",
+                "API", "Engine", "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

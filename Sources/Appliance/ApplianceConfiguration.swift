@@ -60,6 +60,18 @@ struct ApplianceConfiguration: Sendable {
     var tls = TLS.off
     /// /metrics needs the bearer token (resolved from --metrics-auth, else on unless `host` is loopback).
     var metricsAuth = false
+    /// A fleet (`--cluster`): nil for a standalone appliance.
+    var fleet: Fleet?
+
+    struct Fleet: Sendable {
+        var endpoints: [String]
+        var nodeName: String
+        /// nil: derived from the listen address once the port is known.
+        var advertise: String?
+        var s3Advertise: String?
+        var takeover = true
+        var leaseSeconds = 10
+    }
 
     static let tokenFileName = "token"
     static let credentialsFileName = "s3-credentials"

@@ -1,6 +1,7 @@
 // All wiring: open the Engine (catalog, devices) → default devices → router → HTTP server.
 import API
 import Engine
+import Fleet
 import Foundation
 import Glibc
 import Logging
@@ -15,6 +16,8 @@ struct Application: Sendable {
     let logger: Logger
     /// The certificate files both listeners present (nil: plain HTTP).
     let tlsFiles: TLSIdentity.Files?
+    /// This node's membership of a fleet (nil: standalone).
+    let fleet: FleetMember?
 
     /// SIGHUP: loads the certificate files again; when they are bad the one in use stays.
     func reloadTLS() {
@@ -35,6 +38,7 @@ struct Application: Sendable {
         s3Server?.shutdown()
         server.shutdown()
         console.stop()
+        fleet?.leave()
         engine.shutdown()
     }
 }
@@ -68,6 +72,10 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         if let key = try keys.bootstrapDefaultKey(credentialsFile: config.credentialsFile) {
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
         }
+        let member = try config.fleet.map { fleet in
+            try joinFleet(fleet, config: config, engine: engine, token: token, scheme: scheme, logger: logger)
+        }
+        let fleetRouting = member.map { FleetRouting(member: $0) }
         let uploads = UploadLimits(config.uploadBounds)
         let s3Port = Atomic<UInt16>(0)
         let console = Console(
@@ -75,7 +83,8 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             settings: ConsoleSettings(
                 tls: tlsFiles != nil, s3Port: { config.s3Host == nil ? nil : s3Port.load(ordering: .acquiring) }, region: config.s3Region))
         let router = Routes.makeRouter(
-            engine: engine, token: token, metrics: metrics, keys: keys, metricsAuth: config.metricsAuth, uploads: uploads, console: console)
+            engine: engine, token: token, metrics: metrics, keys: keys, metricsAuth: config.metricsAuth, uploads: uploads, console: console,
+            fleet: fleetRouting)
         let server = HTTPServer(
             configuration: .init(
                 host: config.host, port: config.port, maxConnections: connections, eventThreads: config.httpThreads,
@@ -117,11 +126,29 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         }
         console.start()
         logger.info("web console at \(scheme)://\(host):\(server.port)/ui/ (log in with the bearer token)")
-        return Application(engine: engine, server: server, console: console, s3Server: s3Server, logger: logger, tlsFiles: tlsFiles)
+        return Application(
+            engine: engine, server: server, console: console, s3Server: s3Server, logger: logger, tlsFiles: tlsFiles, fleet: member)
     } catch {
         engine.shutdown()
         throw error
     }
+}
+
+/// Joins the fleet `--cluster` names (this node's pool's lease, its volumes in the directory).
+func joinFleet(
+    _ fleet: ApplianceConfiguration.Fleet, config: ApplianceConfiguration, engine: Engine, token: String, scheme: String, logger: Logger
+) throws -> FleetMember {
+    func url(_ host: String, _ port: UInt16) -> String { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+    let s3 = fleet.s3Advertise ?? config.s3Host.flatMap { host in config.s3Port == 0 ? nil : url(host, config.s3Port) }
+    var settings = FleetSettings(endpoints: fleet.endpoints, nodeName: fleet.nodeName, api: fleet.advertise ?? url(config.host, config.port), s3: s3)
+    settings.takeover = fleet.takeover
+    settings.leaseSeconds = fleet.leaseSeconds
+    settings.marginSeconds = max(2, Double(fleet.leaseSeconds) * 0.3)
+    let member = try FleetMember.join(settings: settings, engine: engine, token: token, logger: logger)
+    logger.info(
+        "joined the fleet as node \(fleet.nodeName)",
+        metadata: ["etcd": "\(fleet.endpoints.joined(separator: ","))", "api": "\(settings.api)", "s3": "\(s3 ?? "none")"])
+    return member
 }
 
 /// The certificate for `--tls-cert`/`--tls-key` or `--tls auto`, installed before any listener

@@ -1,6 +1,7 @@
 // The one place where errors become HTTP statuses and problem+json bodies. Unknown errors are 500,
 // logged once here.
 import Engine
+import Fleet
 import Logging
 
 package enum ErrorMapping {
@@ -39,6 +40,8 @@ package enum ErrorMapping {
             case .objectTooLarge(let limit):
                 return (413, "payload-too-large", "Payload Too Large", "an object holds at most \(limit) bytes", [])
             case .preconditionFailed(let detail): return (412, "precondition-failed", "Precondition Failed", detail, [])
+            case .badGateway(let detail): return (502, "bad-gateway", "Bad Gateway", detail, [])
+            case .unavailable(let detail): return (503, "unavailable", "Service Unavailable", detail, [("Retry-After", "2")])
             case .rangeNotSatisfiable(let size):
                 return (416, "range-not-satisfiable", "Range Not Satisfiable", "the object holds \(size) bytes", [])
             }
@@ -56,6 +59,9 @@ package enum ErrorMapping {
             case .busy: return (503, "busy", "Service Unavailable", error.description, [("Retry-After", "1")])
             case .internal: return (500, "internal", "Internal Server Error", error.description, [])
             }
+        case let error as EtcdError:
+            // The fleet's shared state cannot be read or changed now: nothing was changed.
+            return (503, "fleet-unavailable", "Service Unavailable", "the fleet's etcd: \(error)", [("Retry-After", "2")])
         default:
             return (500, "internal", "Internal Server Error", String(describing: error), [])
         }

@@ -19,4 +19,8 @@ package enum HTTPError: Error, Sendable, Equatable {
     case objectTooLarge(limit: Int64)
     case preconditionFailed(String)
     case rangeNotSatisfiable(size: Int64)
+    /// The node serving the volume (the fleet) did not answer.
+    case badGateway(String)
+    /// Not available now (a volume whose pool has no live owner in the fleet): retry shortly.
+    case unavailable(String)
 }

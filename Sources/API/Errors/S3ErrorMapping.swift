@@ -2,6 +2,7 @@
 // as an S3 XML body (`<Error><Code>…<Message>…<Resource>…<RequestId>…`). The problem+json
 // mapping (ErrorMapping.swift) serves the admin API; both classify the same typed errors.
 import Engine
+import Fleet
 import Logging
 
 /// An error only S3 requests raise (auth, S3 arguments), with its S3 code and status.
@@ -73,6 +74,11 @@ package enum S3ErrorMapping {
             case .payloadTooLarge(let limit): return S3Error("MaxMessageLengthExceeded", 400, "request bodies are limited to \(limit) bytes")
             case .objectTooLarge(let limit):
                 return S3Error("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size (\(limit) bytes).")
+            case .badGateway(let detail): return S3Error("InternalError", 502, "We encountered an internal error. Please try again: \(detail)")
+            case .unavailable(let detail):
+                var s3 = S3Error("ServiceUnavailable", 503, "Please retry: \(detail)")
+                s3.headers = [("Retry-After", "2")]
+                return s3
             case .preconditionFailed(let detail):
                 return S3Error("PreconditionFailed", 412, "At least one of the preconditions you specified did not hold: \(detail)")
             case .rangeNotSatisfiable(let size):
@@ -80,6 +86,10 @@ package enum S3ErrorMapping {
                 s3.headers = [("Content-Range", "bytes */\(size)")]
                 return s3
             }
+        case let error as EtcdError:
+            var s3 = S3Error("ServiceUnavailable", 503, "Please retry: the fleet's etcd: \(error)")
+            s3.headers = [("Retry-After", "2")]
+            return s3
         case let error as EngineError:
             switch error {
             case .conditionNotMet(let detail):

@@ -7,19 +7,24 @@ package enum Routes {
     /// With `console` (and `keys`), the web console's pages under /ui/ too.
     package static func makeRouter(
         engine: Engine, token: String, metrics: HTTPMetrics, keys: AccessKeyStore? = nil, metricsAuth: Bool = false,
-        uploads: UploadLimits = UploadLimits(), console: Console? = nil
+        uploads: UploadLimits = UploadLimits(), console: Console? = nil, fleet: FleetRouting? = nil
     ) -> Router {
         var router = Router()
+        if let fleet {
+            router.forward(
+                template: "/v1/volumes/{name} (forwarded)", parameter: "name", target: { fleet.target(nativePath: $0) },
+                open: { try fleet.open($0, context: $1) })
+        }
         router.use(MetricsMiddleware(metrics: metrics))
         router.use(AuthMiddleware(token: token, guardsMetrics: metricsAuth))
         router.use(UploadLimitMiddleware(limits: uploads))
         if let console { router.use(ConsoleGate(sessions: console.sessions)) }
-        register(engine: engine, metrics: metrics, keys: keys, in: &router)
+        register(engine: engine, metrics: metrics, keys: keys, fleet: fleet, in: &router)
         if let console, let keys {
             // The API the console calls in process: the same routes and checks, not counted twice.
             var api = Router()
             api.use(AuthMiddleware(token: token, guardsMetrics: metricsAuth))
-            register(engine: engine, metrics: metrics, keys: keys, in: &api)
+            register(engine: engine, metrics: metrics, keys: keys, fleet: fleet, in: &api)
             ConsoleHandlers(
                 engine: engine, keys: keys, token: token, api: api, sessions: console.sessions, activity: console.activity,
                 settings: console.settings
@@ -28,11 +33,12 @@ package enum Routes {
         return router
     }
 
-    private static func register(engine: Engine, metrics: HTTPMetrics, keys: AccessKeyStore?, in router: inout Router) {
+    private static func register(engine: Engine, metrics: HTTPMetrics, keys: AccessKeyStore?, fleet: FleetRouting?, in router: inout Router) {
         HealthHandlers(engine: engine, metrics: metrics).register(in: &router)
         PoolHandlers(engine: engine).register(in: &router)
         DeviceHandlers(engine: engine).register(in: &router)
-        VolumeHandlers(engine: engine, keys: keys).register(in: &router)
+        VolumeHandlers(engine: engine, keys: keys, fleet: fleet).register(in: &router)
+        ClusterHandlers(fleet: fleet).register(in: &router)
         SnapshotHandlers(engine: engine).register(in: &router)
         ObjectHandlers(engine: engine).register(in: &router)
         if let keys { AccessKeyHandlers(keys: keys).register(in: &router) }

@@ -23,9 +23,11 @@ struct VolumeJSON: Codable, Sendable, Equatable {
     var cloneOf: String?
     var sharedBytes: Int64
     var exclusiveBytes: Int64
+    /// In a fleet: the node serving it.
+    var node: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, replicas, provisioning, versioning
+        case name, replicas, provisioning, versioning, node
         case noncurrentBytes = "noncurrent_bytes"
         case snapshotBytes = "snapshot_bytes"
         case cloneOf = "clone_of"
@@ -93,15 +95,23 @@ struct VolumeJSON: Codable, Sendable, Equatable {
         try container.encode(cloneOf, forKey: .cloneOf)
         try container.encode(sharedBytes, forKey: .sharedBytes)
         try container.encode(exclusiveBytes, forKey: .exclusiveBytes)
+        try container.encodeIfPresent(node, forKey: .node)
     }
 }
 
 struct VolumeListJSON: Codable, Sendable {
     var volumes: [VolumeJSON]
+    /// In a fleet: nodes whose volumes are missing from the list because they did not answer.
+    var unreachableNodes: [String]? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case volumes
+        case unreachableNodes = "unreachable_nodes"
+    }
 }
 
 struct VolumeCreateJSON: Decodable, Sendable {
-    static let fields: Set<String> = ["name", "capacity_bytes", "replicas", "provisioning", "clone_of"]
+    static let fields: Set<String> = ["name", "capacity_bytes", "replicas", "provisioning", "clone_of", "node"]
     var name: String
     /// Required unless the volume is a clone (which takes its origin's by default).
     var capacityBytes: Int64?
@@ -109,9 +119,11 @@ struct VolumeCreateJSON: Decodable, Sendable {
     var provisioning: String?
     /// "volume@snapshot": the volume is a clone of that snapshot.
     var cloneOf: String?
+    /// In a fleet: the node to make it on (default: a clone's origin's, else the most free space).
+    var node: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, replicas, provisioning
+        case name, replicas, provisioning, node
         case capacityBytes = "capacity_bytes"
         case cloneOf = "clone_of"
     }

@@ -170,8 +170,42 @@ package struct Router: Sendable {
         byMethod[route.method, default: []].append(route)
     }
 
-    /// Finds the route for `method` and `path` (HEAD is served by GET routes), once per request.
-    package func resolve(method: String, path: String) -> RouteResolution {
+    /// Requests for volumes another node of the fleet serves (nil: not in a fleet).
+    private var forwarding: Forwarding?
+
+    struct Forwarding: Sendable {
+        let target: @Sendable (_ path: String) -> ForwardTarget?
+        let route: Route
+        /// The parameter the volume's name is in (`name`, or S3's `bucket`).
+        let parameter: String
+    }
+
+    /// Requests whose path `target` maps to a volume another node serves go to `open` (a
+    /// streaming route of any method, `template` in metrics), unless they were forwarded already.
+    package mutating func forward(
+        template: String, parameter: String, target: @escaping @Sendable (String) -> ForwardTarget?, open: @escaping StreamOpener
+    ) {
+        forwarding = Forwarding(target: target, route: Route(method: "*", template: template, action: .stream(open)), parameter: parameter)
+    }
+
+    package var forwards: Bool { forwarding != nil }
+
+    /// Finds the route for `method` and `path` (HEAD is served by GET routes), once per request;
+    /// with `forwardable`, a volume another node of the fleet serves resolves to the forwarding route.
+    package func resolve(method: String, path: String, forwardable: Bool = false) -> RouteResolution {
+        if forwardable, let forwarding, let target = forwarding.target(path) {
+            let template = forwarding.route.template
+            guard let node = target.node, let base = target.base else {
+                return RouteResolution(
+                    template: template,
+                    outcome: .failure(
+                        .unavailable("volume \(target.volume) is served by no node of the fleet now (its pool's owner is gone); retry shortly")))
+            }
+            return RouteResolution(
+                template: template,
+                outcome: .success(
+                    (forwarding.route, [forwarding.parameter: target.volume, ForwardTarget.nodeParameter: node, ForwardTarget.baseParameter: base])))
+        }
         let lookup = method == "HEAD" ? "GET" : method
         for route in byMethod[lookup] ?? [] {
             guard let raw = route.match(path) else { continue }

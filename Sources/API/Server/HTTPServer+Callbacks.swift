@@ -192,7 +192,9 @@ extension HTTPServer {
             MHD_lookup_connection_value(connection, appliance_mhd_header_kind, name).map { String(cString: $0) }
         }
         // Routed once: the resolution travels with the request to the loop or a worker.
-        let resolution = router.resolve(method: method, path: router.routedPath(url, host: header("Host")))
+        let resolution = router.resolve(
+            method: method, path: router.routedPath(url, host: header("Host")),
+            forwardable: router.forwards && header(FleetRouting.forwardedHeader) == nil)
         state.resolution = resolution
         // The head's framing first: a refusal here is answered now and the connection closed.
         switch RequestFraming.check(

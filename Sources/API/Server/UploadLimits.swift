@@ -68,6 +68,10 @@ struct UploadLimitMiddleware: Middleware {
 
     func handle(_ request: HTTPRequest, context: RequestContext, next: Next) throws -> RouteOutcome {
         guard case .success(.stream) = context.resolution else { return try next(request, context) }
+        // A forwarded request without a body streams nothing here (its owner bounds its uploads).
+        if context.parameters[ForwardTarget.nodeParameter] != nil, ["GET", "HEAD", "DELETE"].contains(request.method) {
+            return try next(request, context)
+        }
         let volume = context.parameters["name"] ?? context.parameters["bucket"] ?? ""
         let key = context.s3?.key.id ?? "admin"
         // On the event loop an upload is almost always handed to a worker (which takes the slot

@@ -140,6 +140,33 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Devices holding a full copy of the catalog (env APPLIANCE_METADATA_COPIES; default 3, or every active device when fewer).")
     var metadataCopies: Int?
 
+    @Option(
+        help:
+            "Join a fleet: etcd client URLs, comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379 (env APPLIANCE_CLUSTER; default: standalone)."
+    )
+    var cluster: String?
+
+    @Option(help: "This node's name in the fleet, unique in it (env APPLIANCE_NODE_NAME; default the host name).")
+    var nodeName: String?
+
+    @Option(
+        help:
+            "The URL other nodes and clients reach this node's API at (env APPLIANCE_ADVERTISE; default from --listen, which then needs a port other than 0)."
+    )
+    var advertise: String?
+
+    @Option(help: "The URL other nodes reach this node's S3 endpoint at (env APPLIANCE_S3_ADVERTISE; default from --s3-listen).")
+    var s3Advertise: String?
+
+    @Option(help: "Take over pools whose owner died when this node reaches their devices, on or off (env APPLIANCE_TAKEOVER; default on).")
+    var takeover: String?
+
+    @Option(
+        help:
+            "Seconds a node's and a pool's lease live in etcd without renewal; a dead owner's pool is free to take over after it (env APPLIANCE_LEASE_SECONDS; default 10)."
+    )
+    var leaseSeconds: Int?
+
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ApplianceConfiguration {
         var config = ApplianceConfiguration()
         func pick(_ flag: String?, _ env: String) -> String? { flag ?? environment[env].flatMap { $0.isEmpty ? nil : $0 } }
@@ -277,6 +304,18 @@ struct ServeCommand: ParsableCommand {
         config.metadataCopies =
             try number(
                 metadataCopies, "APPLIANCE_METADATA_COPIES", "metadata-copies", 1...64, "must be 1...64") ?? config.metadataCopies
+        if let raw = pick(cluster, "APPLIANCE_CLUSTER") {
+            config.fleet = try Self.resolveFleet(
+                endpoints: raw, nodeName: pick(nodeName, "APPLIANCE_NODE_NAME"), advertise: pick(advertise, "APPLIANCE_ADVERTISE"),
+                s3Advertise: pick(s3Advertise, "APPLIANCE_S3_ADVERTISE"), takeover: pick(takeover, "APPLIANCE_TAKEOVER"),
+                leaseSeconds: try number(leaseSeconds, "APPLIANCE_LEASE_SECONDS", "lease-seconds", 5...300, "must be 5...300 seconds"), config: config
+            )
+        } else {
+            for (flag, name) in [(nodeName, "node-name"), (advertise, "advertise"), (s3Advertise, "s3-advertise"), (takeover, "takeover")]
+            where flag != nil {
+                throw ApplianceConfiguration.Invalid.value(name: name, reason: "goes with --cluster (a fleet)")
+            }
+        }
         if let raw = pick(logLevel, "APPLIANCE_LOG_LEVEL") {
             guard let level = Logger.Level(rawValue: raw) else {
                 throw ApplianceConfiguration.Invalid.value(name: "log-level", reason: "unknown level \(raw)")
@@ -284,6 +323,48 @@ struct ServeCommand: ParsableCommand {
             config.logLevel = level
         }
         return config
+    }
+
+    /// `--cluster` and the flags that go with it.
+    static func resolveFleet(
+        endpoints raw: String, nodeName: String?, advertise: String?, s3Advertise: String?, takeover: String?, leaseSeconds: Int?,
+        config: ApplianceConfiguration
+    ) throws -> ApplianceConfiguration.Fleet {
+        let endpoints = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        func isURL(_ value: String) -> Bool {
+            guard let url = URL(string: value), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else { return false }
+            return url.path.isEmpty || url.path == "/"
+        }
+        guard !endpoints.isEmpty, endpoints.allSatisfy(isURL) else {
+            throw ApplianceConfiguration.Invalid.value(
+                name: "cluster", reason: "etcd client URLs such as http://127.0.0.1:2379, comma-separated; got \(raw)")
+        }
+        let name = nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+        guard (1...63).contains(name.utf8.count), name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw ApplianceConfiguration.Invalid.value(name: "node-name", reason: "1 to 63 letters, digits, '-' or '_'; got \(name)")
+        }
+        for (value, flag) in [(advertise, "advertise"), (s3Advertise, "s3-advertise")] {
+            if let value, !isURL(value) {
+                throw ApplianceConfiguration.Invalid.value(name: flag, reason: "a base URL such as http://10.0.0.5:8080, got \(value)")
+            }
+        }
+        if advertise == nil, config.port == 0 || config.host == "0.0.0.0" || config.host == "::" {
+            throw ApplianceConfiguration.Invalid.value(
+                name: "advertise",
+                reason:
+                    "a fleet needs the URL other nodes reach this one at: give --advertise, or --listen with a reachable address and a port other than 0"
+            )
+        }
+        var fleet = ApplianceConfiguration.Fleet(
+            endpoints: endpoints, nodeName: name, advertise: advertise.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
+            s3Advertise: s3Advertise.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+        switch takeover {
+        case nil, "on": fleet.takeover = true
+        case "off": fleet.takeover = false
+        case let other?: throw ApplianceConfiguration.Invalid.value(name: "takeover", reason: "must be on or off, got \(other)")
+        }
+        if let leaseSeconds { fleet.leaseSeconds = leaseSeconds }
+        return fleet
     }
 
     /// `--tls auto|off` and `--tls-cert`/`--tls-key` (both or neither; not with `auto` or `off`).

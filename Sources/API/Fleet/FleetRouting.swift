@@ -1,0 +1,50 @@
+// How a node of a fleet routes: a request naming a volume another node serves is forwarded to
+// that node (ForwardedRequest), decided from the member's latest view of the volume directory
+// (memory only: it runs on the event loop). A forwarded request carries `X-Appliance-Forwarded-By`
+// and is never forwarded again: the node it reaches answers it itself.
+package import Engine
+package import Fleet
+
+package struct FleetRouting: Sendable {
+    static let forwardedHeader = "X-Appliance-Forwarded-By"
+
+    package let member: FleetMember
+    /// The threads forwarded transfers run on (one per request in flight).
+    let workers: WorkerPool
+
+    package init(member: FleetMember) {
+        self.member = member
+        workers = WorkerPool(name: "forward", keepIdle: 8)
+    }
+
+    /// The volume `name`'s node, when another node serves it (nil: this node, or no such volume).
+    func target(volume name: String) -> ForwardTarget? {
+        let view = member.view()
+        guard let entry = view.volumes[name], entry.pool != member.poolID else { return nil }
+        guard let owner = view.owners[entry.pool], let node = view.nodes[owner.node] else {
+            return ForwardTarget(volume: name, node: nil, base: nil)
+        }
+        return ForwardTarget(volume: name, node: node.name, base: node.api)
+    }
+
+    /// `/v1/volumes/{name}` and everything under it.
+    func target(nativePath path: String) -> ForwardTarget? {
+        let prefix = "/v1/volumes/"
+        guard path.hasPrefix(prefix) else { return nil }
+        let rest = path.utf8.dropFirst(prefix.utf8.count)
+        let raw = rest.prefix { $0 != UInt8(ascii: "/") }
+        guard !raw.isEmpty, let name = PercentDecoding.decode(String(decoding: raw, as: UTF8.self)) else { return nil }
+        return target(volume: name)
+    }
+
+    /// The forwarding route's body opener.
+    func open(_ request: HTTPRequest, context: RequestContext) throws -> any RequestBodySink {
+        guard let node = context.parameters[ForwardTarget.nodeParameter], let base = context.parameters[ForwardTarget.baseParameter] else {
+            preconditionFailure("the forwarding route carries its target")
+        }
+        return ForwardedRequest(request, base: base, node: node, forwardedBy: member.settings.nodeName, client: member.http, workers: workers)
+    }
+
+    /// Whether `request` came from another node of the fleet.
+    static func isForwarded(_ request: HTTPRequest) -> Bool { request.header("x-appliance-forwarded-by") != nil }
+}

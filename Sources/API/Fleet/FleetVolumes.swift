@@ -1,0 +1,71 @@
+// The volume list and volume creation of a fleet: any node lists every node's volumes, and a
+// create on any node places the volume on a node (the one asked for, a clone's origin's, or the
+// one with the most free space) and is made there, its name entered in the directory first (an
+// etcd transaction: names are unique across the fleet).
+import Engine
+import Fleet
+import Foundation
+
+extension FleetRouting {
+    /// The node a new volume goes to (nil: this one). `requested`: a node named in the request;
+    /// `origin`: a clone's origin volume, which must be on the same pool.
+    func placement(requested: String?, origin: String?) throws -> NodeRecord? {
+        let view = member.view(refresh: true)
+        let me = member.settings.nodeName
+        if let origin {
+            guard let target = target(volume: origin) else { return nil }  // Here, or not a volume: the create says which.
+            guard let node = target.node, let record = view.nodes[node] else {
+                throw HTTPError.unavailable("volume \(origin) is served by no node of the fleet now; retry shortly")
+            }
+            if let requested, requested != node {
+                throw HTTPError.badRequest("a clone is made on its origin's node: \(origin) is on \(node), not \(requested)")
+            }
+            return record
+        }
+        if let requested {
+            guard let record = view.nodes[requested] else { throw HTTPError.badRequest("field 'node': no node \(requested) in the fleet now") }
+            return requested == me ? nil : record
+        }
+        let candidates = view.nodes.values.filter { !$0.pools.isEmpty }
+        guard let best = candidates.max(by: { $0.freeBytes < $1.freeBytes }) else { return nil }
+        // This node wins a tie with the best.
+        if best.name == me || (view.nodes[me].map { $0.freeBytes >= best.freeBytes } ?? false) { return nil }
+        return best
+    }
+
+    /// Sends `request` (its body buffered) to `node` as a forwarded request, and its answer back.
+    func relay(_ request: HTTPRequest, to node: NodeRecord) throws -> HTTPResponse {
+        var headers = request.headers.filter { !ForwardedRequest.hopByHop.contains($0.key) }.map { (name: $0.key, value: $0.value) }
+        headers.append((Self.forwardedHeader, member.settings.nodeName))
+        let exchange = HTTPExchange(
+            method: request.method, url: node.api + request.sentPath, headers: headers, body: request.body.isEmpty ? .none : .bytes(request.body),
+            timeout: 60)
+        let answer: HTTPAnswer
+        do {
+            answer = try member.http.fetch(exchange)
+        } catch {
+            throw HTTPError.badGateway("node \(node.name) did not answer: \(error.message)")
+        }
+        let kept = answer.headers.filter { !ForwardedRequest.hopByHop.contains($0.name.lowercased()) && $0.name.lowercased() != "date" }
+        return HTTPResponse(status: answer.status, headers: kept, body: answer.body)
+    }
+
+    /// Every other live node's volumes (their own lists), and the nodes that did not answer.
+    func remoteVolumes(_ request: HTTPRequest) -> (volumes: [VolumeJSON], unreachable: [String]) {
+        var volumes: [VolumeJSON] = []
+        var unreachable: [String] = []
+        let view = member.view()
+        for node in view.nodes.values.sorted(by: { $0.name < $1.name }) where node.name != member.settings.nodeName {
+            guard
+                let answer = try? relay(
+                    HTTPRequest(method: "GET", path: "/v1/volumes", query: [], lowercasedHeaders: request.headers, body: []), to: node),
+                answer.status == 200, let list = try? JSONDecoder().decode(VolumeListJSON.self, from: Data(answer.body))
+            else {
+                unreachable.append(node.name)
+                continue
+            }
+            volumes += list.volumes
+        }
+        return (volumes, unreachable)
+    }
+}

@@ -1,0 +1,127 @@
+// A request for a volume another node of the fleet serves, passed through to that node as it
+// came: method, path and query as sent, headers (Host included, which S3 signatures cover), and
+// the body streamed chunk by chunk while it arrives (never held whole). The owner reserves, checks
+// and answers as for any request; its answer — status, headers, body streamed back — is this
+// node's answer. The transfer runs on a thread of the fleet's forwarding pool (libcurl pulls the
+// body and pushes the answer through two `ByteChannel`s).
+import Engine
+import Fleet
+import Foundation
+
+/// Where a forwarded request goes.
+package struct ForwardTarget: Sendable {
+    package var volume: String
+    /// The owner's node name and base URL; nil when the volume's pool has no live owner now.
+    package var node: String?
+    package var base: String?
+
+    /// The route parameters the forwarding route carries them in.
+    static let nodeParameter = "forward-node"
+    static let baseParameter = "forward-base"
+}
+
+final class ForwardedRequest: RequestBodySink, @unchecked Sendable {
+    // @unchecked: `head` is a Lock; the channels are Sendable; the rest is immutable.
+    private enum Head {
+        case waiting
+        case arrived(status: Int, headers: [(name: String, value: String)])
+        case failed(String)
+    }
+
+    private let body = ByteChannel()
+    private let answer = ByteChannel(maxChunks: 8)
+    private let head = Lock(Head.waiting)
+    private let node: String
+    private let isHead: Bool
+
+    /// Headers that describe one connection, not the request: not passed along.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "proxy-authorization", "content-length",
+        "expect", "trailer",
+    ]
+
+    /// Starts the transfer to `base` (the owner's URL) on one of `workers`' threads.
+    init(_ request: HTTPRequest, base: String, node: String, forwardedBy: String, client: CurlClient, workers: WorkerPool) {
+        self.node = node
+        isHead = request.method == "HEAD"
+        var url = base + request.sentPath
+        if !request.query.isEmpty {
+            url += "?" + request.query.map { pair in pair.value.map { "\(pair.name)=\($0)" } ?? pair.name }.joined(separator: "&")
+        }
+        var headers = request.headers.filter { !Self.hopByHop.contains($0.key) }.map { (name: $0.key, value: $0.value) }
+        headers.append((FleetRouting.forwardedHeader, forwardedBy))
+        let length = request.header("content-length").flatMap { Int64($0) }
+        let chunked = request.header("transfer-encoding") != nil
+        let sends: HTTPExchange.Body
+        if length == nil && !chunked && ["GET", "HEAD", "DELETE", "OPTIONS"].contains(request.method) {
+            sends = .none
+        } else {
+            sends = .stream(length: length ?? (chunked ? nil : 0)) { [body] buffer in try body.pull(into: buffer) }
+        }
+        var exchange = HTTPExchange(method: request.method, url: url, headers: headers, body: sends, timeout: nil)
+        exchange.connectTimeout = 2
+        workers.run(as: "forward") { [head, answer, exchange] in
+            do {
+                try client.perform(
+                    exchange,
+                    onHead: { status, headers in head.withLockWaking { $0 = .arrived(status: status, headers: headers) } },
+                    onBody: { bytes in answer.push(bytes) })
+                answer.close()
+            } catch {
+                head.withLockWaking { state in
+                    if case .waiting = state { state = .failed((error as? CurlError)?.message ?? "\(error)") }
+                }
+                answer.cancel()
+            }
+        }
+    }
+
+    func consume(_ bytes: UnsafeRawBufferPointer) throws {
+        // The owner may have answered before taking the whole body (a refusal): the rest is dropped.
+        body.push(bytes)
+    }
+
+    func finish() throws -> HTTPResponse {
+        body.close()
+        head.wait {
+            if case .waiting = $0 { return false }
+            return true
+        }
+        let arrived = head.withLock { $0 }
+        guard case .arrived(let status, let headers) = arrived else {
+            let why = if case .failed(let why) = arrived { why } else { "no answer" }
+            throw HTTPError.badGateway("node \(node), which serves this volume, did not answer: \(why)")
+        }
+        let kept = headers.filter { !Self.hopByHop.contains($0.name.lowercased()) && $0.name.lowercased() != "date" }
+        let length = headers.first { $0.name.lowercased() == "content-length" }.flatMap { Int64($0.value) } ?? 0
+        if length == 0 {
+            answer.cancel()
+            return HTTPResponse(status: status, headers: kept)
+        }
+        return HTTPResponse(status: status, headers: kept, stream: ForwardedBody(length: length, answer: answer, sent: !isHead))
+    }
+
+    func abort() {
+        body.cancel()
+        answer.cancel()
+    }
+}
+
+/// The owner's answer body, as it comes.
+private final class ForwardedBody: ResponseBodyStream, @unchecked Sendable {
+    // @unchecked: read by one thread at a time (the download pump's worker); the channel is Sendable.
+    let length: Int64
+    private let answer: ByteChannel
+
+    init(length: Int64, answer: ByteChannel, sent: Bool) {
+        self.length = length
+        self.answer = answer
+        if !sent { answer.cancel() }  // HEAD: the length is the answer; no body comes.
+    }
+
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try answer.pull(into: buffer)
+    }
+
+    func close() { answer.cancel() }
+}
