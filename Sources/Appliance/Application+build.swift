@@ -109,7 +109,8 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
                     maxBodyBytes: 4 << 20, headerTimeout: config.headerTimeout, bodyTimeout: config.bodyTimeout,
                     uploadMinRate: config.uploadMinRate, uploadRateWindow: config.uploadRateWindow, maxWorkers: config.maxWorkers,
                     tls: tlsFiles != nil),
-                router: S3Routes.makeRouter(engine: engine, keys: keys, settings: settings, metrics: metrics, uploads: uploads), logger: logger)
+                router: S3Routes.makeRouter(engine: engine, keys: keys, settings: settings, metrics: metrics, uploads: uploads, fleet: fleetRouting),
+                logger: logger)
             metrics.track(s3, listener: "s3")
             do {
                 try s3.start()

@@ -17,14 +17,15 @@ package struct FleetRouting: Sendable {
         workers = WorkerPool(name: "forward", keepIdle: 8)
     }
 
-    /// The volume `name`'s node, when another node serves it (nil: this node, or no such volume).
-    func target(volume name: String) -> ForwardTarget? {
+    /// The volume `name`'s node, when another node serves it (nil: this node, or no such volume):
+    /// its API's URL, or with `s3` its S3 endpoint's.
+    func target(volume name: String, s3: Bool = false) -> ForwardTarget? {
         let view = member.view()
         guard let entry = view.volumes[name], entry.pool != member.poolID else { return nil }
         guard let owner = view.owners[entry.pool], let node = view.nodes[owner.node] else {
             return ForwardTarget(volume: name, node: nil, base: nil)
         }
-        return ForwardTarget(volume: name, node: node.name, base: node.api)
+        return ForwardTarget(volume: name, node: node.name, base: s3 ? node.s3 : node.api)
     }
 
     /// `/v1/volumes/{name}` and everything under it.
@@ -35,6 +36,13 @@ package struct FleetRouting: Sendable {
         let raw = rest.prefix { $0 != UInt8(ascii: "/") }
         guard !raw.isEmpty, let name = PercentDecoding.decode(String(decoding: raw, as: UTF8.self)) else { return nil }
         return target(volume: name)
+    }
+
+    /// `/{bucket}` and everything under it (S3, path-style or a virtual host's routed path).
+    func target(s3Path path: String) -> ForwardTarget? {
+        let raw = path.utf8.dropFirst().prefix { $0 != UInt8(ascii: "/") }
+        guard !raw.isEmpty, let name = PercentDecoding.decode(String(decoding: raw, as: UTF8.self)) else { return nil }
+        return target(volume: name, s3: true)
     }
 
     /// The forwarding route's body opener.

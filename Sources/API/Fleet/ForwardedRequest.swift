@@ -34,10 +34,12 @@ final class ForwardedRequest: RequestBodySink, @unchecked Sendable {
     private let node: String
     private let isHead: Bool
 
-    /// Headers that describe one connection, not the request: not passed along.
+    /// Headers that describe one connection, not the request: not passed along (curl frames the
+    /// body itself: Content-Length as the client sent it, or chunked). `Expect` is passed: a
+    /// client may have signed it.
     static let hopByHop: Set<String> = [
         "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection", "proxy-authorization", "content-length",
-        "expect", "trailer",
+        "trailer",
     ]
 
     /// Starts the transfer to `base` (the owner's URL) on one of `workers`' threads.

@@ -3,6 +3,7 @@
 // A bucket is a volume; one created through S3 is thin, of the configured capacity, and its
 // creator's key becomes its owner.
 import Engine
+import Fleet
 import Foundation
 
 extension S3Handlers {
@@ -91,9 +92,18 @@ extension S3Handlers {
             guard root.name == "CreateBucketConfiguration" else { throw S3Error.malformedXML("expected CreateBucketConfiguration") }
         }
         let capacity = settings.bucketCapacity > 0 ? settings.bucketCapacity : max(1, try engine.pool().capacityBytes)
+        // In a fleet the name is the fleet's first (another node's bucket is not available).
+        var entered = false
+        if let fleet, try engine.volumeExists(named: bucket) != true {
+            guard try fleet.member.enterVolume(bucket) else {
+                throw S3Error("BucketAlreadyExists", 409, "The requested bucket name is not available. Select a different name and try again.")
+            }
+            entered = true
+        }
         let created: Result<VolumeInfo, EngineError> = Result { () throws(EngineError) in
             try engine.createVolume(name: bucket, capacityBytes: capacity, replicas: settings.bucketReplicas, provisioning: .thin)
         }
+        if case .failure = created, entered { try? fleet?.member.removeVolume(bucket) }
         if case .failure(let error) = created {
             guard case .volumeExists = error else { throw error }
             if key.permission(on: bucket) == .owner {
@@ -115,6 +125,7 @@ extension S3Handlers {
         try require(.owner, bucket, context)
         try engine.deleteVolume(named: bucket, force: false)
         keys.forgetVolume(bucket)
+        try? fleet?.member.removeVolume(bucket)
         return .noContent()
     }
 

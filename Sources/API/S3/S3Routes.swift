@@ -26,18 +26,25 @@ package struct S3Settings: Sendable {
 
 package enum S3Routes {
     package static func makeRouter(
-        engine: Engine, keys: AccessKeyStore, settings: S3Settings, metrics: HTTPMetrics, uploads: UploadLimits = UploadLimits()
+        engine: Engine, keys: AccessKeyStore, settings: S3Settings, metrics: HTTPMetrics, uploads: UploadLimits = UploadLimits(),
+        fleet: FleetRouting? = nil
     ) -> Router {
         let errors: @Sendable (any Error, RequestContext) -> HTTPResponse = { S3ErrorMapping.response(for: $0, context: $1) }
         var router = Router(errorResponse: errors)
         if let domain = settings.domain { router.pathForHost = { path, host in S3VirtualHost.path(path, host: host, domain: domain) } }
+        if let fleet {
+            // The owner checks the signature (over the request exactly as sent, Host included).
+            router.forward(
+                template: "/{bucket} (forwarded)", parameter: "bucket", target: { fleet.target(s3Path: $0) },
+                open: { try fleet.open($0, context: $1) })
+        }
         var metricsMiddleware = MetricsMiddleware(metrics: metrics)
         metricsMiddleware.errorResponse = errors
         metricsMiddleware.operation = { S3Operation.name($0, route: $1) }
         router.use(metricsMiddleware)
         router.use(S3AuthMiddleware(store: keys))
         router.use(UploadLimitMiddleware(limits: uploads))
-        S3Handlers(engine: engine, keys: keys, settings: settings).register(in: &router)
+        S3Handlers(engine: engine, keys: keys, settings: settings, fleet: fleet).register(in: &router)
         return router
     }
 }
@@ -46,6 +53,8 @@ package struct S3Handlers: Sendable {
     let engine: Engine
     let keys: AccessKeyStore
     let settings: S3Settings
+    /// In a fleet: a bucket's name is entered in the volume directory when it is created.
+    var fleet: FleetRouting?
     /// Every part but the last holds at least this much (S3's limit).
     static let minimumPartSize: Int64 = 5 << 20
     static let maxKeys = 1000
