@@ -54,9 +54,9 @@ final class ApplianceProcess: @unchecked Sendable {
             dataDirArgument = String(self.dataDir.standardizedFileURL.path.dropFirst(base.count))
         }
         process.arguments =
-            [
-                "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirArgument, "--device-size", String(256 << 20),
-            ] + (extraArguments.contains("--s3-listen") ? [] : ["--s3-listen", "127.0.0.1:0"]) + extraArguments
+            ["serve", "--data-dir", dataDirArgument, "--device-size", String(256 << 20)]
+            + (extraArguments.contains("--listen") ? [] : ["--listen", "127.0.0.1:0"])
+            + (extraArguments.contains("--s3-listen") ? [] : ["--s3-listen", "127.0.0.1:0"]) + extraArguments
         let wantsS3 = !(extraArguments.firstIndex(of: "--s3-listen").map { extraArguments[$0 + 1] == "off" } ?? false)
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice

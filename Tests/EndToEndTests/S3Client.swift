@@ -10,8 +10,9 @@ struct S3Client {
     let secret: String
     let region = "us-east-1"
 
-    init(_ app: ApplianceProcess) throws {
-        guard let url = app.s3URL, let port = url.port else { throw HTTPClientError("the appliance has no S3 endpoint") }
+    /// With the key `app` wrote on first start; sent to `via`'s S3 endpoint (default: `app`'s).
+    init(_ app: ApplianceProcess, via: ApplianceProcess? = nil) throws {
+        guard let url = (via ?? app).s3URL, let port = url.port else { throw HTTPClientError("the appliance has no S3 endpoint") }
         self.port = port
         let text = try String(contentsOf: app.dataDir.appendingPathComponent("s3-credentials"), encoding: .utf8)
         func value(_ name: String) throws -> String {

@@ -1,0 +1,206 @@
+// A fleet on loopback: real etcd members and appliance nodes (`serve --cluster`), each node with
+// its own pool. Volumes made through any node, objects written and read through every node to
+// every volume (native and S3, every byte checked), names unique across the fleet, a node with
+// another token refused, a restarted node taking its pool back under the next epoch, and a dead
+// node's volumes answered 502/503 (never served wrong) until it returns.
+import EtcdTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Nodes of one fleet, each an `ApplianceProcess` on fixed loopback ports (the fleet needs the URL
+/// it advertises before it listens).
+final class FleetNodes: @unchecked Sendable {
+    // @unchecked: driven by one test at a time.
+    static let token = "fleet-test-token-0123456789abcdef"
+    let etcd: EtcdMembers
+    private(set) var nodes: [String: ApplianceProcess] = [:]
+    private var ports: [String: (api: Int, s3: Int)] = [:]
+    private var dataDirs: [String: URL] = [:]
+
+    init(etcdMembers: Int = 1) throws { etcd = try EtcdMembers(count: etcdMembers) }
+
+    /// Starts node `name` (again, on its data dir and ports, when it ran before).
+    @discardableResult
+    func start(_ name: String, token: String = FleetNodes.token, extra: [String] = []) throws -> ApplianceProcess {
+        let port = ports[name] ?? (EtcdMembers.freePort(), EtcdMembers.freePort())
+        ports[name] = port
+        let dir = dataDirs[name] ?? ApplianceProcess.makeTempDir()
+        dataDirs[name] = dir
+        let node = try ApplianceProcess(
+            dataDir: dir,
+            extraArguments: [
+                "--listen", "127.0.0.1:\(port.api)", "--s3-listen", "127.0.0.1:\(port.s3)", "--cluster", etcd.endpoints, "--node-name", name,
+                "--token", token, "--lease-seconds", "5",
+            ] + extra)
+        nodes[name] = node
+        return node
+    }
+
+    subscript(name: String) -> ApplianceProcess { nodes[name]! }
+
+    func kill(_ name: String) {
+        guard let node = nodes[name], node.process.isRunning else { return }
+        Glibc.kill(node.process.processIdentifier, SIGKILL)
+        node.process.waitUntilExit()
+    }
+
+    func stopAll() {
+        for node in nodes.values { node.stop(removeData: false) }
+        for dir in dataDirs.values { try? FileManager.default.removeItem(at: dir) }
+        etcd.stop()
+    }
+
+    /// Waits until every running node's view has `volumes` in its directory.
+    func waitForDirectory(_ volumes: Set<String>, seconds: Double = 15) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        for node in nodes.values where node.process.isRunning {
+            while true {
+                let listed = Set(((try await node.request("GET", "/v1/cluster").json["volumes"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
+                if volumes.isSubset(of: listed) { break }
+                guard Date() < deadline else { throw HTTPClientError("the directory did not show \(volumes) in \(seconds) s: \(listed)") }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+}
+
+@Suite(.serialized) struct FleetEndToEndTests {
+    static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+    }
+
+    @Test func volumesAndObjectsThroughEveryNode() async throws {
+        let fleet = try FleetNodes()
+        defer { fleet.stopAll() }
+        for name in ["n1", "n2", "n3"] { try fleet.start(name) }
+
+        // Volumes made through different nodes, placed on the node named.
+        var homes: [String: String] = [:]
+        for (index, (via, home)) in [("n1", "n2"), ("n2", "n3"), ("n3", "n1")].enumerated() {
+            let volume = "fleet-vol-\(index)"
+            let made = try await fleet[via].request("POST", "/v1/volumes", json: ["name": volume, "capacity_bytes": 64 << 20, "node": home])
+            #expect(made.status == 201, "\(made.text)")
+            #expect(made.json["node"] as? String == home)
+            homes[volume] = home
+        }
+        // Names are the fleet's: taken through another node is a conflict; a node not alive is refused.
+        let again = try await fleet["n3"].request("POST", "/v1/volumes", json: ["name": "fleet-vol-0", "capacity_bytes": 1 << 20])
+        #expect(again.status == 409)
+        let nowhere = try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": "fleet-vol-x", "capacity_bytes": 1 << 20, "node": "n9"])
+        #expect(nowhere.status == 400)
+        try await fleet.waitForDirectory(Set(homes.keys))
+
+        // Every node lists every volume with its node.
+        for name in ["n1", "n2", "n3"] {
+            let list = try await fleet[name].request("GET", "/v1/volumes").json["volumes"] as? [[String: Any]] ?? []
+            let shown = Dictionary(uniqueKeysWithValues: list.compactMap { v in (v["name"] as? String).map { ($0, v["node"] as? String ?? "") } })
+            for (volume, home) in homes { #expect(shown[volume] == home, "\(name) lists \(shown)") }
+        }
+
+        // Writes through every node to every volume; every byte read back through every node.
+        var written: [String: [UInt8]] = [:]
+        var seed: UInt64 = 1
+        for volume in homes.keys.sorted() {
+            for via in ["n1", "n2", "n3"] {
+                let size = seed % 3 == 0 ? 3 << 20 : Int(seed * 977 % 70_000)
+                let body = Self.bytes(size, seed: seed)
+                seed += 1
+                let path = "/v1/volumes/\(volume)/objects/from-\(via)"
+                let put = try await fleet[via].request("PUT", path, body: Data(body))
+                #expect(put.status == 201, "\(put.text)")
+                written[path] = body
+            }
+        }
+        for (path, body) in written {
+            for via in ["n1", "n2", "n3"] {
+                let got = try await fleet[via].request("GET", path)
+                #expect(got.status == 200 && Array(got.body) == body, "\(via) \(path): \(got.status)")
+                let head = try await fleet[via].request("HEAD", path)
+                #expect(head.status == 200 && head.header("Content-Length") == String(body.count))
+            }
+            let range = try await fleet["n1"].request("GET", path, headers: ["Range": "bytes=10-19"])
+            if body.count >= 20 { #expect(range.status == 206 && Array(range.body) == Array(body[10..<20])) }
+        }
+        // Errors pass back as the owner gives them.
+        let missing = try await fleet["n1"].request("GET", "/v1/volumes/fleet-vol-0/objects/none")
+        #expect(missing.status == 404 && missing.header("Content-Type") == "application/problem+json")
+        let unauthenticated = try await fleet["n1"].request("GET", "/v1/volumes/fleet-vol-0/objects/from-n1", auth: false)
+        #expect(unauthenticated.status == 401)
+        // A delete through a node that is not the owner.
+        let deleted = try await fleet["n3"].request("DELETE", "/v1/volumes/fleet-vol-0/objects/from-n2")
+        #expect(deleted.status == 204)
+        #expect(try await fleet["n2"].request("GET", "/v1/volumes/fleet-vol-0/objects/from-n2").status == 404)
+
+        // S3 through a node that is not the bucket's: the owner's key, the owner checks it.
+        let s3 = try S3Client(fleet["n2"], via: fleet["n1"])
+        let body = Self.bytes(200_000, seed: 99)
+        #expect(try s3.request("PUT", "/fleet-vol-0/s3-object", body: body).status == 200)
+        let got = try s3.request("GET", "/fleet-vol-0/s3-object")
+        #expect(got.status == 200 && Array(got.body) == body)
+        #expect(try await fleet["n3"].request("GET", "/v1/volumes/fleet-vol-0/objects/s3-object").body == Data(body))
+
+        // The cluster as every node sees it: three nodes, each holding its own pool under epoch 1.
+        let cluster = try await fleet["n1"].request("GET", "/v1/cluster").json
+        #expect((cluster["nodes"] as? [[String: Any]])?.count == 3)
+        let pool = cluster["pool"] as? [String: Any] ?? [:]
+        #expect(pool["lease"] as? String == "held" && pool["epoch"] as? Int == 1 && pool["writable"] as? Bool == true)
+        #expect((cluster["pools"] as? [[String: Any]])?.allSatisfy { ($0["owner"] as? String) != nil && ($0["epoch"] as? Int) == 1 } == true)
+    }
+
+    @Test func aNodeWithAnotherTokenIsRefused() async throws {
+        let fleet = try FleetNodes()
+        defer { fleet.stopAll() }
+        try fleet.start("n1")
+        #expect {
+            try fleet.start("n2", token: "another-token-0123456789abcdef")
+        } throws: { error in
+            "\(error)".contains("the fleet's admin token is another one")
+        }
+    }
+
+    @Test func aRestartedNodeTakesItsPoolBackUnderTheNextEpochAndADeadOnesVolumesAreRefused() async throws {
+        let fleet = try FleetNodes()
+        defer { fleet.stopAll() }
+        try fleet.start("n1")
+        try fleet.start("n2")
+        #expect(try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": "on-two", "capacity_bytes": 1 << 20, "node": "n2"]).status == 201)
+        try await fleet.waitForDirectory(["on-two"])
+        let body = Data(Self.bytes(5000, seed: 7))
+        #expect(try await fleet["n1"].request("PUT", "/v1/volumes/on-two/objects/k", body: body).status == 201)
+
+        // A clean stop gives the leases back; the restart takes the pool under epoch 2.
+        fleet["n2"].stop(removeData: false)
+        try fleet.start("n2")
+        let pool = try await fleet["n2"].request("GET", "/v1/cluster").json["pool"] as? [String: Any] ?? [:]
+        #expect(pool["epoch"] as? Int == 2)
+        try await fleet.waitForDirectory(["on-two"])
+        var read = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
+        for _ in 0..<50 where read.status != 200 {  // until n1's view has n2 back
+            try await Task.sleep(for: .milliseconds(100))
+            read = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
+        }
+        #expect(read.status == 200 && read.body == body)
+
+        // Killed: its volumes are refused through the others (502 while its record lives, then
+        // 503 once its lease has expired), never served wrong.
+        fleet.kill("n2")
+        let gone = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
+        #expect([502, 503].contains(gone.status), "\(gone.status) \(gone.text)")
+        try await Task.sleep(for: .seconds(8))
+        let later = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
+        #expect(later.status == 503 && later.header("Retry-After") != nil, "\(later.status) \(later.text)")
+        // It comes back (its previous lease expired meanwhile): served again.
+        try fleet.start("n2")
+        var back = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
+        for _ in 0..<50 where back.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            back = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
+        }
+        #expect(back.status == 200 && back.body == body)
+    }
+}
