@@ -48,9 +48,18 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
     try DataDirectoryLock.acquire(config.dataDirectory)
     let tlsFiles = try installTLS(config, logger: logger)
     let scheme = tlsFiles == nil ? "http" : "https"
-    let engine = try Engine.open(
-        dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes, metadataCopies: config.metadataCopies,
-        devicePaths: config.devicePaths)
+    // In a fleet, the pool's lease is taken before the engine opens (opening writes to the devices).
+    let token = try resolveToken(config, logger: logger)
+    let member = try config.fleet.map { fleet in try joinFleet(fleet, config: config, token: token, scheme: scheme, logger: logger) }
+    let engine: Engine
+    do {
+        engine = try Engine.open(
+            dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes, metadataCopies: config.metadataCopies,
+            devicePaths: config.devicePaths, fence: member?.fence ?? WriteFence())
+    } catch {
+        member?.leave()
+        throw error
+    }
     do {
         if config.devicePaths.isEmpty {
             try engine.bootstrapFileDevices(
@@ -61,7 +70,7 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
         try engine.configureInline(maxBytes: config.inlineMaxBytes)
         engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
-        let token = try resolveToken(config, logger: logger)
+        try member?.attach(engine)
         let metrics = HTTPMetrics()
         let keys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)
         if !keys.unreadable.isEmpty {
@@ -71,9 +80,6 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         }
         if let key = try keys.bootstrapDefaultKey(credentialsFile: config.credentialsFile) {
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
-        }
-        let member = try config.fleet.map { fleet in
-            try joinFleet(fleet, config: config, engine: engine, token: token, scheme: scheme, logger: logger)
         }
         let fleetRouting = member.map { FleetRouting(member: $0) }
         let uploads = UploadLimits(config.uploadBounds)
@@ -130,14 +136,16 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         return Application(
             engine: engine, server: server, console: console, s3Server: s3Server, logger: logger, tlsFiles: tlsFiles, fleet: member)
     } catch {
+        member?.leave()
         engine.shutdown()
         throw error
     }
 }
 
-/// Joins the fleet `--cluster` names (this node's pool's lease, its volumes in the directory).
+/// Joins the fleet `--cluster` names and takes the lease of the pool the data directory's devices
+/// carry (a pool not made yet is taken once the engine has made it: `attach`).
 func joinFleet(
-    _ fleet: ApplianceConfiguration.Fleet, config: ApplianceConfiguration, engine: Engine, token: String, scheme: String, logger: Logger
+    _ fleet: ApplianceConfiguration.Fleet, config: ApplianceConfiguration, token: String, scheme: String, logger: Logger
 ) throws -> FleetMember {
     func url(_ host: String, _ port: UInt16) -> String { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
     let s3 = fleet.s3Advertise ?? config.s3Host.flatMap { host in config.s3Port == 0 ? nil : url(host, config.s3Port) }
@@ -145,7 +153,17 @@ func joinFleet(
     settings.takeover = fleet.takeover
     settings.leaseSeconds = fleet.leaseSeconds
     settings.marginSeconds = max(2, Double(fleet.leaseSeconds) * 0.3)
-    let member = try FleetMember.join(settings: settings, engine: engine, token: token, logger: logger)
+    let member = try FleetMember.connect(settings: settings, token: token, logger: logger)
+    do {
+        if let pool = try Engine.discoverPool(dataDirectory: config.dataDirectory, devicePaths: config.devicePaths) {
+            try member.take(pool: pool.uuidString.lowercased())
+        } else {
+            member.fence.hold(until: Int64.max)  // A pool made now: nobody else can know it yet.
+        }
+    } catch {
+        member.leave()
+        throw error
+    }
     logger.info(
         "joined the fleet as node \(fleet.nodeName)",
         metadata: ["etcd": "\(fleet.endpoints.joined(separator: ","))", "api": "\(settings.api)", "s3": "\(s3 ?? "none")"])

@@ -98,14 +98,14 @@ package final class Engine: Sendable {
     package static func open(
         dataDirectory: String, logger: Logger, cacheBytes: Int64 = Engine.defaultCacheBytes, now: Date = Date(),
         planted: PlantedFaults = [], metadataCopies: Int = Engine.defaultMetadataCopies, devicePaths: [String] = [],
-        placeMetadata: Bool = true
+        placeMetadata: Bool = true, fence: WriteFence = WriteFence()
     ) throws(EngineError) -> Engine {
         guard metadataCopies >= 1, metadataCopies <= MetadataAreaFormat.maximumCopies else {
             throw .invalidArgument(field: "metadata-copies", reason: "must be between 1 and \(MetadataAreaFormat.maximumCopies)")
         }
         let placer = MetadataPlacer()
         let opened = try OpenedCatalog.open(
-            dataDirectory: dataDirectory, devicePaths: devicePaths, planted: planted, now: now,
+            dataDirectory: dataDirectory, devicePaths: devicePaths, planted: planted, now: now, fence: fence,
             copyLost: { [placer] _, _ in placer.request() })
         let (catalog, mirror, uuid, rings, discovery, resolvedDirectory) = (
             opened.catalog, opened.mirror, opened.poolUUID, opened.rings, opened.discovery, opened.dataDirectory
@@ -164,6 +164,8 @@ package final class Engine: Sendable {
         do {
             return try body()
         } catch {
+            // A write the fence refused fails in SQLite as an IO error: say why.
+            if let reason = rings.fence.refusedBecause { throw .fenced(reason: reason) }
             throw Self.engineError(fromCatalog: error, notFound: notFound, duplicate: duplicate)
         }
     }

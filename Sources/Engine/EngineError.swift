@@ -75,6 +75,8 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     case volumeHasClones(name: String, clones: [String])
     /// Buffered writes into a volume still under way, long past when a change waited for them.
     case writesUnderWay(volume: String)
+    /// In a fleet, this node does not hold its pool's lease with a margin now: nothing is written.
+    case fenced(reason: String)
 
     package var kind: Kind {
         switch self {
@@ -91,7 +93,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
             .conflict
         case .noSpace, .metadataFull: .noSpace
         case .patchTooLarge, .objectTooLarge: .tooLarge
-        case .cacheFull, .tooManyUploads, .writesUnderWay: .busy
+        case .cacheFull, .tooManyUploads, .writesUnderWay, .fenced: .busy
         case .io: .io
         case .catalog: .internal
         case .conditionNotMet: .precondition
@@ -163,6 +165,7 @@ package enum EngineError: Error, Sendable, Equatable, CustomStringConvertible {
         case .volumeHasClones(let name, let clones):
             "volumes \(clones.joined(separator: ", ")) are clones of snapshots of \(name): delete them first"
         case .writesUnderWay(let volume): "writes into volume \(volume) through the cache are still under way; try again"
+        case .fenced(let reason): "this node may not write to its pool now (\(reason)); try again, through any node of the fleet"
         }
     }
 }

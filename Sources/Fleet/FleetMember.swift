@@ -1,13 +1,15 @@
 import Crypto
 // This node's membership of the fleet, and the one owner of what it knows of it: its node lease
-// and record, its pool's lease and epoch, and the latest view of the fleet (nodes, owners, the
-// volume directory). `join` runs once at start; the keeper (a PeriodicTask) renews the leases,
-// republishes the node's figures and refreshes the view; `leave` gives the leases back.
+// and record, its pool's lease and epoch, the pool's write fence, and the latest view of the
+// fleet (nodes, owners, the volume directory). At start: `connect` (the token, the node's name),
+// `take` the pool's lease before the engine opens (opening writes), `attach` the engine (the epoch
+// written into the devices, the volumes entered); then the keeper (a PeriodicTask) renews the
+// leases, republishes the node's figures and refreshes the view; `leave` gives the leases back.
 //
-// The pool's lease is what lets the node write to the pool's devices: `writable` is true while
-// the lease, renewed at `renewedAt` with `ttl` seconds, cannot have expired in etcd yet with a
-// margin: renewedAt + ttl − margin is still ahead on the local monotonic clock (the renewal's
-// send time counts, not its answer's, so a slow answer never stretches it).
+// The pool's lease is what lets the node write to the pool's devices: the fence is held open
+// until renewedAt + ttl − margin on the local monotonic clock (the renewal's send time counts,
+// not its answer's, so a slow answer never stretches it), and closed when the lease is lost or
+// the devices carry a newer epoch than the node's (another node took the pool over).
 package import Engine
 import Foundation
 package import Logging
@@ -40,14 +42,18 @@ package enum FleetError: Error, CustomStringConvertible {
     case nameInUse(String)
     case poolHeld(pool: String, node: String, epoch: Int64)
     case etcd(EtcdError)
+    /// The pool could not be served (its devices could not be written).
+    case pool(String)
 
     package var description: String {
         switch self {
         case .tokenMismatch:
             "the fleet's admin token is another one: every node of a fleet takes the same token (--token or <data-dir>/token)"
         case .nameInUse(let name): "node name \(name) is in use by a live node; give another --node-name"
-        case .poolHeld(let pool, let node, let epoch): "pool \(pool) is held by node \(node) (epoch \(epoch)), whose lease is alive"
+        case .poolHeld(let pool, let node, let epoch):
+            "pool \(pool) is held by node \(node) (epoch \(epoch)), whose lease is alive: another node took this node's pool over; start this node on new devices (an empty data directory) to join with a new pool"
         case .etcd(let error): "\(error)"
+        case .pool(let why): "the pool: \(why)"
         }
     }
 }
@@ -55,14 +61,25 @@ package enum FleetError: Error, CustomStringConvertible {
 package final class FleetMember: Sendable {
     /// The pool's lease as this node holds it (or lost it).
     package enum PoolHold: Sendable, Equatable {
-        case held(lease: Int64, epoch: Int64, renewedAt: ContinuousClock.Instant, ttl: Int)
+        case none
+        /// `renewedAt`: `WriteFence.now()` when the last renewal that succeeded was sent.
+        case held(lease: Int64, epoch: Int64, renewedAt: Int64, ttl: Int)
         /// Its lease expired or another node took the pool: nothing may be written to it.
-        case lost(epoch: Int64, reason: String)
+        case lost(epoch: Int64, reason: String, forGood: Bool)
+
+        package var epoch: Int64 {
+            switch self {
+            case .none: 0
+            case .held(_, let epoch, _, _), .lost(let epoch, _, _): epoch
+            }
+        }
     }
 
     struct State {
         var nodeLease: Int64
-        var pool: PoolHold
+        var poolID: String?
+        var pool = PoolHold.none
+        var engine: Engine?
         var view = FleetView()
         var etcdReachable = true
         var lastError: String?
@@ -72,50 +89,71 @@ package final class FleetMember: Sendable {
     package let keys: FleetKeys
     package let etcd: EtcdClient
     package let http: CurlClient
-    package let poolID: String
-    private let engine: Engine
+    /// The pool's write fence: closed until the lease is taken.
+    package let fence = WriteFence(open: false)
     private let logger: Logger
     private let state: Lock<State>
     private let keeper = Mutex<PeriodicTask?>(nil)
+    private let startedAt = ISO8601DateFormatter().string(from: Date())
 
-    private init(settings: FleetSettings, etcd: EtcdClient, http: CurlClient, engine: Engine, logger: Logger, state: State) {
+    private init(settings: FleetSettings, etcd: EtcdClient, http: CurlClient, logger: Logger, nodeLease: Int64) {
         self.settings = settings
         keys = FleetKeys(prefix: settings.prefix)
         self.etcd = etcd
         self.http = http
-        self.engine = engine
         self.logger = logger
-        poolID = engine.poolUUID.uuidString.lowercased()
-        self.state = Lock(state)
+        state = Lock(State(nodeLease: nodeLease))
     }
 
-    /// Joins the fleet: checks the token is the fleet's, publishes the node, takes its pool's
-    /// lease under the next epoch, publishes the pool's devices, puts its volumes in the
-    /// directory, then starts the keeper.
-    package static func join(settings: FleetSettings, engine: Engine, token: String, logger: Logger) throws(FleetError) -> FleetMember {
+    /// The pool this node holds (or held); nil before `take`.
+    package var poolID: String? { state.withLock { $0.poolID } }
+
+    /// Joins the fleet as a node: checks the token is the fleet's and publishes the node's record
+    /// (its name must be free: a live record of that name is waited out for up to a lease's life).
+    package static func connect(settings: FleetSettings, token: String, logger: Logger) throws(FleetError) -> FleetMember {
         let http = CurlClient()
         let etcd = EtcdClient(endpoints: settings.endpoints, http: http)
-        let keys = FleetKeys(prefix: settings.prefix)
-        do {
-            try checkToken(token, etcd: etcd, keys: keys)
+        return try fleetCall {
+            try checkToken(token, etcd: etcd, keys: FleetKeys(prefix: settings.prefix))
             let nodeLease = try etcd.grantLease(ttl: settings.leaseSeconds).id
-            let member = FleetMember(
-                settings: settings, etcd: etcd, http: http, engine: engine, logger: logger,
-                state: State(nodeLease: nodeLease, pool: .lost(epoch: 0, reason: "not taken yet")))
+            let member = FleetMember(settings: settings, etcd: etcd, http: http, logger: logger, nodeLease: nodeLease)
             try member.claimNodeName()
-            try member.takePool()
-            try member.publishDevices()
-            try member.reconcileVolumes()
-            try member.publishNode()
-            try member.refreshView()
-            member.startKeeper()
             return member
+        }
+    }
+
+    /// Takes the pool's lease under the next epoch (a live owner is waited out for up to a lease's
+    /// life, then refused): the fence opens.
+    package func take(pool: String) throws(FleetError) {
+        state.withLock { $0.poolID = pool }
+        try Self.fleetCall { try takePool(pool) }
+    }
+
+    /// Serves `engine`'s pool (taken first if `take` was not called: a pool made just now): its
+    /// epoch into the devices, its devices published, its volumes entered; the keeper starts.
+    package func attach(_ engine: Engine) throws(FleetError) {
+        let pool = engine.poolUUID.uuidString.lowercased()
+        if poolID == nil { try take(pool: pool) }
+        state.withLock { $0.engine = engine }
+        try Self.fleetCall {
+            try engine.writeFleetEpoch(poolHold.epoch)
+            try publishDevices(engine, pool: pool)
+            try reconcileVolumes(engine, pool: pool)
+            try publishNode()
+            try refreshView()
+        }
+        startKeeper()
+    }
+
+    private static func fleetCall<T>(_ body: () throws -> T) throws(FleetError) -> T {
+        do {
+            return try body()
         } catch let error as FleetError {
             throw error
         } catch let error as EtcdError {
             throw .etcd(error)
         } catch {
-            throw .etcd(.malformed("\(error)"))
+            throw .pool("\(error)")
         }
     }
 
@@ -129,13 +167,13 @@ package final class FleetMember: Sendable {
     /// Puts this node's record, attached to its lease; a record of the same name still alive
     /// (this node's previous run, killed, or another node) is waited out for up to a lease's life.
     private func claimNodeName() throws {
-        let deadline = ContinuousClock.now + .seconds(settings.leaseSeconds + 2)
+        let deadline = WriteFence.now() + Int64(settings.leaseSeconds + 2) * 1_000_000_000
         while true {
             let lease = state.withLock { $0.nodeLease }
             let result = try etcd.transaction(
                 [.absent(keys.node(settings.nodeName))], success: [.put(keys.node(settings.nodeName), FleetJSON.encode(nodeRecord()), lease: lease)])
             if result.succeeded { return }
-            guard ContinuousClock.now < deadline else { throw FleetError.nameInUse(settings.nodeName) }
+            guard WriteFence.now() < deadline else { throw FleetError.nameInUse(settings.nodeName) }
             logger.notice("node name \(settings.nodeName) is still held (a previous run of this node?): waiting for its lease to expire")
             Thread.sleep(forTimeInterval: 0.5)
         }
@@ -144,51 +182,56 @@ package final class FleetMember: Sendable {
     /// Takes the pool's lease: when it has no owner, the owner record (on a fresh lease) and the
     /// next epoch are written in one transaction that holds only if the epoch is still the one
     /// read. A live owner is waited out for up to a lease's life.
-    private func takePool() throws {
-        let deadline = ContinuousClock.now + .seconds(settings.leaseSeconds + 2)
+    private func takePool(_ pool: String) throws {
+        let deadline = WriteFence.now() + Int64(settings.leaseSeconds + 2) * 1_000_000_000
         let lease = try etcd.grantLease(ttl: settings.leaseSeconds)
         while true {
-            let renewedAt = ContinuousClock.now
-            let epochRead = try etcd.get(keys.poolEpoch(poolID))
+            let renewedAt = WriteFence.now()
+            let epochRead = try etcd.get(keys.poolEpoch(pool))
             let epoch = (epochRead.flatMap { Int64($0.text) } ?? 0) + 1
             let owner = PoolOwnerRecord(node: settings.nodeName, epoch: epoch, lease: lease.id)
             let result = try etcd.transaction(
-                [.absent(keys.poolOwner(poolID)), .modRevision(keys.poolEpoch(poolID), equals: epochRead?.modRevision ?? 0)],
+                [.absent(keys.poolOwner(pool)), .modRevision(keys.poolEpoch(pool), equals: epochRead?.modRevision ?? 0)],
                 success: [
-                    .put(keys.poolOwner(poolID), FleetJSON.encode(owner), lease: lease.id), .put(keys.poolEpoch(poolID), Array(String(epoch).utf8)),
+                    .put(keys.poolOwner(pool), FleetJSON.encode(owner), lease: lease.id), .put(keys.poolEpoch(pool), Array(String(epoch).utf8)),
                 ],
-                failure: [.get(keys.poolOwner(poolID))])
+                failure: [.get(keys.poolOwner(pool))])
             if result.succeeded {
                 state.withLock { $0.pool = .held(lease: lease.id, epoch: epoch, renewedAt: renewedAt, ttl: lease.ttl) }
-                logger.info("holding pool \(poolID) under epoch \(epoch)", metadata: ["node": "\(settings.nodeName)"])
+                holdFence(renewedAt: renewedAt, ttl: lease.ttl)
+                logger.info("holding pool \(pool) under epoch \(epoch)", metadata: ["node": "\(settings.nodeName)"])
                 return
             }
             let holder = result.found.first?.first.flatMap { FleetJSON.decode(PoolOwnerRecord.self, $0.value) }
-            guard ContinuousClock.now < deadline else {
+            guard WriteFence.now() < deadline else {
                 try? etcd.revoke(lease.id)
-                throw FleetError.poolHeld(pool: poolID, node: holder?.node ?? "?", epoch: holder?.epoch ?? 0)
+                throw FleetError.poolHeld(pool: pool, node: holder?.node ?? "?", epoch: holder?.epoch ?? 0)
             }
             if let holder {
-                logger.notice("pool \(poolID) is still held by node \(holder.node) (epoch \(holder.epoch)): waiting for its lease to expire")
+                logger.notice("pool \(pool) is still held by node \(holder.node) (epoch \(holder.epoch)): waiting for its lease to expire")
             }
             Thread.sleep(forTimeInterval: 0.5)
         }
     }
 
-    private func publishDevices() throws {
+    private func holdFence(renewedAt: Int64, ttl: Int) {
+        fence.hold(until: renewedAt + Int64((Double(ttl) - settings.marginSeconds) * 1e9))
+    }
+
+    private func publishDevices(_ engine: Engine, pool: String) throws {
         let devices = try engine.listDevices().map { PoolDevicesRecord.Device(path: $0.path, id: $0.id) }
-        try etcd.put(keys.poolDevices(poolID), FleetJSON.encode(PoolDevicesRecord(devices: devices)))
+        try etcd.put(keys.poolDevices(pool), FleetJSON.encode(PoolDevicesRecord(devices: devices)))
     }
 
     /// The directory agrees with the pool: each of its volumes is entered (unless the name is
     /// another pool's: a conflict, logged), and an entry of this pool naming no volume goes.
-    private func reconcileVolumes() throws {
+    private func reconcileVolumes(_ engine: Engine, pool: String) throws {
         let local = Set(try engine.listVolumes().map(\.name))
         let entries = try etcd.list(prefix: keys.volumes)
         var entered = Set<String>()
         for kv in entries {
             let name = String(kv.key.dropFirst(keys.volumes.count))
-            guard let entry = FleetJSON.decode(VolumeEntry.self, kv.value), entry.pool == poolID else { continue }
+            guard let entry = FleetJSON.decode(VolumeEntry.self, kv.value), entry.pool == pool else { continue }
             if local.contains(name) {
                 entered.insert(name)
             } else {
@@ -197,7 +240,7 @@ package final class FleetMember: Sendable {
         }
         for name in local.subtracting(entered).sorted() {
             let result = try etcd.transaction(
-                [.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: poolID)))],
+                [.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: pool)))],
                 failure: [.get(keys.volume(name))])
             if !result.succeeded {
                 let other = result.found.first?.first.flatMap { FleetJSON.decode(VolumeEntry.self, $0.value) }?.pool ?? "?"
@@ -210,16 +253,18 @@ package final class FleetMember: Sendable {
 
     // MARK: the volume directory
 
-    /// Enters a new volume of this pool; false when the name is taken in the fleet.
+    /// Enters a new volume of this node's pool; false when the name is taken in the fleet.
     package func enterVolume(_ name: String) throws(EtcdError) -> Bool {
-        try etcd.transaction([.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: poolID)))])
+        guard let pool = poolID else { return false }
+        return try etcd.transaction([.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: pool)))])
             .succeeded
     }
 
-    /// Removes a volume of this pool from the directory.
+    /// Removes a volume of this node's pool from the directory.
     package func removeVolume(_ name: String) throws(EtcdError) {
+        guard let pool = poolID else { return }
         _ = try etcd.transaction(
-            [.value(keys.volume(name), equals: FleetJSON.encode(VolumeEntry(pool: poolID)))], success: [.delete(keys.volume(name))])
+            [.value(keys.volume(name), equals: FleetJSON.encode(VolumeEntry(pool: pool)))], success: [.delete(keys.volume(name))])
     }
 
     /// The latest view; with `refresh`, read again first (a name the view does not know).
@@ -231,12 +276,18 @@ package final class FleetMember: Sendable {
     // MARK: the pool's lease
 
     /// Whether this node may write to its pool now (see the file's header).
-    package var writable: Bool {
-        guard case .held(_, _, let renewedAt, let ttl) = state.withLock({ $0.pool }) else { return false }
-        return ContinuousClock.now < renewedAt + .seconds(Double(ttl) - settings.marginSeconds)
-    }
+    package var writable: Bool { fence.mayWrite }
 
     package var poolHold: PoolHold { state.withLock { $0.pool } }
+
+    /// Whether this node serves its pool's volumes (it holds the lease, or lost it only for now).
+    package var servesPool: Bool {
+        switch poolHold {
+        case .held: true
+        case .none: false
+        case .lost(_, _, let forGood): !forGood
+        }
+    }
 
     // MARK: the keeper
 
@@ -250,11 +301,12 @@ package final class FleetMember: Sendable {
         keeper.withLock { $0 = task }
     }
 
-    /// One tick: renew both leases, republish the node, refresh the view.
+    /// One tick: renew both leases, check the devices' epoch, republish the node, refresh the view.
     private func keep() {
         do {
             try renewNode()
             try renewPool()
+            checkDevicesEpoch()
             try publishNode()
             try refreshView()
             state.withLock {
@@ -262,6 +314,7 @@ package final class FleetMember: Sendable {
                 $0.lastError = nil
             }
         } catch {
+            checkDevicesEpoch()
             var unreachable = false
             if let failure = error as? EtcdError, case .unreachable = failure { unreachable = true }
             state.withLock {
@@ -282,45 +335,71 @@ package final class FleetMember: Sendable {
     }
 
     private func renewPool() throws {
-        switch state.withLock({ $0.pool }) {
+        guard let pool = poolID else { return }
+        switch poolHold {
+        case .none:
+            return
         case .held(let lease, let epoch, _, _):
-            let sent = ContinuousClock.now
+            let sent = WriteFence.now()
             let ttl = try etcd.keepAlive(lease)
             if ttl > 0 {
-                state.withLock { state in
+                let renewed = state.withLock { state -> Bool in
                     // Only if still held under this lease (the keeper is the only renewer).
-                    if case .held(lease, epoch, _, _) = state.pool { state.pool = .held(lease: lease, epoch: epoch, renewedAt: sent, ttl: ttl) }
+                    guard case .held(lease, epoch, _, _) = state.pool else { return false }
+                    state.pool = .held(lease: lease, epoch: epoch, renewedAt: sent, ttl: ttl)
+                    return true
                 }
+                if renewed { holdFence(renewedAt: sent, ttl: ttl) }
                 return
             }
-            state.withLock { $0.pool = .lost(epoch: epoch, reason: "its lease expired") }
-            logger.critical("fleet: the lease of pool \(poolID) expired (epoch \(epoch)): nothing is written to it until it is held again")
-            try retake(after: epoch)
-        case .lost(let epoch, _):
-            try retake(after: epoch)
+            lose(epoch: epoch, reason: "its lease expired", forGood: false)
+            try retake(pool, after: epoch)
+        case .lost(let epoch, _, let forGood):
+            if !forGood { try retake(pool, after: epoch) }
+        }
+    }
+
+    private func lose(epoch: Int64, reason: String, forGood: Bool) {
+        fence.close("the pool's lease was lost: \(reason)")
+        let changed = state.withLock { state -> Bool in
+            if case .lost(_, _, true) = state.pool { return false }
+            state.pool = .lost(epoch: epoch, reason: reason, forGood: forGood)
+            return true
+        }
+        if changed {
+            logger.critical("fleet: lost pool \(poolID ?? "?") (epoch \(epoch)): \(reason); nothing is written to it")
         }
     }
 
     /// After a lost lease: takes the pool again only if no other node took it meanwhile (its
-    /// epoch is still this node's); otherwise it stays lost for good.
-    private func retake(after epoch: Int64) throws {
-        guard let current = try etcd.get(keys.poolEpoch(poolID)), Int64(current.text) == epoch else {
-            state.withLock { $0.pool = .lost(epoch: epoch, reason: "another node took the pool over") }
+    /// epoch is still this node's); otherwise it is lost for good.
+    private func retake(_ pool: String, after epoch: Int64) throws {
+        guard let current = try etcd.get(keys.poolEpoch(pool)), Int64(current.text) == epoch else {
+            lose(epoch: epoch, reason: "another node took the pool over", forGood: true)
             return
         }
-        if try etcd.get(keys.poolOwner(poolID)) != nil { return }
-        try takePool()
+        if try etcd.get(keys.poolOwner(pool)) != nil { return }
+        try takePool(pool)
+        if let engine = state.withLock({ $0.engine }) { try engine.writeFleetEpoch(poolHold.epoch) }
+    }
+
+    /// A newer epoch in the devices' superblocks than this node's: another node took the pool
+    /// over (the node may not even have heard from etcd since: it was stopped, or cut off).
+    private func checkDevicesEpoch() {
+        guard let engine = state.withLock({ $0.engine }) else { return }
+        let epoch = poolHold.epoch
+        let onDevices = engine.fleetEpochOnDevices()
+        if onDevices > epoch { lose(epoch: epoch, reason: "another node took the pool over (epoch \(onDevices) on its devices)", forGood: true) }
     }
 
     private func nodeRecord() -> NodeRecord {
-        let pool = try? engine.pool()
-        let held: [String] = if case .held = state.withLock({ $0.pool }) { [poolID] } else { [] }
+        let (engine, pool, hold) = state.withLock { ($0.engine, $0.poolID, $0.pool) }
+        let figures = try? engine?.pool()
+        let held: [String] = if case .held = hold, let pool { [pool] } else { [] }
         return NodeRecord(
-            name: settings.nodeName, api: settings.api, s3: settings.s3, pools: held, freeBytes: pool?.freeBytes ?? 0,
-            capacityBytes: pool?.capacityBytes ?? 0, takeover: settings.takeover, startedAt: startedAt)
+            name: settings.nodeName, api: settings.api, s3: settings.s3, pools: held, freeBytes: figures?.freeBytes ?? 0,
+            capacityBytes: figures?.capacityBytes ?? 0, takeover: settings.takeover, startedAt: startedAt)
     }
-
-    private let startedAt = ISO8601DateFormatter().string(from: Date())
 
     private func publishNode() throws {
         let lease = state.withLock { $0.nodeLease }
@@ -338,7 +417,7 @@ package final class FleetMember: Sendable {
         keeper.withLock { $0 }?.stop()
         let (nodeLease, pool) = state.withLock { ($0.nodeLease, $0.pool) }
         if case .held(let lease, let epoch, _, _) = pool {
-            state.withLock { $0.pool = .lost(epoch: epoch, reason: "the node left the fleet") }
+            lose(epoch: epoch, reason: "the node left the fleet", forGood: true)
             try? etcd.revoke(lease)
         }
         try? etcd.revoke(nodeLease)
@@ -347,7 +426,7 @@ package final class FleetMember: Sendable {
     /// What `GET /v1/cluster` shows of this node's own standing.
     package struct Standing: Sendable {
         package var node: String
-        package var pool: String
+        package var pool: String?
         package var hold: PoolHold
         package var writable: Bool
         package var etcdReachable: Bool
@@ -358,7 +437,7 @@ package final class FleetMember: Sendable {
     package func standing() -> Standing {
         let snapshot = state.withLock { $0 }
         return Standing(
-            node: settings.nodeName, pool: poolID, hold: snapshot.pool, writable: writable, etcdReachable: snapshot.etcdReachable,
+            node: settings.nodeName, pool: snapshot.poolID, hold: snapshot.pool, writable: writable, etcdReachable: snapshot.etcdReachable,
             lastError: snapshot.lastError, view: snapshot.view)
     }
 }

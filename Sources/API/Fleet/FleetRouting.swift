@@ -21,8 +21,10 @@ package struct FleetRouting: Sendable {
     /// its API's URL, or with `s3` its S3 endpoint's.
     func target(volume name: String, s3: Bool = false) -> ForwardTarget? {
         let view = member.view()
-        guard let entry = view.volumes[name], entry.pool != member.poolID else { return nil }
-        guard let owner = view.owners[entry.pool], let node = view.nodes[owner.node] else {
+        guard let entry = view.volumes[name] else { return nil }
+        // This node's pool, unless it lost it for good (another node took it over: it is served there).
+        if entry.pool == member.poolID, member.servesPool { return nil }
+        guard let owner = view.owners[entry.pool], owner.node != member.settings.nodeName, let node = view.nodes[owner.node] else {
             return ForwardTarget(volume: name, node: nil, base: nil)
         }
         return ForwardTarget(volume: name, node: node.name, base: s3 ? node.s3 : node.api)

@@ -1,5 +1,6 @@
 // Wire DTO for GET /v1/cluster (openapi.yaml: Cluster): this node's standing and the fleet as its
 // latest view shows it. Keys in snake_case; an unknown (nil) field is left out.
+import Engine
 import Fleet
 import Foundation
 
@@ -53,12 +54,15 @@ struct ClusterJSON: Encodable, Sendable {
 
     init(_ standing: FleetMember.Standing, endpoints: [String]) {
         node = standing.node
+        let id = standing.pool ?? ""
         switch standing.hold {
         case .held(_, let epoch, let renewedAt, let ttl):
-            let left = Double(ttl) - Double((ContinuousClock.now - renewedAt).nanoseconds) / 1e9
-            pool = Pool(id: standing.pool, lease: "held", epoch: epoch, writable: standing.writable, leaseSecondsLeft: max(0, left), lostReason: nil)
-        case .lost(let epoch, let reason):
-            pool = Pool(id: standing.pool, lease: "lost", epoch: epoch, writable: false, leaseSecondsLeft: nil, lostReason: reason)
+            let left = Double(ttl) - Double(WriteFence.now() - renewedAt) / 1e9
+            pool = Pool(id: id, lease: "held", epoch: epoch, writable: standing.writable, leaseSecondsLeft: max(0, left), lostReason: nil)
+        case .lost(let epoch, let reason, _):
+            pool = Pool(id: id, lease: "lost", epoch: epoch, writable: false, leaseSecondsLeft: nil, lostReason: reason)
+        case .none:
+            pool = Pool(id: id, lease: "lost", epoch: 0, writable: false, leaseSecondsLeft: nil, lostReason: "not taken")
         }
         etcd = Etcd(endpoints: endpoints, reachable: standing.etcdReachable, lastError: standing.lastError)
         let view = standing.view

@@ -115,6 +115,11 @@ final class DeviceSet: Sendable {
 
     func device(id: String) -> Device? { state.withLock { $0.members[id]?.device } }
 
+    /// Every member that is open, by id.
+    func openDevices() -> [(id: String, device: Device)] {
+        state.withLock { state in state.members.compactMap { id, member in member.device.map { (id, $0) } } }.sorted { $0.id < $1.id }
+    }
+
     func identity(id: String) -> Identity? { state.withLock { $0.members[id]?.identity } }
 
     func lifecycle(id: String) -> DeviceLifecycle? { state.withLock { $0.members[id]?.lifecycle } }

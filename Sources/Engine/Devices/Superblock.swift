@@ -12,6 +12,8 @@ package struct Superblock: Sendable, Equatable, CustomStringConvertible {
     /// before metadata areas existed).
     package var metadataOffset: Int64 = 0
     package var metadataBytes: Int64 = 0
+    /// The epoch under which a fleet's node last took the pool (0: never in a fleet).
+    package var fleetEpoch: Int64 = 0
 
     /// The metadata area, if the device has a usable one: after the superblock area and before
     /// the data (a device added with an area), or at the device's end past its data (a device from

@@ -5,11 +5,13 @@
 //   0   8  magic "APPLSB\0\u{1}"      40  16  device UUID
 //   8   4  format version             56   8  created (unix seconds)
 //  12   4  header bytes covered       64   8  data offset
-//  16   8  (reserved)                 72   8  device size in bytes at format time
+//  16   8  fleet epoch (0: never in)  72   8  device size in bytes at format time
 //  24  16  pool UUID                  80   8  metadata area offset (0: none, a device from before areas)
 //                                     88   8  metadata area bytes
 //                                     4092 4  crc32c of bytes 0..<4092
 // Older builds read the area as reserved bytes and keep out of it: their data starts at `dataOffset`.
+// The fleet epoch is the epoch under which a node of a fleet last took the pool (written at each
+// taking, before anything else): a node that finds a newer one than its own has lost the pool.
 import Foundation
 
 enum SuperblockFormat {
@@ -25,6 +27,7 @@ enum SuperblockFormat {
         for (i, byte) in magic.enumerated() { buffer[i] = byte }
         HeaderBytes.put(UInt32(version), at: 8, buffer)
         HeaderBytes.put(UInt32(96), at: 12, buffer)
+        HeaderBytes.put(UInt64(sb.fleetEpoch), at: 16, buffer)
         HeaderBytes.putUUID(sb.poolUUID, at: 24, buffer)
         HeaderBytes.putUUID(sb.deviceUUID, at: 40, buffer)
         HeaderBytes.put(UInt64(sb.createdAt), at: 56, buffer)
@@ -59,6 +62,7 @@ enum SuperblockFormat {
                 createdAt: Int64(HeaderBytes.get(UInt64.self, at: 56, head)), dataOffset: Int64(HeaderBytes.get(UInt64.self, at: 64, head)),
                 deviceSize: Int64(HeaderBytes.get(UInt64.self, at: 72, head)),
                 metadataOffset: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 80, head)),
-                metadataBytes: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 88, head))))
+                metadataBytes: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 88, head)),
+                fleetEpoch: Int64(truncatingIfNeeded: HeaderBytes.get(UInt64.self, at: 16, head))))
     }
 }

@@ -100,6 +100,8 @@ extension Engine {
         case .success:
             deviceIOError(target.deviceID)
             return .io(call: "write (short)", path: target.device.path, errno: EIO)
+        case .failure(let error) where WriteFence.isRefusal(error):
+            return .fenced(reason: rings.fence.refusedBecause ?? "the lease was lost while writing")  // no fault of the device
         case .failure(let error):
             deviceIOError(target.deviceID)
             return .io(call: error.call, path: target.device.path, errno: error.errno)

@@ -206,6 +206,9 @@ package final class CatalogMirror: Sendable {
     }
 
     func write(_ file: File, _ bytes: UnsafeRawBufferPointer, at offset: Int64) -> Int32 {
+        // Fenced (a fleet's pool whose lease is not held): refused before any copy is touched, and
+        // no copy is dropped for it.
+        guard rings.fence.mayWrite else { return Result.ioWrite }
         var lost: [(CatalogCopy, SyscallError)] = []
         let result: Int32 = gate.withLock { _ in
             let (copies, checksummed) = state.withLock { state in
@@ -275,6 +278,7 @@ package final class CatalogMirror: Sendable {
     }
 
     func truncate(_ file: File, to size: Int64) -> Int32 {
+        guard rings.fence.mayWrite else { return Result.ioTruncate }
         if file == .wal, size == 0 { return remove(.wal) }
         return gatedAfterWAL(file) {
             let copies = state.withLock { $0.copies }
@@ -300,7 +304,8 @@ package final class CatalogMirror: Sendable {
     /// file copy is truncated; in an area the WAL header is zeroed, so that no later open takes
     /// the old frames for a WAL to recover.
     func remove(_ file: File) -> Int32 {
-        gatedAfterWAL(file) {
+        guard rings.fence.mayWrite else { return Result.ioTruncate }
+        return gatedAfterWAL(file) {
             let copies = state.withLock { $0.copies }
             let zeros = [UInt8](repeating: 0, count: WALChain.headerBytes)
             for copy in copies {

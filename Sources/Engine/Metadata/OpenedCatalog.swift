@@ -15,7 +15,7 @@ package struct OpenedCatalog: Sendable {
     let dataDirectory: String
 
     static func open(
-        dataDirectory: String, devicePaths: [String], planted: PlantedFaults = [], now: Date,
+        dataDirectory: String, devicePaths: [String], planted: PlantedFaults = [], now: Date, fence: WriteFence = WriteFence(),
         copyLost: @escaping @Sendable (String, String) -> Void
     ) throws(EngineError) -> OpenedCatalog {
         let resolvedDirectory = try DataDirectory.prepare(dataDirectory)
@@ -43,7 +43,7 @@ package struct OpenedCatalog: Sendable {
             for copy in copies { copy.close() }
             throw error
         }
-        let rings = RingPool()
+        let rings = RingPool(fence: fence)
         let mirror = CatalogMirror(
             path: catalogPath, lockPath: lockPath, poolUUID: discovery.poolUUID, copies: copies, generation: discovery.generation,
             rings: rings, syncFirstCopyOnly: PlantedFaults.admitted(planted).contains(.catalogCopiesUnsynced), copyLost: copyLost)

@@ -16,8 +16,11 @@ package final class Ring {
     /// SQ size the kernel granted (the requested entries rounded up to a power of two).
     /// The CQ is twice that, so keeping at most `entries` in flight can never overflow it.
     let entries: Int
+    /// Asked before every write is submitted (a pool's rings; nil: no fence).
+    let fence: WriteFence?
 
-    package init(entries: UInt32 = 128) throws(SyscallError) {
+    package init(entries: UInt32 = 128, fence: WriteFence? = nil) throws(SyscallError) {
+        self.fence = fence
         precondition(entries > 0, "io_uring: a ring needs at least one entry")
         let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
         ring.initialize(to: io_uring())
@@ -135,6 +138,10 @@ package final class Ring {
                     issued += 1
                     if let errno = Syscalls.takeFault(kind.call, fd: operation.fd) {
                         complete(index, .failure(SyscallError(call: kind.call, errno: errno)))
+                        continue
+                    }
+                    if kind == .write, let fence, !fence.mayWrite {
+                        complete(index, .failure(fence.refusal))
                         continue
                     }
                     guard let sqe = io_uring_get_sqe(ring) else {

@@ -6,14 +6,17 @@ package final class RingPool: Sendable {
     private let entries: UInt32
     private let maxIdle: Int
     private let idle = Lock<[IdleRing]>([])
+    /// The pool's write fence, which every ring of this pool asks before a write.
+    package let fence: WriteFence
 
     /// Rings only move between threads through the pool's lock, never shared while in use.
     private struct IdleRing: @unchecked Sendable {
         let ring: Ring
     }
 
-    package init(entries: UInt32 = 128, maxIdle: Int = 64) {
+    package init(entries: UInt32 = 128, maxIdle: Int = 64, fence: WriteFence = WriteFence()) {
         precondition(maxIdle >= 0, "RingPool: maxIdle \(maxIdle)")
+        self.fence = fence
         self.entries = entries
         self.maxIdle = maxIdle
     }
@@ -35,7 +38,7 @@ package final class RingPool: Sendable {
     private func checkOut() -> Ring {
         if let reused = idle.withLock({ $0.popLast() }) { return reused.ring }
         do {
-            return try Ring(entries: entries)
+            return try Ring(entries: entries, fence: fence)
         } catch {
             preconditionFailure(
                 "io_uring is required: \(error.call) failed with errno \(error.errno) (\(Syscalls.describe(errno: error.errno)))")
