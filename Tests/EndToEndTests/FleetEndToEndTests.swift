@@ -56,7 +56,8 @@ final class FleetNodes: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         for node in nodes.values where node.process.isRunning {
             while true {
-                let listed = Set(((try await node.request("GET", "/v1/cluster").json["volumes"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
+                let listed = Set(
+                    ((try await node.request("GET", "/v1/cluster").json["volumes"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String })
                 if volumes.isSubset(of: listed) { break }
                 guard Date() < deadline else { throw HTTPClientError("the directory did not show \(volumes) in \(seconds) s: \(listed)") }
                 try await Task.sleep(for: .milliseconds(200))
@@ -168,7 +169,8 @@ final class FleetNodes: @unchecked Sendable {
         defer { fleet.stopAll() }
         try fleet.start("n1")
         try fleet.start("n2")
-        #expect(try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": "on-two", "capacity_bytes": 1 << 20, "node": "n2"]).status == 201)
+        #expect(
+            try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": "on-two", "capacity_bytes": 1 << 20, "node": "n2"]).status == 201)
         try await fleet.waitForDirectory(["on-two"])
         let body = Data(Self.bytes(5000, seed: 7))
         #expect(try await fleet["n1"].request("PUT", "/v1/volumes/on-two/objects/k", body: body).status == 201)
