@@ -38,8 +38,8 @@ struct Application: Sendable {
         s3Server?.shutdown()
         server.shutdown()
         console.stop()
+        engine.shutdown()  // written back while the pool's lease still holds
         fleet?.leave()
-        engine.shutdown()
     }
 }
 
@@ -70,8 +70,14 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
         try engine.configureInline(maxBytes: config.inlineMaxBytes)
         engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
-        try member?.attach(engine)
+        let uploads = UploadLimits(config.uploadBounds)
         let metrics = HTTPMetrics()
+        try member?.attach(
+            engine,
+            serving: { pool, paths, fence in
+                try servePoolTakenOver(
+                    pool, devicePaths: paths, fence: fence, config: config, token: token, metrics: metrics, uploads: uploads, logger: logger)
+            })
         let keys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)
         if !keys.unreadable.isEmpty {
             logger.warning(
@@ -82,7 +88,6 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
         }
         let fleetRouting = member.map { FleetRouting(member: $0) }
-        let uploads = UploadLimits(config.uploadBounds)
         let s3Port = Atomic<UInt16>(0)
         let console = Console(
             engine: engine, metrics: metrics,
@@ -168,6 +173,60 @@ func joinFleet(
         "joined the fleet as node \(fleet.nodeName)",
         metadata: ["etcd": "\(fleet.endpoints.joined(separator: ","))", "api": "\(settings.api)", "s3": "\(s3 ?? "none")"])
     return member
+}
+
+/// Opens a pool this node takes over (its devices at the paths its owner published, its own data
+/// directory `<data-dir>/pools/<pool>`, the fence its lease holds) and serves it on listeners of
+/// its own (ephemeral ports on the listen address), which its record in the fleet names.
+func servePoolTakenOver(
+    _ pool: String, devicePaths: [String], fence: WriteFence, config: ApplianceConfiguration, token: String, metrics: HTTPMetrics,
+    uploads: UploadLimits, logger: Logger
+) throws -> ServedPool {
+    let directory = config.dataDirectory + "/pools/" + pool
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let engine = try Engine.open(
+        dataDirectory: directory, logger: logger, cacheBytes: max(1 << 20, config.cacheBytes / 4), metadataCopies: config.metadataCopies,
+        devicePaths: devicePaths, fence: fence)
+    do {
+        guard engine.poolUUID.uuidString.lowercased() == pool else { throw FleetError.pool("the devices carry pool \(engine.poolUUID), not \(pool)") }
+        engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
+        try engine.configureInline(maxBytes: config.inlineMaxBytes)
+        engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
+        let keys = try AccessKeyStore(engine: engine, keyFile: directory + "/" + ApplianceConfiguration.secretsKeyFileName)
+        let listen = { (router: Router, bodyBytes: Int) in
+            HTTPServer(
+                configuration: .init(
+                    host: config.host, port: 0, maxConnections: 1024, eventThreads: 2, maxBodyBytes: bodyBytes, headerTimeout: config.headerTimeout,
+                    bodyTimeout: config.bodyTimeout, uploadMinRate: config.uploadMinRate, uploadRateWindow: config.uploadRateWindow,
+                    maxWorkers: config.maxWorkers, tls: config.tls != .off),
+                router: router, logger: logger)
+        }
+        let server = listen(Routes.makeRouter(engine: engine, token: token, metrics: metrics, keys: keys, uploads: uploads), 1 << 20)
+        try server.start()
+        let s3 = listen(
+            S3Routes.makeRouter(
+                engine: engine, keys: keys, settings: S3Settings(region: config.s3Region, bucketReplicas: config.s3BucketReplicas), metrics: metrics,
+                uploads: uploads), 4 << 20)
+        do {
+            try s3.start()
+        } catch {
+            server.shutdown()
+            throw error
+        }
+        let scheme = config.tls == .off ? "http" : "https"
+        let host = config.fleet?.advertise.flatMap { URL(string: $0)?.host } ?? config.host
+        let shown = host.contains(":") ? "[\(host)]" : host
+        return ServedPool(
+            engine: engine, api: "\(scheme)://\(shown):\(server.port)", s3: "\(scheme)://\(shown):\(s3.port)",
+            stop: {
+                s3.shutdown()
+                server.shutdown()
+                engine.shutdown()
+            })
+    } catch {
+        engine.shutdown()
+        throw error
+    }
 }
 
 /// The certificate for `--tls-cert`/`--tls-key` or `--tls auto`, installed before any listener

@@ -1,15 +1,12 @@
 import Crypto
 // This node's membership of the fleet, and the one owner of what it knows of it: its node lease
-// and record, its pool's lease and epoch, the pool's write fence, and the latest view of the
+// and record, its own pool's lease (PoolLease), the pools it took over, and the latest view of the
 // fleet (nodes, owners, the volume directory). At start: `connect` (the token, the node's name),
 // `take` the pool's lease before the engine opens (opening writes), `attach` the engine (the epoch
 // written into the devices, the volumes entered); then the keeper (a PeriodicTask) renews the
-// leases, republishes the node's figures and refreshes the view; `leave` gives the leases back.
-//
-// The pool's lease is what lets the node write to the pool's devices: the fence is held open
-// until renewedAt + ttl − margin on the local monotonic clock (the renewal's send time counts,
-// not its answer's, so a slow answer never stretches it), and closed when the lease is lost or
-// the devices carry a newer epoch than the node's (another node took the pool over).
+// leases, checks the devices' epochs, republishes the node's figures, refreshes the view, and
+// (with `--takeover on`) takes over a pool that has no owner and whose devices this node reaches;
+// `leave` gives everything back.
 package import Engine
 import Foundation
 package import Logging
@@ -58,28 +55,38 @@ package enum FleetError: Error, CustomStringConvertible {
     }
 }
 
-package final class FleetMember: Sendable {
-    /// The pool's lease as this node holds it (or lost it).
-    package enum PoolHold: Sendable, Equatable {
-        case none
-        /// `renewedAt`: `WriteFence.now()` when the last renewal that succeeded was sent.
-        case held(lease: Int64, epoch: Int64, renewedAt: Int64, ttl: Int)
-        /// Its lease expired or another node took the pool: nothing may be written to it.
-        case lost(epoch: Int64, reason: String, forGood: Bool)
+/// A pool this node took over, served by an engine and listeners of its own.
+package struct ServedPool: Sendable {
+    package var engine: Engine
+    /// Where its API and S3 endpoint answer (its record in the fleet names them).
+    package var api: String
+    package var s3: String?
+    /// Stops its listeners and closes its engine (written back while the lease is still held).
+    package var stop: @Sendable () -> Void
 
-        package var epoch: Int64 {
-            switch self {
-            case .none: 0
-            case .held(_, let epoch, _, _), .lost(let epoch, _, _): epoch
-            }
-        }
+    package init(engine: Engine, api: String, s3: String?, stop: @escaping @Sendable () -> Void) {
+        self.engine = engine
+        self.api = api
+        self.s3 = s3
+        self.stop = stop
+    }
+}
+
+/// Opens and serves a pool taken over: its id, its devices' paths, and the fence its lease holds.
+package typealias PoolServing = @Sendable (_ pool: String, _ devicePaths: [String], _ fence: WriteFence) throws -> ServedPool
+
+package final class FleetMember: Sendable {
+    private struct Adopted: Sendable {
+        var lease: PoolLease
+        var served: ServedPool
     }
 
-    struct State {
+    private struct State {
         var nodeLease: Int64
-        var poolID: String?
-        var pool = PoolHold.none
-        var engine: Engine?
+        var own: PoolLease?
+        var adopted: [String: Adopted] = [:]
+        /// Pools being taken over now (one at a time).
+        var adopting: String?
         var view = FleetView()
         var etcdReachable = true
         var lastError: String?
@@ -89,11 +96,13 @@ package final class FleetMember: Sendable {
     package let keys: FleetKeys
     package let etcd: EtcdClient
     package let http: CurlClient
-    /// The pool's write fence: closed until the lease is taken.
+    /// The own pool's write fence (the engine opens with it, before the lease is taken).
     package let fence = WriteFence(open: false)
     private let logger: Logger
     private let state: Lock<State>
     private let keeper = Mutex<PeriodicTask?>(nil)
+    private let serving = Mutex<PoolServing?>(nil)
+    private let takeovers = WorkerPool(name: "takeover", keepIdle: 0, maxThreads: 1)
     private let startedAt = ISO8601DateFormatter().string(from: Date())
 
     private init(settings: FleetSettings, etcd: EtcdClient, http: CurlClient, logger: Logger, nodeLease: Int64) {
@@ -106,7 +115,7 @@ package final class FleetMember: Sendable {
     }
 
     /// The pool this node holds (or held); nil before `take`.
-    package var poolID: String? { state.withLock { $0.poolID } }
+    package var poolID: String? { state.withLock { $0.own?.pool } }
 
     /// Joins the fleet as a node: checks the token is the fleet's and publishes the node's record
     /// (its name must be free: a live record of that name is waited out for up to a lease's life).
@@ -122,26 +131,31 @@ package final class FleetMember: Sendable {
         }
     }
 
-    /// Takes the pool's lease under the next epoch (a live owner is waited out for up to a lease's
-    /// life, then refused): the fence opens.
+    /// Takes the own pool's lease under the next epoch (a live owner is waited out for up to a
+    /// lease's life, then refused): its fence opens.
     package func take(pool: String) throws(FleetError) {
-        state.withLock { $0.poolID = pool }
-        try Self.fleetCall { try takePool(pool) }
+        let lease = PoolLease(
+            pool: pool, holder: settings.nodeName, etcd: etcd, keys: keys, ttl: settings.leaseSeconds, margin: settings.marginSeconds,
+            logger: logger, fence: fence)
+        state.withLock { $0.own = lease }
+        try Self.fleetCall { try lease.take(waitSeconds: Double(settings.leaseSeconds + 2)) }
     }
 
     /// Serves `engine`'s pool (taken first if `take` was not called: a pool made just now): its
     /// epoch into the devices, its devices published, its volumes entered; the keeper starts.
-    package func attach(_ engine: Engine) throws(FleetError) {
+    /// With `serving`, pools whose owner died are taken over (`--takeover on`).
+    package func attach(_ engine: Engine, serving: PoolServing? = nil) throws(FleetError) {
         let pool = engine.poolUUID.uuidString.lowercased()
         if poolID == nil { try take(pool: pool) }
-        state.withLock { $0.engine = engine }
+        guard let own = state.withLock({ $0.own }) else { return }
         try Self.fleetCall {
-            try engine.writeFleetEpoch(poolHold.epoch)
+            try own.attach(engine)
             try publishDevices(engine, pool: pool)
             try reconcileVolumes(engine, pool: pool)
             try publishNode()
             try refreshView()
         }
+        if settings.takeover { self.serving.withLock { $0 = serving } }
         startKeeper()
     }
 
@@ -177,45 +191,6 @@ package final class FleetMember: Sendable {
             logger.notice("node name \(settings.nodeName) is still held (a previous run of this node?): waiting for its lease to expire")
             Thread.sleep(forTimeInterval: 0.5)
         }
-    }
-
-    /// Takes the pool's lease: when it has no owner, the owner record (on a fresh lease) and the
-    /// next epoch are written in one transaction that holds only if the epoch is still the one
-    /// read. A live owner is waited out for up to a lease's life.
-    private func takePool(_ pool: String) throws {
-        let deadline = WriteFence.now() + Int64(settings.leaseSeconds + 2) * 1_000_000_000
-        let lease = try etcd.grantLease(ttl: settings.leaseSeconds)
-        while true {
-            let renewedAt = WriteFence.now()
-            let epochRead = try etcd.get(keys.poolEpoch(pool))
-            let epoch = (epochRead.flatMap { Int64($0.text) } ?? 0) + 1
-            let owner = PoolOwnerRecord(node: settings.nodeName, epoch: epoch, lease: lease.id)
-            let result = try etcd.transaction(
-                [.absent(keys.poolOwner(pool)), .modRevision(keys.poolEpoch(pool), equals: epochRead?.modRevision ?? 0)],
-                success: [
-                    .put(keys.poolOwner(pool), FleetJSON.encode(owner), lease: lease.id), .put(keys.poolEpoch(pool), Array(String(epoch).utf8)),
-                ],
-                failure: [.get(keys.poolOwner(pool))])
-            if result.succeeded {
-                state.withLock { $0.pool = .held(lease: lease.id, epoch: epoch, renewedAt: renewedAt, ttl: lease.ttl) }
-                holdFence(renewedAt: renewedAt, ttl: lease.ttl)
-                logger.info("holding pool \(pool) under epoch \(epoch)", metadata: ["node": "\(settings.nodeName)"])
-                return
-            }
-            let holder = result.found.first?.first.flatMap { FleetJSON.decode(PoolOwnerRecord.self, $0.value) }
-            guard WriteFence.now() < deadline else {
-                try? etcd.revoke(lease.id)
-                throw FleetError.poolHeld(pool: pool, node: holder?.node ?? "?", epoch: holder?.epoch ?? 0)
-            }
-            if let holder {
-                logger.notice("pool \(pool) is still held by node \(holder.node) (epoch \(holder.epoch)): waiting for its lease to expire")
-            }
-            Thread.sleep(forTimeInterval: 0.5)
-        }
-    }
-
-    private func holdFence(renewedAt: Int64, ttl: Int) {
-        fence.hold(until: renewedAt + Int64((Double(ttl) - settings.marginSeconds) * 1e9))
     }
 
     private func publishDevices(_ engine: Engine, pool: String) throws {
@@ -275,19 +250,13 @@ package final class FleetMember: Sendable {
 
     // MARK: the pool's lease
 
-    /// Whether this node may write to its pool now (see the file's header).
+    /// Whether this node may write to its own pool now.
     package var writable: Bool { fence.mayWrite }
 
-    package var poolHold: PoolHold { state.withLock { $0.pool } }
+    package var poolHold: PoolHold { state.withLock { $0.own }?.hold ?? .none }
 
-    /// Whether this node serves its pool's volumes (it holds the lease, or lost it only for now).
-    package var servesPool: Bool {
-        switch poolHold {
-        case .held: true
-        case .none: false
-        case .lost(_, _, let forGood): !forGood
-        }
-    }
+    /// Whether this node serves its own pool's volumes (it holds the lease, or lost it only for now).
+    package var servesPool: Bool { state.withLock { $0.own }?.serves ?? false }
 
     // MARK: the keeper
 
@@ -301,20 +270,27 @@ package final class FleetMember: Sendable {
         keeper.withLock { $0 = task }
     }
 
-    /// One tick: renew both leases, check the devices' epoch, republish the node, refresh the view.
+    /// One tick: renew the leases, check the devices' epochs, republish the node(s), refresh the
+    /// view, and look for a pool to take over.
     private func keep() {
+        let (own, adopted) = state.withLock { ($0.own, $0.adopted) }
         do {
             try renewNode()
-            try renewPool()
-            checkDevicesEpoch()
+            try own?.renew()
+            for pool in adopted.values { try pool.lease.renew() }
+            own?.checkDevicesEpoch()
+            for pool in adopted.values { pool.lease.checkDevicesEpoch() }
+            dropLostPools()
             try publishNode()
             try refreshView()
             state.withLock {
                 $0.etcdReachable = true
                 $0.lastError = nil
             }
+            lookForTakeover()
         } catch {
-            checkDevicesEpoch()
+            own?.checkDevicesEpoch()
+            for pool in adopted.values { pool.lease.checkDevicesEpoch() }
             var unreachable = false
             if let failure = error as? EtcdError, case .unreachable = failure { unreachable = true }
             state.withLock {
@@ -334,76 +310,28 @@ package final class FleetMember: Sendable {
         logger.notice("fleet: the node's lease had expired; a new one is taken")
     }
 
-    private func renewPool() throws {
-        guard let pool = poolID else { return }
-        switch poolHold {
-        case .none:
-            return
-        case .held(let lease, let epoch, _, _):
-            let sent = WriteFence.now()
-            let ttl = try etcd.keepAlive(lease)
-            if ttl > 0 {
-                let renewed = state.withLock { state -> Bool in
-                    // Only if still held under this lease (the keeper is the only renewer).
-                    guard case .held(lease, epoch, _, _) = state.pool else { return false }
-                    state.pool = .held(lease: lease, epoch: epoch, renewedAt: sent, ttl: ttl)
-                    return true
-                }
-                if renewed { holdFence(renewedAt: sent, ttl: ttl) }
-                return
-            }
-            lose(epoch: epoch, reason: "its lease expired", forGood: false)
-            try retake(pool, after: epoch)
-        case .lost(let epoch, _, let forGood):
-            if !forGood { try retake(pool, after: epoch) }
-        }
-    }
-
-    private func lose(epoch: Int64, reason: String, forGood: Bool) {
-        fence.close("the pool's lease was lost: \(reason)")
-        let changed = state.withLock { state -> Bool in
-            if case .lost(_, _, true) = state.pool { return false }
-            state.pool = .lost(epoch: epoch, reason: reason, forGood: forGood)
-            return true
-        }
-        if changed {
-            logger.critical("fleet: lost pool \(poolID ?? "?") (epoch \(epoch)): \(reason); nothing is written to it")
-        }
-    }
-
-    /// After a lost lease: takes the pool again only if no other node took it meanwhile (its
-    /// epoch is still this node's); otherwise it is lost for good.
-    private func retake(_ pool: String, after epoch: Int64) throws {
-        guard let current = try etcd.get(keys.poolEpoch(pool)), Int64(current.text) == epoch else {
-            lose(epoch: epoch, reason: "another node took the pool over", forGood: true)
-            return
-        }
-        if try etcd.get(keys.poolOwner(pool)) != nil { return }
-        try takePool(pool)
-        if let engine = state.withLock({ $0.engine }) { try engine.writeFleetEpoch(poolHold.epoch) }
-    }
-
-    /// A newer epoch in the devices' superblocks than this node's: another node took the pool
-    /// over (the node may not even have heard from etcd since: it was stopped, or cut off).
-    private func checkDevicesEpoch() {
-        guard let engine = state.withLock({ $0.engine }) else { return }
-        let epoch = poolHold.epoch
-        let onDevices = engine.fleetEpochOnDevices()
-        if onDevices > epoch { lose(epoch: epoch, reason: "another node took the pool over (epoch \(onDevices) on its devices)", forGood: true) }
-    }
-
     private func nodeRecord() -> NodeRecord {
-        let (engine, pool, hold) = state.withLock { ($0.engine, $0.poolID, $0.pool) }
-        let figures = try? engine?.pool()
-        let held: [String] = if case .held = hold, let pool { [pool] } else { [] }
+        let own = state.withLock { $0.own }
+        let figures = try? own?.engine?.pool()
+        let held: [String] = if case .held = own?.hold, let pool = own?.pool { [pool] } else { [] }
         return NodeRecord(
             name: settings.nodeName, api: settings.api, s3: settings.s3, pools: held, freeBytes: figures?.freeBytes ?? 0,
             capacityBytes: figures?.capacityBytes ?? 0, takeover: settings.takeover, startedAt: startedAt)
     }
 
+    /// The node's record, and one per pool taken over (named `<node>~<pool's first 8>`: the
+    /// node serves it on listeners of its own), all on the node's lease.
     private func publishNode() throws {
-        let lease = state.withLock { $0.nodeLease }
+        let (lease, adopted) = state.withLock { ($0.nodeLease, $0.adopted) }
         try etcd.put(keys.node(settings.nodeName), FleetJSON.encode(nodeRecord()), lease: lease)
+        for pool in adopted.values {
+            let figures = try? pool.served.engine.pool()
+            let held: [String] = if case .held = pool.lease.hold { [pool.lease.pool] } else { [] }
+            let record = NodeRecord(
+                name: pool.lease.holder, api: pool.served.api, s3: pool.served.s3, pools: held, freeBytes: figures?.freeBytes ?? 0,
+                capacityBytes: figures?.capacityBytes ?? 0, takeover: false, startedAt: startedAt, servesFor: settings.nodeName)
+            try etcd.put(keys.node(pool.lease.holder), FleetJSON.encode(record), lease: lease)
+        }
     }
 
     private func refreshView() throws {
@@ -411,15 +339,85 @@ package final class FleetMember: Sendable {
         state.withLock { $0.view = view }
     }
 
-    /// Stops the keeper and gives the leases back, so other nodes see at once that this node and
-    /// its pool's ownership are gone.
+    // MARK: taking over
+
+    /// A pool with no owner whose devices this node reaches (each published path opens and
+    /// carries the published pool and device UUIDs) is taken over on the takeover worker.
+    private func lookForTakeover() {
+        guard let serve = serving.withLock({ $0 }) else { return }
+        let (view, own, adopted, adopting) = state.withLock { ($0.view, $0.own?.pool, Set($0.adopted.keys), $0.adopting) }
+        guard adopting == nil else { return }
+        for (pool, record) in view.devices.sorted(by: { $0.key < $1.key })
+        where view.owners[pool] == nil && pool != own && !adopted.contains(pool) && !record.devices.isEmpty {
+            guard record.devices.allSatisfy({ Engine.deviceCarries(path: $0.path, pool: pool, device: $0.id) }) else { continue }
+            state.withLock { $0.adopting = pool }
+            takeovers.run { [self] in
+                adopt(pool, paths: record.devices.map(\.path), serve: serve)
+                state.withLock { $0.adopting = nil }
+            }
+            return
+        }
+    }
+
+    private func adopt(_ pool: String, paths: [String], serve: PoolServing) {
+        let lease = PoolLease(
+            pool: pool, holder: "\(settings.nodeName)~\(pool.prefix(8))", etcd: etcd, keys: keys, ttl: settings.leaseSeconds,
+            margin: settings.marginSeconds, logger: logger, fence: WriteFence(open: false))
+        do {
+            try lease.take(waitSeconds: 0)
+        } catch {
+            logger.notice("fleet: pool \(pool) was not taken over here: \(error)")
+            return
+        }
+        do {
+            let served = try serve(pool, paths, lease.fence)
+            do {
+                try lease.attach(served.engine)
+                state.withLock { $0.adopted[pool] = Adopted(lease: lease, served: served) }
+                try publishNode()
+                try refreshView()
+                logger.notice("fleet: took pool \(pool) over under epoch \(lease.hold.epoch), served at \(served.api)")
+            } catch {
+                served.stop()
+                throw error
+            }
+        } catch {
+            logger.error("fleet: taking pool \(pool) over failed: \(error)")
+            state.withLock { _ = $0.adopted.removeValue(forKey: pool) }
+            lease.release()
+        }
+    }
+
+    /// A pool taken over and then lost for good (another node took it): its listeners and engine
+    /// stop (nothing is written: its fence is closed), and its record goes.
+    private func dropLostPools() {
+        let lost = state.withLock { state -> [Adopted] in
+            let lost = state.adopted.values.filter { !$0.lease.serves }
+            for pool in lost { state.adopted.removeValue(forKey: pool.lease.pool) }
+            return lost
+        }
+        for pool in lost {
+            pool.served.stop()
+            try? etcd.delete(keys.node(pool.lease.holder))
+        }
+    }
+
+    /// Pools taken over, with their holders' names (GET /v1/cluster).
+    package var adoptedPools: [(pool: String, holder: String, hold: PoolHold, api: String)] {
+        state.withLock { $0.adopted.values.map { ($0.lease.pool, $0.lease.holder, $0.lease.hold, $0.served.api) } }.sorted { $0.pool < $1.pool }
+    }
+
+    /// Stops the keeper, stops the pools taken over (written back while their leases hold), and
+    /// gives every lease back, so other nodes see at once that this node is gone. The own pool's
+    /// engine is to be closed before (its writeback needs the lease).
     package func leave() {
         keeper.withLock { $0 }?.stop()
-        let (nodeLease, pool) = state.withLock { ($0.nodeLease, $0.pool) }
-        if case .held(let lease, let epoch, _, _) = pool {
-            lose(epoch: epoch, reason: "the node left the fleet", forGood: true)
-            try? etcd.revoke(lease)
+        let (nodeLease, own, adopted) = state.withLock { ($0.nodeLease, $0.own, $0.adopted) }
+        for pool in adopted.values {
+            pool.served.stop()
+            pool.lease.release()
         }
+        own?.release()
         try? etcd.revoke(nodeLease)
     }
 
@@ -437,7 +435,7 @@ package final class FleetMember: Sendable {
     package func standing() -> Standing {
         let snapshot = state.withLock { $0 }
         return Standing(
-            node: settings.nodeName, pool: snapshot.poolID, hold: snapshot.pool, writable: writable, etcdReachable: snapshot.etcdReachable,
-            lastError: snapshot.lastError, view: snapshot.view)
+            node: settings.nodeName, pool: snapshot.own?.pool, hold: snapshot.own?.hold ?? .none, writable: writable,
+            etcdReachable: snapshot.etcdReachable, lastError: snapshot.lastError, view: snapshot.view)
     }
 }

@@ -39,6 +39,9 @@ package struct NodeRecord: Codable, Sendable, Equatable {
     /// Whether it takes over pools whose owner died (`--takeover`).
     package var takeover: Bool
     package var startedAt: String
+    /// Set on the record of a pool a node took over (named `<node>~<pool>`): that node's name.
+    /// Such a record serves its pool's volumes; new volumes are not placed there.
+    package var servesFor: String? = nil
 }
 
 /// Who holds a pool's lease, and under which epoch.

@@ -23,10 +23,12 @@ extension FleetRouting {
             return record
         }
         if let requested {
-            guard let record = view.nodes[requested] else { throw HTTPError.badRequest("field 'node': no node \(requested) in the fleet now") }
+            guard let record = view.nodes[requested], record.servesFor == nil else {
+                throw HTTPError.badRequest("field 'node': no node \(requested) in the fleet now")
+            }
             return requested == me ? nil : record
         }
-        let candidates = view.nodes.values.filter { !$0.pools.isEmpty }
+        let candidates = view.nodes.values.filter { !$0.pools.isEmpty && $0.servesFor == nil }
         guard let best = candidates.max(by: { $0.freeBytes < $1.freeBytes }) else { return nil }
         // This node wins a tie with the best.
         if best.name == me || (view.nodes[me].map { $0.freeBytes >= best.freeBytes } ?? false) { return nil }
@@ -64,7 +66,11 @@ extension FleetRouting {
                 unreachable.append(node.name)
                 continue
             }
-            volumes += list.volumes
+            volumes += list.volumes.map { volume in
+                var volume = volume
+                volume.node = volume.node ?? node.name  // a pool taken over: its listener is not in the fleet itself
+                return volume
+            }
         }
         return (volumes, unreachable)
     }

@@ -39,3 +39,12 @@ extension Engine {
         }
     }
 }
+
+extension Engine {
+    /// Whether the device at `path` carries a superblock of pool `pool` as device `device` (read
+    /// only): a node may take a pool over only where it finds the devices the owner published.
+    package static func deviceCarries(path: String, pool: String, device: String) -> Bool {
+        guard let found = MetadataDiscovery.probe(path) else { return false }
+        return found.superblock.poolUUID.uuidString.lowercased() == pool && found.superblock.deviceUUID.uuidString.lowercased() == device
+    }
+}
