@@ -39,6 +39,12 @@ final class FleetNodes: @unchecked Sendable {
 
     subscript(name: String) -> ApplianceProcess { nodes[name]! }
 
+    func dataDir(_ name: String) -> URL { dataDirs[name]! }
+
+    func port(_ name: String) -> Int { ports[name]!.api }
+
+    func signal(_ name: String, _ signal: Int32) { Glibc.kill(nodes[name]!.process.processIdentifier, signal) }
+
     func kill(_ name: String) {
         guard let node = nodes[name], node.process.isRunning else { return }
         Glibc.kill(node.process.processIdentifier, SIGKILL)
@@ -167,8 +173,9 @@ final class FleetNodes: @unchecked Sendable {
     @Test func aRestartedNodeTakesItsPoolBackUnderTheNextEpochAndADeadOnesVolumesAreRefused() async throws {
         let fleet = try FleetNodes()
         defer { fleet.stopAll() }
-        try fleet.start("n1")
-        try fleet.start("n2")
+        // No takeover here (the device files are shared on this machine: n1 would take n2's pool).
+        try fleet.start("n1", extra: ["--takeover", "off"])
+        try fleet.start("n2", extra: ["--takeover", "off"])
         #expect(
             try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": "on-two", "capacity_bytes": 1 << 20, "node": "n2"]).status == 201)
         try await fleet.waitForDirectory(["on-two"])
@@ -177,7 +184,7 @@ final class FleetNodes: @unchecked Sendable {
 
         // A clean stop gives the leases back; the restart takes the pool under epoch 2.
         fleet["n2"].stop(removeData: false)
-        try fleet.start("n2")
+        try fleet.start("n2", extra: ["--takeover", "off"])
         let pool = try await fleet["n2"].request("GET", "/v1/cluster").json["pool"] as? [String: Any] ?? [:]
         #expect(pool["epoch"] as? Int == 2)
         try await fleet.waitForDirectory(["on-two"])
@@ -197,7 +204,7 @@ final class FleetNodes: @unchecked Sendable {
         let later = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
         #expect(later.status == 503 && later.header("Retry-After") != nil, "\(later.status) \(later.text)")
         // It comes back (its previous lease expired meanwhile): served again.
-        try fleet.start("n2")
+        try fleet.start("n2", extra: ["--takeover", "off"])
         var back = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
         for _ in 0..<50 where back.status != 200 {
             try await Task.sleep(for: .milliseconds(100))

@@ -18,6 +18,7 @@ package enum Routes {
         router.use(MetricsMiddleware(metrics: metrics))
         router.use(AuthMiddleware(token: token, guardsMetrics: metricsAuth))
         router.use(UploadLimitMiddleware(limits: uploads))
+        router.use(FenceMiddleware(fence: engine.fence))
         if let console { router.use(ConsoleGate(sessions: console.sessions)) }
         register(engine: engine, metrics: metrics, keys: keys, fleet: fleet, in: &router)
         if let console, let keys {

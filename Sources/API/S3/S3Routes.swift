@@ -44,6 +44,7 @@ package enum S3Routes {
         router.use(metricsMiddleware)
         router.use(S3AuthMiddleware(store: keys))
         router.use(UploadLimitMiddleware(limits: uploads))
+        router.use(FenceMiddleware(fence: engine.fence))
         S3Handlers(engine: engine, keys: keys, settings: settings, fleet: fleet).register(in: &router)
         return router
     }

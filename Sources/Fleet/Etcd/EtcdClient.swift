@@ -60,9 +60,12 @@ package final class EtcdClient: Sendable {
     private let http: CurlClient
     private let timeout: Double
     private let preferred = Atomic<Int>(0)
+    private let settleSeconds: Double
 
-    /// `endpoints`: base URLs such as `http://127.0.0.1:2379`. `timeout`: seconds per call and endpoint.
-    package init(endpoints: [String], http: CurlClient, timeout: Double = 2) {
+    /// `endpoints`: base URLs such as `http://127.0.0.1:2379`. `timeout`: seconds per call and
+    /// endpoint; `settleSeconds`: how long a call keeps trying while no member can answer.
+    package init(endpoints: [String], http: CurlClient, timeout: Double = 2, settleSeconds: Double = 3) {
+        self.settleSeconds = settleSeconds
         precondition(!endpoints.isEmpty)
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.http = http
@@ -136,7 +139,9 @@ package final class EtcdClient: Sendable {
 
     // MARK: transport
 
-    /// POSTs `body` to `/v3/<path>` on the preferred endpoint, then each other one while none answers.
+    /// POSTs `body` to `/v3/<path>` on the preferred endpoint, then each other one while none
+    /// answers; when no member could answer (none reachable, or none with a leader: an election
+    /// after a member died), again every quarter second for up to `settleSeconds`.
     private func call(_ path: String, _ body: [String: Any]) throws(EtcdError) -> [String: Any] {
         let payload: [UInt8]
         do {
@@ -144,6 +149,19 @@ package final class EtcdClient: Sendable {
         } catch {
             throw .malformed("cannot encode a request: \(error)")
         }
+        let deadline = Date().addingTimeInterval(settleSeconds)
+        while true {
+            do {
+                return try round(path, payload)
+            } catch .unreachable(let why) {
+                guard Date() < deadline else { throw .unreachable(why) }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+        }
+    }
+
+    /// One try of every endpoint, the preferred first.
+    private func round(_ path: String, _ payload: [UInt8]) throws(EtcdError) -> [String: Any] {
         let first = preferred.load(ordering: .relaxed)
         var failures: [String] = []
         for step in 0..<endpoints.count {
