@@ -108,6 +108,13 @@ import Testing
         let first = Data(FleetEndToEndTests.bytes(50_000, seed: 1))
         #expect(try await fleet["n2"].request("PUT", "/v1/volumes/paused/objects/before", body: first).status == 201)
 
+        /// The bytes n1 wrote to its devices so far (its /metrics).
+        func writtenByN1() async throws -> Double {
+            let text = try await fleet["n1"].request("GET", "/metrics").text
+            return text.split(separator: "\n").filter { $0.hasPrefix("appliance_device_written_bytes_total") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        }
+        let writtenBefore = try await writtenByN1()
         fleet.signal("n1", SIGSTOP)
         try await Self.eventually(30, "n2 takes n1's pool over") {
             let pools = try await fleet["n2"].request("GET", "/v1/cluster").json["pools"] as? [[String: Any]] ?? []
@@ -150,8 +157,9 @@ import Testing
                 #expect(got.status == 200 && got.body == body, "\(via) \(key): \(got.status)")
             }
         }
-        let log = fleet["n1"].process.isRunning
-        #expect(log)
+        // n1 wrote nothing to the devices since it was stopped (what it forwarded, n2 wrote).
+        #expect(try await writtenByN1() == writtenBefore)
+        #expect(fleet["n1"].process.isRunning)
     }
 
     @Test func oneEtcdMemberOfThreeKilledChangesNothing() async throws {
