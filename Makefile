@@ -44,7 +44,7 @@ serve: build
 
 # Suites that measure how promptly the server answers under load run alone, after the rest:
 # beside the other suites (which run in parallel) on 2 cores they would time the machine, not the server.
-ALONE_SUITES := ConnectionLimitTests MixedLoadTests
+ALONE_SUITES := ConnectionLimitTests MixedLoadTests FleetFailoverEndToEndTests
 
 # A hung test run fails within these bounds (seconds) instead of using up CI's time.
 TEST_TIMEOUT := timeout --kill-after=30 1500

@@ -18,7 +18,13 @@ final class FleetNodes: @unchecked Sendable {
     private var ports: [String: (api: Int, s3: Int)] = [:]
     private var dataDirs: [String: URL] = [:]
 
-    init(etcdMembers: Int = 1) throws { etcd = try EtcdMembers(count: etcdMembers) }
+    /// Seconds of the nodes' leases (`--lease-seconds`).
+    let leaseSeconds: Int
+
+    init(etcdMembers: Int = 1, leaseSeconds: Int = 10) throws {
+        etcd = try EtcdMembers(count: etcdMembers)
+        self.leaseSeconds = leaseSeconds
+    }
 
     /// Starts node `name` (again, on its data dir and ports, when it ran before).
     @discardableResult
@@ -31,7 +37,7 @@ final class FleetNodes: @unchecked Sendable {
             dataDir: dir,
             extraArguments: [
                 "--listen", "127.0.0.1:\(port.api)", "--s3-listen", "127.0.0.1:\(port.s3)", "--cluster", etcd.endpoints, "--node-name", name,
-                "--token", token, "--lease-seconds", "5",
+                "--token", token, "--lease-seconds", String(leaseSeconds),
             ] + extra)
         nodes[name] = node
         return node
@@ -171,7 +177,7 @@ final class FleetNodes: @unchecked Sendable {
     }
 
     @Test func aRestartedNodeTakesItsPoolBackUnderTheNextEpochAndADeadOnesVolumesAreRefused() async throws {
-        let fleet = try FleetNodes()
+        let fleet = try FleetNodes(leaseSeconds: 5)
         defer { fleet.stopAll() }
         // No takeover here (the device files are shared on this machine: n1 would take n2's pool).
         try fleet.start("n1", extra: ["--takeover", "off"])

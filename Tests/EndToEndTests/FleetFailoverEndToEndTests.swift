@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func aKilledOwnersPoolIsTakenOverUnderLoadAndEveryAcknowledgedWriteIsThere() async throws {
-        let fleet = try FleetNodes(etcdMembers: 3)
+        let fleet = try FleetNodes(etcdMembers: 3, leaseSeconds: 5)
         defer { fleet.stopAll() }
         for name in ["n1", "n2", "n3"] { try fleet.start(name) }
         #expect(
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func anOwnerStoppedPastItsLeaseWakesToFindItsPoolTakenAndWritesNothing() async throws {
-        let fleet = try FleetNodes()
+        let fleet = try FleetNodes(leaseSeconds: 5)
         defer { fleet.stopAll() }
         try fleet.start("n1")
         try fleet.start("n2")
@@ -182,7 +182,7 @@ import Testing
     }
 
     @Test func withoutEtcdAnOwnerWritesUntilItsMarginThenOnlyReadsAndRecovers() async throws {
-        let fleet = try FleetNodes()
+        let fleet = try FleetNodes(leaseSeconds: 5)
         defer { fleet.stopAll() }
         try fleet.start("n1")
         #expect(try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": "alone", "capacity_bytes": 1 << 20]).status == 201)
