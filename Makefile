@@ -6,7 +6,7 @@ DATA_DIR ?= ./data
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/appliance
 
-.PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-tls test-console test-dashboard test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 clean
+.PHONY: deps system-deps test-system-deps python-deps build serve test lint format test-swift test-contract test-s3 test-tls test-console test-dashboard test-adversarial test-fuzz fuzz fuzz-build fuzz-merge bench bench-tools bench-scale bench-s3 bench-fleet clean
 
 system-deps:
 	@if ! pkg-config --exists libmicrohttpd liburing sqlite3 gnutls libcurl 2>/dev/null; then \
@@ -143,6 +143,7 @@ bench-tools: system-deps python-deps
 	command -v nginx >/dev/null || need="$$need nginx"; \
 	command -v wrk >/dev/null || need="$$need wrk"; \
 	command -v curl >/dev/null || need="$$need curl"; \
+	command -v etcd >/dev/null || need="$$need etcd-server"; \
 	if [ -n "$$need" ]; then \
 		echo "installing$$need"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -158,9 +159,13 @@ bench: bench-tools
 	BIN=.build/release/appliance bash scripts/bench_scale.sh
 	BIN=.build/release/appliance python3 scripts/bench_s3.py
 	BIN=.build/release/appliance bash scripts/bench_tls.sh
+	BIN=.build/release/appliance bash scripts/bench_fleet.sh
 
 bench-s3: bench-tools
 	BIN=.build/release/appliance python3 scripts/bench_s3.py
+
+bench-fleet: bench-tools
+	BIN=.build/release/appliance bash scripts/bench_fleet.sh
 
 bench-scale: bench-tools
 	BIN=.build/release/appliance bash scripts/bench_scale.sh

@@ -115,6 +115,11 @@ package final class CurlClient: Sendable {
         appliance_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
         appliance_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, exchange.stallSeconds)
         appliance_curl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
+        if exchange.timeout == nil {
+            // An object stream: fewer, larger callbacks (each one is a hand-off to another thread).
+            appliance_curl_setopt_long(h, CURLOPT_BUFFERSIZE, 512 << 10)
+            appliance_curl_setopt_long(h, CURLOPT_UPLOAD_BUFFERSIZE, 512 << 10)
+        }
         appliance_curl_setopt_pointer(h, CURLOPT_HEADERDATA, context.toOpaque())
         appliance_curl_setopt_callback(h, CURLOPT_HEADERFUNCTION, Transfer.headerCallback)
         appliance_curl_setopt_pointer(h, CURLOPT_WRITEDATA, context.toOpaque())
