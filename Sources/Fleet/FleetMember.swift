@@ -88,6 +88,8 @@ package final class FleetMember: Sendable {
         /// Pools being taken over now (one at a time).
         var adopting: String?
         var view = FleetView()
+        /// `WriteFence.now()` when the view was read.
+        var viewReadAt: Int64 = 0
         var etcdReachable = true
         var lastError: String?
     }
@@ -242,10 +244,25 @@ package final class FleetMember: Sendable {
             [.value(keys.volume(name), equals: FleetJSON.encode(VolumeEntry(pool: pool)))], success: [.delete(keys.volume(name))])
     }
 
-    /// The latest view; with `refresh`, read again first (a name the view does not know).
+    /// The latest view; with `refresh`, read again first unless it was read in the last quarter
+    /// second (a create's placement).
     package func view(refresh: Bool = false) -> FleetView {
-        if refresh { try? refreshView() }
+        if refresh, WriteFence.now() - state.withLock({ $0.viewReadAt }) > 250_000_000 { try? refreshView() }
         return state.withLock { $0.view }
+    }
+
+    /// The latest view, with volume `name`'s entry read from etcd first (one key: a volume made
+    /// through another node since the view was read); the whole view is read again when the
+    /// entry names a pool the view has no owner for.
+    package func view(lookingUp name: String) -> FleetView {
+        guard let found = try? etcd.get(keys.volume(name)), let entry = FleetJSON.decode(VolumeEntry.self, found.value) else {
+            return state.withLock { $0.view }
+        }
+        let known = state.withLock { state -> Bool in
+            state.view.volumes[name] = entry
+            return state.view.owners[entry.pool] != nil
+        }
+        return known ? state.withLock { $0.view } : view(refresh: true)
     }
 
     // MARK: the pool's lease
@@ -335,8 +352,12 @@ package final class FleetMember: Sendable {
     }
 
     private func refreshView() throws {
+        let readAt = WriteFence.now()
         let view = FleetView(try etcd.list(prefix: keys.prefix), keys: keys)
-        state.withLock { $0.view = view }
+        state.withLock {
+            $0.view = view
+            $0.viewReadAt = readAt
+        }
     }
 
     // MARK: taking over

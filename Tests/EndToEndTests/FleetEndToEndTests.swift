@@ -165,6 +165,27 @@ final class FleetNodes: @unchecked Sendable {
         #expect((cluster["pools"] as? [[String: Any]])?.allSatisfy { ($0["owner"] as? String) != nil && ($0["epoch"] as? Int) == 1 } == true)
     }
 
+    @Test func aVolumeMadeAMomentAgoThroughAnotherNodeIsReachedAtOnce() async throws {
+        let fleet = try FleetNodes()
+        defer { fleet.stopAll() }
+        try fleet.start("n1")
+        try fleet.start("n2")
+        for round in 0..<5 {
+            let volume = "fresh-\(round)"
+            #expect(
+                try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": volume, "capacity_bytes": 1 << 20, "node": "n1"]).status == 201)
+            // At once through n2, before its keeper read the directory again: a streamed PUT, a GET, the volume itself.
+            let body = Data(Self.bytes(2000 + round, seed: UInt64(round)))
+            let put = try await fleet["n2"].request("PUT", "/v1/volumes/\(volume)/objects/k", body: body)
+            #expect(put.status == 201, "\(put.status) \(put.text)")
+            #expect(try await fleet["n2"].request("GET", "/v1/volumes/\(volume)/objects/k").body == body)
+            let shown = try await fleet["n2"].request("GET", "/v1/volumes/\(volume)")
+            #expect(shown.status == 200 && shown.json["node"] as? String == "n1")
+        }
+        // A volume nobody has is still a 404 from the node asked.
+        #expect(try await fleet["n2"].request("GET", "/v1/volumes/nobody-has-it/objects/k").status == 404)
+    }
+
     @Test func aNodeWithAnotherTokenIsRefused() async throws {
         let fleet = try FleetNodes()
         defer { fleet.stopAll() }

@@ -19,8 +19,9 @@ package struct FleetRouting: Sendable {
 
     /// The volume `name`'s node, when another node serves it (nil: this node, or no such volume):
     /// its API's URL, or with `s3` its S3 endpoint's.
-    func target(volume name: String, s3: Bool = false) -> ForwardTarget? {
-        let view = member.view()
+    /// With `lookUp`, the volume's entry is read from etcd first (see `FleetMember.view(lookingUp:)`).
+    func target(volume name: String, s3: Bool = false, lookUp: Bool = false) -> ForwardTarget? {
+        let view = lookUp ? member.view(lookingUp: name) : member.view()
         guard let entry = view.volumes[name] else { return nil }
         // This node's pool, unless it lost it for good (another node took it over: it is served there).
         if entry.pool == member.poolID, member.servesPool { return nil }

@@ -37,16 +37,22 @@ extension FleetRouting {
 
     /// Sends `request` (its body buffered) to `node` as a forwarded request, and its answer back.
     func relay(_ request: HTTPRequest, to node: NodeRecord) throws -> HTTPResponse {
+        try relay(request, to: node.api, node: node.name)
+    }
+
+    /// Sends `request` (its body buffered) to the node at `base` as a forwarded request, and its
+    /// answer back.
+    func relay(_ request: HTTPRequest, to base: String, node: String) throws -> HTTPResponse {
         var headers = request.headers.filter { !ForwardedRequest.hopByHop.contains($0.key) }.map { (name: $0.key, value: $0.value) }
         headers.append((Self.forwardedHeader, member.settings.nodeName))
         let exchange = HTTPExchange(
-            method: request.method, url: node.api + request.sentPath, headers: headers, body: request.body.isEmpty ? .none : .bytes(request.body),
-            timeout: 60)
+            method: request.method, url: base + request.sentPath + Self.query(request), headers: headers,
+            body: request.body.isEmpty ? .none : .bytes(request.body), timeout: 60)
         let answer: HTTPAnswer
         do {
             answer = try member.http.fetch(exchange)
         } catch {
-            throw HTTPError.badGateway("node \(node.name) did not answer: \(error.message)")
+            throw HTTPError.badGateway("node \(node) did not answer: \(error.message)")
         }
         let kept = answer.headers.filter { !ForwardedRequest.hopByHop.contains($0.name.lowercased()) && $0.name.lowercased() != "date" }
         return HTTPResponse(status: answer.status, headers: kept, body: answer.body)
@@ -73,5 +79,10 @@ extension FleetRouting {
             }
         }
         return (volumes, unreachable)
+    }
+
+    /// `?query` as it was sent (raw), or nothing.
+    static func query(_ request: HTTPRequest) -> String {
+        request.query.isEmpty ? "" : "?" + request.query.map { pair in pair.value.map { "\(pair.name)=\($0)" } ?? pair.name }.joined(separator: "&")
     }
 }

@@ -46,10 +46,7 @@ final class ForwardedRequest: RequestBodySink, @unchecked Sendable {
     init(_ request: HTTPRequest, base: String, node: String, forwardedBy: String, client: CurlClient, workers: WorkerPool) {
         self.node = node
         isHead = request.method == "HEAD"
-        var url = base + request.sentPath
-        if !request.query.isEmpty {
-            url += "?" + request.query.map { pair in pair.value.map { "\(pair.name)=\($0)" } ?? pair.name }.joined(separator: "&")
-        }
+        let url = base + request.sentPath + FleetRouting.query(request)
         var headers = request.headers.filter { !Self.hopByHop.contains($0.key) }.map { (name: $0.key, value: $0.value) }
         headers.append((FleetRouting.forwardedHeader, forwardedBy))
         let length = request.header("content-length").flatMap { Int64($0) }

@@ -17,6 +17,7 @@ package enum Routes {
         }
         router.use(MetricsMiddleware(metrics: metrics))
         router.use(AuthMiddleware(token: token, guardsMetrics: metricsAuth))
+        if let fleet { router.use(FleetMissMiddleware(fleet: fleet, engine: engine, s3: false)) }
         router.use(UploadLimitMiddleware(limits: uploads))
         router.use(FenceMiddleware(fence: engine.fence))
         if let console { router.use(ConsoleGate(sessions: console.sessions)) }

@@ -42,6 +42,8 @@ package enum S3Routes {
         metricsMiddleware.errorResponse = errors
         metricsMiddleware.operation = { S3Operation.name($0, route: $1) }
         router.use(metricsMiddleware)
+        // A bucket made through another node a moment ago: its node checks the signature.
+        if let fleet { router.use(FleetMissMiddleware(fleet: fleet, engine: engine, s3: true)) }
         router.use(S3AuthMiddleware(store: keys))
         router.use(UploadLimitMiddleware(limits: uploads))
         router.use(FenceMiddleware(fence: engine.fence))
