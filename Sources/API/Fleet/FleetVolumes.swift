@@ -43,8 +43,7 @@ extension FleetRouting {
     /// Sends `request` (its body buffered) to the node at `base` as a forwarded request, and its
     /// answer back.
     func relay(_ request: HTTPRequest, to base: String, node: String) throws -> HTTPResponse {
-        var headers = request.headers.filter { !ForwardedRequest.hopByHop.contains($0.key) }.map { (name: $0.key, value: $0.value) }
-        headers.append((Self.forwardedHeader, member.settings.nodeName))
+        let headers = ForwardedRequest.passedHeaders(request, forwardedBy: member.settings.nodeName)
         let exchange = HTTPExchange(
             method: request.method, url: base + request.sentPath + Self.query(request), headers: headers,
             body: request.body.isEmpty ? .none : .bytes(request.body), timeout: 60)
@@ -54,8 +53,7 @@ extension FleetRouting {
         } catch {
             throw HTTPError.badGateway("node \(node) did not answer: \(error.message)")
         }
-        let kept = answer.headers.filter { !ForwardedRequest.hopByHop.contains($0.name.lowercased()) && $0.name.lowercased() != "date" }
-        return HTTPResponse(status: answer.status, headers: kept, body: answer.body)
+        return HTTPResponse(status: answer.status, headers: ForwardedRequest.answerHeaders(answer.headers), body: answer.body)
     }
 
     /// Every other live node's volumes (their own lists), and the nodes that did not answer.

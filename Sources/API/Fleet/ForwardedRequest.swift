@@ -42,13 +42,23 @@ final class ForwardedRequest: RequestBodySink, @unchecked Sendable {
         "trailer",
     ]
 
+    /// The headers a forwarded request carries: the client's but the hop-by-hop ones, and who forwarded it.
+    static func passedHeaders(_ request: HTTPRequest, forwardedBy: String) -> [(name: String, value: String)] {
+        request.headers.filter { !hopByHop.contains($0.key) }.map { (name: $0.key, value: $0.value) } + [(FleetRouting.forwardedHeader, forwardedBy)]
+    }
+
+    /// The headers of the owner's answer this node answers with: all but the hop-by-hop ones and
+    /// `Date` (this node's server adds its own).
+    static func answerHeaders(_ headers: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        headers.filter { !hopByHop.contains($0.name.lowercased()) && $0.name.lowercased() != "date" }
+    }
+
     /// Starts the transfer to `base` (the owner's URL) on one of `workers`' threads.
     init(_ request: HTTPRequest, base: String, node: String, forwardedBy: String, client: CurlClient, workers: WorkerPool) {
         self.node = node
         isHead = request.method == "HEAD"
         let url = base + request.sentPath + FleetRouting.query(request)
-        var headers = request.headers.filter { !Self.hopByHop.contains($0.key) }.map { (name: $0.key, value: $0.value) }
-        headers.append((FleetRouting.forwardedHeader, forwardedBy))
+        let headers = Self.passedHeaders(request, forwardedBy: forwardedBy)
         let length = request.header("content-length").flatMap { Int64($0) }
         let chunked = request.header("transfer-encoding") != nil
         let sends: HTTPExchange.Body
@@ -91,7 +101,7 @@ final class ForwardedRequest: RequestBodySink, @unchecked Sendable {
             let why = if case .failed(let why) = arrived { why } else { "no answer" }
             throw HTTPError.badGateway("node \(node), which serves this volume, did not answer: \(why)")
         }
-        let kept = headers.filter { !Self.hopByHop.contains($0.name.lowercased()) && $0.name.lowercased() != "date" }
+        let kept = Self.answerHeaders(headers)
         let length = headers.first { $0.name.lowercased() == "content-length" }.flatMap { Int64($0.value) } ?? 0
         if length == 0 {
             answer.cancel()
