@@ -21,4 +21,30 @@ extension Catalog {
             return integrity + foreign + borrowed
         }
     }
+
+    /// Copies of extents (objects' and parts') that overlap another copy on the same device: two
+    /// owners of one physical range. The engine cannot even open such a pool safely (freeing one
+    /// would free the other's space), so a tool asks this before opening it.
+    package func overlappingCopies() throws(CatalogError) -> [String] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT deviceId, physicalOffset, length, previousEnd FROM (
+                        SELECT deviceId, physicalOffset, length,
+                            MAX(physicalOffset + length) OVER (
+                                PARTITION BY deviceId ORDER BY physicalOffset ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previousEnd
+                        FROM (SELECT deviceId, physicalOffset, length FROM extent_replicas
+                              UNION ALL SELECT deviceId, physicalOffset, length FROM part_extent_replicas))
+                    WHERE previousEnd > physicalOffset
+                    """
+            ).map { row in
+                let device: String = row[0]
+                let offset: Int64 = row[1]
+                let length: Int64 = row[2]
+                let end: Int64 = row[3]
+                return "device \(device.prefix(8)): the copy at \(offset)+\(length) overlaps another ending at \(end)"
+            }
+        }
+    }
 }
