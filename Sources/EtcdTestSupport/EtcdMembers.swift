@@ -34,8 +34,13 @@ package final class EtcdMembers: @unchecked Sendable {
                 dataDir: directory.appendingPathComponent("m\(index)"), process: nil)
         }
         self.binary = binary
-        for index in members.indices { try start(index) }
-        try waitUntilHealthy(seconds: 30)
+        do {
+            for index in members.indices { try start(index) }
+            try waitUntilHealthy(seconds: 30)
+        } catch {
+            stop()  // none left running behind a start that failed
+            throw error
+        }
     }
 
     private let binary: String
