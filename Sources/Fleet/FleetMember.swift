@@ -270,8 +270,6 @@ package final class FleetMember: Sendable {
     /// Whether this node may write to its own pool now.
     package var writable: Bool { fence.mayWrite }
 
-    package var poolHold: PoolHold { state.withLock { $0.own }?.hold ?? .none }
-
     /// Whether this node serves its own pool's volumes (it holds the lease, or lost it only for now).
     package var servesPool: Bool { state.withLock { $0.own }?.serves ?? false }
 
@@ -421,11 +419,6 @@ package final class FleetMember: Sendable {
             pool.served.stop()
             try? etcd.delete(keys.node(pool.lease.holder))
         }
-    }
-
-    /// Pools taken over, with their holders' names (GET /v1/cluster).
-    package var adoptedPools: [(pool: String, holder: String, hold: PoolHold, api: String)] {
-        state.withLock { $0.adopted.values.map { ($0.lease.pool, $0.lease.holder, $0.lease.hold, $0.served.api) } }.sorted { $0.pool < $1.pool }
     }
 
     /// Stops the keeper, stops the pools taken over (written back while their leases hold), and

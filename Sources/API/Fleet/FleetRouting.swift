@@ -57,5 +57,5 @@ package struct FleetRouting: Sendable {
     }
 
     /// Whether `request` came from another node of the fleet.
-    static func isForwarded(_ request: HTTPRequest) -> Bool { request.header("x-appliance-forwarded-by") != nil }
+    static func isForwarded(_ request: HTTPRequest) -> Bool { request.header(forwardedHeader) != nil }
 }

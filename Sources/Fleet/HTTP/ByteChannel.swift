@@ -64,6 +64,4 @@ package final class ByteChannel: Sendable {
             state.chunks = []
         }
     }
-
-    package var isCancelled: Bool { state.withLock { $0.cancelled } }
 }

@@ -41,8 +41,6 @@ package struct HTTPExchange: Sendable {
 package struct CurlError: Error, CustomStringConvertible {
     package let code: Int
     package let message: String
-    /// The peer could not be reached at all (nothing was sent).
-    package var unreachable: Bool { code == Int(CURLE_COULDNT_CONNECT.rawValue) || code == Int(CURLE_COULDNT_RESOLVE_HOST.rawValue) }
     package var description: String { "HTTP transfer failed: \(message) (curl \(code))" }
 }
 
@@ -51,10 +49,6 @@ package struct HTTPAnswer: Sendable {
     package var status: Int
     package var headers: [(name: String, value: String)]
     package var body: [UInt8]
-
-    package func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
-    }
 }
 
 /// Lends easy handles (each keeps its connections alive between exchanges) to calling threads.
