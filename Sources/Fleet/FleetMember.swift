@@ -245,9 +245,9 @@ package final class FleetMember: Sendable {
     }
 
     /// The latest view; with `refresh`, read again first unless it was read in the last quarter
-    /// second (a create's placement).
-    package func view(refresh: Bool = false) -> FleetView {
-        if refresh, WriteFence.now() - state.withLock({ $0.viewReadAt }) > 250_000_000 { try? refreshView() }
+    /// second (a create's placement); with `force`, read again whatever (a node the view lacks).
+    package func view(refresh: Bool = false, force: Bool = false) -> FleetView {
+        if force || (refresh && WriteFence.now() - state.withLock({ $0.viewReadAt }) > 250_000_000) { try? refreshView() }
         return state.withLock { $0.view }
     }
 

@@ -10,7 +10,9 @@ extension FleetRouting {
     /// The node a new volume goes to (nil: this one). `requested`: a node named in the request;
     /// `origin`: a clone's origin volume, which must be on the same pool.
     func placement(requested: String?, origin: String?) throws -> NodeRecord? {
-        let view = member.view(refresh: true)
+        var view = member.view(refresh: true)
+        // A node that joined since the view was read (within its last quarter second).
+        if let requested, view.nodes[requested] == nil { view = member.view(force: true) }
         let me = member.settings.nodeName
         if let origin {
             guard let target = target(volume: origin) else { return nil }  // Here, or not a volume: the create says which.
