@@ -71,11 +71,14 @@ struct ApplianceConfiguration: Sendable {
         var s3Advertise: String?
         var takeover = true
         var leaseSeconds = 10
+        /// The fleet's cluster key (32 bytes; the same on every node): seals the S3 secrets in etcd.
+        var clusterKeyFile = ""
     }
 
     static let tokenFileName = "token"
     static let credentialsFileName = "s3-credentials"
     static let secretsKeyFileName = "s3-secrets.key"
+    static let clusterKeyFileName = "cluster.key"
 
     enum Invalid: Error, CustomStringConvertible {
         case listen(String)

@@ -50,18 +50,26 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
     let scheme = tlsFiles == nil ? "http" : "https"
     // In a fleet, the pool's lease is taken before the engine opens (opening writes to the devices).
     let token = try resolveToken(config, logger: logger)
-    let member = try config.fleet.map { fleet in try joinFleet(fleet, config: config, token: token, scheme: scheme, logger: logger) }
+    let joined = try config.fleet.map { fleet in try joinFleet(fleet, config: config, token: token, scheme: scheme, logger: logger) }
+    let member = joined?.member
+    // A node whose pool another node took over serves an empty pool of its own, on no device.
+    let withoutPool = joined?.withoutPool ?? false
     let engine: Engine
     do {
-        engine = try Engine.open(
-            dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes, metadataCopies: config.metadataCopies,
-            devicePaths: config.devicePaths, fence: member?.fence ?? WriteFence())
+        engine =
+            withoutPool
+            ? try openWithoutPool(config, logger: logger)
+            : try Engine.open(
+                dataDirectory: config.dataDirectory, logger: logger, cacheBytes: config.cacheBytes, metadataCopies: config.metadataCopies,
+                devicePaths: config.devicePaths, fence: member?.fence ?? WriteFence())
     } catch {
         member?.leave()
         throw error
     }
     do {
-        if config.devicePaths.isEmpty {
+        if withoutPool {
+            // No device: the pool's devices are another node's now.
+        } else if config.devicePaths.isEmpty {
             try engine.bootstrapFileDevices(
                 count: config.deviceCount, size: config.deviceSize, directory: config.dataDirectory + "/" + Engine.deviceDirectoryName)
         } else {
@@ -72,20 +80,28 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
         engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
         let uploads = UploadLimits(config.uploadBounds)
         let metrics = HTTPMetrics()
-        try member?.attach(
-            engine,
-            serving: { pool, paths, fence in
-                try servePoolTakenOver(
-                    pool, devicePaths: paths, fence: fence, config: config, token: token, metrics: metrics, uploads: uploads, logger: logger)
-            })
-        let keys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)
-        if !keys.unreadable.isEmpty {
+        let ownKeys = try AccessKeyStore(engine: engine, keyFile: config.secretsKeyFile)
+        if !ownKeys.unreadable.isEmpty {
             logger.warning(
                 "access keys whose secret this data directory's s3-secrets.key cannot unseal (a pool imported into a new data directory?) sign nothing: delete them and create new ones",
-                metadata: ["keys": "\(keys.unreadable.map { "\($0.id) (\($0.name))" })"])
+                metadata: ["keys": "\(ownKeys.unreadable.map { "\($0.id) (\($0.name))" })"])
         }
+        // In a fleet, the fleet's keys (in etcd, sealed with the cluster key) serve every pool this node serves.
+        let fleetKeys = try member.map { member in
+            try AccessKeyStore.fleet(member, clusterKey: try AccessKeyStore.clusterKey(at: config.fleet!.clusterKeyFile, fleet: member.accessKeys))
+        }
+        let serving: PoolServing = { pool, paths, fence in
+            try servePoolTakenOver(
+                pool, devicePaths: paths, fence: fence, config: config, token: token, keys: fleetKeys, metrics: metrics, uploads: uploads,
+                logger: logger)
+        }
+        if withoutPool { try member?.attachWithoutPool(serving: serving) } else { try member?.attach(engine, serving: serving) }
+        if let member, let fleetKeys { try copyKeysIntoFleet(ownKeys, into: fleetKeys, member: member, logger: logger) }
+        let keys = fleetKeys ?? ownKeys
         if let key = try keys.bootstrapDefaultKey(credentialsFile: config.credentialsFile) {
             logger.info("generated S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
+        } else if let key = try keys.writeFleetDefaultKey(credentialsFile: config.credentialsFile) {
+            logger.info("wrote the fleet's default S3 access key \(key.id) into \(config.credentialsFile) (profile appliance, mode 0600)")
         }
         let fleetRouting = member.map { FleetRouting(member: $0) }
         let s3Port = Atomic<UInt16>(0)
@@ -148,10 +164,11 @@ func buildApplication(_ config: ApplianceConfiguration, logger: Logger) throws -
 }
 
 /// Joins the fleet `--cluster` names and takes the lease of the pool the data directory's devices
-/// carry (a pool not made yet is taken once the engine has made it: `attach`).
+/// carry (a pool not made yet is taken once the engine has made it: `attach`). `withoutPool`:
+/// another node holds that pool (it took it over while this node was down).
 func joinFleet(
     _ fleet: ApplianceConfiguration.Fleet, config: ApplianceConfiguration, token: String, scheme: String, logger: Logger
-) throws -> FleetMember {
+) throws -> (member: FleetMember, withoutPool: Bool) {
     func url(_ host: String, _ port: UInt16) -> String { "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
     let s3 = fleet.s3Advertise ?? config.s3Host.flatMap { host in config.s3Port == 0 ? nil : url(host, config.s3Port) }
     var settings = FleetSettings(endpoints: fleet.endpoints, nodeName: fleet.nodeName, api: fleet.advertise ?? url(config.host, config.port), s3: s3)
@@ -159,9 +176,18 @@ func joinFleet(
     settings.leaseSeconds = fleet.leaseSeconds
     settings.marginSeconds = max(2, Double(fleet.leaseSeconds) * 0.3)
     let member = try FleetMember.connect(settings: settings, token: token, logger: logger)
+    var withoutPool = false
     do {
         if let pool = try Engine.discoverPool(dataDirectory: config.dataDirectory, devicePaths: config.devicePaths) {
-            try member.take(pool: pool.uuidString.lowercased())
+            let taken = Result { () throws(FleetError) in try member.take(pool: pool.uuidString.lowercased()) }
+            if case .failure(let error) = taken, case .poolHeld(let pool, let node, let epoch) = error {
+                logger.notice(
+                    "pool \(pool) is held by node \(node) (epoch \(epoch)), which took it over: this node joins with no pool of its own; it forwards requests to the volumes' nodes and may take pools over"
+                )
+                withoutPool = true
+            } else {
+                try taken.get()
+            }
         } else {
             member.fence.hold(until: Int64.max)  // A pool made now: nobody else can know it yet.
         }
@@ -170,17 +196,35 @@ func joinFleet(
         throw error
     }
     logger.info(
-        "joined the fleet as node \(fleet.nodeName)",
+        "joined the fleet as node \(fleet.nodeName)\(withoutPool ? ", without a pool" : "")",
         metadata: ["etcd": "\(fleet.endpoints.joined(separator: ","))", "api": "\(settings.api)", "s3": "\(s3 ?? "none")"])
-    return member
+    return (member, withoutPool)
+}
+
+/// The engine of a node without a pool of its own: an empty pool on no device in
+/// `<data-dir>/pools/none` (its catalog in that directory), which no volume is placed in.
+func openWithoutPool(_ config: ApplianceConfiguration, logger: Logger) throws -> Engine {
+    let directory = config.dataDirectory + "/pools/none"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    return try Engine.open(dataDirectory: directory, logger: logger, cacheBytes: 1 << 20, metadataCopies: config.metadataCopies)
+}
+
+/// Copies the keys this node's pool had before it joined into the fleet (once per pool: a key
+/// deleted in the fleet stays deleted when the node starts again).
+func copyKeysIntoFleet(_ own: AccessKeyStore, into fleet: AccessKeyStore, member: FleetMember, logger: Logger) throws {
+    guard let pool = member.poolID, try !member.accessKeys.copied(from: pool) else { return }
+    let volumes = Set(member.view(force: true).volumes.filter { $0.value.pool == pool }.keys)
+    let copied = try fleet.copyIn(own, poolVolumes: volumes)
+    try member.accessKeys.markCopied(from: pool)
+    if !copied.isEmpty { logger.notice("copied this node's S3 access keys into the fleet", metadata: ["keys": "\(copied)"]) }
 }
 
 /// Opens a pool this node takes over (its devices at the paths its owner published, its own data
 /// directory `<data-dir>/pools/<pool>`, the fence its lease holds) and serves it on listeners of
 /// its own (ephemeral ports on the listen address), which its record in the fleet names.
 func servePoolTakenOver(
-    _ pool: String, devicePaths: [String], fence: WriteFence, config: ApplianceConfiguration, token: String, metrics: HTTPMetrics,
-    uploads: UploadLimits, logger: Logger
+    _ pool: String, devicePaths: [String], fence: WriteFence, config: ApplianceConfiguration, token: String, keys fleetKeys: AccessKeyStore?,
+    metrics: HTTPMetrics, uploads: UploadLimits, logger: Logger
 ) throws -> ServedPool {
     let directory = config.dataDirectory + "/pools/" + pool
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -192,7 +236,7 @@ func servePoolTakenOver(
         engine.configureScrub(rate: config.scrubRate, interval: Double(config.scrubInterval))
         try engine.configureInline(maxBytes: config.inlineMaxBytes)
         engine.configureMultipart(maxOpenUploadsPerVolume: config.multipartMaxOpen, expiry: Double(config.multipartExpiry))
-        let keys = try AccessKeyStore(engine: engine, keyFile: directory + "/" + ApplianceConfiguration.secretsKeyFileName)
+        let keys = try fleetKeys ?? AccessKeyStore(engine: engine, keyFile: directory + "/" + ApplianceConfiguration.secretsKeyFileName)
         let listen = { (router: Router, bodyBytes: Int) in
             HTTPServer(
                 configuration: .init(

@@ -41,7 +41,7 @@ extension Engine {
 
     /// A permission names a volume that exists (or `*`): granted on a free name, it would hand the
     /// volume someone creates later under that name to this key.
-    private static func refuseMissingVolumes(_ missing: [String]) throws(EngineError) {
+    package static func refuseMissingVolumes(_ missing: [String]) throws(EngineError) {
         if missing.isEmpty { return }
         let names = missing.map { "'\($0)'" }.joined(separator: ", ")
         throw .invalidArgument(

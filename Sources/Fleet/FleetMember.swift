@@ -98,12 +98,16 @@ package final class FleetMember: Sendable {
     package let keys: FleetKeys
     package let etcd: EtcdClient
     package let http: CurlClient
+    /// The fleet's S3 access keys in etcd.
+    package let accessKeys: FleetAccessKeys
     /// The own pool's write fence (the engine opens with it, before the lease is taken).
     package let fence = WriteFence(open: false)
     private let logger: Logger
     private let state: Lock<State>
     private let keeper = Mutex<PeriodicTask?>(nil)
     private let serving = Mutex<PoolServing?>(nil)
+    /// Told of every view read (with `WriteFence.now()` at the read), outside the member's lock.
+    private let viewObservers = Mutex<[@Sendable (FleetView, Int64) -> Void]>([])
     private let takeovers = WorkerPool(name: "takeover", keepIdle: 0, maxThreads: 1)
     private let startedAt = ISO8601DateFormatter().string(from: Date())
 
@@ -113,6 +117,7 @@ package final class FleetMember: Sendable {
         self.etcd = etcd
         self.http = http
         self.logger = logger
+        accessKeys = FleetAccessKeys(etcd: etcd, keys: keys)
         state = Lock(State(nodeLease: nodeLease))
     }
 
@@ -140,7 +145,12 @@ package final class FleetMember: Sendable {
             pool: pool, holder: settings.nodeName, etcd: etcd, keys: keys, ttl: settings.leaseSeconds, margin: settings.marginSeconds,
             logger: logger, fence: fence)
         state.withLock { $0.own = lease }
-        try Self.fleetCall { try lease.take(waitSeconds: Double(settings.leaseSeconds + 2)) }
+        do {
+            try Self.fleetCall { try lease.take(waitSeconds: Double(settings.leaseSeconds + 2)) }
+        } catch {
+            state.withLock { $0.own = nil }
+            throw error
+        }
     }
 
     /// Serves `engine`'s pool (taken first if `take` was not called: a pool made just now): its
@@ -154,6 +164,18 @@ package final class FleetMember: Sendable {
             try own.attach(engine)
             try publishDevices(engine, pool: pool)
             try reconcileVolumes(engine, pool: pool)
+            try publishNode()
+            try refreshView()
+        }
+        if settings.takeover { self.serving.withLock { $0 = serving } }
+        startKeeper()
+    }
+
+    /// Serves no pool of its own (another node holds the one its devices carry): the node forwards
+    /// every request to the volumes' nodes, is never a new volume's place, and with `serving` takes
+    /// pools over (its own too, should their holder die).
+    package func attachWithoutPool(serving: PoolServing? = nil) throws(FleetError) {
+        try Self.fleetCall {
             try publishNode()
             try refreshView()
         }
@@ -203,21 +225,27 @@ package final class FleetMember: Sendable {
     /// The directory agrees with the pool: each of its volumes is entered (unless the name is
     /// another pool's: a conflict, logged), and an entry of this pool naming no volume goes.
     private func reconcileVolumes(_ engine: Engine, pool: String) throws {
-        let local = Set(try engine.listVolumes().map(\.name))
+        var local: [String: Int64] = [:]
+        for volume in try engine.listVolumes() { local[volume.name] = Int64(volume.createdAt.timeIntervalSince1970) }
         let entries = try etcd.list(prefix: keys.volumes)
         var entered = Set<String>()
         for kv in entries {
             let name = String(kv.key.dropFirst(keys.volumes.count))
             guard let entry = FleetJSON.decode(VolumeEntry.self, kv.value), entry.pool == pool else { continue }
-            if local.contains(name) {
+            if let createdAt = local[name] {
                 entered.insert(name)
+                if entry.createdAt == nil {  // an older build's entry: its date, for ListBuckets
+                    _ = try etcd.transaction(
+                        [.modRevision(kv.key, equals: kv.modRevision)],
+                        success: [.put(kv.key, FleetJSON.encode(VolumeEntry(pool: pool, createdAt: createdAt)))])
+                }
             } else {
                 _ = try etcd.transaction([.modRevision(kv.key, equals: kv.modRevision)], success: [.delete(kv.key)])
             }
         }
-        for name in local.subtracting(entered).sorted() {
+        for (name, createdAt) in local.sorted(by: { $0.key < $1.key }) where !entered.contains(name) {
             let result = try etcd.transaction(
-                [.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: pool)))],
+                [.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: pool, createdAt: createdAt)))],
                 failure: [.get(keys.volume(name))])
             if !result.succeeded {
                 let other = result.found.first?.first.flatMap { FleetJSON.decode(VolumeEntry.self, $0.value) }?.pool ?? "?"
@@ -230,18 +258,27 @@ package final class FleetMember: Sendable {
 
     // MARK: the volume directory
 
-    /// Enters a new volume of this node's pool; false when the name is taken in the fleet.
+    /// Enters a new volume of this node's pool; false when the name is taken in the fleet. A
+    /// permission some access key still has on the name (left by a deletion whose cleanup did
+    /// not reach etcd) goes: a new volume starts with none.
     package func enterVolume(_ name: String) throws(EtcdError) -> Bool {
         guard let pool = poolID else { return false }
-        return try etcd.transaction([.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: pool)))])
-            .succeeded
+        guard
+            try etcd.transaction([.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: pool)))])
+                .succeeded
+        else { return false }
+        try accessKeys.forgetPermissions(on: name)
+        return true
     }
 
-    /// Removes a volume of this node's pool from the directory.
+    /// Removes a volume of this node's pool from the directory, and every access key's
+    /// permission on it.
     package func removeVolume(_ name: String) throws(EtcdError) {
         guard let pool = poolID else { return }
-        _ = try etcd.transaction(
-            [.value(keys.volume(name), equals: FleetJSON.encode(VolumeEntry(pool: pool)))], success: [.delete(keys.volume(name))])
+        if let found = try etcd.get(keys.volume(name)), FleetJSON.decode(VolumeEntry.self, found.value)?.pool == pool {
+            _ = try etcd.transaction([.modRevision(found.key, equals: found.modRevision)], success: [.delete(found.key)])
+        }
+        try accessKeys.forgetPermissions(on: name)
     }
 
     /// The latest view; with `refresh`, read again first unless it was read in the last quarter
@@ -356,6 +393,15 @@ package final class FleetMember: Sendable {
             $0.view = view
             $0.viewReadAt = readAt
         }
+        for observer in viewObservers.withLock({ $0 }) { observer(view, readAt) }
+    }
+
+    /// Calls `observer` with every view read from now on (on the keeper's thread, or a request's),
+    /// and once now with the latest.
+    package func observeViews(_ observer: @escaping @Sendable (FleetView, Int64) -> Void) {
+        viewObservers.withLock { $0.append(observer) }
+        let (view, readAt) = state.withLock { ($0.view, $0.viewReadAt) }
+        observer(view, readAt)
     }
 
     // MARK: taking over

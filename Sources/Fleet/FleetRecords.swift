@@ -4,9 +4,14 @@
 //   <prefix>pools/<pool>/owner      PoolOwnerRecord, attached to the pool's lease
 //   <prefix>pools/<pool>/epoch      the pool's last epoch (decimal), kept: it only grows
 //   <prefix>pools/<pool>/devices    PoolDevicesRecord: where the pool's devices are, kept
+//   <prefix>pools/<pool>/keys-copied  set once the pool's own S3 keys were copied into the fleet
 //   <prefix>volumes/<volume>        VolumeEntry: the pool a volume lives in, kept
 //   <prefix>token-sha256            the SHA-256 (hex) of the admin token every node checks
-import Foundation
+//   <prefix>access-keys/<id>        AccessKeyEntry: an S3 access key, its secret sealed with the
+//                                   cluster key (never in the clear here)
+//   <prefix>cluster-key-check       HMAC-SHA256 (hex) of a constant under the cluster key: every
+//                                   node checks it holds the same cluster key
+package import Foundation
 
 package struct FleetKeys: Sendable {
     package let prefix: String
@@ -19,9 +24,13 @@ package struct FleetKeys: Sendable {
     package func poolOwner(_ pool: String) -> String { pools + pool + "/owner" }
     package func poolEpoch(_ pool: String) -> String { pools + pool + "/epoch" }
     package func poolDevices(_ pool: String) -> String { pools + pool + "/devices" }
+    package func poolKeysCopied(_ pool: String) -> String { pools + pool + "/keys-copied" }
     package var volumes: String { prefix + "volumes/" }
     package func volume(_ name: String) -> String { volumes + name }
     package var tokenHash: String { prefix + "token-sha256" }
+    package var accessKeys: String { prefix + "access-keys/" }
+    package func accessKey(_ id: String) -> String { accessKeys + id }
+    package var clusterKeyCheck: String { prefix + "cluster-key-check" }
 }
 
 /// A node of the fleet, as it publishes itself (refreshed by its keeper while it lives).
@@ -61,9 +70,28 @@ package struct PoolDevicesRecord: Codable, Sendable, Equatable {
     package var devices: [Device]
 }
 
-/// A volume of the fleet: the pool it lives in (its owner serves it).
+/// A volume of the fleet: the pool it lives in (its owner serves it), and when it was entered
+/// (seconds since 1970; absent in entries older builds wrote).
 package struct VolumeEntry: Codable, Sendable, Equatable {
     package var pool: String
+    package var createdAt: Int64?
+
+    package init(pool: String, createdAt: Int64? = Int64(Date().timeIntervalSince1970)) {
+        self.pool = pool
+        self.createdAt = createdAt
+    }
+}
+
+/// An S3 access key as the fleet keeps it: its secret sealed with the cluster key.
+package struct AccessKeyEntry: Codable, Sendable, Equatable {
+    package var id: String
+    package var name: String
+    package var sealedSecret: Data
+    /// Volume name (or `*`) → read | write | owner.
+    package var permissions: [String: String]
+    package var createBuckets: Bool
+    /// Seconds since 1970.
+    package var createdAt: Int64
 }
 
 enum FleetJSON {

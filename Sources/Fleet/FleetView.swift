@@ -1,4 +1,5 @@
-// The fleet as one read of etcd showed it: nodes alive, pools' owners, the volume directory.
+// The fleet as one read of etcd showed it: nodes alive, pools' owners, the volume directory, the
+// access keys.
 // A value: the member keeps the latest (refreshed by its keeper, and on a miss), and every
 // routing decision reads one.
 import Foundation
@@ -9,6 +10,7 @@ package struct FleetView: Sendable {
     package var epochs: [String: Int64] = [:]
     package var devices: [String: PoolDevicesRecord] = [:]
     package var volumes: [String: VolumeEntry] = [:]
+    package var accessKeys: [String: AccessKeyEntry] = [:]
 
     package init() {}
 
@@ -20,6 +22,8 @@ package struct FleetView: Sendable {
                 if let record = FleetJSON.decode(NodeRecord.self, kv.value) { nodes[String(key.dropFirst(keys.nodes.count))] = record }
             } else if key.hasPrefix(keys.volumes) {
                 if let entry = FleetJSON.decode(VolumeEntry.self, kv.value) { volumes[String(key.dropFirst(keys.volumes.count))] = entry }
+            } else if key.hasPrefix(keys.accessKeys) {
+                if let entry = FleetJSON.decode(AccessKeyEntry.self, kv.value) { accessKeys[entry.id] = entry }
             } else if key.hasPrefix(keys.pools) {
                 let rest = key.dropFirst(keys.pools.count).split(separator: "/", maxSplits: 1)
                 guard rest.count == 2 else { continue }

@@ -68,7 +68,8 @@ package final class PoolLease: Sendable {
         }
     }
 
-    /// Takes the lease; a live owner is waited out for up to `waitSeconds`, then refused.
+    /// Takes the lease; a live lease of the same holder (its previous run, killed) is waited out for
+    /// up to `waitSeconds`, then refused; another holder's is refused at once.
     func take(waitSeconds: Double) throws {
         let deadline = WriteFence.now() + Int64(waitSeconds * 1e9)
         let lease = try etcd.grantLease(ttl: ttl)
@@ -90,7 +91,8 @@ package final class PoolLease: Sendable {
                 return
             }
             let current = result.found.first?.first.flatMap { FleetJSON.decode(PoolOwnerRecord.self, $0.value) }
-            guard WriteFence.now() < deadline else {
+            // Another holder's live lease is not waited out: only this holder's own (a killed run) ends soon.
+            guard WriteFence.now() < deadline, current.map({ $0.node == holder }) ?? true else {
                 try? etcd.revoke(lease.id)
                 throw FleetError.poolHeld(pool: pool, node: current?.node ?? "?", epoch: current?.epoch ?? 0)
             }

@@ -21,6 +21,10 @@ final class FleetNodes: @unchecked Sendable {
     /// Seconds of the nodes' leases (`--lease-seconds`).
     let leaseSeconds: Int
 
+    /// The cluster key file every node is given (made by the first node to start).
+    let keyDirectory = ApplianceProcess.makeTempDir()
+    var clusterKeyFile: String { keyDirectory.appendingPathComponent("cluster.key").path }
+
     init(etcdMembers: Int = 1, leaseSeconds: Int = 10) throws {
         etcd = try EtcdMembers(count: etcdMembers)
         self.leaseSeconds = leaseSeconds
@@ -38,7 +42,7 @@ final class FleetNodes: @unchecked Sendable {
             extraArguments: [
                 "--listen", "127.0.0.1:\(port.api)", "--s3-listen", "127.0.0.1:\(port.s3)", "--cluster", etcd.endpoints, "--node-name", name,
                 "--token", token, "--lease-seconds", String(leaseSeconds),
-            ] + extra)
+            ] + (extra.contains("--cluster-key-file") ? [] : ["--cluster-key-file", clusterKeyFile]) + extra)
         nodes[name] = node
         return node
     }
@@ -59,7 +63,7 @@ final class FleetNodes: @unchecked Sendable {
 
     func stopAll() {
         for node in nodes.values { node.stop(removeData: false) }
-        for dir in dataDirs.values { try? FileManager.default.removeItem(at: dir) }
+        for dir in dataDirs.values + [keyDirectory] { try? FileManager.default.removeItem(at: dir) }
         etcd.stop()
     }
 
@@ -238,5 +242,101 @@ final class FleetNodes: @unchecked Sendable {
             back = try await fleet["n1"].request("GET", "/v1/volumes/on-two/objects/k")
         }
         #expect(back.status == 200 && back.body == body)
+    }
+
+    @Test func oneSetOfAccessKeysForTheWholeFleet() async throws {
+        let fleet = try FleetNodes()
+        defer { fleet.stopAll() }
+        try fleet.start("n1")
+        // n2's pool is the smallest: buckets made through it go to another node.
+        try fleet.start("n2", extra: ["--device-size", String(64 << 20)])
+        try fleet.start("n3")
+        // Every node wrote the fleet's default key into its data directory, the first node's.
+        let defaults = try ["n1", "n2", "n3"].map { try S3Client(fleet[$0]).accessKeyID }
+        #expect(Set(defaults).count == 1, "\(defaults)")
+
+        // A key made through n1, used at once through n2 (which has not read the fleet since).
+        let made = try await fleet["n1"].request("POST", "/v1/access-keys", json: ["name": "app", "create_buckets": true])
+        #expect(made.status == 201, "\(made.text)")
+        let id = made.json["access_key_id"] as? String ?? ""
+        let secret = made.json["secret_access_key"] as? String ?? ""
+        let viaTwo = try S3Client(fleet["n2"], id: id, secret: secret)
+        let created = try viaTwo.request("PUT", "/fleet-bucket")
+        #expect(created.status == 200, "\(created.status) \(String(decoding: created.body, as: UTF8.self))")
+        let shown = try await fleet["n3"].request("GET", "/v1/volumes/fleet-bucket")
+        #expect(shown.status == 200, "\(shown.text)")
+        #expect(["n1", "n3"].contains(shown.json["node"] as? String ?? ""), "placed on \(shown.json["node"] ?? "nothing"), not the fullest node")
+        #expect(try viaTwo.request("PUT", "/fleet-bucket").status == 409)  // BucketAlreadyOwnedByYou, through the bucket's node
+
+        // Objects with that key through every node, every byte back through every other.
+        var written: [String: [UInt8]] = [:]
+        for (index, via) in ["n1", "n2", "n3"].enumerated() {
+            let body = Self.bytes(30_000 + index * 7919, seed: UInt64(40 + index))
+            #expect(try S3Client(fleet[via], id: id, secret: secret).request("PUT", "/fleet-bucket/from-\(via)", body: body).status == 200)
+            written["from-\(via)"] = body
+        }
+        for (key, body) in written {
+            for via in ["n1", "n2", "n3"] {
+                let got = try S3Client(fleet[via], id: id, secret: secret).request("GET", "/fleet-bucket/\(key)")
+                #expect(got.status == 200 && Array(got.body) == body, "\(via) \(key): \(got.status)")
+            }
+        }
+
+        // ListBuckets on every node: the key's bucket; the default key (every volume) every node's.
+        #expect(
+            try await fleet["n3"].request("POST", "/v1/volumes", json: ["name": "native-on-two", "capacity_bytes": 1 << 20, "node": "n2"]).status
+                == 201)
+        try await fleet.waitForDirectory(["fleet-bucket", "native-on-two"])
+        for via in ["n1", "n2", "n3"] {
+            let mine = try S3Client(fleet[via], id: id, secret: secret).request("GET", "/")
+            #expect(S3Client.elements("Name", in: String(decoding: mine.body, as: UTF8.self)) == ["fleet-bucket"], "\(via)")
+            let all = try S3Client(fleet[via]).request("GET", "/")
+            let names = S3Client.elements("Name", in: String(decoding: all.body, as: UTF8.self))
+            #expect(names.contains("fleet-bucket") && names.contains("native-on-two"), "\(via): \(names)")
+        }
+
+        // A permission taken away through n3 holds on every node within a keeper's tick.
+        let changed = try await fleet["n3"].request("PATCH", "/v1/access-keys/\(id)", json: ["permissions": ["fleet-bucket": "read"]])
+        #expect(changed.status == 200, "\(changed.text)")
+        for via in ["n1", "n2", "n3"] {
+            let client = try S3Client(fleet[via], id: id, secret: secret)
+            var status = 0
+            for _ in 0..<40 {
+                status = try client.request("PUT", "/fleet-bucket/refused", body: [1, 2, 3]).status
+                if status == 403 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == 403, "\(via)")
+            #expect(try client.request("GET", "/fleet-bucket/from-n1").status == 200)
+        }
+        // A grant on a volume the fleet has not is refused, and changes nothing.
+        let bad = try await fleet["n2"].request("PATCH", "/v1/access-keys/\(id)", json: ["permissions": ["no-such-volume": "read"]])
+        #expect(bad.status == 400, "\(bad.text)")
+        #expect((try await fleet["n1"].request("GET", "/v1/access-keys/\(id)").json["permissions"] as? [String: String]) == ["fleet-bucket": "read"])
+
+        // Deleted through n2: refused by every node within a keeper's tick.
+        #expect(try await fleet["n2"].request("DELETE", "/v1/access-keys/\(id)").status == 204)
+        for via in ["n1", "n2", "n3"] {
+            let client = try S3Client(fleet[via], id: id, secret: secret)
+            var status = 0
+            for _ in 0..<40 {
+                status = try client.request("GET", "/fleet-bucket/from-n1").status
+                if status == 403 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == 403, "\(via)")
+        }
+
+        // A node with another cluster key, or none while the fleet has one, is refused at start.
+        let other = ApplianceProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: other) }
+        let otherKey = other.appendingPathComponent("other.key").path
+        try Data((0..<32).map { UInt8($0) }).write(to: URL(fileURLWithPath: otherKey))
+        #expect {
+            try fleet.start("n4", extra: ["--cluster-key-file", otherKey])
+        } throws: { "\($0)".contains("is not this fleet's cluster key") }
+        #expect {
+            try fleet.start("n5", extra: ["--cluster-key-file", other.appendingPathComponent("missing.key").path])
+        } throws: { "\($0)".contains("no cluster key at") }
     }
 }

@@ -25,6 +25,14 @@ struct S3Client {
         secret = try value("aws_secret_access_key")
     }
 
+    /// With a key given, sent to `via`'s S3 endpoint.
+    init(_ via: ApplianceProcess, id: String, secret: String) throws {
+        guard let port = via.s3URL?.port else { throw HTTPClientError("the appliance has no S3 endpoint") }
+        self.port = port
+        accessKeyID = id
+        self.secret = secret
+    }
+
     /// RFC 3986 unreserved characters stay; every other byte is %XX (uppercase), '/' too unless
     /// `keepSlash`.
     static func encode(_ text: String, keepSlash: Bool = false) -> String {

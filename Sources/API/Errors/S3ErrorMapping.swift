@@ -26,6 +26,8 @@ package struct S3Error: Error, Sendable, Equatable {
     static func notImplemented(_ what: String) -> S3Error { S3Error("NotImplemented", 501, "\(what) is not implemented by this server") }
     static func malformedXML(_ message: String) -> S3Error { S3Error("MalformedXML", 400, message) }
     static func badDigest(_ message: String) -> S3Error { S3Error("BadDigest", 400, message) }
+    /// A key id nobody knows (`InvalidAccessKeyId`).
+    static let unknownKeyCode = "InvalidAccessKeyId"
     static let signatureMismatch = S3Error(
         "SignatureDoesNotMatch", 403,
         "The request signature we calculated does not match the signature you provided. Check your key and signing method.")

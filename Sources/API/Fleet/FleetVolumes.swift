@@ -28,12 +28,17 @@ extension FleetRouting {
             guard let record = view.nodes[requested], record.servesFor == nil else {
                 throw HTTPError.badRequest("field 'node': no node \(requested) in the fleet now")
             }
+            guard !record.pools.isEmpty else { throw HTTPError.badRequest("field 'node': node \(requested) serves no pool of its own now") }
             return requested == me ? nil : record
         }
         let candidates = view.nodes.values.filter { !$0.pools.isEmpty && $0.servesFor == nil }
-        guard let best = candidates.max(by: { $0.freeBytes < $1.freeBytes }) else { return nil }
-        // This node wins a tie with the best.
-        if best.name == me || (view.nodes[me].map { $0.freeBytes >= best.freeBytes } ?? false) { return nil }
+        guard let best = candidates.max(by: { $0.freeBytes < $1.freeBytes }) else {
+            guard member.servesPool else { throw HTTPError.unavailable("no node of the fleet serves a pool of its own now; retry shortly") }
+            return nil
+        }
+        // This node wins a tie with the best (when it serves a pool of its own).
+        let here = member.servesPool ? view.nodes[me] : nil
+        if best.name == me || (here.map { $0.freeBytes >= best.freeBytes } ?? false) { return nil }
         return best
     }
 

@@ -7,7 +7,8 @@ import Foundation
 struct ClusterJSON: Encodable, Sendable {
     struct Pool: Encodable, Sendable {
         var id: String
-        /// held or lost
+        /// held, lost, or none (the node serves no pool of its own: another node holds the one its
+        /// devices carry)
         var lease: String
         var epoch: Int64
         var writable: Bool
@@ -62,7 +63,7 @@ struct ClusterJSON: Encodable, Sendable {
         case .lost(let epoch, let reason, _):
             pool = Pool(id: id, lease: "lost", epoch: epoch, writable: false, leaseSecondsLeft: nil, lostReason: reason)
         case .none:
-            pool = Pool(id: id, lease: "lost", epoch: 0, writable: false, leaseSecondsLeft: nil, lostReason: "not taken")
+            pool = Pool(id: id, lease: "none", epoch: 0, writable: false, leaseSecondsLeft: nil, lostReason: nil)
         }
         etcd = Etcd(endpoints: endpoints, reachable: standing.etcdReachable, lastError: standing.lastError)
         let view = standing.view

@@ -81,7 +81,13 @@ struct S3AuthMiddleware: Middleware {
         // Forwarded to the bucket's node as it came, which checks the signature itself.
         if context.parameters[ForwardTarget.nodeParameter] != nil { return try next(request, context) }
         var context = context  // context.resource was set by Router.run.
-        let principal = try authenticate(request)
+        var authenticated = Result { () throws(S3Error) in try authenticate(request) }
+        if case .failure(let error) = authenticated, error.code == S3Error.unknownKeyCode, store.looksUp {
+            // In a fleet, a key made through another node since this one last read the fleet.
+            guard context.mayBlock else { throw NeedsWorker() }
+            authenticated = Result { () throws(S3Error) in try authenticate(request, lookUp: true) }
+        }
+        let principal = try authenticated.get()
         context.s3 = principal
         let streamed: Bool = if case .success(.stream) = context.resolution { true } else { false }
         if !streamed, Self.isHexDigest(principal.payloadHash), SigV4.sha256Hex(request.body) != principal.payloadHash {
@@ -98,7 +104,8 @@ struct S3AuthMiddleware: Middleware {
             _ = try authenticate(head)
             return nil
         } catch {
-            return error
+            // An unknown key in a fleet is looked up by `handle`, on a worker.
+            return error.code == S3Error.unknownKeyCode && store.looksUp ? nil : error
         }
     }
 
@@ -106,9 +113,10 @@ struct S3AuthMiddleware: Middleware {
         SigV4.withBytes(value) { bytes in bytes.count == 64 && bytes.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) } } ?? false
     }
 
-    func authenticate(_ request: HTTPRequest) throws(S3Error) -> S3Principal {
+    /// `lookUp`: a key not in memory is read from the fleet (blocks; in a fleet only).
+    func authenticate(_ request: HTTPRequest, lookUp: Bool = false) throws(S3Error) -> S3Principal {
         if let header = request.header("authorization") {
-            if header.hasPrefix("AWS ") { return try verifyV2Header(request, header) }
+            if header.hasPrefix("AWS ") { return try verifyV2Header(request, header, lookUp: lookUp) }
             guard let parsed = SigV4.HeaderAuthorization(header) else {
                 throw S3Error("AuthorizationHeaderMalformed", 400, "The authorization header is malformed")
             }
@@ -120,13 +128,13 @@ struct S3AuthMiddleware: Middleware {
             guard parsed.signedHeaders.contains("host") else { throw .accessDenied("SignedHeaders must include host") }
             return try verify(
                 request, credential: parsed.credential, amzDate: amzDate, signedHeaders: parsed.signedHeaders,
-                excludingQuery: nil, payloadHash: payload, signature: parsed.signature)
+                excludingQuery: nil, payloadHash: payload, signature: parsed.signature, lookUp: lookUp)
         }
         func query(_ name: String) -> String? {
             request.query.last { $0.name == name }?.value.flatMap { PercentDecoding.decode($0) }
         }
         if let signature = query("Signature"), let id = query("AWSAccessKeyId"), let expires = query("Expires") {
-            return try verifyV2Query(request, id: id, signature: signature, expires: expires)
+            return try verifyV2Query(request, id: id, signature: signature, expires: expires, lookUp: lookUp)
         }
         guard let signature = query("X-Amz-Signature") else {
             throw .accessDenied("Anonymous access is not allowed: sign the request with an access key")
@@ -151,11 +159,11 @@ struct S3AuthMiddleware: Middleware {
         return try verify(
             request, credential: credential, amzDate: amzDate, signedHeaders: signedHeaders,
             excludingQuery: "X-Amz-Signature",
-            payloadHash: query("X-Amz-Content-Sha256") ?? "UNSIGNED-PAYLOAD", signature: signature)
+            payloadHash: query("X-Amz-Content-Sha256") ?? "UNSIGNED-PAYLOAD", signature: signature, lookUp: lookUp)
     }
 
     /// `Authorization: AWS id:signature` (Signature Version 2).
-    private func verifyV2Header(_ request: HTTPRequest, _ header: String) throws(S3Error) -> S3Principal {
+    private func verifyV2Header(_ request: HTTPRequest, _ header: String, lookUp: Bool) throws(S3Error) -> S3Principal {
         let credentials = header.dropFirst("AWS ".count)
         guard let colon = credentials.lastIndex(of: ":") else {
             throw S3Error("AuthorizationHeaderMalformed", 400, "The authorization header is malformed")
@@ -178,11 +186,11 @@ struct S3AuthMiddleware: Middleware {
             }
             date = header
         }
-        return try verifyV2(request, id: id, signature: signature, date: date)
+        return try verifyV2(request, id: id, signature: signature, date: date, lookUp: lookUp)
     }
 
     /// `?AWSAccessKeyId=…&Signature=…&Expires=…` (a Signature Version 2 presigned URL).
-    private func verifyV2Query(_ request: HTTPRequest, id: String, signature: String, expires: String) throws(S3Error) -> S3Principal {
+    private func verifyV2Query(_ request: HTTPRequest, id: String, signature: String, expires: String, lookUp: Bool) throws(S3Error) -> S3Principal {
         // An integer, and no further off than a SigV4 presigned URL may be (7 days).
         guard let seconds = WireNumber.bounded(expires, limit: Int64(now().timeIntervalSince1970) + Int64(Self.maxPresignedExpiry)) else {
             throw .accessDenied("Expires must be an integer number of seconds since the epoch, at most \(Self.maxPresignedExpiry) seconds ahead")
@@ -190,16 +198,21 @@ struct S3AuthMiddleware: Middleware {
         if Int64(now().timeIntervalSince1970) > seconds { throw .accessDenied("Request has expired") }
         var unsigned = request
         unsigned.query.removeAll { ["Signature", "AWSAccessKeyId", "Expires"].contains($0.name) }
-        return try verifyV2(unsigned, id: id, signature: signature, date: expires)
+        return try verifyV2(unsigned, id: id, signature: signature, date: expires, lookUp: lookUp)
     }
 
-    private func verifyV2(_ request: HTTPRequest, id: String, signature: String, date: String) throws(S3Error) -> S3Principal {
-        guard let key = store.key(id: id) else {
-            throw S3Error("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
-        }
+    private func verifyV2(_ request: HTTPRequest, id: String, signature: String, date: String, lookUp: Bool) throws(S3Error) -> S3Principal {
+        let key = try accessKey(id, lookUp: lookUp)
         let expected = SigV2.signature(secret: key.secret, SigV2.stringToSign(request, date: date))
         guard SigV4.constantTimeEqual(expected, signature) else { throw S3Error.signatureMismatch }
         return S3Principal(key: key, signingKeyBytes: [], amzDate: "", scope: "", signature: expected, payloadHash: "UNSIGNED-PAYLOAD")
+    }
+
+    private func accessKey(_ id: String, lookUp: Bool) throws(S3Error) -> AccessKey {
+        guard let key = store.key(id: id) ?? (lookUp ? store.lookUp(id: id) : nil) else {
+            throw S3Error(S3Error.unknownKeyCode, 403, "The AWS Access Key Id you provided does not exist in our records.")
+        }
+        return key
     }
 
     private func checkClock(_ amzDate: String) throws(S3Error) {
@@ -211,14 +224,12 @@ struct S3AuthMiddleware: Middleware {
 
     private func verify(
         _ request: HTTPRequest, credential: SigV4.Credential, amzDate: String, signedHeaders: [String], excludingQuery: String?, payloadHash: String,
-        signature: String
+        signature: String, lookUp: Bool
     ) throws(S3Error) -> S3Principal {
         guard credential.service == "s3", amzDate.hasPrefix(credential.date) else {
             throw S3Error("AuthorizationHeaderMalformed", 400, "The credential scope must be DATE/REGION/s3/aws4_request with the request's date")
         }
-        guard let key = store.key(id: credential.accessKeyID) else {
-            throw S3Error("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
-        }
+        let key = try accessKey(credential.accessKeyID, lookUp: lookUp)
         // Every x-amz-* header sent is part of what was signed, as S3 requires: a holder of a
         // presigned URL cannot add a copy source, metadata or a checksum the signer never saw.
         var unsigned: String?

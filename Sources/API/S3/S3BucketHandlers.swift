@@ -1,7 +1,8 @@
 // Buckets: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, and the probes
 // clients send (GetBucketAcl: the owner has FULL_CONTROL); versioning is S3VersionHandlers.swift's.
 // A bucket is a volume; one created through S3 is thin, of the configured capacity, and its
-// creator's key becomes its owner.
+// creator's key becomes its owner. In a fleet, ListBuckets lists every node's buckets and
+// CreateBucket places the bucket as `POST /v1/volumes` does.
 import Engine
 import Fleet
 import Foundation
@@ -10,15 +11,20 @@ extension S3Handlers {
     func listBuckets(_ request: HTTPRequest, _ context: RequestContext) throws -> HTTPResponse {
         let principal = try principal(context)
         let key = keys.key(id: principal.key.id) ?? principal.key
-        let volumes = try engine.listVolumes().filter { key.permission(on: $0.name) != nil }
+        var buckets: [String: Date] = [:]
+        for volume in try engine.listVolumes() { buckets[volume.name] = volume.createdAt }
+        // In a fleet, every node's buckets (the directory, read again unless read in the last quarter second).
+        for (name, entry) in fleet?.member.view(refresh: true).volumes ?? [:] where buckets[name] == nil {
+            buckets[name] = Date(timeIntervalSince1970: TimeInterval(entry.createdAt ?? 0))
+        }
         var xml = S3XML()
         xml.open("ListAllMyBucketsResult", namespaced: true)
         Self.owner(&xml, principal)
         xml.open("Buckets")
-        for volume in volumes.sorted(by: { $0.name < $1.name }) {
+        for (name, createdAt) in buckets.sorted(by: { $0.key < $1.key }) where key.permission(on: name) != nil {
             xml.open("Bucket")
-            xml.element("Name", volume.name)
-            xml.element("CreationDate", Self.iso8601(volume.createdAt))
+            xml.element("Name", name)
+            xml.element("CreationDate", Self.iso8601(createdAt))
             xml.close("Bucket")
         }
         xml.close("Buckets")
@@ -90,6 +96,13 @@ extension S3Handlers {
         if !request.body.isEmpty {
             let root = try XMLNode.parse(request.body)
             guard root.name == "CreateBucketConfiguration" else { throw S3Error.malformedXML("expected CreateBucketConfiguration") }
+        }
+        // In a fleet the bucket goes to the node with the most free space (this one on a tie): the
+        // request is relayed to its S3 endpoint as it came, which checks the signature and makes it.
+        if let fleet, !FleetRouting.isForwarded(request), try engine.volumeExists(named: bucket) != true,
+            let node = try fleet.placement(requested: nil, origin: nil), let s3 = node.s3
+        {
+            return try fleet.relay(request, to: s3, node: node.name)
         }
         let capacity = settings.bucketCapacity > 0 ? settings.bucketCapacity : max(1, try engine.pool().capacityBytes)
         // In a fleet the name is the fleet's first (another node's bucket is not available).

@@ -167,6 +167,12 @@ struct ServeCommand: ParsableCommand {
     )
     var leaseSeconds: Int?
 
+    @Option(
+        help:
+            "The fleet's cluster key: 32 bytes, the same file on every node; it seals the S3 secrets the fleet keeps in etcd (env APPLIANCE_CLUSTER_KEY_FILE; default <data-dir>/cluster.key, made by the fleet's first node)."
+    )
+    var clusterKeyFile: String?
+
     func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ApplianceConfiguration {
         var config = ApplianceConfiguration()
         func pick(_ flag: String?, _ env: String) -> String? { flag ?? environment[env].flatMap { $0.isEmpty ? nil : $0 } }
@@ -310,8 +316,13 @@ struct ServeCommand: ParsableCommand {
                 s3Advertise: pick(s3Advertise, "APPLIANCE_S3_ADVERTISE"), takeover: pick(takeover, "APPLIANCE_TAKEOVER"),
                 leaseSeconds: try number(leaseSeconds, "APPLIANCE_LEASE_SECONDS", "lease-seconds", 5...300, "must be 5...300 seconds"), config: config
             )
+            config.fleet?.clusterKeyFile =
+                pick(clusterKeyFile, "APPLIANCE_CLUSTER_KEY_FILE") ?? config.dataDirectory + "/" + ApplianceConfiguration.clusterKeyFileName
         } else {
-            for (flag, name) in [(nodeName, "node-name"), (advertise, "advertise"), (s3Advertise, "s3-advertise"), (takeover, "takeover")]
+            for (flag, name) in [
+                (nodeName, "node-name"), (advertise, "advertise"), (s3Advertise, "s3-advertise"), (takeover, "takeover"),
+                (clusterKeyFile, "cluster-key-file"),
+            ]
             where flag != nil {
                 throw ApplianceConfiguration.Invalid.value(name: name, reason: "goes with --cluster (a fleet)")
             }

@@ -21,6 +21,8 @@ package struct EtcdKeyValue: Sendable, Equatable {
 package enum EtcdCompare: Sendable {
     /// The key does not exist.
     case absent(String)
+    /// The key exists.
+    case present(String)
     /// The key was last changed at this revision (0: it does not exist).
     case modRevision(String, equals: Int64)
     case value(String, equals: [UInt8])
@@ -203,6 +205,7 @@ package final class EtcdClient: Sendable {
     private static func encode(_ compare: EtcdCompare) -> [String: Any] {
         switch compare {
         case .absent(let key): ["key": base64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]
+        case .present(let key): ["key": base64(key), "target": "CREATE", "result": "GREATER", "create_revision": "0"]
         case .modRevision(let key, let revision): ["key": base64(key), "target": "MOD", "result": "EQUAL", "mod_revision": String(revision)]
         case .value(let key, let value):
             ["key": base64(key), "target": "VALUE", "result": "EQUAL", "value": Data(value).base64EncodedString()]
