@@ -223,8 +223,9 @@ package final class FleetMember: Sendable {
     }
 
     /// The directory agrees with the pool: each of its volumes is entered (unless the name is
-    /// another pool's: a conflict, logged), and an entry of this pool naming no volume goes.
-    private func reconcileVolumes(_ engine: Engine, pool: String) throws {
+    /// another pool's: a conflict, logged unless `quiet`), and an entry of this pool naming no
+    /// volume goes, with every access key's permission on it.
+    private func reconcileVolumes(_ engine: Engine, pool: String, quiet: Bool = false) throws {
         var local: [String: Int64] = [:]
         for volume in try engine.listVolumes() { local[volume.name] = Int64(volume.createdAt.timeIntervalSince1970) }
         let entries = try etcd.list(prefix: keys.volumes)
@@ -239,15 +240,15 @@ package final class FleetMember: Sendable {
                         [.modRevision(kv.key, equals: kv.modRevision)],
                         success: [.put(kv.key, FleetJSON.encode(VolumeEntry(pool: pool, createdAt: createdAt)))])
                 }
-            } else {
-                _ = try etcd.transaction([.modRevision(kv.key, equals: kv.modRevision)], success: [.delete(kv.key)])
+            } else if try etcd.transaction([.modRevision(kv.key, equals: kv.modRevision)], success: [.delete(kv.key)]).succeeded {
+                try accessKeys.forgetPermissions(on: name)
             }
         }
         for (name, createdAt) in local.sorted(by: { $0.key < $1.key }) where !entered.contains(name) {
             let result = try etcd.transaction(
                 [.absent(keys.volume(name))], success: [.put(keys.volume(name), FleetJSON.encode(VolumeEntry(pool: pool, createdAt: createdAt)))],
                 failure: [.get(keys.volume(name))])
-            if !result.succeeded {
+            if !result.succeeded, !quiet {
                 let other = result.found.first?.first.flatMap { FleetJSON.decode(VolumeEntry.self, $0.value) }?.pool ?? "?"
                 logger.error(
                     "volume \(name) of this pool has a name another pool's volume has in the fleet (pool \(other)): it is not reachable through other nodes; rename one"
@@ -334,6 +335,9 @@ package final class FleetMember: Sendable {
             for pool in adopted.values { pool.lease.checkDevicesEpoch() }
             dropLostPools()
             try publishNode()
+            // A pool taken over is served by routers that keep no directory: its volumes made or
+            // deleted since (a clone, a deletion forwarded there) are entered or removed here.
+            for pool in adopted.values where pool.lease.serves { try reconcileVolumes(pool.served.engine, pool: pool.lease.pool, quiet: true) }
             try refreshView()
             state.withLock {
                 $0.etcdReachable = true

@@ -47,6 +47,9 @@ final class FleetNodes: @unchecked Sendable {
         return node
     }
 
+    /// Node `name` starts on `dir` (a data directory an appliance used before it joined).
+    func use(_ dir: URL, for name: String) { dataDirs[name] = dir }
+
     subscript(name: String) -> ApplianceProcess { nodes[name]! }
 
     func dataDir(_ name: String) -> URL { dataDirs[name]! }
@@ -338,5 +341,44 @@ final class FleetNodes: @unchecked Sendable {
         #expect {
             try fleet.start("n5", extra: ["--cluster-key-file", other.appendingPathComponent("missing.key").path])
         } throws: { "\($0)".contains("no cluster key at") }
+    }
+
+    @Test func aStandaloneAppliancesKeysJoinTheFleetWithItOnce() async throws {
+        // A standalone appliance with a volume, its default key and a key of its own on that volume.
+        let dir = ApplianceProcess.makeTempDir()
+        let alone = try ApplianceProcess(dataDir: dir, extraArguments: ["--token", FleetNodes.token])
+        #expect(try await alone.request("POST", "/v1/volumes", json: ["name": "legacy", "capacity_bytes": 1 << 20]).status == 201)
+        let made = try await alone.request("POST", "/v1/access-keys", json: ["name": "old", "permissions": ["legacy": "write"]])
+        let (id, secret) = (made.json["access_key_id"] as? String ?? "", made.json["secret_access_key"] as? String ?? "")
+        let oldDefault = try S3Client(alone)
+        #expect(try S3Client(alone, id: id, secret: secret).request("PUT", "/legacy/k", body: [9, 8, 7]).status == 200)
+        alone.stop(removeData: false)
+
+        let fleet = try FleetNodes()
+        defer { fleet.stopAll() }
+        try fleet.start("n1")
+        #expect(try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": "on-one", "capacity_bytes": 1 << 20]).status == 201)
+        fleet.use(dir, for: "n2")
+        try fleet.start("n2")
+        try await fleet.waitForDirectory(["legacy", "on-one"])
+
+        // Its key works through any node, on its volume only.
+        let viaOne = try S3Client(fleet["n1"], id: id, secret: secret)
+        let got = try viaOne.request("GET", "/legacy/k")
+        #expect(got.status == 200 && Array(got.body) == [9, 8, 7], "\(got.status)")
+        #expect(try viaOne.request("GET", "/on-one/k").status == 403)
+        // Its old default key (every volume of its own) gains no other node's volume.
+        let oldViaOne = try S3Client(fleet["n1"], id: oldDefault.accessKeyID, secret: oldDefault.secret)
+        #expect(try oldViaOne.request("GET", "/legacy/k").status == 200)
+        #expect(try oldViaOne.request("PUT", "/on-one/k", body: [1]).status == 403)
+        // The fleet's default key (the first node's) reaches both.
+        #expect(try S3Client(fleet["n1"], via: fleet["n2"]).request("GET", "/legacy/k").status == 200)
+
+        // Deleted in the fleet, the key stays deleted when n2 starts again.
+        #expect(try await fleet["n1"].request("DELETE", "/v1/access-keys/\(id)").status == 204)
+        fleet["n2"].stop(removeData: false)
+        try fleet.start("n2")
+        #expect(try await fleet["n2"].request("GET", "/v1/access-keys/\(id)").status == 404)
+        #expect(try S3Client(fleet["n2"], id: id, secret: secret).request("GET", "/legacy/k").status == 403)
     }
 }

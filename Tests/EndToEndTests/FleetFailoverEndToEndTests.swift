@@ -27,7 +27,9 @@ import Testing
         for name in ["n1", "n2", "n3"] { try fleet.start(name) }
         #expect(
             try await fleet["n2"].request("POST", "/v1/volumes", json: ["name": "busy", "capacity_bytes": 128 << 20, "node": "n1"]).status == 201)
-        try await fleet.waitForDirectory(["busy"])
+        #expect(
+            try await fleet["n2"].request("POST", "/v1/volumes", json: ["name": "spare", "capacity_bytes": 1 << 20, "node": "n1"]).status == 201)
+        try await fleet.waitForDirectory(["busy", "spare"])
 
         // 32 clients write new keys through n2 and n3 (never the owner) until told to stop.
         let acknowledged = Mutex<[String: [UInt8]]>([:])
@@ -105,6 +107,16 @@ import Testing
         #expect(placed.status == 201 && placed.json["node"] as? String != "n1", "\(placed.text)")
         let there = try await fleet["n2"].request("POST", "/v1/volumes", json: ["name": "not-there", "capacity_bytes": 1 << 20, "node": "n1"])
         #expect(there.status == 400, "\(there.text)")
+        // A volume of the pool taken over, deleted through another node, leaves the directory:
+        // its name is free again within a keeper's tick.
+        #expect(try await fleet["n3"].request("DELETE", "/v1/volumes/spare").status == 204)
+        var remade = 0
+        for _ in 0..<50 {
+            remade = try await fleet["n3"].request("POST", "/v1/volumes", json: ["name": "spare", "capacity_bytes": 1 << 20]).status
+            if remade == 201 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(remade == 201)
         // S3 with the fleet's default key, through the returned node, to the pool taken over.
         let s3 = try S3Client(fleet["n2"], via: fleet["n1"])
         let got = try s3.request("GET", "/busy/after-return")
