@@ -94,6 +94,31 @@ final class FleetNodes: @unchecked Sendable {
         }
     }
 
+    /// A console page, after logging in with the token (curl: it keeps the cookies, follows no redirect).
+    static func consolePage(_ node: ApplianceProcess, _ path: String) throws -> String {
+        let jar = ApplianceProcess.makeTempDir().appendingPathComponent("cookies").path
+        defer { try? FileManager.default.removeItem(atPath: (jar as NSString).deletingLastPathComponent) }
+        func curl(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["curl", "-sS", "-b", jar, "-c", jar] + arguments
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let base = node.baseURL.absoluteString
+        let login = try curl([base + "/ui/login"])
+        guard let range = login.range(of: #"name="csrf" value="([0-9a-f]+)""#, options: .regularExpression) else {
+            throw HTTPClientError("no csrf on the login page")
+        }
+        let nonce = login[range].split(separator: "\"")[3]
+        _ = try curl(["--data-urlencode", "csrf=\(nonce)", "--data-urlencode", "token=\(node.token)", base + "/ui/login"])
+        return try curl([base + path])
+    }
+
     @Test func volumesAndObjectsThroughEveryNode() async throws {
         let fleet = try FleetNodes()
         defer { fleet.stopAll() }
@@ -163,6 +188,13 @@ final class FleetNodes: @unchecked Sendable {
         let got = try s3.request("GET", "/fleet-vol-0/s3-object")
         #expect(got.status == 200 && Array(got.body) == body)
         #expect(try await fleet["n3"].request("GET", "/v1/volumes/fleet-vol-0/objects/s3-object").body == Data(body))
+
+        // The console of n1 lists the other nodes' volumes, each linked to its node's console.
+        let page = try Self.consolePage(fleet["n1"], "/ui/volumes")
+        for (volume, home) in homes where home != "n1" {
+            #expect(page.contains("href=\"http://127.0.0.1:\(fleet.port(home))/ui/volumes/\(volume)/objects\""), "\(volume) on \(home)")
+        }
+        #expect(page.contains("/ui/volumes/fleet-vol-2/objects"))  // n1's own, with its figures
 
         // The cluster as every node sees it: three nodes, each holding its own pool under epoch 1.
         let cluster = try await fleet["n1"].request("GET", "/v1/cluster").json

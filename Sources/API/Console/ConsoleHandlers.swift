@@ -6,6 +6,7 @@
 // HTML with a strict Content-Security-Policy; every form that changes something carries the
 // session's CSRF token, and a POST without it changes nothing.
 import Engine
+import Fleet
 import Foundation
 import Logging
 
@@ -34,6 +35,8 @@ struct ConsoleHandlers: Sendable {
     let sessions: ConsoleSessions
     let activity: ActivityHistory
     let settings: ConsoleSettings
+    /// In a fleet: other nodes' volumes are listed with a link to their node's console.
+    var fleet: FleetRouting? = nil
     /// The S3 listing (folders by prefix) is S3's own walk.
     var s3: S3Handlers { S3Handlers(engine: engine, keys: keys, settings: S3Settings(region: settings.region)) }
 

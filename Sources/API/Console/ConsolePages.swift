@@ -1,6 +1,7 @@
 // The console's pages other than the object browser: overview, volumes, devices, access keys,
 // activity. Each reads the engine for its figures and changes things through the API in process.
 import Engine
+import Fleet
 import Foundation
 
 extension ConsoleHandlers {
@@ -108,7 +109,8 @@ extension ConsoleHandlers {
     }
 
     func volumesPage(_ session: ConsoleSessions.Session) throws -> HTTPResponse {
-        let volumes = visibleVolumes(try engine.listVolumes(), session)
+        // A node that lost its pool for good serves none of the volumes its catalog still lists.
+        let volumes = fleet?.member.servesPool == false ? [] : visibleVolumes(try engine.listVolumes(), session)
         let rows: [[String: Any]] = volumes.map { volume in
             [
                 "name": volume.name, "path": Self.segment(volume.name), "provisioning": volume.provisioning.rawValue, "replicas": volume.replicas,
@@ -123,7 +125,13 @@ extension ConsoleHandlers {
                 "snapshots": volume.snapshotBytes == 0 ? false : Self.bytes(volume.snapshotBytes),
             ]
         }
-        return render("Volumes", "volumes", ["volumes": rows], session: session)
+        let elsewhere: [[String: Any]] = (fleet?.volumesElsewhere() ?? []).filter { may(.read, $0.name, session) }.map { volume in
+            [
+                "name": volume.name, "node": volume.node ?? "no node now",
+                "console": volume.console.map { "\($0)/ui/volumes/\(Self.segment(volume.name))/objects" } ?? false,
+            ]
+        }
+        return render("Volumes", "volumes", ["volumes": rows, "elsewhere": elsewhere, "fleet": !elsewhere.isEmpty], session: session)
     }
 
     // MARK: devices

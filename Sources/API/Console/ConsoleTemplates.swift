@@ -112,6 +112,13 @@ enum ConsoleTemplates {
         {{^volumes}}<tr><td colspan="8">No volumes yet.</td></tr>{{/volumes}}
         </tbody></table></div>
         <p class="hint">Reserved: pool space held for writes accepted but not yet on disk (and for thick volumes), so writeback never runs out of space. Dirty: cached data not yet written back.</p>
+        {{#fleet}}<h2>On other nodes of the fleet</h2>
+        <div class="scroll"><table>
+        <thead><tr><th>Volume</th><th>Node</th></tr></thead>
+        <tbody>
+        {{#elsewhere}}<tr><td>{{#console}}<a href="{{console}}">{{name}}</a>{{/console}}{{^console}}{{name}}{{/console}}</td><td>{{node}}</td></tr>{{/elsewhere}}
+        </tbody></table></div>
+        <p class="hint">Each node's console shows its own volumes' figures and objects; the link opens the volume on its node (log in there with the same token). Objects and S3 reach every volume through any node.</p>{{/fleet}}
         {{#admin}}
         <form method="post" action="/ui/volumes" class="card">
         <h2>Create a volume</h2>

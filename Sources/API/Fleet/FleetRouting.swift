@@ -31,6 +31,18 @@ package struct FleetRouting: Sendable {
         return ForwardTarget(volume: name, node: node.name, base: s3 ? node.s3 : node.api)
     }
 
+    /// The volumes another node serves (or no node now), by name: their node and its admin API's
+    /// URL (a pool taken over: the node that took it, not its pool's own listener).
+    func volumesElsewhere() -> [(name: String, node: String?, console: String?)] {
+        let view = member.view()
+        return view.volumes.keys.sorted().compactMap { name in
+            guard let target = target(volume: name) else { return nil }
+            guard let node = target.node.flatMap({ view.nodes[$0] }) else { return (name, nil, nil) }
+            let home = node.servesFor.flatMap { view.nodes[$0] } ?? node
+            return (name, home.name, home.api)
+        }
+    }
+
     /// `/v1/volumes/{name}` and everything under it.
     func target(nativePath path: String) -> ForwardTarget? {
         let prefix = "/v1/volumes/"

@@ -29,7 +29,7 @@ package enum Routes {
             register(engine: engine, metrics: metrics, keys: keys, fleet: fleet, in: &api)
             ConsoleHandlers(
                 engine: engine, keys: keys, token: token, api: api, sessions: console.sessions, activity: console.activity,
-                settings: console.settings
+                settings: console.settings, fleet: fleet
             ).register(in: &router)
         }
         return router
