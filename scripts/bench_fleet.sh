@@ -47,8 +47,9 @@ for _ in $(seq 100); do curl -s "http://127.0.0.1:$EC/health" | grep -q true && 
 TOKEN=bench-fleet-token-0123456789abcdef
 AUTH="Authorization: Bearer $TOKEN"
 start_node() {  # start_node NAME PORT: sets the node's pid variable
-    "$BIN" serve --cluster "http://127.0.0.1:$EC" --node-name "$1" --listen "127.0.0.1:$2" --s3-listen off --data-dir "$T/$1" \
-        --device-size "$DEVICE_BYTES" --token "$TOKEN" >>"$T/$1.log" 2>&1 &
+    # The cluster key by env: one file for both nodes (builds before it had none ignore it).
+    APPLIANCE_CLUSTER_KEY_FILE="$T/cluster.key" "$BIN" serve --cluster "http://127.0.0.1:$EC" --node-name "$1" --listen "127.0.0.1:$2" \
+        --s3-listen off --data-dir "$T/$1" --device-size "$DEVICE_BYTES" --token "$TOKEN" >>"$T/$1.log" 2>&1 &
     local pid=$!
     for _ in $(seq 600); do curl -s -o /dev/null "http://127.0.0.1:$2/healthz" && break; sleep 0.1; done
     echo "$pid"
