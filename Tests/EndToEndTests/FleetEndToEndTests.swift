@@ -413,4 +413,39 @@ final class FleetNodes: @unchecked Sendable {
         #expect(try await fleet["n2"].request("GET", "/v1/access-keys/\(id)").status == 404)
         #expect(try S3Client(fleet["n2"], id: id, secret: secret).request("GET", "/legacy/k").status == 403)
     }
+
+    @Test func aForwardedDownloadLeftHalfWayOrCutByItsOwnersDeathIsNeverServedWhole() async throws {
+        let fleet = try FleetNodes(leaseSeconds: 5)
+        defer { fleet.stopAll() }
+        try fleet.start("n1", extra: ["--takeover", "off"])
+        try fleet.start("n2", extra: ["--takeover", "off"])
+        #expect(try await fleet["n1"].request("POST", "/v1/volumes", json: ["name": "far", "capacity_bytes": 256 << 20, "node": "n2"]).status == 201)
+        try await fleet.waitForDirectory(["far"])
+        let body = Data(Self.bytes(96 << 20, seed: 5))
+        #expect(try await fleet["n1"].request("PUT", "/v1/volumes/far/objects/big", body: body).status == 201)
+        let get = "/v1/volumes/far/objects/big"
+
+        // Clients that leave half way through a forwarded download leave nothing stuck behind.
+        for _ in 0..<16 {
+            let client = try RawConnection(port: fleet.port("n1"))
+            try client.sendHead("GET", get, token: FleetNodes.token)
+            _ = client.receiveBytes(max: 3 << 20)
+        }
+        for _ in 0..<3 { #expect(try await fleet["n1"].request("GET", get).body == body) }
+
+        // The owner killed part way: the client gets fewer bytes than the Content-Length said, and
+        // the connection closes (an error, never a short body passed off as whole).
+        let client = try RawConnection(port: fleet.port("n1"))
+        try client.sendHead("GET", get, token: FleetNodes.token)
+        var got = client.receiveBytes(max: 4 << 20)
+        fleet.kill("n2")
+        got += client.receiveBytes(max: 200 << 20, timeout: .seconds(30))
+        let headEnd = got.firstRange(of: Array("\r\n\r\n".utf8))?.upperBound ?? 0
+        let head = String(decoding: got[..<headEnd], as: UTF8.self)
+        #expect(head.hasPrefix("HTTP/1.1 200") && head.lowercased().contains("content-length: \(body.count)"), "\(head)")
+        let received = got.count - headEnd
+        #expect(received > 0 && received < body.count, "\(received) of \(body.count) bytes")
+        #expect(Data(got[headEnd...]) == body.prefix(received))  // what came is right
+        #expect(try await fleet["n1"].request("GET", "/healthz").status == 200)
+    }
 }

@@ -49,6 +49,21 @@ final class RawConnection {
         return String(decoding: received, as: UTF8.self)
     }
 
+    /// The bytes the server sends until `max` came, it closes, or `timeout` passes.
+    func receiveBytes(max: Int, timeout: Duration = .seconds(10)) -> [UInt8] {
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let deadline = ContinuousClock.now + timeout
+        while received.count < max, ContinuousClock.now < deadline {
+            let n = recv(fd, &buffer, min(buffer.count, max - received.count), 0)
+            if n == 0 { break }
+            if n > 0 { received += buffer[0..<n] }
+        }
+        return received
+    }
+
     func send(_ data: Data) throws {
         try data.withUnsafeBytes { raw in
             var sent = 0

@@ -2,8 +2,9 @@
 // came: method, path and query as sent, headers (Host included, which S3 signatures cover), and
 // the body streamed chunk by chunk while it arrives (never held whole). The owner reserves, checks
 // and answers as for any request; its answer — status, headers, body streamed back — is this
-// node's answer. The transfer runs on a thread of the fleet's forwarding pool (libcurl pulls the
-// body and pushes the answer through two `ByteChannel`s).
+// node's answer. The transfer runs on a thread of the fleet's forwarding pool: libcurl pulls the
+// body from a `ByteChannel`, and pushes the answer's body straight into the server's download
+// pump (an `AnswerRelay` holds it until the response is queued).
 import Engine
 import Fleet
 import Foundation
@@ -29,7 +30,7 @@ final class ForwardedRequest: RequestBodySink, @unchecked Sendable {
     }
 
     private let body = ByteChannel()
-    private let answer = ByteChannel(maxChunks: 8)
+    private let answer = AnswerRelay()
     private let head = Lock(Head.waiting)
     private let node: String
     private let isHead: Bool
@@ -75,13 +76,12 @@ final class ForwardedRequest: RequestBodySink, @unchecked Sendable {
                     exchange,
                     onHead: { status, headers in head.withLockWaking { $0 = .arrived(status: status, headers: headers) } },
                     onBody: { bytes in answer.push(bytes) })
-                answer.close()
             } catch {
                 head.withLockWaking { state in
                     if case .waiting = state { state = .failed((error as? CurlError)?.message ?? "\(error)") }
                 }
-                answer.cancel()
             }
+            answer.end()
         }
     }
 
@@ -116,21 +116,63 @@ final class ForwardedRequest: RequestBodySink, @unchecked Sendable {
     }
 }
 
-/// The owner's answer body, as it comes.
-private final class ForwardedBody: ResponseBodyStream, @unchecked Sendable {
-    // @unchecked: read by one thread at a time (the download pump's worker); the channel is Sendable.
+/// The owner's answer body, as it comes: pushed by the transfer's thread into the server's pump.
+private final class ForwardedBody: PushedResponseBody, @unchecked Sendable {
+    // @unchecked: immutable; the relay is Sendable.
     let length: Int64
-    private let answer: ByteChannel
+    private let answer: AnswerRelay
 
-    init(length: Int64, answer: ByteChannel, sent: Bool) {
+    init(length: Int64, answer: AnswerRelay, sent: Bool) {
         self.length = length
         self.answer = answer
         if !sent { answer.cancel() }  // HEAD: the length is the answer; no body comes.
     }
 
+    func deliver(to sink: any ResponseBodySink) { answer.attach(sink) }
+
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try answer.pull(into: buffer)
+        preconditionFailure("a pushed body is never read")
     }
 
     func close() { answer.cancel() }
+}
+
+/// Holds the transfer's body pushes until the server has queued the response and handed over its
+/// pump (`attach`); then passes each straight on. The end (all came, or the transfer failed) is
+/// passed on exactly once, whichever of `end` and `attach` comes last.
+final class AnswerRelay: Sendable {
+    private struct State {
+        var sink: (any ResponseBodySink)?
+        var ended = false
+        var cancelled = false
+    }
+
+    private let state = Lock(State())
+
+    /// The transfer's thread: waits for the pump, then copies `bytes` into it; false: stop.
+    func push(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        state.wait { $0.sink != nil || $0.cancelled }
+        guard let sink = state.withLock({ $0.cancelled ? nil : $0.sink }) else { return false }
+        return sink.push(bytes)
+    }
+
+    /// The transfer's thread: no more bytes.
+    func end() {
+        let sink = state.withLockWaking { state -> (any ResponseBodySink)? in
+            state.ended = true
+            return state.sink
+        }
+        sink?.end()
+    }
+
+    func attach(_ sink: any ResponseBodySink) {
+        let ended = state.withLockWaking { state -> Bool in
+            state.sink = sink
+            return state.ended
+        }
+        if ended { sink.end() }
+    }
+
+    /// No body is wanted (HEAD, none, the client left): the transfer stops at its next push.
+    func cancel() { state.withLockWaking { $0.cancelled = true } }
 }

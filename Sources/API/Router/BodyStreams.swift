@@ -27,6 +27,23 @@ extension ResponseBodyStream {
     package var mayBlock: Bool { true }
 }
 
+/// A response body another thread produces as it comes (a forwarded answer): when the response is
+/// queued, it is handed where the event loop takes bytes from, and pushes them there itself (no
+/// worker reads it; its `read` is never called).
+package protocol PushedResponseBody: ResponseBodyStream {
+    /// Called once, when the response is queued: from then on the producer pushes into `sink`.
+    func deliver(to sink: any ResponseBodySink)
+}
+
+/// Where a pushed body's bytes go (the server's download pump).
+package protocol ResponseBodySink: AnyObject, Sendable {
+    /// Copies `bytes` in, waiting for room; false when the response was abandoned (stop producing).
+    func push(_ bytes: UnsafeRawBufferPointer) -> Bool
+    /// No more bytes come: all of the body's length came, or not (then the response ends with an
+    /// error, as a failed read does).
+    func end()
+}
+
 package typealias StreamOpener = @Sendable (HTTPRequest, RequestContext) throws -> any RequestBodySink
 
 /// A body already in memory, sent straight from its buffers (no copy); they stay valid and
