@@ -157,7 +157,7 @@ package final class PoolLease: Sendable {
         if onDevices > epoch { lose(reason: "another node took the pool over (epoch \(onDevices) on its devices)", forGood: true) }
     }
 
-    func lose(reason: String, forGood: Bool) {
+    func lose(reason: String, forGood: Bool, released: Bool = false) {
         fence.close("the pool's lease was lost: \(reason)")
         let (changed, epoch) = state.withLock { state -> (Bool, Int64) in
             let epoch = state.hold.epoch
@@ -165,13 +165,17 @@ package final class PoolLease: Sendable {
             state.hold = .lost(epoch: epoch, reason: reason, forGood: forGood)
             return (true, epoch)
         }
-        if changed { logger.critical("fleet: lost pool \(pool) (epoch \(epoch)): \(reason); nothing is written to it") }
+        if changed, released {
+            logger.info("fleet: gave pool \(pool) (epoch \(epoch)) back: \(reason)")
+        } else if changed {
+            logger.critical("fleet: lost pool \(pool) (epoch \(epoch)): \(reason); nothing is written to it")
+        }
     }
 
     /// Gives the lease back (a clean stop): another node may take the pool at once.
     func release() {
         guard case .held(let lease, _, _, _) = hold else { return }
-        lose(reason: "the node left the fleet", forGood: true)
+        lose(reason: "the node left the fleet", forGood: true, released: true)
         try? etcd.revoke(lease)
     }
 }

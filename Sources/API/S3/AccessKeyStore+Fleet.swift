@@ -28,19 +28,44 @@ struct FleetAccessKeyBackend: AccessKeyBackend {
     func delete(id: String) throws { try keys.delete(id: id) }
 }
 
-/// What a fleet's store knows besides its keys: when it last changed one, and the ids looked up
-/// in etcd and not found (not asked again for a second: unknown ids cannot make every request an
-/// etcd read).
+/// Which unknown key ids may be looked up in etcd now: an id not found is not asked again for a
+/// second, and a second has at most `perSecond` lookups. Unknown ids cannot make every request an
+/// etcd read.
+struct KeyLookupBudget {
+    static let missLimit = 4096
+    static let missNanoseconds: Int64 = 1_000_000_000
+    let perSecond: Int
+    private var missed: [String: Int64] = [:]
+    private var second: Int64 = 0
+    private var lookups = 0
+
+    init(perSecond: Int = 64) { self.perSecond = perSecond }
+
+    /// Whether `id` may be looked up at `now` (nanoseconds, monotonic); counts the lookup.
+    mutating func admit(_ id: String, now: Int64) -> Bool {
+        if let at = missed[id], now - at < Self.missNanoseconds { return false }
+        if now / 1_000_000_000 != second { (second, lookups) = (now / 1_000_000_000, 0) }
+        guard lookups < perSecond else { return false }
+        lookups += 1
+        return true
+    }
+
+    /// `id` was looked up at `now` and not found.
+    mutating func missed(_ id: String, now: Int64) {
+        if missed.count >= Self.missLimit { missed.removeAll() }
+        missed[id] = now
+    }
+}
+
+/// What a fleet's store knows besides its keys: when it last changed one, and its lookup budget.
 final class FleetKeySync: Sendable {
     struct State {
         var changedAt: Int64 = 0
-        var missed: [String: Int64] = [:]
+        var budget = KeyLookupBudget()
     }
 
     let keys: FleetAccessKeys
     let state = Mutex(State())
-    static let missLimit = 4096
-    static let missNanoseconds: Int64 = 1_000_000_000
 
     init(keys: FleetAccessKeys) { self.keys = keys }
 }
@@ -70,18 +95,15 @@ extension AccessKeyStore {
     }
 
     /// In a fleet, a key not in memory read from etcd (made through another node since the last
-    /// view); nil when there is none (or etcd cannot say now).
+    /// view); nil when there is none, etcd cannot say now, or lookups are over their rate (the
+    /// next view brings a real key within a quarter lease).
     package func lookUp(id: String) -> AccessKey? {
         if let key = key(id: id) { return key }
         guard let fleet else { return nil }
         let now = WriteFence.now()
-        let recent = fleet.state.withLock { state in state.missed[id].map { now - $0 < FleetKeySync.missNanoseconds } ?? false }
-        if recent { return nil }
+        guard fleet.state.withLock({ $0.budget.admit(id, now: now) }) else { return nil }
         guard let entry = try? fleet.keys.get(id), let key = Self.unsealAll([entry.info], key: sealingKey).0[id] else {
-            fleet.state.withLock { state in
-                if state.missed.count >= FleetKeySync.missLimit { state.missed.removeAll() }
-                state.missed[id] = now
-            }
+            fleet.state.withLock { $0.budget.missed(id, now: now) }
             return nil
         }
         keys.withLock { $0[id] = $0[id] ?? key }
