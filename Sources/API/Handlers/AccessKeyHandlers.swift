@@ -7,7 +7,8 @@ struct AccessKeyHandlers {
 
     func register(in router: inout Router) {
         router.add("GET", "/v1/access-keys") { [keys] _, _ in
-            .json(AccessKeyListJSON(accessKeys: keys.all.map { AccessKeyJSON($0) }))
+            try keys.refresh()  // in a fleet, as etcd has them now
+            return .json(AccessKeyListJSON(accessKeys: keys.all.map { AccessKeyJSON($0) }))
         }
         router.add("POST", "/v1/access-keys") { [keys] request, _ in
             let body = try JSONBody.decode(AccessKeyCreateJSON.self, from: request.body, allowedFields: AccessKeyCreateJSON.fields)
@@ -17,6 +18,7 @@ struct AccessKeyHandlers {
             return .json(AccessKeyJSON(key, withSecret: true), status: 201, headers: [("Location", "/v1/access-keys/\(key.id)")])
         }
         router.add("GET", "/v1/access-keys/{id}") { [keys] _, context in
+            try keys.refresh()
             guard let key = keys.key(id: context.parameter("id")) else { throw EngineError.accessKeyNotFound(id: context.parameter("id")) }
             return .json(AccessKeyJSON(key))
         }

@@ -94,6 +94,16 @@ extension AccessKeyStore {
         }
     }
 
+    /// In a fleet, the keys read from etcd again now (the admin API's reads: what another node
+    /// changed a moment ago shows at once); standalone, nothing to do.
+    package func refresh() throws {
+        guard let fleet else { return }
+        let readAt = WriteFence.now()
+        var entries: [String: AccessKeyEntry] = [:]
+        for entry in try fleet.keys.all() { entries[entry.id] = entry }
+        adopt(entries, readAt: readAt)
+    }
+
     /// In a fleet, a key not in memory read from etcd (made through another node since the last
     /// view); nil when there is none, etcd cannot say now, or lookups are over their rate (the
     /// next view brings a real key within a quarter lease).

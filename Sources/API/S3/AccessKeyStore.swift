@@ -147,7 +147,7 @@ package final class AccessKeyStore: Sendable {
     /// Changes a key (in the catalog first, then here).
     @discardableResult
     package func update(id: String, _ change: @escaping @Sendable (inout AccessKey) -> Void) throws -> AccessKey {
-        guard let current = key(id: id) else { throw EngineError.accessKeyNotFound(id: id) }
+        guard let current = key(id: id) ?? lookUp(id: id) else { throw EngineError.accessKeyNotFound(id: id) }
         let updated = try backend.update(id: id) { info in
             var key = current
             key.name = info.name
