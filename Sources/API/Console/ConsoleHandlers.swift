@@ -173,7 +173,8 @@ struct ConsoleHandlers: Sendable {
             }
             principal = .admin
         } else if let id = form["access_key"], !id.isEmpty, let secret = form["secret"] {
-            guard let key = keys.key(id: id) ?? keys.lookUp(id: id), AuthMiddleware.constantTimeEqual(Array(secret.utf8), Array(key.secret.utf8)) else {
+            guard let key = keys.key(id: id) ?? keys.lookUp(id: id), AuthMiddleware.constantTimeEqual(Array(secret.utf8), Array(key.secret.utf8))
+            else {
                 return loginPage(request, error: "Wrong access key or secret.", status: 401)
             }
             principal = .key(id: key.id)
