@@ -445,25 +445,17 @@ extension HTTPServer {
             let vector = segments.segments.map { MHD_IoVec(iov_base: $0.base, iov_len: $0.count) }
             mhdResponse = MHD_create_response_from_iovec(vector, UInt32(vector.count), segmentsFreeTrampoline, box)
             if mhdResponse == nil { Unmanaged<SegmentsBox>.fromOpaque(box).takeRetainedValue().segments.release() }
-        } else if let stream = response.stream as? any PushedResponseBody {
-            // Its producer puts the bytes straight into the pump's buffers.
-            let pump = DownloadPump(stream: stream, chunkSize: 256 << 10, maxChunks: 8)
-            let box = Unmanaged.passRetained(PumpBox(pump, connection: ConnectionHandle(pointer: connection))).toOpaque()
-            mhdResponse = appliance_mhd_response_stream(UInt64(stream.length), blockSize, pumpReaderTrampoline, box, pumpFreeTrampoline)
-            if mhdResponse == nil {
-                Unmanaged<PumpBox>.fromOpaque(box).release()
-                stream.close()
-            } else {
-                stream.deliver(to: pump)
-            }
         } else if let stream = response.stream, stream.mayBlock {
-            // Read by a worker, ahead of MHD's reads.
-            let pump = DownloadPump(stream: stream)
+            // Read by a worker, ahead of MHD's reads; or a pushed body, put in by its own producer.
+            let pushed = stream as? any PushedResponseBody
+            let pump = pushed == nil ? DownloadPump(stream: stream) : DownloadPump(stream: stream, chunkSize: 256 << 10, maxChunks: 8)
             let box = Unmanaged.passRetained(PumpBox(pump, connection: ConnectionHandle(pointer: connection))).toOpaque()
             mhdResponse = appliance_mhd_response_stream(UInt64(stream.length), blockSize, pumpReaderTrampoline, box, pumpFreeTrampoline)
             if mhdResponse == nil {
                 Unmanaged<PumpBox>.fromOpaque(box).release()
                 stream.close()
+            } else if let pushed {
+                pushed.deliver(to: pump)
             } else {
                 workers.run { pump.produce() }
             }
