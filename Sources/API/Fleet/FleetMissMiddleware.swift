@@ -1,8 +1,9 @@
 // A request naming a volume this node does not have, and that the latest view of the fleet did
 // not place elsewhere either (made through another node a moment ago: the view is refreshed
 // every quarter of a lease): the volume's entry is read from etcd (one key), and a
-// volume another node serves is forwarded there after all — a streamed request through
-// `ForwardedRequest`, a buffered one relayed whole. A volume nobody has is answered here (404).
+// volume another node serves is forwarded there after all — a streaming route's request as
+// `FleetRouting.sink` carries it (streamed, or a small change relayed whole), a buffered one
+// relayed whole. A volume nobody has is answered here (404).
 import Engine
 import Fleet
 
@@ -22,10 +23,7 @@ struct FleetMissMiddleware: Middleware {
             let target = fleet.target(volume: name, s3: s3, lookUp: true), let node = target.node, let base = target.base
         else { return try next(request, context) }
         if case .success(.stream) = context.resolution {
-            return .opened(
-                ForwardedRequest(
-                    request, base: base, node: node, forwardedBy: fleet.member.settings.nodeName, client: fleet.member.http, workers: fleet.workers),
-                context)
+            return .opened(fleet.sink(for: request, base: base, node: node), context)
         }
         return .response(try fleet.relay(request, to: base, node: node))
     }

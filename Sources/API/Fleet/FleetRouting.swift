@@ -65,6 +65,13 @@ package struct FleetRouting: Sendable {
         guard let node = context.parameters[ForwardTarget.nodeParameter], let base = context.parameters[ForwardTarget.baseParameter] else {
             preconditionFailure("the forwarding route carries its target")
         }
+        return sink(for: request, base: base, node: node)
+    }
+
+    /// What carries `request` to the node at `base`: relayed whole when it is a small change,
+    /// else streamed both ways.
+    func sink(for request: HTTPRequest, base: String, node: String) -> any RequestBodySink {
+        if RelayedRequest.fits(request) { return RelayedRequest(request, base: base, node: node, fleet: self) }
         return ForwardedRequest(request, base: base, node: node, forwardedBy: member.settings.nodeName, client: member.http, workers: workers)
     }
 
