@@ -110,7 +110,7 @@ package struct FleetAccessKeys: Sendable {
     /// HMAC-SHA256 (hex) of a constant under the key: tells keys apart without revealing one.
     static func check(_ key: [UInt8]) -> [UInt8] {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("appliance cluster key check".utf8), using: SymmetricKey(data: key))
-        return Array(mac.map { String(format: "%02x", $0) }.joined().utf8)
+        return fleetHex(mac)
     }
 
     // MARK: helpers

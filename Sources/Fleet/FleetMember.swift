@@ -197,7 +197,7 @@ package final class FleetMember: Sendable {
 
     /// The fleet's token hash is the first node's; every other node must present the same token.
     private static func checkToken(_ token: String, etcd: EtcdClient, keys: FleetKeys) throws {
-        let hash = Array(SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined().utf8)
+        let hash = fleetHex(SHA256.hash(data: Array(token.utf8)))
         let result = try etcd.transaction([.absent(keys.tokenHash)], success: [.put(keys.tokenHash, hash)], failure: [.get(keys.tokenHash)])
         if !result.succeeded, result.found.first?.first?.value != hash { throw FleetError.tokenMismatch }
     }

@@ -94,6 +94,11 @@ package struct AccessKeyEntry: Codable, Sendable, Equatable {
     package var createdAt: Int64
 }
 
+/// Lower-case hex digits of `bytes`, as the bytes etcd keeps (digests the fleet compares).
+func fleetHex(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+    Array(bytes.map { String(format: "%02x", $0) }.joined().utf8)
+}
+
 enum FleetJSON {
     static func encode<T: Encodable>(_ value: T) -> [UInt8] {
         let encoder = JSONEncoder()

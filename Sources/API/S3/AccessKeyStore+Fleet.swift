@@ -151,12 +151,9 @@ extension AccessKeyStore {
     /// has one (the fleet's first node), one is made (mode 0600) and claimed.
     package static func clusterKey(at path: String, fleet: FleetAccessKeys) throws -> [UInt8] {
         let copyIt = "copy the cluster key file from a node of the fleet to \(path) (mode 0600): every node of a fleet is given the same one"
-        if let data = FileManager.default.contents(atPath: path) {
-            guard data.count == 32 else { throw StoreError.keyFile("\(path) must hold 32 bytes, it holds \(data.count)") }
-            guard try fleet.claim(clusterKey: Array(data)) == .same else {
-                throw StoreError.keyFile("\(path) is not this fleet's cluster key; \(copyIt)")
-            }
-            return Array(data)
+        if let key = try readKeyFile(path) {
+            guard try fleet.claim(clusterKey: key) == .same else { throw StoreError.keyFile("\(path) is not this fleet's cluster key; \(copyIt)") }
+            return key
         }
         guard try !fleet.clusterKeyClaimed() else { throw StoreError.keyFile("no cluster key at \(path); \(copyIt)") }
         let key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }

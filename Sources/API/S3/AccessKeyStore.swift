@@ -212,13 +212,17 @@ package final class AccessKeyStore: Sendable {
     }
 
     static func loadOrCreateSealingKey(_ path: String) throws -> SymmetricKey {
-        if let data = FileManager.default.contents(atPath: path) {
-            guard data.count == 32 else { throw StoreError.keyFile("\(path) must hold 32 bytes, it holds \(data.count)") }
-            return SymmetricKey(data: data)
-        }
+        if let bytes = try readKeyFile(path) { return SymmetricKey(data: bytes) }
         let key = SymmetricKey(size: .bits256)
         try writePrivate(path, key.withUnsafeBytes { Data($0) })
         return key
+    }
+
+    /// The 32 bytes of the key file at `path`; nil when there is none.
+    static func readKeyFile(_ path: String) throws -> [UInt8]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard data.count == 32 else { throw StoreError.keyFile("\(path) must hold 32 bytes, it holds \(data.count)") }
+        return Array(data)
     }
 
     /// Writes a file readable by its owner only (0600), durably.
